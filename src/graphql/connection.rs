@@ -1,0 +1,310 @@
+//! Relay connections: cursor paging over ordered listings.
+//!
+//! Every listing is ordered by a key the store defines (an id, or a
+//! chronological key for events); a cursor is that key, hex-encoded. Paging
+//! arguments are validated here: negative sizes and pages above the limit are
+//! refused with `BAD_USER_INPUT`.
+
+use std::collections::HashSet;
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ObjectType, OutputType, Result, SimpleObject};
+
+use super::errors::{bad_input, internal};
+use super::filters::EventFilter;
+use super::scalars::Money;
+use super::types::{date_arg, loaders, Actor, Event, FundingAllocation, Node, Place, Treaty};
+use crate::model::{self, EntityKind, Id};
+use crate::store::{self, Keyed, Store};
+
+/// Page sizes: what a connection returns when not told, and the most it returns.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub default_page: usize,
+    pub max_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            default_page: 20,
+            max_page: 100,
+        }
+    }
+}
+
+/// Counts that come with every connection.
+#[derive(SimpleObject, Clone)]
+pub struct Totals {
+    /// How many items match in all, across every page.
+    pub total_count: usize,
+}
+
+/// Counts and sums that come with a list of funding allocations.
+#[derive(SimpleObject, Clone)]
+pub struct FundingTotals {
+    /// How many allocations match in all, across every page.
+    pub total_count: usize,
+    /// The sum of every matching allocation (not just this page), one entry per currency.
+    pub total_amount: Vec<Money>,
+}
+
+pub type ActorConnection = Connection<String, Actor, Totals>;
+pub type EventConnection = Connection<String, Event, Totals>;
+pub type TreatyConnection = Connection<String, Treaty, Totals>;
+pub type PlaceConnection = Connection<String, Place, Totals>;
+pub type FundingAllocationConnection = Connection<String, FundingAllocation, FundingTotals>;
+
+/// The four Relay paging arguments as the client sent them.
+#[derive(Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// Validated paging arguments.
+pub struct Window {
+    after: Option<Vec<u8>>,
+    before: Option<Vec<u8>>,
+    first: Option<usize>,
+    last: Option<usize>,
+}
+
+/// A page of a listing, with whether more lies on either side.
+pub struct Page {
+    pub items: Vec<Keyed>,
+    pub has_prev: bool,
+    pub has_next: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.len() > 1024 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Complexity of a connection field: its page size times the cost of one item.
+pub fn complexity(child: usize, first: Option<i32>, last: Option<i32>) -> usize {
+    let n = first.or(last).unwrap_or(20).clamp(1, 1_000_000) as usize;
+    n.saturating_mul(child).saturating_add(1)
+}
+
+impl PageArgs {
+    pub fn window(self, ctx: &Context<'_>) -> Result<Window> {
+        let limits = ctx.data::<Limits>().copied().unwrap_or_default();
+        let size = |name: &str, v: Option<i32>| -> Result<Option<usize>> {
+            match v {
+                None => Ok(None),
+                Some(n) if n < 0 => Err(bad_input(name, format!("must be 0 or more, got {n}"))),
+                Some(n) if n as usize > limits.max_page => Err(bad_input(
+                    name,
+                    format!(
+                        "at most {} items per page, got {n}; page with `after`/`before`",
+                        limits.max_page
+                    ),
+                )),
+                Some(n) => Ok(Some(n as usize)),
+            }
+        };
+        let cursor = |name: &str, v: Option<String>| -> Result<Option<Vec<u8>>> {
+            v.map(|c| unhex(&c).ok_or_else(|| bad_input(name, "not a cursor returned by this API")))
+                .transpose()
+        };
+        let mut window = Window {
+            first: size("first", self.first)?,
+            last: size("last", self.last)?,
+            after: cursor("after", self.after)?,
+            before: cursor("before", self.before)?,
+        };
+        if window.first.is_none() && window.last.is_none() {
+            window.first = Some(limits.default_page);
+        }
+        Ok(window)
+    }
+}
+
+/// Pages a listing already held in memory, sorted by key.
+pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
+    let len = all.len();
+    let start = w
+        .after
+        .as_ref()
+        .map_or(0, |a| all.partition_point(|(k, _)| k <= a));
+    let end = w
+        .before
+        .as_ref()
+        .map_or(len, |b| all.partition_point(|(k, _)| k < b))
+        .max(start);
+    let (mut s, mut e) = (start, end);
+    if let Some(f) = w.first {
+        e = e.min(s + f);
+    }
+    if let Some(l) = w.last {
+        s = s.max(e.saturating_sub(l));
+    }
+    let items = all.into_iter().skip(s).take(e - s).collect();
+    Page {
+        items,
+        has_prev: s > 0,
+        has_next: e < len,
+    }
+}
+
+/// Pages every entity of `kind` straight from the store's ordered listing,
+/// reading only the page (plus one item to learn whether more follow).
+pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
+    let (after, before) = (w.after.as_deref(), w.before.as_deref());
+    if let Some(f) = w.first {
+        let mut items = store
+            .list(kind, after, before, f + 1, false)
+            .map_err(internal)?;
+        let has_next = items.len() > f;
+        items.truncate(f);
+        let mut has_prev = after.is_some();
+        if let Some(l) = w.last {
+            if items.len() > l {
+                items.drain(..items.len() - l);
+                has_prev = true;
+            }
+        }
+        Ok(Page {
+            items,
+            has_prev,
+            has_next,
+        })
+    } else {
+        let l = w.last.unwrap_or(0);
+        let mut items = store
+            .list(kind, after, before, l + 1, true)
+            .map_err(internal)?;
+        let has_prev = items.len() > l;
+        if has_prev {
+            items.remove(0);
+        }
+        Ok(Page {
+            items,
+            has_prev,
+            has_next: before.is_some(),
+        })
+    }
+}
+
+/// Turns a page into a connection, loading its nodes in one batch.
+pub async fn build<T, F>(
+    ctx: &Context<'_>,
+    page: Page,
+    totals: F,
+) -> Result<Connection<String, T, F>>
+where
+    T: OutputType + TryFrom<Node>,
+    F: ObjectType,
+{
+    let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
+    let found = loaders(ctx)?
+        .entities
+        .load_many(ids)
+        .await
+        .map_err(internal)?;
+    let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, totals);
+    for (key, id) in page.items {
+        if let Some(node) = found.get(&id).cloned().and_then(|n| T::try_from(n).ok()) {
+            connection.edges.push(Edge::new(hex(&key), node));
+        }
+    }
+    Ok(connection)
+}
+
+/// The chronological listing key of an event held in memory.
+pub fn event_sort_key(event: &model::Event) -> Vec<u8> {
+    store::event_list_key(event.date.as_ref(), &event.id)
+}
+
+/// Parses an id argument of the given kind (a full id or a bare slug).
+pub fn id_arg(name: &str, kind: EntityKind, value: &str) -> Result<Id> {
+    Id::parse_as(kind, value).map_err(|e| bad_input(name, e))
+}
+
+/// Keeps in `set` only what is also in `other` (or takes `other` if `set` is unconstrained).
+pub fn narrow(set: &mut Option<HashSet<Id>>, other: impl IntoIterator<Item = Id>) {
+    let other: HashSet<Id> = other.into_iter().collect();
+    *set = Some(match set.take() {
+        None => other,
+        Some(current) => current.intersection(&other).cloned().collect(),
+    });
+}
+
+/// An event filter with its arguments parsed.
+pub struct ParsedEventFilter {
+    pub from: Option<model::PartialDate>,
+    pub to: Option<model::PartialDate>,
+    pub kind: Option<model::EventKind>,
+    pub actor: Option<Id>,
+    pub place: Option<Id>,
+}
+
+impl ParsedEventFilter {
+    pub fn parse(filter: Option<EventFilter>) -> Result<ParsedEventFilter> {
+        let f = filter.unwrap_or_default();
+        Ok(ParsedEventFilter {
+            from: date_arg("filter.from", f.from.as_deref())?,
+            to: date_arg("filter.to", f.to.as_deref())?,
+            kind: f.kind,
+            actor: f
+                .actor
+                .map(|a| id_arg("filter.actor", EntityKind::Actor, &a))
+                .transpose()?,
+            place: f
+                .place
+                .map(|p| id_arg("filter.place", EntityKind::Place, &p))
+                .transpose()?,
+        })
+    }
+
+    /// Whether an event held in memory passes the filter.
+    pub fn matches(&self, e: &model::Event) -> bool {
+        let dated_ok = self.from.is_none() && self.to.is_none()
+            || e.date
+                .is_some_and(|d| d.overlaps(self.from.as_ref(), self.to.as_ref()));
+        dated_ok
+            && self.kind.is_none_or(|k| e.kind == k)
+            && self
+                .actor
+                .as_ref()
+                .is_none_or(|a| e.participants.iter().any(|p| &p.actor == a))
+            && self
+                .place
+                .as_ref()
+                .is_none_or(|p| e.place.as_ref() == Some(p))
+    }
+}
+
+/// A connection over a known set of events (an actor's), filtered in memory:
+/// the events are loaded in one batch with those of sibling fields.
+pub async fn events_among(
+    ctx: &Context<'_>,
+    ids: Vec<Id>,
+    filter: Option<EventFilter>,
+    args: PageArgs,
+) -> Result<EventConnection> {
+    let filter = ParsedEventFilter::parse(filter)?;
+    let window = args.window(ctx)?;
+    let events: Vec<Event> = super::types::load_all(ctx, ids).await?;
+    let mut keyed: Vec<Keyed> = events
+        .iter()
+        .filter(|e| filter.matches(&e.0))
+        .map(|e| (event_sort_key(&e.0), e.0.id.clone()))
+        .collect();
+    keyed.sort();
+    let total_count = keyed.len();
+    build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+}

@@ -1,0 +1,540 @@
+//! The root query type.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
+
+use super::connection::{
+    self, build, id_arg, narrow, page_sorted, page_store, ActorConnection, EventConnection,
+    FundingAllocationConnection, FundingTotals, PageArgs, ParsedEventFilter, PlaceConnection,
+    Totals, TreatyConnection,
+};
+use super::errors::{bad_input, internal};
+use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
+use super::scalars::{BigInt, Money};
+use super::types::{
+    date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty,
+};
+use crate::model::{EntityKind, Id, Relation};
+use crate::store::{Direction, Store};
+
+/// Most hits `search` returns.
+pub const MAX_SEARCH_HITS: i32 = 100;
+/// Most events `timeline` returns.
+pub const MAX_TIMELINE: i32 = 1000;
+
+/// The entry points of the graph.
+pub struct QueryRoot;
+
+/// One search result: the matching entity and how well it matched.
+#[derive(SimpleObject)]
+pub struct SearchHit {
+    /// Higher is better: name matches count most, then aliases, then summaries;
+    /// whole-word matches count double a word's beginning.
+    score: f64,
+    /// The matching entity; use an inline fragment (`... on Actor { name }`) for its fields.
+    node: Node,
+}
+
+fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
+    ctx.data::<Store>()
+}
+
+fn lookup_id(kind: EntityKind, id: &ID) -> Result<Id> {
+    id_arg("id", kind, id.as_str())
+}
+
+fn related_ids(store: &Store, relation: Relation, to: &Id) -> Result<Vec<Id>> {
+    let mut map = store
+        .related(relation, Direction::Backward, std::slice::from_ref(to))
+        .map_err(internal)?;
+    Ok(map
+        .remove(to)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+#[Object]
+impl QueryRoot {
+    /// Fetches any entity by its global id (`actor/dmitry-medvedev`); null if there is none.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id, `kind/slug`.")] id: ID,
+    ) -> Result<Option<Node>> {
+        let id = Id::parse(id.as_str()).map_err(|e| bad_input("id", e))?;
+        load_one(ctx, Some(&id)).await
+    }
+
+    /// Fetches several entities by global id, in the order asked; null for each id that matches nothing.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, `kind/slug`; at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        if ids.len() > 100 {
+            return Err(bad_input(
+                "ids",
+                format!("at most 100 ids, got {}", ids.len()),
+            ));
+        }
+        let parsed = ids
+            .iter()
+            .map(|id| Id::parse(id.as_str()).map_err(|e| bad_input("ids", e)))
+            .collect::<Result<Vec<Id>>>()?;
+        let found: Vec<Node> = load_all(ctx, parsed.iter().cloned()).await?;
+        Ok(parsed
+            .iter()
+            .map(|id| found.iter().find(|n| n.global_id() == id).cloned())
+            .collect())
+    }
+
+    /// An actor by id (`actor/eduard-kokoity`) or bare slug (`eduard-kokoity`); null if none.
+    async fn actor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An actor id or its bare slug.")] id: ID,
+    ) -> Result<Option<Actor>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Actor, &id)?)).await
+    }
+
+    /// An event by id (`event/recognition-decrees`) or bare slug; null if none.
+    async fn event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An event id or its bare slug.")] id: ID,
+    ) -> Result<Option<Event>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Event, &id)?)).await
+    }
+
+    /// A treaty by id (`treaty/friendship-2008`) or bare slug; null if none.
+    async fn treaty(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A treaty id or its bare slug.")] id: ID,
+    ) -> Result<Option<Treaty>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Treaty, &id)?)).await
+    }
+
+    /// A funding allocation by id (`funding/federal-budget-2009`) or bare slug; null if none.
+    async fn funding_allocation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A funding id or its bare slug.")] id: ID,
+    ) -> Result<Option<FundingAllocation>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Funding, &id)?)).await
+    }
+
+    /// A place by id (`place/tskhinval`) or bare slug; null if none.
+    async fn place(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A place id or its bare slug.")] id: ID,
+    ) -> Result<Option<Place>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Place, &id)?)).await
+    }
+
+    /// A source by id (`source/background`) or bare slug; null if none.
+    async fn source(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A source id or its bare slug.")] id: ID,
+    ) -> Result<Option<Source>> {
+        load_one(ctx, Some(&lookup_id(EntityKind::Source, &id)?)).await
+    }
+
+    /// Actors, ordered by id, optionally filtered by name and kind. Pages default to 20 items, at most 100.
+    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    async fn actors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only actors matching this filter.")] filter: Option<ActorFilter>,
+        #[graphql(desc = "Return the first n actors (after `after`). Default 20, at most 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return actors after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n actors (before `before`).")] last: Option<i32>,
+        #[graphql(desc = "Return actors before this cursor.")] before: Option<String>,
+    ) -> Result<ActorConnection> {
+        let store = store(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let mut set: Option<HashSet<Id>> = None;
+        if let Some(name) = &filter.name {
+            if name.trim().is_empty() {
+                return Err(bad_input("filter.name", "must not be empty"));
+            }
+            let hits = store.search(name, 3).map_err(internal)?;
+            narrow(
+                &mut set,
+                hits.into_iter()
+                    .map(|(id, _)| id)
+                    .filter(|id| id.kind() == EntityKind::Actor),
+            );
+        }
+        if let Some(kind) = filter.kind {
+            narrow(
+                &mut set,
+                store
+                    .ids_of_subkind(EntityKind::Actor, kind.as_str())
+                    .map_err(internal)?,
+            );
+        }
+        match set {
+            None => {
+                let total_count = store.count(EntityKind::Actor).map_err(internal)? as usize;
+                build(
+                    ctx,
+                    page_store(store, EntityKind::Actor, &window)?,
+                    Totals { total_count },
+                )
+                .await
+            }
+            Some(set) => {
+                let keyed = store
+                    .list_keys(&set.into_iter().collect::<Vec<_>>())
+                    .map_err(internal)?;
+                let total_count = keyed.len();
+                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+            }
+        }
+    }
+
+    /// Events in chronological order (undated events last), optionally filtered
+    /// by period, kind, participant and place. Pages default to 20 items, at most 100.
+    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
+        #[graphql(desc = "Return the first n events (after `after`). Default 20, at most 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return events after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n events (before `before`).")] last: Option<i32>,
+        #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
+    ) -> Result<EventConnection> {
+        let store = store(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window(ctx)?;
+        let filter = ParsedEventFilter::parse(filter)?;
+        let mut set: Option<HashSet<Id>> = None;
+        if filter.from.is_some() || filter.to.is_some() {
+            let ids = store
+                .ids_in_period(EntityKind::Event, filter.from.as_ref(), filter.to.as_ref())
+                .map_err(internal)?;
+            narrow(&mut set, ids);
+        }
+        if let Some(kind) = filter.kind {
+            narrow(
+                &mut set,
+                store
+                    .ids_of_subkind(EntityKind::Event, kind.as_str())
+                    .map_err(internal)?,
+            );
+        }
+        if let Some(actor) = &filter.actor {
+            narrow(
+                &mut set,
+                related_ids(store, Relation::EventParticipant, actor)?,
+            );
+        }
+        if let Some(place) = &filter.place {
+            narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
+        }
+        match set {
+            None => {
+                let total_count = store.count(EntityKind::Event).map_err(internal)? as usize;
+                build(
+                    ctx,
+                    page_store(store, EntityKind::Event, &window)?,
+                    Totals { total_count },
+                )
+                .await
+            }
+            Some(set) => {
+                let keyed = store
+                    .list_keys(&set.into_iter().collect::<Vec<_>>())
+                    .map_err(internal)?;
+                let total_count = keyed.len();
+                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+            }
+        }
+    }
+
+    /// Treaties and agreements, ordered by id, optionally filtered by party,
+    /// kind and signing date. Pages default to 20 items, at most 100.
+    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    async fn treaties(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only treaties matching this filter.")] filter: Option<TreatyFilter>,
+        #[graphql(desc = "Return the first n treaties (after `after`). Default 20, at most 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return treaties after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n treaties (before `before`).")] last: Option<i32>,
+        #[graphql(desc = "Return treaties before this cursor.")] before: Option<String>,
+    ) -> Result<TreatyConnection> {
+        let store = store(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let mut set: Option<HashSet<Id>> = None;
+        let from = date_arg("filter.signedFrom", filter.signed_from.as_deref())?;
+        let to = date_arg("filter.signedTo", filter.signed_to.as_deref())?;
+        if from.is_some() || to.is_some() {
+            narrow(
+                &mut set,
+                store
+                    .ids_in_period(EntityKind::Treaty, from.as_ref(), to.as_ref())
+                    .map_err(internal)?,
+            );
+        }
+        if let Some(kind) = filter.kind {
+            narrow(
+                &mut set,
+                store
+                    .ids_of_subkind(EntityKind::Treaty, kind.as_str())
+                    .map_err(internal)?,
+            );
+        }
+        if let Some(party) = &filter.party {
+            let party = id_arg("filter.party", EntityKind::Actor, party)?;
+            narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
+        }
+        match set {
+            None => {
+                let total_count = store.count(EntityKind::Treaty).map_err(internal)? as usize;
+                build(
+                    ctx,
+                    page_store(store, EntityKind::Treaty, &window)?,
+                    Totals { total_count },
+                )
+                .await
+            }
+            Some(set) => {
+                let keyed = store
+                    .list_keys(&set.into_iter().collect::<Vec<_>>())
+                    .map_err(internal)?;
+                let total_count = keyed.len();
+                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+            }
+        }
+    }
+
+    /// Funding allocations, ordered by id, optionally filtered by donor,
+    /// recipient and date, with the total amount per currency of all that
+    /// match. Pages default to 20 items, at most 100.
+    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    async fn funding_allocations(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only allocations matching this filter.")] filter: Option<FundingFilter>,
+        #[graphql(
+            desc = "Return the first n allocations (after `after`). Default 20, at most 100."
+        )]
+        first: Option<i32>,
+        #[graphql(desc = "Return allocations after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last n allocations (before `before`).")] last: Option<i32>,
+        #[graphql(desc = "Return allocations before this cursor.")] before: Option<String>,
+    ) -> Result<FundingAllocationConnection> {
+        let store = store(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        }
+        .window(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let mut set: Option<HashSet<Id>> = None;
+        let from = date_arg("filter.from", filter.from.as_deref())?;
+        let to = date_arg("filter.to", filter.to.as_deref())?;
+        if from.is_some() || to.is_some() {
+            narrow(
+                &mut set,
+                store
+                    .ids_in_period(EntityKind::Funding, from.as_ref(), to.as_ref())
+                    .map_err(internal)?,
+            );
+        }
+        if let Some(donor) = &filter.donor {
+            let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
+            narrow(
+                &mut set,
+                related_ids(store, Relation::FundingDonor, &donor)?,
+            );
+        }
+        if let Some(recipient) = &filter.recipient {
+            let recipient = id_arg("filter.recipient", EntityKind::Actor, recipient)?;
+            narrow(
+                &mut set,
+                related_ids(store, Relation::FundingRecipient, &recipient)?,
+            );
+        }
+        let keyed = match set {
+            Some(set) => store
+                .list_keys(&set.into_iter().collect::<Vec<_>>())
+                .map_err(internal)?,
+            None => store
+                .list(EntityKind::Funding, None, None, usize::MAX, false)
+                .map_err(internal)?,
+        };
+        let total_count = keyed.len();
+        // Sums need every matching allocation, so only compute them when asked.
+        let mut total_amount = Vec::new();
+        if ctx.look_ahead().field("totalAmount").exists() {
+            let all: Vec<FundingAllocation> =
+                load_all(ctx, keyed.iter().map(|(_, id)| id.clone())).await?;
+            let mut sums: BTreeMap<String, u128> = BTreeMap::new();
+            for f in &all {
+                *sums.entry(f.0.amount.currency.to_string()).or_default() +=
+                    u128::from(f.0.amount.amount);
+            }
+            total_amount = sums
+                .into_iter()
+                .map(|(currency, amount)| Money {
+                    amount: BigInt(amount as i128),
+                    currency,
+                })
+                .collect();
+        }
+        build(
+            ctx,
+            page_sorted(keyed, &window),
+            FundingTotals {
+                total_count,
+                total_amount,
+            },
+        )
+        .await
+    }
+
+    /// Places, ordered by id. Pages default to 20 items, at most 100.
+    #[graphql(complexity = "connection::complexity(child_complexity, first, None)")]
+    async fn places(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first n places (after `after`). Default 20, at most 100.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return places after this cursor.")] after: Option<String>,
+    ) -> Result<PlaceConnection> {
+        let store = store(ctx)?;
+        let window = PageArgs {
+            first,
+            after,
+            ..PageArgs::default()
+        }
+        .window(ctx)?;
+        let total_count = store.count(EntityKind::Place).map_err(internal)? as usize;
+        build(
+            ctx,
+            page_store(store, EntityKind::Place, &window)?,
+            Totals { total_count },
+        )
+        .await
+    }
+
+    /// Finds entities of every kind by words in their names, aliases and
+    /// summaries, ignoring case and accents ("kokoity" finds Kokoïty); a word
+    /// may be the start of a longer one. Best matches first.
+    #[graphql(
+        complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1"
+    )]
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The words to look for; every word must match.")] query: String,
+        #[graphql(desc = "How many hits to return. Default 10, at most 100.")] first: Option<i32>,
+    ) -> Result<Vec<SearchHit>> {
+        let first = first.unwrap_or(10);
+        if !(0..=MAX_SEARCH_HITS).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
+            ));
+        }
+        if query.len() > 200 {
+            return Err(bad_input(
+                "query",
+                format!("at most 200 characters, got {}", query.len()),
+            ));
+        }
+        let hits = store(ctx)?.search(&query, 1).map_err(internal)?;
+        let top: Vec<(Id, f64)> = hits.into_iter().take(first as usize).collect();
+        let nodes: Vec<Node> = load_all(ctx, top.iter().map(|(id, _)| id.clone())).await?;
+        Ok(top
+            .into_iter()
+            .filter_map(|(id, score)| {
+                nodes
+                    .iter()
+                    .find(|n| *n.global_id() == id)
+                    .map(|node| SearchHit {
+                        score,
+                        node: node.clone(),
+                    })
+            })
+            .collect())
+    }
+
+    /// Dated events in chronological order, optionally within a period and
+    /// for one actor. A partial date counts as the whole period it names:
+    /// `from: "2009-03"` includes an event dated "March 2009". Events the
+    /// source gives no date for are left out.
+    #[graphql(
+        complexity = "first.unwrap_or(200).clamp(1, 1_000_000) as usize * child_complexity + 1"
+    )]
+    async fn timeline(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start of the period: `2008`, `2008-08` or `2008-08-26`.")] from: Option<
+            String,
+        >,
+        #[graphql(desc = "End of the period, inclusive: `2009`, `2009-03` or `2009-03-31`.")]
+        to: Option<String>,
+        #[graphql(desc = "Only events this actor took part in (an id or bare slug).")]
+        actor: Option<ID>,
+        #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<
+            i32,
+        >,
+    ) -> Result<Vec<Event>> {
+        let store = store(ctx)?;
+        let first = first.unwrap_or(200);
+        if !(0..=MAX_TIMELINE).contains(&first) {
+            return Err(bad_input(
+                "first",
+                format!("must be between 0 and {MAX_TIMELINE}, got {first}"),
+            ));
+        }
+        let from = date_arg("from", from.as_deref())?;
+        let to = date_arg("to", to.as_deref())?;
+        let mut ids = store
+            .ids_in_period(EntityKind::Event, from.as_ref(), to.as_ref())
+            .map_err(internal)?;
+        if let Some(actor) = actor {
+            let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
+            let theirs: HashSet<Id> = related_ids(store, Relation::EventParticipant, &actor)?
+                .into_iter()
+                .collect();
+            ids.retain(|id| theirs.contains(id));
+        }
+        ids.truncate(first as usize);
+        load_all(ctx, ids).await
+    }
+}

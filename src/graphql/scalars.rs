@@ -1,0 +1,90 @@
+//! Custom scalars: dates that keep their precision, and exact big integers.
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, SimpleObject, Value};
+
+use crate::model::{PartialDate, Precision};
+
+/// A date as precise as the source gives it: `2008` (a year), `2009-03`
+/// (a month), `2008-08-26` (a day) or `2008-08-07/2008-08-08` (a range).
+/// Filters treat a date as the whole period it names.
+#[Scalar(name = "PartialDate")]
+impl ScalarType for PartialDate {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => {
+                PartialDate::parse(s).map_err(|e| InputValueError::custom(e.to_string()))
+            }
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+/// A whole number of any size, sent as a decimal string (`"2800000000"`) so
+/// that JavaScript clients keep it exact. Accepts a string or an Int as input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BigInt(pub i128);
+
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .trim()
+                .parse::<i128>()
+                .map(BigInt)
+                .map_err(|_| InputValueError::custom(format!("`{s}` is not a whole number"))),
+            Value::Number(n) => n
+                .as_i64()
+                .map(|n| BigInt(n as i128))
+                .ok_or_else(|| InputValueError::custom("expected a whole number, not a fraction")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+/// The period a partial date covers, for clients that need exact bounds.
+#[derive(SimpleObject, Clone)]
+pub struct Period {
+    /// How precisely the date is known.
+    pub precision: Precision,
+    /// The first day of the period, as `YYYY-MM-DD`.
+    pub start: String,
+    /// The last day of the period, as `YYYY-MM-DD` (the same as `start` for a single day).
+    pub end: String,
+}
+
+impl From<&PartialDate> for Period {
+    fn from(d: &PartialDate) -> Period {
+        Period {
+            precision: d.precision(),
+            start: d.first_iso(),
+            end: d.last_iso(),
+        }
+    }
+}
+
+/// An exact amount of money.
+#[derive(SimpleObject, Clone)]
+pub struct Money {
+    /// The amount in whole units of the currency (roubles, not kopecks), exact.
+    pub amount: BigInt,
+    /// The ISO-4217 currency code, such as `RUB`.
+    pub currency: String,
+}
+
+impl From<&crate::model::Money> for Money {
+    fn from(m: &crate::model::Money) -> Money {
+        Money {
+            amount: BigInt(m.amount as i128),
+            currency: m.currency.to_string(),
+        }
+    }
+}

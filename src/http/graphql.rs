@@ -1,0 +1,341 @@
+//! The GraphQL-over-HTTP endpoint, following the spec
+//! (<https://graphql.github.io/graphql-over-http/>) rather than the stock
+//! async-graphql-actix-web handler, which accepts any content type, runs
+//! mutations over GET and always answers `application/graphql-response+json`.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Response, Variables};
+use futures_util::StreamExt;
+use serde_json::{json, Map, Value};
+
+use super::{playground, AppState};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type the client will get back.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Media {
+    /// `application/graphql-response+json`: status codes carry request errors.
+    GraphqlResponse,
+    /// `application/json`: the legacy type; well-formed requests get 200.
+    Json,
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Media::Json => "application/json; charset=utf-8",
+        }
+    }
+}
+
+/// Picks the response type from `Accept`, honouring q-values; `None` when
+/// the client accepts neither JSON type.
+fn negotiate(req: &HttpRequest) -> Option<Media> {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Some(Media::Json);
+    };
+    if accept.trim().is_empty() {
+        return Some(Media::Json);
+    }
+    let mut best: Option<(f32, u8, Media)> = None;
+    for part in accept.split(',') {
+        let mut pieces = part.split(';');
+        let range = pieces
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let q = pieces
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+            })
+            .next()
+            .unwrap_or(1.0);
+        if q <= 0.0 {
+            continue;
+        }
+        // Specific types beat wildcards at equal q.
+        let candidate = match range.as_str() {
+            GRAPHQL_RESPONSE_JSON => (q, 3, Media::GraphqlResponse),
+            JSON => (q, 3, Media::Json),
+            "application/*" => (q, 2, Media::Json),
+            "*/*" => (q, 1, Media::Json),
+            _ => continue,
+        };
+        if best.is_none_or(|(bq, bs, _)| (candidate.0, candidate.1) > (bq, bs)) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, _, m)| m)
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// A request the server refuses before running it.
+fn refuse(
+    status: StatusCode,
+    media: Media,
+    code: &str,
+    message: impl Into<String>,
+) -> HttpResponse {
+    let message: String = message.into();
+    HttpResponse::build(status)
+        .content_type(media.content_type())
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+fn bad_request(media: Media, message: impl Into<String>) -> HttpResponse {
+    refuse(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", message)
+}
+
+/// The parameters of a GraphQL request, checked for type.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+fn params_from_json(body: Value) -> Result<Params, String> {
+    let mut map =
+        match body {
+            Value::Object(map) => map,
+            Value::Array(_) => return Err(
+                "batched requests (a JSON array) are not accepted; send one operation per request"
+                    .into(),
+            ),
+            _ => return Err("the request body must be a JSON object with a `query` string".into()),
+        };
+    let query = match map.remove("query") {
+        Some(Value::String(q)) => q,
+        Some(_) => return Err("`query` must be a string".into()),
+        None => return Err("`query` is missing".into()),
+    };
+    let operation_name = match map.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("`operationName` must be a string or null".into()),
+    };
+    let object = |name: &str, v: Option<Value>| match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => Ok(Some(m)),
+        Some(_) => Err(format!("`{name}` must be an object or null")),
+    };
+    let variables = object("variables", map.remove("variables"))?;
+    let extensions = object("extensions", map.remove("extensions"))?;
+    Ok(Params {
+        query,
+        operation_name,
+        variables,
+        extensions,
+    })
+}
+
+fn params_from_query_string(req: &HttpRequest) -> Result<Params, String> {
+    let pairs: Vec<(String, String)> =
+        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map_err(|e| format!("malformed query string: {e}"))?
+            .into_inner();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let json_param = |name: &str| -> Result<Value, String> {
+        match get(name) {
+            None => Ok(Value::Null),
+            Some(s) if s.is_empty() => Ok(Value::Null),
+            Some(s) => {
+                serde_json::from_str(&s).map_err(|e| format!("`{name}` is not valid JSON: {e}"))
+            }
+        }
+    };
+    let mut body = Map::new();
+    if let Some(q) = get("query") {
+        body.insert("query".into(), Value::String(q));
+    }
+    if let Some(op) = get("operationName") {
+        body.insert("operationName".into(), Value::String(op));
+    }
+    body.insert("variables".into(), json_param("variables")?);
+    body.insert("extensions".into(), json_param("extensions")?);
+    params_from_json(Value::Object(body))
+}
+
+/// The type of the operation a request would run, if its document parses.
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    let op = match operation_name {
+        Some(name) => {
+            doc.operations
+                .iter()
+                .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))?
+                .1
+        }
+        None => doc.operations.iter().next()?.1,
+    };
+    Some(op.node.ty)
+}
+
+/// A response whose errors all came before execution (parse or validation)
+/// has no `data`; the spec calls that a request error.
+fn is_request_error(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+async fn execute(state: &AppState, params: Params, media: Media) -> HttpResponse {
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        request = request.variables(Variables::from_json(Value::Object(vars)));
+    }
+    if let Some(ext) = params.extensions {
+        for (k, v) in ext {
+            if let Ok(v) = async_graphql::Value::from_json(v) {
+                request.extensions.insert(k, v);
+            }
+        }
+    }
+    let request = crate::graphql::prepare(request, &state.store);
+    let response = state.schema.execute(request).await;
+    let request_error = is_request_error(&response);
+    let status = if request_error && media == Media::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+    if request_error {
+        if let Value::Object(map) = &mut body {
+            map.remove("data");
+        }
+    }
+    HttpResponse::build(status)
+        .content_type(media.content_type())
+        .json(body)
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case(JSON))
+}
+
+/// Reads the body, stopping at `limit` bytes.
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            HttpResponse::BadRequest().body(format!("could not read the request body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(HttpResponse::PayloadTooLarge()
+                .content_type(Media::Json.content_type())
+                .json(json!({ "errors": [{ "message": format!("request body is larger than the limit of {limit} bytes"), "extensions": { "code": "PAYLOAD_TOO_LARGE" } }] })));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub async fn post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(media) = negotiate(&req) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            Media::Json,
+            "NOT_ACCEPTABLE",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    if !is_json_content_type(&req) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as Content-Type: application/json",
+        );
+    }
+    let body = match read_body(payload, state.body_limit).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let json: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(media, format!("the request body is not valid JSON: {e}")),
+    };
+    match params_from_json(json) {
+        Ok(params) => execute(&state, params, media).await,
+        Err(message) => bad_request(media, message),
+    }
+}
+
+pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let has_query = req
+        .query_string()
+        .split('&')
+        .any(|p| p.starts_with("query="));
+    if !has_query && wants_html(&req) {
+        return playground::page(state).await;
+    }
+    let Some(media) = negotiate(&req) else {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            Media::Json,
+            "NOT_ACCEPTABLE",
+            "accept application/graphql-response+json or application/json",
+        );
+    };
+    let params = match params_from_query_string(&req) {
+        Ok(p) => p,
+        Err(message) => return bad_request(media, message),
+    };
+    if operation_type(&params.query, params.operation_name.as_deref())
+        == Some(OperationType::Mutation)
+    {
+        let mut resp = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "METHOD_NOT_ALLOWED",
+            "mutations must be sent with POST",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    execute(&state, params, media).await
+}
+
+pub async fn other_method() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "GET, POST"))
+        .content_type(Media::Json.content_type())
+        .json(json!({ "errors": [{ "message": "use GET for queries or POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] }))
+}

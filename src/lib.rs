@@ -1,0 +1,9 @@
+//! diplograph: a curated knowledge graph of international relations, served over GraphQL.
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod model;
+pub mod seed;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

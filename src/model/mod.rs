@@ -1,0 +1,761 @@
+//! The domain model: what the graph is made of.
+//!
+//! These records are both the seed-file format (JSON, with unknown fields
+//! refused) and the on-disk format (postcard, behind a version byte written by
+//! the store). Postcard is not self-describing, so records avoid serde
+//! features that need it (`flatten`, `untagged`, `skip_serializing_if`), and
+//! enum variants are only ever appended, never reordered.
+//!
+//! Relations are stored on one side only (an event lists its participants; an
+//! actor does not list its events); [`Entity::edges`] names every relation an
+//! entity holds, and the store derives the index trees for both directions
+//! from it.
+
+mod date;
+mod id;
+mod money;
+pub mod text;
+
+pub use date::{days_from_civil, DateError, DatePoint, PartialDate, Precision};
+pub use id::{EntityKind, Id, IdError, MAX_ID_LEN};
+pub use money::{Currency, Money, MoneyError};
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a field-less enum with its snake_case wire names and GraphQL
+/// descriptions, so seed files, storage and the API share one list.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, async_graphql::Enum)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The snake_case name used in seed files and index keys.
+            pub fn as_str(self) -> &'static str {
+                // serde_json's output for a unit variant is the quoted name.
+                match self {
+                    $($name::$variant => vocabulary!(@snake $variant)),+
+                }
+            }
+        }
+    };
+    (@snake $variant:ident) => {{
+        const NAME: &str = stringify!($variant);
+        const BYTES: [u8; 64] = $crate::model::snake_bytes(NAME);
+        const LEN: usize = $crate::model::snake_len(NAME);
+        // SAFETY-free: the bytes are ASCII produced from an identifier.
+        match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME }
+    }};
+}
+
+/// Length of the snake_case form of a CamelCase identifier (compile time).
+pub const fn snake_len(name: &str) -> usize {
+    let b = name.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        if b[i].is_ascii_uppercase() && i > 0 {
+            n += 1;
+        }
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+/// The snake_case form of a CamelCase identifier, padded to 64 bytes (compile time).
+pub const fn snake_bytes(name: &str) -> [u8; 64] {
+    let b = name.as_bytes();
+    let mut out = [0u8; 64];
+    let mut i = 0;
+    let mut n = 0;
+    while i < b.len() {
+        if b[i].is_ascii_uppercase() {
+            if i > 0 {
+                out[n] = b'_';
+                n += 1;
+            }
+            out[n] = b[i].to_ascii_lowercase();
+        } else {
+            out[n] = b[i];
+        }
+        n += 1;
+        i += 1;
+    }
+    out
+}
+
+vocabulary! {
+    /// What sort of actor this is.
+    ActorKind {
+        /// A sovereign state recognised by most of the world, such as Russia or Georgia.
+        State,
+        /// A state that declared independence but that most states do not recognise, such as South Ossetia or Abkhazia.
+        UnrecognisedState,
+        /// A body of several states, such as the United Nations, NATO or the European Union.
+        InternationalOrganisation,
+        /// A government as a whole or its executive office, such as the Russian government.
+        Government,
+        /// A ministry or department, such as the Russian Ministry of Foreign Affairs.
+        Ministry,
+        /// A parliament or one of its chambers, such as the State Duma.
+        Legislature,
+        /// An army or military command, such as the Russian Armed Forces.
+        ArmedForce,
+        /// A border guard service.
+        BorderGuard,
+        /// A state agency other than a ministry, such as a prosecutor's office.
+        Agency,
+        /// An embassy or other diplomatic mission.
+        DiplomaticMission,
+        /// A political party.
+        PoliticalParty,
+        /// A news agency, broadcaster or newspaper.
+        Media,
+        /// A named person.
+        Person,
+        /// A group of people acting together: a population, a leadership, peacekeepers.
+        Group,
+    }
+}
+
+vocabulary! {
+    /// What sort of event this is.
+    EventKind {
+        /// Fighting: an offensive, shelling, a war.
+        MilitaryAction,
+        /// Troops or border guards sent somewhere and stationed there.
+        Deployment,
+        /// Troops pulled back.
+        Withdrawal,
+        /// Something said in public: a declaration, a warning, a denial, a claim.
+        Statement,
+        /// An interview given to the press.
+        Interview,
+        /// A speech to a legislature or a nation.
+        Address,
+        /// A public gathering.
+        Rally,
+        /// A formal request to another party.
+        Appeal,
+        /// A motion or resolution passed by a legislature.
+        Motion,
+        /// Recognition of a state's independence.
+        Recognition,
+        /// A decree (ukaz), directive or instruction from an executive.
+        Decree,
+        /// A visit by an official.
+        Visit,
+        /// An appointment to a post.
+        Appointment,
+        /// An ambassador presenting letters of credence.
+        Credentials,
+        /// The signing of a treaty or agreement.
+        Signing,
+        /// The ratification of a treaty by a legislature.
+        Ratification,
+        /// A treaty coming into force.
+        EntryIntoForce,
+        /// Diplomatic relations established.
+        EstablishmentOfRelations,
+        /// Diplomatic relations severed.
+        SeveringOfRelations,
+        /// A declaration of independence or of status.
+        Declaration,
+        /// Criticism or condemnation of another party's act.
+        Condemnation,
+        /// A statement withdrawing an earlier statement.
+        Retraction,
+        /// A grant of money.
+        Allocation,
+        /// A ceremony opening a building or service.
+        Opening,
+        /// A meeting or talks between officials.
+        Meeting,
+        /// A policy carried out over time, such as granting citizenship.
+        Policy,
+        /// A long-running situation or conflict, the parent of smaller events.
+        Conflict,
+    }
+}
+
+vocabulary! {
+    /// The part an actor played in an event.
+    Role {
+        /// Did the thing the event is about: launched the offensive, signed the decree.
+        Actor,
+        /// Was the object of the act: the one attacked, recognised, appointed to, criticised.
+        Target,
+        /// Said the words of a statement or interview.
+        Speaker,
+        /// Signed a document.
+        Signatory,
+        /// Is a party to an agreement made at the event.
+        Party,
+        /// Brokered or mediated between others.
+        Mediator,
+        /// Received visitors or hosted the event.
+        Host,
+        /// Travelled to the event.
+        Visitor,
+        /// Was addressed by an appeal, address or credentials.
+        Addressee,
+        /// Was appointed.
+        Appointee,
+        /// Published, broadcast or conducted an interview.
+        Medium,
+        /// Attended or took part without leading.
+        Participant,
+        /// Received money or help.
+        Beneficiary,
+        /// Voiced criticism of the act.
+        Critic,
+        /// Was affected: casualties, displaced residents, damaged property.
+        Affected,
+    }
+}
+
+vocabulary! {
+    /// What sort of instrument a treaty is.
+    TreatyKind {
+        /// A treaty between states.
+        Treaty,
+        /// An agreement between states or their bodies.
+        Agreement,
+        /// An agreement to stop fighting.
+        Ceasefire,
+        /// A partnership between parties or organisations.
+        Partnership,
+        /// An exchange of diplomatic notes.
+        ExchangeOfNotes,
+        /// A founding charter, such as the Charter of the United Nations.
+        Charter,
+        /// A declaration of principles adopted by states.
+        Declaration,
+        /// The final act of a conference.
+        FinalAct,
+    }
+}
+
+vocabulary! {
+    /// What sort of place this is.
+    PlaceKind {
+        /// A country or territory.
+        Country,
+        /// A region or province.
+        Region,
+        /// A city or town.
+        City,
+        /// A building or compound.
+        Building,
+        /// A military base.
+        MilitaryBase,
+        /// A road or rail tunnel.
+        Tunnel,
+        /// A geographic area spanning several countries, such as the South Caucasus.
+        Area,
+    }
+}
+
+/// A post held by a person (or a body), in or for another actor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Position {
+    pub title: String,
+    /// The actor the post belongs to (a state, ministry, party…).
+    pub of: Id,
+    #[serde(default)]
+    pub from: Option<PartialDate>,
+    #[serde(default)]
+    pub to: Option<PartialDate>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actor {
+    pub id: Id,
+    pub name: String,
+    pub kind: ActorKind,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The larger actor this one belongs to (a ministry to its state).
+    #[serde(default)]
+    pub part_of: Option<Id>,
+    #[serde(default)]
+    pub positions: Vec<Position>,
+    #[serde(default)]
+    pub sources: Vec<Id>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Participant {
+    pub actor: Id,
+    pub role: Role,
+}
+
+/// A labelled number: 3,700 soldiers; 70 percent of housing destroyed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Figure {
+    pub label: String,
+    pub value: i64,
+    pub unit: String,
+    /// Who stated the figure, when it is a claim rather than an established count.
+    #[serde(default)]
+    pub claimed_by: Option<Id>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub id: Id,
+    pub title: String,
+    pub kind: EventKind,
+    /// Absent when the source gives no date; never invented.
+    #[serde(default)]
+    pub date: Option<PartialDate>,
+    #[serde(default)]
+    pub place: Option<Id>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    #[serde(default)]
+    pub treaties: Vec<Id>,
+    /// The larger event this one is a part of.
+    #[serde(default)]
+    pub part_of: Option<Id>,
+    /// Ordering hints for undated events: events this one came after.
+    #[serde(default)]
+    pub after: Vec<Id>,
+    /// For statements: the later event in which the speaker took it back.
+    #[serde(default)]
+    pub retracted_by: Option<Id>,
+    #[serde(default)]
+    pub figures: Vec<Figure>,
+    #[serde(default)]
+    pub sources: Vec<Id>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ratification {
+    pub by: Id,
+    #[serde(default)]
+    pub date: Option<PartialDate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Treaty {
+    pub id: Id,
+    pub name: String,
+    pub kind: TreatyKind,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// True for instruments the source only cites (the UN Charter), as
+    /// opposed to ones concluded within the story.
+    #[serde(default)]
+    pub cited_only: bool,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub signed_on: Option<PartialDate>,
+    #[serde(default)]
+    pub signed_at: Option<Id>,
+    #[serde(default)]
+    pub parties: Vec<Id>,
+    #[serde(default)]
+    pub signatories: Vec<Id>,
+    #[serde(default)]
+    pub ratifications: Vec<Ratification>,
+    #[serde(default)]
+    pub entered_into_force_on: Option<PartialDate>,
+    #[serde(default)]
+    pub provisions: Vec<String>,
+    #[serde(default)]
+    pub mediator: Option<Id>,
+    /// A treaty this one implements or rests on.
+    #[serde(default)]
+    pub based_on: Option<Id>,
+    #[serde(default)]
+    pub sources: Vec<Id>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundingAllocation {
+    pub id: Id,
+    pub title: String,
+    pub amount: Money,
+    pub donor: Id,
+    pub recipient: Id,
+    pub purpose: String,
+    #[serde(default)]
+    pub date: Option<PartialDate>,
+    #[serde(default)]
+    pub authorized_by: Option<Id>,
+    /// The treaty the allocation rests on, where known.
+    #[serde(default)]
+    pub basis: Option<Id>,
+    /// The event in which the allocation was made.
+    #[serde(default)]
+    pub event: Option<Id>,
+    #[serde(default)]
+    pub sources: Vec<Id>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    pub id: Id,
+    pub name: String,
+    pub kind: PlaceKind,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub within: Option<Id>,
+    #[serde(default)]
+    pub sources: Vec<Id>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Where a fact comes from: a document and a section of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub id: Id,
+    pub document: String,
+    #[serde(default)]
+    pub section: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Every relation the graph holds. Each is stored on one entity (the `from`
+/// side) and indexed by the store in both directions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Relation {
+    /// event → actor, with the participant's role.
+    EventParticipant,
+    /// event → place where it happened.
+    EventPlace,
+    /// event → treaty it concerned.
+    EventTreaty,
+    /// event → larger event it is part of.
+    EventPartOf,
+    /// event → earlier event it followed (ordering hint).
+    EventAfter,
+    /// statement → the event that retracted it.
+    EventRetractedBy,
+    /// event → actor who claimed one of its figures.
+    EventFigureClaimant,
+    /// actor → actor in which it holds a position.
+    ActorPositionIn,
+    /// actor → larger actor it belongs to.
+    ActorPartOf,
+    /// treaty → party.
+    TreatyParty,
+    /// treaty → signatory.
+    TreatySignatory,
+    /// treaty → ratifying actor.
+    TreatyRatifier,
+    /// treaty → mediator.
+    TreatyMediator,
+    /// treaty → place of signing.
+    TreatySignedAt,
+    /// treaty → treaty it rests on.
+    TreatyBasedOn,
+    /// funding → donor.
+    FundingDonor,
+    /// funding → recipient.
+    FundingRecipient,
+    /// funding → who authorised it.
+    FundingAuthorizedBy,
+    /// funding → treaty it rests on.
+    FundingBasis,
+    /// funding → event in which it was made.
+    FundingEvent,
+    /// place → larger place it lies within.
+    PlaceWithin,
+    /// any entity → source.
+    CitedSource,
+}
+
+impl Relation {
+    pub const ALL: [Relation; 22] = [
+        Relation::EventParticipant,
+        Relation::EventPlace,
+        Relation::EventTreaty,
+        Relation::EventPartOf,
+        Relation::EventAfter,
+        Relation::EventRetractedBy,
+        Relation::EventFigureClaimant,
+        Relation::ActorPositionIn,
+        Relation::ActorPartOf,
+        Relation::TreatyParty,
+        Relation::TreatySignatory,
+        Relation::TreatyRatifier,
+        Relation::TreatyMediator,
+        Relation::TreatySignedAt,
+        Relation::TreatyBasedOn,
+        Relation::FundingDonor,
+        Relation::FundingRecipient,
+        Relation::FundingAuthorizedBy,
+        Relation::FundingBasis,
+        Relation::FundingEvent,
+        Relation::PlaceWithin,
+        Relation::CitedSource,
+    ];
+
+    /// The kind the relation points at (`None`: any kind, for sources' holders).
+    pub fn target_kind(self) -> EntityKind {
+        use Relation::*;
+        match self {
+            EventParticipant | EventFigureClaimant | ActorPositionIn | ActorPartOf
+            | TreatyParty | TreatySignatory | TreatyRatifier | TreatyMediator | FundingDonor
+            | FundingRecipient | FundingAuthorizedBy => EntityKind::Actor,
+            EventPlace | TreatySignedAt | PlaceWithin => EntityKind::Place,
+            EventTreaty | TreatyBasedOn | FundingBasis => EntityKind::Treaty,
+            EventPartOf | EventAfter | EventRetractedBy | FundingEvent => EntityKind::Event,
+            CitedSource => EntityKind::Source,
+        }
+    }
+
+    /// The seed field that holds the relation, for error messages.
+    pub fn field(self) -> &'static str {
+        use Relation::*;
+        match self {
+            EventParticipant => "participants.actor",
+            EventPlace => "place",
+            EventTreaty => "treaties",
+            EventPartOf => "part_of",
+            EventAfter => "after",
+            EventRetractedBy => "retracted_by",
+            EventFigureClaimant => "figures.claimed_by",
+            ActorPositionIn => "positions.of",
+            ActorPartOf => "part_of",
+            TreatyParty => "parties",
+            TreatySignatory => "signatories",
+            TreatyRatifier => "ratifications.by",
+            TreatyMediator => "mediator",
+            TreatySignedAt => "signed_at",
+            TreatyBasedOn => "based_on",
+            FundingDonor => "donor",
+            FundingRecipient => "recipient",
+            FundingAuthorizedBy => "authorized_by",
+            FundingBasis => "basis",
+            FundingEvent => "event",
+            PlaceWithin => "within",
+            CitedSource => "sources",
+        }
+    }
+}
+
+/// One relation instance: `from --relation--> to`, with a small payload
+/// (the participant's role, the ratification date) kept in the index value.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Edge {
+    pub relation: Relation,
+    pub to: Id,
+    pub payload: Vec<u8>,
+}
+
+/// Any entity of the graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Entity {
+    Actor(Actor),
+    Event(Event),
+    Treaty(Treaty),
+    Funding(FundingAllocation),
+    Place(Place),
+    Source(Source),
+}
+
+fn edge(relation: Relation, to: &Id) -> Edge {
+    Edge {
+        relation,
+        to: to.clone(),
+        payload: Vec::new(),
+    }
+}
+
+impl Entity {
+    pub fn id(&self) -> &Id {
+        match self {
+            Entity::Actor(e) => &e.id,
+            Entity::Event(e) => &e.id,
+            Entity::Treaty(e) => &e.id,
+            Entity::Funding(e) => &e.id,
+            Entity::Place(e) => &e.id,
+            Entity::Source(e) => &e.id,
+        }
+    }
+
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Actor(_) => EntityKind::Actor,
+            Entity::Event(_) => EntityKind::Event,
+            Entity::Treaty(_) => EntityKind::Treaty,
+            Entity::Funding(_) => EntityKind::Funding,
+            Entity::Place(_) => EntityKind::Place,
+            Entity::Source(_) => EntityKind::Source,
+        }
+    }
+
+    /// The display name: a name or a title.
+    pub fn label(&self) -> &str {
+        match self {
+            Entity::Actor(e) => &e.name,
+            Entity::Event(e) => &e.title,
+            Entity::Treaty(e) => &e.name,
+            Entity::Funding(e) => &e.title,
+            Entity::Place(e) => &e.name,
+            Entity::Source(e) => e.section.as_deref().unwrap_or(&e.document),
+        }
+    }
+
+    /// The date the entity is ordered by, where it has one.
+    pub fn date(&self) -> Option<&PartialDate> {
+        match self {
+            Entity::Event(e) => e.date.as_ref(),
+            Entity::Treaty(t) => t.signed_on.as_ref(),
+            Entity::Funding(f) => f.date.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The kind value used by `*_by_kind` indexes, as its snake_case name.
+    pub fn subkind(&self) -> Option<&'static str> {
+        match self {
+            Entity::Actor(e) => Some(e.kind.as_str()),
+            Entity::Event(e) => Some(e.kind.as_str()),
+            Entity::Treaty(e) => Some(e.kind.as_str()),
+            Entity::Place(e) => Some(e.kind.as_str()),
+            Entity::Funding(_) | Entity::Source(_) => None,
+        }
+    }
+
+    /// Text worth searching, with a weight: names count more than summaries.
+    pub fn search_text(&self) -> Vec<(&str, u8)> {
+        let mut out: Vec<(&str, u8)> = vec![(self.label(), 4)];
+        let (aliases, summary): (&[String], Option<&String>) = match self {
+            Entity::Actor(e) => (&e.aliases, e.summary.as_ref()),
+            Entity::Event(e) => (&[], e.summary.as_ref()),
+            Entity::Treaty(e) => (&e.aliases, e.summary.as_ref()),
+            Entity::Funding(e) => (&[], Some(&e.purpose)),
+            Entity::Place(e) => (&e.aliases, e.summary.as_ref()),
+            Entity::Source(e) => (&[], Some(&e.document)),
+        };
+        out.extend(aliases.iter().map(|a| (a.as_str(), 3)));
+        out.extend(summary.map(|s| (s.as_str(), 1)));
+        out
+    }
+
+    /// Every relation this entity holds, each pointing at another entity.
+    pub fn edges(&self) -> Vec<Edge> {
+        use Relation::*;
+        let mut out = Vec::new();
+        let sources = match self {
+            Entity::Actor(a) => {
+                out.extend(a.positions.iter().map(|p| edge(ActorPositionIn, &p.of)));
+                out.extend(a.part_of.iter().map(|p| edge(ActorPartOf, p)));
+                &a.sources
+            }
+            Entity::Event(e) => {
+                out.extend(e.participants.iter().map(|p| Edge {
+                    relation: EventParticipant,
+                    to: p.actor.clone(),
+                    payload: p.role.as_str().as_bytes().to_vec(),
+                }));
+                out.extend(e.place.iter().map(|p| edge(EventPlace, p)));
+                out.extend(e.treaties.iter().map(|t| edge(EventTreaty, t)));
+                out.extend(e.part_of.iter().map(|p| edge(EventPartOf, p)));
+                out.extend(e.after.iter().map(|p| edge(EventAfter, p)));
+                out.extend(e.retracted_by.iter().map(|p| edge(EventRetractedBy, p)));
+                out.extend(
+                    e.figures
+                        .iter()
+                        .filter_map(|f| f.claimed_by.as_ref())
+                        .map(|c| edge(EventFigureClaimant, c)),
+                );
+                &e.sources
+            }
+            Entity::Treaty(t) => {
+                out.extend(t.parties.iter().map(|p| edge(TreatyParty, p)));
+                out.extend(t.signatories.iter().map(|p| edge(TreatySignatory, p)));
+                out.extend(t.ratifications.iter().map(|r| {
+                    Edge {
+                        relation: TreatyRatifier,
+                        to: r.by.clone(),
+                        payload: r
+                            .date
+                            .map(|d| d.to_string().into_bytes())
+                            .unwrap_or_default(),
+                    }
+                }));
+                out.extend(t.mediator.iter().map(|p| edge(TreatyMediator, p)));
+                out.extend(t.signed_at.iter().map(|p| edge(TreatySignedAt, p)));
+                out.extend(t.based_on.iter().map(|p| edge(TreatyBasedOn, p)));
+                &t.sources
+            }
+            Entity::Funding(f) => {
+                out.push(edge(FundingDonor, &f.donor));
+                out.push(edge(FundingRecipient, &f.recipient));
+                out.extend(f.authorized_by.iter().map(|p| edge(FundingAuthorizedBy, p)));
+                out.extend(f.basis.iter().map(|p| edge(FundingBasis, p)));
+                out.extend(f.event.iter().map(|p| edge(FundingEvent, p)));
+                &f.sources
+            }
+            Entity::Place(p) => {
+                out.extend(p.within.iter().map(|w| edge(PlaceWithin, w)));
+                &p.sources
+            }
+            Entity::Source(_) => return out,
+        };
+        out.extend(sources.iter().map(|s| edge(CitedSource, s)));
+        // One index entry per (relation, target): an actor holding two posts in
+        // the same ministry is one edge. Keep the first payload seen.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|e| seen.insert((e.relation, e.to.clone())));
+        out
+    }
+}
+
+/// Who owns an entity: the seed files or a client writing through the API.
+/// A re-seed replaces seed-owned entities and never touches API-owned ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    Seed,
+    Api,
+}
+
+/// An entity as the store keeps it: the entity and who owns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub origin: Origin,
+    pub entity: Entity,
+}

@@ -1,0 +1,578 @@
+//! The seed loader: reads `seed/*.json`, validates everything, then writes.
+//!
+//! A seed directory holds JSON files named after the kind they contain:
+//! `actors.json`, or `events-war.json` for a topic split. Each file is an
+//! array of entities in the format of [`crate::model`].
+//!
+//! Loading streams: pass one parses each file element by element, checks
+//! every entity on its own and collects the set of ids (ids only, never the
+//! entities); pass two re-reads the files and checks every reference against
+//! that set. Only when both passes are clean does pass three write, in
+//! batches of one transaction each. The seed state in the meta tree is
+//! `loading` until the last batch is flushed, so a crash part-way is
+//! detected at the next start and the load is redone from scratch: the store
+//! ends up with nothing or everything of a seed, never a part.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::{DeserializeOwned, SeqAccess, Visitor};
+use serde::Deserializer as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty,
+};
+use crate::store::{Change, SeedState, Store, StoreError};
+
+/// Entities written per transaction. The article seed fits in one.
+pub const BATCH_SIZE: usize = 5_000;
+
+/// More problems than this are summarised, not listed.
+const MAX_PROBLEMS: usize = 200;
+
+/// One thing wrong with a seed: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// The entity's id, when the entity got far enough to have one.
+    pub id: Option<String>,
+    /// The field at fault, as a path (`participants[2].role`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(id) = &self.id {
+            write!(f, ": {id}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("seed is invalid, nothing was loaded ({} problem(s)):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<Problem>),
+    #[error("cannot read seed directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the store already holds a different seed ({loaded}); reload with `diplograph seed --reset` to replace it")]
+    DifferentSeed { loaded: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a check or load found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedReport {
+    pub counts: BTreeMap<EntityKind, usize>,
+    /// SHA-256 over file names and contents, in load order.
+    pub hash: String,
+    pub files: Vec<PathBuf>,
+}
+
+impl SeedReport {
+    pub fn total(&self) -> usize {
+        self.counts.values().sum()
+    }
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for kind in EntityKind::ALL {
+            writeln!(
+                f,
+                "{:>10}  {}",
+                self.counts.get(&kind).copied().unwrap_or(0),
+                kind.plural()
+            )?;
+        }
+        writeln!(f, "{:>10}  total", self.total())?;
+        write!(f, "seed hash {}", self.hash)
+    }
+}
+
+/// What a load did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadOutcome {
+    Loaded(SeedReport),
+    /// The same seed (by hash) was already loaded; nothing changed.
+    AlreadyLoaded(SeedReport),
+}
+
+/// A seed file and the kind of entity it holds.
+struct SeedFile {
+    path: PathBuf,
+    kind: EntityKind,
+}
+
+/// Lists the seed files of `dir` in load order, refusing files whose name
+/// names no kind.
+fn seed_files(dir: &Path, problems: &mut Vec<Problem>) -> Result<Vec<SeedFile>, SeedError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SeedError::Dir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| SeedError::Dir {
+                path: dir.to_owned(),
+                source,
+            })?
+            .path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let plural = stem.split_once('-').map_or(stem, |(k, _)| k);
+        match EntityKind::from_plural(plural) {
+            Some(kind) => files.push(SeedFile { path, kind }),
+            None => problems.push(Problem {
+                file: path.clone(),
+                id: None,
+                field: None,
+                message: format!(
+                    "unknown kind `{plural}` in the file name; name files after their kind: {}",
+                    EntityKind::ALL
+                        .map(|k| format!("{}.json", k.plural()))
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+    // Load order: kinds first (sources before what cites them), then name.
+    files.sort_by(|a, b| {
+        let rank = |k: EntityKind| EntityKind::ALL.iter().position(|x| *x == k);
+        rank(a.kind)
+            .cmp(&rank(b.kind))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    Ok(files)
+}
+
+/// Hashes everything read through it.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Calls `f` with each element of the JSON array in `reader`, one at a time,
+/// so memory stays bounded by the largest element, not the file.
+fn each_element<R: Read>(
+    reader: R,
+    f: &mut dyn FnMut(usize, Value),
+) -> Result<(), serde_json::Error> {
+    struct Each<'a>(&'a mut dyn FnMut(usize, Value));
+    impl<'de> Visitor<'de> for Each<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON array of entities")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while let Some(value) = seq.next_element::<Value>()? {
+                (self.0)(i, value);
+                i += 1;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
+    de.deserialize_seq(Each(f))?;
+    de.end()
+}
+
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        (field, e.into_inner().to_string())
+    })
+}
+
+/// Parses one element as an entity of `kind`, or says which field is wrong.
+fn parse_entity(kind: EntityKind, value: &Value) -> Result<Entity, (Option<String>, String)> {
+    Ok(match kind {
+        EntityKind::Actor => Entity::Actor(typed::<Actor>(value)?),
+        EntityKind::Event => Entity::Event(typed::<Event>(value)?),
+        EntityKind::Treaty => Entity::Treaty(typed::<Treaty>(value)?),
+        EntityKind::Funding => Entity::Funding(typed::<FundingAllocation>(value)?),
+        EntityKind::Place => Entity::Place(typed::<Place>(value)?),
+        EntityKind::Source => Entity::Source(typed::<Source>(value)?),
+    })
+}
+
+/// Checks an entity on its own: right kind of id, no empty names, sane periods.
+pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let blank = |s: &str| s.trim().is_empty();
+    match entity {
+        Entity::Actor(a) => {
+            if blank(&a.name) {
+                out.push(("name".into(), "must not be empty".into()));
+            }
+            for (i, p) in a.positions.iter().enumerate() {
+                if blank(&p.title) {
+                    out.push((format!("positions[{i}].title"), "must not be empty".into()));
+                }
+                if let (Some(from), Some(to)) = (p.from, p.to) {
+                    if to.last_day() < from.first_day() {
+                        out.push((
+                            format!("positions[{i}].to"),
+                            format!("{to} is before `from` {from}"),
+                        ));
+                    }
+                }
+            }
+        }
+        Entity::Event(e) => {
+            if blank(&e.title) {
+                out.push(("title".into(), "must not be empty".into()));
+            }
+            for (i, f) in e.figures.iter().enumerate() {
+                if blank(&f.label) {
+                    out.push((format!("figures[{i}].label"), "must not be empty".into()));
+                }
+            }
+            if e.part_of.as_ref() == Some(&e.id) {
+                out.push(("part_of".into(), "an event cannot be part of itself".into()));
+            }
+        }
+        Entity::Treaty(t) => {
+            if blank(&t.name) {
+                out.push(("name".into(), "must not be empty".into()));
+            }
+            if let (Some(signed), Some(force)) = (t.signed_on, t.entered_into_force_on) {
+                if force.last_day() < signed.first_day() {
+                    out.push((
+                        "entered_into_force_on".into(),
+                        format!("{force} is before signing on {signed}"),
+                    ));
+                }
+            }
+        }
+        Entity::Funding(f) => {
+            if blank(&f.title) {
+                out.push(("title".into(), "must not be empty".into()));
+            }
+            if blank(&f.purpose) {
+                out.push(("purpose".into(), "must not be empty".into()));
+            }
+        }
+        Entity::Place(p) => {
+            if blank(&p.name) {
+                out.push(("name".into(), "must not be empty".into()));
+            }
+            if p.within.as_ref() == Some(&p.id) {
+                out.push(("within".into(), "a place cannot lie within itself".into()));
+            }
+        }
+        Entity::Source(s) => {
+            if blank(&s.document) {
+                out.push(("document".into(), "must not be empty".into()));
+            }
+        }
+    }
+    out
+}
+
+/// Streams every entity of every file through `f`; parse problems are
+/// recorded, and `f` sees only entities that parsed.
+fn stream(
+    files: &[SeedFile],
+    problems: &mut Vec<Problem>,
+    hasher: Option<&mut Sha256>,
+    f: &mut dyn FnMut(&SeedFile, Entity, &mut Vec<Problem>),
+) {
+    let mut hasher = hasher;
+    for file in files {
+        let handle = match File::open(&file.path) {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(Problem {
+                    file: file.path.clone(),
+                    id: None,
+                    field: None,
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let mut local = Vec::new();
+        let mut on_element = |i: usize, value: Value| {
+            let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+            match parse_entity(file.kind, &value) {
+                Ok(entity) => f(file, entity, &mut local),
+                Err((field, message)) => local.push(Problem {
+                    file: file.path.clone(),
+                    id: Some(id.unwrap_or_else(|| format!("entry #{i}"))),
+                    field,
+                    message,
+                }),
+            }
+        };
+        let result = match hasher.as_deref_mut() {
+            Some(h) => {
+                h.update(
+                    file.path
+                        .file_name()
+                        .map(|n| n.as_encoded_bytes())
+                        .unwrap_or_default(),
+                );
+                h.update([0]);
+                each_element(
+                    Hashing {
+                        inner: handle,
+                        hasher: h,
+                    },
+                    &mut on_element,
+                )
+            }
+            None => each_element(handle, &mut on_element),
+        };
+        if let Err(e) = result {
+            local.push(Problem {
+                file: file.path.clone(),
+                id: None,
+                field: None,
+                message: format!(
+                    "malformed JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            });
+        }
+        problems.extend(local);
+    }
+}
+
+/// Validates the seed in `dir` without writing anything.
+pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
+    let mut problems = Vec::new();
+    let files = seed_files(dir, &mut problems)?;
+    let mut hasher = Sha256::new();
+    let mut ids: HashSet<Id> = HashSet::new();
+    let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
+
+    // Pass one: each entity on its own, and the set of ids.
+    stream(
+        &files,
+        &mut problems,
+        Some(&mut hasher),
+        &mut |file, entity, problems| {
+            let id = entity.id().clone();
+            let push = |problems: &mut Vec<Problem>, field: &str, message: String| {
+                problems.push(Problem {
+                    file: file.path.clone(),
+                    id: Some(id.to_string()),
+                    field: Some(field.into()),
+                    message,
+                })
+            };
+            if id.kind() != file.kind {
+                push(
+                    problems,
+                    "id",
+                    format!(
+                        "is a {} id, but this file holds {}",
+                        id.kind(),
+                        file.kind.plural()
+                    ),
+                );
+            }
+            for (field, message) in check_entity(&entity) {
+                push(problems, &field, message);
+            }
+            if !ids.insert(id.clone()) {
+                push(
+                    problems,
+                    "id",
+                    "duplicate id: another entity in the seed already has it".into(),
+                );
+            }
+            *counts.entry(file.kind).or_default() += 1;
+        },
+    );
+    if files.is_empty() && problems.is_empty() {
+        problems.push(Problem {
+            file: dir.to_owned(),
+            id: None,
+            field: None,
+            message: "no seed files (*.json) found".into(),
+        });
+    }
+
+    // Pass two: every reference resolves to an entity of the right kind.
+    if problems.is_empty() {
+        stream(
+            &files,
+            &mut problems,
+            None,
+            &mut |file, entity, problems| {
+                for edge in entity.edges() {
+                    let expected = edge.relation.target_kind();
+                    let message = if edge.to.kind() != expected {
+                        format!(
+                            "`{}` is a {} id, but a {expected} id is required",
+                            edge.to,
+                            edge.to.kind()
+                        )
+                    } else if !ids.contains(&edge.to) {
+                        format!("refers to `{}`, which no seed file defines", edge.to)
+                    } else {
+                        continue;
+                    };
+                    problems.push(Problem {
+                        file: file.path.clone(),
+                        id: Some(entity.id().to_string()),
+                        field: Some(edge.relation.field().into()),
+                        message,
+                    });
+                }
+            },
+        );
+    }
+
+    if problems.is_empty() {
+        Ok(SeedReport {
+            counts,
+            hash: format!("sha256:{:x}", hasher.finalize()),
+            files: files.into_iter().map(|f| f.path).collect(),
+        })
+    } else {
+        if problems.len() > MAX_PROBLEMS {
+            let more = problems.len() - MAX_PROBLEMS;
+            problems.truncate(MAX_PROBLEMS);
+            problems.push(Problem {
+                file: dir.to_owned(),
+                id: None,
+                field: None,
+                message: format!("… and {more} more"),
+            });
+        }
+        Err(SeedError::Invalid(problems))
+    }
+}
+
+/// Validates and loads the seed in `dir`. Loading the seed the store already
+/// holds changes nothing. A different seed is refused unless `reset`, which
+/// replaces the store's contents. An interrupted earlier load is redone.
+pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedError> {
+    let report = check(dir)?;
+    let state = store.seed_state()?;
+    let resume = matches!(state, SeedState::Loading { .. });
+    match state {
+        SeedState::Loaded { hash } if hash == report.hash && !reset => {
+            return Ok(LoadOutcome::AlreadyLoaded(report));
+        }
+        SeedState::Loaded { hash } if !reset => {
+            return Err(SeedError::DifferentSeed { loaded: hash });
+        }
+        _ => {}
+    }
+
+    store.set_seed_state(&SeedState::Loading {
+        hash: report.hash.clone(),
+    })?;
+    if reset || resume {
+        store.clear()?;
+    }
+    let files: Vec<SeedFile> = report
+        .files
+        .iter()
+        .map(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let plural = stem.split_once('-').map_or(stem, |(k, _)| k);
+            SeedFile {
+                path: p.clone(),
+                kind: EntityKind::from_plural(plural).unwrap_or(EntityKind::Source),
+            }
+        })
+        .collect();
+
+    let total = report.total();
+    let show_progress = total >= 50_000 && std::io::stderr().is_terminal();
+    let mut batch = Vec::with_capacity(BATCH_SIZE.min(total));
+    let mut written = 0usize;
+    let mut write_error: Option<StoreError> = None;
+    let mut problems = Vec::new();
+    let flush_batch = |batch: &mut Vec<Change>, written: &mut usize| -> Result<(), StoreError> {
+        store.apply(batch, false)?;
+        *written += batch.len();
+        batch.clear();
+        if show_progress {
+            let mut err = std::io::stderr();
+            let _ = write!(
+                err,
+                "\rloading seed: {written}/{total} entities ({}%)",
+                *written * 100 / total.max(1)
+            );
+            let _ = err.flush();
+        }
+        Ok(())
+    };
+    stream(&files, &mut problems, None, &mut |_, entity, _| {
+        if write_error.is_some() {
+            return;
+        }
+        batch.push(Change::Put {
+            entity,
+            origin: Origin::Seed,
+        });
+        if batch.len() >= BATCH_SIZE {
+            if let Err(e) = flush_batch(&mut batch, &mut written) {
+                write_error = Some(e);
+            }
+        }
+    });
+    if let Some(e) = write_error {
+        return Err(e.into());
+    }
+    if !problems.is_empty() {
+        // The files changed between validation and loading.
+        return Err(SeedError::Invalid(problems));
+    }
+    if !batch.is_empty() {
+        flush_batch(&mut batch, &mut written)?;
+    }
+    if show_progress {
+        eprintln!();
+    }
+    store.set_seed_state(&SeedState::Loaded {
+        hash: report.hash.clone(),
+    })?;
+    Ok(LoadOutcome::Loaded(report))
+}

@@ -1,0 +1,44 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the store. Messages name the tree, the
+/// record or the path at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sled error while {context}: {source}")]
+    Sled {
+        context: String,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("database at {path} has storage format version {found}, but this build reads version {expected}; export it with the matching build or start from an empty data directory")]
+    UnknownFormat {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
+    #[error("corrupt record in tree `{tree}` at key `{key}`: {reason}")]
+    Corrupt {
+        tree: &'static str,
+        key: String,
+        reason: String,
+    },
+    #[error("{id}: field `{field}` refers to {target}, which does not exist")]
+    MissingReference {
+        id: String,
+        field: &'static str,
+        target: String,
+    },
+    #[error("{id} does not exist")]
+    NotFound { id: String },
+    #[error("{id} is referenced by {referrers}; delete those first or ask for a cascade")]
+    Referenced { id: String, referrers: String },
+    #[error("background task failed: {0}")]
+    Task(String),
+    #[error("{id} already exists")]
+    AlreadyExists { id: String },
+}
+
+pub(crate) fn sled_err(context: impl Into<String>) -> impl FnOnce(sled::Error) -> StoreError {
+    let context = context.into();
+    move |source| StoreError::Sled { context, source }
+}

@@ -1,0 +1,93 @@
+//! Key encodings. Only the store knows them.
+//!
+//! - entity trees: `id`
+//! - relation trees: `from ‖ 0xff ‖ to` (ids are ASCII, so 0xff never occurs inside one)
+//! - date trees: `first_day ‖ last_day ‖ id`, days as big-endian u32 with the sign bit
+//!   flipped, so byte order is numeric order
+//! - kind trees: `kind ‖ 0xff ‖ id`; search tokens: `token ‖ 0xff ‖ id`
+
+use crate::model::{Id, PartialDate};
+
+pub const SEP: u8 = 0xff;
+
+pub fn pair(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(a.len() + 1 + b.len());
+    key.extend_from_slice(a);
+    key.push(SEP);
+    key.extend_from_slice(b);
+    key
+}
+
+/// `a ‖ 0xff`: the prefix under which every `pair(a, _)` lies.
+pub fn prefix(a: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(a.len() + 1);
+    key.extend_from_slice(a);
+    key.push(SEP);
+    key
+}
+
+/// The part after the separator of a `pair` key.
+pub fn second(key: &[u8]) -> &[u8] {
+    match key.iter().position(|b| *b == SEP) {
+        Some(i) => &key[i + 1..],
+        None => &[],
+    }
+}
+
+/// The part before the separator of a `pair` key.
+pub fn first(key: &[u8]) -> &[u8] {
+    match key.iter().position(|b| *b == SEP) {
+        Some(i) => &key[..i],
+        None => key,
+    }
+}
+
+pub fn day(d: i32) -> [u8; 4] {
+    ((d as u32) ^ 0x8000_0000).to_be_bytes()
+}
+
+pub fn decode_day(b: &[u8]) -> i32 {
+    let mut buf = [0u8; 4];
+    buf.copy_from_slice(&b[..4]);
+    (u32::from_be_bytes(buf) ^ 0x8000_0000) as i32
+}
+
+/// Undated entities sort after every dated one.
+pub const UNDATED: i32 = i32::MAX;
+
+/// The 8-byte chronological sort key of a date (or of no date).
+pub fn sort_key(date: Option<&PartialDate>) -> [u8; 8] {
+    let (first, last) = date.map_or((UNDATED, UNDATED), |d| (d.first_day(), d.last_day()));
+    let mut key = [0u8; 8];
+    key[..4].copy_from_slice(&day(first));
+    key[4..].copy_from_slice(&day(last));
+    key
+}
+
+pub fn dated(date: Option<&PartialDate>, id: &Id) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + id.as_bytes().len());
+    key.extend_from_slice(&sort_key(date));
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// (first_day, last_day, id bytes) of a date-tree key.
+pub fn split_dated(key: &[u8]) -> Option<(i32, i32, &[u8])> {
+    if key.len() < 9 {
+        return None;
+    }
+    Some((decode_day(&key[0..4]), decode_day(&key[4..8]), &key[8..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_keys_sort_numerically_across_zero() {
+        let days = [-40_000, -1, 0, 1, 14_000, 20_000];
+        let keys: Vec<_> = days.iter().map(|d| day(*d)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        assert!(days.iter().all(|d| decode_day(&day(*d)) == *d));
+    }
+}

@@ -1,0 +1,803 @@
+//! The sled store: one [`Store`] owns every tree.
+//!
+//! Entities live in one tree per kind; every relation is indexed in both
+//! directions, and ordered indexes serve date ranges, kind filters and search.
+//! [`Store::apply`] writes entities and all their index entries in one sled
+//! transaction and flushes before returning, so an acknowledged write survives
+//! a crash and indexes never disagree with entities.
+
+mod error;
+mod keys;
+pub mod trees;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
+
+use error::sled_err;
+pub use error::StoreError;
+pub use trees::{TreeRef, FORMAT_VERSION};
+
+use crate::model::{text, Entity, EntityKind, Id, Origin, PartialDate, Record, Relation};
+
+/// First byte of every stored record: the record layout version.
+const RECORD_VERSION: u8 = 1;
+
+/// Default sled page cache: small, because the article seed is tiny and
+/// sled's own default (1 GiB) would dwarf the process.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+// Meta keys.
+const META_FORMAT: &[u8] = b"format_version";
+const META_SEED_HASH: &[u8] = b"seed_hash";
+const META_SEED_STATE: &[u8] = b"seed_state";
+const META_GENERATION: &[u8] = b"generation";
+const META_MAX_SPAN: &[u8] = b"max_date_span";
+fn meta_count_key(kind: EntityKind) -> Vec<u8> {
+    format!("count/{}", kind.prefix()).into_bytes()
+}
+
+/// Which way to follow a relation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the entity that holds the relation (event → its participants).
+    Forward,
+    /// Back to the holders (actor → the events it took part in).
+    Backward,
+}
+
+/// One write in a batch.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Put { entity: Entity, origin: Origin },
+    Delete(Id),
+}
+
+/// Where a seed load stands, as recorded in the meta tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeedState {
+    /// No seed was ever loaded.
+    Empty,
+    /// A load began and did not finish (the process died): the store holds a
+    /// partial seed and must be reloaded.
+    Loading {
+        hash: String,
+    },
+    Loaded {
+        hash: String,
+    },
+}
+
+/// A key of an ordered listing and the id it points at.
+pub type Keyed = (Vec<u8>, Id);
+
+struct Inner {
+    db: sled::Db,
+    path: PathBuf,
+    trees: Vec<sled::Tree>,
+    names: Vec<&'static str>,
+    positions: HashMap<TreeRef, usize>,
+    reads: AtomicU64,
+    writes: AtomicU64,
+}
+
+/// The embedded database. Cheap to clone; clones share the same trees.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+fn encode(record: &Record) -> Vec<u8> {
+    let mut out = vec![RECORD_VERSION];
+    // Serialising plain structs into a Vec cannot fail.
+    out.extend(postcard::to_allocvec(record).unwrap_or_default());
+    out
+}
+
+fn decode(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Record, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason,
+    };
+    match bytes.split_first() {
+        Some((&RECORD_VERSION, body)) => {
+            postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
+        None => Err(corrupt("empty value".into())),
+    }
+}
+
+/// Every index entry an entity implies: (tree, key, value).
+fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
+    let id = entity.id();
+    let kind = entity.kind();
+    let mut out = Vec::new();
+    for edge in entity.edges() {
+        out.push((
+            TreeRef::Forward(edge.relation),
+            keys::pair(id.as_bytes(), edge.to.as_bytes()),
+            edge.payload.clone(),
+        ));
+        out.push((
+            TreeRef::Backward(edge.relation),
+            keys::pair(edge.to.as_bytes(), id.as_bytes()),
+            edge.payload,
+        ));
+    }
+    if trees::date_tree(kind).is_some() {
+        out.push((
+            TreeRef::ByDate(kind),
+            keys::dated(entity.date(), id),
+            Vec::new(),
+        ));
+    }
+    if kind == EntityKind::Event {
+        out.push((
+            TreeRef::EventSortKeys,
+            id.as_bytes().to_vec(),
+            keys::sort_key(entity.date()).to_vec(),
+        ));
+    }
+    if let Some(sub) = entity.subkind() {
+        out.push((
+            TreeRef::ByKind(kind),
+            keys::pair(sub.as_bytes(), id.as_bytes()),
+            Vec::new(),
+        ));
+    }
+    let mut weights: BTreeMap<String, u8> = BTreeMap::new();
+    for (text, weight) in entity.search_text() {
+        for token in text::tokens(text) {
+            let w = weights.entry(token).or_insert(0);
+            *w = (*w).max(weight);
+        }
+    }
+    for (token, weight) in weights {
+        out.push((
+            TreeRef::SearchTokens,
+            keys::pair(token.as_bytes(), id.as_bytes()),
+            vec![weight],
+        ));
+    }
+    out
+}
+
+fn read_u64(value: Option<sled::IVec>) -> u64 {
+    value
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+impl Store {
+    /// Opens (or creates) the database in `path` with a page cache of `cache_bytes`.
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(sled_err(format!("opening database at {}", path.display())))?;
+        Store::from_db(db, path.to_owned())
+    }
+
+    /// A throwaway in-memory-backed database, deleted when dropped (tests, checks).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(DEFAULT_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("opening a temporary database"))?;
+        Store::from_db(db, PathBuf::from("<temporary>"))
+    }
+
+    fn from_db(db: sled::Db, path: PathBuf) -> Result<Store, StoreError> {
+        let mut trees = Vec::new();
+        let mut names = Vec::new();
+        let mut positions = HashMap::new();
+        for (i, (tree_ref, name)) in trees::all_trees().into_iter().enumerate() {
+            trees.push(
+                db.open_tree(name)
+                    .map_err(sled_err(format!("opening tree `{name}`")))?,
+            );
+            names.push(name);
+            positions.insert(tree_ref, i);
+        }
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                path,
+                trees,
+                names,
+                positions,
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+            }),
+        };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let meta = self.tree(TreeRef::Meta);
+        match meta
+            .get(META_FORMAT)
+            .map_err(sled_err("reading the format version"))?
+        {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX);
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::UnknownFormat {
+                        path: self.inner.path.clone(),
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                    .map_err(sled_err("writing the format version"))?;
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self, tree: TreeRef) -> usize {
+        // all_trees() lists every TreeRef the code constructs.
+        self.inner.positions[&tree]
+    }
+
+    fn tree(&self, tree: TreeRef) -> &sled::Tree {
+        &self.inner.trees[self.position(tree)]
+    }
+
+    fn name(&self, tree: TreeRef) -> &'static str {
+        self.inner.names[self.position(tree)]
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Number of read calls served (a batched read counts once). Tests use
+    /// it to prove batching; `/metrics` exports it.
+    pub fn reads(&self) -> u64 {
+        self.inner.reads.load(Ordering::Relaxed)
+    }
+
+    /// Number of committed write batches since the process started.
+    pub fn writes(&self) -> u64 {
+        self.inner.writes.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.inner.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .flush()
+            .map_err(sled_err("flushing to disk"))?;
+        Ok(())
+    }
+
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.inner
+            .db
+            .flush_async()
+            .await
+            .map_err(sled_err("flushing to disk"))?;
+        Ok(())
+    }
+
+    // ---- meta -------------------------------------------------------------
+
+    fn meta_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        self.tree(TreeRef::Meta)
+            .get(key)
+            .map_err(sled_err("reading the meta tree"))
+    }
+
+    pub fn seed_state(&self) -> Result<SeedState, StoreError> {
+        let state = self.meta_get(META_SEED_STATE)?;
+        let hash = self
+            .meta_get(META_SEED_HASH)?
+            .map(|h| String::from_utf8_lossy(&h).into_owned())
+            .unwrap_or_default();
+        Ok(match state.as_deref() {
+            Some(b"loading") => SeedState::Loading { hash },
+            Some(b"loaded") => SeedState::Loaded { hash },
+            _ => SeedState::Empty,
+        })
+    }
+
+    /// Records the seed state durably (flushed before returning).
+    pub fn set_seed_state(&self, state: &SeedState) -> Result<(), StoreError> {
+        let meta = self.tree(TreeRef::Meta);
+        let (word, hash): (&[u8], &str) = match state {
+            SeedState::Empty => (b"empty", ""),
+            SeedState::Loading { hash } => (b"loading", hash),
+            SeedState::Loaded { hash } => (b"loaded", hash),
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(META_SEED_STATE, word);
+        batch.insert(META_SEED_HASH, hash.as_bytes());
+        meta.apply_batch(batch)
+            .map_err(sled_err("recording the seed state"))?;
+        self.flush()
+    }
+
+    /// A counter bumped by every committed write; caches key on it.
+    pub fn generation(&self) -> Result<u64, StoreError> {
+        Ok(read_u64(self.meta_get(META_GENERATION)?))
+    }
+
+    /// Number of entities of `kind`, kept as a counter: no scan, no decoding.
+    pub fn count(&self, kind: EntityKind) -> Result<u64, StoreError> {
+        self.count_read();
+        Ok(read_u64(self.meta_get(&meta_count_key(kind))?))
+    }
+
+    /// Removes every entity and index entry, keeping the format version.
+    /// Not atomic: callers mark the seed state `Loading` first, so a crash
+    /// part-way is detected on the next start.
+    pub fn clear(&self) -> Result<(), StoreError> {
+        for (i, tree) in self.inner.trees.iter().enumerate() {
+            if self.inner.names[i] == trees::META {
+                continue;
+            }
+            tree.clear()
+                .map_err(sled_err(format!("clearing tree `{}`", self.inner.names[i])))?;
+        }
+        let meta = self.tree(TreeRef::Meta);
+        for kind in EntityKind::ALL {
+            meta.remove(meta_count_key(kind))
+                .map_err(sled_err("resetting counts"))?;
+        }
+        meta.remove(META_MAX_SPAN)
+            .map_err(sled_err("resetting the date span"))?;
+        self.flush()
+    }
+
+    // ---- writes -----------------------------------------------------------
+
+    /// Applies `changes` in one transaction: entities, their index entries,
+    /// counts and the generation counter change together or not at all. With
+    /// `check_references`, every relation must point at an entity that exists
+    /// once the batch is applied. Flushes before returning.
+    pub fn apply(&self, changes: &[Change], check_references: bool) -> Result<u64, StoreError> {
+        let result = self.inner.trees.as_slice().transaction(|tx| {
+            for change in changes {
+                self.apply_one(tx, change)?;
+            }
+            if check_references {
+                for change in changes {
+                    if let Change::Put { entity, .. } = change {
+                        self.check_references(tx, entity)?;
+                    }
+                }
+            }
+            let meta = &tx[self.position(TreeRef::Meta)];
+            let generation = read_u64(meta.get(META_GENERATION)?) + 1;
+            meta.insert(META_GENERATION, &generation.to_be_bytes())?;
+            Ok(generation)
+        });
+        let generation = match result {
+            Ok(g) => g,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(sled_err("committing a write")(e)),
+        };
+        self.flush()?;
+        self.inner.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(generation)
+    }
+
+    fn tx_get_record(&self, tx: &[TransactionalTree], id: &Id) -> TxResult<Option<Record>> {
+        let tree = TreeRef::Entity(id.kind());
+        match tx[self.position(tree)].get(id.as_bytes())? {
+            Some(bytes) => Ok(Some(
+                decode(self.name(tree), id.as_bytes(), &bytes)
+                    .map_err(ConflictableTransactionError::Abort)?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn apply_one(&self, tx: &[TransactionalTree], change: &Change) -> TxResult<()> {
+        let id = match change {
+            Change::Put { entity, .. } => entity.id(),
+            Change::Delete(id) => id,
+        };
+        let kind = id.kind();
+        let old = self.tx_get_record(tx, id)?;
+        if let Some(old) = &old {
+            for (tree, key, _) in index_entries(&old.entity) {
+                tx[self.position(tree)].remove(key)?;
+            }
+        }
+        let entity_tree = &tx[self.position(TreeRef::Entity(kind))];
+        let meta = &tx[self.position(TreeRef::Meta)];
+        let count_key = meta_count_key(kind);
+        let count = read_u64(meta.get(&count_key)?);
+        match change {
+            Change::Put { entity, origin } => {
+                entity_tree.insert(
+                    id.as_bytes(),
+                    encode(&Record {
+                        origin: *origin,
+                        entity: entity.clone(),
+                    }),
+                )?;
+                for (tree, key, value) in index_entries(entity) {
+                    tx[self.position(tree)].insert(key, value)?;
+                }
+                if let Some(date) = entity.date() {
+                    let span = (date.last_day() - date.first_day()) as u64;
+                    if span > read_u64(meta.get(META_MAX_SPAN)?) {
+                        meta.insert(META_MAX_SPAN, &span.to_be_bytes())?;
+                    }
+                }
+                if old.is_none() {
+                    meta.insert(count_key, &(count + 1).to_be_bytes())?;
+                }
+            }
+            Change::Delete(_) => {
+                if old.is_none() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
+                        id: id.to_string(),
+                    }));
+                }
+                entity_tree.remove(id.as_bytes())?;
+                meta.insert(count_key, &count.saturating_sub(1).to_be_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_references(&self, tx: &[TransactionalTree], entity: &Entity) -> TxResult<()> {
+        for edge in entity.edges() {
+            let tree = &tx[self.position(TreeRef::Entity(edge.to.kind()))];
+            if edge.to.kind() != edge.relation.target_kind()
+                || tree.get(edge.to.as_bytes())?.is_none()
+            {
+                return Err(ConflictableTransactionError::Abort(
+                    StoreError::MissingReference {
+                        id: entity.id().to_string(),
+                        field: edge.relation.field(),
+                        target: edge.to.to_string(),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- reads ------------------------------------------------------------
+
+    pub fn get_record(&self, id: &Id) -> Result<Option<Record>, StoreError> {
+        self.count_read();
+        self.get_uncounted(id)
+    }
+
+    fn get_uncounted(&self, id: &Id) -> Result<Option<Record>, StoreError> {
+        let tree = TreeRef::Entity(id.kind());
+        match self
+            .tree(tree)
+            .get(id.as_bytes())
+            .map_err(sled_err(format!("reading {id}")))?
+        {
+            Some(bytes) => Ok(Some(decode(self.name(tree), id.as_bytes(), &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn get(&self, id: &Id) -> Result<Option<Entity>, StoreError> {
+        Ok(self.get_record(id)?.map(|r| r.entity))
+    }
+
+    /// Reads many entities at once (one counted read); missing ids are absent from the map.
+    pub fn get_many(&self, ids: &[Id]) -> Result<HashMap<Id, Entity>, StoreError> {
+        self.count_read();
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(record) = self.get_uncounted(id)? {
+                out.insert(id.clone(), record.entity);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Follows `relation` from each of `from` (one counted read): for each
+    /// source id, the ids it links to with the edge payload, in key order.
+    pub fn related(
+        &self,
+        relation: Relation,
+        direction: Direction,
+        from: &[Id],
+    ) -> Result<HashMap<Id, Vec<(Id, Vec<u8>)>>, StoreError> {
+        self.count_read();
+        let tree_ref = match direction {
+            Direction::Forward => TreeRef::Forward(relation),
+            Direction::Backward => TreeRef::Backward(relation),
+        };
+        let tree = self.tree(tree_ref);
+        let mut out = HashMap::with_capacity(from.len());
+        for id in from {
+            let mut links = Vec::new();
+            for item in tree.scan_prefix(keys::prefix(id.as_bytes())) {
+                let (key, value) =
+                    item.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
+                links.push((
+                    self.id_in(tree_ref, &key, keys::second(&key))?,
+                    value.to_vec(),
+                ));
+            }
+            out.insert(id.clone(), links);
+        }
+        Ok(out)
+    }
+
+    fn id_in(&self, tree: TreeRef, key: &[u8], bytes: &[u8]) -> Result<Id, StoreError> {
+        Id::from_key(bytes).map_err(|e| StoreError::Corrupt {
+            tree: self.name(tree),
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// A page of an ordered listing of every entity of `kind`: events in
+    /// chronological order (undated last), everything else by id. Keys are
+    /// opaque cursors. Reads only the range asked for.
+    pub fn list(
+        &self,
+        kind: EntityKind,
+        after: Option<&[u8]>,
+        before: Option<&[u8]>,
+        limit: usize,
+        from_end: bool,
+    ) -> Result<Vec<Keyed>, StoreError> {
+        self.count_read();
+        let tree_ref = if kind == EntityKind::Event {
+            TreeRef::ByDate(kind)
+        } else {
+            TreeRef::Entity(kind)
+        };
+        let tree = self.tree(tree_ref);
+        use std::ops::Bound::*;
+        let lower = after.map_or(Unbounded, |a| Excluded(a.to_vec()));
+        let upper = before.map_or(Unbounded, |b| Excluded(b.to_vec()));
+        let range = tree.range::<Vec<u8>, _>((lower, upper));
+        let items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if from_end {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
+        let mut out = Vec::new();
+        for item in items.take(limit) {
+            let (key, _) = item.map_err(sled_err(format!("listing `{}`", self.name(tree_ref))))?;
+            let id_bytes = if kind == EntityKind::Event {
+                &key[8..]
+            } else {
+                &key[..]
+            };
+            out.push((key.to_vec(), self.id_in(tree_ref, &key, id_bytes)?));
+        }
+        if from_end {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    /// The listing key of an entity id (its cursor position), without decoding it.
+    pub fn list_key(&self, id: &Id) -> Result<Option<Vec<u8>>, StoreError> {
+        if id.kind() != EntityKind::Event {
+            return Ok(Some(id.as_bytes().to_vec()));
+        }
+        let sort = self
+            .tree(TreeRef::EventSortKeys)
+            .get(id.as_bytes())
+            .map_err(sled_err("reading event sort keys"))?;
+        Ok(sort.map(|s| {
+            let mut key = s.to_vec();
+            key.extend_from_slice(id.as_bytes());
+            key
+        }))
+    }
+
+    /// Listing keys for many ids (one counted read); ids that do not exist are dropped.
+    pub fn list_keys(&self, ids: &[Id]) -> Result<Vec<Keyed>, StoreError> {
+        self.count_read();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(key) = self.list_key(id)? {
+                out.push((key, id.clone()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Ids of `kind` entities whose sub-kind is `subkind` (e.g. actors of kind `person`).
+    pub fn ids_of_subkind(&self, kind: EntityKind, subkind: &str) -> Result<Vec<Id>, StoreError> {
+        self.count_read();
+        let tree_ref = TreeRef::ByKind(kind);
+        let mut out = Vec::new();
+        for item in self
+            .tree(tree_ref)
+            .scan_prefix(keys::prefix(subkind.as_bytes()))
+        {
+            let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
+            out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
+        }
+        Ok(out)
+    }
+
+    /// Ids of dated entities of `kind` whose period overlaps `[from, to]`,
+    /// in chronological order. Reads only the part of the date index that
+    /// can overlap: from `from` minus the longest period ever stored.
+    pub fn ids_in_period(
+        &self,
+        kind: EntityKind,
+        from: Option<&PartialDate>,
+        to: Option<&PartialDate>,
+    ) -> Result<Vec<Id>, StoreError> {
+        self.count_read();
+        let tree_ref = TreeRef::ByDate(kind);
+        let max_span = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
+        let start = from.map_or(i32::MIN, |f| f.first_day().saturating_sub(max_span));
+        let end = to.map_or(keys::UNDATED - 1, |t| t.last_day().min(keys::UNDATED - 1));
+        let lower = keys::day(start).to_vec();
+        let mut upper = keys::day(end.saturating_add(1)).to_vec();
+        upper.truncate(4);
+        let mut out = Vec::new();
+        for item in self.tree(tree_ref).range(lower..upper) {
+            let (key, _) = item.map_err(sled_err("scanning a date index"))?;
+            let Some((first, last, id)) = keys::split_dated(&key) else {
+                continue;
+            };
+            let overlaps = from.is_none_or(|f| last >= f.first_day())
+                && to.is_none_or(|t| first <= t.last_day());
+            if overlaps {
+                out.push(self.id_in(tree_ref, &key, id)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entities whose indexed text matches the folded `query`, best first.
+    /// Each query word matches an indexed word it equals or begins; the score
+    /// adds the best field weight per word (names 4, aliases 3, summaries 1),
+    /// halved for a prefix match, and an entity must match every word.
+    /// `min_weight` restricts matching to names (4) or names and aliases (3).
+    pub fn search(&self, query: &str, min_weight: u8) -> Result<Vec<(Id, f64)>, StoreError> {
+        self.count_read();
+        let words: Vec<String> = text::fold(query)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tree = self.tree(TreeRef::SearchTokens);
+        let mut scores: HashMap<Id, (usize, f64)> = HashMap::new();
+        for (i, word) in words.iter().enumerate() {
+            let mut best: HashMap<Id, f64> = HashMap::new();
+            for item in tree.scan_prefix(word.as_bytes()) {
+                let (key, value) = item.map_err(sled_err("scanning the search index"))?;
+                let weight = value.first().copied().unwrap_or(1);
+                if weight < min_weight {
+                    continue;
+                }
+                let token = keys::first(&key);
+                let exact = token == word.as_bytes();
+                let score = f64::from(weight) * if exact { 1.0 } else { 0.5 };
+                let id = self.id_in(TreeRef::SearchTokens, &key, keys::second(&key))?;
+                let entry = best.entry(id).or_insert(0.0);
+                *entry = entry.max(score);
+            }
+            for (id, score) in best {
+                let entry = scores.entry(id).or_insert((0, 0.0));
+                if entry.0 == i {
+                    *entry = (i + 1, entry.1 + score);
+                }
+            }
+        }
+        let mut hits: Vec<(Id, f64)> = scores
+            .into_iter()
+            .filter(|(_, (matched, _))| *matched == words.len())
+            .map(|(id, (_, score))| (id, score))
+            .collect();
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(hits)
+    }
+
+    // ---- consistency ------------------------------------------------------
+
+    /// Every entity of `kind` (for checks, exports and tests; not for serving).
+    pub fn all(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {
+        let tree_ref = TreeRef::Entity(kind);
+        let mut out = Vec::new();
+        for item in self.tree(tree_ref).iter() {
+            let (key, value) = item.map_err(sled_err("scanning entities"))?;
+            out.push(decode(self.name(tree_ref), &key, &value)?);
+        }
+        Ok(out)
+    }
+
+    /// Checks that index trees and entities agree exactly: every entry an
+    /// entity implies exists, and every index entry is implied by an entity.
+    /// Returns a description of each disagreement (empty when consistent).
+    pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let mut expected: HashMap<TreeRef, BTreeMap<Vec<u8>, Vec<u8>>> = HashMap::new();
+        let mut problems = Vec::new();
+        for kind in EntityKind::ALL {
+            let records = self.all(kind)?;
+            if records.len() as u64 != read_u64(self.meta_get(&meta_count_key(kind))?) {
+                problems.push(format!(
+                    "count of {} is off: {} stored",
+                    kind.plural(),
+                    records.len()
+                ));
+            }
+            for record in records {
+                for (tree, key, value) in index_entries(&record.entity) {
+                    expected.entry(tree).or_default().insert(key, value);
+                }
+            }
+        }
+        for (tree_ref, name) in trees::all_trees() {
+            if matches!(tree_ref, TreeRef::Meta | TreeRef::Entity(_)) {
+                continue;
+            }
+            let want = expected.remove(&tree_ref).unwrap_or_default();
+            let mut have = BTreeMap::new();
+            for item in self.tree(tree_ref).iter() {
+                let (k, v) = item.map_err(sled_err("scanning an index"))?;
+                have.insert(k.to_vec(), v.to_vec());
+            }
+            for (k, v) in &want {
+                match have.get(k) {
+                    None => problems.push(format!("`{name}` lacks {}", String::from_utf8_lossy(k))),
+                    Some(h) if h != v => problems.push(format!(
+                        "`{name}` has a stale value at {}",
+                        String::from_utf8_lossy(k)
+                    )),
+                    _ => {}
+                }
+            }
+            for k in have.keys().filter(|k| !want.contains_key(*k)) {
+                problems.push(format!(
+                    "`{name}` has an orphan entry {}",
+                    String::from_utf8_lossy(k)
+                ));
+            }
+        }
+        Ok(problems)
+    }
+}
+
+/// The listing key (cursor position) an event has in chronological listings.
+/// Exposed so callers can order events they already hold without a read.
+pub fn event_list_key(date: Option<&PartialDate>, id: &Id) -> Vec<u8> {
+    keys::dated(date, id)
+}

@@ -1,0 +1,134 @@
+//! Every sled tree the store uses, named in one place.
+//!
+//! A tree's name is part of the on-disk format: renaming one orphans its
+//! data. Index trees are named after what they map (`actor_events`: actor →
+//! its events).
+
+use crate::model::{EntityKind, Relation};
+
+/// Storage format version, recorded in the meta tree. Bump it whenever a
+/// record layout, a key encoding or a tree name changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const META: &str = "meta";
+
+/// Entity trees: id → versioned record.
+pub fn entity_tree(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Actor => "actors",
+        EntityKind::Event => "events",
+        EntityKind::Treaty => "treaties",
+        EntityKind::Funding => "funding",
+        EntityKind::Place => "places",
+        EntityKind::Source => "sources",
+    }
+}
+
+/// The two index trees of a relation: (from → to, to → from).
+pub fn relation_trees(relation: Relation) -> (&'static str, &'static str) {
+    use Relation::*;
+    match relation {
+        EventParticipant => ("event_actors", "actor_events"),
+        EventPlace => ("event_place", "place_events"),
+        EventTreaty => ("event_treaties", "treaty_events"),
+        EventPartOf => ("event_parent", "event_parts"),
+        EventAfter => ("event_follows", "event_followed_by"),
+        EventRetractedBy => ("event_retracted_by", "event_retracts"),
+        EventFigureClaimant => ("event_claimants", "actor_claimed_figures"),
+        ActorPositionIn => ("actor_position_orgs", "org_position_holders"),
+        ActorPartOf => ("actor_parent", "actor_parts"),
+        TreatyParty => ("treaty_parties", "actor_treaties"),
+        TreatySignatory => ("treaty_signatories", "actor_signed_treaties"),
+        TreatyRatifier => ("treaty_ratifiers", "actor_ratified_treaties"),
+        TreatyMediator => ("treaty_mediators", "actor_mediated_treaties"),
+        TreatySignedAt => ("treaty_place", "place_treaties"),
+        TreatyBasedOn => ("treaty_basis", "treaty_derived"),
+        FundingDonor => ("funding_donor", "actor_funding_given"),
+        FundingRecipient => ("funding_recipient", "actor_funding_received"),
+        FundingAuthorizedBy => ("funding_authorizer", "actor_funding_authorized"),
+        FundingBasis => ("funding_basis", "treaty_funding"),
+        FundingEvent => ("funding_event", "event_funding"),
+        PlaceWithin => ("place_parent", "place_children"),
+        CitedSource => ("entity_sources", "source_entities"),
+    }
+}
+
+/// Dated entities by the period they cover: `first_day ‖ last_day ‖ id`.
+pub fn date_tree(kind: EntityKind) -> Option<&'static str> {
+    match kind {
+        EntityKind::Event => Some("events_by_date"),
+        EntityKind::Treaty => Some("treaties_by_date"),
+        EntityKind::Funding => Some("funding_by_date"),
+        _ => None,
+    }
+}
+
+/// Entities by their sub-kind: `kind ‖ 0xff ‖ id`.
+pub fn kind_tree(kind: EntityKind) -> Option<&'static str> {
+    match kind {
+        EntityKind::Actor => Some("actors_by_kind"),
+        EntityKind::Event => Some("events_by_kind"),
+        EntityKind::Treaty => Some("treaties_by_kind"),
+        EntityKind::Place => Some("places_by_kind"),
+        _ => None,
+    }
+}
+
+/// Folded search tokens: `token ‖ 0xff ‖ id` → weight.
+pub const SEARCH_TOKENS: &str = "search_tokens";
+
+/// Event id → its 8-byte chronological sort key (`first_day ‖ last_day`), so
+/// a filtered set of events can be ordered without decoding them.
+pub const EVENT_SORT_KEYS: &str = "event_sort_keys";
+
+/// The position of each tree in the store's tree list, so a transaction over
+/// the whole list can address any tree by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TreeRef {
+    Meta,
+    Entity(EntityKind),
+    Forward(Relation),
+    Backward(Relation),
+    ByDate(EntityKind),
+    ByKind(EntityKind),
+    SearchTokens,
+    EventSortKeys,
+}
+
+/// Every tree the store opens, in a fixed order.
+pub fn all_trees() -> Vec<(TreeRef, &'static str)> {
+    let mut out = vec![(TreeRef::Meta, META)];
+    for kind in EntityKind::ALL {
+        out.push((TreeRef::Entity(kind), entity_tree(kind)));
+    }
+    for relation in Relation::ALL {
+        let (fwd, bwd) = relation_trees(relation);
+        out.push((TreeRef::Forward(relation), fwd));
+        out.push((TreeRef::Backward(relation), bwd));
+    }
+    for kind in EntityKind::ALL {
+        if let Some(name) = date_tree(kind) {
+            out.push((TreeRef::ByDate(kind), name));
+        }
+        if let Some(name) = kind_tree(kind) {
+            out.push((TreeRef::ByKind(kind), name));
+        }
+    }
+    out.push((TreeRef::SearchTokens, SEARCH_TOKENS));
+    out.push((TreeRef::EventSortKeys, EVENT_SORT_KEYS));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_names_are_unique() {
+        let trees = all_trees();
+        let mut names: Vec<_> = trees.iter().map(|(_, n)| *n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), trees.len());
+    }
+}
