@@ -56,6 +56,8 @@ fn related_ids(store: &Store, relation: Relation, to: &Id) -> Result<Vec<Id>> {
         .collect())
 }
 
+/// The entry points of the graph: look up any entity by id, list and filter
+/// each kind, search by name, or read the timeline.
 #[Object]
 impl QueryRoot {
     /// Fetches any entity by its global id (`actor/dmitry-medvedev`); null if there is none.

@@ -172,6 +172,7 @@ pub struct Participation {
     role: Role,
 }
 
+/// An event an actor took part in, with the part it played.
 #[Object]
 impl Participation {
     /// The event.
@@ -184,6 +185,8 @@ impl Participation {
     }
 }
 
+/// A state, an unrecognised republic, an international body, a government
+/// body, a party, a news outlet, a group of people, or a person.
 #[Object]
 impl Actor {
     /// The global id, such as `actor/dmitry-medvedev`.
@@ -394,6 +397,7 @@ pub struct Participant {
     role: Role,
 }
 
+/// An actor taking part in an event, and the part it played.
 #[Object]
 impl Participant {
     /// The actor.
@@ -410,6 +414,7 @@ impl Participant {
 #[derive(Clone)]
 pub struct Figure(model::Figure);
 
+/// A labelled number stated in the source: 3,700 soldiers; 70 percent of housing.
 #[Object]
 impl Figure {
     /// What is counted, such as "Russian soldiers deployed".
@@ -430,6 +435,8 @@ impl Figure {
     }
 }
 
+/// Something that happened at a date or over a period: a military action, a
+/// statement, a rally, a recognition, a decree, a visit, a signing…
 #[Object]
 impl Event {
     /// The global id, such as `event/recognition-decrees`.
@@ -534,6 +541,7 @@ pub struct Treaty(pub Arc<model::Treaty>);
 #[derive(Clone)]
 pub struct Ratification(model::Ratification);
 
+/// A ratification: who ratified a treaty, and when.
 #[Object]
 impl Ratification {
     /// The ratifying body, such as the State Duma.
@@ -546,6 +554,8 @@ impl Ratification {
     }
 }
 
+/// A treaty, agreement, ceasefire, partnership or exchange of notes, or an
+/// instrument the source only cites (such as the UN Charter).
 #[Object]
 impl Treaty {
     /// The global id, such as `treaty/friendship-2008`.
@@ -651,6 +661,7 @@ impl Treaty {
 #[derive(Clone)]
 pub struct FundingAllocation(pub Arc<model::FundingAllocation>);
 
+/// Money one actor allocated to another, with its basis and authorisation.
 #[Object]
 impl FundingAllocation {
     /// The global id, such as `funding/federal-budget-2009`.
@@ -709,6 +720,7 @@ impl FundingAllocation {
 #[derive(Clone)]
 pub struct Place(pub Arc<model::Place>);
 
+/// A city, building, region, tunnel or base. Places nest: the Kremlin lies within Moscow.
 #[Object]
 impl Place {
     /// The global id, such as `place/tskhinval`.
@@ -772,6 +784,7 @@ impl Place {
 #[derive(Clone)]
 pub struct Source(pub Arc<model::Source>);
 
+/// Where facts come from: a document and a section of it.
 #[Object]
 impl Source {
     /// The global id, such as `source/background`.

@@ -1,0 +1,97 @@
+//! Shared test helpers: a real server on port 0 over a temporary sled
+//! database seeded from the repository's `seed/`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use diplograph::config::Settings;
+use diplograph::startup::Application;
+use diplograph::store::Store;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// The repository's seed directory.
+pub fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("seed")
+}
+
+/// A running server and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub store: Store,
+    pub client: reqwest::Client,
+    pub data_dir: TempDir,
+}
+
+/// Settings for a test server: port 0, a fresh data directory, the real seed.
+pub fn test_settings(data_dir: &Path) -> Settings {
+    let mut settings = Settings::for_data_dir(data_dir.to_owned());
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.seed_dir = seed_dir();
+    settings.playground_assets = "https://unpkg.com".into();
+    settings
+}
+
+/// Starts the real server on port 0 over a temporary, freshly seeded database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the settings first.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    diplograph::telemetry::init();
+    let data_dir = tempfile::tempdir().expect("temporary data directory");
+    let mut settings = test_settings(data_dir.path());
+    change(&mut settings);
+    let app = Application::build(settings).await.expect("server starts");
+    let port = app.port();
+    let store = app.store().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        store,
+        client: reqwest::Client::new(),
+        data_dir,
+    }
+}
+
+impl TestApp {
+    /// POSTs a query (with variables) and returns the whole JSON response.
+    pub async fn query_with(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", "application/json")
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// POSTs a query and returns the whole JSON response.
+    pub async fn query(&self, query: &str) -> Value {
+        self.query_with(query, json!({})).await
+    }
+
+    /// POSTs a query that must succeed and returns its `data`.
+    pub async fn data(&self, query: &str) -> Value {
+        let response = self.query(query).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first error of a response.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no code>")
+}

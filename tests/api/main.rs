@@ -1,0 +1,4 @@
+//! The integration tests: one binary, real servers on port 0, real sled databases.
+
+mod helpers;
+mod schema_file;
