@@ -58,7 +58,7 @@ fn related_ids(store: &Store, relation: Relation, to: &Id) -> Result<Vec<Id>> {
 
 /// The entry points of the graph: look up any entity by id, list and filter
 /// each kind, search by name, or read the timeline.
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     /// Fetches any entity by its global id (`actor/dmitry-medvedev`); null if there is none.
     async fn node(
