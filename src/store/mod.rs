@@ -50,8 +50,9 @@ pub enum Direction {
     Backward,
 }
 
-/// One write in a batch.
+/// One write in a batch. Puts dominate batches, so their size is not worth boxing.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     Put { entity: Entity, origin: Origin },
     Delete(Id),
@@ -71,6 +72,9 @@ pub enum SeedState {
         hash: String,
     },
 }
+
+/// Where a relation leads from each entity asked about: target ids with edge payloads.
+pub type Neighbours = HashMap<Id, Vec<(Id, Vec<u8>)>>;
 
 /// A key of an ordered listing and the id it points at.
 pub type Keyed = (Vec<u8>, Id);
@@ -533,7 +537,7 @@ impl Store {
         relation: Relation,
         direction: Direction,
         from: &[Id],
-    ) -> Result<HashMap<Id, Vec<(Id, Vec<u8>)>>, StoreError> {
+    ) -> Result<Neighbours, StoreError> {
         self.count_read();
         let tree_ref = match direction {
             Direction::Forward => TreeRef::Forward(relation),
