@@ -1,9 +1,18 @@
-//! Settings, from flags and `DIPLOGRAPH_*` environment variables.
+//! Settings, in one place: flags, then `DIPLOGRAPH_*` environment variables,
+//! then an optional TOML file (`--config`), then defaults. Validated at
+//! start; printed at start-up with secrets redacted.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, CommandFactory, Parser, Subcommand};
+
+use crate::graphql::{Limits, QueryLimits, SchemaOptions};
+
+/// The default source of the GraphiQL page's scripts and styles.
+pub const DEFAULT_ASSETS: &str = "https://unpkg.com";
 
 /// diplograph: a curated knowledge graph of international relations, served over GraphQL.
 #[derive(Debug, Parser)]
@@ -37,46 +46,98 @@ pub enum Command {
 /// Settings shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
+    /// A TOML file of settings (keys as the long flag names, `max_depth = 10`);
+    /// flags and environment variables override it.
+    #[arg(long, env = "DIPLOGRAPH_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// Address to listen on; port 0 picks a free port (the chosen address is logged).
-    #[arg(
-        long,
-        env = "DIPLOGRAPH_BIND",
-        default_value = "127.0.0.1:8000",
-        global = true
-    )]
+    #[arg(long, env = "DIPLOGRAPH_BIND", default_value = "127.0.0.1:8000", global = true)]
     pub bind: SocketAddr,
     /// Directory of the sled database; created if missing.
-    #[arg(
-        long,
-        env = "DIPLOGRAPH_DATA_DIR",
-        default_value = "./data",
-        global = true
-    )]
+    #[arg(long, env = "DIPLOGRAPH_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Directory of the seed files loaded into an empty database.
-    #[arg(
-        long,
-        env = "DIPLOGRAPH_SEED_DIR",
-        default_value = "./seed",
-        global = true
-    )]
+    #[arg(long, env = "DIPLOGRAPH_SEED_DIR", default_value = "./seed", global = true)]
     pub seed_dir: PathBuf,
     /// Where the GraphiQL page loads its scripts and styles from: a URL base
-    /// (the default CDN) or a local directory holding the `dist` files of the
-    /// npm packages graphiql, react and react-dom, which the server then serves.
+    /// (the default CDN) or a local directory holding the npm packages
+    /// graphiql, react and react-dom (a `node_modules`), which the server then serves.
     #[arg(long, env = "DIPLOGRAPH_PLAYGROUND_ASSETS", default_value = DEFAULT_ASSETS, global = true)]
     pub playground_assets: String,
     /// sled page cache size in MiB.
     #[arg(long, env = "DIPLOGRAPH_CACHE_MB", default_value_t = 32, global = true)]
     pub cache_mb: u64,
     /// Largest page a connection returns; larger `first`/`last` are refused.
-    #[arg(
-        long,
-        env = "DIPLOGRAPH_MAX_PAGE_SIZE",
-        default_value_t = 100,
-        global = true
-    )]
+    #[arg(long, env = "DIPLOGRAPH_MAX_PAGE_SIZE", default_value_t = 100, global = true)]
     pub max_page_size: usize,
+    /// Largest request body in bytes; larger bodies get 413.
+    #[arg(long, env = "DIPLOGRAPH_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
+    pub body_limit: usize,
+    /// Deepest nesting a query may have (GraphiQL's introspection query needs 13).
+    #[arg(long, env = "DIPLOGRAPH_MAX_DEPTH", default_value_t = 13, global = true)]
+    pub max_depth: usize,
+    /// Highest query complexity: every field costs 1; a list multiplies its
+    /// contents by its page size (`first`), or by 5 when it has none.
+    #[arg(long, env = "DIPLOGRAPH_MAX_COMPLEXITY", default_value_t = 20_000, global = true)]
+    pub max_complexity: usize,
+    /// Most aliases in one query document.
+    #[arg(long, env = "DIPLOGRAPH_MAX_ALIASES", default_value_t = 30, global = true)]
+    pub max_aliases: usize,
+    /// Most root fields in one operation.
+    #[arg(long, env = "DIPLOGRAPH_MAX_ROOT_FIELDS", default_value_t = 20, global = true)]
+    pub max_root_fields: usize,
+    /// Most directives on one field.
+    #[arg(long, env = "DIPLOGRAPH_MAX_DIRECTIVES", default_value_t = 5, global = true)]
+    pub max_directives: usize,
+    /// Longest query text, in characters.
+    #[arg(long, env = "DIPLOGRAPH_MAX_QUERY_CHARS", default_value_t = 20_000, global = true)]
+    pub max_query_chars: usize,
+    /// Most lexical tokens in a query.
+    #[arg(long, env = "DIPLOGRAPH_MAX_TOKENS", default_value_t = 5_000, global = true)]
+    pub max_tokens: usize,
+    /// Longest time one operation may run, in milliseconds.
+    #[arg(long, env = "DIPLOGRAPH_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub timeout_ms: u64,
+    /// Allow introspection (`__schema`, `__type`); the IDE needs it. `--introspection false` refuses it with an error.
+    #[arg(long, env = "DIPLOGRAPH_INTROSPECTION", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub introspection: bool,
+    /// Add "Did you mean …" hints to validation errors.
+    #[arg(long, env = "DIPLOGRAPH_SUGGESTIONS", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub suggestions: bool,
+    /// Accept a JSON array of operations in one POST (at most --max-batch).
+    #[arg(long, env = "DIPLOGRAPH_BATCHING", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub batching: bool,
+    /// Most operations in one batch, when batching is on.
+    #[arg(long, env = "DIPLOGRAPH_MAX_BATCH", default_value_t = 10, global = true)]
+    pub max_batch: usize,
+    /// Development mode: any origin may call the API from a browser (CORS).
+    #[arg(long, env = "DIPLOGRAPH_DEV", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub dev: bool,
+    /// Origins allowed to call the API from a browser, comma-separated
+    /// (`https://app.example.org`); in production mode no other origin is.
+    #[arg(long, env = "DIPLOGRAPH_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+    /// Apollo automatic persisted queries: remember queries by their SHA-256 hash.
+    #[arg(long, env = "DIPLOGRAPH_APQ", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub apq: bool,
+    /// How many persisted queries the APQ cache keeps (least recently used go first).
+    #[arg(long, env = "DIPLOGRAPH_APQ_CACHE_SIZE", default_value_t = 1000, global = true)]
+    pub apq_cache_size: usize,
+    /// Allow-list mode: a JSON file mapping SHA-256 hashes to query documents
+    /// (`{"<hash>": "query { … }"}`); only those operations run.
+    #[arg(long, env = "DIPLOGRAPH_PERSISTED_QUERIES", global = true)]
+    pub persisted_queries: Option<PathBuf>,
+    /// Seconds a client may take to send its request headers and body (slow clients get 408).
+    #[arg(long, env = "DIPLOGRAPH_CLIENT_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub client_timeout_secs: u64,
+}
+
+/// A setting that does not make sense.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting `{setting}`: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
 }
 
 impl Settings {
@@ -88,7 +149,150 @@ impl Settings {
             ..cli.settings
         }
     }
+
+    /// Checks what clap cannot: ranges and combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("max-page-size", self.max_page_size),
+            ("max-depth", self.max_depth),
+            ("max-complexity", self.max_complexity),
+            ("max-root-fields", self.max_root_fields),
+            ("max-query-chars", self.max_query_chars),
+            ("max-tokens", self.max_tokens),
+            ("max-batch", self.max_batch),
+            ("apq-cache-size", self.apq_cache_size),
+        ];
+        for (setting, value) in positive {
+            if value == 0 {
+                return Err(ConfigError {
+                    setting,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
+        if self.body_limit < 1024 {
+            return Err(ConfigError {
+                setting: "body-limit",
+                message: format!("{} bytes is too small; use at least 1024", self.body_limit),
+            });
+        }
+        if self.timeout_ms == 0 {
+            return Err(ConfigError {
+                setting: "timeout-ms",
+                message: "must be at least 1".into(),
+            });
+        }
+        for origin in &self.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                return Err(ConfigError {
+                    setting: "cors-origins",
+                    message: format!("`{origin}` is not an origin like https://app.example.org"),
+                });
+            }
+        }
+        if let Some(path) = &self.persisted_queries {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    setting: "persisted-queries",
+                    message: format!("{} is not a file", path.display()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn schema_options(&self) -> SchemaOptions {
+        SchemaOptions {
+            pages: Limits {
+                default_page: 20.min(self.max_page_size),
+                max_page: self.max_page_size,
+            },
+            limits: QueryLimits {
+                max_depth: self.max_depth,
+                max_complexity: self.max_complexity,
+                max_aliases: self.max_aliases,
+                max_root_fields: self.max_root_fields,
+                max_directives: self.max_directives,
+                max_query_chars: self.max_query_chars,
+                max_tokens: self.max_tokens,
+                max_selections: 5_000.max(self.max_complexity / 4),
+                introspection: self.introspection,
+                timeout: Duration::from_millis(self.timeout_ms),
+            },
+            suggestions: self.suggestions,
+        }
+    }
 }
 
-/// The default source of the GraphiQL page's scripts and styles.
-pub const DEFAULT_ASSETS: &str = "https://unpkg.com";
+impl fmt::Display for Settings {
+    /// One `key = value` per line, as a TOML file would hold them. Nothing
+    /// here is secret yet; secrets added later must print as `<redacted>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self;
+        writeln!(f, "bind = {}", s.bind)?;
+        writeln!(f, "data_dir = {}", s.data_dir.display())?;
+        writeln!(f, "seed_dir = {}", s.seed_dir.display())?;
+        writeln!(f, "playground_assets = {}", s.playground_assets)?;
+        writeln!(f, "cache_mb = {}", s.cache_mb)?;
+        writeln!(f, "max_page_size = {}", s.max_page_size)?;
+        writeln!(f, "body_limit = {}", s.body_limit)?;
+        writeln!(f, "max_depth = {}", s.max_depth)?;
+        writeln!(f, "max_complexity = {}", s.max_complexity)?;
+        writeln!(f, "max_aliases = {}", s.max_aliases)?;
+        writeln!(f, "max_root_fields = {}", s.max_root_fields)?;
+        writeln!(f, "max_directives = {}", s.max_directives)?;
+        writeln!(f, "max_query_chars = {}", s.max_query_chars)?;
+        writeln!(f, "max_tokens = {}", s.max_tokens)?;
+        writeln!(f, "timeout_ms = {}", s.timeout_ms)?;
+        writeln!(f, "introspection = {}", s.introspection)?;
+        writeln!(f, "suggestions = {}", s.suggestions)?;
+        writeln!(f, "batching = {} (max_batch = {})", s.batching, s.max_batch)?;
+        writeln!(f, "dev = {}", s.dev)?;
+        writeln!(f, "cors_origins = {:?}", s.cors_origins)?;
+        writeln!(f, "apq = {} (apq_cache_size = {})", s.apq, s.apq_cache_size)?;
+        writeln!(f, "persisted_queries = {:?}", s.persisted_queries)?;
+        write!(f, "client_timeout_secs = {}", s.client_timeout_secs)
+    }
+}
+
+/// Reads the TOML file named by `--config`/`DIPLOGRAPH_CONFIG` (if any) and
+/// exposes each key as the matching `DIPLOGRAPH_*` variable, unless that
+/// variable is already set, so flags > environment > file > defaults. Keys
+/// that name no setting are refused.
+pub fn apply_config_file(args: &[String]) -> Result<(), anyhow::Error> {
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=")
+            .map(str::to_owned)
+            .or_else(|| (a == "--config").then(|| args.get(i + 1).cloned()).flatten())
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("DIPLOGRAPH_CONFIG").ok()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("cannot read config file {path}: {e}"))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("config file {path} is not valid TOML: {e}"))?;
+    let known: Vec<String> = Cli::command()
+        .get_arguments()
+        .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    for (key, value) in table {
+        let var = format!("DIPLOGRAPH_{}", key.replace('-', "_").to_ascii_uppercase());
+        if !known.contains(&var) || var == "DIPLOGRAPH_CONFIG" {
+            anyhow::bail!("config file {path}: unknown setting `{key}`");
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        if std::env::var_os(&var).is_none() {
+            std::env::set_var(&var, text);
+        }
+    }
+    Ok(())
+}

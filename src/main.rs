@@ -1,15 +1,17 @@
 use clap::Parser;
 
-use diplograph::config::{Cli, Command};
+use diplograph::config::{apply_config_file, Cli, Command};
 
 fn main() -> anyhow::Result<()> {
+    // The config file only fills in environment variables, so it must be
+    // read before clap looks at them.
+    apply_config_file(&std::env::args().collect::<Vec<_>>())?;
     let cli = Cli::parse();
     diplograph::telemetry::init();
+    cli.settings.validate()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => diplograph::startup::serve(cli.settings),
-        Command::Seed { check, reset, dir } => {
-            diplograph::startup::seed(&cli.settings, dir, check, reset)
-        }
+        Command::Seed { check, reset, dir } => diplograph::startup::seed(&cli.settings, dir, check, reset),
         Command::Schema => {
             print!("{}", diplograph::graphql::sdl());
             Ok(())

@@ -7,14 +7,14 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::config::Settings;
-use crate::graphql::{self, Limits};
-use crate::http::{self, AppState, Assets};
+use crate::graphql;
+use crate::http::{self, AppState, Assets, HttpOptions, OperationLabels, Persisted};
 use crate::seed::{self, LoadOutcome, SeedError};
 use crate::store::{SeedState, Store};
-
-/// Default request body limit: 1 MiB.
-pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A configured, bound server, ready to run.
 pub struct Application {
@@ -35,9 +35,7 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
         }
         state => {
             if matches!(state, SeedState::Loading { .. }) {
-                tracing::warn!(
-                    "an earlier seed load was interrupted; loading the seed again from scratch"
-                );
+                tracing::warn!("an earlier seed load was interrupted; loading the seed again from scratch");
             }
             match seed::load(&store, &settings.seed_dir, false)? {
                 LoadOutcome::Loaded(report) | LoadOutcome::AlreadyLoaded(report) => {
@@ -51,20 +49,35 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        tracing::info!("settings:\n{settings}");
+        // Install the metrics recorder before anything records.
+        http::prometheus();
+        let allow_list = settings
+            .persisted_queries
+            .as_deref()
+            .map(Persisted::load_allow_list)
+            .transpose()?;
         let store = open_and_seed(&settings)?;
-        let listener = TcpListener::bind(settings.bind)
-            .with_context(|| format!("binding {}", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
         let address = listener.local_addr()?;
         tracing::info!(%address, "listening; open http://{address}/ for the GraphQL IDE");
-        let limits = Limits {
-            default_page: 20,
-            max_page: settings.max_page_size,
-        };
         let state = AppState {
-            schema: graphql::build_schema(store.clone(), limits),
+            schema: graphql::build_schema(store.clone(), settings.schema_options()),
             store: store.clone(),
             assets: Assets::from_setting(&settings.playground_assets),
-            body_limit: BODY_LIMIT,
+            options: HttpOptions {
+                body_limit: settings.body_limit,
+                batching: settings.batching,
+                max_batch: settings.max_batch,
+                dev: settings.dev,
+                cors_origins: settings.cors_origins.clone(),
+            },
+            persisted: Arc::new(Persisted::new(
+                settings.apq.then_some(settings.apq_cache_size),
+                allow_list,
+            )),
+            labels: Arc::new(OperationLabels::default()),
         };
         if let Assets::Local(dir) = &state.assets {
             anyhow::ensure!(
@@ -73,9 +86,15 @@ impl Application {
                 dir.display()
             );
         }
-        let server = HttpServer::new(move || App::new().configure(http::configure(state.clone())))
-            .listen(listener)?
-            .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(http::cors(&state.options))
+                .wrap(actix_web::middleware::from_fn(http::request_id))
+                .configure(http::configure(state.clone()))
+        })
+        .client_request_timeout(Duration::from_secs(settings.client_timeout_secs))
+        .listen(listener)?
+        .run();
         Ok(Application {
             port: address.port(),
             server,
@@ -102,21 +121,11 @@ impl Application {
 
 /// `diplograph serve`.
 pub fn serve(settings: Settings) -> anyhow::Result<()> {
-    actix_web::rt::System::new().block_on(async move {
-        Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await
-    })
+    actix_web::rt::System::new().block_on(async move { Application::build(settings).await?.run_until_stopped().await })
 }
 
 /// `diplograph seed [--check] [--reset] [DIR]`.
-pub fn seed(
-    settings: &Settings,
-    dir: Option<std::path::PathBuf>,
-    check: bool,
-    reset: bool,
-) -> anyhow::Result<()> {
+pub fn seed(settings: &Settings, dir: Option<std::path::PathBuf>, check: bool, reset: bool) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| settings.seed_dir.clone());
     if check {
         let report = seed::check(&dir)?;

@@ -136,10 +136,7 @@ impl PageArgs {
 /// Pages a listing already held in memory, sorted by key.
 pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
     let len = all.len();
-    let start = w
-        .after
-        .as_ref()
-        .map_or(0, |a| all.partition_point(|(k, _)| k <= a));
+    let start = w.after.as_ref().map_or(0, |a| all.partition_point(|(k, _)| k <= a));
     let end = w
         .before
         .as_ref()
@@ -165,9 +162,7 @@ pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
 pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
     let (after, before) = (w.after.as_deref(), w.before.as_deref());
     if let Some(f) = w.first {
-        let mut items = store
-            .list(kind, after, before, f + 1, false)
-            .map_err(internal)?;
+        let mut items = store.list(kind, after, before, f + 1, false).map_err(internal)?;
         let has_next = items.len() > f;
         items.truncate(f);
         let mut has_prev = after.is_some();
@@ -184,9 +179,7 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
         })
     } else {
         let l = w.last.unwrap_or(0);
-        let mut items = store
-            .list(kind, after, before, l + 1, true)
-            .map_err(internal)?;
+        let mut items = store.list(kind, after, before, l + 1, true).map_err(internal)?;
         let has_prev = items.len() > l;
         if has_prev {
             items.remove(0);
@@ -200,21 +193,13 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
 }
 
 /// Turns a page into a connection, loading its nodes in one batch.
-pub async fn build<T, F>(
-    ctx: &Context<'_>,
-    page: Page,
-    totals: F,
-) -> Result<Connection<String, T, F>>
+pub async fn build<T, F>(ctx: &Context<'_>, page: Page, totals: F) -> Result<Connection<String, T, F>>
 where
     T: OutputType + TryFrom<Node>,
     F: ObjectType,
 {
     let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
-    let found = loaders(ctx)?
-        .entities
-        .load_many(ids)
-        .await
-        .map_err(internal)?;
+    let found = loaders(ctx)?.entities.load_many(ids).await.map_err(internal)?;
     let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, totals);
     for (key, id) in page.items {
         if let Some(node) = found.get(&id).cloned().and_then(|n| T::try_from(n).ok()) {
@@ -273,18 +258,14 @@ impl ParsedEventFilter {
     /// Whether an event held in memory passes the filter.
     pub fn matches(&self, e: &model::Event) -> bool {
         let dated_ok = self.from.is_none() && self.to.is_none()
-            || e.date
-                .is_some_and(|d| d.overlaps(self.from.as_ref(), self.to.as_ref()));
+            || e.date.is_some_and(|d| d.overlaps(self.from.as_ref(), self.to.as_ref()));
         dated_ok
             && self.kind.is_none_or(|k| e.kind == k)
             && self
                 .actor
                 .as_ref()
                 .is_none_or(|a| e.participants.iter().any(|p| &p.actor == a))
-            && self
-                .place
-                .as_ref()
-                .is_none_or(|p| e.place.as_ref() == Some(p))
+            && self.place.as_ref().is_none_or(|p| e.place.as_ref() == Some(p))
     }
 }
 

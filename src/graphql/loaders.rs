@@ -23,10 +23,7 @@ impl Loader<Id> for EntityLoader {
         // sled serves reads from its page cache without blocking for long,
         // so they run inline rather than on the blocking pool.
         let found = self.0.get_many(keys)?;
-        Ok(found
-            .into_iter()
-            .map(|(id, entity)| (id, Node::from(entity)))
-            .collect())
+        Ok(found.into_iter().map(|(id, entity)| (id, Node::from(entity))).collect())
     }
 }
 

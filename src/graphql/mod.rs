@@ -4,15 +4,19 @@
 mod connection;
 mod errors;
 mod filters;
+mod guard;
 mod loaders;
 mod query;
 mod scalars;
 mod types;
 
+use std::sync::Arc;
+
 use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
+pub use guard::{QueryLimits, RequestId};
 pub use loaders::Loaders;
 pub use query::QueryRoot;
 
@@ -20,12 +24,31 @@ use crate::store::Store;
 
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
+/// Everything that shapes the schema's behaviour, set once at start-up.
+#[derive(Clone, Debug, Default)]
+pub struct SchemaOptions {
+    pub pages: Limits,
+    pub limits: QueryLimits,
+    /// "Did you mean …" hints in validation errors; off by default, since
+    /// they let anyone map a schema with introspection turned off.
+    pub suggestions: bool,
+}
+
 /// Builds the schema once, at start-up; every worker shares it.
-pub fn build_schema(store: Store, limits: Limits) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .data(store)
-        .data(limits)
-        .finish()
+        .data(options.pages)
+        .limit_depth(options.limits.max_depth)
+        .limit_complexity(options.limits.max_complexity)
+        .extension(guard::Guard(Arc::new(options.limits.clone())));
+    if !options.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    if !options.limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// Attaches the per-request state (fresh DataLoaders) to a request.

@@ -6,15 +6,12 @@ use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
 use super::connection::{
     self, build, id_arg, narrow, page_sorted, page_store, ActorConnection, EventConnection,
-    FundingAllocationConnection, FundingTotals, PageArgs, ParsedEventFilter, PlaceConnection,
-    Totals, TreatyConnection,
+    FundingAllocationConnection, FundingTotals, PageArgs, ParsedEventFilter, PlaceConnection, Totals, TreatyConnection,
 };
 use super::errors::{bad_input, internal};
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::{BigInt, Money};
-use super::types::{
-    date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty,
-};
+use super::types::{date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id, Relation};
 use crate::store::{Direction, Store};
 
@@ -77,10 +74,7 @@ impl QueryRoot {
         #[graphql(desc = "Global ids, `kind/slug`; at most 100.")] ids: Vec<ID>,
     ) -> Result<Vec<Option<Node>>> {
         if ids.len() > 100 {
-            return Err(bad_input(
-                "ids",
-                format!("at most 100 ids, got {}", ids.len()),
-            ));
+            return Err(bad_input("ids", format!("at most 100 ids, got {}", ids.len())));
         }
         let parsed = ids
             .iter()
@@ -153,8 +147,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only actors matching this filter.")] filter: Option<ActorFilter>,
-        #[graphql(desc = "Return the first n actors (after `after`). Default 20, at most 100.")]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n actors (after `after`). Default 20, at most 100.")] first: Option<i32>,
         #[graphql(desc = "Return actors after this cursor.")] after: Option<String>,
         #[graphql(desc = "Return the last n actors (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return actors before this cursor.")] before: Option<String>,
@@ -216,8 +209,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
-        #[graphql(desc = "Return the first n events (after `after`). Default 20, at most 100.")]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n events (after `after`). Default 20, at most 100.")] first: Option<i32>,
         #[graphql(desc = "Return events after this cursor.")] after: Option<String>,
         #[graphql(desc = "Return the last n events (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
@@ -247,10 +239,7 @@ impl QueryRoot {
             );
         }
         if let Some(actor) = &filter.actor {
-            narrow(
-                &mut set,
-                related_ids(store, Relation::EventParticipant, actor)?,
-            );
+            narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
         }
         if let Some(place) = &filter.place {
             narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
@@ -282,8 +271,7 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only treaties matching this filter.")] filter: Option<TreatyFilter>,
-        #[graphql(desc = "Return the first n treaties (after `after`). Default 20, at most 100.")]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n treaties (after `after`). Default 20, at most 100.")] first: Option<i32>,
         #[graphql(desc = "Return treaties after this cursor.")] after: Option<String>,
         #[graphql(desc = "Return the last n treaties (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return treaties before this cursor.")] before: Option<String>,
@@ -348,10 +336,9 @@ impl QueryRoot {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only allocations matching this filter.")] filter: Option<FundingFilter>,
-        #[graphql(
-            desc = "Return the first n allocations (after `after`). Default 20, at most 100."
-        )]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n allocations (after `after`). Default 20, at most 100.")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "Return allocations after this cursor.")] after: Option<String>,
         #[graphql(desc = "Return the last n allocations (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return allocations before this cursor.")] before: Option<String>,
@@ -378,17 +365,11 @@ impl QueryRoot {
         }
         if let Some(donor) = &filter.donor {
             let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
-            narrow(
-                &mut set,
-                related_ids(store, Relation::FundingDonor, &donor)?,
-            );
+            narrow(&mut set, related_ids(store, Relation::FundingDonor, &donor)?);
         }
         if let Some(recipient) = &filter.recipient {
             let recipient = id_arg("filter.recipient", EntityKind::Actor, recipient)?;
-            narrow(
-                &mut set,
-                related_ids(store, Relation::FundingRecipient, &recipient)?,
-            );
+            narrow(&mut set, related_ids(store, Relation::FundingRecipient, &recipient)?);
         }
         let keyed = match set {
             Some(set) => store
@@ -402,12 +383,10 @@ impl QueryRoot {
         // Sums need every matching allocation, so only compute them when asked.
         let mut total_amount = Vec::new();
         if ctx.look_ahead().field("totalAmount").exists() {
-            let all: Vec<FundingAllocation> =
-                load_all(ctx, keyed.iter().map(|(_, id)| id.clone())).await?;
+            let all: Vec<FundingAllocation> = load_all(ctx, keyed.iter().map(|(_, id)| id.clone())).await?;
             let mut sums: BTreeMap<String, u128> = BTreeMap::new();
             for f in &all {
-                *sums.entry(f.0.amount.currency.to_string()).or_default() +=
-                    u128::from(f.0.amount.amount);
+                *sums.entry(f.0.amount.currency.to_string()).or_default() += u128::from(f.0.amount.amount);
             }
             total_amount = sums
                 .into_iter()
@@ -433,8 +412,7 @@ impl QueryRoot {
     async fn places(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Return the first n places (after `after`). Default 20, at most 100.")]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n places (after `after`). Default 20, at most 100.")] first: Option<i32>,
         #[graphql(desc = "Return places after this cursor.")] after: Option<String>,
     ) -> Result<PlaceConnection> {
         let store = store(ctx)?;
@@ -456,9 +434,7 @@ impl QueryRoot {
     /// Finds entities of every kind by words in their names, aliases and
     /// summaries, ignoring case and accents ("kokoity" finds Kokoïty); a word
     /// may be the start of a longer one. Best matches first.
-    #[graphql(
-        complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1"
-    )]
+    #[graphql(complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -484,13 +460,10 @@ impl QueryRoot {
         Ok(top
             .into_iter()
             .filter_map(|(id, score)| {
-                nodes
-                    .iter()
-                    .find(|n| *n.global_id() == id)
-                    .map(|node| SearchHit {
-                        score,
-                        node: node.clone(),
-                    })
+                nodes.iter().find(|n| *n.global_id() == id).map(|node| SearchHit {
+                    score,
+                    node: node.clone(),
+                })
             })
             .collect())
     }
@@ -499,22 +472,14 @@ impl QueryRoot {
     /// for one actor. A partial date counts as the whole period it names:
     /// `from: "2009-03"` includes an event dated "March 2009". Events the
     /// source gives no date for are left out.
-    #[graphql(
-        complexity = "first.unwrap_or(200).clamp(1, 1_000_000) as usize * child_complexity + 1"
-    )]
+    #[graphql(complexity = "first.unwrap_or(200).clamp(1, 1_000_000) as usize * child_complexity + 1")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Start of the period: `2008`, `2008-08` or `2008-08-26`.")] from: Option<
-            String,
-        >,
-        #[graphql(desc = "End of the period, inclusive: `2009`, `2009-03` or `2009-03-31`.")]
-        to: Option<String>,
-        #[graphql(desc = "Only events this actor took part in (an id or bare slug).")]
-        actor: Option<ID>,
-        #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<
-            i32,
-        >,
+        #[graphql(desc = "Start of the period: `2008`, `2008-08` or `2008-08-26`.")] from: Option<String>,
+        #[graphql(desc = "End of the period, inclusive: `2009`, `2009-03` or `2009-03-31`.")] to: Option<String>,
+        #[graphql(desc = "Only events this actor took part in (an id or bare slug).")] actor: Option<ID>,
+        #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<i32>,
     ) -> Result<Vec<Event>> {
         let store = store(ctx)?;
         let first = first.unwrap_or(200);

@@ -11,9 +11,7 @@ use crate::model::{PartialDate, Precision};
 impl ScalarType for PartialDate {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => {
-                PartialDate::parse(s).map_err(|e| InputValueError::custom(e.to_string()))
-            }
+            Value::String(s) => PartialDate::parse(s).map_err(|e| InputValueError::custom(e.to_string())),
             _ => Err(InputValueError::expected_type(value)),
         }
     }

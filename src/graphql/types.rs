@@ -10,9 +10,7 @@ use super::errors::internal;
 use super::filters::EventFilter;
 use super::loaders::{Link, Loaders};
 use super::scalars::{BigInt, Money, Period};
-use crate::model::{
-    self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind,
-};
+use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
 use crate::store::Direction;
 
 /// Anything with a global id. Ids are human-readable (`actor/dmitry-medvedev`)
@@ -61,6 +59,10 @@ macro_rules! node_variant {
 }
 node_variant!(Actor, Event, Treaty, FundingAllocation, Place, Source);
 
+/// The complexity multiplier of a list field without paging arguments: the
+/// number of items such a list is assumed to hold.
+pub const FAN_OUT: usize = 5;
+
 // ---- loading helpers --------------------------------------------------------
 
 pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
@@ -69,10 +71,7 @@ pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
 
 /// Loads entities of type `T` by id, keeping the order of `ids` and
 /// dropping any that no longer exist.
-pub(super) async fn load_all<T: TryFrom<Node>>(
-    ctx: &Context<'_>,
-    ids: impl IntoIterator<Item = Id>,
-) -> Result<Vec<T>> {
+pub(super) async fn load_all<T: TryFrom<Node>>(ctx: &Context<'_>, ids: impl IntoIterator<Item = Id>) -> Result<Vec<T>> {
     let ids: Vec<Id> = ids.into_iter().collect();
     let found = loaders(ctx)?
         .entities
@@ -86,16 +85,9 @@ pub(super) async fn load_all<T: TryFrom<Node>>(
         .collect())
 }
 
-pub(super) async fn load_one<T: TryFrom<Node>>(
-    ctx: &Context<'_>,
-    id: Option<&Id>,
-) -> Result<Option<T>> {
+pub(super) async fn load_one<T: TryFrom<Node>>(ctx: &Context<'_>, id: Option<&Id>) -> Result<Option<T>> {
     let Some(id) = id else { return Ok(None) };
-    let node = loaders(ctx)?
-        .entities
-        .load_one(id.clone())
-        .await
-        .map_err(internal)?;
+    let node = loaders(ctx)?.entities.load_one(id.clone()).await.map_err(internal)?;
     Ok(node.and_then(|n| T::try_from(n).ok()))
 }
 
@@ -202,6 +194,7 @@ impl Actor {
         self.0.kind
     }
     /// Other names and spellings (Kokoity, Kokoyty); search matches them too.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> &[String] {
         &self.0.aliases
     }
@@ -218,10 +211,12 @@ impl Actor {
         load_one(ctx, self.0.part_of.as_ref()).await
     }
     /// The actors that belong to this one (a state's ministries).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
         follow_all(ctx, Relation::ActorPartOf, Direction::Backward, &self.0.id).await
     }
     /// Posts this actor holds, such as "President of Russia".
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn positions(&self) -> Vec<Position> {
         self.0
             .positions
@@ -236,14 +231,9 @@ impl Actor {
             .collect()
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
-        follow_all(
-            ctx,
-            Relation::ActorPositionIn,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::ActorPositionIn, Direction::Backward, &self.0.id).await
     }
     /// Events this actor took part in, in chronological order (undated last),
     /// as a Relay connection that can be filtered and paged.
@@ -252,42 +242,24 @@ impl Actor {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
-        #[graphql(desc = "Return the first n events (after `after`). Default 20, at most 100.")]
-        first: Option<i32>,
+        #[graphql(desc = "Return the first n events (after `after`). Default 20, at most 100.")] first: Option<i32>,
         #[graphql(desc = "Return events after this cursor.")] after: Option<String>,
         #[graphql(desc = "Return the last n events (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
     ) -> Result<EventConnection> {
-        let targets = follow(
-            ctx,
-            Relation::EventParticipant,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await?;
+        let targets = follow(ctx, Relation::EventParticipant, Direction::Backward, &self.0.id).await?;
         let page = PageArgs {
             first,
             after,
             last,
             before,
         };
-        connection::events_among(
-            ctx,
-            targets.iter().map(|(id, _)| id.clone()).collect(),
-            filter,
-            page,
-        )
-        .await
+        connection::events_among(ctx, targets.iter().map(|(id, _)| id.clone()).collect(), filter, page).await
     }
     /// Every event this actor took part in, with its role in each, in chronological order.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {
-        let targets = follow(
-            ctx,
-            Relation::EventParticipant,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await?;
+        let targets = follow(ctx, Relation::EventParticipant, Direction::Backward, &self.0.id).await?;
         let mut events: Vec<(Event, Role)> = Vec::new();
         let loaded: Vec<Event> = load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await?;
         for event in loaded {
@@ -305,74 +277,47 @@ impl Actor {
             .collect())
     }
     /// Treaties and agreements this actor is a party to.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
         follow_all(ctx, Relation::TreatyParty, Direction::Backward, &self.0.id).await
     }
     /// Treaties and agreements this actor signed in person.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
-        follow_all(
-            ctx,
-            Relation::TreatySignatory,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::TreatySignatory, Direction::Backward, &self.0.id).await
     }
     /// Treaties this actor ratified (a legislature).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
-        follow_all(
-            ctx,
-            Relation::TreatyRatifier,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::TreatyRatifier, Direction::Backward, &self.0.id).await
     }
     /// Agreements this actor brokered between others.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
-        follow_all(
-            ctx,
-            Relation::TreatyMediator,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::TreatyMediator, Direction::Backward, &self.0.id).await
     }
     /// Funding this actor gave.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_provided(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         follow_all(ctx, Relation::FundingDonor, Direction::Backward, &self.0.id).await
     }
     /// Funding this actor received.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_received(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(
-            ctx,
-            Relation::FundingRecipient,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::FundingRecipient, Direction::Backward, &self.0.id).await
     }
     /// Funding this actor authorised or instructed.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_authorized(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(
-            ctx,
-            Relation::FundingAuthorizedBy,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::FundingAuthorizedBy, Direction::Backward, &self.0.id).await
     }
     /// Events with a figure this actor claimed (such as a share of buildings destroyed).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn claimed_figures_in(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(
-            ctx,
-            Relation::EventFigureClaimant,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::EventFigureClaimant, Direction::Backward, &self.0.id).await
     }
     /// Where the facts about this actor come from.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         load_all(ctx, sources_of(&self.0.sources)).await
     }
@@ -472,6 +417,7 @@ impl Event {
         self.0.note.as_deref()
     }
     /// Who took part, and in what role.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participants(&self) -> Vec<Participant> {
         self.0
             .participants
@@ -483,14 +429,17 @@ impl Event {
             .collect()
     }
     /// Treaties this event concerned (signed, ratified, invoked).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
         load_all(ctx, self.0.treaties.iter().cloned()).await
     }
     /// Funding allocated in this event.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         follow_all(ctx, Relation::FundingEvent, Direction::Backward, &self.0.id).await
     }
     /// Numbers stated about this event.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn figures(&self) -> Vec<Figure> {
         self.0.figures.iter().cloned().map(Figure).collect()
     }
@@ -499,14 +448,17 @@ impl Event {
         load_one(ctx, self.0.part_of.as_ref()).await
     }
     /// The smaller events this one is made of.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         follow_all(ctx, Relation::EventPartOf, Direction::Backward, &self.0.id).await
     }
     /// For undated events: events the source says this one came after.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn after(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         load_all(ctx, self.0.after.iter().cloned()).await
     }
     /// Events the source says came after this one.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn followed_by(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         follow_all(ctx, Relation::EventAfter, Direction::Backward, &self.0.id).await
     }
@@ -515,16 +467,12 @@ impl Event {
         load_one(ctx, self.0.retracted_by.as_ref()).await
     }
     /// For a retraction: the statements it took back.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn retracts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(
-            ctx,
-            Relation::EventRetractedBy,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::EventRetractedBy, Direction::Backward, &self.0.id).await
     }
     /// Where the facts about this event come from.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         load_all(ctx, sources_of(&self.0.sources)).await
     }
@@ -571,6 +519,7 @@ impl Treaty {
         self.0.kind
     }
     /// Other names it goes by.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> &[String] {
         &self.0.aliases
     }
@@ -596,27 +545,26 @@ impl Treaty {
         load_one(ctx, self.0.signed_at.as_ref()).await
     }
     /// The states or bodies bound by it.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
         load_all(ctx, self.0.parties.iter().cloned()).await
     }
     /// The people who signed it.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
         load_all(ctx, self.0.signatories.iter().cloned()).await
     }
     /// Who ratified it, and when.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn ratifications(&self) -> Vec<Ratification> {
-        self.0
-            .ratifications
-            .iter()
-            .cloned()
-            .map(Ratification)
-            .collect()
+        self.0.ratifications.iter().cloned().map(Ratification).collect()
     }
     /// When it came into force.
     async fn entered_into_force_on(&self) -> Option<PartialDate> {
         self.0.entered_into_force_on
     }
     /// What it provides, each in a sentence of our own.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn provisions(&self) -> &[String] {
         &self.0.provisions
     }
@@ -629,27 +577,24 @@ impl Treaty {
         load_one(ctx, self.0.based_on.as_ref()).await
     }
     /// Treaties and agreements that rest on this one.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
-        follow_all(
-            ctx,
-            Relation::TreatyBasedOn,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::TreatyBasedOn, Direction::Backward, &self.0.id).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> =
-            follow_all(ctx, Relation::EventTreaty, Direction::Backward, &self.0.id).await?;
+        let mut events: Vec<Event> = follow_all(ctx, Relation::EventTreaty, Direction::Backward, &self.0.id).await?;
         events.sort_by_key(|e| connection::event_sort_key(&e.0));
         Ok(events)
     }
     /// Funding allocated on the basis of this treaty.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         follow_all(ctx, Relation::FundingBasis, Direction::Backward, &self.0.id).await
     }
     /// Where the facts about this treaty come from.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         load_all(ctx, sources_of(&self.0.sources)).await
     }
@@ -709,6 +654,7 @@ impl FundingAllocation {
         self.0.note.as_deref()
     }
     /// Where the facts about this allocation come from.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         load_all(ctx, sources_of(&self.0.sources)).await
     }
@@ -736,6 +682,7 @@ impl Place {
         self.0.kind
     }
     /// Other names and spellings (Tskhinvali).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> &[String] {
         &self.0.aliases
     }
@@ -752,27 +699,24 @@ impl Place {
         load_one(ctx, self.0.within.as_ref()).await
     }
     /// Places that lie directly within this one.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
         follow_all(ctx, Relation::PlaceWithin, Direction::Backward, &self.0.id).await
     }
     /// Events that happened here, in chronological order.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> =
-            follow_all(ctx, Relation::EventPlace, Direction::Backward, &self.0.id).await?;
+        let mut events: Vec<Event> = follow_all(ctx, Relation::EventPlace, Direction::Backward, &self.0.id).await?;
         events.sort_by_key(|e| connection::event_sort_key(&e.0));
         Ok(events)
     }
     /// Treaties signed here.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
-        follow_all(
-            ctx,
-            Relation::TreatySignedAt,
-            Direction::Backward,
-            &self.0.id,
-        )
-        .await
+        follow_all(ctx, Relation::TreatySignedAt, Direction::Backward, &self.0.id).await
     }
     /// Where the facts about this place come from.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         load_all(ctx, sources_of(&self.0.sources)).await
     }
@@ -808,6 +752,7 @@ impl Source {
         self.0.note.as_deref()
     }
     /// Every entity that cites this source.
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
         let targets = follow(ctx, Relation::CitedSource, Direction::Backward, &self.0.id).await?;
         load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await

@@ -5,13 +5,15 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, Variables};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::{playground, AppState};
+use tracing::Instrument;
+
+use super::{playground, AppState, RequestId};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -37,11 +39,7 @@ impl Media {
 /// Picks the response type from `Accept`, honouring q-values; `None` when
 /// the client accepts neither JSON type.
 fn negotiate(req: &HttpRequest) -> Option<Media> {
-    let Some(accept) = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(Media::Json);
     };
     if accept.trim().is_empty() {
@@ -50,17 +48,9 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
     let mut best: Option<(f32, u8, Media)> = None;
     for part in accept.split(',') {
         let mut pieces = part.split(';');
-        let range = pieces
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let range = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
         let q = pieces
-            .filter_map(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-            })
+            .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
             .next()
             .unwrap_or(1.0);
         if q <= 0.0 {
@@ -89,12 +79,7 @@ fn wants_html(req: &HttpRequest) -> bool {
 }
 
 /// A request the server refuses before running it.
-fn refuse(
-    status: StatusCode,
-    media: Media,
-    code: &str,
-    message: impl Into<String>,
-) -> HttpResponse {
+fn refuse(status: StatusCode, media: Media, code: &str, message: impl Into<String>) -> HttpResponse {
     let message: String = message.into();
     HttpResponse::build(status)
         .content_type(media.content_type())
@@ -107,26 +92,25 @@ fn bad_request(media: Media, message: impl Into<String>) -> HttpResponse {
 
 /// The parameters of a GraphQL request, checked for type.
 struct Params {
-    query: String,
+    query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Map<String, Value>>,
     extensions: Option<Map<String, Value>>,
 }
 
 fn params_from_json(body: Value) -> Result<Params, String> {
-    let mut map =
-        match body {
-            Value::Object(map) => map,
-            Value::Array(_) => return Err(
-                "batched requests (a JSON array) are not accepted; send one operation per request"
-                    .into(),
-            ),
-            _ => return Err("the request body must be a JSON object with a `query` string".into()),
-        };
+    let mut map = match body {
+        Value::Object(map) => map,
+        Value::Array(_) => {
+            return Err("batched requests (a JSON array) are not accepted; send one operation per request".into())
+        }
+        _ => return Err("the request body must be a JSON object with a `query` string".into()),
+    };
     let query = match map.remove("query") {
-        Some(Value::String(q)) => q,
+        Some(Value::String(q)) => Some(q),
         Some(_) => return Err("`query` must be a string".into()),
-        None => return Err("`query` is missing".into()),
+        // Allowed only for a persisted query, which names it by hash.
+        None => None,
     };
     let operation_name = match map.remove("operationName") {
         None | Some(Value::Null) => None,
@@ -149,23 +133,15 @@ fn params_from_json(body: Value) -> Result<Params, String> {
 }
 
 fn params_from_query_string(req: &HttpRequest) -> Result<Params, String> {
-    let pairs: Vec<(String, String)> =
-        web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-            .map_err(|e| format!("malformed query string: {e}"))?
-            .into_inner();
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
+    let pairs: Vec<(String, String)> = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| format!("malformed query string: {e}"))?
+        .into_inner();
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let json_param = |name: &str| -> Result<Value, String> {
         match get(name) {
             None => Ok(Value::Null),
             Some(s) if s.is_empty() => Ok(Value::Null),
-            Some(s) => {
-                serde_json::from_str(&s).map_err(|e| format!("`{name}` is not valid JSON: {e}"))
-            }
+            Some(s) => serde_json::from_str(&s).map_err(|e| format!("`{name}` is not valid JSON: {e}")),
         }
     };
     let mut body = Map::new();
@@ -203,8 +179,49 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
-async fn execute(state: &AppState, params: Params, media: Media) -> HttpResponse {
-    let mut request = async_graphql::Request::new(params.query);
+/// What running one operation produced: the JSON body and whether it was a
+/// request error (nothing executed).
+struct Outcome {
+    body: Value,
+    request_error: bool,
+}
+
+/// Settles the document (persisted queries), refuses mutations over GET, runs
+/// the operation and records its metrics.
+async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: bool) -> Result<Outcome, HttpResponse> {
+    let media = negotiate(req).unwrap_or(Media::Json);
+    let query = match state.persisted.resolve(params.query, params.extensions.as_ref()) {
+        Ok(q) => q,
+        Err(refusal) => {
+            metrics::counter!("diplograph_refused_queries_total", "reason" => refusal.code).increment(1);
+            let status = match refusal.code {
+                "PERSISTED_QUERY_NOT_FOUND" | "PERSISTED_QUERY_NOT_SUPPORTED" => StatusCode::OK,
+                "PERSISTED_QUERY_NOT_ALLOWED" => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            if status == StatusCode::OK {
+                return Ok(Outcome {
+                    body: json!({ "errors": [{ "message": refusal.message, "extensions": { "code": refusal.code } }] }),
+                    request_error: true,
+                });
+            }
+            return Err(refuse(status, media, refusal.code, refusal.message));
+        }
+    };
+    if over_get && operation_type(&query, params.operation_name.as_deref()) == Some(OperationType::Mutation) {
+        metrics::counter!("diplograph_refused_queries_total", "reason" => "MUTATION_OVER_GET").increment(1);
+        let mut resp = refuse(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            "METHOD_NOT_ALLOWED",
+            "mutations must be sent with POST",
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Err(resp);
+    }
+    let label = state.labels.label(params.operation_name.as_deref());
+    let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -218,23 +235,46 @@ async fn execute(state: &AppState, params: Params, media: Media) -> HttpResponse
             }
         }
     }
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        request = request.data(crate::graphql::RequestId(id.0.clone()));
+    }
     let request = crate::graphql::prepare(request, &state.store);
-    let response = state.schema.execute(request).await;
+    let started = std::time::Instant::now();
+    let response = state
+        .schema
+        .execute(request)
+        .instrument(tracing::info_span!("operation", operation = %label))
+        .await;
     let request_error = is_request_error(&response);
-    let status = if request_error && media == Media::GraphqlResponse {
-        StatusCode::BAD_REQUEST
+    let outcome = if request_error {
+        "refused"
+    } else if response.errors.is_empty() {
+        "ok"
     } else {
-        StatusCode::OK
+        "error"
     };
+    metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     if request_error {
         if let Value::Object(map) = &mut body {
             map.remove("data");
         }
     }
+    Ok(Outcome { body, request_error })
+}
+
+fn respond(media: Media, outcome: Outcome) -> HttpResponse {
+    let status = if outcome.request_error && media == Media::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     HttpResponse::build(status)
         .content_type(media.content_type())
-        .json(body)
+        .json(outcome.body)
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -245,28 +285,37 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(JSON))
 }
 
-/// Reads the body, stopping at `limit` bytes.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+fn too_large(limit: usize) -> HttpResponse {
+    metrics::counter!("diplograph_refused_queries_total", "reason" => "PAYLOAD_TOO_LARGE").increment(1);
+    HttpResponse::PayloadTooLarge()
+        .content_type(Media::Json.content_type())
+        .json(json!({ "errors": [{ "message": format!("request body is larger than the limit of {limit} bytes"), "extensions": { "code": "PAYLOAD_TOO_LARGE" } }] }))
+}
+
+/// Reads the body, refusing at once when `Content-Length` is over `limit`
+/// and stopping as soon as the bytes read pass it.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            HttpResponse::BadRequest().body(format!("could not read the request body: {e}"))
-        })?;
+        let chunk =
+            chunk.map_err(|e| HttpResponse::BadRequest().body(format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(HttpResponse::PayloadTooLarge()
-                .content_type(Media::Json.content_type())
-                .json(json!({ "errors": [{ "message": format!("request body is larger than the limit of {limit} bytes"), "extensions": { "code": "PAYLOAD_TOO_LARGE" } }] })));
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
 
-pub async fn post(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let Some(media) = negotiate(&req) else {
         return refuse(
             StatusCode::NOT_ACCEPTABLE,
@@ -283,7 +332,7 @@ pub async fn post(
             "send the request as Content-Type: application/json",
         );
     }
-    let body = match read_body(payload, state.body_limit).await {
+    let body = match read_body(&req, payload, state.options.body_limit).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -291,17 +340,54 @@ pub async fn post(
         Ok(v) => v,
         Err(e) => return bad_request(media, format!("the request body is not valid JSON: {e}")),
     };
-    match params_from_json(json) {
-        Ok(params) => execute(&state, params, media).await,
-        Err(message) => bad_request(media, message),
+    match json {
+        Value::Array(items) => run_batch(&state, &req, media, items).await,
+        json => match params_from_json(json) {
+            Ok(params) => match run_one(&state, &req, params, false).await {
+                Ok(outcome) => respond(media, outcome),
+                Err(resp) => resp,
+            },
+            Err(message) => bad_request(media, message),
+        },
     }
 }
 
+/// A JSON array of operations: refused unless batching is on, and then
+/// capped; each runs in turn and the answers come back in order.
+async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec<Value>) -> HttpResponse {
+    if !state.options.batching {
+        metrics::counter!("diplograph_refused_queries_total", "reason" => "BATCHING_DISABLED").increment(1);
+        return bad_request(
+            media,
+            "batched requests (a JSON array) are not accepted here; send one operation per request",
+        );
+    }
+    if items.is_empty() || items.len() > state.options.max_batch {
+        return bad_request(
+            media,
+            format!(
+                "a batch holds 1 to {} operations, got {}",
+                state.options.max_batch,
+                items.len()
+            ),
+        );
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        let params = match params_from_json(item) {
+            Ok(p) => p,
+            Err(message) => return bad_request(media, message),
+        };
+        match run_one(state, req, params, false).await {
+            Ok(outcome) => answers.push(outcome.body),
+            Err(resp) => return resp,
+        }
+    }
+    HttpResponse::Ok().content_type(media.content_type()).json(answers)
+}
+
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let has_query = req
-        .query_string()
-        .split('&')
-        .any(|p| p.starts_with("query="));
+    let has_query = req.query_string().split('&').any(|p| p.starts_with("query="));
     if !has_query && wants_html(&req) {
         return playground::page(state).await;
     }
@@ -317,20 +403,10 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(p) => p,
         Err(message) => return bad_request(media, message),
     };
-    if operation_type(&params.query, params.operation_name.as_deref())
-        == Some(OperationType::Mutation)
-    {
-        let mut resp = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "METHOD_NOT_ALLOWED",
-            "mutations must be sent with POST",
-        );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return resp;
+    match run_one(&state, &req, params, true).await {
+        Ok(outcome) => respond(media, outcome),
+        Err(resp) => resp,
     }
-    execute(&state, params, media).await
 }
 
 pub async fn other_method() -> HttpResponse {

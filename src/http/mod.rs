@@ -2,18 +2,27 @@
 //! GraphQL-over-HTTP, not entity types.
 //!
 //! Routes: `POST /graphql`, `GET /graphql` (queries only), the GraphiQL IDE at
-//! `/` and at `/graphql` for browsers asking for HTML, `GET /health`, and the
-//! IDE's assets under `/playground-assets/` when they are served locally.
+//! `/` and at `/graphql` for browsers asking for HTML, `GET /health`,
+//! `GET /ready`, `GET /metrics`, and the IDE's assets under
+//! `/playground-assets/` when they are served locally.
 
 mod graphql;
+mod observe;
+mod persisted;
 mod playground;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use actix_cors::Cors;
+use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
+pub use persisted::{sha256_hex, Persisted};
+
 use crate::graphql::AppSchema;
-use crate::store::Store;
+use crate::store::{SeedState, Store};
 
 /// Where the IDE's scripts come from.
 #[derive(Clone, Debug)]
@@ -35,13 +44,51 @@ impl Assets {
     }
 }
 
+/// HTTP-level behaviour, from the settings.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    pub body_limit: usize,
+    pub batching: bool,
+    pub max_batch: usize,
+    /// Development mode: any origin may call the API.
+    pub dev: bool,
+    pub cors_origins: Vec<String>,
+}
+
 /// What every handler shares; built once and cloned into each worker.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
     pub store: Store,
     pub assets: Assets,
-    pub body_limit: usize,
+    pub options: HttpOptions,
+    pub persisted: Arc<Persisted>,
+    pub labels: Arc<OperationLabels>,
+}
+
+/// The CORS policy. Same-origin requests (the IDE) always pass; listed
+/// origins pass; in development mode every origin does. Others get no
+/// `Access-Control-Allow-Origin`, so browsers keep the answer from them.
+pub fn cors(options: &HttpOptions) -> Cors {
+    let base = Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION])
+        .expose_headers([header::HeaderName::from_static(REQUEST_ID_HEADER)])
+        .block_on_origin_mismatch(false)
+        .max_age(3600);
+    if options.dev {
+        return base.allow_any_origin();
+    }
+    let listed = options.cors_origins.clone();
+    base.allowed_origin_fn(move |origin, head| {
+        let Ok(origin) = origin.to_str() else { return false };
+        if listed.iter().any(|o| o == origin) {
+            return true;
+        }
+        let host = head.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+        let bare = origin.trim_start_matches("http://").trim_start_matches("https://");
+        host.is_some_and(|h| h == bare)
+    })
 }
 
 /// Registers every route.
@@ -52,6 +99,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         }
         cfg.app_data(web::Data::new(state))
             .route("/health", web::get().to(health))
+            .route("/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics_page))
             .route("/", web::get().to(playground::page))
             .service(
                 web::resource("/graphql")
@@ -62,6 +111,31 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     }
 }
 
+/// Liveness: the process answers.
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the store is open and a seed is fully loaded.
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.seed_state() {
+        Ok(SeedState::Loaded { hash }) => {
+            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "seed": hash }))
+        }
+        Ok(other) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({ "status": "not ready", "seed": format!("{other:?}") })),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "store unavailable" }))
+        }
+    }
+}
+
+/// Prometheus text format.
+async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
+    metrics::counter!("diplograph_store_reads_total").absolute(state.store.reads());
+    metrics::counter!("diplograph_store_writes_total").absolute(state.store.writes());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(prometheus().render())
 }

@@ -111,9 +111,7 @@ fn urls(assets: &Assets) -> [String; 4] {
 }
 
 fn escape_attr(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
+    s.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;")
 }
 
 /// Renders the IDE page.
@@ -124,9 +122,7 @@ pub fn render(assets: &Assets) -> String {
         .map(|(_, query)| serde_json::json!({ "query": query }))
         .collect();
     // `</` inside a script must not close it.
-    let tabs = serde_json::to_string(&tabs)
-        .unwrap_or_default()
-        .replace("</", "<\\/");
+    let tabs = serde_json::to_string(&tabs).unwrap_or_default().replace("</", "<\\/");
     format!(
         r#"<!doctype html>
 <html lang="en">

@@ -185,10 +185,7 @@ impl PartialDate {
                 if end.last_day() <= start.last_day() || end.first_day() < start.first_day() {
                     return Err(DateError::Backwards(input.to_owned()));
                 }
-                Ok(PartialDate {
-                    start,
-                    end: Some(end),
-                })
+                Ok(PartialDate { start, end: Some(end) })
             }
         }
     }
@@ -222,12 +219,7 @@ impl PartialDate {
     /// The first day of the whole period, as `YYYY-MM-DD`.
     pub fn first_iso(&self) -> String {
         let s = self.start;
-        format!(
-            "{:04}-{:02}-{:02}",
-            s.year,
-            s.month.unwrap_or(1),
-            s.day.unwrap_or(1)
-        )
+        format!("{:04}-{:02}-{:02}", s.year, s.month.unwrap_or(1), s.day.unwrap_or(1))
     }
 
     /// The last day of the whole period, as `YYYY-MM-DD`.
@@ -240,8 +232,7 @@ impl PartialDate {
 
     /// Whether any day of this period falls within `[from, to]` (either bound optional).
     pub fn overlaps(&self, from: Option<&PartialDate>, to: Option<&PartialDate>) -> bool {
-        from.is_none_or(|f| self.last_day() >= f.first_day())
-            && to.is_none_or(|t| self.first_day() <= t.last_day())
+        from.is_none_or(|f| self.last_day() >= f.first_day()) && to.is_none_or(|t| self.first_day() <= t.last_day())
     }
 }
 
@@ -303,10 +294,7 @@ mod tests {
         assert!(!march.overlaps(Some(&april), None));
         assert_eq!(march.last_day() - march.first_day(), 30);
         assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(
-            days_from_civil(2008, 2, 29) + 1,
-            days_from_civil(2008, 3, 1)
-        );
+        assert_eq!(days_from_civil(2008, 2, 29) + 1, days_from_civil(2008, 3, 1));
     }
 
     #[test]

@@ -117,9 +117,7 @@ impl Id {
         if s.len() > MAX_ID_LEN {
             return Err(IdError::TooLong(s.len()));
         }
-        let (kind, slug) = s
-            .split_once('/')
-            .ok_or_else(|| IdError::NoPrefix(s.to_owned()))?;
+        let (kind, slug) = s.split_once('/').ok_or_else(|| IdError::NoPrefix(s.to_owned()))?;
         if EntityKind::from_prefix(kind).is_none() {
             return Err(IdError::UnknownKind {
                 id: s.to_owned(),
@@ -220,10 +218,7 @@ mod tests {
         let id = Id::parse("actor/dmitry-medvedev").unwrap();
         assert_eq!(id.kind(), EntityKind::Actor);
         assert_eq!(id.slug(), "dmitry-medvedev");
-        assert_eq!(
-            Id::parse_as(EntityKind::Actor, "dmitry-medvedev").unwrap(),
-            id
-        );
+        assert_eq!(Id::parse_as(EntityKind::Actor, "dmitry-medvedev").unwrap(), id);
         assert!(matches!(
             Id::parse_as(EntityKind::Event, "actor/dmitry-medvedev"),
             Err(IdError::WrongKind { .. })

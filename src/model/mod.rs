@@ -535,9 +535,10 @@ impl Relation {
     pub fn target_kind(self) -> EntityKind {
         use Relation::*;
         match self {
-            EventParticipant | EventFigureClaimant | ActorPositionIn | ActorPartOf
-            | TreatyParty | TreatySignatory | TreatyRatifier | TreatyMediator | FundingDonor
-            | FundingRecipient | FundingAuthorizedBy => EntityKind::Actor,
+            EventParticipant | EventFigureClaimant | ActorPositionIn | ActorPartOf | TreatyParty | TreatySignatory
+            | TreatyRatifier | TreatyMediator | FundingDonor | FundingRecipient | FundingAuthorizedBy => {
+                EntityKind::Actor
+            }
             EventPlace | TreatySignedAt | PlaceWithin => EntityKind::Place,
             EventTreaty | TreatyBasedOn | FundingBasis => EntityKind::Treaty,
             EventPartOf | EventAfter | EventRetractedBy | FundingEvent => EntityKind::Event,
@@ -707,15 +708,10 @@ impl Entity {
             Entity::Treaty(t) => {
                 out.extend(t.parties.iter().map(|p| edge(TreatyParty, p)));
                 out.extend(t.signatories.iter().map(|p| edge(TreatySignatory, p)));
-                out.extend(t.ratifications.iter().map(|r| {
-                    Edge {
-                        relation: TreatyRatifier,
-                        to: r.by.clone(),
-                        payload: r
-                            .date
-                            .map(|d| d.to_string().into_bytes())
-                            .unwrap_or_default(),
-                    }
+                out.extend(t.ratifications.iter().map(|r| Edge {
+                    relation: TreatyRatifier,
+                    to: r.by.clone(),
+                    payload: r.date.map(|d| d.to_string().into_bytes()).unwrap_or_default(),
                 }));
                 out.extend(t.mediator.iter().map(|p| edge(TreatyMediator, p)));
                 out.extend(t.signed_at.iter().map(|p| edge(TreatySignedAt, p)));

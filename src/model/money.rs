@@ -65,9 +65,7 @@ pub struct Money {
 fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let n = u64::deserialize(d)?;
     if n == 0 {
-        return Err(serde::de::Error::custom(MoneyError::NotPositive(
-            n.to_string(),
-        )));
+        return Err(serde::de::Error::custom(MoneyError::NotPositive(n.to_string())));
     }
     Ok(n)
 }

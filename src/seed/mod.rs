@@ -24,9 +24,7 @@ use serde::Deserializer as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{
-    Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty,
-};
+use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty};
 use crate::store::{Change, SeedState, Store, StoreError};
 
 /// Entities written per transaction. The article seed fits in one.
@@ -69,7 +67,9 @@ pub enum SeedError {
         #[source]
         source: std::io::Error,
     },
-    #[error("the store already holds a different seed ({loaded}); reload with `diplograph seed --reset` to replace it")]
+    #[error(
+        "the store already holds a different seed ({loaded}); reload with `diplograph seed --reset` to replace it"
+    )]
     DifferentSeed { loaded: String },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -145,10 +145,7 @@ fn seed_files(dir: &Path, problems: &mut Vec<Problem>) -> Result<Vec<SeedFile>, 
         if path.extension().and_then(|e| e.to_str()) != Some("json") {
             continue;
         }
-        let stem = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
         let plural = stem.split_once('-').map_or(stem, |(k, _)| k);
         match EntityKind::from_plural(plural) {
             Some(kind) => files.push(SeedFile { path, kind }),
@@ -158,9 +155,7 @@ fn seed_files(dir: &Path, problems: &mut Vec<Problem>) -> Result<Vec<SeedFile>, 
                 field: None,
                 message: format!(
                     "unknown kind `{plural}` in the file name; name files after their kind: {}",
-                    EntityKind::ALL
-                        .map(|k| format!("{}.json", k.plural()))
-                        .join(", ")
+                    EntityKind::ALL.map(|k| format!("{}.json", k.plural())).join(", ")
                 ),
             }),
         }
@@ -168,9 +163,7 @@ fn seed_files(dir: &Path, problems: &mut Vec<Problem>) -> Result<Vec<SeedFile>, 
     // Load order: kinds first (sources before what cites them), then name.
     files.sort_by(|a, b| {
         let rank = |k: EntityKind| EntityKind::ALL.iter().position(|x| *x == k);
-        rank(a.kind)
-            .cmp(&rank(b.kind))
-            .then_with(|| a.path.cmp(&b.path))
+        rank(a.kind).cmp(&rank(b.kind)).then_with(|| a.path.cmp(&b.path))
     });
     Ok(files)
 }
@@ -191,10 +184,7 @@ impl<R: Read> Read for Hashing<'_, R> {
 
 /// Calls `f` with each element of the JSON array in `reader`, one at a time,
 /// so memory stays bounded by the largest element, not the file.
-fn each_element<R: Read>(
-    reader: R,
-    f: &mut dyn FnMut(usize, Value),
-) -> Result<(), serde_json::Error> {
+fn each_element<R: Read>(reader: R, f: &mut dyn FnMut(usize, Value)) -> Result<(), serde_json::Error> {
     struct Each<'a>(&'a mut dyn FnMut(usize, Value));
     impl<'de> Visitor<'de> for Each<'_> {
         type Value = ();
@@ -250,10 +240,7 @@ pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
                 }
                 if let (Some(from), Some(to)) = (p.from, p.to) {
                     if to.last_day() < from.first_day() {
-                        out.push((
-                            format!("positions[{i}].to"),
-                            format!("{to} is before `from` {from}"),
-                        ));
+                        out.push((format!("positions[{i}].to"), format!("{to} is before `from` {from}")));
                     }
                 }
             }
@@ -346,12 +333,7 @@ fn stream(
         };
         let result = match hasher.as_deref_mut() {
             Some(h) => {
-                h.update(
-                    file.path
-                        .file_name()
-                        .map(|n| n.as_encoded_bytes())
-                        .unwrap_or_default(),
-                );
+                h.update(file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
                 h.update([0]);
                 each_element(
                     Hashing {
@@ -368,11 +350,7 @@ fn stream(
                 file: file.path.clone(),
                 id: None,
                 field: None,
-                message: format!(
-                    "malformed JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
+                message: format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
             });
         }
         problems.extend(local);
@@ -406,11 +384,7 @@ pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
                 push(
                     problems,
                     "id",
-                    format!(
-                        "is a {} id, but this file holds {}",
-                        id.kind(),
-                        file.kind.plural()
-                    ),
+                    format!("is a {} id, but this file holds {}", id.kind(), file.kind.plural()),
                 );
             }
             for (field, message) in check_entity(&entity) {
@@ -437,33 +411,28 @@ pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
 
     // Pass two: every reference resolves to an entity of the right kind.
     if problems.is_empty() {
-        stream(
-            &files,
-            &mut problems,
-            None,
-            &mut |file, entity, problems| {
-                for edge in entity.edges() {
-                    let expected = edge.relation.target_kind();
-                    let message = if edge.to.kind() != expected {
-                        format!(
-                            "`{}` is a {} id, but a {expected} id is required",
-                            edge.to,
-                            edge.to.kind()
-                        )
-                    } else if !ids.contains(&edge.to) {
-                        format!("refers to `{}`, which no seed file defines", edge.to)
-                    } else {
-                        continue;
-                    };
-                    problems.push(Problem {
-                        file: file.path.clone(),
-                        id: Some(entity.id().to_string()),
-                        field: Some(edge.relation.field().into()),
-                        message,
-                    });
-                }
-            },
-        );
+        stream(&files, &mut problems, None, &mut |file, entity, problems| {
+            for edge in entity.edges() {
+                let expected = edge.relation.target_kind();
+                let message = if edge.to.kind() != expected {
+                    format!(
+                        "`{}` is a {} id, but a {expected} id is required",
+                        edge.to,
+                        edge.to.kind()
+                    )
+                } else if !ids.contains(&edge.to) {
+                    format!("refers to `{}`, which no seed file defines", edge.to)
+                } else {
+                    continue;
+                };
+                problems.push(Problem {
+                    file: file.path.clone(),
+                    id: Some(entity.id().to_string()),
+                    field: Some(edge.relation.field().into()),
+                    message,
+                });
+            }
+        });
     }
 
     if problems.is_empty() {

@@ -11,11 +11,7 @@ pub enum StoreError {
         source: sled::Error,
     },
     #[error("database at {path} has storage format version {found}, but this build reads version {expected}; export it with the matching build or start from an empty data directory")]
-    UnknownFormat {
-        path: PathBuf,
-        found: u32,
-        expected: u32,
-    },
+    UnknownFormat { path: PathBuf, found: u32, expected: u32 },
     #[error("corrupt record in tree `{tree}` at key `{key}`: {reason}")]
     Corrupt {
         tree: &'static str,

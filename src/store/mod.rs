@@ -97,9 +97,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("path", &self.inner.path)
-            .finish()
+        f.debug_struct("Store").field("path", &self.inner.path).finish()
     }
 }
 
@@ -117,9 +115,7 @@ fn decode(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Record, StoreE
         reason,
     };
     match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => {
-            postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
-        }
+        Some((&RECORD_VERSION, body)) => postcard::from_bytes(body).map_err(|e| corrupt(e.to_string())),
         Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
         None => Err(corrupt("empty value".into())),
     }
@@ -143,11 +139,7 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
         ));
     }
     if trees::date_tree(kind).is_some() {
-        out.push((
-            TreeRef::ByDate(kind),
-            keys::dated(entity.date(), id),
-            Vec::new(),
-        ));
+        out.push((TreeRef::ByDate(kind), keys::dated(entity.date(), id), Vec::new()));
     }
     if kind == EntityKind::Event {
         out.push((
@@ -215,10 +207,7 @@ impl Store {
         let mut names = Vec::new();
         let mut positions = HashMap::new();
         for (i, (tree_ref, name)) in trees::all_trees().into_iter().enumerate() {
-            trees.push(
-                db.open_tree(name)
-                    .map_err(sled_err(format!("opening tree `{name}`")))?,
-            );
+            trees.push(db.open_tree(name).map_err(sled_err(format!("opening tree `{name}`")))?);
             names.push(name);
             positions.insert(tree_ref, i);
         }
@@ -239,10 +228,7 @@ impl Store {
 
     fn check_format(&self) -> Result<(), StoreError> {
         let meta = self.tree(TreeRef::Meta);
-        match meta
-            .get(META_FORMAT)
-            .map_err(sled_err("reading the format version"))?
-        {
+        match meta.get(META_FORMAT).map_err(sled_err("reading the format version"))? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
@@ -297,10 +283,7 @@ impl Store {
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner
-            .db
-            .flush()
-            .map_err(sled_err("flushing to disk"))?;
+        self.inner.db.flush().map_err(sled_err("flushing to disk"))?;
         Ok(())
     }
 
@@ -345,8 +328,7 @@ impl Store {
         let mut batch = sled::Batch::default();
         batch.insert(META_SEED_STATE, word);
         batch.insert(META_SEED_HASH, hash.as_bytes());
-        meta.apply_batch(batch)
-            .map_err(sled_err("recording the seed state"))?;
+        meta.apply_batch(batch).map_err(sled_err("recording the seed state"))?;
         self.flush()
     }
 
@@ -419,8 +401,7 @@ impl Store {
         let tree = TreeRef::Entity(id.kind());
         match tx[self.position(tree)].get(id.as_bytes())? {
             Some(bytes) => Ok(Some(
-                decode(self.name(tree), id.as_bytes(), &bytes)
-                    .map_err(ConflictableTransactionError::Abort)?,
+                decode(self.name(tree), id.as_bytes(), &bytes).map_err(ConflictableTransactionError::Abort)?,
             )),
             None => Ok(None),
         }
@@ -480,16 +461,12 @@ impl Store {
     fn check_references(&self, tx: &[TransactionalTree], entity: &Entity) -> TxResult<()> {
         for edge in entity.edges() {
             let tree = &tx[self.position(TreeRef::Entity(edge.to.kind()))];
-            if edge.to.kind() != edge.relation.target_kind()
-                || tree.get(edge.to.as_bytes())?.is_none()
-            {
-                return Err(ConflictableTransactionError::Abort(
-                    StoreError::MissingReference {
-                        id: entity.id().to_string(),
-                        field: edge.relation.field(),
-                        target: edge.to.to_string(),
-                    },
-                ));
+            if edge.to.kind() != edge.relation.target_kind() || tree.get(edge.to.as_bytes())?.is_none() {
+                return Err(ConflictableTransactionError::Abort(StoreError::MissingReference {
+                    id: entity.id().to_string(),
+                    field: edge.relation.field(),
+                    target: edge.to.to_string(),
+                }));
             }
         }
         Ok(())
@@ -532,12 +509,7 @@ impl Store {
 
     /// Follows `relation` from each of `from` (one counted read): for each
     /// source id, the ids it links to with the edge payload, in key order.
-    pub fn related(
-        &self,
-        relation: Relation,
-        direction: Direction,
-        from: &[Id],
-    ) -> Result<Neighbours, StoreError> {
+    pub fn related(&self, relation: Relation, direction: Direction, from: &[Id]) -> Result<Neighbours, StoreError> {
         self.count_read();
         let tree_ref = match direction {
             Direction::Forward => TreeRef::Forward(relation),
@@ -548,12 +520,8 @@ impl Store {
         for id in from {
             let mut links = Vec::new();
             for item in tree.scan_prefix(keys::prefix(id.as_bytes())) {
-                let (key, value) =
-                    item.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
-                links.push((
-                    self.id_in(tree_ref, &key, keys::second(&key))?,
-                    value.to_vec(),
-                ));
+                let (key, value) = item.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
+                links.push((self.id_in(tree_ref, &key, keys::second(&key))?, value.to_vec()));
             }
             out.insert(id.clone(), links);
         }
@@ -598,11 +566,7 @@ impl Store {
         let mut out = Vec::new();
         for item in items.take(limit) {
             let (key, _) = item.map_err(sled_err(format!("listing `{}`", self.name(tree_ref))))?;
-            let id_bytes = if kind == EntityKind::Event {
-                &key[8..]
-            } else {
-                &key[..]
-            };
+            let id_bytes = if kind == EntityKind::Event { &key[8..] } else { &key[..] };
             out.push((key.to_vec(), self.id_in(tree_ref, &key, id_bytes)?));
         }
         if from_end {
@@ -645,10 +609,7 @@ impl Store {
         self.count_read();
         let tree_ref = TreeRef::ByKind(kind);
         let mut out = Vec::new();
-        for item in self
-            .tree(tree_ref)
-            .scan_prefix(keys::prefix(subkind.as_bytes()))
-        {
+        for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
             let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
             out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
         }
@@ -678,8 +639,7 @@ impl Store {
             let Some((first, last, id)) = keys::split_dated(&key) else {
                 continue;
             };
-            let overlaps = from.is_none_or(|f| last >= f.first_day())
-                && to.is_none_or(|t| first <= t.last_day());
+            let overlaps = from.is_none_or(|f| last >= f.first_day()) && to.is_none_or(|t| first <= t.last_day());
             if overlaps {
                 out.push(self.id_in(tree_ref, &key, id)?);
             }
@@ -757,11 +717,7 @@ impl Store {
         for kind in EntityKind::ALL {
             let records = self.all(kind)?;
             if records.len() as u64 != read_u64(self.meta_get(&meta_count_key(kind))?) {
-                problems.push(format!(
-                    "count of {} is off: {} stored",
-                    kind.plural(),
-                    records.len()
-                ));
+                problems.push(format!("count of {} is off: {} stored", kind.plural(), records.len()));
             }
             for record in records {
                 for (tree, key, value) in index_entries(&record.entity) {
@@ -782,18 +738,14 @@ impl Store {
             for (k, v) in &want {
                 match have.get(k) {
                     None => problems.push(format!("`{name}` lacks {}", String::from_utf8_lossy(k))),
-                    Some(h) if h != v => problems.push(format!(
-                        "`{name}` has a stale value at {}",
-                        String::from_utf8_lossy(k)
-                    )),
+                    Some(h) if h != v => {
+                        problems.push(format!("`{name}` has a stale value at {}", String::from_utf8_lossy(k)))
+                    }
                     _ => {}
                 }
             }
             for k in have.keys().filter(|k| !want.contains_key(*k)) {
-                problems.push(format!(
-                    "`{name}` has an orphan entry {}",
-                    String::from_utf8_lossy(k)
-                ));
+                problems.push(format!("`{name}` has an orphan entry {}", String::from_utf8_lossy(k)));
             }
         }
         Ok(problems)

@@ -81,10 +81,7 @@ impl TestApp {
     /// POSTs a query that must succeed and returns its `data`.
     pub async fn data(&self, query: &str) -> Value {
         let response = self.query(query).await;
-        assert!(
-            response.get("errors").is_none(),
-            "unexpected errors: {response:#}"
-        );
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
         response["data"].clone()
     }
 }
@@ -94,4 +91,35 @@ pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<no code>")
+}
+
+// ---- Seed data and JSON paths, for tests that check answers against the seed ----
+
+/// The records of one seed file (`"actors"`, `"events"`, …) as JSON, so tests
+/// can compute what the API should answer instead of hard-coding counts.
+pub fn seed_records(file: &str) -> Vec<Value> {
+    let path = seed_dir().join(format!("{file}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Every string a path leads to inside a JSON value. A `*` step walks each
+/// element of an array; a null or a missing key leads nowhere, so an optional
+/// relation that is not set yields nothing.
+pub fn strings_at(value: &Value, path: &[&str]) -> Vec<String> {
+    match path.split_first() {
+        None => value.as_str().map(str::to_owned).into_iter().collect(),
+        Some((&"*", rest)) => value
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|item| strings_at(item, rest))
+            .collect(),
+        Some((key, rest)) => value.get(*key).map(|v| strings_at(v, rest)).unwrap_or_default(),
+    }
+}
+
+/// The `id` of each element of a JSON array, in order.
+pub fn ids(list: &Value) -> Vec<String> {
+    strings_at(list, &["*", "id"])
 }

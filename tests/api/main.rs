@@ -2,3 +2,6 @@
 
 mod helpers;
 mod schema_file;
+mod seed;
+mod seed_facts;
+mod store;

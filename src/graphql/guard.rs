@@ -1,0 +1,434 @@
+//! Refuses hostile queries before they cost anything, and gives every error
+//! a code.
+//!
+//! The checks run in order of cost: the raw text (length, tokens) before
+//! parsing; the parsed document (aliases, root fields, directives,
+//! introspection, total selections with fragments expanded) before
+//! validation, whose overlapping-fields rule is quadratic in the worst case;
+//! depth and complexity in async-graphql's validation; a time limit on
+//! execution.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextValidation,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+
+/// Query limits, each configurable; the defaults are documented in the README.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryLimits {
+    /// Deepest nesting of selections (GraphiQL's introspection query needs 13).
+    pub max_depth: usize,
+    /// Highest complexity: each field costs 1, lists multiply by their page size.
+    pub max_complexity: usize,
+    /// Most aliases in one document.
+    pub max_aliases: usize,
+    /// Most root fields in one operation.
+    pub max_root_fields: usize,
+    /// Most directives on one field.
+    pub max_directives: usize,
+    /// Longest query text, in characters.
+    pub max_query_chars: usize,
+    /// Most lexical tokens in the query text.
+    pub max_tokens: usize,
+    /// Most selections once fragments are expanded (guards against fragment bombs).
+    pub max_selections: usize,
+    /// Whether `__schema` and `__type` may be queried.
+    pub introspection: bool,
+    /// Longest time one operation may run.
+    pub timeout: Duration,
+}
+
+impl Default for QueryLimits {
+    fn default() -> QueryLimits {
+        QueryLimits {
+            max_depth: 13,
+            max_complexity: 20_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_directives: 5,
+            max_query_chars: 20_000,
+            max_tokens: 5_000,
+            max_selections: 5_000,
+            introspection: true,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a query was refused, as an error code (also the `reason` label of the
+/// refused-query metric).
+pub fn refusal(code: &'static str, message: impl Into<String>) -> ServerError {
+    metrics::counter!("diplograph_refused_queries_total", "reason" => code).increment(1);
+    let mut err = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", code);
+    err.extensions = Some(ext);
+    err
+}
+
+/// Counts GraphQL tokens without building them, stopping once past `max`.
+fn count_tokens(query: &str, max: usize) -> usize {
+    let bytes = query.as_bytes();
+    let mut i = 0;
+    let mut n = 0;
+    while i < bytes.len() && n <= max {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                n += 1;
+                let block = bytes[i..].starts_with(b"\"\"\"");
+                i += if block { 3 } else { 1 };
+                while i < bytes.len() {
+                    if block && bytes[i..].starts_with(b"\"\"\"") {
+                        i += 3;
+                        break;
+                    }
+                    if !block && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if !block && (bytes[i] == b'"' || bytes[i] == b'\n') {
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                n += 1;
+                i += 3;
+            }
+            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                n += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
+                {
+                    i += 1;
+                }
+            }
+            _ => {
+                n += 1;
+                i += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Measures a parsed document: aliases and directives as written, root
+/// fields and selections with fragments expanded (cycles are left to validation).
+struct Survey<'a> {
+    doc: &'a ExecutableDocument,
+    aliases: usize,
+    max_directives: usize,
+    introspection: bool,
+    selections: usize,
+    budget: usize,
+}
+
+impl<'a> Survey<'a> {
+    fn new(doc: &'a ExecutableDocument, budget: usize) -> Survey<'a> {
+        Survey {
+            doc,
+            aliases: 0,
+            max_directives: 0,
+            introspection: false,
+            selections: 0,
+            budget,
+        }
+    }
+
+    /// Counts what is written, once per occurrence in the text.
+    fn written(&mut self, set: &SelectionSet) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    if f.alias.is_some() {
+                        self.aliases += 1;
+                    }
+                    self.max_directives = self.max_directives.max(f.directives.len());
+                    if matches!(f.name.node.as_str(), "__schema" | "__type") {
+                        self.introspection = true;
+                    }
+                    self.written(&f.selection_set.node);
+                }
+                Selection::InlineFragment(inline) => {
+                    self.max_directives = self.max_directives.max(inline.node.directives.len());
+                    self.written(&inline.node.selection_set.node);
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.max_directives = self.max_directives.max(spread.node.directives.len());
+                }
+            }
+        }
+    }
+
+    /// Counts selections with fragments expanded; stops once over budget.
+    fn expanded(&mut self, set: &SelectionSet, stack: &mut HashSet<String>) {
+        for item in &set.items {
+            if self.selections > self.budget {
+                return;
+            }
+            self.selections += 1;
+            match &item.node {
+                Selection::Field(f) => self.expanded(&f.node.selection_set.node, stack),
+                Selection::InlineFragment(inline) => self.expanded(&inline.node.selection_set.node, stack),
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    if let Some(fragment) = self.doc.fragments.get(&spread.node.fragment_name.node) {
+                        if stack.insert(name.clone()) {
+                            self.expanded(&fragment.node.selection_set.node, stack);
+                            stack.remove(&name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Root fields of one selection set, with root-level fragments expanded.
+    fn root_fields(&self, set: &SelectionSet, stack: &mut HashSet<String>) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(_) => 1,
+                Selection::InlineFragment(inline) => self.root_fields(&inline.node.selection_set.node, stack),
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.to_string();
+                    match self.doc.fragments.get(&spread.node.fragment_name.node) {
+                        Some(fragment) if stack.insert(name.clone()) => {
+                            let n = self.root_fields(&fragment.node.selection_set.node, stack);
+                            stack.remove(&name);
+                            n
+                        }
+                        _ => 0,
+                    }
+                }
+            })
+            .sum()
+    }
+}
+
+fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), ServerError> {
+    let mut survey = Survey::new(doc, limits.max_selections);
+    for (_, op) in doc.operations.iter() {
+        survey.written(&op.node.selection_set.node);
+        let roots = survey.root_fields(&op.node.selection_set.node, &mut HashSet::new());
+        if roots > limits.max_root_fields {
+            return Err(refusal(
+                "TOO_MANY_ROOT_FIELDS",
+                format!(
+                    "an operation selects {roots} root fields; the limit is {}",
+                    limits.max_root_fields
+                ),
+            ));
+        }
+        survey.expanded(&op.node.selection_set.node, &mut HashSet::new());
+    }
+    for (_, fragment) in doc.fragments.iter() {
+        survey.written(&fragment.node.selection_set.node);
+    }
+    if survey.aliases > limits.max_aliases {
+        return Err(refusal(
+            "TOO_MANY_ALIASES",
+            format!(
+                "the document has {} aliases; the limit is {}",
+                survey.aliases, limits.max_aliases
+            ),
+        ));
+    }
+    if survey.max_directives > limits.max_directives {
+        return Err(refusal(
+            "TOO_MANY_DIRECTIVES",
+            format!(
+                "a field has {} directives; the limit is {}",
+                survey.max_directives, limits.max_directives
+            ),
+        ));
+    }
+    if survey.selections > limits.max_selections {
+        return Err(refusal(
+            "QUERY_TOO_COMPLEX",
+            format!("the document expands to more than {} selections", limits.max_selections),
+        ));
+    }
+    if survey.introspection && !limits.introspection {
+        return Err(refusal(
+            "INTROSPECTION_DISABLED",
+            "introspection (__schema, __type) is disabled on this server",
+        ));
+    }
+    Ok(())
+}
+
+/// Longest error message sent to a client; longer ones are cut.
+const MAX_MESSAGE: usize = 400;
+
+/// Gives every error a code and keeps messages short.
+fn finish_errors(response: &mut Response, request_id: Option<&str>) {
+    for err in &mut response.errors {
+        let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            let code = if err.path.is_empty() {
+                "GRAPHQL_VALIDATION_FAILED"
+            } else {
+                "INTERNAL_SERVER_ERROR"
+            };
+            err.extensions.get_or_insert_with(Default::default).set("code", code);
+        }
+        let internal = err
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .is_some_and(|c| *c == Value::from("INTERNAL_SERVER_ERROR"));
+        if internal {
+            if let Some(id) = request_id {
+                err.message = format!("internal error; quote request id {id} to the operator");
+                err.extensions.get_or_insert_with(Default::default).set("requestId", id);
+            }
+        }
+        if err.message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !err.message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            err.message.truncate(cut);
+            err.message.push_str("… (truncated)");
+        }
+    }
+}
+
+/// The request id the HTTP layer assigned, carried in request data.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// The guard, as an async-graphql extension.
+pub struct Guard(pub Arc<QueryLimits>);
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension(self.0.clone()))
+    }
+}
+
+struct GuardExtension(Arc<QueryLimits>);
+
+#[async_trait::async_trait]
+impl Extension for GuardExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.as_str());
+        finish_errors(&mut response, request_id);
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let limits = &self.0;
+        let chars = query.chars().count();
+        if chars > limits.max_query_chars {
+            return Err(refusal(
+                "QUERY_TOO_LARGE",
+                format!(
+                    "the query is {chars} characters long; the limit is {}",
+                    limits.max_query_chars
+                ),
+            ));
+        }
+        let tokens = count_tokens(query, limits.max_tokens);
+        if tokens > limits.max_tokens {
+            return Err(refusal(
+                "QUERY_TOO_LARGE",
+                format!("the query has more than {} tokens", limits.max_tokens),
+            ));
+        }
+        let doc = next.run(ctx, query, variables).await.map_err(|mut e| {
+            if e.extensions.is_none() {
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", "GRAPHQL_PARSE_FAILED");
+                metrics::counter!("diplograph_refused_queries_total", "reason" => "GRAPHQL_PARSE_FAILED").increment(1);
+            }
+            e
+        })?;
+        check_document(&doc, limits)?;
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|mut e| {
+                    let code = match e.message.as_str() {
+                        "Query is too complex." => "QUERY_TOO_COMPLEX",
+                        "Query is nested too deep." => "QUERY_TOO_DEEP",
+                        _ => "GRAPHQL_VALIDATION_FAILED",
+                    };
+                    if code == "QUERY_TOO_COMPLEX" {
+                        e.message = format!(
+                            "the query is too complex (limit {}); ask for smaller pages or fewer nested lists",
+                            self.0.max_complexity
+                        );
+                    } else if code == "QUERY_TOO_DEEP" {
+                        e.message = format!("the query is nested too deep (limit {} levels)", self.0.max_depth);
+                    }
+                    metrics::counter!("diplograph_refused_queries_total", "reason" => code).increment(1);
+                    e.extensions.get_or_insert_with(Default::default).set("code", code);
+                    e
+                })
+                .collect()
+        })
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        match tokio::time::timeout(self.0.timeout, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => Response::from_errors(vec![refusal(
+                "TIMEOUT",
+                format!(
+                    "the operation ran longer than the limit of {} ms and was stopped",
+                    self.0.timeout.as_millis()
+                ),
+            )]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_counted_like_the_lexer_would() {
+        assert_eq!(count_tokens("{ a }", 100), 3);
+        assert_eq!(count_tokens("query Q($x: Int = 3) { a(b: \"s t\") ...F }", 100), 20);
+        assert_eq!(count_tokens("# only a comment", 100), 0);
+    }
+}

@@ -1,0 +1,830 @@
+//! The seed loader: bad seeds are refused whole, with problems that name the
+//! file, the entity and the field; good seeds load once, resume after a
+//! crash and are replaced only on request.
+
+use std::path::Path;
+use std::process::Command;
+
+use diplograph::model::{Actor, Entity, EntityKind, Event, Id, Origin, Place, PlaceKind};
+use diplograph::seed::{self, LoadOutcome, Problem, SeedError};
+use diplograph::store::{Change, SeedState, Store, StoreError, FORMAT_VERSION};
+use tempfile::TempDir;
+
+use crate::helpers::seed_dir;
+
+/// A small valid seed that the bad cases below change one file of.
+const BASE_PLACES: &str = r#"[
+  { "id": "place/moscow", "name": "Moscow", "kind": "city" }
+]"#;
+
+const BASE_ACTORS: &str = r#"[
+  { "id": "actor/russia", "name": "Russia", "kind": "state" },
+  { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" }
+]"#;
+
+const BASE_EVENTS: &str = r#"[
+  {
+    "id": "event/recognition",
+    "title": "Russia recognises South Ossetia",
+    "kind": "recognition",
+    "date": "2008-08-26",
+    "place": "place/moscow",
+    "participants": [
+      { "actor": "actor/russia", "role": "actor" },
+      { "actor": "actor/south-ossetia", "role": "target" }
+    ]
+  }
+]"#;
+
+const BASE_FUNDING: &str = r#"[
+  {
+    "id": "funding/budget",
+    "title": "Budget support",
+    "amount": { "amount": 2800000000, "currency": "RUB" },
+    "donor": "actor/russia",
+    "recipient": "actor/south-ossetia",
+    "purpose": "Budget support"
+  }
+]"#;
+
+const BASE: &[(&str, &str)] = &[
+    ("places.json", BASE_PLACES),
+    ("actors.json", BASE_ACTORS),
+    ("events.json", BASE_EVENTS),
+    ("funding.json", BASE_FUNDING),
+];
+
+/// Writes the base seed into a fresh directory, then `files` over it (a file
+/// of the same name replaces the base one).
+fn seed_with(files: &[(&str, &str)]) -> TempDir {
+    let dir = tempfile::tempdir().expect("temporary seed directory");
+    for (name, content) in BASE.iter().chain(files) {
+        std::fs::write(dir.path().join(name), content).expect("write a seed file");
+    }
+    dir
+}
+
+/// Asserts that the store holds nothing at all and records no seed.
+fn assert_empty(store: &Store, description: &str) {
+    for kind in EntityKind::ALL {
+        assert_eq!(
+            store.count(kind).unwrap(),
+            0,
+            "{description}: the count of {} should be 0",
+            kind.plural()
+        );
+        assert!(
+            store.all(kind).unwrap().is_empty(),
+            "{description}: no {} should be stored",
+            kind.plural()
+        );
+    }
+    assert_eq!(
+        store.seed_state().unwrap(),
+        SeedState::Empty,
+        "{description}: no seed state should be recorded"
+    );
+    assert_eq!(
+        store.generation().unwrap(),
+        0,
+        "{description}: nothing should have been written"
+    );
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new(), "{description}");
+}
+
+/// Per-kind counts of what the store holds.
+fn counts(store: &Store) -> Vec<(EntityKind, u64)> {
+    EntityKind::ALL
+        .into_iter()
+        .map(|k| (k, store.count(k).unwrap()))
+        .collect()
+}
+
+/// The problems of a load that must be refused as invalid.
+fn invalid<T: std::fmt::Debug>(
+    result: Result<T, SeedError>,
+    description: &str,
+) -> (Vec<Problem>, String) {
+    match result {
+        Err(e @ SeedError::Invalid(_)) => {
+            let text = e.to_string();
+            let SeedError::Invalid(problems) = e else {
+                unreachable!()
+            };
+            (problems, text)
+        }
+        other => panic!("{description}: expected SeedError::Invalid, got {other:?}"),
+    }
+}
+
+fn file_name(problem: &Problem) -> &str {
+    problem.file.file_name().and_then(|n| n.to_str()).unwrap_or_default()
+}
+
+struct BadSeed {
+    description: &'static str,
+    /// Files written over the base seed.
+    files: &'static [(&'static str, &'static str)],
+    /// The file the problem must name.
+    file: &'static str,
+    /// The entity id it must name, when the entity has one.
+    id: Option<&'static str>,
+    /// The field it must name, when one is at fault.
+    field: Option<&'static str>,
+    /// Words the message must contain, so the reason is the one intended.
+    message: &'static str,
+}
+
+const BAD_SEEDS: &[BadSeed] = &[
+    BadSeed {
+        description: "an id used twice in one file",
+        files: &[(
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "name": "Russia", "kind": "state" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" },
+              { "id": "actor/russia", "name": "Russian Federation", "kind": "state" }
+            ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/russia"),
+        field: Some("id"),
+        message: "duplicate id",
+    },
+    BadSeed {
+        // Topic files (`actors-*.json`) sort before `actors.json`, so the
+        // second sighting, the one reported, is in `actors.json`.
+        description: "an id used in two files",
+        files: &[(
+            "actors-extra.json",
+            r#"[ { "id": "actor/south-ossetia", "name": "Republic of South Ossetia", "kind": "unrecognised_state" } ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/south-ossetia"),
+        field: Some("id"),
+        message: "duplicate id",
+    },
+    BadSeed {
+        description: "a participant that no file defines",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally",
+                   "participants": [ { "actor": "actor/nobody", "role": "actor" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("participants.actor"),
+        message: "actor/nobody",
+    },
+    BadSeed {
+        description: "a place id where a participant's actor belongs",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally",
+                   "participants": [ { "actor": "place/moscow", "role": "actor" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("participants.actor"),
+        message: "is a place id, but a actor id is required",
+    },
+    BadSeed {
+        description: "an actor id where a treaty's place of signing belongs",
+        files: &[(
+            "treaties.json",
+            r#"[ { "id": "treaty/friendship", "name": "Friendship treaty", "kind": "treaty",
+                   "signed_at": "actor/russia" } ]"#,
+        )],
+        file: "treaties.json",
+        id: Some("treaty/friendship"),
+        field: Some("signed_at"),
+        message: "is a actor id, but a place id is required",
+    },
+    BadSeed {
+        description: "a date that does not exist (30 February)",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally", "date": "2009-02-30" } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("date"),
+        message: "day 30 does not exist",
+    },
+    BadSeed {
+        description: "a date written in words",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally", "date": "March 2009" } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("date"),
+        message: "March 2009",
+    },
+    BadSeed {
+        description: "a negative amount",
+        files: &[(
+            "funding.json",
+            r#"[ { "id": "funding/budget", "title": "Budget", "purpose": "Budget",
+                   "amount": { "amount": -5, "currency": "RUB" },
+                   "donor": "actor/russia", "recipient": "actor/south-ossetia" } ]"#,
+        )],
+        file: "funding.json",
+        id: Some("funding/budget"),
+        field: Some("amount.amount"),
+        message: "-5",
+    },
+    BadSeed {
+        description: "an amount of zero",
+        files: &[(
+            "funding.json",
+            r#"[ { "id": "funding/budget", "title": "Budget", "purpose": "Budget",
+                   "amount": { "amount": 0, "currency": "RUB" },
+                   "donor": "actor/russia", "recipient": "actor/south-ossetia" } ]"#,
+        )],
+        file: "funding.json",
+        id: Some("funding/budget"),
+        field: Some("amount.amount"),
+        message: "positive",
+    },
+    BadSeed {
+        description: "a fractional amount",
+        files: &[(
+            "funding.json",
+            r#"[ { "id": "funding/budget", "title": "Budget", "purpose": "Budget",
+                   "amount": { "amount": 2.5, "currency": "RUB" },
+                   "donor": "actor/russia", "recipient": "actor/south-ossetia" } ]"#,
+        )],
+        file: "funding.json",
+        id: Some("funding/budget"),
+        field: Some("amount.amount"),
+        message: "2.5",
+    },
+    BadSeed {
+        description: "a currency that is not an ISO-4217 code",
+        files: &[(
+            "funding.json",
+            r#"[ { "id": "funding/budget", "title": "Budget", "purpose": "Budget",
+                   "amount": { "amount": 5, "currency": "roubles" },
+                   "donor": "actor/russia", "recipient": "actor/south-ossetia" } ]"#,
+        )],
+        file: "funding.json",
+        id: Some("funding/budget"),
+        field: Some("amount.currency"),
+        message: "roubles",
+    },
+    BadSeed {
+        description: "an actor kind outside the vocabulary",
+        files: &[(
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "name": "Russia", "kind": "empire" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" }
+            ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/russia"),
+        field: Some("kind"),
+        message: "empire",
+    },
+    BadSeed {
+        description: "a participant role outside the vocabulary, deep in a list",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally",
+                   "participants": [ { "actor": "actor/russia", "role": "actor" },
+                                     { "actor": "actor/south-ossetia", "role": "boss" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("participants[1].role"),
+        message: "boss",
+    },
+    BadSeed {
+        description: "a field the format does not have",
+        files: &[(
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "name": "Russia", "kind": "state", "nickname": "Rus" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" }
+            ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/russia"),
+        field: Some("nickname"),
+        message: "nickname",
+    },
+    BadSeed {
+        description: "a required field left out",
+        files: &[(
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "kind": "state" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" }
+            ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/russia"),
+        field: Some("name"),
+        message: "name",
+    },
+    BadSeed {
+        description: "a blank name",
+        files: &[(
+            "places.json",
+            r#"[ { "id": "place/moscow", "name": "  ", "kind": "city" } ]"#,
+        )],
+        file: "places.json",
+        id: Some("place/moscow"),
+        field: Some("name"),
+        message: "must not be empty",
+    },
+    BadSeed {
+        description: "an id that is not of the form kind/slug",
+        files: &[(
+            "places.json",
+            r#"[ { "id": "place/Moscow City", "name": "Moscow", "kind": "city" } ]"#,
+        )],
+        file: "places.json",
+        id: Some("place/Moscow City"),
+        field: Some("id"),
+        message: "invalid slug",
+    },
+    BadSeed {
+        description: "an entity in the file of another kind",
+        files: &[(
+            "places.json",
+            r#"[
+              { "id": "place/moscow", "name": "Moscow", "kind": "city" },
+              { "id": "actor/kremlin", "name": "Kremlin", "kind": "building" }
+            ]"#,
+        )],
+        file: "places.json",
+        id: Some("actor/kremlin"),
+        field: Some("id"),
+        message: "is a actor id, but this file holds places",
+    },
+    BadSeed {
+        description: "a file named after no kind",
+        files: &[(
+            "people.json",
+            r#"[ { "id": "actor/someone", "name": "Someone", "kind": "person" } ]"#,
+        )],
+        file: "people.json",
+        id: None,
+        field: None,
+        message: "unknown kind `people`",
+    },
+    BadSeed {
+        description: "a file cut off in the middle of an entity",
+        files: &[(
+            "events.json",
+            "[\n  { \"id\": \"event/rally\",\n    \"title\": \"Rally\",\n",
+        )],
+        file: "events.json",
+        id: None,
+        field: None,
+        message: "malformed JSON at line 4 column 0",
+    },
+    BadSeed {
+        description: "a file with a missing comma",
+        files: &[(
+            "places.json",
+            "[\n  { \"id\": \"place/moscow\" \"name\": \"Moscow\", \"kind\": \"city\" }\n]",
+        )],
+        file: "places.json",
+        id: None,
+        field: None,
+        message: "malformed JSON at line 2 column 29",
+    },
+    BadSeed {
+        description: "a file holding an object instead of a list",
+        files: &[(
+            "places.json",
+            r#"{ "id": "place/moscow", "name": "Moscow", "kind": "city" }"#,
+        )],
+        file: "places.json",
+        id: None,
+        field: None,
+        message: "malformed JSON at line 1",
+    },
+];
+
+#[test]
+fn the_seed_the_bad_cases_start_from_is_valid() {
+    let dir = seed_with(&[]);
+    let store = Store::temporary().unwrap();
+    let outcome = seed::load(&store, dir.path(), false).expect("the base seed loads");
+    assert!(matches!(outcome, LoadOutcome::Loaded(_)));
+    assert_eq!(store.count(EntityKind::Actor).unwrap(), 2);
+    assert_eq!(store.count(EntityKind::Event).unwrap(), 1);
+    assert_eq!(store.count(EntityKind::Funding).unwrap(), 1);
+    assert_eq!(store.count(EntityKind::Place).unwrap(), 1);
+}
+
+#[test]
+fn a_bad_seed_is_refused_with_its_file_id_and_field_and_nothing_is_written() {
+    for case in BAD_SEEDS {
+        let dir = seed_with(case.files);
+        let store = Store::temporary().unwrap();
+        let (problems, text) = invalid(seed::load(&store, dir.path(), false), case.description);
+        assert_eq!(
+            problems.len(),
+            1,
+            "{}: expected exactly one problem, got {problems:#?}",
+            case.description
+        );
+        let problem = &problems[0];
+        assert_eq!(
+            file_name(problem),
+            case.file,
+            "{}: wrong file in {problem:#?}",
+            case.description
+        );
+        assert_eq!(
+            problem.id.as_deref(),
+            case.id,
+            "{}: wrong id in {problem:#?}",
+            case.description
+        );
+        assert_eq!(
+            problem.field.as_deref(),
+            case.field,
+            "{}: wrong field in {problem:#?}",
+            case.description
+        );
+        assert!(
+            problem.message.contains(case.message),
+            "{}: the message should contain {:?}: {problem:#?}",
+            case.description,
+            case.message
+        );
+
+        // The text a person reads names the same three things.
+        let shown = problem.to_string();
+        assert!(
+            shown.contains(case.file),
+            "{}: {shown:?} should name the file",
+            case.description
+        );
+        if let Some(id) = case.id {
+            assert!(shown.contains(id), "{}: {shown:?} should name the id", case.description);
+        }
+        if let Some(field) = case.field {
+            assert!(
+                shown.contains(&format!("field `{field}`")),
+                "{}: {shown:?} should name the field",
+                case.description
+            );
+        }
+        assert!(
+            text.contains(&shown) && text.contains("nothing was loaded"),
+            "{}: the error should list the problem: {text:?}",
+            case.description
+        );
+
+        assert_empty(&store, case.description);
+    }
+}
+
+#[test]
+fn a_bad_seed_is_refused_by_check_exactly_as_by_load() {
+    for case in BAD_SEEDS {
+        let dir = seed_with(case.files);
+        let store = Store::temporary().unwrap();
+        let (from_load, _) = invalid(seed::load(&store, dir.path(), false), case.description);
+        let (from_check, _) = invalid(seed::check(dir.path()), case.description);
+        assert_eq!(from_load, from_check, "{}", case.description);
+    }
+}
+
+#[test]
+fn every_problem_of_a_seed_is_listed_together() {
+    let dir = seed_with(&[
+        (
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "name": "Russia", "kind": "empire" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state" }
+            ]"#,
+        ),
+        (
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally", "date": "2009-02-30" } ]"#,
+        ),
+    ]);
+    let store = Store::temporary().unwrap();
+    let (problems, text) = invalid(seed::load(&store, dir.path(), false), "two bad entities");
+    let mut found: Vec<(&str, Option<&str>, Option<&str>)> = problems
+        .iter()
+        .map(|p| (file_name(p), p.id.as_deref(), p.field.as_deref()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("actors.json", Some("actor/russia"), Some("kind")),
+            ("events.json", Some("event/rally"), Some("date")),
+        ]
+    );
+    assert!(text.contains("2 problem(s)"), "{text}");
+    for problem in &problems {
+        assert!(text.contains(&problem.to_string()), "{text} should list {problem}");
+    }
+    assert_empty(&store, "two bad entities");
+}
+
+#[test]
+fn a_seed_directory_that_does_not_exist_is_named_in_the_error() {
+    let parent = tempfile::tempdir().unwrap();
+    let missing = parent.path().join("no-such-seed");
+    let store = Store::temporary().unwrap();
+    match seed::load(&store, &missing, false) {
+        Err(e @ SeedError::Dir { .. }) => {
+            assert!(e.to_string().contains("no-such-seed"), "{e}")
+        }
+        other => panic!("expected SeedError::Dir, got {other:?}"),
+    }
+    assert_empty(&store, "a missing seed directory");
+}
+
+#[test]
+fn an_empty_seed_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::temporary().unwrap();
+    let (problems, _) = invalid(seed::load(&store, dir.path(), false), "empty dir");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].message.contains("no seed files"), "{problems:#?}");
+    assert_empty(&store, "an empty seed directory");
+}
+
+#[test]
+fn loading_the_same_seed_twice_changes_nothing_the_second_time() {
+    let store = Store::temporary().unwrap();
+    let first = seed::load(&store, &seed_dir(), false).expect("the real seed loads");
+    let LoadOutcome::Loaded(report) = first else {
+        panic!("the first load should load, got {first:?}");
+    };
+    let generation = store.generation().unwrap();
+    let before = counts(&store);
+    assert_eq!(
+        store.seed_state().unwrap(),
+        SeedState::Loaded {
+            hash: report.hash.clone()
+        }
+    );
+
+    let second = seed::load(&store, &seed_dir(), false).expect("the second load succeeds");
+    assert_eq!(second, LoadOutcome::AlreadyLoaded(report.clone()));
+    assert_eq!(store.generation().unwrap(), generation);
+    assert_eq!(counts(&store), before);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    for (kind, count) in before {
+        assert_eq!(
+            count,
+            report.counts.get(&kind).copied().unwrap_or(0) as u64,
+            "{}",
+            kind.plural()
+        );
+    }
+}
+
+#[test]
+fn a_different_seed_is_refused_without_reset_and_replaces_the_old_one_with_it() {
+    let store = Store::temporary().unwrap();
+    let LoadOutcome::Loaded(real) = seed::load(&store, &seed_dir(), false).unwrap() else {
+        panic!("the real seed should load into an empty store");
+    };
+    let generation = store.generation().unwrap();
+    let before = counts(&store);
+
+    let small = seed_with(&[]);
+    match seed::load(&store, small.path(), false) {
+        Err(e @ SeedError::DifferentSeed { .. }) => {
+            let SeedError::DifferentSeed { loaded } = &e else {
+                unreachable!()
+            };
+            assert_eq!(loaded, &real.hash);
+            assert!(e.to_string().contains("--reset"), "{e}");
+        }
+        other => panic!("expected SeedError::DifferentSeed, got {other:?}"),
+    }
+    assert_eq!(store.generation().unwrap(), generation);
+    assert_eq!(counts(&store), before);
+
+    let LoadOutcome::Loaded(replaced) = seed::load(&store, small.path(), true).unwrap() else {
+        panic!("a reset load should load");
+    };
+    assert_ne!(replaced.hash, real.hash);
+    for (kind, count) in counts(&store) {
+        assert_eq!(
+            count,
+            replaced.counts.get(&kind).copied().unwrap_or(0) as u64,
+            "{}",
+            kind.plural()
+        );
+        assert_eq!(store.all(kind).unwrap().len() as u64, count);
+    }
+    assert_eq!(store.count(EntityKind::Actor).unwrap(), 2);
+    assert!(store.get(&id("actor/dmitry-medvedev")).unwrap().is_none());
+    assert_eq!(store.seed_state().unwrap(), SeedState::Loaded { hash: replaced.hash });
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn an_interrupted_load_is_redone_from_scratch() {
+    let report = seed::check(&seed_dir()).unwrap();
+    let store = Store::temporary().unwrap();
+
+    // What a crash part-way leaves: some of the seed, plus an entity the
+    // seed does not have, and the state still `loading`.
+    let actors: Vec<Actor> =
+        serde_json::from_str(&std::fs::read_to_string(seed_dir().join("actors.json")).unwrap()).unwrap();
+    let mut partial: Vec<Change> = actors
+        .into_iter()
+        .take(10)
+        .map(|a| Change::Put {
+            entity: Entity::Actor(a),
+            origin: Origin::Seed,
+        })
+        .collect();
+    partial.push(Change::Put {
+        entity: Entity::Place(Place {
+            id: id("place/left-over"),
+            name: "Left over".into(),
+            kind: PlaceKind::City,
+            aliases: vec![],
+            summary: None,
+            within: None,
+            sources: vec![],
+            note: None,
+        }),
+        origin: Origin::Seed,
+    });
+    store
+        .set_seed_state(&SeedState::Loading {
+            hash: report.hash.clone(),
+        })
+        .unwrap();
+    store.apply(&partial, false).unwrap();
+
+    let outcome = seed::load(&store, &seed_dir(), false).expect("the load is redone");
+    assert_eq!(outcome, LoadOutcome::Loaded(report.clone()));
+    for kind in EntityKind::ALL {
+        assert_eq!(
+            store.count(kind).unwrap(),
+            report.counts.get(&kind).copied().unwrap_or(0) as u64,
+            "{}",
+            kind.plural()
+        );
+    }
+    assert!(store.get(&id("place/left-over")).unwrap().is_none());
+    assert_eq!(store.seed_state().unwrap(), SeedState::Loaded { hash: report.hash });
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn every_seed_entity_is_stored_as_it_is_written_and_owned_by_the_seed() {
+    let store = Store::temporary().unwrap();
+    seed::load(&store, &seed_dir(), false).unwrap();
+    let events: Vec<Event> =
+        serde_json::from_str(&std::fs::read_to_string(seed_dir().join("events.json")).unwrap()).unwrap();
+    assert!(!events.is_empty());
+    for event in events {
+        let record = store
+            .get_record(&event.id)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} is missing", event.id));
+        assert_eq!(record.origin, Origin::Seed);
+        assert_eq!(record.entity, Entity::Event(event));
+    }
+}
+
+#[test]
+fn a_store_written_by_an_unknown_format_version_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(Store::open(&data, 1024 * 1024).expect("a new store opens"));
+    {
+        let db = sled::open(&data).expect("sled opens the store's directory");
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(
+            meta.get(b"format_version").unwrap().as_deref(),
+            Some(&FORMAT_VERSION.to_be_bytes()[..]),
+            "the store records its format version under this key"
+        );
+        meta.insert(b"format_version", &99u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    match Store::open(&data, 1024 * 1024) {
+        Err(e @ StoreError::UnknownFormat { .. }) => {
+            let StoreError::UnknownFormat { path, found, expected } = &e else {
+                unreachable!()
+            };
+            assert_eq!(path, &data);
+            assert_eq!(*found, 99);
+            assert_eq!(*expected, FORMAT_VERSION);
+            let message = e.to_string();
+            assert!(
+                message.contains(&data.display().to_string()),
+                "{message:?} should name the path"
+            );
+            assert!(message.contains("99"), "{message:?} should name the version");
+        }
+        Err(other) => panic!("expected StoreError::UnknownFormat, got {other}"),
+        Ok(_) => panic!("a store of format 99 should be refused"),
+    }
+}
+
+#[test]
+fn a_reopened_store_keeps_its_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, generation) = {
+        let store = Store::open(dir.path(), 1024 * 1024).unwrap();
+        let LoadOutcome::Loaded(report) = seed::load(&store, &seed_dir(), false).unwrap() else {
+            panic!("the seed should load");
+        };
+        (report, store.generation().unwrap())
+    };
+    let store = Store::open(dir.path(), 1024 * 1024).unwrap();
+    assert_eq!(store.generation().unwrap(), generation);
+    assert_eq!(
+        seed::load(&store, &seed_dir(), false).unwrap(),
+        LoadOutcome::AlreadyLoaded(report)
+    );
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+/// Runs the real binary with `args` in a scratch directory.
+fn diplograph(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_diplograph"))
+        .args(args)
+        .current_dir(cwd)
+        .env("DIPLOGRAPH_DATA_DIR", cwd.join("data"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the diplograph binary runs")
+}
+
+#[test]
+fn seed_check_prints_the_count_of_every_kind() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = seed_dir();
+    let output = diplograph(&["seed", "--check", dir.to_str().unwrap()], scratch.path());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "seed --check failed: {stdout}\n{stderr}");
+    let count = |plural: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|line| {
+                let mut words = line.split_whitespace();
+                let n = words.next()?.parse().ok()?;
+                (words.next()? == plural && words.next().is_none()).then_some(n)
+            })
+            .unwrap_or_else(|| panic!("no count of {plural} in {stdout}"))
+    };
+    let report = seed::check(&dir).unwrap();
+    for kind in EntityKind::ALL {
+        assert_eq!(
+            count(kind.plural()),
+            report.counts.get(&kind).copied().unwrap_or(0) as u64,
+            "{}",
+            kind.plural()
+        );
+    }
+    assert!(count("actors") > 50, "{stdout}");
+    assert!(count("events") > 50, "{stdout}");
+    assert!(stdout.contains(&report.hash), "{stdout}");
+    assert!(
+        !scratch.path().join("data").exists(),
+        "a check must not create a database"
+    );
+}
+
+#[test]
+fn seed_check_on_a_bad_seed_fails_and_names_the_file_id_and_field() {
+    let scratch = tempfile::tempdir().unwrap();
+    let bad = seed_with(&[(
+        "events.json",
+        r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally",
+               "participants": [ { "actor": "actor/nobody", "role": "actor" } ] } ]"#,
+    )]);
+    let output = diplograph(&["seed", "--check", bad.path().to_str().unwrap()], scratch.path());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a bad seed should fail the check");
+    for part in [
+        "events.json",
+        "event/rally",
+        "field `participants.actor`",
+        "actor/nobody",
+    ] {
+        assert!(stderr.contains(part), "stderr should name {part}: {stderr}");
+    }
+}
+
+/// Parses an id the test knows to be valid.
+fn id(s: &str) -> Id {
+    Id::parse(s).expect("a valid id")
+}
