@@ -396,7 +396,7 @@ const BAD_SEEDS: &[BadSeed] = &[
         file: "places.json",
         id: None,
         field: None,
-        message: "malformed JSON at line 2 column 29",
+        message: "malformed JSON at line 2 column 26",
     },
     BadSeed {
         description: "a file holding an object instead of a list",
@@ -423,69 +423,65 @@ fn the_seed_the_bad_cases_start_from_is_valid() {
     assert_eq!(store.count(EntityKind::Place).unwrap(), 1);
 }
 
+/// What is wrong with how a bad seed was refused (empty when all is right).
+fn mismatches(case: &BadSeed) -> Vec<String> {
+    let dir = seed_with(case.files);
+    let store = Store::temporary().unwrap();
+    let (problems, text) = invalid(seed::load(&store, dir.path(), false), case.description);
+    let mut wrong = Vec::new();
+    let [problem] = problems.as_slice() else {
+        return vec![format!("expected exactly one problem, got {problems:#?}")];
+    };
+    if file_name(problem) != case.file {
+        wrong.push(format!("the file should be {}", case.file));
+    }
+    if problem.id.as_deref() != case.id {
+        wrong.push(format!("the id should be {:?}", case.id));
+    }
+    if problem.field.as_deref() != case.field {
+        wrong.push(format!("the field should be {:?}", case.field));
+    }
+    if !problem.message.contains(case.message) {
+        wrong.push(format!("the message should contain {:?}", case.message));
+    }
+
+    // The text a person reads names the same three things.
+    let shown = problem.to_string();
+    if !shown.contains(case.file) {
+        wrong.push(format!("{shown:?} should name the file"));
+    }
+    if case.id.is_some_and(|id| !shown.contains(id)) {
+        wrong.push(format!("{shown:?} should name the id"));
+    }
+    if case
+        .field
+        .is_some_and(|field| !shown.contains(&format!("field `{field}`")))
+    {
+        wrong.push(format!("{shown:?} should name the field"));
+    }
+    if !(text.contains(&shown) && text.contains("nothing was loaded")) {
+        wrong.push(format!("the error should list the problem: {text:?}"));
+    }
+    if !wrong.is_empty() {
+        wrong.push(format!("(the problem was {problem:#?})"));
+    }
+
+    assert_empty(&store, case.description);
+    wrong
+}
+
 #[test]
 fn a_bad_seed_is_refused_with_its_file_id_and_field_and_nothing_is_written() {
-    for case in BAD_SEEDS {
-        let dir = seed_with(case.files);
-        let store = Store::temporary().unwrap();
-        let (problems, text) = invalid(seed::load(&store, dir.path(), false), case.description);
-        assert_eq!(
-            problems.len(),
-            1,
-            "{}: expected exactly one problem, got {problems:#?}",
-            case.description
-        );
-        let problem = &problems[0];
-        assert_eq!(
-            file_name(problem),
-            case.file,
-            "{}: wrong file in {problem:#?}",
-            case.description
-        );
-        assert_eq!(
-            problem.id.as_deref(),
-            case.id,
-            "{}: wrong id in {problem:#?}",
-            case.description
-        );
-        assert_eq!(
-            problem.field.as_deref(),
-            case.field,
-            "{}: wrong field in {problem:#?}",
-            case.description
-        );
-        assert!(
-            problem.message.contains(case.message),
-            "{}: the message should contain {:?}: {problem:#?}",
-            case.description,
-            case.message
-        );
-
-        // The text a person reads names the same three things.
-        let shown = problem.to_string();
-        assert!(
-            shown.contains(case.file),
-            "{}: {shown:?} should name the file",
-            case.description
-        );
-        if let Some(id) = case.id {
-            assert!(shown.contains(id), "{}: {shown:?} should name the id", case.description);
-        }
-        if let Some(field) = case.field {
-            assert!(
-                shown.contains(&format!("field `{field}`")),
-                "{}: {shown:?} should name the field",
-                case.description
-            );
-        }
-        assert!(
-            text.contains(&shown) && text.contains("nothing was loaded"),
-            "{}: the error should list the problem: {text:?}",
-            case.description
-        );
-
-        assert_empty(&store, case.description);
-    }
+    // Every case is checked before failing, so one run shows every case
+    // that goes wrong.
+    let failures: Vec<String> = BAD_SEEDS
+        .iter()
+        .filter_map(|case| {
+            let wrong = mismatches(case);
+            (!wrong.is_empty()).then(|| format!("{}:\n  {}", case.description, wrong.join("\n  ")))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]

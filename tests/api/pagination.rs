@@ -1,0 +1,330 @@
+//! Relay paging over real HTTP: walking a connection forwards with
+//! `first`/`after` and backwards with `last`/`before` visits every item once,
+//! in the same order; `pageInfo` is right at both ends; cursors and `nodes`
+//! agree with the edges on every page.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{ids, seed_records, spawn_app, strings_at, TestApp};
+
+/// What every page asks for.
+const PAGE: &str = "totalCount \
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } \
+    edges { cursor node { id } } \
+    nodes { id }";
+
+/// One page of a connection.
+#[derive(Debug)]
+struct Page {
+    ids: Vec<String>,
+    total: u64,
+    has_next: bool,
+    has_previous: bool,
+    end_cursor: Option<String>,
+    start_cursor: Option<String>,
+}
+
+/// Reads a page, checking what holds on every page: `nodes` are the edges'
+/// nodes, and the start and end cursors are the first and last edge's.
+fn read_page(connection: &Value, context: &str) -> Page {
+    let edges = connection["edges"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: no edges in {connection:#}"));
+    let edge_ids = strings_at(&connection["edges"], &["*", "node", "id"]);
+    assert_eq!(edge_ids.len(), edges.len(), "{context}: every edge has a node");
+    assert_eq!(
+        ids(&connection["nodes"]),
+        edge_ids,
+        "{context}: `nodes` are the edges' nodes"
+    );
+    let cursors = strings_at(&connection["edges"], &["*", "cursor"]);
+    assert_eq!(cursors.len(), edges.len(), "{context}: every edge has a cursor");
+    let unique: BTreeSet<&String> = cursors.iter().collect();
+    assert_eq!(unique.len(), cursors.len(), "{context}: cursors are distinct");
+    let info = &connection["pageInfo"];
+    let cursor = |name: &str| info[name].as_str().map(str::to_owned);
+    assert_eq!(
+        cursor("startCursor"),
+        cursors.first().cloned(),
+        "{context}: startCursor is the first edge's cursor"
+    );
+    assert_eq!(
+        cursor("endCursor"),
+        cursors.last().cloned(),
+        "{context}: endCursor is the last edge's cursor"
+    );
+    Page {
+        ids: edge_ids,
+        total: connection["totalCount"].as_u64().expect("totalCount"),
+        has_next: info["hasNextPage"].as_bool().expect("hasNextPage"),
+        has_previous: info["hasPreviousPage"].as_bool().expect("hasPreviousPage"),
+        end_cursor: cursor("endCursor"),
+        start_cursor: cursor("startCursor"),
+    }
+}
+
+/// The most pages a walk takes before the test gives up on it ending.
+const MAX_PAGES: usize = 200;
+
+/// A connection to walk: a query whose connection field takes `$size` and
+/// `$cursor`, and where in the answer the connection is.
+struct Walk<'a> {
+    query: &'a str,
+    pointer: &'a str,
+    size: usize,
+}
+
+async fn fetch(app: &TestApp, walk: &Walk<'_>, cursor: Option<&str>, context: &str) -> Page {
+    let response = app
+        .query_with(walk.query, json!({ "size": walk.size, "cursor": cursor }))
+        .await;
+    assert!(response.get("errors").is_none(), "{context}: {response:#}");
+    let connection = response["data"]
+        .pointer(walk.pointer)
+        .unwrap_or_else(|| panic!("{context}: nothing at {}: {response:#}", walk.pointer));
+    read_page(connection, context)
+}
+
+/// Pages forwards with `first: $size, after: $cursor` until `hasNextPage` is false.
+async fn forwards(app: &TestApp, walk: &Walk<'_>) -> Vec<Page> {
+    let mut pages: Vec<Page> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let context = format!("forward page {}", pages.len() + 1);
+        let page = fetch(app, walk, cursor.as_deref(), &context).await;
+        assert!(page.ids.len() <= walk.size, "{context}: page too long");
+        cursor = page.end_cursor.clone();
+        let more = page.has_next;
+        pages.push(page);
+        if !more {
+            return pages;
+        }
+        assert!(cursor.is_some(), "{context}: more pages but no endCursor");
+        assert!(pages.len() < MAX_PAGES, "the walk forwards never ends");
+    }
+}
+
+/// Pages backwards with `last: $size, before: $cursor` until
+/// `hasPreviousPage` is false; pages come back in the order they were read
+/// (the last page first).
+async fn backwards(app: &TestApp, walk: &Walk<'_>) -> Vec<Page> {
+    let mut pages: Vec<Page> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let context = format!("backward page {}", pages.len() + 1);
+        let page = fetch(app, walk, cursor.as_deref(), &context).await;
+        assert!(page.ids.len() <= walk.size, "{context}: page too long");
+        cursor = page.start_cursor.clone();
+        let more = page.has_previous;
+        pages.push(page);
+        if !more {
+            return pages;
+        }
+        assert!(cursor.is_some(), "{context}: more pages but no startCursor");
+        assert!(pages.len() < MAX_PAGES, "the walk backwards never ends");
+    }
+}
+
+/// Checks a walk forwards: every item once, as many as `totalCount`, and
+/// `pageInfo` right at both ends. Returns the items in order.
+fn check_forwards(pages: &[Page], description: &str) -> Vec<String> {
+    let all: Vec<String> = pages.iter().flat_map(|p| p.ids.clone()).collect();
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "{description}: an item came twice: {all:?}");
+    for page in pages {
+        assert_eq!(page.total as usize, all.len(), "{description}: totalCount");
+    }
+    let (first, last) = (&pages[0], &pages[pages.len() - 1]);
+    assert!(!first.has_previous, "{description}: nothing before the first page");
+    assert!(!last.has_next, "{description}: nothing after the last page");
+    for (i, page) in pages[..pages.len() - 1].iter().enumerate() {
+        assert!(page.has_next, "{description}: page {} has a next", i + 1);
+        assert!(!page.ids.is_empty(), "{description}: page {} is empty", i + 1);
+    }
+    all
+}
+
+/// Checks a walk backwards the same way. Returns the items in forward order.
+fn check_backwards(pages: &[Page], description: &str) -> Vec<String> {
+    let all: Vec<String> = pages.iter().rev().flat_map(|p| p.ids.clone()).collect();
+    let unique: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "{description}: an item came twice: {all:?}");
+    for page in pages {
+        assert_eq!(page.total as usize, all.len(), "{description}: totalCount");
+    }
+    let (at_end, at_start) = (&pages[0], &pages[pages.len() - 1]);
+    assert!(!at_end.has_next, "{description}: nothing after the last page");
+    assert!(!at_start.has_previous, "{description}: nothing before the first page");
+    for (i, page) in pages[..pages.len() - 1].iter().enumerate() {
+        assert!(page.has_previous, "{description}: page {} has a previous", i + 1);
+        assert!(!page.ids.is_empty(), "{description}: page {} is empty", i + 1);
+    }
+    all
+}
+
+fn forward_query(field: &str) -> String {
+    format!("query($size: Int, $cursor: String) {{ c: {field}(first: $size, after: $cursor) {{ {PAGE} }} }}")
+}
+
+fn backward_query(field: &str) -> String {
+    format!("query($size: Int, $cursor: String) {{ c: {field}(last: $size, before: $cursor) {{ {PAGE} }} }}")
+}
+
+/// The seed events an actor takes part in.
+fn events_of(actor: &str) -> BTreeSet<String> {
+    seed_records("events")
+        .iter()
+        .filter(|e| {
+            strings_at(e, &["participants", "*", "actor"])
+                .iter()
+                .any(|a| a == actor)
+        })
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn paging_forwards_through_every_event_visits_each_exactly_once_in_order() {
+    let app = spawn_app().await;
+    let query = forward_query("events");
+
+    let pages = forwards(&app, &Walk { query: &query, pointer: "/c", size: 7 }).await;
+
+    let all = check_forwards(&pages, "events forwards");
+    assert_eq!(all.len(), seed_records("events").len(), "every seed event");
+    assert!(pages.len() > 2, "the walk has a middle: {} pages", pages.len());
+    let one_page = app.data("{ events(first: 100) { nodes { id } } }").await;
+    assert_eq!(all, ids(&one_page["events"]["nodes"]), "the same order as one big page");
+}
+
+#[tokio::test]
+async fn paging_backwards_through_every_event_gives_the_same_events_in_the_same_order() {
+    let app = spawn_app().await;
+    let (forward, backward) = (forward_query("events"), backward_query("events"));
+
+    let ahead = forwards(&app, &Walk { query: &forward, pointer: "/c", size: 7 }).await;
+    let behind = backwards(&app, &Walk { query: &backward, pointer: "/c", size: 7 }).await;
+
+    let ahead = check_forwards(&ahead, "events forwards");
+    let behind = check_backwards(&behind, "events backwards");
+    assert_eq!(behind, ahead);
+}
+
+#[tokio::test]
+async fn every_root_connection_can_be_walked_to_its_end() {
+    // (connection, seed file, whether it takes `last`/`before`)
+    let cases = [
+        ("actors", "actors", true),
+        ("events", "events", true),
+        ("treaties", "treaties", true),
+        ("fundingAllocations", "funding", true),
+        ("places", "places", false),
+    ];
+    let app = spawn_app().await;
+
+    for (field, file, backwards_too) in cases {
+        let expected: BTreeSet<String> = ids(&Value::Array(seed_records(file))).into_iter().collect();
+        let query = forward_query(field);
+        let pages = forwards(&app, &Walk { query: &query, pointer: "/c", size: 3 }).await;
+        let ahead = check_forwards(&pages, field);
+        assert_eq!(ahead.iter().cloned().collect::<BTreeSet<_>>(), expected, "{field}");
+        if backwards_too {
+            let query = backward_query(field);
+            let pages = backwards(&app, &Walk { query: &query, pointer: "/c", size: 3 }).await;
+            assert_eq!(check_backwards(&pages, field), ahead, "{field} backwards");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_filtered_connection_pages_both_ways_over_only_the_matching_events() {
+    let app = spawn_app().await;
+    let field = r#"events(filter: { actor: "actor/dmitry-medvedev" }, "#;
+    let forward = format!(
+        "query($size: Int, $cursor: String) {{ c: {field} first: $size, after: $cursor) {{ {PAGE} }} }}"
+    );
+    let backward = format!(
+        "query($size: Int, $cursor: String) {{ c: {field} last: $size, before: $cursor) {{ {PAGE} }} }}"
+    );
+
+    let ahead = forwards(&app, &Walk { query: &forward, pointer: "/c", size: 3 }).await;
+    let behind = backwards(&app, &Walk { query: &backward, pointer: "/c", size: 3 }).await;
+
+    let ahead = check_forwards(&ahead, "filtered forwards");
+    let behind = check_backwards(&behind, "filtered backwards");
+    assert_eq!(
+        ahead.iter().cloned().collect::<BTreeSet<_>>(),
+        events_of("actor/dmitry-medvedev")
+    );
+    assert_eq!(behind, ahead);
+    let one_page = app
+        .data(r#"{ events(filter: { actor: "actor/dmitry-medvedev" }, first: 100) { nodes { id } } }"#)
+        .await;
+    assert_eq!(ahead, ids(&one_page["events"]["nodes"]), "the same order as one big page");
+}
+
+#[tokio::test]
+async fn a_nested_connection_pages_both_ways() {
+    // (description, actor, filter on its events, which seed events it should hold)
+    let cases = [
+        ("Russia's events", "actor/russia", "", events_of("actor/russia")),
+        (
+            "Kokoity's 2009 events",
+            "actor/eduard-kokoity",
+            r#"filter: { from: "2009" }, "#,
+            // Kokoity's 2009 events, by the seed's dates.
+            seed_records("events")
+                .iter()
+                .filter(|e| {
+                    e["date"].as_str().is_some_and(|d| d.starts_with("2009"))
+                        && strings_at(e, &["participants", "*", "actor"])
+                            .contains(&"actor/eduard-kokoity".to_owned())
+                })
+                .map(|e| e["id"].as_str().unwrap().to_owned())
+                .collect(),
+        ),
+    ];
+    let app = spawn_app().await;
+
+    for (description, actor, filter, expected) in cases {
+        let forward = format!(
+            r#"query($size: Int, $cursor: String) {{ actor(id: "{actor}") {{ events({filter}first: $size, after: $cursor) {{ {PAGE} }} }} }}"#
+        );
+        let backward = format!(
+            r#"query($size: Int, $cursor: String) {{ actor(id: "{actor}") {{ events({filter}last: $size, before: $cursor) {{ {PAGE} }} }} }}"#
+        );
+        let ahead = forwards(&app, &Walk { query: &forward, pointer: "/actor/events", size: 4 }).await;
+        let behind = backwards(&app, &Walk { query: &backward, pointer: "/actor/events", size: 4 }).await;
+
+        let ahead = check_forwards(&ahead, description);
+        let behind = check_backwards(&behind, description);
+        assert!(expected.len() > 4, "{description}: more than one page");
+        assert_eq!(ahead.iter().cloned().collect::<BTreeSet<_>>(), expected, "{description}");
+        assert_eq!(behind, ahead, "{description}: backwards");
+    }
+}
+
+#[tokio::test]
+async fn paging_past_the_end_gives_an_empty_page_with_no_next() {
+    let app = spawn_app().await;
+    let last = app
+        .data("{ events(last: 1) { edges { cursor } pageInfo { hasNextPage } } }")
+        .await;
+    assert_eq!(last["events"]["pageInfo"]["hasNextPage"], false);
+    let cursor = last["events"]["edges"][0]["cursor"].as_str().unwrap().to_owned();
+
+    let response = app
+        .query_with(
+            &format!("query($cursor: String) {{ c: events(first: 5, after: $cursor) {{ {PAGE} }} }}"),
+            json!({ "cursor": cursor }),
+        )
+        .await;
+
+    assert!(response.get("errors").is_none(), "{response:#}");
+    let page = read_page(&response["data"]["c"], "past the end");
+    assert!(page.ids.is_empty(), "{page:?}");
+    assert!(!page.has_next, "{page:?}");
+    assert_eq!(page.total as usize, seed_records("events").len());
+}
