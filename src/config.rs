@@ -73,8 +73,8 @@ pub struct Settings {
     /// Largest request body in bytes; larger bodies get 413.
     #[arg(long, env = "DIPLOGRAPH_BODY_LIMIT", default_value_t = 1024 * 1024, global = true)]
     pub body_limit: usize,
-    /// Deepest nesting a query may have (GraphiQL's introspection query needs 13).
-    #[arg(long, env = "DIPLOGRAPH_MAX_DEPTH", default_value_t = 13, global = true)]
+    /// Deepest nesting a query may have (GraphiQL's introspection query needs 15).
+    #[arg(long, env = "DIPLOGRAPH_MAX_DEPTH", default_value_t = 15, global = true)]
     pub max_depth: usize,
     /// Highest query complexity: every field costs 1; a list multiplies its
     /// contents by its page size (`first`), or by 5 when it has none.

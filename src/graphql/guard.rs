@@ -21,7 +21,7 @@ use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value
 /// Query limits, each configurable; the defaults are documented in the README.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryLimits {
-    /// Deepest nesting of selections (GraphiQL's introspection query needs 13).
+    /// Deepest nesting of selections (GraphiQL's introspection query needs 15).
     pub max_depth: usize,
     /// Highest complexity: each field costs 1, lists multiply by their page size.
     pub max_complexity: usize,
@@ -46,7 +46,7 @@ pub struct QueryLimits {
 impl Default for QueryLimits {
     fn default() -> QueryLimits {
         QueryLimits {
-            max_depth: 13,
+            max_depth: 15,
             max_complexity: 20_000,
             max_aliases: 30,
             max_root_fields: 20,

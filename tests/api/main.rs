@@ -5,3 +5,8 @@ mod schema_file;
 mod seed;
 mod seed_facts;
 mod store;
+mod graphql;
+mod relations;
+mod pagination;
+mod http;
+mod batching;
