@@ -179,6 +179,11 @@ fn is_request_error(response: &Response) -> bool {
         && response.errors.iter().all(|e| e.path.is_empty())
 }
 
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [async_graphql::ServerError],
+}
+
 /// What running one operation produced: the JSON body and whether it was a
 /// request error (nothing executed).
 struct Outcome {
@@ -257,12 +262,16 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         .increment(1);
     metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome)
         .record(started.elapsed().as_secs_f64());
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    if request_error {
-        if let Value::Object(map) = &mut body {
-            map.remove("data");
-        }
+    // Serialised straight from the response, so fields keep the order the
+    // query asked for. A request error has no `data` key at all.
+    let body = if request_error {
+        serde_json::to_value(ErrorsOnly {
+            errors: &response.errors,
+        })
+    } else {
+        serde_json::to_value(&response)
     }
+    .unwrap_or_else(|_| json!({}));
     Ok(Outcome { body, request_error })
 }
 

@@ -155,6 +155,7 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
             Vec::new(),
         ));
     }
+    let label_len = text::tokens(entity.label()).len().min(255) as u8;
     let mut weights: BTreeMap<String, u8> = BTreeMap::new();
     for (text, weight) in entity.search_text() {
         for token in text::tokens(text) {
@@ -166,7 +167,7 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
         out.push((
             TreeRef::SearchTokens,
             keys::pair(token.as_bytes(), id.as_bytes()),
-            vec![weight],
+            vec![weight, label_len],
         ));
     }
     out
@@ -650,46 +651,53 @@ impl Store {
     /// Entities whose indexed text matches the folded `query`, best first.
     /// Each query word matches an indexed word it equals or begins; the score
     /// adds the best field weight per word (names 4, aliases 3, summaries 1),
-    /// halved for a prefix match, and an entity must match every word.
+    /// halved for a prefix match, and an entity must match every word. Ties
+    /// go to the entity whose name the query covers best ("Kokoity" ranks the
+    /// man above an event whose long title mentions him).
     /// `min_weight` restricts matching to names (4) or names and aliases (3).
     pub fn search(&self, query: &str, min_weight: u8) -> Result<Vec<(Id, f64)>, StoreError> {
         self.count_read();
         let words: Vec<String> = text::fold(query)
             .split(' ')
             .filter(|w| !w.is_empty())
+            .take(16)
             .map(str::to_owned)
             .collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
         let tree = self.tree(TreeRef::SearchTokens);
-        let mut scores: HashMap<Id, (usize, f64)> = HashMap::new();
+        // id → (words matched so far, score, words matched in the name, name length)
+        let mut scores: HashMap<Id, (usize, f64, usize, u8)> = HashMap::new();
         for (i, word) in words.iter().enumerate() {
-            let mut best: HashMap<Id, f64> = HashMap::new();
+            let mut best: HashMap<Id, (f64, bool, u8)> = HashMap::new();
             for item in tree.scan_prefix(word.as_bytes()) {
                 let (key, value) = item.map_err(sled_err("scanning the search index"))?;
                 let weight = value.first().copied().unwrap_or(1);
+                let label_len = value.get(1).copied().unwrap_or(1).max(1);
                 if weight < min_weight {
                     continue;
                 }
-                let token = keys::first(&key);
-                let exact = token == word.as_bytes();
+                let exact = keys::first(&key) == word.as_bytes();
                 let score = f64::from(weight) * if exact { 1.0 } else { 0.5 };
                 let id = self.id_in(TreeRef::SearchTokens, &key, keys::second(&key))?;
-                let entry = best.entry(id).or_insert(0.0);
-                *entry = entry.max(score);
+                let entry = best.entry(id).or_insert((0.0, false, label_len));
+                entry.0 = entry.0.max(score);
+                entry.1 |= weight >= 4;
             }
-            for (id, score) in best {
-                let entry = scores.entry(id).or_insert((0, 0.0));
+            for (id, (score, in_label, label_len)) in best {
+                let entry = scores.entry(id).or_insert((0, 0.0, 0, label_len));
                 if entry.0 == i {
-                    *entry = (i + 1, entry.1 + score);
+                    entry.0 = i + 1;
+                    entry.1 += score;
+                    entry.2 += usize::from(in_label);
                 }
             }
         }
         let mut hits: Vec<(Id, f64)> = scores
             .into_iter()
-            .filter(|(_, (matched, _))| *matched == words.len())
-            .map(|(id, (_, score))| (id, score))
+            .filter(|(_, (matched, ..))| *matched == words.len())
+            .map(|(id, (_, score, in_label, label_len))| (id, score + in_label as f64 / f64::from(label_len)))
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(hits)

@@ -189,15 +189,10 @@ async fn typed_lookups_accept_a_global_id_and_a_bare_slug() {
         let query = format!(
             "query($full: ID!, $bare: ID!) {{ full: {field}(id: $full) {{ id }} bare: {field}(id: $bare) {{ id }} }}"
         );
-        let response = app
-            .query_with(&query, json!({ "full": id, "bare": slug }))
-            .await;
+        let response = app.query_with(&query, json!({ "full": id, "bare": slug })).await;
         assert!(response.get("errors").is_none(), "{field}: {response:#}");
         assert_eq!(response["data"]["full"]["id"], id, "{field} by global id");
-        assert_eq!(
-            response["data"]["bare"]["id"], id,
-            "{field} by bare slug `{slug}`"
-        );
+        assert_eq!(response["data"]["bare"]["id"], id, "{field} by bare slug `{slug}`");
     }
 }
 
@@ -313,20 +308,14 @@ async fn an_event_date_filter_treats_a_partial_date_as_the_whole_period_it_names
                 "event/lavrov-vesti-interview",
                 "event/putin-embassy-directive",
             ],
-            excludes: &[
-                "event/makarov-confirms-deployment",
-                "event/friendship-treaty-signing",
-            ],
+            excludes: &["event/makarov-confirms-deployment", "event/friendship-treaty-signing"],
         },
         Case {
             description: "a day within a month includes an event dated only by that month",
             from: Some("2009-03-15"),
             to: Some("2009-03-15"),
             window: ("2009-03-15", "2009-03-15"),
-            includes: &[
-                "event/federal-budget-allocation-2009",
-                "event/putin-embassy-directive",
-            ],
+            includes: &["event/federal-budget-allocation-2009", "event/putin-embassy-directive"],
             excludes: &["event/friendship-treaty-entry-into-force"],
         },
         Case {
@@ -335,10 +324,7 @@ async fn an_event_date_filter_treats_a_partial_date_as_the_whole_period_it_names
             to: Some("2008-08-10"),
             window: ("2008-08-10", "2008-08-10"),
             includes: &["event/war-2008"],
-            excludes: &[
-                "event/georgian-offensive-2008",
-                "event/ceasefire-2008-agreed",
-            ],
+            excludes: &["event/georgian-offensive-2008", "event/ceasefire-2008-agreed"],
         },
         Case {
             description: "`from` alone keeps everything from then on",
@@ -382,11 +368,7 @@ async fn an_event_date_filter_treats_a_partial_date_as_the_whole_period_it_names
                 json!({ "filter": { "from": case.from, "to": case.to } }),
             )
             .await;
-        assert!(
-            response.get("errors").is_none(),
-            "{}: {response:#}",
-            case.description
-        );
+        assert!(response.get("errors").is_none(), "{}: {response:#}", case.description);
         let got = as_set(&response["data"]["events"]["nodes"]);
         for id in case.includes {
             assert!(got.contains(*id), "{}: {id} missing", case.description);
@@ -478,11 +460,7 @@ async fn event_filters_by_kind_actor_and_place_give_exactly_the_matching_seed_ev
             )
             .await;
         assert!(response.get("errors").is_none(), "{description}: {response:#}");
-        assert_eq!(
-            as_set(&response["data"]["events"]["nodes"]),
-            expected,
-            "{description}"
-        );
+        assert_eq!(as_set(&response["data"]["events"]["nodes"]), expected, "{description}");
         assert_eq!(
             response["data"]["events"]["totalCount"],
             json!(expected.len()),
@@ -551,11 +529,7 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
         (
             "a first name only aliases spell this way",
             json!({ "name": "Sergei" }),
-            set(&[
-                "actor/sergey-ivanov",
-                "actor/sergey-lavrov",
-                "actor/sergey-shoygu",
-            ]),
+            set(&["actor/sergey-ivanov", "actor/sergey-lavrov", "actor/sergey-shoygu"]),
         ),
         (
             "a name and a kind together",
@@ -567,11 +541,7 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
                 "actor/sergey-shoygu",
             ]),
         ),
-        (
-            "a name nobody has",
-            json!({ "name": "Zyxwvut" }),
-            BTreeSet::new(),
-        ),
+        ("a name nobody has", json!({ "name": "Zyxwvut" }), BTreeSet::new()),
     ];
     let app = spawn_app().await;
 
@@ -583,11 +553,7 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
             )
             .await;
         assert!(response.get("errors").is_none(), "{description}: {response:#}");
-        assert_eq!(
-            as_set(&response["data"]["actors"]["nodes"]),
-            expected,
-            "{description}"
-        );
+        assert_eq!(as_set(&response["data"]["actors"]["nodes"]), expected, "{description}");
         assert_eq!(
             response["data"]["actors"]["totalCount"],
             json!(expected.len()),
@@ -620,10 +586,7 @@ async fn treaty_filters_by_party_kind_and_signing_date_give_the_matching_treatie
         (
             "a kind",
             json!({ "kind": "AGREEMENT" }),
-            set(&[
-                "treaty/finance-agreements-2009",
-                "treaty/prosecutors-agreement-2009",
-            ]),
+            set(&["treaty/finance-agreements-2009", "treaty/prosecutors-agreement-2009"]),
         ),
         (
             "signed within a year",
@@ -789,7 +752,11 @@ async fn search_finds_entities_by_name_alias_and_any_case_or_accent() {
         ("upper case", "LAVROV", "actor/sergey-lavrov"),
         ("a place alias", "Tskhinvali", "place/tskhinval"),
         ("a treaty alias", "Helsinki Accords", "treaty/helsinki-final-act-1975"),
-        ("an alias with mixed case", "emercom", "actor/russian-emergencies-ministry"),
+        (
+            "an alias with mixed case",
+            "emercom",
+            "actor/russian-emergencies-ministry",
+        ),
     ];
     let app = spawn_app().await;
 
@@ -802,10 +769,7 @@ async fn search_finds_entities_by_name_alias_and_any_case_or_accent() {
             .await;
         assert!(response.get("errors").is_none(), "{description}: {response:#}");
         let hits = &response["data"]["search"];
-        assert_eq!(
-            hits[0]["node"]["id"], best,
-            "{description}: `{query}` gave {hits}"
-        );
+        assert_eq!(hits[0]["node"]["id"], best, "{description}: `{query}` gave {hits}");
         let scores: Vec<f64> = hits
             .as_array()
             .unwrap()
@@ -905,9 +869,7 @@ async fn the_timeline_filters_by_actor_and_period() {
                 format!("actor/{a}")
             }
         });
-        let theirs = actor
-            .as_deref()
-            .map(|a| seed_ids("events", |e| takes_part(e, a)));
+        let theirs = actor.as_deref().map(|a| seed_ids("events", |e| takes_part(e, a)));
         let expected: Vec<String> = all["timeline"]
             .as_array()
             .unwrap()
@@ -922,11 +884,7 @@ async fn the_timeline_filters_by_actor_and_period() {
                 json!({ "actor": case.actor, "from": case.from, "to": case.to }),
             )
             .await;
-        assert!(
-            response.get("errors").is_none(),
-            "{}: {response:#}",
-            case.description
-        );
+        assert!(response.get("errors").is_none(), "{}: {response:#}", case.description);
         let got = ids(&response["data"]["timeline"]);
         assert!(
             got.iter().any(|id| id == case.includes),
@@ -1006,8 +964,16 @@ async fn bad_arguments_are_refused_with_bad_user_input_naming_the_argument() {
     // (description, query, the argument the error must name)
     let cases = [
         ("a malformed id", r#"{ actor(id: "Not An Id") { name } }"#, "id"),
-        ("a malformed id given to node", r#"{ node(id: "no slash here!") { id } }"#, "id"),
-        ("an id of the wrong kind", r#"{ treaty(id: "actor/russia") { name } }"#, "id"),
+        (
+            "a malformed id given to node",
+            r#"{ node(id: "no slash here!") { id } }"#,
+            "id",
+        ),
+        (
+            "an id of the wrong kind",
+            r#"{ treaty(id: "actor/russia") { name } }"#,
+            "id",
+        ),
         ("a negative `first`", "{ events(first: -1) { totalCount } }", "first"),
         ("a negative `last`", "{ actors(last: -5) { totalCount } }", "last"),
         ("`first` above 100", "{ events(first: 101) { totalCount } }", "first"),
@@ -1061,23 +1027,19 @@ async fn bad_arguments_are_refused_with_bad_user_input_naming_the_argument() {
 
     for (description, query, argument) in cases {
         let response = app.query(query).await;
-        assert_eq!(
-            error_code(&response),
-            "BAD_USER_INPUT",
-            "{description}: {response:#}"
-        );
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{description}: {response:#}");
         let error = &response["errors"][0];
-        assert_eq!(
-            error["extensions"]["argument"], argument,
-            "{description}: {response:#}"
-        );
+        assert_eq!(error["extensions"]["argument"], argument, "{description}: {response:#}");
         let message = error["message"].as_str().unwrap_or_default();
         assert!(
             message.contains(&format!("`{argument}`")),
             "{description}: the message names `{argument}`: {message}"
         );
         assert!(
-            response["data"].is_null() || response["data"].as_object().is_some_and(|d| d.values().all(Value::is_null)),
+            response["data"].is_null()
+                || response["data"]
+                    .as_object()
+                    .is_some_and(|d| d.values().all(Value::is_null)),
             "{description}: no data for the failed field: {response:#}"
         );
     }

@@ -1,12 +1,12 @@
 //! The integration tests: one binary, real servers on port 0, real sled databases.
 
+mod batching;
+mod graphql;
 mod helpers;
+mod http;
+mod pagination;
+mod relations;
 mod schema_file;
 mod seed;
 mod seed_facts;
 mod store;
-mod graphql;
-mod relations;
-mod pagination;
-mod http;
-mod batching;

@@ -190,7 +190,15 @@ async fn paging_forwards_through_every_event_visits_each_exactly_once_in_order()
     let app = spawn_app().await;
     let query = forward_query("events");
 
-    let pages = forwards(&app, &Walk { query: &query, pointer: "/c", size: 7 }).await;
+    let pages = forwards(
+        &app,
+        &Walk {
+            query: &query,
+            pointer: "/c",
+            size: 7,
+        },
+    )
+    .await;
 
     let all = check_forwards(&pages, "events forwards");
     assert_eq!(all.len(), seed_records("events").len(), "every seed event");
@@ -204,8 +212,24 @@ async fn paging_backwards_through_every_event_gives_the_same_events_in_the_same_
     let app = spawn_app().await;
     let (forward, backward) = (forward_query("events"), backward_query("events"));
 
-    let ahead = forwards(&app, &Walk { query: &forward, pointer: "/c", size: 7 }).await;
-    let behind = backwards(&app, &Walk { query: &backward, pointer: "/c", size: 7 }).await;
+    let ahead = forwards(
+        &app,
+        &Walk {
+            query: &forward,
+            pointer: "/c",
+            size: 7,
+        },
+    )
+    .await;
+    let behind = backwards(
+        &app,
+        &Walk {
+            query: &backward,
+            pointer: "/c",
+            size: 7,
+        },
+    )
+    .await;
 
     let ahead = check_forwards(&ahead, "events forwards");
     let behind = check_backwards(&behind, "events backwards");
@@ -227,12 +251,28 @@ async fn every_root_connection_can_be_walked_to_its_end() {
     for (field, file, backwards_too) in cases {
         let expected: BTreeSet<String> = ids(&Value::Array(seed_records(file))).into_iter().collect();
         let query = forward_query(field);
-        let pages = forwards(&app, &Walk { query: &query, pointer: "/c", size: 3 }).await;
+        let pages = forwards(
+            &app,
+            &Walk {
+                query: &query,
+                pointer: "/c",
+                size: 3,
+            },
+        )
+        .await;
         let ahead = check_forwards(&pages, field);
         assert_eq!(ahead.iter().cloned().collect::<BTreeSet<_>>(), expected, "{field}");
         if backwards_too {
             let query = backward_query(field);
-            let pages = backwards(&app, &Walk { query: &query, pointer: "/c", size: 3 }).await;
+            let pages = backwards(
+                &app,
+                &Walk {
+                    query: &query,
+                    pointer: "/c",
+                    size: 3,
+                },
+            )
+            .await;
             assert_eq!(check_backwards(&pages, field), ahead, "{field} backwards");
         }
     }
@@ -242,15 +282,29 @@ async fn every_root_connection_can_be_walked_to_its_end() {
 async fn a_filtered_connection_pages_both_ways_over_only_the_matching_events() {
     let app = spawn_app().await;
     let field = r#"events(filter: { actor: "actor/dmitry-medvedev" }, "#;
-    let forward = format!(
-        "query($size: Int, $cursor: String) {{ c: {field} first: $size, after: $cursor) {{ {PAGE} }} }}"
-    );
-    let backward = format!(
-        "query($size: Int, $cursor: String) {{ c: {field} last: $size, before: $cursor) {{ {PAGE} }} }}"
-    );
+    let forward =
+        format!("query($size: Int, $cursor: String) {{ c: {field} first: $size, after: $cursor) {{ {PAGE} }} }}");
+    let backward =
+        format!("query($size: Int, $cursor: String) {{ c: {field} last: $size, before: $cursor) {{ {PAGE} }} }}");
 
-    let ahead = forwards(&app, &Walk { query: &forward, pointer: "/c", size: 3 }).await;
-    let behind = backwards(&app, &Walk { query: &backward, pointer: "/c", size: 3 }).await;
+    let ahead = forwards(
+        &app,
+        &Walk {
+            query: &forward,
+            pointer: "/c",
+            size: 3,
+        },
+    )
+    .await;
+    let behind = backwards(
+        &app,
+        &Walk {
+            query: &backward,
+            pointer: "/c",
+            size: 3,
+        },
+    )
+    .await;
 
     let ahead = check_forwards(&ahead, "filtered forwards");
     let behind = check_backwards(&behind, "filtered backwards");
@@ -262,7 +316,11 @@ async fn a_filtered_connection_pages_both_ways_over_only_the_matching_events() {
     let one_page = app
         .data(r#"{ events(filter: { actor: "actor/dmitry-medvedev" }, first: 100) { nodes { id } } }"#)
         .await;
-    assert_eq!(ahead, ids(&one_page["events"]["nodes"]), "the same order as one big page");
+    assert_eq!(
+        ahead,
+        ids(&one_page["events"]["nodes"]),
+        "the same order as one big page"
+    );
 }
 
 #[tokio::test]
@@ -279,8 +337,7 @@ async fn a_nested_connection_pages_both_ways() {
                 .iter()
                 .filter(|e| {
                     e["date"].as_str().is_some_and(|d| d.starts_with("2009"))
-                        && strings_at(e, &["participants", "*", "actor"])
-                            .contains(&"actor/eduard-kokoity".to_owned())
+                        && strings_at(e, &["participants", "*", "actor"]).contains(&"actor/eduard-kokoity".to_owned())
                 })
                 .map(|e| e["id"].as_str().unwrap().to_owned())
                 .collect(),
@@ -295,13 +352,33 @@ async fn a_nested_connection_pages_both_ways() {
         let backward = format!(
             r#"query($size: Int, $cursor: String) {{ actor(id: "{actor}") {{ events({filter}last: $size, before: $cursor) {{ {PAGE} }} }} }}"#
         );
-        let ahead = forwards(&app, &Walk { query: &forward, pointer: "/actor/events", size: 4 }).await;
-        let behind = backwards(&app, &Walk { query: &backward, pointer: "/actor/events", size: 4 }).await;
+        let ahead = forwards(
+            &app,
+            &Walk {
+                query: &forward,
+                pointer: "/actor/events",
+                size: 4,
+            },
+        )
+        .await;
+        let behind = backwards(
+            &app,
+            &Walk {
+                query: &backward,
+                pointer: "/actor/events",
+                size: 4,
+            },
+        )
+        .await;
 
         let ahead = check_forwards(&ahead, description);
         let behind = check_backwards(&behind, description);
         assert!(expected.len() > 4, "{description}: more than one page");
-        assert_eq!(ahead.iter().cloned().collect::<BTreeSet<_>>(), expected, "{description}");
+        assert_eq!(
+            ahead.iter().cloned().collect::<BTreeSet<_>>(),
+            expected,
+            "{description}"
+        );
         assert_eq!(behind, ahead, "{description}: backwards");
     }
 }

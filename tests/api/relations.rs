@@ -126,8 +126,7 @@ fn swap(pairs: Pairs) -> Pairs {
 fn differences(name: &str, got: &Pairs, expected: &Pairs) -> Option<String> {
     let missing: Vec<_> = expected.difference(got).collect();
     let extra: Vec<_> = got.difference(expected).collect();
-    (!missing.is_empty() || !extra.is_empty())
-        .then(|| format!("{name}: missing {missing:?}, unexpected {extra:?}"))
+    (!missing.is_empty() || !extra.is_empty()).then(|| format!("{name}: missing {missing:?}, unexpected {extra:?}"))
 }
 
 /// Reads a relation from both ends and requires both to agree with the seed
@@ -135,10 +134,7 @@ fn differences(name: &str, got: &Pairs, expected: &Pairs) -> Option<String> {
 async fn check(relation: Relation) {
     let app = spawn_app().await;
     let expected = seed_pairs(relation.forward.kind, relation.seed);
-    let example = (
-        relation.example.0.to_owned(),
-        relation.example.1.to_owned(),
-    );
+    let example = (relation.example.0.to_owned(), relation.example.1.to_owned());
     assert!(
         expected.contains(&example),
         "the example {example:?} is not in the seed"
@@ -148,14 +144,8 @@ async fn check(relation: Relation) {
     let backward = swap(read(&app, &relation.backward).await);
 
     let forward_name = format!("{:?}.{}", relation.forward.kind, relation.forward.selection);
-    let backward_name = format!(
-        "{:?}.{}",
-        relation.backward.kind, relation.backward.selection
-    );
-    assert!(
-        forward.contains(&example),
-        "{forward_name} lacks {example:?}"
-    );
+    let backward_name = format!("{:?}.{}", relation.backward.kind, relation.backward.selection);
+    assert!(forward.contains(&example), "{forward_name} lacks {example:?}");
     assert!(
         backward.contains(&example),
         "{backward_name} lacks {example:?} (read from {})",
@@ -183,7 +173,7 @@ async fn event_participants_and_actor_events_agree() {
         },
         backward: Side {
             kind: Kind::Actor,
-            selection: "events(first: 100) { nodes { id } }",
+            selection: "events(first: 50) { nodes { id } }",
             path: &["events", "nodes", "*", "id"],
         },
         seed: &["participants", "*", "actor"],
@@ -218,17 +208,13 @@ async fn the_role_of_a_participant_is_the_same_from_the_event_and_from_the_actor
         .iter()
         .flat_map(|e| {
             let event = e["id"].as_str().unwrap().to_owned();
-            e["participants"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |p| {
-                    (
-                        event.clone(),
-                        p["actor"].as_str().unwrap().to_owned(),
-                        p["role"].as_str().unwrap().to_ascii_uppercase(),
-                    )
-                })
+            e["participants"].as_array().into_iter().flatten().map(move |p| {
+                (
+                    event.clone(),
+                    p["actor"].as_str().unwrap().to_owned(),
+                    p["role"].as_str().unwrap().to_ascii_uppercase(),
+                )
+            })
         })
         .collect();
     assert!(expected.contains(&(
@@ -246,17 +232,13 @@ async fn the_role_of_a_participant_is_the_same_from_the_event_and_from_the_actor
         .iter()
         .flat_map(|e| {
             let event = e["id"].as_str().unwrap().to_owned();
-            e["participants"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |p| {
-                    (
-                        event.clone(),
-                        p["actor"]["id"].as_str().unwrap_or("<null>").to_owned(),
-                        p["role"].as_str().unwrap().to_owned(),
-                    )
-                })
+            e["participants"].as_array().unwrap().iter().map(move |p| {
+                (
+                    event.clone(),
+                    p["actor"]["id"].as_str().unwrap_or("<null>").to_owned(),
+                    p["role"].as_str().unwrap().to_owned(),
+                )
+            })
         })
         .collect();
     let actors = app
@@ -268,17 +250,13 @@ async fn the_role_of_a_participant_is_the_same_from_the_event_and_from_the_actor
         .iter()
         .flat_map(|a| {
             let actor = a["id"].as_str().unwrap().to_owned();
-            a["participations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |p| {
-                    (
-                        p["event"]["id"].as_str().unwrap().to_owned(),
-                        actor.clone(),
-                        p["role"].as_str().unwrap().to_owned(),
-                    )
-                })
+            a["participations"].as_array().unwrap().iter().map(move |p| {
+                (
+                    p["event"]["id"].as_str().unwrap().to_owned(),
+                    actor.clone(),
+                    p["role"].as_str().unwrap().to_owned(),
+                )
+            })
         })
         .collect();
 
@@ -398,10 +376,7 @@ async fn event_fundings_and_funding_event_agree() {
             path: &["fundingAllocations", "*", "id"],
         },
         seed: &["event"],
-        example: (
-            "funding/federal-budget-2009",
-            "event/federal-budget-allocation-2009",
-        ),
+        example: ("funding/federal-budget-2009", "event/federal-budget-allocation-2009"),
     })
     .await;
 }

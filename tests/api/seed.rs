@@ -101,10 +101,7 @@ fn counts(store: &Store) -> Vec<(EntityKind, u64)> {
 }
 
 /// The problems of a load that must be refused as invalid.
-fn invalid<T: std::fmt::Debug>(
-    result: Result<T, SeedError>,
-    description: &str,
-) -> (Vec<Problem>, String) {
+fn invalid<T: std::fmt::Debug>(result: Result<T, SeedError>, description: &str) -> (Vec<Problem>, String) {
     match result {
         Err(e @ SeedError::Invalid(_)) => {
             let text = e.to_string();
