@@ -41,6 +41,12 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Write the whole store (seed and API-created entities) out as seed
+    /// files that load back to the same graph: a backup.
+    Export {
+        /// The directory to write `actors.json`, `events.json`, … into.
+        dir: PathBuf,
+    },
 }
 
 /// Settings shared by every command.
@@ -127,6 +133,31 @@ pub struct Settings {
     /// (`{"<hash>": "query { … }"}`); only those operations run.
     #[arg(long, env = "DIPLOGRAPH_PERSISTED_QUERIES", global = true)]
     pub persisted_queries: Option<PathBuf>,
+    /// Bearer tokens that may write (mutations), comma-separated; several
+    /// allow rotation. None configured means writes are disabled.
+    #[arg(
+        long,
+        env = "DIPLOGRAPH_WRITE_TOKENS",
+        value_delimiter = ',',
+        global = true,
+        hide_env_values = true
+    )]
+    pub write_tokens: Vec<String>,
+    /// A file of write tokens, one per line (blank lines and `#` comments ignored).
+    #[arg(long, env = "DIPLOGRAPH_WRITE_TOKENS_FILE", global = true)]
+    pub write_tokens_file: Option<PathBuf>,
+    /// Milliseconds a WebSocket client has to send `connection_init` before the server closes with 4408.
+    #[arg(long, env = "DIPLOGRAPH_WS_INIT_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub ws_init_timeout_ms: u64,
+    /// Seconds between the server's keep-alive pings on WebSocket connections.
+    #[arg(long, env = "DIPLOGRAPH_WS_KEEPALIVE_SECS", default_value_t = 15, global = true)]
+    pub ws_keepalive_secs: u64,
+    /// Most live subscriptions on one WebSocket connection.
+    #[arg(long, env = "DIPLOGRAPH_MAX_SUBSCRIPTIONS", default_value_t = 20, global = true)]
+    pub max_subscriptions: usize,
+    /// Most open WebSocket connections from one client IP.
+    #[arg(long, env = "DIPLOGRAPH_MAX_WS_PER_CLIENT", default_value_t = 16, global = true)]
+    pub max_ws_per_client: usize,
     /// Seconds a client may take to send its request headers and body (slow clients get 408).
     #[arg(long, env = "DIPLOGRAPH_CLIENT_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub client_timeout_secs: u64,
@@ -190,6 +221,31 @@ impl Settings {
                 });
             }
         }
+        if let Some(path) = &self.write_tokens_file {
+            if !path.is_file() {
+                return Err(ConfigError {
+                    setting: "write-tokens-file",
+                    message: format!("{} is not a file", path.display()),
+                });
+            }
+        }
+        if self.write_tokens.iter().any(|t| t.trim().len() < 16) {
+            return Err(ConfigError {
+                setting: "write-tokens",
+                message: "each token must be at least 16 characters".into(),
+            });
+        }
+        for (setting, value) in [
+            ("max-subscriptions", self.max_subscriptions),
+            ("max-ws-per-client", self.max_ws_per_client),
+        ] {
+            if value == 0 {
+                return Err(ConfigError {
+                    setting,
+                    message: "must be at least 1".into(),
+                });
+            }
+        }
         if let Some(path) = &self.persisted_queries {
             if !path.is_file() {
                 return Err(ConfigError {
@@ -199,6 +255,31 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Every configured write token: the list and the file together.
+    pub fn all_write_tokens(&self) -> Result<Vec<String>, ConfigError> {
+        let mut tokens: Vec<String> = self.write_tokens.iter().map(|t| t.trim().to_owned()).collect();
+        if let Some(path) = &self.write_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                setting: "write-tokens-file",
+                message: format!("cannot read {}: {e}", path.display()),
+            })?;
+            for line in text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
+                if line.len() < 16 {
+                    return Err(ConfigError {
+                        setting: "write-tokens-file",
+                        message: "each token must be at least 16 characters".into(),
+                    });
+                }
+                tokens.push(line.to_owned());
+            }
+        }
+        Ok(tokens)
     }
 
     pub fn schema_options(&self) -> SchemaOptions {
@@ -225,8 +306,8 @@ impl Settings {
 }
 
 impl fmt::Display for Settings {
-    /// One `key = value` per line, as a TOML file would hold them. Nothing
-    /// here is secret yet; secrets added later must print as `<redacted>`.
+    /// One `key = value` per line, as a TOML file would hold them; secrets
+    /// (write tokens) print as a count, never their value.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self;
         writeln!(f, "bind = {}", s.bind)?;
@@ -251,7 +332,14 @@ impl fmt::Display for Settings {
         writeln!(f, "cors_origins = {:?}", s.cors_origins)?;
         writeln!(f, "apq = {} (apq_cache_size = {})", s.apq, s.apq_cache_size)?;
         writeln!(f, "persisted_queries = {:?}", s.persisted_queries)?;
-        write!(f, "client_timeout_secs = {}", s.client_timeout_secs)
+        writeln!(f, "client_timeout_secs = {}", s.client_timeout_secs)?;
+        // Secrets: only how many there are.
+        writeln!(f, "write_tokens = <{} redacted>", s.write_tokens.len())?;
+        writeln!(f, "write_tokens_file = {:?}", s.write_tokens_file)?;
+        writeln!(f, "ws_init_timeout_ms = {}", s.ws_init_timeout_ms)?;
+        writeln!(f, "ws_keepalive_secs = {}", s.ws_keepalive_secs)?;
+        writeln!(f, "max_subscriptions = {}", s.max_subscriptions)?;
+        write!(f, "max_ws_per_client = {}", s.max_ws_per_client)
     }
 }
 

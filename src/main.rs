@@ -12,6 +12,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => diplograph::startup::serve(cli.settings),
         Command::Seed { check, reset, dir } => diplograph::startup::seed(&cli.settings, dir, check, reset),
+        Command::Export { dir } => diplograph::startup::export(&cli.settings, &dir),
         Command::Schema => {
             print!("{}", diplograph::graphql::sdl());
             Ok(())

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::graphql;
-use crate::http::{self, AppState, Assets, HttpOptions, OperationLabels, Persisted};
-use crate::seed::{self, LoadOutcome, SeedError};
+use crate::http::{self, AppState, Assets, Auth, Connections, HttpOptions, OperationLabels, Persisted, WsOptions};
+use crate::seed::{self, LoadOutcome};
 use crate::store::{SeedState, Store};
 
 /// A configured, bound server, ready to run.
@@ -29,19 +29,35 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
-    match store.seed_state()? {
-        SeedState::Loaded { hash } => {
+    let state = store.seed_state()?;
+    if let SeedState::Loaded { hash } = &state {
+        // A changed seed is merged in; an unchanged one costs one read of the files.
+        if seed::content_hash(&settings.seed_dir).ok().as_ref() == Some(hash) {
             tracing::info!(seed = %hash, "store already seeded");
+            return Ok(store);
         }
-        state => {
-            if matches!(state, SeedState::Loading { .. }) {
-                tracing::warn!("an earlier seed load was interrupted; loading the seed again from scratch");
-            }
-            match seed::load(&store, &settings.seed_dir, false)? {
-                LoadOutcome::Loaded(report) | LoadOutcome::AlreadyLoaded(report) => {
-                    tracing::info!(entities = report.total(), seed = %report.hash, dir = %settings.seed_dir.display(), "seed loaded");
-                }
-            }
+    }
+    if matches!(state, SeedState::Loading { .. }) {
+        tracing::warn!("an earlier seed load was interrupted; loading the seed again from scratch");
+    }
+    let outcome = seed::load(&store, &settings.seed_dir, false)?;
+    let report = outcome.report();
+    match &outcome {
+        LoadOutcome::Merged {
+            kept_api,
+            removed,
+            kept_referenced,
+            ..
+        } => tracing::info!(
+            entities = report.total(),
+            seed = %report.hash,
+            kept_api,
+            removed,
+            kept_referenced,
+            "changed seed merged; API-owned entities kept"
+        ),
+        _ => {
+            tracing::info!(entities = report.total(), seed = %report.hash, dir = %settings.seed_dir.display(), "seed loaded")
         }
     }
     Ok(store)
@@ -78,7 +94,19 @@ impl Application {
                 allow_list,
             )),
             labels: Arc::new(OperationLabels::default()),
+            auth: Arc::new(Auth::new(settings.all_write_tokens()?)),
+            ws: WsOptions {
+                init_timeout: Duration::from_millis(settings.ws_init_timeout_ms),
+                keepalive: Duration::from_secs(settings.ws_keepalive_secs.max(1)),
+                max_subscriptions: settings.max_subscriptions,
+                max_connections_per_client: settings.max_ws_per_client,
+                send_timeout: Duration::from_secs(10),
+            },
+            connections: Arc::new(Connections::default()),
         };
+        if !state.auth.writes_enabled() {
+            tracing::info!("writes are disabled: no write token configured (DIPLOGRAPH_WRITE_TOKENS)");
+        }
         if let Assets::Local(dir) = &state.assets {
             anyhow::ensure!(
                 dir.is_dir(),
@@ -134,18 +162,26 @@ pub fn seed(settings: &Settings, dir: Option<std::path::PathBuf>, check: bool, r
     }
     std::fs::create_dir_all(&settings.data_dir)?;
     let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
-    match seed::load(&store, &dir, reset) {
-        Ok(LoadOutcome::Loaded(report)) => {
-            println!("loaded seed from {}:\n{report}", dir.display())
+    match seed::load(&store, &dir, reset)? {
+        LoadOutcome::Loaded(report) => println!("loaded seed from {}:\n{report}", dir.display()),
+        LoadOutcome::AlreadyLoaded(report) => {
+            println!("seed from {} is already loaded; nothing changed:\n{report}", dir.display())
         }
-        Ok(LoadOutcome::AlreadyLoaded(report)) => {
-            println!(
-                "seed from {} is already loaded; nothing changed:\n{report}",
-                dir.display()
-            )
-        }
-        Err(e @ SeedError::Invalid(_)) => return Err(e.into()),
-        Err(e) => return Err(e.into()),
+        LoadOutcome::Merged { report, kept_api, removed, kept_referenced } => println!(
+            "merged the changed seed from {}: {kept_api} API-owned entities kept, {removed} dropped seed entities removed, {kept_referenced} kept because API entities refer to them\n{report}",
+            dir.display()
+        ),
     }
+    Ok(())
+}
+
+/// `diplograph export DIR`.
+pub fn export(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    let counts = seed::export(&store, dir)?;
+    for (kind, n) in counts {
+        println!("{n:>10}  {}", kind.plural());
+    }
+    println!("exported to {}", dir.display());
     Ok(())
 }

@@ -384,6 +384,8 @@ impl Extension for GuardExtension {
                     let code = match e.message.as_str() {
                         "Query is too complex." => "QUERY_TOO_COMPLEX",
                         "Query is nested too deep." => "QUERY_TOO_DEEP",
+                        // A value of the wrong shape for an argument or a variable.
+                        m if m.starts_with("Invalid value for argument") => "BAD_USER_INPUT",
                         _ => "GRAPHQL_VALIDATION_FAILED",
                     };
                     if code == "QUERY_TOO_COMPLEX" {

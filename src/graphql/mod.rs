@@ -6,23 +6,27 @@ mod errors;
 mod filters;
 mod guard;
 mod loaders;
+mod mutation;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Request, Schema};
+use async_graphql::{Request, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::{QueryLimits, RequestId};
 pub use loaders::Loaders;
+pub use mutation::{MutationRoot, WriteAccess};
 pub use query::QueryRoot;
+pub use subscription::{SubscriptionBudget, SubscriptionRoot};
 
 use crate::store::Store;
 
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Everything that shapes the schema's behaviour, set once at start-up.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +40,7 @@ pub struct SchemaOptions {
 
 /// Builds the schema once, at start-up; every worker shares it.
 pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(store)
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
@@ -58,7 +62,5 @@ pub fn prepare(request: Request, store: &Store) -> Request {
 
 /// The SDL clients and codegen read; `schema.graphql` holds a copy.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
 }

@@ -21,6 +21,12 @@ impl ScalarType for PartialDate {
     }
 }
 
+impl serde::Serialize for BigInt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i128(self.0)
+    }
+}
+
 /// A whole number of any size, sent as a decimal string (`"2800000000"`) so
 /// that JavaScript clients keep it exact. Accepts a string or an Int as input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

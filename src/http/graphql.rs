@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use tracing::Instrument;
 
+use super::auth::Denied;
 use super::{playground, AppState, RequestId};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -213,17 +214,32 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             return Err(refuse(status, media, refusal.code, refusal.message));
         }
     };
-    if over_get && operation_type(&query, params.operation_name.as_deref()) == Some(OperationType::Mutation) {
-        metrics::counter!("diplograph_refused_queries_total", "reason" => "MUTATION_OVER_GET").increment(1);
-        let mut resp = refuse(
-            StatusCode::METHOD_NOT_ALLOWED,
-            media,
-            "METHOD_NOT_ALLOWED",
-            "mutations must be sent with POST",
-        );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return Err(resp);
+    // Only a document that mentions `mutation` can be one; others skip the parse.
+    let is_mutation = query.contains("mutation")
+        && operation_type(&query, params.operation_name.as_deref()) == Some(OperationType::Mutation);
+    let mut write_access = false;
+    if is_mutation {
+        if over_get {
+            metrics::counter!("diplograph_refused_queries_total", "reason" => "MUTATION_OVER_GET").increment(1);
+            let mut resp = refuse(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return Err(resp);
+        }
+        let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let client = req
+            .peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        match state.auth.check(authorization, client) {
+            Ok(()) => write_access = true,
+            Err(denied) => return Err(deny(media, denied)),
+        }
     }
     let label = state.labels.label(params.operation_name.as_deref());
     let mut request = async_graphql::Request::new(query);
@@ -239,6 +255,9 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
                 request.extensions.insert(k, v);
             }
         }
+    }
+    if write_access {
+        request = request.data(crate::graphql::WriteAccess);
     }
     if let Some(id) = req.extensions().get::<RequestId>() {
         request = request.data(crate::graphql::RequestId(id.0.clone()));
@@ -273,6 +292,49 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     }
     .unwrap_or_else(|_| json!({}));
     Ok(Outcome { body, request_error })
+}
+
+/// The answer to a write without the right token.
+fn deny(media: Media, denied: Denied) -> HttpResponse {
+    let reason = match denied {
+        Denied::Disabled => "WRITES_DISABLED",
+        Denied::Unauthorized => "UNAUTHENTICATED",
+        Denied::TooMany { .. } => "RATE_LIMITED",
+    };
+    metrics::counter!("diplograph_refused_queries_total", "reason" => reason).increment(1);
+    match denied {
+        Denied::Disabled => refuse(
+            StatusCode::FORBIDDEN,
+            media,
+            reason,
+            "this server takes no writes: no write token is configured (set DIPLOGRAPH_WRITE_TOKENS)",
+        ),
+        Denied::Unauthorized => {
+            let mut resp = refuse(
+                StatusCode::UNAUTHORIZED,
+                media,
+                reason,
+                "mutations need `Authorization: Bearer <token>` with a valid write token",
+            );
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"diplograph\""),
+            );
+            resp
+        }
+        Denied::TooMany { retry_after } => {
+            let mut resp = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                media,
+                reason,
+                format!("too many failed write attempts; retry in {retry_after} s"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            resp
+        }
+    }
 }
 
 fn respond(media: Media, outcome: Outcome) -> HttpResponse {

@@ -6,10 +6,12 @@
 //! `GET /ready`, `GET /metrics`, and the IDE's assets under
 //! `/playground-assets/` when they are served locally.
 
+mod auth;
 mod graphql;
 mod observe;
 mod persisted;
 mod playground;
+mod ws;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,8 +20,10 @@ use actix_cors::Cors;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+pub use auth::Auth;
 pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
 pub use persisted::{sha256_hex, Persisted};
+pub use ws::{Connections, WsOptions};
 
 use crate::graphql::AppSchema;
 use crate::store::{SeedState, Store};
@@ -64,6 +68,9 @@ pub struct AppState {
     pub options: HttpOptions,
     pub persisted: Arc<Persisted>,
     pub labels: Arc<OperationLabels>,
+    pub auth: Arc<Auth>,
+    pub ws: WsOptions,
+    pub connections: Arc<Connections>,
 }
 
 /// The CORS policy. Same-origin requests (the IDE) always pass; listed
@@ -105,9 +112,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(graphql::post))
-                    .route(web::get().to(graphql::get))
+                    .route(web::get().to(get_or_upgrade))
                     .default_service(web::to(graphql::other_method)),
             );
+    }
+}
+
+/// `GET /graphql`: a WebSocket upgrade, the IDE, or a query.
+async fn get_or_upgrade(req: actix_web::HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    if ws::is_upgrade(&req) {
+        ws::upgrade(req, body, state).await
+    } else {
+        graphql::get(req, state).await
     }
 }
 

@@ -755,3 +755,61 @@ pub struct Record {
     pub origin: Origin,
     pub entity: Entity,
 }
+
+impl Entity {
+    /// This entity with every reference to `gone` removed, for a cascading
+    /// delete. `None` when the entity cannot exist without it (a funding
+    /// allocation whose donor or recipient is deleted goes too).
+    pub fn without_reference(&self, gone: &Id) -> Option<Entity> {
+        let keep = |id: &Id| id != gone;
+        let keep_opt = |id: &mut Option<Id>| {
+            if id.as_ref() == Some(gone) {
+                *id = None;
+            }
+        };
+        let mut out = self.clone();
+        match &mut out {
+            Entity::Actor(a) => {
+                a.positions.retain(|p| keep(&p.of));
+                keep_opt(&mut a.part_of);
+                a.sources.retain(keep);
+            }
+            Entity::Event(e) => {
+                e.participants.retain(|p| keep(&p.actor));
+                keep_opt(&mut e.place);
+                e.treaties.retain(keep);
+                keep_opt(&mut e.part_of);
+                e.after.retain(keep);
+                keep_opt(&mut e.retracted_by);
+                for f in &mut e.figures {
+                    keep_opt(&mut f.claimed_by);
+                }
+                e.sources.retain(keep);
+            }
+            Entity::Treaty(t) => {
+                t.parties.retain(keep);
+                t.signatories.retain(keep);
+                t.ratifications.retain(|r| keep(&r.by));
+                keep_opt(&mut t.mediator);
+                keep_opt(&mut t.signed_at);
+                keep_opt(&mut t.based_on);
+                t.sources.retain(keep);
+            }
+            Entity::Funding(f) => {
+                if &f.donor == gone || &f.recipient == gone {
+                    return None;
+                }
+                keep_opt(&mut f.authorized_by);
+                keep_opt(&mut f.basis);
+                keep_opt(&mut f.event);
+                f.sources.retain(keep);
+            }
+            Entity::Place(p) => {
+                keep_opt(&mut p.within);
+                p.sources.retain(keep);
+            }
+            Entity::Source(_) => {}
+        }
+        Some(out)
+    }
+}

@@ -119,6 +119,26 @@ pub enum LoadOutcome {
     Loaded(SeedReport),
     /// The same seed (by hash) was already loaded; nothing changed.
     AlreadyLoaded(SeedReport),
+    /// A changed seed was merged into a store that already held one:
+    /// seed-owned entities were replaced or removed, API-owned ones kept.
+    Merged {
+        report: SeedReport,
+        /// Seed entities not written because the API owns an entity with that id.
+        kept_api: usize,
+        /// Seed-owned entities removed because the new seed no longer has them.
+        removed: usize,
+        /// Seed-owned entities the new seed dropped but API entities still refer to.
+        kept_referenced: usize,
+    },
+}
+
+impl LoadOutcome {
+    pub fn report(&self) -> &SeedReport {
+        match self {
+            LoadOutcome::Loaded(r) | LoadOutcome::AlreadyLoaded(r) => r,
+            LoadOutcome::Merged { report, .. } => report,
+        }
+    }
 }
 
 /// A seed file and the kind of entity it holds.
@@ -214,7 +234,7 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, Strin
 }
 
 /// Parses one element as an entity of `kind`, or says which field is wrong.
-fn parse_entity(kind: EntityKind, value: &Value) -> Result<Entity, (Option<String>, String)> {
+pub fn parse_entity(kind: EntityKind, value: &Value) -> Result<Entity, (Option<String>, String)> {
     Ok(match kind {
         EntityKind::Actor => Entity::Actor(typed::<Actor>(value)?),
         EntityKind::Event => Entity::Event(typed::<Event>(value)?),
@@ -357,8 +377,34 @@ fn stream(
     }
 }
 
+/// The content hash of the seed in `dir` (what the meta tree records),
+/// without parsing it: a cheap way to learn whether a seed changed.
+pub fn content_hash(dir: &Path) -> Result<String, SeedError> {
+    let mut problems = Vec::new();
+    let files = seed_files(dir, &mut problems)?;
+    let mut hasher = Sha256::new();
+    for file in &files {
+        hasher.update(file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        hasher.update([0]);
+        let mut handle = File::open(&file.path).map_err(|source| SeedError::Dir {
+            path: file.path.clone(),
+            source,
+        })?;
+        std::io::copy(&mut handle, &mut hasher).map_err(|source| SeedError::Dir {
+            path: file.path.clone(),
+            source,
+        })?;
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
 /// Validates the seed in `dir` without writing anything.
 pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
+    check_with_ids(dir).map(|(report, _)| report)
+}
+
+/// Validates the seed and returns the set of ids it defines.
+fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
     let mut problems = Vec::new();
     let files = seed_files(dir, &mut problems)?;
     let mut hasher = Sha256::new();
@@ -436,11 +482,12 @@ pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
     }
 
     if problems.is_empty() {
-        Ok(SeedReport {
+        let report = SeedReport {
             counts,
             hash: format!("sha256:{:x}", hasher.finalize()),
             files: files.into_iter().map(|f| f.path).collect(),
-        })
+        };
+        Ok((report, ids))
     } else {
         if problems.len() > MAX_PROBLEMS {
             let more = problems.len() - MAX_PROBLEMS;
@@ -457,19 +504,19 @@ pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
 }
 
 /// Validates and loads the seed in `dir`. Loading the seed the store already
-/// holds changes nothing. A different seed is refused unless `reset`, which
-/// replaces the store's contents. An interrupted earlier load is redone.
+/// holds changes nothing. A changed seed is merged: seed-owned entities are
+/// replaced, added or removed, and entities created through the API are never
+/// touched. With `reset`, the store's contents are replaced outright. An
+/// interrupted earlier load is redone from scratch.
 pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedError> {
-    let report = check(dir)?;
+    let (report, ids) = check_with_ids(dir)?;
     let state = store.seed_state()?;
     let resume = matches!(state, SeedState::Loading { .. });
     match state {
         SeedState::Loaded { hash } if hash == report.hash && !reset => {
             return Ok(LoadOutcome::AlreadyLoaded(report));
         }
-        SeedState::Loaded { hash } if !reset => {
-            return Err(SeedError::DifferentSeed { loaded: hash });
-        }
+        SeedState::Loaded { .. } if !reset => return merge(store, report, &ids),
         _ => {}
     }
 
@@ -479,6 +526,63 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
     if reset || resume {
         store.clear()?;
     }
+    write_seed(store, &report, |_| Ok(true))?;
+    store.set_seed_state(&SeedState::Loaded {
+        hash: report.hash.clone(),
+    })?;
+    Ok(LoadOutcome::Loaded(report))
+}
+
+/// Merges a changed seed into a store that holds an earlier one.
+fn merge(store: &Store, report: SeedReport, ids: &HashSet<Id>) -> Result<LoadOutcome, SeedError> {
+    let mut kept_api = 0usize;
+    write_seed(store, &report, |entity| {
+        let owned_by_api = store.get_record(entity.id())?.is_some_and(|r| r.origin == Origin::Api);
+        kept_api += usize::from(owned_by_api);
+        Ok(!owned_by_api)
+    })?;
+    // Seed-owned entities the new seed no longer has go, unless something
+    // outside that set (an API entity) still refers to them.
+    let mut stale = HashSet::new();
+    for kind in EntityKind::ALL {
+        for record in store.all(kind)? {
+            if record.origin == Origin::Seed && !ids.contains(record.entity.id()) {
+                stale.insert(record.entity.id().clone());
+            }
+        }
+    }
+    let mut deletes = Vec::new();
+    let mut kept_referenced = 0usize;
+    for id in &stale {
+        let outside = store.referrers(id)?.into_iter().any(|(_, r)| !stale.contains(&r));
+        if outside {
+            kept_referenced += 1;
+            tracing::warn!(%id, "the new seed drops this entity, but API-owned entities refer to it; keeping it");
+        } else {
+            deletes.push(Change::Delete(id.clone()));
+        }
+    }
+    if !deletes.is_empty() {
+        store.apply(&deletes, false)?;
+    }
+    store.set_seed_state(&SeedState::Loaded {
+        hash: report.hash.clone(),
+    })?;
+    Ok(LoadOutcome::Merged {
+        removed: deletes.len(),
+        report,
+        kept_api,
+        kept_referenced,
+    })
+}
+
+/// Streams the seed's entities into the store in batches, writing those
+/// `admit` accepts.
+fn write_seed(
+    store: &Store,
+    report: &SeedReport,
+    mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
+) -> Result<(), SeedError> {
     let files: Vec<SeedFile> = report
         .files
         .iter()
@@ -517,10 +621,17 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
         if write_error.is_some() {
             return;
         }
-        batch.push(Change::Put {
-            entity,
-            origin: Origin::Seed,
-        });
+        match admit(&entity) {
+            Ok(true) => batch.push(Change::Put {
+                entity,
+                origin: Origin::Seed,
+            }),
+            Ok(false) => return,
+            Err(e) => {
+                write_error = Some(e);
+                return;
+            }
+        }
         if batch.len() >= BATCH_SIZE {
             if let Err(e) = flush_batch(&mut batch, &mut written) {
                 write_error = Some(e);
@@ -540,8 +651,50 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
     if show_progress {
         eprintln!();
     }
-    store.set_seed_state(&SeedState::Loaded {
-        hash: report.hash.clone(),
-    })?;
-    Ok(LoadOutcome::Loaded(report))
+    Ok(())
+}
+
+/// Writes the whole store out as seed files (`actors.json`, …) in `dir`,
+/// one entity at a time, so that loading `dir` gives back the same graph.
+pub fn export(store: &Store, dir: &Path) -> Result<BTreeMap<EntityKind, usize>, SeedError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source: std::io::Error| SeedError::Dir { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut counts = BTreeMap::new();
+    for kind in EntityKind::ALL {
+        let path = dir.join(format!("{}.json", kind.plural()));
+        let mut out = std::io::BufWriter::new(File::create(&path).map_err(io(&path))?);
+        out.write_all(b"[").map_err(io(&path))?;
+        let mut n = 0usize;
+        let mut failure: Option<SeedError> = None;
+        store.for_each(kind, &mut |record| {
+            if failure.is_some() {
+                return;
+            }
+            let body = match &record.entity {
+                Entity::Actor(e) => serde_json::to_string_pretty(e),
+                Entity::Event(e) => serde_json::to_string_pretty(e),
+                Entity::Treaty(e) => serde_json::to_string_pretty(e),
+                Entity::Funding(e) => serde_json::to_string_pretty(e),
+                Entity::Place(e) => serde_json::to_string_pretty(e),
+                Entity::Source(e) => serde_json::to_string_pretty(e),
+            };
+            let result = body
+                .map_err(std::io::Error::other)
+                .and_then(|body| write!(out, "{}\n{body}", if n == 0 { "\n" } else { ",\n" }));
+            match result {
+                Ok(()) => n += 1,
+                Err(e) => failure = Some(io(&path)(e)),
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        out.write_all(b"\n]\n").map_err(io(&path))?;
+        out.flush().map_err(io(&path))?;
+        counts.insert(kind, n);
+    }
+    Ok(counts)
 }

@@ -54,9 +54,45 @@ pub enum Direction {
 #[derive(Clone, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Change {
-    Put { entity: Entity, origin: Origin },
+    /// Insert or replace.
+    Put {
+        entity: Entity,
+        origin: Origin,
+    },
+    /// Insert; fails with `AlreadyExists` if the id is taken.
+    Create {
+        entity: Entity,
+        origin: Origin,
+    },
     Delete(Id),
 }
+
+/// What a committed change did to one entity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// One entity changed by a commit, with its state after the change.
+#[derive(Clone, Debug)]
+pub struct Changed {
+    pub id: Id,
+    pub kind: ChangeKind,
+    /// The entity after the change; `None` when deleted.
+    pub entity: Option<Entity>,
+}
+
+/// A committed, flushed write, as announced to subscribers in commit order.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    pub generation: u64,
+    pub changes: Vec<Changed>,
+}
+
+/// How many commits a slow subscriber may fall behind before it is dropped.
+pub const SUBSCRIBER_BACKLOG: usize = 1024;
 
 /// Where a seed load stands, as recorded in the meta tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +123,10 @@ struct Inner {
     positions: HashMap<TreeRef, usize>,
     reads: AtomicU64,
     writes: AtomicU64,
+    /// Serialises writes, so commits (and their announcements) happen in one
+    /// order, and reference checks that read outside a transaction stay true.
+    write_lock: std::sync::Mutex<()>,
+    announce: tokio::sync::broadcast::Sender<Arc<Committed>>,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.
@@ -221,6 +261,8 @@ impl Store {
                 positions,
                 reads: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
+                write_lock: std::sync::Mutex::new(()),
+                announce: tokio::sync::broadcast::channel(SUBSCRIBER_BACKLOG).0,
             }),
         };
         store.check_format()?;
@@ -370,15 +412,41 @@ impl Store {
     /// Applies `changes` in one transaction: entities, their index entries,
     /// counts and the generation counter change together or not at all. With
     /// `check_references`, every relation must point at an entity that exists
-    /// once the batch is applied. Flushes before returning.
+    /// once the batch is applied. Flushes before returning. Not announced to
+    /// subscribers (seed loads use it); API writes go through [`Store::commit`].
     pub fn apply(&self, changes: &[Change], check_references: bool) -> Result<u64, StoreError> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(self.apply_locked(changes, check_references)?.generation)
+    }
+
+    /// Applies `changes` like [`Store::apply`] with references checked, then
+    /// announces the commit to subscribers, after the flush and in commit order.
+    pub fn commit(&self, changes: &[Change]) -> Result<Arc<Committed>, StoreError> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.commit_locked(changes)
+    }
+
+    fn commit_locked(&self, changes: &[Change]) -> Result<Arc<Committed>, StoreError> {
+        let committed = Arc::new(self.apply_locked(changes, true)?);
+        // No subscribers is not an error.
+        let _ = self.inner.announce.send(committed.clone());
+        Ok(committed)
+    }
+
+    /// Commits announced from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Committed>> {
+        self.inner.announce.subscribe()
+    }
+
+    fn apply_locked(&self, changes: &[Change], check_references: bool) -> Result<Committed, StoreError> {
         let result = self.inner.trees.as_slice().transaction(|tx| {
+            let mut done = Vec::with_capacity(changes.len());
             for change in changes {
-                self.apply_one(tx, change)?;
+                done.push(self.apply_one(tx, change)?);
             }
             if check_references {
                 for change in changes {
-                    if let Change::Put { entity, .. } = change {
+                    if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
                         self.check_references(tx, entity)?;
                     }
                 }
@@ -386,16 +454,82 @@ impl Store {
             let meta = &tx[self.position(TreeRef::Meta)];
             let generation = read_u64(meta.get(META_GENERATION)?) + 1;
             meta.insert(META_GENERATION, &generation.to_be_bytes())?;
-            Ok(generation)
+            Ok(Committed {
+                generation,
+                changes: done,
+            })
         });
-        let generation = match result {
-            Ok(g) => g,
+        let committed = match result {
+            Ok(c) => c,
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(sled_err("committing a write")(e)),
         };
         self.flush()?;
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
-        Ok(generation)
+        Ok(committed)
+    }
+
+    /// Every (relation, entity) that points at `id`.
+    pub fn referrers(&self, id: &Id) -> Result<Vec<(Relation, Id)>, StoreError> {
+        self.count_read();
+        let mut out = Vec::new();
+        for relation in Relation::ALL {
+            if relation.target_kind() != id.kind() {
+                continue;
+            }
+            let tree_ref = TreeRef::Backward(relation);
+            for item in self.tree(tree_ref).scan_prefix(keys::prefix(id.as_bytes())) {
+                let (key, _) = item.map_err(sled_err("scanning referrers"))?;
+                out.push((relation, self.id_in(tree_ref, &key, keys::second(&key))?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes `id`. If other entities refer to it, the delete is refused
+    /// unless `cascade`, which removes every such reference in the same
+    /// transaction (and deletes what cannot exist without it, such as a
+    /// funding allocation whose donor goes). Announced like [`Store::commit`].
+    pub fn delete(&self, id: &Id, cascade: bool) -> Result<Arc<Committed>, StoreError> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.get_uncounted(id)?.is_none() {
+            return Err(StoreError::NotFound { id: id.to_string() });
+        }
+        let mut referrers: Vec<Id> = self
+            .referrers(id)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| r != id)
+            .collect();
+        referrers.sort();
+        referrers.dedup();
+        if !referrers.is_empty() && !cascade {
+            let shown: Vec<String> = referrers.iter().take(10).map(Id::to_string).collect();
+            let more = referrers.len().saturating_sub(10);
+            return Err(StoreError::Referenced {
+                id: id.to_string(),
+                referrers: if more > 0 {
+                    format!("{} and {more} more", shown.join(", "))
+                } else {
+                    shown.join(", ")
+                },
+            });
+        }
+        let mut changes = Vec::with_capacity(referrers.len() + 1);
+        for referrer in &referrers {
+            let Some(record) = self.get_uncounted(referrer)? else {
+                continue;
+            };
+            match record.entity.without_reference(id) {
+                Some(entity) => changes.push(Change::Put {
+                    entity,
+                    origin: record.origin,
+                }),
+                None => changes.push(Change::Delete(referrer.clone())),
+            }
+        }
+        changes.push(Change::Delete(id.clone()));
+        self.commit_locked(&changes)
     }
 
     fn tx_get_record(&self, tx: &[TransactionalTree], id: &Id) -> TxResult<Option<Record>> {
@@ -408,9 +542,9 @@ impl Store {
         }
     }
 
-    fn apply_one(&self, tx: &[TransactionalTree], change: &Change) -> TxResult<()> {
+    fn apply_one(&self, tx: &[TransactionalTree], change: &Change) -> TxResult<Changed> {
         let id = match change {
-            Change::Put { entity, .. } => entity.id(),
+            Change::Put { entity, .. } | Change::Create { entity, .. } => entity.id(),
             Change::Delete(id) => id,
         };
         let kind = id.kind();
@@ -424,8 +558,13 @@ impl Store {
         let meta = &tx[self.position(TreeRef::Meta)];
         let count_key = meta_count_key(kind);
         let count = read_u64(meta.get(&count_key)?);
+        if matches!(change, Change::Create { .. }) && old.is_some() {
+            return Err(ConflictableTransactionError::Abort(StoreError::AlreadyExists {
+                id: id.to_string(),
+            }));
+        }
         match change {
-            Change::Put { entity, origin } => {
+            Change::Put { entity, origin } | Change::Create { entity, origin } => {
                 entity_tree.insert(
                     id.as_bytes(),
                     encode(&Record {
@@ -456,7 +595,22 @@ impl Store {
                 meta.insert(count_key, &count.saturating_sub(1).to_be_bytes())?;
             }
         }
-        Ok(())
+        Ok(match change {
+            Change::Put { entity, .. } | Change::Create { entity, .. } => Changed {
+                id: id.clone(),
+                kind: if old.is_some() {
+                    ChangeKind::Updated
+                } else {
+                    ChangeKind::Created
+                },
+                entity: Some(entity.clone()),
+            },
+            Change::Delete(_) => Changed {
+                id: id.clone(),
+                kind: ChangeKind::Deleted,
+                entity: None,
+            },
+        })
     }
 
     fn check_references(&self, tx: &[TransactionalTree], entity: &Entity) -> TxResult<()> {
@@ -704,6 +858,16 @@ impl Store {
     }
 
     // ---- consistency ------------------------------------------------------
+
+    /// Calls `f` with every entity of `kind`, one at a time (exports).
+    pub fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
+        let tree_ref = TreeRef::Entity(kind);
+        for item in self.tree(tree_ref).iter() {
+            let (key, value) = item.map_err(sled_err("scanning entities"))?;
+            f(decode(self.name(tree_ref), &key, &value)?);
+        }
+        Ok(())
+    }
 
     /// Every entity of `kind` (for checks, exports and tests; not for serving).
     pub fn all(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {

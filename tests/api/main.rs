@@ -1,9 +1,12 @@
 //! The integration tests: one binary, real servers on port 0, real sled databases.
 
 mod batching;
+mod cors_and_apq;
 mod graphql;
 mod helpers;
+mod hostile;
 mod http;
+mod metrics;
 mod pagination;
 mod relations;
 mod schema_file;

@@ -102,16 +102,11 @@ fn counts(store: &Store) -> Vec<(EntityKind, u64)> {
 
 /// The problems of a load that must be refused as invalid.
 fn invalid<T: std::fmt::Debug>(result: Result<T, SeedError>, description: &str) -> (Vec<Problem>, String) {
-    match result {
-        Err(e @ SeedError::Invalid(_)) => {
-            let text = e.to_string();
-            let SeedError::Invalid(problems) = e else {
-                unreachable!()
-            };
-            (problems, text)
-        }
-        other => panic!("{description}: expected SeedError::Invalid, got {other:?}"),
-    }
+    let error = result.expect_err(description);
+    let SeedError::Invalid(problems) = &error else {
+        panic!("{description}: expected SeedError::Invalid, got {error:?}");
+    };
+    (problems.clone(), error.to_string())
 }
 
 fn file_name(problem: &Problem) -> &str {
@@ -325,6 +320,18 @@ const BAD_SEEDS: &[BadSeed] = &[
         id: Some("actor/russia"),
         field: Some("name"),
         message: "name",
+    },
+    BadSeed {
+        description: "a required field left out deep in a list",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/rally", "title": "Rally", "kind": "rally",
+                   "participants": [ { "actor": "actor/russia" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/rally"),
+        field: Some("participants[0].role"),
+        message: "role",
     },
     BadSeed {
         description: "a blank name",
@@ -593,16 +600,12 @@ fn a_different_seed_is_refused_without_reset_and_replaces_the_old_one_with_it() 
     let before = counts(&store);
 
     let small = seed_with(&[]);
-    match seed::load(&store, small.path(), false) {
-        Err(e @ SeedError::DifferentSeed { .. }) => {
-            let SeedError::DifferentSeed { loaded } = &e else {
-                unreachable!()
-            };
-            assert_eq!(loaded, &real.hash);
-            assert!(e.to_string().contains("--reset"), "{e}");
-        }
-        other => panic!("expected SeedError::DifferentSeed, got {other:?}"),
-    }
+    let error = seed::load(&store, small.path(), false).expect_err("a different seed is refused");
+    let SeedError::DifferentSeed { loaded } = &error else {
+        panic!("expected SeedError::DifferentSeed, got {error:?}");
+    };
+    assert_eq!(loaded, &real.hash);
+    assert!(error.to_string().contains("--reset"), "{error}");
     assert_eq!(store.generation().unwrap(), generation);
     assert_eq!(counts(&store), before);
 
@@ -710,24 +713,18 @@ fn a_store_written_by_an_unknown_format_version_is_refused_with_its_path() {
         meta.insert(b"format_version", &99u32.to_be_bytes()).unwrap();
         db.flush().unwrap();
     }
-    match Store::open(&data, 1024 * 1024) {
-        Err(e @ StoreError::UnknownFormat { .. }) => {
-            let StoreError::UnknownFormat { path, found, expected } = &e else {
-                unreachable!()
-            };
-            assert_eq!(path, &data);
-            assert_eq!(*found, 99);
-            assert_eq!(*expected, FORMAT_VERSION);
-            let message = e.to_string();
-            assert!(
-                message.contains(&data.display().to_string()),
-                "{message:?} should name the path"
-            );
-            assert!(message.contains("99"), "{message:?} should name the version");
-        }
-        Err(other) => panic!("expected StoreError::UnknownFormat, got {other}"),
-        Ok(_) => panic!("a store of format 99 should be refused"),
-    }
+    let error = Store::open(&data, 1024 * 1024).expect_err("a store of format 99 is refused");
+    let StoreError::UnknownFormat { path, found, expected } = &error else {
+        panic!("expected StoreError::UnknownFormat, got {error}");
+    };
+    assert_eq!(path, &data);
+    assert_eq!((*found, *expected), (99, FORMAT_VERSION));
+    let message = error.to_string();
+    assert!(
+        message.contains(&data.display().to_string()),
+        "{message:?} should name the path"
+    );
+    assert!(message.contains("99"), "{message:?} should name the version");
 }
 
 #[test]

@@ -1,0 +1,219 @@
+//! Subscriptions: live notice of every committed write.
+//!
+//! The store announces each commit after it is flushed, in commit order, on
+//! one broadcast channel shared by the whole server. Each subscription reads
+//! that channel; one that falls more than the channel's backlog behind is
+//! ended with an error instead of buffering without bound.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription, ID};
+use futures_util::stream::{self, Stream, StreamExt};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::connection::ParsedEventFilter;
+use super::errors::bad_input;
+use super::filters::EventFilter;
+use super::types::{Event, Node};
+use crate::model::{Entity, EntityKind, Id};
+use crate::store::{ChangeKind, Committed, Store};
+
+/// The kinds of entity, for filtering change notices.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum EntityType {
+    /// Actors: states, bodies, people.
+    Actor,
+    /// Events.
+    Event,
+    /// Treaties and agreements.
+    Treaty,
+    /// Funding allocations.
+    FundingAllocation,
+    /// Places.
+    Place,
+    /// Sources.
+    Source,
+}
+
+impl From<EntityKind> for EntityType {
+    fn from(kind: EntityKind) -> EntityType {
+        match kind {
+            EntityKind::Actor => EntityType::Actor,
+            EntityKind::Event => EntityType::Event,
+            EntityKind::Treaty => EntityType::Treaty,
+            EntityKind::Funding => EntityType::FundingAllocation,
+            EntityKind::Place => EntityType::Place,
+            EntityKind::Source => EntityType::Source,
+        }
+    }
+}
+
+/// What happened to an entity.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ChangeType {
+    /// It was created.
+    Created,
+    /// It was changed (including a reference removed by a cascading delete).
+    Updated,
+    /// It was deleted.
+    Deleted,
+}
+
+impl From<ChangeKind> for ChangeType {
+    fn from(kind: ChangeKind) -> ChangeType {
+        match kind {
+            ChangeKind::Created => ChangeType::Created,
+            ChangeKind::Updated => ChangeType::Updated,
+            ChangeKind::Deleted => ChangeType::Deleted,
+        }
+    }
+}
+
+/// One entity changed by a committed write.
+#[derive(SimpleObject, Clone)]
+pub struct EntityChange {
+    /// What happened.
+    pub change: ChangeType,
+    /// The entity's id.
+    pub id: ID,
+    /// The entity's kind.
+    pub kind: EntityType,
+    /// The entity after the change; null when it was deleted.
+    pub node: Option<Node>,
+    /// The store's write counter after the commit; increases with every commit.
+    pub generation: u64,
+}
+
+/// Caps the live subscriptions of one WebSocket connection. The transport
+/// puts one in each connection's data.
+#[derive(Clone, Debug)]
+pub struct SubscriptionBudget {
+    pub live: Arc<AtomicUsize>,
+    pub max: usize,
+}
+
+/// Held by a live subscription; gives its slot back when the stream ends.
+struct Slot(Option<SubscriptionBudget>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.0 {
+            budget.live.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+fn take_slot(ctx: &Context<'_>) -> Result<Slot> {
+    let Some(budget) = ctx.data_opt::<SubscriptionBudget>() else {
+        return Ok(Slot(None));
+    };
+    let now = budget.live.fetch_add(1, Ordering::SeqCst) + 1;
+    let slot = Slot(Some(budget.clone()));
+    if now > budget.max {
+        return Err(
+            async_graphql::Error::new(format!("at most {} live subscriptions per connection", budget.max))
+                .extend_with(|_, e| e.set("code", "TOO_MANY_SUBSCRIPTIONS")),
+        );
+    }
+    Ok(slot)
+}
+
+/// The commits announced from now on; a lagging reader gets one error and stops.
+fn commits(store: &Store, slot: Slot) -> impl Stream<Item = Result<Arc<Committed>>> {
+    BroadcastStream::new(store.subscribe())
+        .map(move |item| {
+            let _held = &slot;
+            item.map_err(|BroadcastStreamRecvError::Lagged(n)| {
+                async_graphql::Error::new(format!(
+                    "this subscription fell {n} commits behind and was dropped; subscribe again"
+                ))
+                .extend_with(|_, e| e.set("code", "SLOW_CONSUMER"))
+            })
+        })
+        .scan(false, |failed, item| {
+            // End the stream right after the first error.
+            if *failed {
+                return futures_util::future::ready(None);
+            }
+            *failed = item.is_err();
+            futures_util::future::ready(Some(item))
+        })
+}
+
+/// Live notices of writes.
+pub struct SubscriptionRoot;
+
+#[Subscription(name = "Subscription")]
+impl SubscriptionRoot {
+    /// Every entity change from now on, in commit order, sent once the write
+    /// is on disk. Narrow it by kind and/or id; with neither, every change.
+    async fn entity_changed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes to entities of these kinds.")] kinds: Option<Vec<EntityType>>,
+        #[graphql(desc = "Only changes to these ids (full ids).")] ids: Option<Vec<ID>>,
+    ) -> Result<impl Stream<Item = Result<EntityChange>>> {
+        let ids: Option<Vec<Id>> = ids
+            .map(|ids| {
+                ids.iter()
+                    .map(|i| Id::parse(i.as_str()).map_err(|e| bad_input("ids", e)))
+                    .collect()
+            })
+            .transpose()?;
+        let slot = take_slot(ctx)?;
+        let store = ctx.data::<Store>()?;
+        Ok(commits(store, slot).flat_map(move |item| {
+            let changes: Vec<Result<EntityChange>> = match item {
+                Err(e) => vec![Err(e)],
+                Ok(committed) => committed
+                    .changes
+                    .iter()
+                    .filter(|c| {
+                        kinds
+                            .as_ref()
+                            .is_none_or(|k| k.contains(&EntityType::from(c.id.kind())))
+                    })
+                    .filter(|c| ids.as_ref().is_none_or(|i| i.contains(&c.id)))
+                    .map(|c| {
+                        Ok(EntityChange {
+                            change: c.kind.into(),
+                            id: ID(c.id.to_string()),
+                            kind: c.id.kind().into(),
+                            node: c.entity.clone().map(Node::from),
+                            generation: committed.generation,
+                        })
+                    })
+                    .collect(),
+            };
+            stream::iter(changes)
+        }))
+    }
+
+    /// Every event created from now on that matches the filter, in commit order.
+    async fn event_added(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
+    ) -> Result<impl Stream<Item = Result<Event>>> {
+        let filter = ParsedEventFilter::parse(filter)?;
+        let slot = take_slot(ctx)?;
+        let store = ctx.data::<Store>()?;
+        Ok(commits(store, slot).flat_map(move |item| {
+            let events: Vec<Result<Event>> = match item {
+                Err(e) => vec![Err(e)],
+                Ok(committed) => committed
+                    .changes
+                    .iter()
+                    .filter(|c| c.kind == ChangeKind::Created)
+                    .filter_map(|c| match &c.entity {
+                        Some(Entity::Event(e)) if filter.matches(e) => Some(Ok(Event(Arc::new(e.clone())))),
+                        _ => None,
+                    })
+                    .collect(),
+            };
+            stream::iter(events)
+        }))
+    }
+}

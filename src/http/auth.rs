@@ -1,0 +1,141 @@
+//! Write tokens: mutations need `Authorization: Bearer <token>`.
+//!
+//! Tokens come from the settings (several, so they can be rotated) and are
+//! compared in constant time. With no token configured writes are disabled.
+//! A client that keeps sending wrong tokens is refused with 429 for a while.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failed attempts allowed per client within [`WINDOW`] before 429.
+pub const MAX_FAILURES: u32 = 10;
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// Clients tracked at once; the oldest entries are dropped beyond this.
+const MAX_TRACKED: usize = 10_000;
+
+/// Why a write was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// No token is configured: this server takes no writes (403).
+    Disabled,
+    /// Missing or wrong token (401 with `WWW-Authenticate`).
+    Unauthorized,
+    /// Too many failures from this client (429); seconds until it may retry.
+    TooMany { retry_after: u64 },
+}
+
+pub struct Auth {
+    tokens: Vec<Vec<u8>>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// Equal in time that depends only on the lengths, never on where bytes differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len().max(b.len());
+    let mut diff = (a.len() ^ b.len()) as u64;
+    for i in 0..len {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= u64::from(x ^ y);
+    }
+    diff == 0
+}
+
+impl Auth {
+    pub fn new(tokens: Vec<String>) -> Auth {
+        Auth {
+            tokens: tokens
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .map(String::into_bytes)
+                .collect(),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn writes_enabled(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Whether `header` (an `Authorization` value) carries a configured token.
+    pub fn token_ok(&self, header: Option<&str>) -> bool {
+        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else {
+            return false;
+        };
+        // Check every token, so timing does not reveal which one is close.
+        self.tokens
+            .iter()
+            .fold(false, |found, t| found | constant_time_eq(t, token.as_bytes()))
+    }
+
+    /// Checks a write request from `client`.
+    pub fn check(&self, header: Option<&str>, client: IpAddr) -> Result<(), Denied> {
+        if !self.writes_enabled() {
+            return Err(Denied::Disabled);
+        }
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((count, since)) = failures.get(&client).copied() {
+            let elapsed = now.duration_since(since);
+            if elapsed >= WINDOW {
+                failures.remove(&client);
+            } else if count >= MAX_FAILURES {
+                return Err(Denied::TooMany {
+                    retry_after: (WINDOW - elapsed).as_secs().max(1),
+                });
+            }
+        }
+        if self.token_ok(header) {
+            return Ok(());
+        }
+        if failures.len() >= MAX_TRACKED {
+            failures.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
+        }
+        if failures.len() < MAX_TRACKED || failures.contains_key(&client) {
+            let entry = failures.entry(client).or_insert((0, now));
+            entry.0 += 1;
+        }
+        Err(Denied::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_exactly() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn several_tokens_are_accepted_and_repeated_failures_are_limited() {
+        let auth = Auth::new(vec!["old".into(), "new".into()]);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(auth.check(Some("Bearer old"), ip), Ok(()));
+        assert_eq!(auth.check(Some("Bearer new"), ip), Ok(()));
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(auth.check(Some("Bearer wrong"), ip), Err(Denied::Unauthorized));
+        }
+        assert!(matches!(
+            auth.check(Some("Bearer new"), ip),
+            Err(Denied::TooMany { .. })
+        ));
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(auth.check(Some("Bearer new"), other), Ok(()));
+    }
+
+    #[test]
+    fn no_token_configured_means_writes_are_disabled() {
+        let auth = Auth::new(vec![]);
+        assert_eq!(
+            auth.check(Some("Bearer anything"), "10.0.0.1".parse().unwrap()),
+            Err(Denied::Disabled)
+        );
+    }
+}
