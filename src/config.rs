@@ -41,6 +41,18 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Write a deterministic synthetic graph as seed files (benchmarks, scale tests).
+    Generate {
+        /// About how many entities in all.
+        #[arg(long, default_value_t = 10_000)]
+        entities: usize,
+        /// Where to write the seed files.
+        #[arg(long)]
+        out: PathBuf,
+        /// The random seed; the same seed gives the same graph.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Write the whole store (seed and API-created entities) out as seed
     /// files that load back to the same graph: a backup.
     Export {

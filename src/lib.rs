@@ -1,5 +1,6 @@
 //! diplograph: a curated knowledge graph of international relations, served over GraphQL.
 pub mod config;
+pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod model;

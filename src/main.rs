@@ -12,6 +12,20 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => diplograph::startup::serve(cli.settings),
         Command::Seed { check, reset, dir } => diplograph::startup::seed(&cli.settings, dir, check, reset),
+        Command::Generate { entities, out, seed } => {
+            let shape = diplograph::generate::generate(entities, seed, &out)?;
+            println!(
+                "wrote {} sources, {} places, {} actors, {} treaties, {} events, {} funding allocations to {}",
+                shape.sources,
+                shape.places,
+                shape.actors,
+                shape.treaties,
+                shape.events,
+                shape.funding,
+                out.display()
+            );
+            Ok(())
+        }
         Command::Export { dir } => diplograph::startup::export(&cli.settings, &dir),
         Command::Schema => {
             print!("{}", diplograph::graphql::sdl());

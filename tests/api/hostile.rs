@@ -151,7 +151,7 @@ fn cases() -> Vec<Case> {
     let cycle = ["events(first: 1)", "nodes", "participants", "actor"];
     let actor_chain: Vec<String> = (0..28).map(|i| cycle[i % 4].to_owned()).collect();
     let of_type = |n: usize| vec!["ofType".to_owned(); n];
-    let part_of_chain = vec!["partOf".to_owned(); 29];
+    let part_of_chain = vec!["partOf".to_owned(); 28];
     let many = |item: &str, n: usize| item.repeat(n);
     let unknown_fields: String = (0..1500).map(|i| format!("x{i} ")).collect();
     let unused_variables: String = (0..1000).map(|i| format!("$v{i}: Int ")).collect();

@@ -591,7 +591,7 @@ fn loading_the_same_seed_twice_changes_nothing_the_second_time() {
 }
 
 #[test]
-fn a_different_seed_is_refused_without_reset_and_replaces_the_old_one_with_it() {
+fn a_different_seed_is_refused_without_reset() {
     let store = Store::temporary().unwrap();
     let LoadOutcome::Loaded(real) = seed::load(&store, &seed_dir(), false).unwrap() else {
         panic!("the real seed should load into an empty store");
@@ -608,7 +608,16 @@ fn a_different_seed_is_refused_without_reset_and_replaces_the_old_one_with_it() 
     assert!(error.to_string().contains("--reset"), "{error}");
     assert_eq!(store.generation().unwrap(), generation);
     assert_eq!(counts(&store), before);
+    assert_eq!(store.seed_state().unwrap(), SeedState::Loaded { hash: real.hash });
+}
 
+#[test]
+fn a_reset_load_replaces_the_old_seed_with_the_new_one() {
+    let store = Store::temporary().unwrap();
+    let LoadOutcome::Loaded(real) = seed::load(&store, &seed_dir(), false).unwrap() else {
+        panic!("the real seed should load into an empty store");
+    };
+    let small = seed_with(&[]);
     let LoadOutcome::Loaded(replaced) = seed::load(&store, small.path(), true).unwrap() else {
         panic!("a reset load should load");
     };
@@ -620,7 +629,7 @@ fn a_different_seed_is_refused_without_reset_and_replaces_the_old_one_with_it() 
             "{}",
             kind.plural()
         );
-        assert_eq!(store.all(kind).unwrap().len() as u64, count);
+        assert_eq!(store.all(kind).unwrap().len() as u64, count, "{}", kind.plural());
     }
     assert_eq!(store.count(EntityKind::Actor).unwrap(), 2);
     assert!(store.get(&id("actor/dmitry-medvedev")).unwrap().is_none());
