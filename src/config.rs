@@ -170,6 +170,20 @@ pub struct Settings {
     /// Most open WebSocket connections from one client IP.
     #[arg(long, env = "DIPLOGRAPH_MAX_WS_PER_CLIENT", default_value_t = 16, global = true)]
     pub max_ws_per_client: usize,
+    /// Answer repeated identical reads from memory until the next write.
+    #[arg(long, env = "DIPLOGRAPH_RESPONSE_CACHE", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub response_cache: bool,
+    /// How many distinct answers the response cache keeps (least recently used go first).
+    #[arg(
+        long,
+        env = "DIPLOGRAPH_RESPONSE_CACHE_ENTRIES",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub response_cache_entries: usize,
+    /// Seconds clients and proxies may reuse a successful read (`Cache-Control: max-age`); 0 means revalidate.
+    #[arg(long, env = "DIPLOGRAPH_CACHE_MAX_AGE", default_value_t = 0, global = true)]
+    pub cache_max_age: u32,
     /// Seconds a client may take to send its request headers and body (slow clients get 408).
     #[arg(long, env = "DIPLOGRAPH_CLIENT_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub client_timeout_secs: u64,
@@ -345,6 +359,11 @@ impl fmt::Display for Settings {
         writeln!(f, "apq = {} (apq_cache_size = {})", s.apq, s.apq_cache_size)?;
         writeln!(f, "persisted_queries = {:?}", s.persisted_queries)?;
         writeln!(f, "client_timeout_secs = {}", s.client_timeout_secs)?;
+        writeln!(
+            f,
+            "response_cache = {} (entries = {}, cache_max_age = {})",
+            s.response_cache, s.response_cache_entries, s.cache_max_age
+        )?;
         // Secrets: only how many there are.
         writeln!(f, "write_tokens = <{} redacted>", s.write_tokens.len())?;
         writeln!(f, "write_tokens_file = {:?}", s.write_tokens_file)?;

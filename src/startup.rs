@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::graphql;
-use crate::http::{self, AppState, Assets, Auth, Connections, HttpOptions, OperationLabels, Persisted, WsOptions};
+use crate::http::{
+    self, AppState, Assets, Auth, Connections, HttpOptions, OperationLabels, Persisted, ResponseCache, WsOptions,
+};
 use crate::seed::{self, LoadOutcome};
 use crate::store::{SeedState, Store};
 
@@ -88,6 +90,12 @@ impl Application {
                 max_batch: settings.max_batch,
                 dev: settings.dev,
                 cors_origins: settings.cors_origins.clone(),
+                client_timeout: Duration::from_secs(settings.client_timeout_secs.max(1)),
+                cache_control: if settings.cache_max_age == 0 {
+                    "no-cache".to_owned()
+                } else {
+                    format!("public, max-age={}", settings.cache_max_age)
+                },
             },
             persisted: Arc::new(Persisted::new(
                 settings.apq.then_some(settings.apq_cache_size),
@@ -103,6 +111,9 @@ impl Application {
                 send_timeout: Duration::from_secs(10),
             },
             connections: Arc::new(Connections::default()),
+            cache: settings
+                .response_cache
+                .then(|| Arc::new(ResponseCache::new(settings.response_cache_entries))),
         };
         if !state.auth.writes_enabled() {
             tracing::info!("writes are disabled: no write token configured (DIPLOGRAPH_WRITE_TOKENS)");

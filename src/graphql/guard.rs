@@ -8,15 +8,17 @@
 //! depth and complexity in async-graphql's validation; a time limit on
 //! execution.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::Name;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use lru::LruCache;
 
 /// Query limits, each configurable; the defaults are documented in the README.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,6 +132,7 @@ fn count_tokens(query: &str, max: usize) -> usize {
 /// fields and selections with fragments expanded (cycles are left to validation).
 struct Survey<'a> {
     doc: &'a ExecutableDocument,
+    cycle: Option<String>,
     aliases: usize,
     max_directives: usize,
     introspection: bool,
@@ -141,6 +144,7 @@ impl<'a> Survey<'a> {
     fn new(doc: &'a ExecutableDocument, budget: usize) -> Survey<'a> {
         Survey {
             doc,
+            cycle: None,
             aliases: 0,
             max_directives: 0,
             introspection: false,
@@ -176,7 +180,8 @@ impl<'a> Survey<'a> {
     }
 
     /// Counts selections with fragments expanded; stops once over budget.
-    fn expanded(&mut self, set: &SelectionSet, stack: &mut HashSet<String>) {
+    /// A fragment spread inside its own expansion is a cycle: noted, not followed.
+    fn expanded(&mut self, set: &SelectionSet, stack: &mut Vec<Name>) {
         for item in &set.items {
             if self.selections > self.budget {
                 return;
@@ -186,38 +191,48 @@ impl<'a> Survey<'a> {
                 Selection::Field(f) => self.expanded(&f.node.selection_set.node, stack),
                 Selection::InlineFragment(inline) => self.expanded(&inline.node.selection_set.node, stack),
                 Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.to_string();
-                    if let Some(fragment) = self.doc.fragments.get(&spread.node.fragment_name.node) {
-                        if stack.insert(name.clone()) {
-                            self.expanded(&fragment.node.selection_set.node, stack);
-                            stack.remove(&name);
-                        }
+                    let name = &spread.node.fragment_name.node;
+                    if stack.contains(name) {
+                        self.cycle = Some(name.to_string());
+                        continue;
+                    }
+                    if let Some(fragment) = self.doc.fragments.get(name) {
+                        stack.push(name.clone());
+                        self.expanded(&fragment.node.selection_set.node, stack);
+                        stack.pop();
                     }
                 }
             }
         }
     }
 
-    /// Root fields of one selection set, with root-level fragments expanded.
-    fn root_fields(&self, set: &SelectionSet, stack: &mut HashSet<String>) -> usize {
-        set.items
-            .iter()
-            .map(|item| match &item.node {
+    /// Root fields of one selection set, with root-level fragments expanded;
+    /// shares the selection budget, so a fragment bomb at the root stops too.
+    fn root_fields(&mut self, set: &SelectionSet, stack: &mut Vec<Name>) -> usize {
+        let mut n = 0;
+        for item in &set.items {
+            if self.selections > self.budget {
+                break;
+            }
+            self.selections += 1;
+            n += match &item.node {
                 Selection::Field(_) => 1,
                 Selection::InlineFragment(inline) => self.root_fields(&inline.node.selection_set.node, stack),
                 Selection::FragmentSpread(spread) => {
-                    let name = spread.node.fragment_name.node.to_string();
-                    match self.doc.fragments.get(&spread.node.fragment_name.node) {
-                        Some(fragment) if stack.insert(name.clone()) => {
-                            let n = self.root_fields(&fragment.node.selection_set.node, stack);
-                            stack.remove(&name);
-                            n
+                    let name = &spread.node.fragment_name.node;
+                    match self.doc.fragments.get(name) {
+                        Some(fragment) if !stack.contains(name) => {
+                            stack.push(name.clone());
+                            let k = self.root_fields(&fragment.node.selection_set.node, stack);
+                            stack.pop();
+                            k
                         }
                         _ => 0,
                     }
                 }
-            })
-            .sum()
+            };
+        }
+        n
     }
 }
 
@@ -225,7 +240,7 @@ fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
     let mut survey = Survey::new(doc, limits.max_selections);
     for (_, op) in doc.operations.iter() {
         survey.written(&op.node.selection_set.node);
-        let roots = survey.root_fields(&op.node.selection_set.node, &mut HashSet::new());
+        let roots = survey.root_fields(&op.node.selection_set.node, &mut Vec::new());
         if roots > limits.max_root_fields {
             return Err(refusal(
                 "TOO_MANY_ROOT_FIELDS",
@@ -235,10 +250,16 @@ fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
                 ),
             ));
         }
-        survey.expanded(&op.node.selection_set.node, &mut HashSet::new());
+        survey.expanded(&op.node.selection_set.node, &mut Vec::new());
     }
     for (_, fragment) in doc.fragments.iter() {
         survey.written(&fragment.node.selection_set.node);
+    }
+    if let Some(name) = survey.cycle {
+        return Err(refusal(
+            "GRAPHQL_VALIDATION_FAILED",
+            format!("fragment `{name}` spreads itself (directly or through other fragments); fragments must not form a cycle"),
+        ));
     }
     if survey.aliases > limits.max_aliases {
         return Err(refusal(
@@ -315,33 +336,105 @@ fn finish_errors(response: &mut Response, request_id: Option<&str>) {
 pub struct RequestId(pub String);
 
 /// The guard, as an async-graphql extension.
-pub struct Guard(pub Arc<QueryLimits>);
+/// Documents parsed and checked once, reused by later requests with the same text.
+const DOCUMENT_CACHE: usize = 512;
 
-impl ExtensionFactory for Guard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension(self.0.clone()))
+/// What every request's guard shares: the limits, and caches of parsed
+/// documents and of validation results (only for requests without
+/// variables, whose validation depends on the text alone).
+struct Shared {
+    limits: QueryLimits,
+    documents: Mutex<LruCache<String, ExecutableDocument>>,
+    validated: Mutex<LruCache<String, ValidationResult>>,
+}
+
+/// The guard, as an async-graphql extension.
+pub struct Guard(Arc<Shared>);
+
+impl Guard {
+    pub fn new(limits: QueryLimits) -> Guard {
+        let n = NonZeroUsize::new(DOCUMENT_CACHE).unwrap_or(NonZeroUsize::MIN);
+        Guard(Arc::new(Shared {
+            limits,
+            documents: Mutex::new(LruCache::new(n)),
+            validated: Mutex::new(LruCache::new(n)),
+        }))
     }
 }
 
-struct GuardExtension(Arc<QueryLimits>);
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension {
+            shared: self.0.clone(),
+            query: Mutex::new(None),
+        })
+    }
+}
+
+/// One request's guard. It remembers the query text between the parse and
+/// validation steps, to key the validation cache.
+struct GuardExtension {
+    shared: Arc<Shared>,
+    query: Mutex<Option<String>>,
+}
+
+/// Most errors one response carries; the rest are summarised.
+const MAX_ERRORS: usize = 20;
 
 #[async_trait::async_trait]
 impl Extension for GuardExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        if response.errors.len() > MAX_ERRORS {
+            let more = response.errors.len() - MAX_ERRORS;
+            response.errors.truncate(MAX_ERRORS);
+            let mut summary = ServerError::new(format!("… and {more} more errors"), None);
+            let code = response.errors[0]
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code").cloned());
+            summary
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code.unwrap_or(Value::from("GRAPHQL_VALIDATION_FAILED")));
+            response.errors.push(summary);
+        }
         let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.as_str());
         finish_errors(&mut response, request_id);
         response
     }
 
+    /// Parses the document itself, never through async-graphql's own step:
+    /// that one walks every fragment expansion without a budget before any
+    /// check can run, so a fragment bomb of a few hundred tokens would pin a
+    /// worker for minutes.
     async fn parse_query(
         &self,
-        ctx: &ExtensionContext<'_>,
+        _ctx: &ExtensionContext<'_>,
         query: &str,
         variables: &Variables,
-        next: NextParseQuery<'_>,
+        _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let limits = &self.0;
+        let limits = &self.shared.limits;
+        // Validation depends on the text alone only without variables, and
+        // on the operation chosen only when there are several.
+        let remember = |doc: &ExecutableDocument| {
+            if variables.is_empty() && doc.operations.iter().count() == 1 {
+                if let Ok(mut slot) = self.query.lock() {
+                    *slot = Some(query.to_owned());
+                }
+            }
+        };
+        if let Some(doc) = self
+            .shared
+            .documents
+            .lock()
+            .ok()
+            .and_then(|mut d| d.get(query).cloned())
+        {
+            remember(&doc);
+            return Ok(doc);
+        }
         let chars = query.chars().count();
         if chars > limits.max_query_chars {
             return Err(refusal(
@@ -359,16 +452,24 @@ impl Extension for GuardExtension {
                 format!("the query has more than {} tokens", limits.max_tokens),
             ));
         }
-        let doc = next.run(ctx, query, variables).await.map_err(|mut e| {
-            if e.extensions.is_none() {
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", "GRAPHQL_PARSE_FAILED");
-                metrics::counter!("diplograph_refused_queries_total", "reason" => "GRAPHQL_PARSE_FAILED").increment(1);
+        let doc = async_graphql::parser::parse_query(query).map_err(|e| {
+            let message = e.to_string();
+            if message.contains("recursion limit") {
+                refusal(
+                    "QUERY_TOO_DEEP",
+                    format!("the query is nested too deep (limit {} levels)", limits.max_depth),
+                )
+            } else {
+                let mut err = refusal("GRAPHQL_PARSE_FAILED", message);
+                err.locations = e.positions().collect();
+                err
             }
-            e
         })?;
         check_document(&doc, limits)?;
+        remember(&doc);
+        if let Ok(mut docs) = self.shared.documents.lock() {
+            docs.put(query.to_owned(), doc.clone());
+        }
         Ok(doc)
     }
 
@@ -377,7 +478,20 @@ impl Extension for GuardExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        let query = self.query.lock().ok().and_then(|mut q| q.take());
+        if let Some(query) = &query {
+            if let Some(hit) = self
+                .shared
+                .validated
+                .lock()
+                .ok()
+                .and_then(|mut v| v.get(query).copied())
+            {
+                return Ok(hit);
+            }
+        }
+        let limits = &self.shared.limits;
+        let result = next.run(ctx).await.map_err(|errors| {
             errors
                 .into_iter()
                 .map(|mut e| {
@@ -391,17 +505,21 @@ impl Extension for GuardExtension {
                     if code == "QUERY_TOO_COMPLEX" {
                         e.message = format!(
                             "the query is too complex (limit {}); ask for smaller pages or fewer nested lists",
-                            self.0.max_complexity
+                            limits.max_complexity
                         );
                     } else if code == "QUERY_TOO_DEEP" {
-                        e.message = format!("the query is nested too deep (limit {} levels)", self.0.max_depth);
+                        e.message = format!("the query is nested too deep (limit {} levels)", limits.max_depth);
                     }
                     metrics::counter!("diplograph_refused_queries_total", "reason" => code).increment(1);
                     e.extensions.get_or_insert_with(Default::default).set("code", code);
                     e
                 })
-                .collect()
-        })
+                .collect::<Vec<_>>()
+        })?;
+        if let (Some(query), Ok(mut cache)) = (query, self.shared.validated.lock()) {
+            cache.put(query, result);
+        }
+        Ok(result)
     }
 
     async fn execute(
@@ -410,13 +528,14 @@ impl Extension for GuardExtension {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        match tokio::time::timeout(self.0.timeout, next.run(ctx, operation_name)).await {
+        let timeout = self.shared.limits.timeout;
+        match tokio::time::timeout(timeout, next.run(ctx, operation_name)).await {
             Ok(response) => response,
             Err(_) => Response::from_errors(vec![refusal(
                 "TIMEOUT",
                 format!(
                     "the operation ran longer than the limit of {} ms and was stopped",
-                    self.0.timeout.as_millis()
+                    timeout.as_millis()
                 ),
             )]),
         }

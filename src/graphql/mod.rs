@@ -12,8 +12,6 @@ mod scalars;
 mod subscription;
 mod types;
 
-use std::sync::Arc;
-
 use async_graphql::{Request, Schema};
 
 pub use connection::Limits;
@@ -40,12 +38,12 @@ pub struct SchemaOptions {
 
 /// Builds the schema once, at start-up; every worker shares it.
 pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    let mut builder = described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .data(store)
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
         .limit_complexity(options.limits.max_complexity)
-        .extension(guard::Guard(Arc::new(options.limits.clone())));
+        .extension(guard::Guard::new(options.limits.clone()));
     if !options.suggestions {
         builder = builder.disable_suggestions();
     }
@@ -62,5 +60,30 @@ pub fn prepare(request: Request, store: &Store) -> Request {
 
 /// The SDL clients and codegen read; `schema.graphql` holds a copy.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot).finish().sdl()
+    described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
+        .finish()
+        .sdl()
+}
+
+/// Descriptions for the generic Relay types, which cannot carry doc comments.
+fn described(
+    builder: async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>,
+) -> async_graphql::SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    use connection::*;
+    builder
+        .override_output_type_description::<ActorConnection>(
+            "A page of actors, with cursors to page on and the total count.",
+        )
+        .override_output_type_description::<EventConnection>(
+            "A page of events, with cursors to page on and the total count.",
+        )
+        .override_output_type_description::<TreatyConnection>(
+            "A page of treaties, with cursors to page on and the total count.",
+        )
+        .override_output_type_description::<PlaceConnection>(
+            "A page of places, with cursors to page on and the total count.",
+        )
+        .override_output_type_description::<FundingAllocationConnection>(
+            "A page of funding allocations, with cursors, the total count and the total amount per currency.",
+        )
 }

@@ -50,12 +50,8 @@ fn camel(path: &str) -> String {
 /// `BAD_USER_INPUT` error naming the input field at fault.
 fn parse(kind: EntityKind, value: &Value) -> Result<Entity> {
     let entity = crate::seed::parse_entity(kind, value).map_err(|(field, message)| {
-        bad_input(
-            &format!("input.{}", camel(field.as_deref().unwrap_or("")))
-                .trim_end_matches('.')
-                .to_string(),
-            message,
-        )
+        let path = format!("input.{}", camel(field.as_deref().unwrap_or("")));
+        bad_input(path.trim_end_matches('.'), message)
     })?;
     if let Some((field, message)) = crate::seed::check_entity(&entity).into_iter().next() {
         return Err(bad_input(&format!("input.{}", camel(&field)), message));
@@ -794,6 +790,9 @@ pub struct LinkEventToPlaceInput {
 /// one transaction, flushed to disk before the answer.
 pub struct MutationRoot;
 
+/// Writes: create, change and delete entities, and edit their relations.
+/// Every mutation needs `Authorization: Bearer <token>` with a configured
+/// write token; each is one transaction, on disk before the answer.
 #[Object(name = "Mutation")]
 impl MutationRoot {
     /// Creates an actor. References must exist; the id is made from the name unless given.

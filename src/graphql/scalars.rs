@@ -27,11 +27,12 @@ impl serde::Serialize for BigInt {
     }
 }
 
-/// A whole number of any size, sent as a decimal string (`"2800000000"`) so
-/// that JavaScript clients keep it exact. Accepts a string or an Int as input.
+/// A whole number of any size, kept exact (see the scalar's description).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BigInt(pub i128);
 
+/// A whole number of any size, sent as a decimal string (`"2800000000"`) so
+/// that JavaScript clients keep it exact. Accepts a string or an Int as input.
 #[Scalar(name = "BigInt")]
 impl ScalarType for BigInt {
     fn parse(value: Value) -> InputValueResult<Self> {

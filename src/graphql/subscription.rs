@@ -145,6 +145,8 @@ fn commits(store: &Store, slot: Slot) -> impl Stream<Item = Result<Arc<Committed
 /// Live notices of writes.
 pub struct SubscriptionRoot;
 
+/// Live notices of committed writes, over WebSocket at `/graphql`
+/// (protocols `graphql-transport-ws` and the legacy `graphql-ws`).
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every entity change from now on, in commit order, sent once the write

@@ -5,6 +5,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Response, Variables};
@@ -175,9 +176,16 @@ fn operation_type(query: &str, operation_name: Option<&str>) -> Option<Operation
 /// A response whose errors all came before execution (parse or validation)
 /// has no `data`; the spec calls that a request error.
 fn is_request_error(response: &Response) -> bool {
+    // A timeout stops an operation that did start: not a request error.
+    let started = |e: &async_graphql::ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("TIMEOUT"))
+    };
     response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty())
+        && response.errors.iter().all(|e| e.path.is_empty() && !started(e))
 }
 
 #[derive(serde::Serialize)]
@@ -185,11 +193,22 @@ struct ErrorsOnly<'a> {
     errors: &'a [async_graphql::ServerError],
 }
 
-/// What running one operation produced: the JSON body and whether it was a
-/// request error (nothing executed).
+/// Whether an answer came from the response cache.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CacheUse {
+    Hit,
+    Miss,
+    /// Not cacheable: a mutation, an error, or the cache is off.
+    Bypass,
+}
+
+/// What running one operation produced: the JSON body, whether it was a
+/// request error (nothing executed) or carried errors, and the cache's part.
 struct Outcome {
-    body: Value,
+    body: Bytes,
     request_error: bool,
+    has_errors: bool,
+    cache: CacheUse,
 }
 
 /// Settles the document (persisted queries), refuses mutations over GET, runs
@@ -206,9 +225,14 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
                 _ => StatusCode::BAD_REQUEST,
             };
             if status == StatusCode::OK {
+                let body =
+                    json!({ "errors": [{ "message": refusal.message, "extensions": { "code": refusal.code } }] });
+                // 200 whatever the media type: APQ clients resend on this answer.
                 return Ok(Outcome {
-                    body: json!({ "errors": [{ "message": refusal.message, "extensions": { "code": refusal.code } }] }),
-                    request_error: true,
+                    body: Bytes::from(body.to_string()),
+                    request_error: false,
+                    has_errors: true,
+                    cache: CacheUse::Bypass,
                 });
             }
             return Err(refuse(status, media, refusal.code, refusal.message));
@@ -242,6 +266,34 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         }
     }
     let label = state.labels.label(params.operation_name.as_deref());
+    // Reads may be answered from the response cache, keyed on the store
+    // generation read before execution: a write that lands meanwhile makes
+    // the new entry stale at once.
+    let generation = state.store.current_generation();
+    let lookup_started = std::time::Instant::now();
+    let cache_key = match (&state.cache, is_mutation) {
+        (Some(_), false) => Some(super::cache::key(
+            &query,
+            params.variables.as_ref(),
+            params.operation_name.as_deref(),
+        )),
+        _ => None,
+    };
+    if let (Some(cache), Some(key)) = (&state.cache, &cache_key) {
+        if let Some(body) = cache.get(key, generation) {
+            metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok")
+                .increment(1);
+            metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => "ok")
+                .record(lookup_started.elapsed().as_secs_f64());
+            metrics::counter!("diplograph_response_cache_hits_total").increment(1);
+            return Ok(Outcome {
+                body,
+                request_error: false,
+                has_errors: false,
+                cache: CacheUse::Hit,
+            });
+        }
+    }
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -284,14 +336,37 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     // Serialised straight from the response, so fields keep the order the
     // query asked for. A request error has no `data` key at all.
     let body = if request_error {
-        serde_json::to_value(ErrorsOnly {
+        serde_json::to_vec(&ErrorsOnly {
             errors: &response.errors,
         })
     } else {
-        serde_json::to_value(&response)
+        serde_json::to_vec(&response)
     }
-    .unwrap_or_else(|_| json!({}));
-    Ok(Outcome { body, request_error })
+    .map(Bytes::from)
+    .map_err(|e| {
+        tracing::error!(error = %e, "could not serialise a response");
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            media,
+            "INTERNAL_SERVER_ERROR",
+            "could not serialise the response",
+        )
+    })?;
+    let has_errors = !response.errors.is_empty();
+    let cache = match (&state.cache, cache_key) {
+        (Some(cache), Some(key)) if !has_errors => {
+            metrics::counter!("diplograph_response_cache_misses_total").increment(1);
+            cache.put(key, generation, body.clone());
+            CacheUse::Miss
+        }
+        _ => CacheUse::Bypass,
+    };
+    Ok(Outcome {
+        body,
+        request_error,
+        has_errors,
+        cache,
+    })
 }
 
 /// The answer to a write without the right token.
@@ -337,15 +412,30 @@ fn deny(media: Media, denied: Denied) -> HttpResponse {
     }
 }
 
-fn respond(media: Media, outcome: Outcome) -> HttpResponse {
+fn respond(state: &AppState, media: Media, outcome: Outcome) -> HttpResponse {
     let status = if outcome.request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    HttpResponse::build(status)
-        .content_type(media.content_type())
-        .json(outcome.body)
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(media.content_type());
+    // Answers stay valid until the next write; say how long a client or a
+    // proxy may reuse one without asking. Errors and writes: never.
+    if outcome.has_errors || outcome.cache == CacheUse::Bypass && state.cache.is_some() {
+        builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    } else {
+        builder.insert_header((header::CACHE_CONTROL, state.options.cache_control.as_str()));
+    }
+    builder.insert_header((
+        header::HeaderName::from_static("x-cache"),
+        match outcome.cache {
+            CacheUse::Hit => "hit",
+            CacheUse::Miss => "miss",
+            CacheUse::Bypass => "bypass",
+        },
+    ));
+    builder.body(outcome.body)
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -376,8 +466,7 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| HttpResponse::BadRequest().body(format!("could not read the request body: {e}")))?;
+        let chunk = chunk.map_err(|e| bad_request(Media::Json, format!("could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }
@@ -403,9 +492,19 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
             "send the request as Content-Type: application/json",
         );
     }
-    let body = match read_body(&req, payload, state.options.body_limit).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
+    // The body must arrive within the client timeout too (actix's own covers headers).
+    let reading = read_body(&req, payload, state.options.body_limit);
+    let body = match tokio::time::timeout(state.options.client_timeout, reading).await {
+        Err(_) => {
+            return refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                media,
+                "REQUEST_TIMEOUT",
+                "the request body did not arrive in time",
+            )
+        }
+        Ok(Ok(body)) => body,
+        Ok(Err(resp)) => return resp,
     };
     let json: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -415,7 +514,7 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         Value::Array(items) => run_batch(&state, &req, media, items).await,
         json => match params_from_json(json) {
             Ok(params) => match run_one(&state, &req, params, false).await {
-                Ok(outcome) => respond(media, outcome),
+                Ok(outcome) => respond(&state, media, outcome),
                 Err(resp) => resp,
             },
             Err(message) => bad_request(media, message),
@@ -454,7 +553,20 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
             Err(resp) => return resp,
         }
     }
-    HttpResponse::Ok().content_type(media.content_type()).json(answers)
+    // Each answer is already JSON; join them into an array.
+    let mut body = Vec::with_capacity(answers.iter().map(|a: &Bytes| a.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, answer) in answers.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(answer);
+    }
+    body.push(b']');
+    HttpResponse::Ok()
+        .content_type(media.content_type())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -475,7 +587,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(message) => return bad_request(media, message),
     };
     match run_one(&state, &req, params, true).await {
-        Ok(outcome) => respond(media, outcome),
+        Ok(outcome) => respond(&state, media, outcome),
         Err(resp) => resp,
     }
 }

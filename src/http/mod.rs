@@ -7,6 +7,7 @@
 //! `/playground-assets/` when they are served locally.
 
 mod auth;
+mod cache;
 mod graphql;
 mod observe;
 mod persisted;
@@ -21,6 +22,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 pub use auth::Auth;
+pub use cache::ResponseCache;
 pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
 pub use persisted::{sha256_hex, Persisted};
 pub use ws::{Connections, WsOptions};
@@ -57,6 +59,10 @@ pub struct HttpOptions {
     /// Development mode: any origin may call the API.
     pub dev: bool,
     pub cors_origins: Vec<String>,
+    /// How long a client may take to send a request body.
+    pub client_timeout: std::time::Duration,
+    /// The `Cache-Control` value of a successful read.
+    pub cache_control: String,
 }
 
 /// What every handler shares; built once and cloned into each worker.
@@ -71,6 +77,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     pub ws: WsOptions,
     pub connections: Arc<Connections>,
+    /// Shared answers for repeated reads; `None` when turned off.
+    pub cache: Option<Arc<ResponseCache>>,
 }
 
 /// The CORS policy. Same-origin requests (the IDE) always pass; listed

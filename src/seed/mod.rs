@@ -228,8 +228,19 @@ fn each_element<R: Read>(reader: R, f: &mut dyn FnMut(usize, Value)) -> Result<(
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
-        (field, e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        // serde reports a missing field at the object that lacks it; name the field itself.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => Some(name),
+            (".", None) => None,
+            (p, Some(name)) => Some(format!("{p}.{name}")),
+            (p, None) => Some(p.to_owned()),
+        };
+        (field, message)
     })
 }
 
@@ -551,17 +562,33 @@ fn merge(store: &Store, report: SeedReport, ids: &HashSet<Id>) -> Result<LoadOut
             }
         }
     }
-    let mut deletes = Vec::new();
-    let mut kept_referenced = 0usize;
+    // Keep every stale entity a live one refers to, and, transitively,
+    // every stale entity a kept one refers to: nothing may dangle.
+    let mut kept: HashSet<Id> = HashSet::new();
+    let mut work: Vec<Id> = Vec::new();
     for id in &stale {
-        let outside = store.referrers(id)?.into_iter().any(|(_, r)| !stale.contains(&r));
-        if outside {
-            kept_referenced += 1;
+        if store.referrers(id)?.into_iter().any(|(_, r)| !stale.contains(&r)) {
             tracing::warn!(%id, "the new seed drops this entity, but API-owned entities refer to it; keeping it");
-        } else {
-            deletes.push(Change::Delete(id.clone()));
+            if kept.insert(id.clone()) {
+                work.push(id.clone());
+            }
         }
     }
+    while let Some(id) = work.pop() {
+        if let Some(entity) = store.get(&id)? {
+            for edge in entity.edges() {
+                if stale.contains(&edge.to) && kept.insert(edge.to.clone()) {
+                    work.push(edge.to);
+                }
+            }
+        }
+    }
+    let kept_referenced = kept.len();
+    let deletes: Vec<Change> = stale
+        .iter()
+        .filter(|id| !kept.contains(*id))
+        .map(|id| Change::Delete(id.clone()))
+        .collect();
     if !deletes.is_empty() {
         store.apply(&deletes, false)?;
     }

@@ -126,6 +126,8 @@ struct Inner {
     /// Serialises writes, so commits (and their announcements) happen in one
     /// order, and reference checks that read outside a transaction stay true.
     write_lock: std::sync::Mutex<()>,
+    /// The meta tree's generation counter, mirrored for lock-free reads by caches.
+    generation: AtomicU64,
     announce: tokio::sync::broadcast::Sender<Arc<Committed>>,
 }
 
@@ -262,10 +264,13 @@ impl Store {
                 reads: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
                 write_lock: std::sync::Mutex::new(()),
+                generation: AtomicU64::new(0),
                 announce: tokio::sync::broadcast::channel(SUBSCRIBER_BACKLOG).0,
             }),
         };
         store.check_format()?;
+        let generation = read_u64(store.meta_get(META_GENERATION)?);
+        store.inner.generation.store(generation, Ordering::SeqCst);
         Ok(store)
     }
 
@@ -375,9 +380,16 @@ impl Store {
         self.flush()
     }
 
-    /// A counter bumped by every committed write; caches key on it.
+    /// A counter bumped by every committed write, as recorded on disk.
     pub fn generation(&self) -> Result<u64, StoreError> {
         Ok(read_u64(self.meta_get(META_GENERATION)?))
+    }
+
+    /// The generation counter without a read: what caches key on. It moves
+    /// only after a write is flushed, so a cache keyed on it never serves a
+    /// state older than the last acknowledged write.
+    pub fn current_generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::SeqCst)
     }
 
     /// Number of entities of `kind`, kept as a counter: no scan, no decoding.
@@ -465,6 +477,7 @@ impl Store {
             Err(TransactionError::Storage(e)) => return Err(sled_err("committing a write")(e)),
         };
         self.flush()?;
+        self.inner.generation.store(committed.generation, Ordering::SeqCst);
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
         Ok(committed)
     }

@@ -123,3 +123,47 @@ pub fn strings_at(value: &Value, path: &[&str]) -> Vec<String> {
 pub fn ids(list: &Value) -> Vec<String> {
     strings_at(list, &["*", "id"])
 }
+
+// ---- Writes: a server that takes a write token, and requests that carry one ----
+
+/// The write token [`spawn_app_with_writes`] configures.
+pub const TEST_WRITE_TOKEN: &str = "test-write-token-0123456789";
+
+/// Starts the real server with [`TEST_WRITE_TOKEN`] configured, so mutations can run.
+pub async fn spawn_app_with_writes() -> TestApp {
+    spawn_app_with(|s| s.write_tokens = vec![TEST_WRITE_TOKEN.into()]).await
+}
+
+/// What a request brought back: status, headers and the JSON body.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    /// POSTs an operation with `authorization` as the whole `Authorization`
+    /// header (no header when `None`) and returns status, headers and body.
+    pub async fn post_with_authorization(&self, authorization: Option<&str>, query: &str, variables: Value) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("content-type", "application/json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.expect("JSON response");
+        Answer { status, headers, body }
+    }
+
+    /// POSTs an operation with `Authorization: Bearer <token>` and returns the whole JSON response.
+    pub async fn query_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.post_with_authorization(Some(&format!("Bearer {token}")), query, variables)
+            .await
+            .body
+    }
+}

@@ -275,6 +275,8 @@ fn cases() -> Vec<Case> {
             Some("TOO_MANY_ROOT_FIELDS"),
         ),
         // ---- arguments and variables ----
+        // The guard calls a variable of the wrong type bad user input; it is
+        // still a request error (nothing ran), hence 400.
         case(
             "a string variable where an Int is declared, asking for graphql-response+json",
             Request::post_json(json!({
@@ -282,7 +284,7 @@ fn cases() -> Vec<Case> {
                 "variables": { "first": "abc" }
             })),
             400,
-            Some("GRAPHQL_VALIDATION_FAILED"),
+            Some("BAD_USER_INPUT"),
         ),
         case(
             "a string variable where an Int is declared, asking for plain JSON (200 by the spec)",
@@ -292,7 +294,7 @@ fn cases() -> Vec<Case> {
             }))
             .accept("application/json"),
             200,
-            Some("GRAPHQL_VALIDATION_FAILED"),
+            Some("BAD_USER_INPUT"),
         ),
         case(
             "2^31 in an Int argument",

@@ -2,6 +2,7 @@
 
 mod batching;
 mod cors_and_apq;
+mod durability;
 mod graphql;
 mod helpers;
 mod hostile;
@@ -13,3 +14,5 @@ mod schema_file;
 mod seed;
 mod seed_facts;
 mod store;
+mod subscriptions;
+mod writes;

@@ -1,0 +1,651 @@
+//! Subscriptions over a real WebSocket, in both protocols: every committed
+//! write is announced once, in commit order; filters narrow what a
+//! subscription sees; a silent connection is closed with 4408; the
+//! per-connection cap holds; mutations over the socket need the token from
+//! `connection_init`.
+//!
+//! A subscription has no acknowledgement, so a test cannot know when the
+//! server has started listening. Each test therefore writes "probe"
+//! entities (ids containing `probe-`) until the subscription reports one,
+//! and ignores probes from then on; the writes it counts come after.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+use diplograph::model::{EntityKind, Id};
+
+use crate::helpers::{spawn_app_with, TestApp, TEST_WRITE_TOKEN};
+
+/// How long a test waits for a message it expects.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// What each protocol calls the same steps.
+#[derive(Clone, Copy, Debug)]
+struct Protocol {
+    name: &'static str,
+    subscribe: &'static str,
+    next: &'static str,
+    stop: &'static str,
+}
+
+/// `graphql-transport-ws` (the graphql-ws library).
+const TRANSPORT_WS: Protocol = Protocol {
+    name: "graphql-transport-ws",
+    subscribe: "subscribe",
+    next: "next",
+    stop: "complete",
+};
+
+/// The legacy `graphql-ws` (subscriptions-transport-ws).
+const LEGACY_WS: Protocol = Protocol {
+    name: "graphql-ws",
+    subscribe: "start",
+    next: "data",
+    stop: "stop",
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One client WebSocket connection to `/graphql`.
+struct Socket {
+    ws: Ws,
+    protocol: Protocol,
+}
+
+impl Socket {
+    async fn open(app: &TestApp, protocol: Protocol) -> Socket {
+        let mut request = format!("ws://127.0.0.1:{}/graphql", app.port)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static(protocol.name));
+        let (ws, response) = tokio::time::timeout(WAIT, connect_async(request))
+            .await
+            .expect("the upgrade answers in time")
+            .expect("the upgrade is accepted");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
+            Some(protocol.name),
+            "the server agrees to the protocol offered"
+        );
+        Socket { ws, protocol }
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.ws
+            .send(Message::Text(message.to_string()))
+            .await
+            .expect("message sent");
+    }
+
+    /// The next JSON message within `wait`, skipping pings and the legacy
+    /// keep-alive; `None` if none came.
+    async fn receive_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    let message: Value = serde_json::from_str(&text).expect("a JSON message");
+                    if message["type"] != "ka" {
+                        return Some(message);
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("expected a text message, got {other:?}"),
+            }
+        }
+    }
+
+    async fn receive(&mut self) -> Value {
+        self.receive_within(WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no message within {WAIT:?}"))
+    }
+
+    /// `connection_init` with `payload`, answered by `connection_ack`.
+    async fn init(&mut self, payload: Value) {
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        assert_eq!(self.receive().await, json!({ "type": "connection_ack" }));
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        let kind = self.protocol.subscribe;
+        self.send(json!({ "id": id, "type": kind, "payload": { "query": query, "variables": variables } }))
+            .await;
+    }
+
+    async fn stop(&mut self, id: &str) {
+        let kind = self.protocol.stop;
+        self.send(json!({ "id": id, "type": kind })).await;
+    }
+}
+
+/// A write over plain HTTP with the token; it must succeed.
+async fn write(client: &reqwest::Client, app: &TestApp, query: &str, variables: Value) -> Value {
+    let response: Value = client
+        .post(format!("{}/graphql", app.address))
+        .header("authorization", format!("Bearer {TEST_WRITE_TOKEN}"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("JSON response");
+    assert!(
+        response.get("errors").is_none(),
+        "the write should succeed: {response:#}"
+    );
+    response["data"].clone()
+}
+
+const CREATE_ACTOR: &str = "mutation($input: CreateActorInput!) { createActor(input: $input) { actor { id } } }";
+const UPDATE_ACTOR: &str =
+    "mutation($id: ID!, $input: UpdateActorInput!) { updateActor(id: $id, input: $input) { actor { id } } }";
+const DELETE_ACTOR: &str = "mutation($id: ID!) { deleteActor(id: $id) { deletedId } }";
+const CREATE_EVENT: &str = "mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id } } }";
+const UPDATE_EVENT: &str =
+    "mutation($id: ID!, $input: UpdateEventInput!) { updateEvent(id: $id, input: $input) { event { id } } }";
+const CREATE_PLACE: &str = "mutation($input: CreatePlaceInput!) { createPlace(input: $input) { place { id } } }";
+const UPDATE_PLACE: &str =
+    "mutation($id: ID!, $input: UpdatePlaceInput!) { updatePlace(id: $id, input: $input) { place { id } } }";
+
+/// A probe write: a new entity whose id contains `probe-`.
+type Probe = fn(usize) -> (&'static str, Value);
+
+fn actor_probe(n: usize) -> (&'static str, Value) {
+    (
+        CREATE_ACTOR,
+        json!({ "input": { "id": format!("actor/probe-{n}"), "name": format!("Probe {n}"), "kind": "GROUP" } }),
+    )
+}
+
+fn place_probe(n: usize) -> (&'static str, Value) {
+    (
+        CREATE_PLACE,
+        json!({ "input": { "id": format!("place/probe-{n}"), "name": format!("Probe {n}"), "kind": "CITY" } }),
+    )
+}
+
+fn russian_event_probe(n: usize) -> (&'static str, Value) {
+    (
+        CREATE_EVENT,
+        json!({ "input": { "id": format!("event/probe-{n}"), "title": format!("Probe {n}"), "kind": "MEETING",
+                           "participants": [{ "actor": "actor/russia", "role": "HOST" }] } }),
+    )
+}
+
+/// Fails if a message for subscription `id` is not a clean result.
+fn assert_result(protocol: Protocol, id: &str, message: &Value) {
+    assert_eq!(message["id"], id, "{message}");
+    assert_eq!(message["type"], protocol.next, "{message}");
+    assert!(
+        message["payload"].get("errors").is_none(),
+        "subscription {id} reported errors: {message:#}"
+    );
+}
+
+/// Numbers probes, so no two probe writes use one id.
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+
+/// Writes probes until subscription `id` reports one; messages for other
+/// subscriptions on the socket are passed over.
+async fn until_live(socket: &mut Socket, app: &TestApp, id: &str, probe: Probe) {
+    for _ in 0..50 {
+        let (query, variables) = probe(PROBES.fetch_add(1, Ordering::Relaxed));
+        write(&app.client, app, query, variables).await;
+        let deadline = Instant::now() + Duration::from_millis(250);
+        while let Some(message) = socket
+            .receive_within(deadline.saturating_duration_since(Instant::now()))
+            .await
+        {
+            if message["id"] == id {
+                assert_result(socket.protocol, id, &message);
+                return;
+            }
+        }
+    }
+    panic!("subscription {id} never reported one of 50 probe writes");
+}
+
+/// The next result of subscription `id` for the root `field`, passing over
+/// probes and messages for other subscriptions.
+async fn next_result(socket: &mut Socket, id: &str, field: &str) -> Value {
+    loop {
+        let message = socket.receive().await;
+        if message["id"] != id {
+            continue;
+        }
+        assert_result(socket.protocol, id, &message);
+        let result = message["payload"]["data"][field].clone();
+        let is_probe = result["id"].as_str().is_some_and(|i| i.contains("/probe-"));
+        if !is_probe {
+            return result;
+        }
+    }
+}
+
+/// A server that takes the test token, with other settings changed by `change`.
+async fn spawn_app_with_writes_and(change: impl FnOnce(&mut diplograph::config::Settings)) -> TestApp {
+    spawn_app_with(move |s| {
+        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
+        change(s);
+    })
+    .await
+}
+
+// ---- every write, in order ----------------------------------------------------------
+
+const ENTITY_CHANGED: &str =
+    "subscription { entityChanged { change id kind generation node { id ... on Actor { name } } } }";
+
+/// Five writes from another HTTP client reach the subscriber exactly once
+/// each, in commit order, then nothing more once it stops.
+async fn five_writes_arrive_in_order(protocol: Protocol) {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let mut socket = Socket::open(&app, protocol).await;
+    socket.init(json!({})).await;
+    socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+    until_live(&mut socket, &app, "1", actor_probe).await;
+
+    // The writer is a client of its own with its own TCP connection, which
+    // the server may hand to another worker than the socket's.
+    let writer = reqwest::Client::new();
+    let writes = [
+        (
+            CREATE_ACTOR,
+            json!({ "input": { "id": "actor/ws-watched", "name": "Watched", "kind": "GROUP" } }),
+            (
+                "CREATED",
+                "actor/ws-watched",
+                "ACTOR",
+                json!({ "id": "actor/ws-watched", "name": "Watched" }),
+            ),
+        ),
+        (
+            UPDATE_ACTOR,
+            json!({ "id": "actor/ws-watched", "input": { "name": "Watched again" } }),
+            (
+                "UPDATED",
+                "actor/ws-watched",
+                "ACTOR",
+                json!({ "id": "actor/ws-watched", "name": "Watched again" }),
+            ),
+        ),
+        (
+            CREATE_PLACE,
+            json!({ "input": { "id": "place/ws-square", "name": "Square", "kind": "CITY" } }),
+            (
+                "CREATED",
+                "place/ws-square",
+                "PLACE",
+                json!({ "id": "place/ws-square" }),
+            ),
+        ),
+        (
+            UPDATE_PLACE,
+            json!({ "id": "place/ws-square", "input": { "summary": "Renamed square" } }),
+            (
+                "UPDATED",
+                "place/ws-square",
+                "PLACE",
+                json!({ "id": "place/ws-square" }),
+            ),
+        ),
+        (
+            DELETE_ACTOR,
+            json!({ "id": "actor/ws-watched" }),
+            ("DELETED", "actor/ws-watched", "ACTOR", Value::Null),
+        ),
+    ];
+    let mut expected = Vec::new();
+    for (query, variables, (change, id, kind, node)) in writes {
+        write(&writer, &app, query, variables).await;
+        // The test is the only writer, so the store's counter is this commit's.
+        let generation = app.store.generation().unwrap();
+        expected.push(json!({ "change": change, "id": id, "kind": kind, "generation": generation, "node": node }));
+    }
+    let mut received = Vec::new();
+    for _ in 0..expected.len() {
+        received.push(next_result(&mut socket, "1", "entityChanged").await);
+    }
+    assert_eq!(received, expected, "{protocol:?}");
+    let generations: Vec<u64> = received.iter().map(|c| c["generation"].as_u64().unwrap()).collect();
+    assert!(
+        generations.windows(2).all(|w| w[0] < w[1]),
+        "generations increase: {generations:?}"
+    );
+
+    // Nothing extra came in between: the next write is the very next change.
+    write(
+        &writer,
+        &app,
+        CREATE_PLACE,
+        json!({ "input": { "id": "place/ws-sentinel", "name": "Sentinel", "kind": "CITY" } }),
+    )
+    .await;
+    assert_eq!(
+        next_result(&mut socket, "1", "entityChanged").await["id"],
+        "place/ws-sentinel"
+    );
+
+    socket.stop("1").await;
+    assert_eq!(socket.receive().await, json!({ "id": "1", "type": "complete" }));
+    write(
+        &writer,
+        &app,
+        CREATE_PLACE,
+        json!({ "input": { "id": "place/ws-after", "name": "After", "kind": "CITY" } }),
+    )
+    .await;
+    let late = socket.receive_within(Duration::from_millis(500)).await;
+    assert_eq!(late, None, "a stopped subscription gets nothing more");
+}
+
+#[tokio::test]
+async fn five_writes_reach_a_graphql_transport_ws_subscriber_once_each_in_commit_order() {
+    five_writes_arrive_in_order(TRANSPORT_WS).await;
+}
+
+#[tokio::test]
+async fn five_writes_reach_a_legacy_graphql_ws_subscriber_once_each_in_commit_order() {
+    five_writes_arrive_in_order(LEGACY_WS).await;
+}
+
+// ---- filters ------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn event_added_with_an_actor_filter_gets_only_new_events_of_that_actor() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket
+        .subscribe(
+            "russia",
+            r#"subscription { eventAdded(filter: { actor: "actor/russia" }) { id title participants { actor { id } } } }"#,
+            json!({}),
+        )
+        .await;
+    until_live(&mut socket, &app, "russia", russian_event_probe).await;
+
+    let writer = reqwest::Client::new();
+    let event = |id: &str, actors: &[&str]| {
+        json!({ "input": { "id": id, "title": format!("Title of {id}"), "kind": "MEETING",
+                           "participants": actors.iter().map(|a| json!({ "actor": a, "role": "PARTICIPANT" })).collect::<Vec<_>>() } })
+    };
+    write(
+        &writer,
+        &app,
+        CREATE_EVENT,
+        event("event/ws-without-russia", &["actor/georgia"]),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        CREATE_EVENT,
+        event("event/ws-with-russia", &["actor/georgia", "actor/russia"]),
+    )
+    .await;
+    // Changing an event is not adding one.
+    write(
+        &writer,
+        &app,
+        UPDATE_EVENT,
+        json!({ "id": "event/ws-with-russia", "input": { "title": "Changed" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        CREATE_EVENT,
+        event("event/ws-sentinel", &["actor/russia"]),
+    )
+    .await;
+
+    assert_eq!(
+        next_result(&mut socket, "russia", "eventAdded").await,
+        json!({ "id": "event/ws-with-russia", "title": "Title of event/ws-with-russia",
+                "participants": [{ "actor": { "id": "actor/georgia" } }, { "actor": { "id": "actor/russia" } }] }),
+        "the event without Russia, committed first, was not sent"
+    );
+    assert_eq!(
+        next_result(&mut socket, "russia", "eventAdded").await["id"],
+        "event/ws-sentinel",
+        "the update in between was not sent"
+    );
+}
+
+#[tokio::test]
+async fn entity_changed_filtered_by_kind_gets_only_changes_of_that_kind() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket
+        .subscribe(
+            "places",
+            "subscription { entityChanged(kinds: [PLACE]) { change id kind } }",
+            json!({}),
+        )
+        .await;
+    until_live(&mut socket, &app, "places", place_probe).await;
+
+    let writer = reqwest::Client::new();
+    write(
+        &writer,
+        &app,
+        CREATE_ACTOR,
+        json!({ "input": { "id": "actor/ws-a", "name": "A", "kind": "GROUP" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        CREATE_PLACE,
+        json!({ "input": { "id": "place/ws-p", "name": "P", "kind": "CITY" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        UPDATE_ACTOR,
+        json!({ "id": "actor/ws-a", "input": { "summary": "changed" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        CREATE_EVENT,
+        json!({ "input": { "id": "event/ws-e", "title": "E", "kind": "MEETING", "place": "place/ws-p" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        UPDATE_PLACE,
+        json!({ "id": "place/ws-p", "input": { "summary": "changed" } }),
+    )
+    .await;
+    write(
+        &writer,
+        &app,
+        CREATE_PLACE,
+        json!({ "input": { "id": "place/ws-sentinel", "name": "S", "kind": "CITY" } }),
+    )
+    .await;
+
+    let mut received = Vec::new();
+    for _ in 0..3 {
+        received.push(next_result(&mut socket, "places", "entityChanged").await);
+    }
+    assert_eq!(
+        received,
+        vec![
+            json!({ "change": "CREATED", "id": "place/ws-p", "kind": "PLACE" }),
+            json!({ "change": "UPDATED", "id": "place/ws-p", "kind": "PLACE" }),
+            json!({ "change": "CREATED", "id": "place/ws-sentinel", "kind": "PLACE" }),
+        ]
+    );
+}
+
+// ---- connection hygiene -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_connection_that_never_sends_connection_init_is_closed_with_4408() {
+    let app = spawn_app_with(|s| s.ws_init_timeout_ms = 300).await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut socket = Socket::open(&app, protocol).await;
+        let opened = Instant::now();
+        let frame = tokio::time::timeout(Duration::from_secs(2), socket.ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("{protocol:?}: the server did not close the silent connection within 2 s"));
+        let Some(Ok(Message::Close(Some(close)))) = frame else {
+            panic!("{protocol:?}: expected a close frame, got {frame:?}");
+        };
+        assert_eq!(u16::from(close.code), 4408, "{protocol:?}: {close:?}");
+        assert!(
+            opened.elapsed() >= Duration::from_millis(200),
+            "{protocol:?}: closed after {:?}, before the 300 ms allowed",
+            opened.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_connection_initialised_in_time_outlives_the_init_timeout() {
+    let app = spawn_app_with_writes_and(|s| s.ws_init_timeout_ms = 300).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    let during = socket.receive_within(Duration::from_millis(800)).await;
+    assert_eq!(during, None, "nothing, and no close, after the deadline passed");
+    socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+    until_live(&mut socket, &app, "1", actor_probe).await;
+}
+
+#[tokio::test]
+async fn a_subscription_beyond_the_per_connection_cap_is_refused_with_too_many_subscriptions() {
+    let app = spawn_app_with_writes_and(|s| s.max_subscriptions = 2).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+    socket.subscribe("2", ENTITY_CHANGED, json!({})).await;
+    socket.subscribe("3", ENTITY_CHANGED, json!({})).await;
+    let refusal = loop {
+        let message = socket.receive().await;
+        if message["id"] == "3" {
+            break message;
+        }
+    };
+    assert!(
+        refusal["type"] == "next" || refusal["type"] == "error",
+        "the refusal is a result or an error message: {refusal:#}"
+    );
+    let errors = if refusal["type"] == "error" {
+        &refusal["payload"]
+    } else {
+        &refusal["payload"]["errors"]
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS", "{refusal:#}");
+
+    // The two within the cap work, and stopping one frees its place.
+    until_live(&mut socket, &app, "1", actor_probe).await;
+    until_live(&mut socket, &app, "2", actor_probe).await;
+    socket.stop("1").await;
+    socket.subscribe("4", ENTITY_CHANGED, json!({})).await;
+    until_live(&mut socket, &app, "4", actor_probe).await;
+}
+
+// ---- mutations over the socket --------------------------------------------------------------
+
+const CREATE_OVER_WS: &str = r#"mutation { createActor(input: { id: "actor/ws-written", name: "Written over a socket", kind: GROUP }) { actor { id name } } }"#;
+
+#[tokio::test]
+async fn a_mutation_over_the_socket_runs_with_the_token_from_connection_init() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let target = Id::parse("actor/ws-written").unwrap();
+        let mut socket = Socket::open(&app, protocol).await;
+        socket
+            .init(json!({ "authorization": format!("Bearer {TEST_WRITE_TOKEN}") }))
+            .await;
+        socket.subscribe("m", CREATE_OVER_WS, json!({})).await;
+        let result = socket.receive().await;
+        assert_result(protocol, "m", &result);
+        assert_eq!(
+            result["payload"]["data"]["createActor"]["actor"],
+            json!({ "id": "actor/ws-written", "name": "Written over a socket" })
+        );
+        assert_eq!(socket.receive().await, json!({ "id": "m", "type": "complete" }));
+        assert!(app.store.get(&target).unwrap().is_some());
+        assert_eq!(app.store.verify().unwrap(), Vec::<String>::new());
+        // Clean up so the second protocol can create it again.
+        write(&app.client, &app, DELETE_ACTOR, json!({ "id": "actor/ws-written" })).await;
+    }
+}
+
+#[tokio::test]
+async fn a_mutation_over_the_socket_without_a_valid_token_is_refused_with_unauthenticated() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let cases = [
+        ("no payload at all", None),
+        ("an empty payload", Some(json!({}))),
+        (
+            "a wrong token",
+            Some(json!({ "authorization": "Bearer wrong-token-0123456789-wrong" })),
+        ),
+        (
+            "the right token without the Bearer scheme",
+            Some(json!({ "authorization": TEST_WRITE_TOKEN })),
+        ),
+        (
+            "the right token under another key",
+            Some(json!({ "token": format!("Bearer {TEST_WRITE_TOKEN}") })),
+        ),
+    ];
+    for (description, payload) in cases {
+        let generation = app.store.generation().unwrap();
+        let count = app.store.count(EntityKind::Actor).unwrap();
+        let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+        let init = match payload {
+            Some(payload) => json!({ "type": "connection_init", "payload": payload }),
+            None => json!({ "type": "connection_init" }),
+        };
+        socket.send(init).await;
+        assert_eq!(
+            socket.receive().await,
+            json!({ "type": "connection_ack" }),
+            "{description}"
+        );
+        socket.subscribe("m", CREATE_OVER_WS, json!({})).await;
+        let result = socket.receive().await;
+        assert_eq!(result["id"], "m", "{description}: {result:#}");
+        assert_eq!(
+            result["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{description}: {result:#}"
+        );
+        assert_eq!(
+            app.store.generation().unwrap(),
+            generation,
+            "{description}: nothing written"
+        );
+        assert_eq!(app.store.count(EntityKind::Actor).unwrap(), count, "{description}");
+        assert!(app
+            .store
+            .get(&Id::parse("actor/ws-written").unwrap())
+            .unwrap()
+            .is_none());
+    }
+}
