@@ -1,5 +1,10 @@
 use clap::Parser;
 
+// Resolving a query allocates many small, short-lived objects; mimalloc
+// serves them markedly faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use diplograph::config::{apply_config_file, Cli, Command};
 
 fn main() -> anyhow::Result<()> {

@@ -79,8 +79,15 @@ pub struct Page {
     pub has_next: bool,
 }
 
+/// Lowercase hex, without `format!` per byte: every edge of every page needs one.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -199,7 +206,7 @@ where
     F: ObjectType,
 {
     let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
-    let found = loaders(ctx)?.entities.load_many(ids).await.map_err(internal)?;
+    let found = loaders(ctx)?.entities(&ids).await.map_err(internal)?;
     let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, totals);
     for (key, id) in page.items {
         if let Some(node) = found.get(&id).cloned().and_then(|n| T::try_from(n).ok()) {

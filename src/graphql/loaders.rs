@@ -1,10 +1,16 @@
-//! DataLoaders, one per kind of read, created per request.
+//! Reads for resolvers: a shared cache of decoded entities and followed
+//! relations in front of per-request DataLoaders.
 //!
-//! Resolvers at one level of a query ask for what they need; the loaders
-//! gather those asks and make one batched store read for the whole level.
+//! The cache holds what the store held at one generation; the first read
+//! after a write sees a new generation and starts it afresh, so it never
+//! serves a state older than the last acknowledged write. Misses go to the
+//! DataLoaders, which gather every ask of one query level into one batched
+//! store read.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
@@ -70,17 +76,132 @@ impl Loader<Link> for LinkLoader {
     }
 }
 
-/// The loaders of one request.
+/// A map valid for one store generation, bounded in size.
+struct Generational<K, V> {
+    inner: RwLock<(u64, HashMap<K, V>)>,
+    max: usize,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
+    fn new(max: usize) -> Self {
+        Generational {
+            inner: RwLock::new((0, HashMap::new())),
+            max,
+        }
+    }
+
+    fn get(&self, generation: u64, key: &K) -> Option<V> {
+        let inner = self.inner.read().ok()?;
+        if inner.0 != generation {
+            return None;
+        }
+        inner.1.get(key).cloned()
+    }
+
+    fn put_all(&self, generation: u64, items: impl IntoIterator<Item = (K, V)>) {
+        let Ok(mut inner) = self.inner.write() else { return };
+        // Only move forward: a slow reader of an older generation must not
+        // wipe what newer readers cached.
+        if inner.0 > generation {
+            return;
+        }
+        if inner.0 != generation {
+            *inner = (generation, HashMap::new());
+        }
+        for (k, v) in items {
+            if inner.1.len() >= self.max {
+                // Simple and bounded: start over rather than track recency.
+                inner.1.clear();
+            }
+            inner.1.insert(k, v);
+        }
+    }
+}
+
+/// Decoded entities and followed relations shared by every request; built
+/// once with the schema.
+pub struct ReadCache {
+    entities: Generational<Id, Node>,
+    links: Generational<Link, Targets>,
+}
+
+/// Entries each half of the cache holds at most.
+pub const READ_CACHE_ENTRIES: usize = 50_000;
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        ReadCache {
+            entities: Generational::new(READ_CACHE_ENTRIES),
+            links: Generational::new(READ_CACHE_ENTRIES),
+        }
+    }
+}
+
+/// The reads of one request.
 pub struct Loaders {
-    pub entities: DataLoader<EntityLoader>,
-    pub links: DataLoader<LinkLoader>,
+    store: Store,
+    cache: Option<Arc<ReadCache>>,
+    entities: DataLoader<EntityLoader>,
+    links: DataLoader<LinkLoader>,
 }
 
 impl Loaders {
+    /// Loaders without the shared cache: every read reaches the store.
     pub fn new(store: &Store) -> Loaders {
+        Loaders::with_cache(store, None)
+    }
+
+    pub fn with_cache(store: &Store, cache: Option<Arc<ReadCache>>) -> Loaders {
+        // A batch waits one tick for siblings to join it; resolvers of one
+        // level all ask before the first of them is polled again.
+        let delay = Duration::from_micros(200);
         Loaders {
-            entities: DataLoader::new(EntityLoader(store.clone()), tokio::spawn),
-            links: DataLoader::new(LinkLoader(store.clone()), tokio::spawn),
+            store: store.clone(),
+            cache,
+            entities: DataLoader::new(EntityLoader(store.clone()), tokio::spawn).delay(delay),
+            links: DataLoader::new(LinkLoader(store.clone()), tokio::spawn).delay(delay),
         }
+    }
+
+    /// Entities by id; missing ones are absent from the map.
+    pub async fn entities(&self, ids: &[Id]) -> Result<HashMap<Id, Node>, Arc<StoreError>> {
+        let generation = self.store.current_generation();
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.cache.as_ref().and_then(|c| c.entities.get(generation, id)) {
+                Some(node) => {
+                    found.insert(id.clone(), node);
+                }
+                None => missing.push(id.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let loaded = self.entities.load_many(missing).await?;
+            if let Some(cache) = &self.cache {
+                cache
+                    .entities
+                    .put_all(generation, loaded.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            found.extend(loaded);
+        }
+        Ok(found)
+    }
+
+    pub async fn entity(&self, id: &Id) -> Result<Option<Node>, Arc<StoreError>> {
+        Ok(self.entities(std::slice::from_ref(id)).await?.remove(id))
+    }
+
+    /// Where a relation leads from one entity.
+    pub async fn link(&self, link: Link) -> Result<Targets, Arc<StoreError>> {
+        let generation = self.store.current_generation();
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.links.get(generation, &link)) {
+            return Ok(hit);
+        }
+        let targets = self.links.load_one(link.clone()).await?.unwrap_or_default();
+        if let Some(cache) = &self.cache {
+            cache.links.put_all(generation, [(link, targets.clone())]);
+        }
+        Ok(targets)
     }
 }

@@ -12,12 +12,14 @@ mod scalars;
 mod subscription;
 mod types;
 
+use std::sync::Arc;
+
 use async_graphql::{Request, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::{QueryLimits, RequestId};
-pub use loaders::Loaders;
+pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
 pub use query::QueryRoot;
 pub use subscription::{SubscriptionBudget, SubscriptionRoot};
@@ -40,6 +42,7 @@ pub struct SchemaOptions {
 pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
     let mut builder = described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .data(store)
+        .data(Arc::new(ReadCache::default()))
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
         .limit_complexity(options.limits.max_complexity)
@@ -53,9 +56,15 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
     builder.finish()
 }
 
-/// Attaches the per-request state (fresh DataLoaders) to a request.
+/// Attaches the per-request state (fresh DataLoaders over the shared read
+/// cache) to a request for `schema`.
 pub fn prepare(request: Request, store: &Store) -> Request {
     request.data(Loaders::new(store))
+}
+
+/// The per-request reads for a request on `schema`, sharing its read cache.
+pub fn loaders_for(schema: &AppSchema, store: &Store) -> Loaders {
+    Loaders::with_cache(store, schema.data::<Arc<ReadCache>>().cloned())
 }
 
 /// The SDL clients and codegen read; `schema.graphql` holds a copy.

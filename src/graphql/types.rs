@@ -73,11 +73,7 @@ pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
 /// dropping any that no longer exist.
 pub(super) async fn load_all<T: TryFrom<Node>>(ctx: &Context<'_>, ids: impl IntoIterator<Item = Id>) -> Result<Vec<T>> {
     let ids: Vec<Id> = ids.into_iter().collect();
-    let found = loaders(ctx)?
-        .entities
-        .load_many(ids.iter().cloned())
-        .await
-        .map_err(internal)?;
+    let found = loaders(ctx)?.entities(&ids).await.map_err(internal)?;
     Ok(ids
         .iter()
         .filter_map(|id| found.get(id).cloned())
@@ -87,7 +83,7 @@ pub(super) async fn load_all<T: TryFrom<Node>>(ctx: &Context<'_>, ids: impl Into
 
 pub(super) async fn load_one<T: TryFrom<Node>>(ctx: &Context<'_>, id: Option<&Id>) -> Result<Option<T>> {
     let Some(id) = id else { return Ok(None) };
-    let node = loaders(ctx)?.entities.load_one(id.clone()).await.map_err(internal)?;
+    let node = loaders(ctx)?.entity(id).await.map_err(internal)?;
     Ok(node.and_then(|n| T::try_from(n).ok()))
 }
 
@@ -103,12 +99,7 @@ pub(super) async fn follow(
         direction,
         from: from.clone(),
     };
-    Ok(loaders(ctx)?
-        .links
-        .load_one(link)
-        .await
-        .map_err(internal)?
-        .unwrap_or_default())
+    loaders(ctx)?.link(link).await.map_err(internal)
 }
 
 /// Follows a relation and loads what it leads to.

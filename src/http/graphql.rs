@@ -314,7 +314,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     if let Some(id) = req.extensions().get::<RequestId>() {
         request = request.data(crate::graphql::RequestId(id.0.clone()));
     }
-    let request = crate::graphql::prepare(request, &state.store);
+    let request = request.data(crate::graphql::loaders_for(&state.schema, &state.store));
     let started = std::time::Instant::now();
     let response = state
         .schema

@@ -22,7 +22,7 @@ use async_graphql::Data;
 use futures_util::StreamExt;
 
 use super::AppState;
-use crate::graphql::{Loaders, SubscriptionBudget, WriteAccess};
+use crate::graphql::{SubscriptionBudget, WriteAccess};
 
 /// WebSocket limits and timings, from the settings.
 #[derive(Clone, Debug)]
@@ -141,12 +141,13 @@ async fn serve(
     let on_init = {
         let initialised = initialised.clone();
         let store = state.store.clone();
+        let schema = state.schema.clone();
         let auth = state.auth.clone();
         let max = options.max_subscriptions;
         move |payload: serde_json::Value| {
             initialised.store(true, Ordering::SeqCst);
             let mut data = Data::default();
-            data.insert(Loaders::new(&store));
+            data.insert(crate::graphql::loaders_for(&schema, &store));
             data.insert(SubscriptionBudget {
                 live: Arc::new(AtomicUsize::new(0)),
                 max,
