@@ -82,6 +82,9 @@ pub struct Settings {
     /// graphiql, react and react-dom (a `node_modules`), which the server then serves.
     #[arg(long, env = "DIPLOGRAPH_PLAYGROUND_ASSETS", default_value = DEFAULT_ASSETS, global = true)]
     pub playground_assets: String,
+    /// HTTP worker threads; 0 means one per CPU core.
+    #[arg(long, env = "DIPLOGRAPH_WORKERS", default_value_t = 0, global = true)]
+    pub workers: usize,
     /// sled page cache size in MiB.
     #[arg(long, env = "DIPLOGRAPH_CACHE_MB", default_value_t = 32, global = true)]
     pub cache_mb: u64,
@@ -341,6 +344,7 @@ impl fmt::Display for Settings {
         writeln!(f, "seed_dir = {}", s.seed_dir.display())?;
         writeln!(f, "playground_assets = {}", s.playground_assets)?;
         writeln!(f, "cache_mb = {}", s.cache_mb)?;
+        writeln!(f, "workers = {}", s.workers)?;
         writeln!(f, "max_page_size = {}", s.max_page_size)?;
         writeln!(f, "body_limit = {}", s.body_limit)?;
         writeln!(f, "max_depth = {}", s.max_depth)?;

@@ -131,6 +131,11 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::request_id))
                 .configure(http::configure(state.clone()))
         })
+        .workers(if settings.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            settings.workers
+        })
         .client_request_timeout(Duration::from_secs(settings.client_timeout_secs))
         .listen(listener)?
         .run();

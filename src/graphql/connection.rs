@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::{Connection, CursorType, Edge};
 use async_graphql::{Context, ObjectType, OutputType, Result, SimpleObject};
 
 use super::errors::{bad_input, internal};
@@ -49,11 +49,27 @@ pub struct FundingTotals {
     pub total_amount: Vec<Money>,
 }
 
-pub type ActorConnection = Connection<String, Actor, Totals>;
-pub type EventConnection = Connection<String, Event, Totals>;
-pub type TreatyConnection = Connection<String, Treaty, Totals>;
-pub type PlaceConnection = Connection<String, Place, Totals>;
-pub type FundingAllocationConnection = Connection<String, FundingAllocation, FundingTotals>;
+/// A position in a listing: its key, hex-encoded only if a client asks for
+/// the cursor (most queries read `nodes` and never pay for it).
+pub struct Cursor(Vec<u8>);
+
+impl CursorType for Cursor {
+    type Error = &'static str;
+
+    fn decode_cursor(s: &str) -> std::result::Result<Cursor, Self::Error> {
+        unhex(s).map(Cursor).ok_or("not a cursor returned by this API")
+    }
+
+    fn encode_cursor(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+pub type ActorConnection = Connection<Cursor, Actor, Totals>;
+pub type EventConnection = Connection<Cursor, Event, Totals>;
+pub type TreatyConnection = Connection<Cursor, Treaty, Totals>;
+pub type PlaceConnection = Connection<Cursor, Place, Totals>;
+pub type FundingAllocationConnection = Connection<Cursor, FundingAllocation, FundingTotals>;
 
 /// The four Relay paging arguments as the client sent them.
 #[derive(Default)]
@@ -143,11 +159,25 @@ impl PageArgs {
 /// Pages a listing already held in memory, sorted by key.
 pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
     let len = all.len();
-    let start = w.after.as_ref().map_or(0, |a| all.partition_point(|(k, _)| k <= a));
+    let (s, e) = window_bounds(&all, |(k, _)| k.as_slice(), w);
+    let items = all.into_iter().skip(s).take(e - s).collect();
+    Page {
+        items,
+        has_prev: s > 0,
+        has_next: e < len,
+    }
+}
+
+/// The index range of `w` over a listing sorted by `key`.
+fn window_bounds<T>(all: &[T], key: impl Fn(&T) -> &[u8], w: &Window) -> (usize, usize) {
+    let start = w
+        .after
+        .as_ref()
+        .map_or(0, |a| all.partition_point(|x| key(x) <= a.as_slice()));
     let end = w
         .before
         .as_ref()
-        .map_or(len, |b| all.partition_point(|(k, _)| k < b))
+        .map_or(all.len(), |b| all.partition_point(|x| key(x) < b.as_slice()))
         .max(start);
     let (mut s, mut e) = (start, end);
     if let Some(f) = w.first {
@@ -156,12 +186,7 @@ pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
     if let Some(l) = w.last {
         s = s.max(e.saturating_sub(l));
     }
-    let items = all.into_iter().skip(s).take(e - s).collect();
-    Page {
-        items,
-        has_prev: s > 0,
-        has_next: e < len,
-    }
+    (s, e)
 }
 
 /// Pages every entity of `kind` straight from the store's ordered listing,
@@ -200,7 +225,7 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
 }
 
 /// Turns a page into a connection, loading its nodes in one batch.
-pub async fn build<T, F>(ctx: &Context<'_>, page: Page, totals: F) -> Result<Connection<String, T, F>>
+pub async fn build<T, F>(ctx: &Context<'_>, page: Page, totals: F) -> Result<Connection<Cursor, T, F>>
 where
     T: OutputType + TryFrom<Node>,
     F: ObjectType,
@@ -210,7 +235,7 @@ where
     let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, totals);
     for (key, id) in page.items {
         if let Some(node) = found.get(&id).cloned().and_then(|n| T::try_from(n).ok()) {
-            connection.edges.push(Edge::new(hex(&key), node));
+            connection.edges.push(Edge::new(Cursor(key), node));
         }
     }
     Ok(connection)
@@ -276,23 +301,33 @@ impl ParsedEventFilter {
     }
 }
 
-/// A connection over a known set of events (an actor's), filtered in memory:
-/// the events are loaded in one batch with those of sibling fields.
-pub async fn events_among(
+/// A connection over a known, chronologically sorted set of events (an
+/// actor's, from the shared read cache), filtered and paged in memory.
+pub fn events_among(
     ctx: &Context<'_>,
-    ids: Vec<Id>,
+    events: &[(Vec<u8>, Event)],
     filter: Option<EventFilter>,
     args: PageArgs,
 ) -> Result<EventConnection> {
-    let filter = ParsedEventFilter::parse(filter)?;
     let window = args.window(ctx)?;
-    let events: Vec<Event> = super::types::load_all(ctx, ids).await?;
-    let mut keyed: Vec<Keyed> = events
-        .iter()
-        .filter(|e| filter.matches(&e.0))
-        .map(|e| (event_sort_key(&e.0), e.0.id.clone()))
-        .collect();
-    keyed.sort();
-    let total_count = keyed.len();
-    build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+    let matching: Vec<&(Vec<u8>, Event)>;
+    let all: &[&(Vec<u8>, Event)] = match filter {
+        None => {
+            matching = events.iter().collect();
+            &matching
+        }
+        Some(filter) => {
+            let filter = ParsedEventFilter::parse(Some(filter))?;
+            matching = events.iter().filter(|(_, e)| filter.matches(&e.0)).collect();
+            &matching
+        }
+    };
+    let (s, e) = window_bounds(all, |(k, _)| k.as_slice(), &window);
+    let mut connection = Connection::with_additional_fields(s > 0, e < all.len(), Totals { total_count: all.len() });
+    connection.edges.extend(
+        all[s..e]
+            .iter()
+            .map(|(key, event)| Edge::new(Cursor(key.clone()), event.clone())),
+    );
+    Ok(connection)
 }

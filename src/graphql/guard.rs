@@ -9,15 +9,12 @@
 //! execution.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::Name;
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Response, ServerError, Value};
 use lru::LruCache;
 
 /// Query limits, each configurable; the defaults are documented in the README.
@@ -339,102 +336,37 @@ pub struct RequestId(pub String);
 /// Documents parsed and checked once, reused by later requests with the same text.
 const DOCUMENT_CACHE: usize = 512;
 
-/// What every request's guard shares: the limits, and caches of parsed
-/// documents and of validation results (only for requests without
-/// variables, whose validation depends on the text alone).
-struct Shared {
-    limits: QueryLimits,
-    documents: Mutex<LruCache<String, ExecutableDocument>>,
-    validated: Mutex<LruCache<String, ValidationResult>>,
-}
+/// Most errors one response carries; the rest are summarised.
+const MAX_ERRORS: usize = 20;
 
-/// The guard, as an async-graphql extension.
-pub struct Guard(Arc<Shared>);
+/// The guard: the limits and a cache of checked documents. Built once with
+/// the schema. It runs around async-graphql rather than as an extension, so
+/// resolvers keep async-graphql's fast path (an extension, even one that
+/// hooks nothing per field, wraps every field's resolution).
+pub struct Guard {
+    pub limits: QueryLimits,
+    documents: Mutex<LruCache<String, ExecutableDocument>>,
+}
 
 impl Guard {
     pub fn new(limits: QueryLimits) -> Guard {
         let n = NonZeroUsize::new(DOCUMENT_CACHE).unwrap_or(NonZeroUsize::MIN);
-        Guard(Arc::new(Shared {
+        Guard {
             limits,
             documents: Mutex::new(LruCache::new(n)),
-            validated: Mutex::new(LruCache::new(n)),
-        }))
-    }
-}
-
-impl ExtensionFactory for Guard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension {
-            shared: self.0.clone(),
-            query: Mutex::new(None),
-        })
-    }
-}
-
-/// One request's guard. It remembers the query text between the parse and
-/// validation steps, to key the validation cache.
-struct GuardExtension {
-    shared: Arc<Shared>,
-    query: Mutex<Option<String>>,
-}
-
-/// Most errors one response carries; the rest are summarised.
-const MAX_ERRORS: usize = 20;
-
-#[async_trait::async_trait]
-impl Extension for GuardExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        if response.errors.len() > MAX_ERRORS {
-            let more = response.errors.len() - MAX_ERRORS;
-            response.errors.truncate(MAX_ERRORS);
-            let mut summary = ServerError::new(format!("… and {more} more errors"), None);
-            let code = response.errors[0]
-                .extensions
-                .as_ref()
-                .and_then(|e| e.get("code").cloned());
-            summary
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code.unwrap_or(Value::from("GRAPHQL_VALIDATION_FAILED")));
-            response.errors.push(summary);
         }
-        let request_id = ctx.data_opt::<RequestId>().map(|r| r.0.as_str());
-        finish_errors(&mut response, request_id);
-        response
     }
 
-    /// Parses the document itself, never through async-graphql's own step:
-    /// that one walks every fragment expansion without a budget before any
-    /// check can run, so a fragment bomb of a few hundred tokens would pin a
-    /// worker for minutes.
-    async fn parse_query(
-        &self,
-        _ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        _next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let limits = &self.shared.limits;
-        // Validation depends on the text alone only without variables, and
-        // on the operation chosen only when there are several.
-        let remember = |doc: &ExecutableDocument| {
-            if variables.is_empty() && doc.operations.iter().count() == 1 {
-                if let Ok(mut slot) = self.query.lock() {
-                    *slot = Some(query.to_owned());
-                }
-            }
-        };
-        if let Some(doc) = self
-            .shared
-            .documents
-            .lock()
-            .ok()
-            .and_then(|mut d| d.get(query).cloned())
-        {
-            remember(&doc);
+    /// Checks a query's text and shape before anything runs, and returns its
+    /// parsed document. The document is parsed here, not by async-graphql,
+    /// whose own parse step walks every fragment expansion without a budget
+    /// before any check could run (a fragment bomb of a few hundred tokens
+    /// would pin a worker for minutes).
+    pub fn check(&self, query: &str) -> Result<ExecutableDocument, ServerError> {
+        if let Some(doc) = self.documents.lock().ok().and_then(|mut d| d.get(query).cloned()) {
             return Ok(doc);
         }
+        let limits = &self.limits;
         let chars = query.chars().count();
         if chars > limits.max_query_chars {
             return Err(refusal(
@@ -466,79 +398,77 @@ impl Extension for GuardExtension {
             }
         })?;
         check_document(&doc, limits)?;
-        remember(&doc);
-        if let Ok(mut docs) = self.shared.documents.lock() {
+        if let Ok(mut docs) = self.documents.lock() {
             docs.put(query.to_owned(), doc.clone());
         }
         Ok(doc)
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let query = self.query.lock().ok().and_then(|mut q| q.take());
-        if let Some(query) = &query {
-            if let Some(hit) = self
-                .shared
-                .validated
-                .lock()
-                .ok()
-                .and_then(|mut v| v.get(query).copied())
-            {
-                return Ok(hit);
+    /// Gives every error of a response a code (naming validation refusals
+    /// such as `QUERY_TOO_COMPLEX`), caps their number and length, and turns
+    /// internal errors into an opaque message quoting the request id.
+    pub fn finish(&self, response: &mut Response, request_id: Option<&str>) {
+        let limits = &self.limits;
+        for e in &mut response.errors {
+            if e.extensions.as_ref().is_some_and(|x| x.get("code").is_some()) {
+                continue;
             }
+            if !e.path.is_empty() {
+                continue;
+            }
+            // Errors before execution without a code come from async-graphql's validation.
+            let code = match e.message.as_str() {
+                "Query is too complex." => "QUERY_TOO_COMPLEX",
+                "Query is nested too deep." => "QUERY_TOO_DEEP",
+                m if m.starts_with("The recursion depth of the query") => "QUERY_TOO_DEEP",
+                // A value of the wrong shape for an argument or a variable.
+                m if m.starts_with("Invalid value for argument") => "BAD_USER_INPUT",
+                _ => "GRAPHQL_VALIDATION_FAILED",
+            };
+            if code == "QUERY_TOO_COMPLEX" {
+                e.message = format!(
+                    "the query is too complex (limit {}); ask for smaller pages or fewer nested lists",
+                    limits.max_complexity
+                );
+            } else if code == "QUERY_TOO_DEEP" {
+                e.message = format!("the query is nested too deep (limit {} levels)", limits.max_depth);
+            }
+            metrics::counter!("diplograph_refused_queries_total", "reason" => code).increment(1);
+            e.extensions.get_or_insert_with(Default::default).set("code", code);
         }
-        let limits = &self.shared.limits;
-        let result = next.run(ctx).await.map_err(|errors| {
-            errors
-                .into_iter()
-                .map(|mut e| {
-                    let code = match e.message.as_str() {
-                        "Query is too complex." => "QUERY_TOO_COMPLEX",
-                        "Query is nested too deep." => "QUERY_TOO_DEEP",
-                        // A value of the wrong shape for an argument or a variable.
-                        m if m.starts_with("Invalid value for argument") => "BAD_USER_INPUT",
-                        _ => "GRAPHQL_VALIDATION_FAILED",
-                    };
-                    if code == "QUERY_TOO_COMPLEX" {
-                        e.message = format!(
-                            "the query is too complex (limit {}); ask for smaller pages or fewer nested lists",
-                            limits.max_complexity
-                        );
-                    } else if code == "QUERY_TOO_DEEP" {
-                        e.message = format!("the query is nested too deep (limit {} levels)", limits.max_depth);
-                    }
-                    metrics::counter!("diplograph_refused_queries_total", "reason" => code).increment(1);
-                    e.extensions.get_or_insert_with(Default::default).set("code", code);
-                    e
-                })
-                .collect::<Vec<_>>()
-        })?;
-        if let (Some(query), Ok(mut cache)) = (query, self.shared.validated.lock()) {
-            cache.put(query, result);
+        if response.errors.len() > MAX_ERRORS {
+            let more = response.errors.len() - MAX_ERRORS;
+            response.errors.truncate(MAX_ERRORS);
+            let code = response.errors[0]
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("code").cloned())
+                .unwrap_or(Value::from("GRAPHQL_VALIDATION_FAILED"));
+            let mut summary = ServerError::new(format!("… and {more} more errors"), None);
+            summary
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+            response.errors.push(summary);
         }
-        Ok(result)
+        finish_errors(response, request_id);
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let timeout = self.shared.limits.timeout;
-        match tokio::time::timeout(timeout, next.run(ctx, operation_name)).await {
-            Ok(response) => response,
-            Err(_) => Response::from_errors(vec![refusal(
-                "TIMEOUT",
-                format!(
-                    "the operation ran longer than the limit of {} ms and was stopped",
-                    timeout.as_millis()
-                ),
-            )]),
-        }
+    /// A response refusing the request with `error`, codes and all.
+    pub fn refused(&self, error: ServerError, request_id: Option<&str>) -> Response {
+        let mut response = Response::from_errors(vec![error]);
+        self.finish(&mut response, request_id);
+        response
+    }
+
+    pub fn timed_out(&self) -> ServerError {
+        refusal(
+            "TIMEOUT",
+            format!(
+                "the operation ran longer than the limit of {} ms and was stopped",
+                self.limits.timeout.as_millis()
+            ),
+        )
     }
 }
 

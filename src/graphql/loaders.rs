@@ -8,13 +8,15 @@
 //! store read.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use super::types::Node;
+use super::types::{Event, Node};
 use crate::model::{Id, Relation};
 use crate::store::{Direction, Store, StoreError};
 
@@ -78,14 +80,14 @@ impl Loader<Link> for LinkLoader {
 
 /// A map valid for one store generation, bounded in size.
 struct Generational<K, V> {
-    inner: RwLock<(u64, HashMap<K, V>)>,
+    inner: RwLock<(u64, FxHashMap<K, V>)>,
     max: usize,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
     fn new(max: usize) -> Self {
         Generational {
-            inner: RwLock::new((0, HashMap::new())),
+            inner: RwLock::new((0, FxHashMap::default())),
             max,
         }
     }
@@ -106,7 +108,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
             return;
         }
         if inner.0 != generation {
-            *inner = (generation, HashMap::new());
+            *inner = (generation, FxHashMap::default());
         }
         for (k, v) in items {
             if inner.1.len() >= self.max {
@@ -118,11 +120,18 @@ impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
     }
 }
 
+/// An actor's events (or any set of events) in chronological order, with
+/// their listing keys.
+pub type SortedEvents = Arc<Vec<(Vec<u8>, Event)>>;
+
 /// Decoded entities and followed relations shared by every request; built
 /// once with the schema.
 pub struct ReadCache {
     entities: Generational<Id, Node>,
     links: Generational<Link, Targets>,
+    /// What a relation leads to, loaded: saves a lookup per item.
+    lists: Generational<Link, Arc<Vec<Node>>>,
+    sorted: Generational<Link, SortedEvents>,
 }
 
 /// Entries each half of the cache holds at most.
@@ -133,6 +142,8 @@ impl Default for ReadCache {
         ReadCache {
             entities: Generational::new(READ_CACHE_ENTRIES),
             links: Generational::new(READ_CACHE_ENTRIES),
+            lists: Generational::new(READ_CACHE_ENTRIES / 4),
+            sorted: Generational::new(READ_CACHE_ENTRIES / 4),
         }
     }
 }
@@ -190,6 +201,44 @@ impl Loaders {
 
     pub async fn entity(&self, id: &Id) -> Result<Option<Node>, Arc<StoreError>> {
         Ok(self.entities(std::slice::from_ref(id)).await?.remove(id))
+    }
+
+    /// What a relation leads to from one entity, loaded, in key order.
+    pub async fn nodes(&self, link: Link) -> Result<Arc<Vec<Node>>, Arc<StoreError>> {
+        let generation = self.store.current_generation();
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.lists.get(generation, &link)) {
+            return Ok(hit);
+        }
+        let targets = self.link(link.clone()).await?;
+        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let found = self.entities(&ids).await?;
+        let nodes = Arc::new(ids.iter().filter_map(|id| found.get(id).cloned()).collect::<Vec<_>>());
+        if let Some(cache) = &self.cache {
+            cache.lists.put_all(generation, [(link, nodes.clone())]);
+        }
+        Ok(nodes)
+    }
+
+    /// The events a relation leads to, in chronological order.
+    pub async fn sorted_events(&self, link: Link) -> Result<SortedEvents, Arc<StoreError>> {
+        let generation = self.store.current_generation();
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.sorted.get(generation, &link)) {
+            return Ok(hit);
+        }
+        let nodes = self.nodes(link.clone()).await?;
+        let mut events: Vec<(Vec<u8>, Event)> = nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Event(e) => Some((crate::store::event_list_key(e.0.date.as_ref(), &e.0.id), e.clone())),
+                _ => None,
+            })
+            .collect();
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        let events = Arc::new(events);
+        if let Some(cache) = &self.cache {
+            cache.sorted.put_all(generation, [(link, events.clone())]);
+        }
+        Ok(events)
     }
 
     /// Where a relation leads from one entity.

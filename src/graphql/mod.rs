@@ -14,7 +14,7 @@ mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Request, Schema};
+use async_graphql::{Request, Response, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
@@ -46,7 +46,7 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
         .limit_complexity(options.limits.max_complexity)
-        .extension(guard::Guard::new(options.limits.clone()));
+        .data(Arc::new(guard::Guard::new(options.limits.clone())));
     if !options.suggestions {
         builder = builder.disable_suggestions();
     }
@@ -60,6 +60,63 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
 /// cache) to a request for `schema`.
 pub fn prepare(request: Request, store: &Store) -> Request {
     request.data(Loaders::new(store))
+}
+
+/// Runs one operation behind the guard: refused before it runs if it breaks
+/// a limit, stopped at the time limit, every error given a code. Attach the
+/// request's loaders ([`loaders_for`]) first.
+pub async fn execute(schema: &AppSchema, mut request: Request, request_id: Option<&str>) -> Response {
+    let Some(guard) = schema.data::<Arc<guard::Guard>>().cloned() else {
+        return schema.execute(request).await;
+    };
+    match guard.check(&request.query) {
+        Ok(doc) => request.set_parsed_query(doc),
+        Err(refusal) => return guard.refused(refusal, request_id),
+    }
+    let mut response = match tokio::time::timeout(guard.limits.timeout, schema.execute(request)).await {
+        Ok(response) => response,
+        Err(_) => Response::from_errors(vec![guard.timed_out()]),
+    };
+    guard.finish(&mut response, request_id);
+    response
+}
+
+/// The schema behind the guard, for transports that drive async-graphql
+/// themselves (the WebSocket protocols): every operation and subscription
+/// is checked before it starts.
+#[derive(Clone)]
+pub struct Guarded(pub AppSchema);
+
+impl async_graphql::Executor for Guarded {
+    async fn execute(&self, request: Request) -> Response {
+        execute(&self.0, request, None).await
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, Response> {
+        use futures_util::StreamExt;
+        let Some(guard) = self.0.data::<Arc<guard::Guard>>().cloned() else {
+            return self
+                .0
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        };
+        match guard.check(&request.query) {
+            Ok(doc) => request.set_parsed_query(doc),
+            Err(refusal) => {
+                return futures_util::stream::once(futures_util::future::ready(guard.refused(refusal, None))).boxed()
+            }
+        }
+        self.0
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(move |mut response| {
+                guard.finish(&mut response, None);
+                response
+            })
+            .boxed()
+    }
 }
 
 /// The per-request reads for a request on `schema`, sharing its read cache.

@@ -109,8 +109,13 @@ async fn follow_all<T: TryFrom<Node>>(
     direction: Direction,
     from: &Id,
 ) -> Result<Vec<T>> {
-    let targets = follow(ctx, relation, direction, from).await?;
-    load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await
+    let link = Link {
+        relation,
+        direction,
+        from: from.clone(),
+    };
+    let nodes = loaders(ctx)?.nodes(link).await.map_err(internal)?;
+    Ok(nodes.iter().cloned().filter_map(|n| T::try_from(n).ok()).collect())
 }
 
 fn sources_of<'a>(ids: &'a [Id]) -> impl Iterator<Item = Id> + 'a {
@@ -238,14 +243,23 @@ impl Actor {
         #[graphql(desc = "Return the last n events (before `before`).")] last: Option<i32>,
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
     ) -> Result<EventConnection> {
-        let targets = follow(ctx, Relation::EventParticipant, Direction::Backward, &self.0.id).await?;
-        let page = PageArgs {
-            first,
-            after,
-            last,
-            before,
+        let link = Link {
+            relation: Relation::EventParticipant,
+            direction: Direction::Backward,
+            from: self.0.id.clone(),
         };
-        connection::events_among(ctx, targets.iter().map(|(id, _)| id.clone()).collect(), filter, page).await
+        let events = loaders(ctx)?.sorted_events(link).await.map_err(internal)?;
+        connection::events_among(
+            ctx,
+            &events,
+            filter,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
     }
     /// Every event this actor took part in, with its role in each, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]

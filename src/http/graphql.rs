@@ -311,14 +311,10 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     if write_access {
         request = request.data(crate::graphql::WriteAccess);
     }
-    if let Some(id) = req.extensions().get::<RequestId>() {
-        request = request.data(crate::graphql::RequestId(id.0.clone()));
-    }
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
     let request = request.data(crate::graphql::loaders_for(&state.schema, &state.store));
     let started = std::time::Instant::now();
-    let response = state
-        .schema
-        .execute(request)
+    let response = crate::graphql::execute(&state.schema, request, request_id.as_deref())
         .instrument(tracing::info_span!("operation", operation = %label))
         .await;
     let request_error = is_request_error(&response);

@@ -164,7 +164,8 @@ async fn serve(
             futures_util::future::ready(Ok(data))
         }
     };
-    let mut graphql = WebSocket::new(state.schema.clone(), from_client, protocol).on_connection_init(on_init);
+    let mut graphql = WebSocket::new(crate::graphql::Guarded(state.schema.clone()), from_client, protocol)
+        .on_connection_init(on_init);
     let init_deadline = tokio::time::sleep(options.init_timeout);
     tokio::pin!(init_deadline);
     let mut ping = tokio::time::interval(options.keepalive);

@@ -369,7 +369,7 @@ fn a_seed_load_killed_part_way_is_never_taken_for_a_whole_one_and_is_redone() {
     let mut prng = Prng(2026);
     let attempts = [
         (KillAt::StoreGrows(1), Recovery::SeedCommand),
-        (KillAt::StoreGrows(32), Recovery::Serve),
+        (KillAt::StoreGrows(36), Recovery::Serve),
         (KillAt::Delay(prng.between(300, 4_000)), Recovery::SeedCommand),
     ];
     let mut observed = Vec::new();

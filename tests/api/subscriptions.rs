@@ -114,6 +114,12 @@ impl Socket {
             .unwrap_or_else(|| panic!("no message within {WAIT:?}"))
     }
 
+    /// Reads and drops messages until none has come for 300 ms, so later
+    /// checks see only what happens after this point.
+    async fn drain(&mut self) {
+        while self.receive_within(Duration::from_millis(300)).await.is_some() {}
+    }
+
     /// `connection_init` with `payload`, answered by `connection_ack`.
     async fn init(&mut self, payload: Value) {
         self.send(json!({ "type": "connection_init", "payload": payload }))
@@ -535,37 +541,75 @@ async fn a_connection_initialised_in_time_outlives_the_init_timeout() {
     until_live(&mut socket, &app, "1", actor_probe).await;
 }
 
+/// Reads until a message for subscription `id` comes, and returns the
+/// `extensions.code` of the error it carries (`None` if it carries none).
+async fn refusal_code(socket: &mut Socket, id: &str) -> Option<String> {
+    let message = loop {
+        let message = socket.receive().await;
+        if message["id"] == id {
+            break message;
+        }
+    };
+    assert!(
+        message["type"] == "next" || message["type"] == "error",
+        "the refusal is a result or an error message: {message:#}"
+    );
+    let errors = if message["type"] == "error" {
+        &message["payload"]
+    } else {
+        &message["payload"]["errors"]
+    };
+    errors[0]["extensions"]["code"].as_str().map(str::to_owned)
+}
+
 #[tokio::test]
 async fn a_subscription_beyond_the_per_connection_cap_is_refused_with_too_many_subscriptions() {
     let app = spawn_app_with_writes_and(|s| s.max_subscriptions = 2).await;
     let mut socket = Socket::open(&app, TRANSPORT_WS).await;
     socket.init(json!({})).await;
     socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+    until_live(&mut socket, &app, "1", actor_probe).await;
     socket.subscribe("2", ENTITY_CHANGED, json!({})).await;
+    until_live(&mut socket, &app, "2", actor_probe).await;
     socket.subscribe("3", ENTITY_CHANGED, json!({})).await;
-    let refusal = loop {
-        let message = socket.receive().await;
-        if message["id"] == "3" {
-            break message;
-        }
-    };
-    assert!(
-        refusal["type"] == "next" || refusal["type"] == "error",
-        "the refusal is a result or an error message: {refusal:#}"
+    assert_eq!(
+        refusal_code(&mut socket, "3").await.as_deref(),
+        Some("TOO_MANY_SUBSCRIPTIONS")
     );
-    let errors = if refusal["type"] == "error" {
-        &refusal["payload"]
-    } else {
-        &refusal["payload"]["errors"]
-    };
-    assert_eq!(errors[0]["extensions"]["code"], "TOO_MANY_SUBSCRIPTIONS", "{refusal:#}");
 
-    // The two within the cap work, and stopping one frees its place.
+    // The two within the cap still work, and stopping one frees its place.
+    socket.drain().await;
     until_live(&mut socket, &app, "1", actor_probe).await;
     until_live(&mut socket, &app, "2", actor_probe).await;
     socket.stop("1").await;
     socket.subscribe("4", ENTITY_CHANGED, json!({})).await;
     until_live(&mut socket, &app, "4", actor_probe).await;
+}
+
+#[tokio::test]
+async fn of_subscriptions_sent_back_to_back_the_one_beyond_the_cap_is_refused() {
+    let app = spawn_app_with_writes_and(|s| s.max_subscriptions = 2).await;
+    // Which subscription the server refuses must not depend on how it
+    // happens to schedule them, so the same three are sent many times.
+    let mut refused = Vec::new();
+    for _ in 0..20 {
+        let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+        socket.init(json!({})).await;
+        for id in ["1", "2", "3"] {
+            socket.subscribe(id, ENTITY_CHANGED, json!({})).await;
+        }
+        let message = socket.receive().await;
+        let code = &message["payload"]["errors"][0]["extensions"]["code"];
+        assert_eq!(
+            code, "TOO_MANY_SUBSCRIPTIONS",
+            "the first message is the refusal: {message:#}"
+        );
+        refused.push(message["id"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(
+        refused.iter().all(|id| id == "3"),
+        "the third subscription sent should be the one refused; refused in 20 tries: {refused:?}"
+    );
 }
 
 // ---- mutations over the socket --------------------------------------------------------------
