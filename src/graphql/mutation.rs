@@ -156,15 +156,6 @@ async fn create(
     Ok(Node::from(entity))
 }
 
-/// Loads the current state of `id` (which must be of `kind`) for an edit.
-fn current(ctx: &Context<'_>, kind: EntityKind, id: &ID) -> Result<Entity> {
-    let id = Id::parse_as(kind, id.as_str()).map_err(|e| bad_input("id", e))?;
-    match store(ctx)?.get(&id).map_err(internal)? {
-        Some(entity) => Ok(entity),
-        None => Err(store_error(StoreError::NotFound { id: id.to_string() })),
-    }
-}
-
 fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
     match entity {
         Entity::Actor(e) => to_map(e),
@@ -176,40 +167,68 @@ fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
     }
 }
 
+/// Why an edit failed: in the store, or in the input.
+enum EditError {
+    Store(StoreError),
+    Input(async_graphql::Error),
+}
+
+impl From<StoreError> for EditError {
+    fn from(e: StoreError) -> EditError {
+        EditError::Store(e)
+    }
+}
+
+/// Re-checks an edited entity exactly like seed data.
+fn revalidate(entity: Entity) -> Result<Entity> {
+    let value = entity_json(&entity)?;
+    parse(entity.kind(), &Value::Object(value))
+}
+
+/// Applies `edit` to the current state of `id` and commits it, under the
+/// store's write lock so that concurrent edits never lose one another.
+async fn modify(
+    ctx: &Context<'_>,
+    kind: EntityKind,
+    id: &ID,
+    edit: impl FnOnce(Entity) -> Result<Entity> + Send + 'static,
+) -> Result<Node> {
+    require_write(ctx)?;
+    let id = Id::parse_as(kind, id.as_str()).map_err(|e| bad_input("id", e))?;
+    let store = store(ctx)?.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        store.modify(&id, |current| {
+            edit(current).and_then(revalidate).map_err(EditError::Input)
+        })
+    })
+    .await
+    .map_err(internal)?;
+    match outcome {
+        Ok((_, entity)) => Ok(Node::from(entity)),
+        Err(EditError::Store(e)) => Err(store_error(e)),
+        Err(EditError::Input(e)) => Err(e),
+    }
+}
+
 /// Applies a partial update: fields given replace the current ones (lists
 /// are replaced whole); fields left out keep their value.
 async fn update(ctx: &Context<'_>, kind: EntityKind, id: &ID, patch: Map<String, Value>) -> Result<Node> {
-    require_write(ctx)?;
-    let current = current(ctx, kind, id)?;
-    let mut value = entity_json(&current)?;
-    for (k, v) in patch {
-        value.insert(k, v);
-    }
-    let entity = parse(kind, &Value::Object(value))?;
-    commit(
-        ctx,
-        vec![Change::Put {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }],
-    )
-    .await?;
-    Ok(Node::from(entity))
+    modify(ctx, kind, id, move |current| {
+        let mut value = entity_json(&current)?;
+        for (k, v) in patch {
+            value.insert(k, v);
+        }
+        parse(kind, &Value::Object(value))
+    })
+    .await
 }
 
-/// Writes an edited entity back.
-async fn save(ctx: &Context<'_>, entity: Entity) -> Result<Node> {
-    let value = entity_json(&entity)?;
-    let entity = parse(entity.kind(), &Value::Object(value))?;
-    commit(
-        ctx,
-        vec![Change::Put {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }],
-    )
-    .await?;
-    Ok(Node::from(entity))
+/// Fails with `BAD_USER_INPUT` naming `field` unless `id` exists.
+fn ensure_exists(ctx: &Context<'_>, field: &str, id: &Id) -> Result<()> {
+    match store(ctx)?.get_record(id).map_err(internal)? {
+        Some(_) => Ok(()),
+        None => Err(bad_input(field, format!("`{id}` does not exist"))),
+    }
 }
 
 async fn delete(ctx: &Context<'_>, kind: EntityKind, id: &ID, cascade: bool) -> Result<DeletePayload> {
@@ -956,17 +975,20 @@ impl MutationRoot {
     ) -> Result<EventPayload> {
         require_write(ctx)?;
         let actor = id_ref("input.actor", EntityKind::Actor, &input.actor)?;
-        let Entity::Event(mut event) = current(ctx, EntityKind::Event, &input.event)? else {
-            return Err(internal("event id led to another kind"));
-        };
-        match event.participants.iter_mut().find(|p| p.actor == actor) {
-            Some(p) => p.role = input.role,
-            None => event.participants.push(model::Participant {
-                actor,
-                role: input.role,
-            }),
-        }
-        EventPayload::from_node(save(ctx, Entity::Event(event)).await?)
+        ensure_exists(ctx, "input.actor", &actor)?;
+        let role = input.role;
+        let node = modify(ctx, EntityKind::Event, &input.event, move |entity| {
+            let Entity::Event(mut event) = entity else {
+                return Err(internal("event id led to another kind"));
+            };
+            match event.participants.iter_mut().find(|p| p.actor == actor) {
+                Some(p) => p.role = role,
+                None => event.participants.push(model::Participant { actor, role }),
+            }
+            Ok(Entity::Event(event))
+        })
+        .await?;
+        EventPayload::from_node(node)
     }
 
     /// Removes an actor from an event.
@@ -977,18 +999,22 @@ impl MutationRoot {
     ) -> Result<EventPayload> {
         require_write(ctx)?;
         let actor = id_ref("input.actor", EntityKind::Actor, &input.actor)?;
-        let Entity::Event(mut event) = current(ctx, EntityKind::Event, &input.event)? else {
-            return Err(internal("event id led to another kind"));
-        };
-        let before = event.participants.len();
-        event.participants.retain(|p| p.actor != actor);
-        if event.participants.len() == before {
-            return Err(bad_input(
-                "input.actor",
-                format!("{actor} does not take part in {}", event.id),
-            ));
-        }
-        EventPayload::from_node(save(ctx, Entity::Event(event)).await?)
+        let node = modify(ctx, EntityKind::Event, &input.event, move |entity| {
+            let Entity::Event(mut event) = entity else {
+                return Err(internal("event id led to another kind"));
+            };
+            let before = event.participants.len();
+            event.participants.retain(|p| p.actor != actor);
+            if event.participants.len() == before {
+                return Err(bad_input(
+                    "input.actor",
+                    format!("{actor} does not take part in {}", event.id),
+                ));
+            }
+            Ok(Entity::Event(event))
+        })
+        .await?;
+        EventPayload::from_node(node)
     }
 
     /// Records that a body ratified a treaty (replacing an earlier record by the same body).
@@ -999,17 +1025,22 @@ impl MutationRoot {
     ) -> Result<TreatyPayload> {
         require_write(ctx)?;
         let by = id_ref("input.by", EntityKind::Actor, &input.by)?;
+        ensure_exists(ctx, "input.by", &by)?;
         let date = input
             .date
             .as_deref()
             .map(|d| model::PartialDate::parse(d).map_err(|e| bad_input("input.date", e)))
             .transpose()?;
-        let Entity::Treaty(mut treaty) = current(ctx, EntityKind::Treaty, &input.treaty)? else {
-            return Err(internal("treaty id led to another kind"));
-        };
-        treaty.ratifications.retain(|r| r.by != by);
-        treaty.ratifications.push(model::Ratification { by, date });
-        TreatyPayload::from_node(save(ctx, Entity::Treaty(treaty)).await?)
+        let node = modify(ctx, EntityKind::Treaty, &input.treaty, move |entity| {
+            let Entity::Treaty(mut treaty) = entity else {
+                return Err(internal("treaty id led to another kind"));
+            };
+            treaty.ratifications.retain(|r| r.by != by);
+            treaty.ratifications.push(model::Ratification { by, date });
+            Ok(Entity::Treaty(treaty))
+        })
+        .await?;
+        TreatyPayload::from_node(node)
     }
 
     /// Sets the treaty a funding allocation rests on.
@@ -1020,11 +1051,16 @@ impl MutationRoot {
     ) -> Result<FundingAllocationPayload> {
         require_write(ctx)?;
         let treaty = id_ref("input.treaty", EntityKind::Treaty, &input.treaty)?;
-        let Entity::Funding(mut funding) = current(ctx, EntityKind::Funding, &input.funding_allocation)? else {
-            return Err(internal("funding id led to another kind"));
-        };
-        funding.basis = Some(treaty);
-        FundingAllocationPayload::from_node(save(ctx, Entity::Funding(funding)).await?)
+        ensure_exists(ctx, "input.treaty", &treaty)?;
+        let node = modify(ctx, EntityKind::Funding, &input.funding_allocation, move |entity| {
+            let Entity::Funding(mut funding) = entity else {
+                return Err(internal("funding id led to another kind"));
+            };
+            funding.basis = Some(treaty);
+            Ok(Entity::Funding(funding))
+        })
+        .await?;
+        FundingAllocationPayload::from_node(node)
     }
 
     /// Sets where an event happened.
@@ -1035,11 +1071,16 @@ impl MutationRoot {
     ) -> Result<EventPayload> {
         require_write(ctx)?;
         let place = id_ref("input.place", EntityKind::Place, &input.place)?;
-        let Entity::Event(mut event) = current(ctx, EntityKind::Event, &input.event)? else {
-            return Err(internal("event id led to another kind"));
-        };
-        event.place = Some(place);
-        EventPayload::from_node(save(ctx, Entity::Event(event)).await?)
+        ensure_exists(ctx, "input.place", &place)?;
+        let node = modify(ctx, EntityKind::Event, &input.event, move |entity| {
+            let Entity::Event(mut event) = entity else {
+                return Err(internal("event id led to another kind"));
+            };
+            event.place = Some(place);
+            Ok(Entity::Event(event))
+        })
+        .await?;
+        EventPayload::from_node(node)
     }
 }
 

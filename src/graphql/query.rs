@@ -391,7 +391,7 @@ impl QueryRoot {
             total_amount = sums
                 .into_iter()
                 .map(|(currency, amount)| Money {
-                    amount: BigInt(amount as i128),
+                    amount: BigInt::new(amount as i128),
                     currency,
                 })
                 .collect();

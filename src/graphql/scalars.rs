@@ -23,13 +23,25 @@ impl ScalarType for PartialDate {
 
 impl serde::Serialize for BigInt {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i128(self.0)
+        match &self.1 {
+            // An input that is not a whole number goes on as written, so the
+            // seed-format check refuses it naming the field at fault.
+            Some(raw) => s.serialize_str(raw),
+            None => s.serialize_i128(self.0),
+        }
     }
 }
 
 /// A whole number of any size, kept exact (see the scalar's description).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BigInt(pub i128);
+/// The second field keeps an input that is not a whole number, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BigInt(pub i128, Option<Box<str>>);
+
+impl BigInt {
+    pub fn new(value: i128) -> BigInt {
+        BigInt(value, None)
+    }
+}
 
 /// A whole number of any size, sent as a decimal string (`"2800000000"`) so
 /// that JavaScript clients keep it exact. Accepts a string or an Int as input.
@@ -37,15 +49,15 @@ pub struct BigInt(pub i128);
 impl ScalarType for BigInt {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => s
+            Value::String(s) => Ok(s
                 .trim()
                 .parse::<i128>()
-                .map(BigInt)
-                .map_err(|_| InputValueError::custom(format!("`{s}` is not a whole number"))),
-            Value::Number(n) => n
+                .map(BigInt::new)
+                .unwrap_or_else(|_| BigInt(0, Some(s.clone().into_boxed_str())))),
+            Value::Number(n) => Ok(n
                 .as_i64()
-                .map(|n| BigInt(n as i128))
-                .ok_or_else(|| InputValueError::custom("expected a whole number, not a fraction")),
+                .map(|n| BigInt::new(n as i128))
+                .unwrap_or_else(|| BigInt(0, Some(n.to_string().into_boxed_str())))),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -88,7 +100,7 @@ pub struct Money {
 impl From<&crate::model::Money> for Money {
     fn from(m: &crate::model::Money) -> Money {
         Money {
-            amount: BigInt(m.amount as i128),
+            amount: BigInt::new(m.amount as i128),
             currency: m.currency.to_string(),
         }
     }

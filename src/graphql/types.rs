@@ -373,7 +373,7 @@ impl Figure {
     }
     /// The number, exact, as a decimal string.
     async fn value(&self) -> BigInt {
-        BigInt(self.0.value as i128)
+        BigInt::new(self.0.value as i128)
     }
     /// The unit: "soldiers", "percent", "days".
     async fn unit(&self) -> &str {

@@ -61,7 +61,12 @@ impl Auth {
 
     /// Whether `header` (an `Authorization` value) carries a configured token.
     pub fn token_ok(&self, header: Option<&str>) -> bool {
-        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim) else {
+        // The scheme name is case-insensitive (RFC 7235).
+        let Some(token) = header
+            .and_then(|h| h.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+        else {
             return false;
         };
         // Check every token, so timing does not reveal which one is close.

@@ -8,9 +8,9 @@
 //! connections alive; and a client that stops reading is disconnected
 //! rather than buffered for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,8 +21,9 @@ use async_graphql::http::{WebSocket, WebSocketProtocols as Protocols, WsMessage}
 use async_graphql::Data;
 use futures_util::StreamExt;
 
+use super::auth::Denied;
 use super::AppState;
-use crate::graphql::{SubscriptionBudget, WriteAccess};
+use crate::graphql::WriteAccess;
 
 /// WebSocket limits and timings, from the settings.
 #[derive(Clone, Debug)]
@@ -114,7 +115,7 @@ pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppS
     }
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        serve(state, protocol, session, messages, options).await;
+        serve(state, ip, protocol, session, messages, options).await;
         drop(counted);
     });
     response
@@ -129,8 +130,36 @@ async fn close(session: actix_ws::Session, code: u16, reason: &str) {
         .await;
 }
 
+/// The `type` and `id` of a protocol message, without decoding the rest.
+fn kind_and_id(text: &str) -> (String, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type", default)]
+        kind: String,
+        #[serde(default)]
+        id: Option<String>,
+    }
+    serde_json::from_str::<Head>(text)
+        .map(|h| (h.kind, h.id))
+        .unwrap_or_default()
+}
+
+/// The refusal of a subscription beyond the connection's cap, in the protocol's words.
+fn too_many(protocol: Protocols, id: &str, max: usize) -> String {
+    let error = serde_json::json!({
+        "message": format!("at most {max} live subscriptions per connection"),
+        "extensions": { "code": "TOO_MANY_SUBSCRIPTIONS" },
+    });
+    let payload = match protocol {
+        Protocols::GraphQLWS => serde_json::json!([error]),
+        Protocols::SubscriptionsTransportWS => error,
+    };
+    serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
+}
+
 async fn serve(
     state: Arc<AppState>,
+    ip: IpAddr,
     protocol: Protocols,
     mut session: actix_ws::Session,
     mut messages: actix_ws::MessageStream,
@@ -138,30 +167,43 @@ async fn serve(
 ) {
     let (to_graphql, from_client) = futures_channel::mpsc::channel::<String>(16);
     let initialised = Arc::new(AtomicBool::new(false));
+    // Set when connection_init carried a bad token, to close with 4403 Forbidden.
+    let forbidden = Arc::new(AtomicBool::new(false));
     let on_init = {
         let initialised = initialised.clone();
+        let forbidden = forbidden.clone();
         let store = state.store.clone();
         let schema = state.schema.clone();
         let auth = state.auth.clone();
-        let max = options.max_subscriptions;
         move |payload: serde_json::Value| {
             initialised.store(true, Ordering::SeqCst);
             let mut data = Data::default();
             data.insert(crate::graphql::loaders_for(&schema, &store));
-            data.insert(SubscriptionBudget {
-                live: Arc::new(AtomicUsize::new(0)),
-                max,
-            });
             // Writes over the socket carry their token in connection_init:
-            // { "authorization": "Bearer <token>" }.
+            // { "authorization": "Bearer <token>" }. No token: read-only. A
+            // wrong one is refused, and counts towards the client's limit.
             let header = payload
                 .get("authorization")
                 .or_else(|| payload.get("Authorization"))
                 .and_then(|v| v.as_str());
-            if auth.token_ok(header) {
-                data.insert(WriteAccess);
-            }
-            futures_util::future::ready(Ok(data))
+            let result = match header.map(|h| auth.check(Some(h), ip)) {
+                None | Some(Err(Denied::Disabled)) => Ok(data),
+                Some(Ok(())) => {
+                    data.insert(WriteAccess);
+                    Ok(data)
+                }
+                Some(Err(Denied::Unauthorized)) => {
+                    forbidden.store(true, Ordering::SeqCst);
+                    Err(async_graphql::Error::new("the write token is not valid"))
+                }
+                Some(Err(Denied::TooMany { retry_after })) => {
+                    forbidden.store(true, Ordering::SeqCst);
+                    Err(async_graphql::Error::new(format!(
+                        "too many failed attempts; retry in {retry_after} s"
+                    )))
+                }
+            };
+            futures_util::future::ready(result)
         }
     };
     let mut graphql = WebSocket::new(crate::graphql::Guarded(state.schema.clone()), from_client, protocol)
@@ -171,10 +213,29 @@ async fn serve(
     let mut ping = tokio::time::interval(options.keepalive);
     ping.tick().await;
     let mut to_graphql = to_graphql;
+    // Live operations of this connection, counted here in arrival order so
+    // the one beyond the cap is the one refused.
+    let mut live: HashSet<String> = HashSet::new();
     loop {
         tokio::select! {
             incoming = messages.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
+                    let (kind, id) = kind_and_id(&text);
+                    match (kind.as_str(), id) {
+                        ("subscribe" | "start", Some(id)) => {
+                            if live.len() >= options.max_subscriptions && !live.contains(&id) {
+                                if session.text(too_many(protocol, &id, options.max_subscriptions)).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                            live.insert(id);
+                        }
+                        ("complete" | "stop", Some(id)) => {
+                            live.remove(&id);
+                        }
+                        _ => {}
+                    }
                     if to_graphql.try_send(text.to_string()).is_err() {
                         close(session, 1008, "too many messages in flight").await;
                         return;
@@ -200,6 +261,13 @@ async fn serve(
             },
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
+                    if let (kind @ ("complete" | "error"), Some(id)) = {
+                        let (k, id) = kind_and_id(&text);
+                        (if k == "complete" { "complete" } else if k == "error" { "error" } else { "" }, id)
+                    } {
+                        let _ = kind;
+                        live.remove(&id);
+                    }
                     match tokio::time::timeout(options.send_timeout, session.text(text)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return,
@@ -211,6 +279,7 @@ async fn serve(
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
+                    let code = if forbidden.load(Ordering::SeqCst) { 4403 } else { code };
                     close(session, code, &reason).await;
                     return;
                 }

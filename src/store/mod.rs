@@ -499,6 +499,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Reads `id`, lets `edit` change it, and commits the result as
+    /// API-owned, all under the write lock: concurrent edits of one entity
+    /// apply one after the other, none lost, and an entity deleted meanwhile
+    /// is not brought back. `edit` runs once, outside any transaction.
+    pub fn modify<E: From<StoreError>>(
+        &self,
+        id: &Id,
+        edit: impl FnOnce(Entity) -> Result<Entity, E>,
+    ) -> Result<(Arc<Committed>, Entity), E> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self
+            .get_uncounted(id)?
+            .ok_or_else(|| StoreError::NotFound { id: id.to_string() })?;
+        let entity = edit(current.entity)?;
+        if entity.id() != id {
+            return Err(StoreError::Corrupt {
+                tree: "api",
+                key: id.to_string(),
+                reason: "an edit changed the id".into(),
+            }
+            .into());
+        }
+        let committed = self.commit_locked(&[Change::Put {
+            entity: entity.clone(),
+            origin: Origin::Api,
+        }])?;
+        Ok((committed, entity))
+    }
+
     /// Deletes `id`. If other entities refer to it, the delete is refused
     /// unless `cascade`, which removes every such reference in the same
     /// transaction (and deletes what cannot exist without it, such as a
