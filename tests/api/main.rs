@@ -10,6 +10,7 @@ mod http;
 mod metrics;
 mod pagination;
 mod relations;
+mod response_cache;
 mod schema_file;
 mod seed;
 mod seed_facts;
