@@ -18,10 +18,13 @@ SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk" >&2
-  (apt-get install -y wrk || (apt-get update && apt-get install -y wrk)) >/dev/null
-fi
+for tool in wrk bc; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "installing $tool" >&2
+    (apt-get install -y "$tool" || (apt-get update && apt-get install -y "$tool")) >/dev/null
+  fi
+done
+[ -x /usr/bin/time ] || (apt-get install -y time || (apt-get update && apt-get install -y time)) >/dev/null
 cargo build --release --quiet
 bin=./target/release/diplograph
 work=$(mktemp -d)
@@ -35,7 +38,7 @@ trap cleanup EXIT
 start_server() {
   local name=$1; shift
   mkdir -p "$work/$name"
-  env "$@" DIPLOGRAPH_DATA_DIR="$work/$name/data" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
+  env "$@" DIPLOGRAPH_WORKERS=1 DIPLOGRAPH_DATA_DIR="$work/$name/data" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
     taskset -c "$SERVER_CPU" "$bin" serve >"$work/$name/server.log" 2>&1 &
   server_pid=$!
   address=""
@@ -115,7 +118,7 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ events(first: 20, filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }) { totalCount nodes { id title date } } }"}' >"$work/q-$n/filtered.json"
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { name events(first: 10) { nodes { title participants { actor { name } } } } } }"}' $((n / 100)) >"$work/q-$n/nested3.json"
     printf '{"query":"{ search(query: \\"kalo\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search.json"
-    env DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_DATA_DIR="$work/srv-$n/data" DIPLOGRAPH_SEED_DIR="$work/gen-$n" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
+    env DIPLOGRAPH_WORKERS=1 DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_DATA_DIR="$work/srv-$n/data" DIPLOGRAPH_SEED_DIR="$work/gen-$n" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
       taskset -c "$SERVER_CPU" "$bin" serve >"$work/srv-$n.log" 2>&1 &
     server_pid=$!
     address=""

@@ -86,7 +86,7 @@ pub struct Settings {
     #[arg(long, env = "DIPLOGRAPH_WORKERS", default_value_t = 0, global = true)]
     pub workers: usize,
     /// sled page cache size in MiB.
-    #[arg(long, env = "DIPLOGRAPH_CACHE_MB", default_value_t = 32, global = true)]
+    #[arg(long, env = "DIPLOGRAPH_CACHE_MB", default_value_t = 16, global = true)]
     pub cache_mb: u64,
     /// Largest page a connection returns; larger `first`/`last` are refused.
     #[arg(long, env = "DIPLOGRAPH_MAX_PAGE_SIZE", default_value_t = 100, global = true)]

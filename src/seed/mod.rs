@@ -27,8 +27,9 @@ use sha2::{Digest, Sha256};
 use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty};
 use crate::store::{Change, SeedState, Store, StoreError};
 
-/// Entities written per transaction. The article seed fits in one.
-pub const BATCH_SIZE: usize = 5_000;
+/// Entities written per transaction: bounds the memory a large load holds
+/// (sled keeps a transaction's writes in memory). The article seed fits in one.
+pub const BATCH_SIZE: usize = 1_000;
 
 /// More problems than this are summarised, not listed.
 const MAX_PROBLEMS: usize = 200;

@@ -27,9 +27,13 @@ use crate::model::{text, Entity, EntityKind, Id, Origin, PartialDate, Record, Re
 /// First byte of every stored record: the record layout version.
 const RECORD_VERSION: u8 = 1;
 
+/// Most index entries a search word's prefix matches are read (whole-word
+/// matches are always read in full).
+pub const MAX_PREFIX_HITS: usize = 2_000;
+
 /// Default sled page cache: small, because the article seed is tiny and
 /// sled's own default (1 GiB) would dwarf the process.
-pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 // Meta keys.
 const META_FORMAT: &[u8] = b"format_version";
@@ -867,7 +871,15 @@ impl Store {
         let mut scores: HashMap<Id, (usize, f64, usize, u8)> = HashMap::new();
         for (i, word) in words.iter().enumerate() {
             let mut best: HashMap<Id, (f64, bool, u8)> = HashMap::new();
-            for item in tree.scan_prefix(word.as_bytes()) {
+            // Whole-word matches first (`word ‖ 0xff …` sorts after longer
+            // words sharing the prefix), all of them; then words it begins,
+            // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
+            let exact = tree.scan_prefix(keys::prefix(word.as_bytes()));
+            let longer = tree
+                .scan_prefix(word.as_bytes())
+                .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
+                .take(MAX_PREFIX_HITS);
+            for item in exact.chain(longer) {
                 let (key, value) = item.map_err(sled_err("scanning the search index"))?;
                 let weight = value.first().copied().unwrap_or(1);
                 let label_len = value.get(1).copied().unwrap_or(1).max(1);
