@@ -224,6 +224,33 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
     }
 }
 
+/// A page of every entity of `kind`, or of those in `set` when a filter
+/// narrowed them, with its total count (a counter read when unfiltered).
+pub async fn listing<T>(
+    ctx: &Context<'_>,
+    store: &Store,
+    kind: EntityKind,
+    set: Option<HashSet<Id>>,
+    window: &Window,
+) -> Result<Connection<Cursor, T, Totals>>
+where
+    T: OutputType + TryFrom<Node>,
+{
+    match set {
+        None => {
+            let total_count = store.count(kind).map_err(internal)? as usize;
+            build(ctx, page_store(store, kind, window)?, Totals { total_count }).await
+        }
+        Some(set) => {
+            let keyed = store
+                .list_keys(&set.into_iter().collect::<Vec<_>>())
+                .map_err(internal)?;
+            let total_count = keyed.len();
+            build(ctx, page_sorted(keyed, window), Totals { total_count }).await
+        }
+    }
+}
+
 /// Turns a page into a connection, loading its nodes in one batch.
 pub async fn build<T, F>(ctx: &Context<'_>, page: Page, totals: F) -> Result<Connection<Cursor, T, F>>
 where

@@ -182,24 +182,7 @@ impl QueryRoot {
                     .map_err(internal)?,
             );
         }
-        match set {
-            None => {
-                let total_count = store.count(EntityKind::Actor).map_err(internal)? as usize;
-                build(
-                    ctx,
-                    page_store(store, EntityKind::Actor, &window)?,
-                    Totals { total_count },
-                )
-                .await
-            }
-            Some(set) => {
-                let keyed = store
-                    .list_keys(&set.into_iter().collect::<Vec<_>>())
-                    .map_err(internal)?;
-                let total_count = keyed.len();
-                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
-            }
-        }
+        connection::listing(ctx, store, EntityKind::Actor, set, &window).await
     }
 
     /// Events in chronological order (undated events last), optionally filtered
@@ -244,24 +227,7 @@ impl QueryRoot {
         if let Some(place) = &filter.place {
             narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
         }
-        match set {
-            None => {
-                let total_count = store.count(EntityKind::Event).map_err(internal)? as usize;
-                build(
-                    ctx,
-                    page_store(store, EntityKind::Event, &window)?,
-                    Totals { total_count },
-                )
-                .await
-            }
-            Some(set) => {
-                let keyed = store
-                    .list_keys(&set.into_iter().collect::<Vec<_>>())
-                    .map_err(internal)?;
-                let total_count = keyed.len();
-                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
-            }
-        }
+        connection::listing(ctx, store, EntityKind::Event, set, &window).await
     }
 
     /// Treaties and agreements, ordered by id, optionally filtered by party,
@@ -308,24 +274,7 @@ impl QueryRoot {
             let party = id_arg("filter.party", EntityKind::Actor, party)?;
             narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
         }
-        match set {
-            None => {
-                let total_count = store.count(EntityKind::Treaty).map_err(internal)? as usize;
-                build(
-                    ctx,
-                    page_store(store, EntityKind::Treaty, &window)?,
-                    Totals { total_count },
-                )
-                .await
-            }
-            Some(set) => {
-                let keyed = store
-                    .list_keys(&set.into_iter().collect::<Vec<_>>())
-                    .map_err(internal)?;
-                let total_count = keyed.len();
-                build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
-            }
-        }
+        connection::listing(ctx, store, EntityKind::Treaty, set, &window).await
     }
 
     /// Funding allocations, ordered by id, optionally filtered by donor,
