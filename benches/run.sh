@@ -118,15 +118,7 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ events(first: 20, filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }) { totalCount nodes { id title date } } }"}' >"$work/q-$n/filtered.json"
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { name events(first: 10) { nodes { title participants { actor { name } } } } } }"}' $((n / 100)) >"$work/q-$n/nested3.json"
     printf '{"query":"{ search(query: \\"kalo\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search.json"
-    env DIPLOGRAPH_WORKERS=1 DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_DATA_DIR="$work/srv-$n/data" DIPLOGRAPH_SEED_DIR="$work/gen-$n" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
-      taskset -c "$SERVER_CPU" "$bin" serve >"$work/srv-$n.log" 2>&1 &
-    server_pid=$!
-    address=""
-    for _ in $(seq 1 600); do
-      address=$(grep -o 'listening; open http://[0-9.:]*' "$work/srv-$n.log" | head -n1 | sed 's/.*http:\/\///' || true)
-      [ -n "$address" ] && break
-      sleep 0.2
-    done
+    start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
     for q in lookup filtered nested3 search; do
       out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
       line=$(echo "$out" | grep '^RESULT')

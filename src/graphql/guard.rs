@@ -328,10 +328,6 @@ fn finish_errors(response: &mut Response, request_id: Option<&str>) {
     }
 }
 
-/// The request id the HTTP layer assigned, carried in request data.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
 /// The guard, as an async-graphql extension.
 /// Documents parsed and checked once, reused by later requests with the same text.
 const DOCUMENT_CACHE: usize = 512;

@@ -18,11 +18,11 @@ use async_graphql::{Request, Response, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
-pub use guard::{QueryLimits, RequestId};
+pub use guard::QueryLimits;
 pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
 pub use query::QueryRoot;
-pub use subscription::{SubscriptionBudget, SubscriptionRoot};
+pub use subscription::SubscriptionRoot;
 
 use crate::store::Store;
 
@@ -54,12 +54,6 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
         builder = builder.disable_introspection();
     }
     builder.finish()
-}
-
-/// Attaches the per-request state (fresh DataLoaders over the shared read
-/// cache) to a request for `schema`.
-pub fn prepare(request: Request, store: &Store) -> Request {
-    request.data(Loaders::new(store))
 }
 
 /// Runs one operation behind the guard: refused before it runs if it breaks

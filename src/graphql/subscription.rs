@@ -5,7 +5,6 @@
 //! that channel; one that falls more than the channel's backlog behind is
 //! ended with an error instead of buffering without bound.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ErrorExtensions, Result, SimpleObject, Subscription, ID};
@@ -86,45 +85,10 @@ pub struct EntityChange {
     pub generation: u64,
 }
 
-/// Caps the live subscriptions of one WebSocket connection. The transport
-/// puts one in each connection's data.
-#[derive(Clone, Debug)]
-pub struct SubscriptionBudget {
-    pub live: Arc<AtomicUsize>,
-    pub max: usize,
-}
-
-/// Held by a live subscription; gives its slot back when the stream ends.
-struct Slot(Option<SubscriptionBudget>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some(budget) = &self.0 {
-            budget.live.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn take_slot(ctx: &Context<'_>) -> Result<Slot> {
-    let Some(budget) = ctx.data_opt::<SubscriptionBudget>() else {
-        return Ok(Slot(None));
-    };
-    let now = budget.live.fetch_add(1, Ordering::SeqCst) + 1;
-    let slot = Slot(Some(budget.clone()));
-    if now > budget.max {
-        return Err(
-            async_graphql::Error::new(format!("at most {} live subscriptions per connection", budget.max))
-                .extend_with(|_, e| e.set("code", "TOO_MANY_SUBSCRIPTIONS")),
-        );
-    }
-    Ok(slot)
-}
-
 /// The commits announced from now on; a lagging reader gets one error and stops.
-fn commits(store: &Store, slot: Slot) -> impl Stream<Item = Result<Arc<Committed>>> {
+fn commits(store: &Store) -> impl Stream<Item = Result<Arc<Committed>>> {
     BroadcastStream::new(store.subscribe())
         .map(move |item| {
-            let _held = &slot;
             item.map_err(|BroadcastStreamRecvError::Lagged(n)| {
                 async_graphql::Error::new(format!(
                     "this subscription fell {n} commits behind and was dropped; subscribe again"
@@ -164,9 +128,8 @@ impl SubscriptionRoot {
                     .collect()
             })
             .transpose()?;
-        let slot = take_slot(ctx)?;
         let store = ctx.data::<Store>()?;
-        Ok(commits(store, slot).flat_map(move |item| {
+        Ok(commits(store).flat_map(move |item| {
             let changes: Vec<Result<EntityChange>> = match item {
                 Err(e) => vec![Err(e)],
                 Ok(committed) => committed
@@ -200,9 +163,8 @@ impl SubscriptionRoot {
         #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
     ) -> Result<impl Stream<Item = Result<Event>>> {
         let filter = ParsedEventFilter::parse(filter)?;
-        let slot = take_slot(ctx)?;
         let store = ctx.data::<Store>()?;
-        Ok(commits(store, slot).flat_map(move |item| {
+        Ok(commits(store).flat_map(move |item| {
             let events: Vec<Result<Event>> = match item {
                 Err(e) => vec![Err(e)],
                 Ok(committed) => committed
