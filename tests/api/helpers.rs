@@ -167,3 +167,20 @@ impl TestApp {
             .body
     }
 }
+
+/// Parses an id the test knows is valid.
+pub fn id(s: &str) -> diplograph::model::Id {
+    diplograph::model::Id::parse(s).expect("a valid id")
+}
+
+/// Parses a date the test knows is valid.
+pub fn date(s: &str) -> diplograph::model::PartialDate {
+    diplograph::model::PartialDate::parse(s).expect("a valid date")
+}
+
+/// A temporary store holding the real seed.
+pub fn seeded() -> Store {
+    let store = Store::temporary().unwrap();
+    diplograph::seed::load(&store, &seed_dir(), false).expect("the real seed loads");
+    store
+}

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use diplograph::model::{Actor, Entity, EntityKind, Event, EventKind, Id, Origin, Participant, Place, PlaceKind, Role};
+use diplograph::model::{Actor, Entity, EntityKind, Event, EventKind, Origin, Participant, Place, PlaceKind, Role};
 use diplograph::seed::{self, LoadOutcome, Problem, SeedError};
 use diplograph::store::{Change, SeedState, Store, StoreError, FORMAT_VERSION};
 use tempfile::TempDir;
 
-use crate::helpers::seed_dir;
+use crate::helpers::{id, seed_dir};
 
 /// A small valid seed that the bad cases below change one file of.
 const BASE_PLACES: &str = r#"[
@@ -940,9 +940,4 @@ fn seed_check_on_a_bad_seed_fails_and_names_the_file_id_and_field() {
     ] {
         assert!(stderr.contains(part), "stderr should name {part}: {stderr}");
     }
-}
-
-/// Parses an id the test knows to be valid.
-fn id(s: &str) -> Id {
-    Id::parse(s).expect("a valid id")
 }

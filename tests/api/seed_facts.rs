@@ -8,28 +8,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use diplograph::model::{
-    text, Entity, EntityKind, Event, FundingAllocation, Id, PartialDate, Place, Precision, Relation, Role, Treaty,
-};
+use diplograph::model::{text, Entity, EntityKind, Event, FundingAllocation, Place, Precision, Relation, Role, Treaty};
 use diplograph::seed;
 use diplograph::store::{Direction, Store};
 use serde_json::Value;
 
-use crate::helpers::seed_dir;
-
-fn id(s: &str) -> Id {
-    Id::parse(s).expect("a valid id")
-}
-
-fn date(s: &str) -> PartialDate {
-    PartialDate::parse(s).expect("a valid date")
-}
-
-fn seeded() -> Store {
-    let store = Store::temporary().unwrap();
-    seed::load(&store, &seed_dir(), false).expect("the real seed loads");
-    store
-}
+use crate::helpers::{date, id, seed_dir, seeded};
 
 fn entity(store: &Store, s: &str) -> Entity {
     store

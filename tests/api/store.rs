@@ -3,26 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use diplograph::model::{Entity, EntityKind, Event, EventKind, Id, Origin, PartialDate, Participant, Relation, Role};
-use diplograph::seed;
+use diplograph::model::{Entity, EntityKind, Event, EventKind, Id, Origin, Participant, Relation, Role};
 use diplograph::store::{Change, Direction, Store, StoreError};
 
-use crate::helpers::seed_dir;
-
-fn id(s: &str) -> Id {
-    Id::parse(s).expect("a valid id")
-}
-
-fn date(s: &str) -> PartialDate {
-    PartialDate::parse(s).expect("a valid date")
-}
-
-/// A temporary store holding the real seed.
-fn seeded() -> Store {
-    let store = Store::temporary().unwrap();
-    seed::load(&store, &seed_dir(), false).expect("the real seed loads");
-    store
-}
+use crate::helpers::{date, id, seeded};
 
 fn counts(store: &Store) -> Vec<(EntityKind, u64)> {
     EntityKind::ALL

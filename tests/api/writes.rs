@@ -6,13 +6,13 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use diplograph::model::{EntityKind, Id, Origin};
+use diplograph::model::{EntityKind, Origin};
 use diplograph::seed::{self, LoadOutcome};
 use diplograph::store::{SeedState, Store};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_code, ids, seed_dir, spawn_app, spawn_app_with_writes, strings_at, TestApp, TEST_WRITE_TOKEN,
+    error_code, id, ids, seed_dir, spawn_app, spawn_app_with_writes, strings_at, TestApp, TEST_WRITE_TOKEN,
 };
 
 // ---- helpers ------------------------------------------------------------------
@@ -60,10 +60,6 @@ fn snapshot(store: &Store) -> Snapshot {
             .map(|k| (k, store.count(k).unwrap()))
             .collect(),
     }
-}
-
-fn id(s: &str) -> Id {
-    Id::parse(s).expect("a valid id")
 }
 
 /// `base` with the keys of `patch` replaced.
