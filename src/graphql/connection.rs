@@ -192,9 +192,22 @@ fn window_bounds<T>(all: &[T], key: impl Fn(&T) -> &[u8], w: &Window) -> (usize,
 /// Pages every entity of `kind` straight from the store's ordered listing,
 /// reading only the page (plus one item to learn whether more follow).
 pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
+    page_with(w, |after, before, limit, from_end| {
+        store.list(kind, after, before, limit, from_end)
+    })
+}
+
+/// Pages an ordered listing that `fetch(after, before, limit, from_end)`
+/// reads (in listing order, at most `limit` items next to the bound it
+/// starts from), asking for one item more than the page to learn whether
+/// more follow.
+pub fn page_with<F>(w: &Window, fetch: F) -> Result<Page>
+where
+    F: FnOnce(Option<&[u8]>, Option<&[u8]>, usize, bool) -> std::result::Result<Vec<Keyed>, store::StoreError>,
+{
     let (after, before) = (w.after.as_deref(), w.before.as_deref());
     if let Some(f) = w.first {
-        let mut items = store.list(kind, after, before, f + 1, false).map_err(internal)?;
+        let mut items = fetch(after, before, f + 1, false).map_err(internal)?;
         let has_next = items.len() > f;
         items.truncate(f);
         let mut has_prev = after.is_some();
@@ -211,7 +224,7 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
         })
     } else {
         let l = w.last.unwrap_or(0);
-        let mut items = store.list(kind, after, before, l + 1, true).map_err(internal)?;
+        let mut items = fetch(after, before, l + 1, true).map_err(internal)?;
         let has_prev = items.len() > l;
         if has_prev {
             items.remove(0);
@@ -222,6 +235,12 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
             has_next: before.is_some(),
         })
     }
+}
+
+/// Whether a connection's `totalCount` is selected: counting a filtered
+/// listing reads all of it, so a query that never asks does not pay.
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
 }
 
 /// A page of every entity of `kind`, or of those in `set` when a filter

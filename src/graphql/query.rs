@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
 use super::connection::{
-    self, build, id_arg, narrow, page_sorted, page_store, ActorConnection, EventConnection,
+    self, build, id_arg, narrow, page_sorted, page_store, page_with, wants_total, ActorConnection, EventConnection,
     FundingAllocationConnection, FundingTotals, PageArgs, ParsedEventFilter, PlaceConnection, Totals, TreatyConnection,
 };
 use super::errors::{bad_input, internal};
@@ -13,7 +13,7 @@ use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::{BigInt, Money};
 use super::types::{date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id, Relation};
-use crate::store::{Direction, Store};
+use crate::store::{Direction, PeriodScan, Store};
 
 /// Most hits `search` returns.
 pub const MAX_SEARCH_HITS: i32 = 100;
@@ -206,28 +206,53 @@ impl QueryRoot {
         }
         .window(ctx)?;
         let filter = ParsedEventFilter::parse(filter)?;
+        let scan = PeriodScan {
+            from: filter.from.as_ref(),
+            to: filter.to.as_ref(),
+            subkind: filter.kind.map(|k| k.as_str()),
+            ..PeriodScan::default()
+        };
+        if filter.actor.is_none() && filter.place.is_none() {
+            // Period and kind are ranges of ordered indexes: read just the page.
+            let page = page_with(&window, |after, before, limit, from_end| {
+                let scan = PeriodScan {
+                    after,
+                    before,
+                    from_end,
+                    ..scan
+                };
+                store.page_period(EntityKind::Event, &scan, limit)
+            })?;
+            let total_count = match (wants_total(ctx), scan.is_everything()) {
+                (false, _) => 0,
+                (true, true) => store.count(EntityKind::Event).map_err(internal)? as usize,
+                (true, false) => store.count_period(EntityKind::Event, &scan).map_err(internal)?,
+            };
+            return build(ctx, page, Totals { total_count }).await;
+        }
+        // An actor's or a place's events are few: take them, then keep those
+        // in the period and of the kind.
         let mut set: Option<HashSet<Id>> = None;
-        if filter.from.is_some() || filter.to.is_some() {
-            let ids = store
-                .ids_in_period(EntityKind::Event, filter.from.as_ref(), filter.to.as_ref())
-                .map_err(internal)?;
-            narrow(&mut set, ids);
-        }
-        if let Some(kind) = filter.kind {
-            narrow(
-                &mut set,
-                store
-                    .ids_of_subkind(EntityKind::Event, kind.as_str())
-                    .map_err(internal)?,
-            );
-        }
         if let Some(actor) = &filter.actor {
             narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
         }
         if let Some(place) = &filter.place {
             narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
         }
-        connection::listing(ctx, store, EntityKind::Event, set, &window).await
+        let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
+        let mut keyed = store.list_keys(&ids).map_err(internal)?;
+        keyed.retain(|(key, _)| scan.admits(key));
+        if let Some(kind) = scan.subkind {
+            let mut kept = Vec::with_capacity(keyed.len());
+            for (key, id) in keyed {
+                if store.event_is_of_kind(kind, &key).map_err(internal)? {
+                    kept.push((key, id));
+                }
+            }
+            keyed = kept;
+        }
+        let total_count = keyed.len();
+        build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
     }
 
     /// Treaties and agreements, ordered by id, optionally filtered by party,
@@ -440,17 +465,29 @@ impl QueryRoot {
         }
         let from = date_arg("from", from.as_deref())?;
         let to = date_arg("to", to.as_deref())?;
-        let mut ids = store
-            .ids_in_period(EntityKind::Event, from.as_ref(), to.as_ref())
-            .map_err(internal)?;
-        if let Some(actor) = actor {
-            let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
-            let theirs: HashSet<Id> = related_ids(store, Relation::EventParticipant, &actor)?
-                .into_iter()
-                .collect();
-            ids.retain(|id| theirs.contains(id));
-        }
-        ids.truncate(first as usize);
+        let scan = PeriodScan {
+            from: from.as_ref(),
+            to: to.as_ref(),
+            dated: true,
+            ..PeriodScan::default()
+        };
+        let from_scan = |keyed: Vec<(Vec<u8>, Id)>| keyed.into_iter().map(|(_, id)| id);
+        let ids: Vec<Id> = match actor {
+            None => from_scan(
+                store
+                    .page_period(EntityKind::Event, &scan, first as usize)
+                    .map_err(internal)?,
+            )
+            .collect(),
+            Some(actor) => {
+                let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
+                let theirs = related_ids(store, Relation::EventParticipant, &actor)?;
+                let mut keyed = store.list_keys(&theirs).map_err(internal)?;
+                keyed.retain(|(key, _)| scan.admits(key));
+                keyed.truncate(first as usize);
+                from_scan(keyed).collect()
+            }
+        };
         load_all(ctx, ids).await
     }
 }

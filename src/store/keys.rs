@@ -4,7 +4,7 @@
 //! - relation trees: `from ‖ 0xff ‖ to` (ids are ASCII, so 0xff never occurs inside one)
 //! - date trees: `first_day ‖ last_day ‖ id`, days as big-endian u32 with the sign bit
 //!   flipped, so byte order is numeric order
-//! - kind trees: `kind ‖ 0xff ‖ id`; search tokens: `token ‖ 0xff ‖ id`
+//! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`); search tokens: `token ‖ 0xff ‖ id`
 
 use crate::model::{Id, PartialDate};
 
@@ -24,6 +24,19 @@ pub fn prefix(a: &[u8]) -> Vec<u8> {
     key.extend_from_slice(a);
     key.push(SEP);
     key
+}
+
+/// The first key after every key that begins with `prefix` (`None`: no
+/// such key, the range runs to the end).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// The part after the separator of a `pair` key.

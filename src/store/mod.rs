@@ -119,6 +119,46 @@ pub type Neighbours = HashMap<Id, Vec<(Id, Vec<u8>)>>;
 /// A key of an ordered listing and the id it points at.
 pub type Keyed = (Vec<u8>, Id);
 
+/// What a walk over a chronological index selects: entries whose period
+/// overlaps `[from, to]` (every entry, undated ones last, when neither is
+/// set), of one event kind, strictly between two listing keys.
+#[derive(Clone, Copy, Default)]
+pub struct PeriodScan<'a> {
+    pub from: Option<&'a PartialDate>,
+    pub to: Option<&'a PartialDate>,
+    /// Leave out undated entries even when no period is set.
+    pub dated: bool,
+    /// Only events of this kind ([`crate::model::EventKind::as_str`]); ignored for other kinds.
+    pub subkind: Option<&'a str>,
+    pub after: Option<&'a [u8]>,
+    pub before: Option<&'a [u8]>,
+    /// Walk backwards from `before` (for `last`); results still come back in listing order.
+    pub from_end: bool,
+}
+
+impl PeriodScan<'_> {
+    /// Whether the scan selects every entry (no period, no kind).
+    pub fn is_everything(&self) -> bool {
+        !self.dated_only() && self.subkind.is_none()
+    }
+
+    fn dated_only(&self) -> bool {
+        self.dated || self.from.is_some() || self.to.is_some()
+    }
+
+    /// Whether an entry with this listing key lies in the period (the kind is not checked).
+    pub fn admits(&self, key: &[u8]) -> bool {
+        if !self.dated_only() {
+            return true;
+        }
+        keys::split_dated(key).is_some_and(|(first, last, _)| {
+            first != keys::UNDATED
+                && self.from.is_none_or(|f| last >= f.first_day())
+                && self.to.is_none_or(|t| first <= t.last_day())
+        })
+    }
+}
+
 struct Inner {
     db: sled::Db,
     path: PathBuf,
@@ -195,11 +235,14 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
         ));
     }
     if let Some(sub) = entity.subkind() {
-        out.push((
-            TreeRef::ByKind(kind),
-            keys::pair(sub.as_bytes(), id.as_bytes()),
-            Vec::new(),
-        ));
+        // Events are listed chronologically, so their kind index is too:
+        // a kind filter and a period then read one range.
+        let key = if kind == EntityKind::Event {
+            keys::pair(sub.as_bytes(), &keys::dated(entity.date(), id))
+        } else {
+            keys::pair(sub.as_bytes(), id.as_bytes())
+        };
+        out.push((TreeRef::ByKind(kind), key, Vec::new()));
     }
     let label_len = text::tokens(entity.label()).len().min(255) as u8;
     let mut weights: BTreeMap<String, u8> = BTreeMap::new();
@@ -812,40 +855,161 @@ impl Store {
         let mut out = Vec::new();
         for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
             let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
-            out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
+            let mut id = keys::second(&key);
+            if kind == EntityKind::Event {
+                id = id.get(8..).unwrap_or_default();
+            }
+            out.push(self.id_in(tree_ref, &key, id)?);
         }
         Ok(out)
     }
 
     /// Ids of dated entities of `kind` whose period overlaps `[from, to]`,
-    /// in chronological order. Reads only the part of the date index that
-    /// can overlap: from `from` minus the longest period ever stored.
+    /// in chronological order.
     pub fn ids_in_period(
         &self,
         kind: EntityKind,
         from: Option<&PartialDate>,
         to: Option<&PartialDate>,
     ) -> Result<Vec<Id>, StoreError> {
-        self.count_read();
-        let tree_ref = TreeRef::ByDate(kind);
-        let max_span = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
-        let start = from.map_or(i32::MIN, |f| f.first_day().saturating_sub(max_span));
-        let end = to.map_or(keys::UNDATED - 1, |t| t.last_day().min(keys::UNDATED - 1));
-        let lower = keys::day(start).to_vec();
-        let mut upper = keys::day(end.saturating_add(1)).to_vec();
-        upper.truncate(4);
+        let scan = PeriodScan {
+            from,
+            to,
+            dated: true,
+            ..PeriodScan::default()
+        };
         let mut out = Vec::new();
-        for item in self.tree(tree_ref).range(lower..upper) {
-            let (key, _) = item.map_err(sled_err("scanning a date index"))?;
-            let Some((first, last, id)) = keys::split_dated(&key) else {
-                continue;
-            };
-            let overlaps = from.is_none_or(|f| last >= f.first_day()) && to.is_none_or(|t| first <= t.last_day());
-            if overlaps {
-                out.push(self.id_in(tree_ref, &key, id)?);
-            }
+        self.scan_period(kind, &scan, |_, id| {
+            out.push(id);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// At most `limit` entries of the chronological listing that `scan`
+    /// selects, as (listing key, id).
+    pub fn page_period(&self, kind: EntityKind, scan: &PeriodScan<'_>, limit: usize) -> Result<Vec<Keyed>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan_period(kind, scan, |key, id| {
+            out.push((key.to_vec(), id));
+            Ok(out.len() < limit)
+        })?;
+        if scan.from_end {
+            out.reverse();
         }
         Ok(out)
+    }
+
+    /// How many entries `scan` selects (keys only; no entity is read).
+    pub fn count_period(&self, kind: EntityKind, scan: &PeriodScan<'_>) -> Result<usize, StoreError> {
+        let mut n = 0;
+        self.scan_period(kind, scan, |_, _| {
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    /// Whether the event with listing key `key` (from [`Store::list_key`]) is of `subkind`.
+    pub fn event_is_of_kind(&self, subkind: &str, key: &[u8]) -> Result<bool, StoreError> {
+        let mut probe = keys::prefix(subkind.as_bytes());
+        probe.extend_from_slice(key);
+        self.tree(TreeRef::ByKind(EntityKind::Event))
+            .contains_key(probe)
+            .map_err(sled_err("reading the event kind index"))
+    }
+
+    /// Walks a chronological index in listing order (or backwards), calling
+    /// `visit(listing key, id)` for every entry that `scan` selects until it
+    /// returns `false`. Reads only keys, never entities.
+    ///
+    /// Events filtered by kind are read from the kind index, whose keys are
+    /// `kind ‖ 0xff ‖ listing key`, so a kind and a period make one range.
+    /// A period `[from, to]` is the range of start days from `from` minus the
+    /// longest period ever stored to `to`; the entries there that end before
+    /// `from` share their start day with others that do too, so the scan seeks
+    /// past each such run instead of reading it (one seek per start day, not
+    /// per entry: a page costs the same at ten thousand entities as at a million).
+    fn scan_period(
+        &self,
+        kind: EntityKind,
+        scan: &PeriodScan<'_>,
+        mut visit: impl FnMut(&[u8], Id) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        use std::ops::Bound::{self, Excluded, Included, Unbounded};
+        self.count_read();
+        let (tree_ref, prefix) = match scan.subkind {
+            Some(sub) if kind == EntityKind::Event => (TreeRef::ByKind(kind), keys::prefix(sub.as_bytes())),
+            _ => (TreeRef::ByDate(kind), Vec::new()),
+        };
+        let tree = self.tree(tree_ref);
+        let under = |tail: &[u8]| [prefix.as_slice(), tail].concat();
+        let from_day = scan.from.map(PartialDate::first_day);
+        let to_day = scan.to.map(PartialDate::last_day);
+        let dated_only = scan.dated_only();
+
+        let mut lower: Bound<Vec<u8>> = Included(prefix.clone());
+        if let Some(f) = from_day {
+            let max_span = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
+            lower = Included(under(&keys::day(f.saturating_sub(max_span))));
+        }
+        if let Some(a) = scan.after {
+            let after = under(a);
+            if matches!(&lower, Included(l) if *l <= after) {
+                lower = Excluded(after);
+            }
+        }
+        let mut upper: Bound<Vec<u8>> = match keys::prefix_end(&prefix) {
+            Some(end) => Excluded(end),
+            None => Unbounded,
+        };
+        if dated_only {
+            // Undated entries sort last and never overlap a period.
+            let end = to_day.map_or(keys::UNDATED, |t| t.saturating_add(1));
+            upper = Excluded(under(&keys::day(end)));
+        }
+        if let Some(b) = scan.before {
+            let before = under(b);
+            if matches!(&upper, Excluded(u) if before < *u) || matches!(upper, Unbounded) {
+                upper = Excluded(before);
+            }
+        }
+
+        let corrupt_key = |key: &[u8]| StoreError::Corrupt {
+            tree: self.name(tree_ref),
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "not a chronological index key".into(),
+        };
+        'seek: loop {
+            let range = tree.range::<Vec<u8>, _>((lower.clone(), upper.clone()));
+            let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.from_end {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+            for entry in entries {
+                let (key, _) = entry.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
+                let listing = key.get(prefix.len()..).ok_or_else(|| corrupt_key(&key))?;
+                let (first, last, id) = keys::split_dated(listing).ok_or_else(|| corrupt_key(&key))?;
+                if let Some(f) = from_day.filter(|f| last < *f) {
+                    // Every entry starting on `first` and ending before `from` sorts
+                    // before `first ‖ from`: jump over them.
+                    if scan.from_end {
+                        upper = Excluded(under(&keys::day(first)));
+                    } else {
+                        lower = Included(under(&[keys::day(first), keys::day(f)].concat()));
+                    }
+                    continue 'seek;
+                }
+                if !visit(listing, self.id_in(tree_ref, &key, id)?)? {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
     }
 
     /// Entities whose indexed text matches the folded `query`, best first.

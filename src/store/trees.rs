@@ -8,7 +8,7 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const META: &str = "meta";
 

@@ -455,7 +455,7 @@ mod random_graphs {
         Actor, ActorKind, Currency, Entity, EntityKind, Event, EventKind, Figure, FundingAllocation, Id, Money, Origin,
         PartialDate, Participant, Place, PlaceKind, Position, Ratification, Role, Source, Treaty, TreatyKind,
     };
-    use diplograph::store::{Change, Store};
+    use diplograph::store::{Change, PeriodScan, Store};
     use proptest::prelude::*;
 
     /// Every random decision is read from this tape of numbers, so proptest
@@ -537,6 +537,29 @@ mod random_graphs {
                 1 => format!("{year:04}-{month:02}"),
                 _ => format!("{year:04}-{month:02}-{day:02}"),
             }
+        }
+
+        /// No date, or a year, month, day or range, all within 2000–2003 and
+        /// on few distinct days, so that periods often start or end together.
+        fn crowded_date(&mut self) -> Option<PartialDate> {
+            let year = 2000 + self.next(3);
+            let point = |t: &mut Self, year: usize| match t.next(3) {
+                0 => format!("{year:04}"),
+                1 => format!("{year:04}-{:02}", 1 + t.next(2)),
+                _ => format!("{year:04}-{:02}-{:02}", 1 + t.next(2), 1 + t.next(3)),
+            };
+            let text = match self.next(6) {
+                0 => return None,
+                1..=3 => point(self, year),
+                _ => {
+                    let start = point(self, year);
+                    let end_year = year + self.next(2);
+                    let end = point(self, end_year);
+                    format!("{start}/{end}")
+                }
+            };
+            // A range may end before it starts; those are not valid dates.
+            PartialDate::parse(&text).ok()
         }
 
         /// No date, or a year, month, day or range.
@@ -797,88 +820,168 @@ mod random_graphs {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(32))]
+            #![proptest_config(ProptestConfig::with_cases(32))]
 
-        #[test]
-        fn any_graph_written_in_any_batches_reads_back_with_consistent_indexes(
-            choices in prop::collection::vec(any::<u32>(), 0..3000),
-            origin_is_seed in any::<bool>(),
-        ) {
-            let plan = plan(&choices);
-            let origin = if origin_is_seed { Origin::Seed } else { Origin::Api };
-            let store = Store::temporary().unwrap();
+            #[test]
+            fn any_graph_written_in_any_batches_reads_back_with_consistent_indexes(
+                choices in prop::collection::vec(any::<u32>(), 0..3000),
+                origin_is_seed in any::<bool>(),
+            ) {
+                let plan = plan(&choices);
+                let origin = if origin_is_seed { Origin::Seed } else { Origin::Api };
+                let store = Store::temporary().unwrap();
 
-            // The first write only points backwards, so every batch passes
-            // the reference check.
-            let puts: Vec<Change> = plan
-                .entities
-                .iter()
-                .map(|e| Change::Put { entity: e.clone(), origin })
-                .collect();
-            for batch in batches(&puts, &plan.cuts) {
-                store.apply(batch, true).expect("a backward-pointing batch is consistent");
-            }
-            prop_assert_eq!(store.verify().unwrap(), Vec::<String>::new());
-
-            // Updates may point at entities the same write deletes, so the
-            // second write skips the reference check.
-            let later: Vec<Change> = plan.later.iter().map(Op::change).collect();
-            for batch in batches(&later, &plan.later_cuts) {
-                store.apply(batch, false).expect("updates and deletes of existing entities");
-            }
-
-            let mut live: BTreeMap<Id, (Entity, Origin)> = plan
-                .entities
-                .iter()
-                .map(|e| (e.id().clone(), (e.clone(), origin)))
-                .collect();
-            for op in &plan.later {
-                match op {
-                    Op::Update(entity) => {
-                        live.insert(entity.id().clone(), ((**entity).clone(), Origin::Api));
-                    }
-                    Op::Delete(id) => {
-                        live.remove(id);
-                    }
-                }
-            }
-
-            prop_assert_eq!(store.verify().unwrap(), Vec::<String>::new());
-            for kind in EntityKind::ALL {
-                let expected = live.keys().filter(|id| id.kind() == kind).count() as u64;
-                prop_assert_eq!(store.count(kind).unwrap(), expected, "count of {}", kind.plural());
-                prop_assert_eq!(store.all(kind).unwrap().len() as u64, expected);
-            }
-            for entity in &plan.entities {
-                let stored = store.get_record(entity.id()).unwrap();
-                match live.get(entity.id()) {
-                    Some((entity, origin)) => {
-                        let record = stored.expect("a live entity is stored");
-                        prop_assert_eq!(&record.entity, entity);
-                        prop_assert_eq!(record.origin, *origin);
-                    }
-                    None => prop_assert!(stored.is_none(), "{} was deleted", entity.id()),
-                }
-            }
-            for kind in [EntityKind::Event, EntityKind::Treaty, EntityKind::Funding] {
-                let dated: BTreeSet<Id> = live
-                    .values()
-                    .filter(|(e, _)| e.kind() == kind && e.date().is_some())
-                    .map(|(e, _)| e.id().clone())
+                // The first write only points backwards, so every batch passes
+                // the reference check.
+                let puts: Vec<Change> = plan
+                    .entities
+                    .iter()
+                    .map(|e| Change::Put { entity: e.clone(), origin })
                     .collect();
-                let found: BTreeSet<Id> =
-                    store.ids_in_period(kind, None, None).unwrap().into_iter().collect();
-                prop_assert_eq!(found, dated, "every dated {} and nothing else", kind);
+                for batch in batches(&puts, &plan.cuts) {
+                    store.apply(batch, true).expect("a backward-pointing batch is consistent");
+                }
+                prop_assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+
+                // Updates may point at entities the same write deletes, so the
+                // second write skips the reference check.
+                let later: Vec<Change> = plan.later.iter().map(Op::change).collect();
+                for batch in batches(&later, &plan.later_cuts) {
+                    store.apply(batch, false).expect("updates and deletes of existing entities");
+                }
+
+                let mut live: BTreeMap<Id, (Entity, Origin)> = plan
+                    .entities
+                    .iter()
+                    .map(|e| (e.id().clone(), (e.clone(), origin)))
+                    .collect();
+                for op in &plan.later {
+                    match op {
+                        Op::Update(entity) => {
+                            live.insert(entity.id().clone(), ((**entity).clone(), Origin::Api));
+                        }
+                        Op::Delete(id) => {
+                            live.remove(id);
+                        }
+                    }
+                }
+
+                prop_assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+                for kind in EntityKind::ALL {
+                    let expected = live.keys().filter(|id| id.kind() == kind).count() as u64;
+                    prop_assert_eq!(store.count(kind).unwrap(), expected, "count of {}", kind.plural());
+                    prop_assert_eq!(store.all(kind).unwrap().len() as u64, expected);
+                }
+                for entity in &plan.entities {
+                    let stored = store.get_record(entity.id()).unwrap();
+                    match live.get(entity.id()) {
+                        Some((entity, origin)) => {
+                            let record = stored.expect("a live entity is stored");
+                            prop_assert_eq!(&record.entity, entity);
+                            prop_assert_eq!(record.origin, *origin);
+                        }
+                        None => prop_assert!(stored.is_none(), "{} was deleted", entity.id()),
+                    }
+                }
+                for kind in [EntityKind::Event, EntityKind::Treaty, EntityKind::Funding] {
+                    let dated: BTreeSet<Id> = live
+                        .values()
+                        .filter(|(e, _)| e.kind() == kind && e.date().is_some())
+                        .map(|(e, _)| e.id().clone())
+                        .collect();
+                    let found: BTreeSet<Id> =
+                        store.ids_in_period(kind, None, None).unwrap().into_iter().collect();
+                    prop_assert_eq!(found, dated, "every dated {} and nothing else", kind);
+                }
+                for (entity, _) in live.values() {
+                    let hits = store.search(entity.label(), 4).unwrap();
+                    prop_assert!(
+                        hits.iter().any(|(hit, _)| hit == entity.id()),
+                        "searching for {:?} should find {}",
+                        entity.label(),
+                        entity.id()
+                    );
+                }
             }
-            for (entity, _) in live.values() {
-                let hits = store.search(entity.label(), 4).unwrap();
-                prop_assert!(
-                    hits.iter().any(|(hit, _)| hit == entity.id()),
-                    "searching for {:?} should find {}",
-                    entity.label(),
-                    entity.id()
-                );
+
+            #[test]
+            fn chronological_pages_filtered_by_period_and_kind_match_a_full_filter(
+                choices in prop::collection::vec(any::<u32>(), 200..2000),
+            ) {
+                // Many events crowded into three years, so that periods share start
+                // days, overlap and end on the boundaries the scan seeks over.
+                let mut t = Tape { choices: &choices, pos: 0 };
+                let store = Store::temporary().unwrap();
+                let kinds = [EventKind::Visit, EventKind::Statement, EventKind::Signing];
+                let puts: Vec<Change> = (0..150)
+                    .map(|i| Change::Put {
+                        entity: Entity::Event(Event {
+                            id: Id::parse(&format!("event/e{i}")).unwrap(),
+                            title: format!("event {i}"),
+                            kind: kinds[t.next(kinds.len())],
+                            date: t.crowded_date(),
+                            place: None,
+                            summary: None,
+                            participants: vec![],
+                            treaties: vec![],
+                            part_of: None,
+                            after: vec![],
+                            retracted_by: None,
+                            figures: vec![],
+                            sources: vec![],
+                            note: None,
+                        }),
+                        origin: Origin::Seed,
+                    })
+                    .collect();
+                store.apply(&puts, true).unwrap();
+                let mut events: Vec<(Vec<u8>, Event)> = puts
+                    .iter()
+                    .filter_map(|c| match c {
+                        Change::Put { entity: Entity::Event(e), .. } => Some((store.list_key(&e.id).unwrap().unwrap(), e.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                events.sort_by(|a, b| a.0.cmp(&b.0));
+                for _ in 0..40 {
+                    let (from, to) = (t.crowded_date(), t.crowded_date());
+                    let subkind = t.maybe(&kinds);
+                    let dated = t.next(4) == 0;
+                    let matching: Vec<&(Vec<u8>, Event)> = events
+                        .iter()
+                        .filter(|(_, e)| subkind.is_none_or(|k| e.kind == k))
+                        .filter(|(_, e)| match (&from, &to, dated) {
+                            (None, None, false) => true,
+                            _ => e.date.is_some_and(|d| d.overlaps(from.as_ref(), to.as_ref())),
+                        })
+                        .collect();
+                    let keys: Vec<Vec<u8>> = events.iter().map(|(k, _)| k.clone()).collect();
+                    let (after, before) = (t.maybe(&keys), t.maybe(&keys));
+                    let (limit, from_end) = (t.next(30), t.next(2) == 1);
+                    let scan = PeriodScan {
+                        from: from.as_ref(),
+                        to: to.as_ref(),
+                        dated,
+                        subkind: subkind.map(EventKind::as_str),
+                        after: after.as_deref(),
+                        before: before.as_deref(),
+                        from_end,
+                    };
+                    let between: Vec<&Id> = matching
+                        .iter()
+                        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a) && before.as_ref().is_none_or(|b| k < b))
+                        .map(|(_, e)| &e.id)
+                        .collect();
+                    let expected: Vec<&Id> = if from_end {
+                        between[between.len().saturating_sub(limit)..].to_vec()
+                    } else {
+                        between.iter().take(limit).copied().collect()
+                    };
+                    let page = store.page_period(EntityKind::Event, &scan, limit).unwrap();
+                    let found: Vec<&Id> = page.iter().map(|(_, id)| id).collect();
+                    prop_assert_eq!(found, expected, "page of {:?}..{:?} kind {:?}", from, to, subkind);
+                    prop_assert_eq!(store.count_period(EntityKind::Event, &scan).unwrap(), between.len());
+                }
             }
-        }
     }
 }
