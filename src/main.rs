@@ -1,7 +1,9 @@
 use clap::Parser;
 
 // Resolving a query allocates many small, short-lived objects; mimalloc
-// serves them markedly faster than the system allocator.
+// serves them markedly faster than the system allocator. It is built without
+// transparent huge pages (the `no_thp` feature): with them, its arenas held
+// ~50 MB resident on an idle server; without, ~14 MB.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
