@@ -428,8 +428,7 @@ impl QueryRoot {
                 format!("at most 200 characters, got {}", query.len()),
             ));
         }
-        let hits = store(ctx)?.search(&query, 1).map_err(internal)?;
-        let top: Vec<(Id, f64)> = hits.into_iter().take(first as usize).collect();
+        let top = store(ctx)?.search_top(&query, 1, first as usize).map_err(internal)?;
         let nodes: Vec<Node> = load_all(ctx, top.iter().map(|(id, _)| id.clone())).await?;
         Ok(top
             .into_iter()

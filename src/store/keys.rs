@@ -4,7 +4,9 @@
 //! - relation trees: `from ‖ 0xff ‖ to` (ids are ASCII, so 0xff never occurs inside one)
 //! - date trees: `first_day ‖ last_day ‖ id`, days as big-endian u32 with the sign bit
 //!   flipped, so byte order is numeric order
-//! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`); search tokens: `token ‖ 0xff ‖ id`
+//! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`)
+//! - search tokens: `token ‖ 0xff ‖ 255 − weight ‖ name length ‖ id`, so a word's
+//!   entities list in ranking order: heaviest field first, then shortest name
 
 use crate::model::{Id, PartialDate};
 
@@ -24,6 +26,23 @@ pub fn prefix(a: &[u8]) -> Vec<u8> {
     key.extend_from_slice(a);
     key.push(SEP);
     key
+}
+
+/// A search index key (see the module docs).
+pub fn search(token: &str, weight: u8, label_len: u8, id: &Id) -> Vec<u8> {
+    let mut key = prefix(token.as_bytes());
+    key.push(u8::MAX - weight);
+    key.push(label_len);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// (weight, name length, id bytes) of a search index key.
+pub fn split_search(key: &[u8]) -> Option<(u8, u8, &[u8])> {
+    match second(key) {
+        [w, len, id @ ..] if !id.is_empty() => Some((u8::MAX - w, *len, id)),
+        _ => None,
+    }
 }
 
 /// The first key after every key that begins with `prefix` (`None`: no

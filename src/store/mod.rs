@@ -31,6 +31,9 @@ const RECORD_VERSION: u8 = 1;
 /// matches are always read in full).
 pub const MAX_PREFIX_HITS: usize = 2_000;
 
+/// The search weight of a word in an entity's name (aliases 3, summaries 1).
+const NAME_WEIGHT: u8 = 4;
+
 /// Default sled page cache: small, because the article seed is tiny and
 /// sled's own default (1 GiB) would dwarf the process.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -255,8 +258,8 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
     for (token, weight) in weights {
         out.push((
             TreeRef::SearchTokens,
-            keys::pair(token.as_bytes(), id.as_bytes()),
-            vec![weight, label_len],
+            keys::search(&token, weight, label_len, id),
+            Vec::new(),
         ));
     }
     out
@@ -1044,15 +1047,13 @@ impl Store {
                 .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
                 .take(MAX_PREFIX_HITS);
             for item in exact.chain(longer) {
-                let (key, value) = item.map_err(sled_err("scanning the search index"))?;
-                let weight = value.first().copied().unwrap_or(1);
-                let label_len = value.get(1).copied().unwrap_or(1).max(1);
+                let (key, _) = item.map_err(sled_err("scanning the search index"))?;
+                let (weight, label_len, id) = self.search_entry(&key)?;
                 if weight < min_weight {
                     continue;
                 }
                 let exact = keys::first(&key) == word.as_bytes();
                 let score = f64::from(weight) * if exact { 1.0 } else { 0.5 };
-                let id = self.id_in(TreeRef::SearchTokens, &key, keys::second(&key))?;
                 let entry = best.entry(id).or_insert((0.0, false, label_len));
                 entry.0 = entry.0.max(score);
                 entry.1 |= weight >= 4;
@@ -1073,6 +1074,48 @@ impl Store {
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(hits)
+    }
+
+    /// The best `limit` hits of [`Store::search`], in its order. A one-word
+    /// query that names at least `limit` entities in full is answered from
+    /// the first `limit` index entries alone: the index lists a word's
+    /// entities by weight, then by how short their name is, then by id,
+    /// which is the ranking order, and a whole-word name match outranks
+    /// every other kind of match. Anything else ranks every match.
+    pub fn search_top(&self, query: &str, min_weight: u8, limit: usize) -> Result<Vec<(Id, f64)>, StoreError> {
+        let folded = text::fold(query);
+        let mut words = folded.split(' ').filter(|w| !w.is_empty());
+        if let (Some(word), None, true) = (words.next(), words.next(), limit > 0) {
+            self.count_read();
+            let mut top = Vec::with_capacity(limit);
+            for item in self
+                .tree(TreeRef::SearchTokens)
+                .scan_prefix(keys::prefix(word.as_bytes()))
+            {
+                let (key, _) = item.map_err(sled_err("scanning the search index"))?;
+                let (weight, label_len, id) = self.search_entry(&key)?;
+                if weight < NAME_WEIGHT {
+                    break;
+                }
+                top.push((id, f64::from(weight) + 1.0 / f64::from(label_len)));
+                if top.len() == limit {
+                    return Ok(top);
+                }
+            }
+        }
+        let mut hits = self.search(query, min_weight)?;
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// (weight, name length in words, id) of a search index key.
+    fn search_entry(&self, key: &[u8]) -> Result<(u8, u8, Id), StoreError> {
+        let (weight, label_len, id) = keys::split_search(key).ok_or_else(|| StoreError::Corrupt {
+            tree: self.name(TreeRef::SearchTokens),
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "not a search index key".into(),
+        })?;
+        Ok((weight, label_len.max(1), self.id_in(TreeRef::SearchTokens, key, id)?))
     }
 
     // ---- consistency ------------------------------------------------------

@@ -893,6 +893,20 @@ mod random_graphs {
                         store.ids_in_period(kind, None, None).unwrap().into_iter().collect();
                     prop_assert_eq!(found, dated, "every dated {} and nothing else", kind);
                 }
+                // The best few hits are the first few of the full ranking, for
+                // every word of the vocabulary alone (the one-word shortcut) and
+                // for every name (mostly several words).
+                let words = ["Kokoïty", "tskhinval", "OSSETIA", "treaty", "médvédev", "of", "2009", "guard"];
+                let labels = live.values().map(|(e, _)| e.label().to_owned());
+                for query in words.iter().map(|w| w.to_string()).chain(labels) {
+                    for min_weight in [1, 4] {
+                        let all = store.search(&query, min_weight).unwrap();
+                        for limit in [0, 1, 2, 5] {
+                            let top = store.search_top(&query, min_weight, limit).unwrap();
+                            prop_assert_eq!(&top[..], &all[..limit.min(all.len())], "top {} for {:?}", limit, query);
+                        }
+                    }
+                }
                 for (entity, _) in live.values() {
                     let hits = store.search(entity.label(), 4).unwrap();
                     prop_assert!(
