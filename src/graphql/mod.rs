@@ -6,6 +6,7 @@ mod errors;
 mod filters;
 mod guard;
 mod loaders;
+mod memo;
 mod mutation;
 mod query;
 mod scalars;
@@ -59,7 +60,8 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
 /// Runs one operation behind the guard: refused before it runs if it breaks
 /// a limit, stopped at the time limit, every error given a code. Attach the
 /// request's loaders ([`loaders_for`]) first.
-pub async fn execute(schema: &AppSchema, mut request: Request, request_id: Option<&str>) -> Response {
+pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&str>) -> Response {
+    let mut request = request.data(memo::SubtreeMemo::default());
     let Some(guard) = schema.data::<Arc<guard::Guard>>().cloned() else {
         return schema.execute(request).await;
     };

@@ -9,6 +9,7 @@ use super::connection::{self, EventConnection, PageArgs};
 use super::errors::internal;
 use super::filters::EventFilter;
 use super::loaders::{Link, Loaders};
+use super::memo::{Identified, Shared};
 use super::scalars::{BigInt, Money, Period};
 use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
 use crate::store::Direction;
@@ -148,7 +149,7 @@ pub struct Position {
 #[ComplexObject]
 impl Position {
     /// The actor the post belongs to: a state, a ministry, a party.
-    async fn of(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, Some(&self.of_id)).await
     }
 }
@@ -203,12 +204,12 @@ impl Actor {
         self.0.note.as_deref()
     }
     /// The larger actor this one belongs to (the State Duma to the Federal Assembly).
-    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, self.0.part_of.as_ref()).await
     }
     /// The actors that belong to this one (a state's ministries).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
+    async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         follow_all(ctx, Relation::ActorPartOf, Direction::Backward, &self.0.id).await
     }
     /// Posts this actor holds, such as "President of Russia".
@@ -228,7 +229,7 @@ impl Actor {
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
+    async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         follow_all(ctx, Relation::ActorPositionIn, Direction::Backward, &self.0.id).await
     }
     /// Events this actor took part in, in chronological order (undated last),
@@ -283,22 +284,22 @@ impl Actor {
     }
     /// Treaties and agreements this actor is a party to.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatyParty, Direction::Backward, &self.0.id).await
     }
     /// Treaties and agreements this actor signed in person.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatySignatory, Direction::Backward, &self.0.id).await
     }
     /// Treaties this actor ratified (a legislature).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatyRatifier, Direction::Backward, &self.0.id).await
     }
     /// Agreements this actor brokered between others.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatyMediator, Direction::Backward, &self.0.id).await
     }
     /// Funding this actor gave.
@@ -351,7 +352,7 @@ pub struct Participant {
 #[Object]
 impl Participant {
     /// The actor.
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, Some(&self.actor_id)).await
     }
     /// The part it played.
@@ -380,7 +381,7 @@ impl Figure {
         &self.0.unit
     }
     /// Who stated the figure, when it is a claim rather than an established count.
-    async fn claimed_by(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn claimed_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, self.0.claimed_by.as_ref()).await
     }
 }
@@ -410,7 +411,7 @@ impl Event {
         self.0.date.as_ref().map(Period::from)
     }
     /// Where it happened, if known.
-    async fn place(&self, ctx: &Context<'_>) -> Result<Option<Place>> {
+    async fn place(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
         load_one(ctx, self.0.place.as_ref()).await
     }
     /// What happened, in our own words.
@@ -435,7 +436,7 @@ impl Event {
     }
     /// Treaties this event concerned (signed, ratified, invoked).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         load_all(ctx, self.0.treaties.iter().cloned()).await
     }
     /// Funding allocated in this event.
@@ -449,7 +450,7 @@ impl Event {
         self.0.figures.iter().cloned().map(Figure).collect()
     }
     /// The larger event this one is part of (a visit within a war, a signing within a visit).
-    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+    async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
         load_one(ctx, self.0.part_of.as_ref()).await
     }
     /// The smaller events this one is made of.
@@ -468,7 +469,7 @@ impl Event {
         follow_all(ctx, Relation::EventAfter, Direction::Backward, &self.0.id).await
     }
     /// For a statement: the later event in which it was taken back.
-    async fn retracted_by(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+    async fn retracted_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
         load_one(ctx, self.0.retracted_by.as_ref()).await
     }
     /// For a retraction: the statements it took back.
@@ -498,7 +499,7 @@ pub struct Ratification(model::Ratification);
 #[Object]
 impl Ratification {
     /// The ratifying body, such as the State Duma.
-    async fn by(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, Some(&self.0.by)).await
     }
     /// When it ratified, if known.
@@ -546,17 +547,17 @@ impl Treaty {
         self.0.signed_on
     }
     /// Where it was signed.
-    async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Place>> {
+    async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
         load_one(ctx, self.0.signed_at.as_ref()).await
     }
     /// The states or bodies bound by it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
+    async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         load_all(ctx, self.0.parties.iter().cloned()).await
     }
     /// The people who signed it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Actor>> {
+    async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         load_all(ctx, self.0.signatories.iter().cloned()).await
     }
     /// Who ratified it, and when.
@@ -574,16 +575,16 @@ impl Treaty {
         &self.0.provisions
     }
     /// Who brokered it.
-    async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, self.0.mediator.as_ref()).await
     }
     /// The treaty this one implements or rests on.
-    async fn based_on(&self, ctx: &Context<'_>) -> Result<Option<Treaty>> {
+    async fn based_on(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
         load_one(ctx, self.0.based_on.as_ref()).await
     }
     /// Treaties and agreements that rest on this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatyBasedOn, Direction::Backward, &self.0.id).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
@@ -627,11 +628,11 @@ impl FundingAllocation {
         Money::from(&self.0.amount)
     }
     /// Who gave the money.
-    async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, Some(&self.0.donor)).await
     }
     /// Who received it.
-    async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, Some(&self.0.recipient)).await
     }
     /// What it was for.
@@ -643,15 +644,15 @@ impl FundingAllocation {
         self.0.date
     }
     /// Who authorised or instructed it.
-    async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Actor>> {
+    async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         load_one(ctx, self.0.authorized_by.as_ref()).await
     }
     /// The treaty it rests on, where known.
-    async fn basis(&self, ctx: &Context<'_>) -> Result<Option<Treaty>> {
+    async fn basis(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
         load_one(ctx, self.0.basis.as_ref()).await
     }
     /// The event in which it was allocated.
-    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Event>> {
+    async fn event(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
         load_one(ctx, self.0.event.as_ref()).await
     }
     /// An editorial note: how an ambiguity in the source was resolved.
@@ -700,7 +701,7 @@ impl Place {
         self.0.note.as_deref()
     }
     /// The larger place this one lies within.
-    async fn within(&self, ctx: &Context<'_>) -> Result<Option<Place>> {
+    async fn within(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
         load_one(ctx, self.0.within.as_ref()).await
     }
     /// Places that lie directly within this one.
@@ -717,7 +718,7 @@ impl Place {
     }
     /// Treaties signed here.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Treaty>> {
+    async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         follow_all(ctx, Relation::TreatySignedAt, Direction::Backward, &self.0.id).await
     }
     /// Where the facts about this place come from.
@@ -783,3 +784,22 @@ impl Node {
         }
     }
 }
+
+impl<T: TryFrom<Node>> TryFrom<Node> for Shared<T> {
+    type Error = T::Error;
+
+    fn try_from(node: Node) -> std::result::Result<Self, Self::Error> {
+        T::try_from(node).map(Shared)
+    }
+}
+
+macro_rules! identified {
+    ($($ty:ident),*) => {$(
+        impl Identified for $ty {
+            fn memo_id(&self) -> &Id {
+                &self.0.id
+            }
+        }
+    )*};
+}
+identified!(Actor, Event, Treaty, FundingAllocation, Place, Source);

@@ -14,6 +14,7 @@ mod response_cache;
 mod schema_file;
 mod seed;
 mod seed_facts;
+mod shared_subtrees;
 mod store;
 mod subscriptions;
 mod writes;
