@@ -24,12 +24,17 @@ use serde::Deserializer as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty};
-use crate::store::{Change, SeedState, Store, StoreError};
+use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Source, Treaty};
+use crate::store::{BulkLoad, Change, Prepared, SeedState, Store, StoreError};
 
 /// Entities written per transaction: bounds the memory a large load holds
 /// (sled keeps a transaction's writes in memory). The article seed fits in one.
 pub const BATCH_SIZE: usize = 1_000;
+
+/// Entities per batch of a bulk load into an empty store: large enough that
+/// sorting a batch's keys per tree makes sled's inserts mostly sequential,
+/// small enough that the two batches in flight stay a few tens of MB.
+pub const BULK_BATCH_SIZE: usize = 10_000;
 
 /// More problems than this are summarised, not listed.
 const MAX_PROBLEMS: usize = 200;
@@ -538,7 +543,12 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
     if reset || resume {
         store.clear()?;
     }
-    write_seed(store, &report, |_| Ok(true))?;
+    match store.bulk_load()? {
+        Some(bulk) => write_bulk(store, bulk, &report)?,
+        // Entities created through the API before any seed: keep the
+        // transactional path, which replaces entities and their index entries.
+        None => write_seed(store, &report, |_| Ok(true))?,
+    }
     store.set_seed_state(&SeedState::Loaded {
         hash: report.hash.clone(),
     })?;
@@ -604,14 +614,9 @@ fn merge(store: &Store, report: SeedReport, ids: &HashSet<Id>) -> Result<LoadOut
     })
 }
 
-/// Streams the seed's entities into the store in batches, writing those
-/// `admit` accepts.
-fn write_seed(
-    store: &Store,
-    report: &SeedReport,
-    mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
-) -> Result<(), SeedError> {
-    let files: Vec<SeedFile> = report
+/// The seed files a validated report lists, with their kinds.
+fn report_files(report: &SeedReport) -> Vec<SeedFile> {
+    report
         .files
         .iter()
         .map(|p| {
@@ -622,27 +627,115 @@ fn write_seed(
                 kind: EntityKind::from_plural(plural).unwrap_or(EntityKind::Source),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let total = report.total();
-    let show_progress = total >= 50_000 && std::io::stderr().is_terminal();
-    let mut batch = Vec::with_capacity(BATCH_SIZE.min(total));
-    let mut written = 0usize;
-    let mut write_error: Option<StoreError> = None;
-    let mut problems = Vec::new();
-    let flush_batch = |batch: &mut Vec<Change>, written: &mut usize| -> Result<(), StoreError> {
-        store.apply(batch, false)?;
-        *written += batch.len();
-        batch.clear();
-        if show_progress {
+/// Progress on stderr for large loads at a terminal.
+struct Progress {
+    total: usize,
+    written: usize,
+    show: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            written: 0,
+            show: total >= 50_000 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn add(&mut self, n: usize) {
+        self.written += n;
+        if self.show {
             let mut err = std::io::stderr();
             let _ = write!(
                 err,
-                "\rloading seed: {written}/{total} entities ({}%)",
-                *written * 100 / total.max(1)
+                "\rloading seed: {}/{} entities ({}%)",
+                self.written,
+                self.total,
+                self.written * 100 / self.total.max(1)
             );
             let _ = err.flush();
         }
+    }
+
+    fn done(&self) {
+        if self.show {
+            eprintln!();
+        }
+    }
+}
+
+/// Loads the seed into an empty store through a bulk load: a reader thread
+/// parses and encodes batches while this one writes the previous batch, with
+/// at most one batch waiting between them so memory stays bounded.
+fn write_bulk(store: &Store, mut bulk: BulkLoad<'_>, report: &SeedReport) -> Result<(), SeedError> {
+    let files = report_files(report);
+    let mut progress = Progress::new(report.total());
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(1);
+    let (written, problems) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut problems = Vec::new();
+            let mut batch = Vec::with_capacity(BULK_BATCH_SIZE);
+            let mut stopped = false;
+            stream(&files, &mut problems, None, &mut |_, entity, _| {
+                if stopped {
+                    return;
+                }
+                batch.push(Record {
+                    origin: Origin::Seed,
+                    entity,
+                });
+                if batch.len() >= BULK_BATCH_SIZE {
+                    // The writer hung up: it failed, and says why.
+                    stopped = sender.send(store.prepare(std::mem::take(&mut batch))).is_err();
+                }
+            });
+            if !stopped && !batch.is_empty() {
+                let _ = sender.send(store.prepare(batch));
+            }
+            problems
+        });
+        let mut written = Ok(());
+        for prepared in receiver {
+            let n = prepared.len();
+            if let Err(e) = bulk.write(prepared) {
+                written = Err(e);
+                break;
+            }
+            progress.add(n);
+        }
+        let problems = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, problems)
+    });
+    written?;
+    if !problems.is_empty() {
+        // The files changed between validation and loading.
+        return Err(SeedError::Invalid(problems));
+    }
+    bulk.finish()?;
+    progress.done();
+    Ok(())
+}
+
+/// Streams the seed's entities into the store in transactional batches,
+/// writing those `admit` accepts.
+fn write_seed(
+    store: &Store,
+    report: &SeedReport,
+    mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
+) -> Result<(), SeedError> {
+    let files = report_files(report);
+    let mut progress = Progress::new(report.total());
+    let mut batch = Vec::with_capacity(BATCH_SIZE.min(report.total()));
+    let mut write_error: Option<StoreError> = None;
+    let mut problems = Vec::new();
+    let mut flush_batch = |batch: &mut Vec<Change>| -> Result<(), StoreError> {
+        store.apply(batch, false)?;
+        progress.add(batch.len());
+        batch.clear();
         Ok(())
     };
     stream(&files, &mut problems, None, &mut |_, entity, _| {
@@ -661,7 +754,7 @@ fn write_seed(
             }
         }
         if batch.len() >= BATCH_SIZE {
-            if let Err(e) = flush_batch(&mut batch, &mut written) {
+            if let Err(e) = flush_batch(&mut batch) {
                 write_error = Some(e);
             }
         }
@@ -674,11 +767,9 @@ fn write_seed(
         return Err(SeedError::Invalid(problems));
     }
     if !batch.is_empty() {
-        flush_batch(&mut batch, &mut written)?;
+        flush_batch(&mut batch)?;
     }
-    if show_progress {
-        eprintln!();
-    }
+    progress.done();
     Ok(())
 }
 
