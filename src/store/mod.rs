@@ -1,11 +1,12 @@
 //! The sled store: one [`Store`] owns every tree.
 //!
-//! Entities live in one tree per kind; every relation is indexed in both
-//! directions, and ordered indexes serve date ranges, kind filters and search.
+//! Entities live in one tree per kind; every relation is indexed from its
+//! target back to the entities that hold it, and ordered indexes serve date ranges, kind filters and search.
 //! [`Store::apply`] writes entities and all their index entries in one sled
 //! transaction and flushes before returning, so an acknowledged write survives
 //! a crash and indexes never disagree with entities.
 
+mod bulk;
 mod error;
 mod keys;
 pub mod trees;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::StoreError;
 pub use trees::{TreeRef, FORMAT_VERSION};
@@ -173,11 +175,6 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
     let kind = entity.kind();
     let mut out = Vec::new();
     for edge in entity.edges() {
-        out.push((
-            TreeRef::Forward(edge.relation),
-            keys::pair(id.as_bytes(), edge.to.as_bytes()),
-            edge.payload.clone(),
-        ));
         out.push((
             TreeRef::Backward(edge.relation),
             keys::pair(edge.to.as_bytes(), id.as_bytes()),
@@ -486,68 +483,6 @@ impl Store {
         Ok(committed)
     }
 
-    /// Starts a bulk load, or returns `None` when the store is not empty.
-    ///
-    /// A bulk load writes without sled transactions, which cost more than
-    /// the writes themselves at seed scale. That is only safe into an empty
-    /// store whose seed state is already `loading`: a crash part-way leaves
-    /// that marker, and the next start redoes the load from scratch, so the
-    /// all-or-nothing guarantee comes from the marker, not from transactions.
-    /// The write lock is held until [`BulkLoad::finish`].
-    pub fn bulk_load(&self) -> Result<Option<BulkLoad<'_>>, StoreError> {
-        let guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, tree) in self.inner.trees.iter().enumerate() {
-            if self.inner.names[i] != trees::META && !tree.is_empty() {
-                return Ok(None);
-            }
-        }
-        let count_free = EntityKind::ALL
-            .iter()
-            .map(|kind| self.meta_get(&meta_count_key(*kind)).map(read_u64))
-            .try_fold(true, |free, n| n.map(|n| free && n == 0))?;
-        if !count_free {
-            return Ok(None);
-        }
-        Ok(Some(BulkLoad {
-            store: self,
-            _guard: guard,
-            counts: BTreeMap::new(),
-            max_span: read_u64(self.meta_get(META_MAX_SPAN)?),
-        }))
-    }
-
-    /// Encodes `records` and every index entry they imply, grouped by tree
-    /// and sorted by key (sled inserts in key order are cheaper). Pure CPU
-    /// work that touches no tree, so a loader can run it on another thread
-    /// while the previous batch is being written.
-    pub fn prepare(&self, records: Vec<Record>) -> Prepared {
-        let mut trees: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![Vec::new(); self.inner.trees.len()];
-        let mut counts = BTreeMap::new();
-        let mut max_span = 0;
-        let entities = records.len();
-        for record in records {
-            let entity = &record.entity;
-            for (tree, key, value) in index_entries(entity) {
-                trees[self.position(tree)].push((key, value));
-            }
-            if let Some(date) = entity.date() {
-                max_span = max_span.max((date.last_day() - date.first_day()) as u64);
-            }
-            *counts.entry(entity.kind()).or_insert(0) += 1;
-            trees[self.position(TreeRef::Entity(entity.kind()))]
-                .push((entity.id().as_bytes().to_vec(), encode(&record)));
-        }
-        for entries in &mut trees {
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        Prepared {
-            trees,
-            counts,
-            max_span,
-            entities,
-        }
-    }
-
     /// Every (relation, entity) that points at `id`.
     pub fn referrers(&self, id: &Id) -> Result<Vec<(Relation, Id)>, StoreError> {
         self.count_read();
@@ -771,15 +706,29 @@ impl Store {
     }
 
     /// Follows `relation` from each of `from` (one counted read): for each
-    /// source id, the ids it links to with the edge payload, in key order.
+    /// source id, the ids it links to with the edge payload, in id order.
+    /// Forward links come from the holding entity itself; backward ones
+    /// from the relation's index tree.
     pub fn related(&self, relation: Relation, direction: Direction, from: &[Id]) -> Result<Neighbours, StoreError> {
         self.count_read();
-        let tree_ref = match direction {
-            Direction::Forward => TreeRef::Forward(relation),
-            Direction::Backward => TreeRef::Backward(relation),
-        };
-        let tree = self.tree(tree_ref);
         let mut out = HashMap::with_capacity(from.len());
+        if direction == Direction::Forward {
+            for id in from {
+                // Keyed by target like an index: one link per target, the last one winning.
+                let mut links: BTreeMap<Vec<u8>, (Id, Vec<u8>)> = BTreeMap::new();
+                if let Some(record) = self.get_uncounted(id)? {
+                    for edge in record.entity.edges() {
+                        if edge.relation == relation {
+                            links.insert(edge.to.as_bytes().to_vec(), (edge.to, edge.payload));
+                        }
+                    }
+                }
+                out.insert(id.clone(), links.into_values().collect());
+            }
+            return Ok(out);
+        }
+        let tree_ref = TreeRef::Backward(relation);
+        let tree = self.tree(tree_ref);
         for id in from {
             let mut links = Vec::new();
             for item in tree.scan_prefix(keys::prefix(id.as_bytes())) {
@@ -1037,114 +986,6 @@ impl Store {
             }
         }
         Ok(problems)
-    }
-}
-
-/// A batch of entities encoded for a bulk load by [`Store::prepare`].
-pub struct Prepared {
-    /// Per tree (by position), its (key, value) pairs in key order.
-    trees: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
-    counts: BTreeMap<EntityKind, u64>,
-    max_span: u64,
-    entities: usize,
-}
-
-impl Prepared {
-    /// Number of entities in the batch.
-    pub fn len(&self) -> usize {
-        self.entities
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entities == 0
-    }
-}
-
-/// Threads a bulk load writes with.
-const BULK_WRITERS: usize = 2;
-
-/// A load into an empty store without transactions (see [`Store::bulk_load`]).
-/// Counts, the longest date span and the generation are kept here and
-/// written once by [`BulkLoad::finish`].
-pub struct BulkLoad<'a> {
-    store: &'a Store,
-    _guard: std::sync::MutexGuard<'a, ()>,
-    counts: BTreeMap<EntityKind, u64>,
-    max_span: u64,
-}
-
-impl BulkLoad<'_> {
-    /// Writes a prepared batch. Entities must be new: a bulk load never
-    /// replaces, so each id may appear once in the whole load.
-    pub fn write(&mut self, prepared: Prepared) -> Result<(), StoreError> {
-        // sled's inserts are CPU-bound and trees are independent, so the
-        // batch's trees are shared out over BULK_WRITERS threads, biggest
-        // first, each thread taking the least loaded share.
-        let mut shares: Vec<(usize, Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)>)> =
-            (0..BULK_WRITERS).map(|_| (0, Vec::new())).collect();
-        let mut trees: Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)> = prepared
-            .trees
-            .into_iter()
-            .enumerate()
-            .filter(|(_, entries)| !entries.is_empty())
-            .collect();
-        trees.sort_by_key(|(_, entries)| std::cmp::Reverse(entries.len()));
-        for tree in trees {
-            if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
-                share.0 += tree.1.len();
-                share.1.push(tree);
-            }
-        }
-        let store = self.store;
-        let write_share = move |share: Vec<(usize, Vec<(Vec<u8>, Vec<u8>)>)>| -> Result<(), StoreError> {
-            for (position, entries) in share {
-                let tree = &store.inner.trees[position];
-                for (key, value) in entries {
-                    tree.insert(key, value)
-                        .map_err(sled_err(format!("bulk writing `{}`", store.inner.names[position])))?;
-                }
-            }
-            Ok(())
-        };
-        std::thread::scope(|scope| {
-            let mut shares = shares.into_iter().map(|(_, share)| share);
-            let first = shares.next().unwrap_or_default();
-            let others: Vec<_> = shares.map(|share| scope.spawn(move || write_share(share))).collect();
-            let mut result = write_share(first);
-            for other in others {
-                let done = other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                result = result.and(done);
-            }
-            result
-        })?;
-        for (kind, n) in prepared.counts {
-            *self.counts.entry(kind).or_insert(0) += n;
-        }
-        self.max_span = self.max_span.max(prepared.max_span);
-        Ok(())
-    }
-
-    /// Records counts, the date span and one new generation, then flushes:
-    /// when this returns, everything written is on disk.
-    pub fn finish(self) -> Result<u64, StoreError> {
-        let store = self.store;
-        let generation = store.generation()? + 1;
-        let mut batch = sled::Batch::default();
-        for (kind, n) in &self.counts {
-            batch.insert(meta_count_key(*kind), &n.to_be_bytes());
-        }
-        if self.max_span > 0 {
-            batch.insert(META_MAX_SPAN, &self.max_span.to_be_bytes());
-        }
-        batch.insert(META_GENERATION, &generation.to_be_bytes());
-        store
-            .tree(TreeRef::Meta)
-            .apply_batch(batch)
-            .map_err(sled_err("recording a bulk load"))?;
-        store.flush()?;
-        store.inner.generation.store(generation, Ordering::SeqCst);
-        store.inner.writes.fetch_add(1, Ordering::Relaxed);
-        Ok(generation)
     }
 }
 
