@@ -11,22 +11,28 @@
 //!
 //! Transactions are not needed because the store is empty and its seed
 //! state says `loading` throughout: a crash part-way is detected at the next
-//! start and the load redone from scratch.
+//! start and the load redone from scratch. Without transactions a crash can
+//! leave entities without their index entries, so the meta tree also marks
+//! the bulk load itself, and opening a store that bears the mark discards
+//! the partial load first: a store is never seen inconsistent.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::sled_err;
 use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
-use super::{META_GENERATION, META_MAX_SPAN};
+use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
 
 /// Threads that fill trees at the end of a bulk load (trees are independent).
 const WRITERS: usize = 2;
+
+/// The scratch directory of a bulk load, inside the database directory.
+const SCRATCH_DIR: &str = "seed-load.tmp";
 
 /// Read buffer per run while merging.
 const RUN_BUFFER: usize = 64 * 1024;
@@ -106,6 +112,18 @@ pub struct BulkLoad<'a> {
     max_span: u64,
     scratch: Scratch,
     runs: Vec<Run>,
+    finished: bool,
+}
+
+impl Drop for BulkLoad<'_> {
+    /// A load abandoned on an error leaves nothing half-written behind.
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Err(e) = self.store.discard_interrupted_bulk_load() {
+                tracing::error!(error = %e, "could not discard an abandoned bulk load; it is discarded at the next start");
+            }
+        }
+    }
 }
 
 /// The scratch directory of a bulk load, removed when dropped.
@@ -115,10 +133,12 @@ impl Scratch {
     fn create(store: &Store) -> Result<Scratch, StoreError> {
         // Next to the database when it has a directory (a crashed load's
         // leftovers are found and replaced there), else the system's.
+        static LOADS: AtomicU64 = AtomicU64::new(0);
         let dir = if store.path().is_dir() {
-            store.path().join("seed-load.tmp")
+            store.path().join(SCRATCH_DIR)
         } else {
-            std::env::temp_dir().join(format!("diplograph-seed-load-{}", std::process::id()))
+            let n = LOADS.fetch_add(1, Ordering::Relaxed);
+            std::env::temp_dir().join(format!("diplograph-seed-load-{}-{n}", std::process::id()))
         };
         let err = |source| StoreError::Scratch {
             path: dir.clone(),
@@ -158,14 +178,38 @@ impl Store {
                 return Ok(None);
             }
         }
+        let scratch = Scratch::create(self)?;
+        let meta = self.tree(TreeRef::Meta);
+        meta.insert(META_BULK_LOADING, &[1])
+            .map_err(sled_err("marking a bulk load"))?;
+        self.flush()?;
         Ok(Some(BulkLoad {
             store: self,
             _guard: guard,
             counts: BTreeMap::new(),
             max_span: read_u64(self.meta_get(META_MAX_SPAN)?),
-            scratch: Scratch::create(self)?,
+            scratch,
             runs: Vec::new(),
+            finished: false,
         }))
+    }
+
+    /// Removes whatever a bulk load that did not finish wrote (the process
+    /// died): its entities may lack index entries. The seed state still says
+    /// `loading`, so the next load starts again from scratch.
+    pub(super) fn discard_interrupted_bulk_load(&self) -> Result<(), StoreError> {
+        if self.meta_get(META_BULK_LOADING)?.is_none() {
+            return Ok(());
+        }
+        tracing::warn!(path = %self.path().display(), "discarding an interrupted bulk load");
+        self.clear()?;
+        self.tree(TreeRef::Meta)
+            .remove(META_BULK_LOADING)
+            .map_err(sled_err("unmarking a bulk load"))?;
+        if self.path().is_dir() {
+            let _ = std::fs::remove_dir_all(self.path().join(SCRATCH_DIR));
+        }
+        self.flush()
     }
 
     /// Encodes `records` and every index entry they imply, grouped by tree
@@ -244,7 +288,7 @@ impl BulkLoad<'_> {
     /// Fills every tree from its runs in key order, records counts, the date
     /// span and one new generation, then flushes: when this returns,
     /// everything is on disk.
-    pub fn finish(self) -> Result<u64, StoreError> {
+    pub fn finish(mut self) -> Result<u64, StoreError> {
         let store = self.store;
         // Trees shared out over the writers, biggest first, each to the
         // least loaded writer.
@@ -280,10 +324,12 @@ impl BulkLoad<'_> {
             batch.insert(META_MAX_SPAN, &self.max_span.to_be_bytes());
         }
         batch.insert(META_GENERATION, &generation.to_be_bytes());
+        batch.remove(META_BULK_LOADING);
         store
             .tree(TreeRef::Meta)
             .apply_batch(batch)
             .map_err(sled_err("recording a bulk load"))?;
+        self.finished = true;
         store.flush()?;
         store.inner.generation.store(generation, Ordering::SeqCst);
         store.inner.writes.fetch_add(1, Ordering::Relaxed);

@@ -43,6 +43,8 @@ const META_SEED_HASH: &[u8] = b"seed_hash";
 const META_SEED_STATE: &[u8] = b"seed_state";
 const META_GENERATION: &[u8] = b"generation";
 const META_MAX_SPAN: &[u8] = b"max_date_span";
+/// Present while a bulk load writes (see [`bulk`]).
+const META_BULK_LOADING: &[u8] = b"bulk_loading";
 fn meta_count_key(kind: EntityKind) -> Vec<u8> {
     format!("count/{}", kind.prefix()).into_bytes()
 }
@@ -270,6 +272,7 @@ impl Store {
             }),
         };
         store.check_format()?;
+        store.discard_interrupted_bulk_load()?;
         let generation = read_u64(store.meta_get(META_GENERATION)?);
         store.inner.generation.store(generation, Ordering::SeqCst);
         Ok(store)
