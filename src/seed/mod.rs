@@ -629,6 +629,8 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
         SeedState::Loaded { .. } if !reset => return merge(store, report, &ids),
         _ => {}
     }
+    // Only a merge needs the ids; a million of them are worth freeing.
+    drop(ids);
 
     store.set_seed_state(&SeedState::Loading {
         hash: report.hash.clone(),
