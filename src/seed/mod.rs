@@ -19,17 +19,22 @@ use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::de::{DeserializeOwned, SeqAccess, Visitor};
-use serde::Deserializer as _;
+use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer as _};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Source, Treaty};
-use crate::store::{Change, SeedState, Store, StoreError};
+use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Source, Treaty};
+use crate::store::{BulkLoad, Change, Prepared, SeedState, Store, StoreError};
 
 /// Entities written per transaction: bounds the memory a large load holds
 /// (sled keeps a transaction's writes in memory). The article seed fits in one.
 pub const BATCH_SIZE: usize = 1_000;
+
+/// Entities per batch of a bulk load into an empty store: each batch becomes
+/// one sorted scratch run, so larger batches mean fewer runs to merge; two
+/// batches in flight stay a few tens of MB.
+pub const BULK_BATCH_SIZE: usize = 10_000;
 
 /// More problems than this are summarised, not listed.
 const MAX_PROBLEMS: usize = 200;
@@ -226,6 +231,57 @@ fn each_element<R: Read>(reader: R, f: &mut dyn FnMut(usize, Value)) -> Result<(
     de.end()
 }
 
+/// Parses each element of the JSON array in `reader` straight into an
+/// entity of `kind` (no intermediate [`Value`]: the common case, a valid
+/// seed, parses about twice as fast), calling `f` with each. Stops at the
+/// first element that does not parse; returns how many elements `f` saw,
+/// and whether the whole array parsed.
+fn each_entity<R: Read>(reader: R, kind: EntityKind, f: &mut dyn FnMut(Entity)) -> (usize, bool) {
+    struct Typed(EntityKind);
+    impl<'de> DeserializeSeed<'de> for Typed {
+        type Value = Entity;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Entity, D::Error> {
+            Ok(match self.0 {
+                EntityKind::Actor => Entity::Actor(Actor::deserialize(d)?),
+                EntityKind::Event => Entity::Event(Event::deserialize(d)?),
+                EntityKind::Treaty => Entity::Treaty(Treaty::deserialize(d)?),
+                EntityKind::Funding => Entity::Funding(FundingAllocation::deserialize(d)?),
+                EntityKind::Place => Entity::Place(Place::deserialize(d)?),
+                EntityKind::Source => Entity::Source(Source::deserialize(d)?),
+            })
+        }
+    }
+    struct Each<'a> {
+        kind: EntityKind,
+        f: &'a mut dyn FnMut(Entity),
+        seen: &'a mut usize,
+    }
+    impl<'de> Visitor<'de> for Each<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON array of entities")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(entity) = seq.next_element_seed(Typed(self.kind))? {
+                (self.f)(entity);
+                *self.seen += 1;
+            }
+            Ok(())
+        }
+    }
+    let mut seen = 0;
+    let mut de = serde_json::Deserializer::from_reader(BufReader::new(reader));
+    let parsed = de
+        .deserialize_seq(Each {
+            kind,
+            f,
+            seen: &mut seen,
+        })
+        .and_then(|()| de.end())
+        .is_ok();
+    (seen, parsed)
+}
+
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -330,6 +386,10 @@ pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
 
 /// Streams every entity of every file through `f`; parse problems are
 /// recorded, and `f` sees only entities that parsed.
+///
+/// Each file is first parsed straight into entities. Only a file with a
+/// problem is read again, element by element through [`Value`], to name
+/// every bad element and field; elements `f` already saw are skipped then.
 fn stream(
     files: &[SeedFile],
     problems: &mut Vec<Problem>,
@@ -338,8 +398,8 @@ fn stream(
 ) {
     let mut hasher = hasher;
     for file in files {
-        let handle = match File::open(&file.path) {
-            Ok(h) => h,
+        let open = |problems: &mut Vec<Problem>| match File::open(&file.path) {
+            Ok(h) => Some(h),
             Err(e) => {
                 problems.push(Problem {
                     file: file.path.clone(),
@@ -347,11 +407,49 @@ fn stream(
                     field: None,
                     message: format!("cannot read: {e}"),
                 });
-                continue;
+                None
             }
         };
+        let Some(handle) = open(problems) else {
+            continue;
+        };
         let mut local = Vec::new();
+        let name = file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+        // The hash so far, to start again from if this file must be re-read.
+        let before = hasher.as_deref().cloned();
+        let (seen, parsed) = {
+            let mut on_entity = |entity: Entity| f(file, entity, &mut local);
+            match hasher.as_deref_mut() {
+                Some(h) => {
+                    h.update(name);
+                    h.update([0]);
+                    each_entity(
+                        Hashing {
+                            inner: handle,
+                            hasher: h,
+                        },
+                        file.kind,
+                        &mut on_entity,
+                    )
+                }
+                None => each_entity(handle, file.kind, &mut on_entity),
+            }
+        };
+        if parsed {
+            problems.extend(local);
+            continue;
+        }
+        if let (Some(h), Some(before)) = (hasher.as_deref_mut(), before) {
+            *h = before;
+        }
+        let Some(handle) = open(&mut local) else {
+            problems.extend(local);
+            continue;
+        };
         let mut on_element = |i: usize, value: Value| {
+            if i < seen {
+                return;
+            }
             let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
             match parse_entity(file.kind, &value) {
                 Ok(entity) => f(file, entity, &mut local),
@@ -365,7 +463,7 @@ fn stream(
         };
         let result = match hasher.as_deref_mut() {
             Some(h) => {
-                h.update(file.path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+                h.update(name);
                 h.update([0]);
                 each_element(
                     Hashing {
@@ -531,6 +629,8 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
         SeedState::Loaded { .. } if !reset => return merge(store, report, &ids),
         _ => {}
     }
+    // Only a merge needs the ids; a million of them are worth freeing.
+    drop(ids);
 
     store.set_seed_state(&SeedState::Loading {
         hash: report.hash.clone(),
@@ -538,7 +638,12 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
     if reset || resume {
         store.clear()?;
     }
-    write_seed(store, &report, |_| Ok(true))?;
+    match store.bulk_load()? {
+        Some(bulk) => write_bulk(store, bulk, &report)?,
+        // Entities created through the API before any seed: keep the
+        // transactional path, which replaces entities and their index entries.
+        None => write_seed(store, &report, |_| Ok(true))?,
+    }
     store.set_seed_state(&SeedState::Loaded {
         hash: report.hash.clone(),
     })?;
@@ -604,14 +709,9 @@ fn merge(store: &Store, report: SeedReport, ids: &HashSet<Id>) -> Result<LoadOut
     })
 }
 
-/// Streams the seed's entities into the store in batches, writing those
-/// `admit` accepts.
-fn write_seed(
-    store: &Store,
-    report: &SeedReport,
-    mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
-) -> Result<(), SeedError> {
-    let files: Vec<SeedFile> = report
+/// The seed files a validated report lists, with their kinds.
+fn report_files(report: &SeedReport) -> Vec<SeedFile> {
+    report
         .files
         .iter()
         .map(|p| {
@@ -622,27 +722,115 @@ fn write_seed(
                 kind: EntityKind::from_plural(plural).unwrap_or(EntityKind::Source),
             }
         })
-        .collect();
+        .collect()
+}
 
-    let total = report.total();
-    let show_progress = total >= 50_000 && std::io::stderr().is_terminal();
-    let mut batch = Vec::with_capacity(BATCH_SIZE.min(total));
-    let mut written = 0usize;
-    let mut write_error: Option<StoreError> = None;
-    let mut problems = Vec::new();
-    let flush_batch = |batch: &mut Vec<Change>, written: &mut usize| -> Result<(), StoreError> {
-        store.apply(batch, false)?;
-        *written += batch.len();
-        batch.clear();
-        if show_progress {
+/// Progress on stderr for large loads at a terminal.
+struct Progress {
+    total: usize,
+    written: usize,
+    show: bool,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        Progress {
+            total,
+            written: 0,
+            show: total >= 50_000 && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn add(&mut self, n: usize) {
+        self.written += n;
+        if self.show {
             let mut err = std::io::stderr();
             let _ = write!(
                 err,
-                "\rloading seed: {written}/{total} entities ({}%)",
-                *written * 100 / total.max(1)
+                "\rloading seed: {}/{} entities ({}%)",
+                self.written,
+                self.total,
+                self.written * 100 / self.total.max(1)
             );
             let _ = err.flush();
         }
+    }
+
+    fn done(&self) {
+        if self.show {
+            eprintln!();
+        }
+    }
+}
+
+/// Loads the seed into an empty store through a bulk load: a reader thread
+/// parses and encodes batches while this one spills the previous batch, with
+/// at most one batch waiting between them so memory stays bounded.
+fn write_bulk(store: &Store, mut bulk: BulkLoad<'_>, report: &SeedReport) -> Result<(), SeedError> {
+    let files = report_files(report);
+    let mut progress = Progress::new(report.total());
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(1);
+    let (written, problems) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut problems = Vec::new();
+            let mut batch = Vec::with_capacity(BULK_BATCH_SIZE);
+            let mut stopped = false;
+            stream(&files, &mut problems, None, &mut |_, entity, _| {
+                if stopped {
+                    return;
+                }
+                batch.push(Record {
+                    origin: Origin::Seed,
+                    entity,
+                });
+                if batch.len() >= BULK_BATCH_SIZE {
+                    // The writer hung up: it failed, and says why.
+                    stopped = sender.send(store.prepare(std::mem::take(&mut batch))).is_err();
+                }
+            });
+            if !stopped && !batch.is_empty() {
+                let _ = sender.send(store.prepare(batch));
+            }
+            problems
+        });
+        let mut written = Ok(());
+        for prepared in receiver {
+            let n = prepared.len();
+            if let Err(e) = bulk.write(prepared) {
+                written = Err(e);
+                break;
+            }
+            progress.add(n);
+        }
+        let problems = reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (written, problems)
+    });
+    written?;
+    if !problems.is_empty() {
+        // The files changed between validation and loading.
+        return Err(SeedError::Invalid(problems));
+    }
+    bulk.finish()?;
+    progress.done();
+    Ok(())
+}
+
+/// Streams the seed's entities into the store in transactional batches,
+/// writing those `admit` accepts.
+fn write_seed(
+    store: &Store,
+    report: &SeedReport,
+    mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
+) -> Result<(), SeedError> {
+    let files = report_files(report);
+    let mut progress = Progress::new(report.total());
+    let mut batch = Vec::with_capacity(BATCH_SIZE.min(report.total()));
+    let mut write_error: Option<StoreError> = None;
+    let mut problems = Vec::new();
+    let mut flush_batch = |batch: &mut Vec<Change>| -> Result<(), StoreError> {
+        store.apply(batch, false)?;
+        progress.add(batch.len());
+        batch.clear();
         Ok(())
     };
     stream(&files, &mut problems, None, &mut |_, entity, _| {
@@ -661,7 +849,7 @@ fn write_seed(
             }
         }
         if batch.len() >= BATCH_SIZE {
-            if let Err(e) = flush_batch(&mut batch, &mut written) {
+            if let Err(e) = flush_batch(&mut batch) {
                 write_error = Some(e);
             }
         }
@@ -674,11 +862,9 @@ fn write_seed(
         return Err(SeedError::Invalid(problems));
     }
     if !batch.is_empty() {
-        flush_batch(&mut batch, &mut written)?;
+        flush_batch(&mut batch)?;
     }
-    if show_progress {
-        eprintln!();
-    }
+    progress.done();
     Ok(())
 }
 

@@ -30,6 +30,12 @@ pub enum StoreError {
     Referenced { id: String, referrers: String },
     #[error("background task failed: {0}")]
     Task(String),
+    #[error("bulk load scratch file {path}: {source}")]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{id} already exists")]
     AlreadyExists { id: String },
 }

@@ -1,7 +1,7 @@
 //! Key encodings. Only the store knows them.
 //!
 //! - entity trees: `id`
-//! - relation trees: `from ‖ 0xff ‖ to` (ids are ASCII, so 0xff never occurs inside one)
+//! - relation trees: `to ‖ 0xff ‖ from` (ids are ASCII, so 0xff never occurs inside one)
 //! - date trees: `first_day ‖ last_day ‖ id`, days as big-endian u32 with the sign bit
 //!   flipped, so byte order is numeric order
 //! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`)

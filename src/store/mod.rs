@@ -1,11 +1,12 @@
 //! The sled store: one [`Store`] owns every tree.
 //!
-//! Entities live in one tree per kind; every relation is indexed in both
-//! directions, and ordered indexes serve date ranges, kind filters and search.
+//! Entities live in one tree per kind; every relation is indexed from its
+//! target back to the entities that hold it, and ordered indexes serve date ranges, kind filters and search.
 //! [`Store::apply`] writes entities and all their index entries in one sled
 //! transaction and flushes before returning, so an acknowledged write survives
 //! a crash and indexes never disagree with entities.
 
+mod bulk;
 mod error;
 mod keys;
 pub mod trees;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
+pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::StoreError;
 pub use trees::{TreeRef, FORMAT_VERSION};
@@ -44,6 +46,8 @@ const META_SEED_HASH: &[u8] = b"seed_hash";
 const META_SEED_STATE: &[u8] = b"seed_state";
 const META_GENERATION: &[u8] = b"generation";
 const META_MAX_SPAN: &[u8] = b"max_date_span";
+/// Present while a bulk load writes (see [`bulk`]).
+const META_BULK_LOADING: &[u8] = b"bulk_loading";
 fn meta_count_key(kind: EntityKind) -> Vec<u8> {
     format!("count/{}", kind.prefix()).into_bytes()
 }
@@ -217,11 +221,6 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
     let mut out = Vec::new();
     for edge in entity.edges() {
         out.push((
-            TreeRef::Forward(edge.relation),
-            keys::pair(id.as_bytes(), edge.to.as_bytes()),
-            edge.payload.clone(),
-        ));
-        out.push((
             TreeRef::Backward(edge.relation),
             keys::pair(edge.to.as_bytes(), id.as_bytes()),
             edge.payload,
@@ -319,6 +318,7 @@ impl Store {
             }),
         };
         store.check_format()?;
+        store.discard_interrupted_bulk_load()?;
         let generation = read_u64(store.meta_get(META_GENERATION)?);
         store.inner.generation.store(generation, Ordering::SeqCst);
         Ok(store)
@@ -755,15 +755,29 @@ impl Store {
     }
 
     /// Follows `relation` from each of `from` (one counted read): for each
-    /// source id, the ids it links to with the edge payload, in key order.
+    /// source id, the ids it links to with the edge payload, in id order.
+    /// Forward links come from the holding entity itself; backward ones
+    /// from the relation's index tree.
     pub fn related(&self, relation: Relation, direction: Direction, from: &[Id]) -> Result<Neighbours, StoreError> {
         self.count_read();
-        let tree_ref = match direction {
-            Direction::Forward => TreeRef::Forward(relation),
-            Direction::Backward => TreeRef::Backward(relation),
-        };
-        let tree = self.tree(tree_ref);
         let mut out = HashMap::with_capacity(from.len());
+        if direction == Direction::Forward {
+            for id in from {
+                // Keyed by target like an index: one link per target, the last one winning.
+                let mut links: BTreeMap<Vec<u8>, (Id, Vec<u8>)> = BTreeMap::new();
+                if let Some(record) = self.get_uncounted(id)? {
+                    for edge in record.entity.edges() {
+                        if edge.relation == relation {
+                            links.insert(edge.to.as_bytes().to_vec(), (edge.to, edge.payload));
+                        }
+                    }
+                }
+                out.insert(id.clone(), links.into_values().collect());
+            }
+            return Ok(out);
+        }
+        let tree_ref = TreeRef::Backward(relation);
+        let tree = self.tree(tree_ref);
         for id in from {
             let mut links = Vec::new();
             for item in tree.scan_prefix(keys::prefix(id.as_bytes())) {

@@ -8,6 +8,9 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
+/// 2: relations are indexed backward only (forward links are read from the
+/// holding entity); the event kind index carries the chronological key; search
+/// keys carry weight and name length, so a word lists in ranking order.
 pub const FORMAT_VERSION: u32 = 2;
 
 pub const META: &str = "meta";
@@ -24,32 +27,34 @@ pub fn entity_tree(kind: EntityKind) -> &'static str {
     }
 }
 
-/// The two index trees of a relation: (from → to, to → from).
-pub fn relation_trees(relation: Relation) -> (&'static str, &'static str) {
+/// The index tree of a relation, from the target back to the holders
+/// (to → from). There is no forward tree: the holding entity lists its own
+/// links, so a forward tree would only repeat it (and double a load's writes).
+pub fn relation_tree(relation: Relation) -> &'static str {
     use Relation::*;
     match relation {
-        EventParticipant => ("event_actors", "actor_events"),
-        EventPlace => ("event_place", "place_events"),
-        EventTreaty => ("event_treaties", "treaty_events"),
-        EventPartOf => ("event_parent", "event_parts"),
-        EventAfter => ("event_follows", "event_followed_by"),
-        EventRetractedBy => ("event_retracted_by", "event_retracts"),
-        EventFigureClaimant => ("event_claimants", "actor_claimed_figures"),
-        ActorPositionIn => ("actor_position_orgs", "org_position_holders"),
-        ActorPartOf => ("actor_parent", "actor_parts"),
-        TreatyParty => ("treaty_parties", "actor_treaties"),
-        TreatySignatory => ("treaty_signatories", "actor_signed_treaties"),
-        TreatyRatifier => ("treaty_ratifiers", "actor_ratified_treaties"),
-        TreatyMediator => ("treaty_mediators", "actor_mediated_treaties"),
-        TreatySignedAt => ("treaty_place", "place_treaties"),
-        TreatyBasedOn => ("treaty_basis", "treaty_derived"),
-        FundingDonor => ("funding_donor", "actor_funding_given"),
-        FundingRecipient => ("funding_recipient", "actor_funding_received"),
-        FundingAuthorizedBy => ("funding_authorizer", "actor_funding_authorized"),
-        FundingBasis => ("funding_basis", "treaty_funding"),
-        FundingEvent => ("funding_event", "event_funding"),
-        PlaceWithin => ("place_parent", "place_children"),
-        CitedSource => ("entity_sources", "source_entities"),
+        EventParticipant => "actor_events",
+        EventPlace => "place_events",
+        EventTreaty => "treaty_events",
+        EventPartOf => "event_parts",
+        EventAfter => "event_followed_by",
+        EventRetractedBy => "event_retracts",
+        EventFigureClaimant => "actor_claimed_figures",
+        ActorPositionIn => "org_position_holders",
+        ActorPartOf => "actor_parts",
+        TreatyParty => "actor_treaties",
+        TreatySignatory => "actor_signed_treaties",
+        TreatyRatifier => "actor_ratified_treaties",
+        TreatyMediator => "actor_mediated_treaties",
+        TreatySignedAt => "place_treaties",
+        TreatyBasedOn => "treaty_derived",
+        FundingDonor => "actor_funding_given",
+        FundingRecipient => "actor_funding_received",
+        FundingAuthorizedBy => "actor_funding_authorized",
+        FundingBasis => "treaty_funding",
+        FundingEvent => "event_funding",
+        PlaceWithin => "place_children",
+        CitedSource => "source_entities",
     }
 }
 
@@ -87,7 +92,6 @@ pub const EVENT_SORT_KEYS: &str = "event_sort_keys";
 pub enum TreeRef {
     Meta,
     Entity(EntityKind),
-    Forward(Relation),
     Backward(Relation),
     ByDate(EntityKind),
     ByKind(EntityKind),
@@ -102,9 +106,7 @@ pub fn all_trees() -> Vec<(TreeRef, &'static str)> {
         out.push((TreeRef::Entity(kind), entity_tree(kind)));
     }
     for relation in Relation::ALL {
-        let (fwd, bwd) = relation_trees(relation);
-        out.push((TreeRef::Forward(relation), fwd));
-        out.push((TreeRef::Backward(relation), bwd));
+        out.push((TreeRef::Backward(relation), relation_tree(relation)));
     }
     for kind in EntityKind::ALL {
         if let Some(name) = date_tree(kind) {

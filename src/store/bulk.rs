@@ -1,0 +1,373 @@
+//! Bulk loading: a seed written into an empty store without transactions.
+//!
+//! sled's inserts cost most when they land all over a tree that does not fit
+//! the page cache, and a seed's index entries do: a batch of events touches
+//! the index pages of every actor. So a bulk load sorts externally. Each
+//! batch is encoded, sorted per tree and spilled to a scratch file (a run);
+//! at the end, every tree is filled from a merge of its runs, in key order,
+//! which sled handles as appends at the right edge of the tree. Memory stays
+//! bounded by a batch and one read buffer per run; the scratch files take
+//! about the size of the entries and are removed when the load ends.
+//!
+//! Transactions are not needed because the store is empty and its seed
+//! state says `loading` throughout: a crash part-way is detected at the next
+//! start and the load redone from scratch. Without transactions a crash can
+//! leave entities without their index entries, so the meta tree also marks
+//! the bulk load itself, and opening a store that bears the mark discards
+//! the partial load first: a store is never seen inconsistent.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::sled_err;
+use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
+use crate::model::{EntityKind, Record};
+
+/// Threads that fill trees at the end of a bulk load (trees are independent).
+const WRITERS: usize = 2;
+
+/// The scratch directory of a bulk load, inside the database directory.
+const SCRATCH_DIR: &str = "seed-load.tmp";
+
+/// Read buffer per run while merging.
+const RUN_BUFFER: usize = 64 * 1024;
+
+/// A tree's (key, value) pairs.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A batch of entities encoded for a bulk load by [`Store::prepare`].
+pub struct Prepared {
+    /// Per tree (by position), its pairs in key order, one per key.
+    trees: Vec<Entries>,
+    counts: BTreeMap<EntityKind, u64>,
+    max_span: u64,
+    entities: usize,
+}
+
+impl Prepared {
+    /// Number of entities in the batch.
+    pub fn len(&self) -> usize {
+        self.entities
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities == 0
+    }
+}
+
+/// One spilled batch: a scratch file holding, tree after tree, each tree's
+/// sorted pairs as `key length ‖ value length ‖ key ‖ value` (lengths u32 LE).
+struct Run {
+    path: PathBuf,
+    /// Per tree position: (byte offset of its section, number of pairs).
+    sections: Vec<(u64, u64)>,
+}
+
+/// Reads one tree's section of a run, pair by pair.
+struct RunReader {
+    reader: BufReader<File>,
+    left: u64,
+}
+
+impl RunReader {
+    fn open(run: &Run, position: usize) -> std::io::Result<RunReader> {
+        let (offset, count) = run.sections[position];
+        let mut file = File::open(&run.path)?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(RunReader {
+            reader: BufReader::with_capacity(RUN_BUFFER, file),
+            left: count,
+        })
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut lengths = [0u8; 8];
+        self.reader.read_exact(&mut lengths)?;
+        let key_len = u32::from_le_bytes([lengths[0], lengths[1], lengths[2], lengths[3]]) as usize;
+        let value_len = u32::from_le_bytes([lengths[4], lengths[5], lengths[6], lengths[7]]) as usize;
+        let mut key = vec![0; key_len];
+        self.reader.read_exact(&mut key)?;
+        let mut value = vec![0; value_len];
+        self.reader.read_exact(&mut value)?;
+        Ok(Some((key, value)))
+    }
+}
+
+/// A load into an empty store without transactions (see the module docs).
+/// Counts, the longest date span and the generation are kept here and
+/// written once by [`BulkLoad::finish`]; the write lock is held throughout.
+pub struct BulkLoad<'a> {
+    store: &'a Store,
+    _guard: std::sync::MutexGuard<'a, ()>,
+    counts: BTreeMap<EntityKind, u64>,
+    max_span: u64,
+    scratch: Scratch,
+    runs: Vec<Run>,
+    finished: bool,
+}
+
+impl Drop for BulkLoad<'_> {
+    /// A load abandoned on an error leaves nothing half-written behind.
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Err(e) = self.store.discard_interrupted_bulk_load() {
+                tracing::error!(error = %e, "could not discard an abandoned bulk load; it is discarded at the next start");
+            }
+        }
+    }
+}
+
+/// The scratch directory of a bulk load, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create(store: &Store) -> Result<Scratch, StoreError> {
+        // Next to the database when it has a directory (a crashed load's
+        // leftovers are found and replaced there), else the system's.
+        static LOADS: AtomicU64 = AtomicU64::new(0);
+        let dir = if store.path().is_dir() {
+            store.path().join(SCRATCH_DIR)
+        } else {
+            let n = LOADS.fetch_add(1, Ordering::Relaxed);
+            std::env::temp_dir().join(format!("diplograph-seed-load-{}-{n}", std::process::id()))
+        };
+        let err = |source| StoreError::Scratch {
+            path: dir.clone(),
+            source,
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(err)?;
+        }
+        std::fs::create_dir_all(&dir).map_err(err)?;
+        Ok(Scratch(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Store {
+    /// Starts a bulk load, or returns `None` when the store holds any entity
+    /// or index entry. Only for a store whose seed state is already
+    /// `loading` (see the module docs).
+    pub fn bulk_load(&self) -> Result<Option<BulkLoad<'_>>, StoreError> {
+        let guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, tree) in self.inner.trees.iter().enumerate() {
+            if self.inner.names[i] != trees::META && !tree.is_empty() {
+                return Ok(None);
+            }
+        }
+        for kind in EntityKind::ALL {
+            if read_u64(self.meta_get(&meta_count_key(kind))?) != 0 {
+                return Ok(None);
+            }
+        }
+        let scratch = Scratch::create(self)?;
+        let meta = self.tree(TreeRef::Meta);
+        meta.insert(META_BULK_LOADING, &[1])
+            .map_err(sled_err("marking a bulk load"))?;
+        self.flush()?;
+        Ok(Some(BulkLoad {
+            store: self,
+            _guard: guard,
+            counts: BTreeMap::new(),
+            max_span: read_u64(self.meta_get(META_MAX_SPAN)?),
+            scratch,
+            runs: Vec::new(),
+            finished: false,
+        }))
+    }
+
+    /// Removes whatever a bulk load that did not finish wrote (the process
+    /// died): its entities may lack index entries. The seed state still says
+    /// `loading`, so the next load starts again from scratch.
+    pub(super) fn discard_interrupted_bulk_load(&self) -> Result<(), StoreError> {
+        if self.meta_get(META_BULK_LOADING)?.is_none() {
+            return Ok(());
+        }
+        tracing::warn!(path = %self.path().display(), "discarding an interrupted bulk load");
+        self.clear()?;
+        self.tree(TreeRef::Meta)
+            .remove(META_BULK_LOADING)
+            .map_err(sled_err("unmarking a bulk load"))?;
+        if self.path().is_dir() {
+            let _ = std::fs::remove_dir_all(self.path().join(SCRATCH_DIR));
+        }
+        self.flush()
+    }
+
+    /// Encodes `records` and every index entry they imply, grouped by tree
+    /// and sorted by key. Pure CPU work that touches no tree, so a loader can
+    /// run it on another thread while the previous batch is being spilled.
+    pub fn prepare(&self, records: Vec<Record>) -> Prepared {
+        let mut trees: Vec<Entries> = vec![Vec::new(); self.inner.trees.len()];
+        let mut counts = BTreeMap::new();
+        let mut max_span = 0;
+        let entities = records.len();
+        for record in records {
+            let entity = &record.entity;
+            for (tree, key, value) in index_entries(entity) {
+                trees[self.position(tree)].push((key, value));
+            }
+            if let Some(date) = entity.date() {
+                max_span = max_span.max((date.last_day() - date.first_day()) as u64);
+            }
+            *counts.entry(entity.kind()).or_insert(0) += 1;
+            let key = entity.id().as_bytes().to_vec();
+            trees[self.position(TreeRef::Entity(entity.kind()))].push((key, encode(&record)));
+        }
+        for entries in &mut trees {
+            // Stable, then one pair per key keeping the last value: what
+            // inserting the pairs one by one would leave (an entity that
+            // links one target twice indexes the later link).
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    std::mem::swap(&mut later.1, &mut earlier.1);
+                }
+                same
+            });
+        }
+        Prepared {
+            trees,
+            counts,
+            max_span,
+            entities,
+        }
+    }
+}
+
+impl BulkLoad<'_> {
+    /// Spills a prepared batch to a scratch run. Each id may appear once in
+    /// the whole load: a bulk load never replaces an entity.
+    pub fn write(&mut self, prepared: Prepared) -> Result<(), StoreError> {
+        let path = self.scratch.path().join(format!("run-{}", self.runs.len()));
+        let err = |source| StoreError::Scratch {
+            path: path.clone(),
+            source,
+        };
+        let mut out = BufWriter::with_capacity(RUN_BUFFER, File::create(&path).map_err(err)?);
+        let mut sections = Vec::with_capacity(prepared.trees.len());
+        let mut offset = 0u64;
+        for entries in &prepared.trees {
+            sections.push((offset, entries.len() as u64));
+            for (key, value) in entries {
+                out.write_all(&(key.len() as u32).to_le_bytes()).map_err(err)?;
+                out.write_all(&(value.len() as u32).to_le_bytes()).map_err(err)?;
+                out.write_all(key).map_err(err)?;
+                out.write_all(value).map_err(err)?;
+                offset += 8 + key.len() as u64 + value.len() as u64;
+            }
+        }
+        out.flush().map_err(err)?;
+        self.runs.push(Run { path, sections });
+        for (kind, n) in prepared.counts {
+            *self.counts.entry(kind).or_insert(0) += n;
+        }
+        self.max_span = self.max_span.max(prepared.max_span);
+        Ok(())
+    }
+
+    /// Fills every tree from its runs in key order, records counts, the date
+    /// span and one new generation, then flushes: when this returns,
+    /// everything is on disk.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        let store = self.store;
+        // Trees shared out over the writers, biggest first, each to the
+        // least loaded writer.
+        let mut sizes: Vec<(usize, u64)> = (0..store.inner.trees.len())
+            .map(|position| (position, self.runs.iter().map(|r| r.sections[position].1).sum()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        sizes.sort_by_key(|(_, n)| Reverse(*n));
+        let mut shares: Vec<(u64, Vec<usize>)> = vec![(0, Vec::new()); WRITERS];
+        for (position, n) in sizes {
+            if let Some(share) = shares.iter_mut().min_by_key(|(load, _)| *load) {
+                share.0 += n;
+                share.1.push(position);
+            }
+        }
+        let runs = &self.runs;
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = shares
+                .into_iter()
+                .map(|(_, positions)| scope.spawn(move || positions.into_iter().try_for_each(|p| fill(store, runs, p))))
+                .collect();
+            writers
+                .into_iter()
+                .try_for_each(|writer| writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        })?;
+
+        let generation = store.generation()? + 1;
+        let mut batch = sled::Batch::default();
+        for (kind, n) in &self.counts {
+            batch.insert(meta_count_key(*kind), &n.to_be_bytes());
+        }
+        if self.max_span > 0 {
+            batch.insert(META_MAX_SPAN, &self.max_span.to_be_bytes());
+        }
+        batch.insert(META_GENERATION, &generation.to_be_bytes());
+        batch.remove(META_BULK_LOADING);
+        store
+            .tree(TreeRef::Meta)
+            .apply_batch(batch)
+            .map_err(sled_err("recording a bulk load"))?;
+        self.finished = true;
+        store.flush()?;
+        store.inner.generation.store(generation, Ordering::SeqCst);
+        store.inner.writes.fetch_add(1, Ordering::Relaxed);
+        Ok(generation)
+    }
+}
+
+/// Inserts the tree at `position` from a merge of its sections of `runs`.
+fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> {
+    let tree = &store.inner.trees[position];
+    let name = store.inner.names[position];
+    let mut readers = Vec::with_capacity(runs.len());
+    // The smallest pending key of each run, and its value.
+    let mut heap = BinaryHeap::with_capacity(runs.len());
+    let mut values: Vec<Vec<u8>> = vec![Vec::new(); runs.len()];
+    for (i, run) in runs.iter().enumerate() {
+        let err = |source| StoreError::Scratch {
+            path: run.path.clone(),
+            source,
+        };
+        let mut reader = RunReader::open(run, position).map_err(err)?;
+        if let Some((key, value)) = reader.next().map_err(err)? {
+            heap.push(Reverse((key, i)));
+            values[i] = value;
+        }
+        readers.push(reader);
+    }
+    while let Some(Reverse((key, i))) = heap.pop() {
+        tree.insert(key, std::mem::take(&mut values[i]))
+            .map_err(sled_err(format!("bulk writing `{name}`")))?;
+        let next = readers[i].next().map_err(|source| StoreError::Scratch {
+            path: runs[i].path.clone(),
+            source,
+        })?;
+        if let Some((key, value)) = next {
+            heap.push(Reverse((key, i)));
+            values[i] = value;
+        }
+    }
+    Ok(())
+}
