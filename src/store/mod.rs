@@ -33,6 +33,10 @@ const RECORD_VERSION: u8 = 1;
 /// matches are always read in full).
 pub const MAX_PREFIX_HITS: usize = 2_000;
 
+/// How many entries that start on one day and end too early a period scan
+/// reads one by one before it seeks past the rest of them.
+const SEEK_AFTER_SKIPS: usize = 8;
+
 /// The search weight of a word in an entity's name (aliases 3, summaries 1).
 const NAME_WEIGHT: u8 = 4;
 
@@ -896,8 +900,8 @@ impl Store {
             ..PeriodScan::default()
         };
         let mut out = Vec::new();
-        self.scan_period(kind, &scan, |_, id| {
-            out.push(id);
+        self.scan_period(kind, &scan, |listing, id| {
+            out.push(self.id_in(TreeRef::ByDate(kind), listing, id)?);
             Ok(true)
         })?;
         Ok(out)
@@ -910,8 +914,12 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
-        self.scan_period(kind, scan, |key, id| {
-            out.push((key.to_vec(), id));
+        let tree = match scan.subkind {
+            Some(_) if kind == EntityKind::Event => TreeRef::ByKind(kind),
+            _ => TreeRef::ByDate(kind),
+        };
+        self.scan_period(kind, scan, |listing, id| {
+            out.push((listing.to_vec(), self.id_in(tree, listing, id)?));
             Ok(out.len() < limit)
         })?;
         if scan.from_end {
@@ -940,7 +948,7 @@ impl Store {
     }
 
     /// Walks a chronological index in listing order (or backwards), calling
-    /// `visit(listing key, id)` for every entry that `scan` selects until it
+    /// `visit(listing key, id bytes)` for every entry that `scan` selects until it
     /// returns `false`. Reads only keys, never entities.
     ///
     /// Events filtered by kind are read from the kind index, whose keys are
@@ -948,13 +956,13 @@ impl Store {
     /// A period `[from, to]` is the range of start days from `from` minus the
     /// longest period ever stored to `to`; the entries there that end before
     /// `from` share their start day with others that do too, so the scan seeks
-    /// past each such run instead of reading it (one seek per start day, not
-    /// per entry: a page costs the same at ten thousand entities as at a million).
+    /// past each long run of them instead of reading it (at most a few reads
+    /// and one seek per start day, however many entities start that day).
     fn scan_period(
         &self,
         kind: EntityKind,
         scan: &PeriodScan<'_>,
-        mut visit: impl FnMut(&[u8], Id) -> Result<bool, StoreError>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
         use std::ops::Bound::{self, Excluded, Included, Unbounded};
         self.count_read();
@@ -1000,6 +1008,9 @@ impl Store {
             key: String::from_utf8_lossy(key).into_owned(),
             reason: "not a chronological index key".into(),
         };
+        // Entries skipped in a row that start on the same day as the last one.
+        let mut same_day_skips = 0usize;
+        let mut skipped_day = None;
         'seek: loop {
             let range = tree.range::<Vec<u8>, _>((lower.clone(), upper.clone()));
             let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.from_end {
@@ -1013,7 +1024,18 @@ impl Store {
                 let (first, last, id) = keys::split_dated(listing).ok_or_else(|| corrupt_key(&key))?;
                 if let Some(f) = from_day.filter(|f| last < *f) {
                     // Every entry starting on `first` and ending before `from` sorts
-                    // before `first ‖ from`: jump over them.
+                    // before `first ‖ from`: jump over them. A seek costs about as
+                    // much as reading a few entries, so only a long run is jumped.
+                    same_day_skips = if skipped_day == Some(first) {
+                        same_day_skips + 1
+                    } else {
+                        1
+                    };
+                    skipped_day = Some(first);
+                    if same_day_skips < SEEK_AFTER_SKIPS {
+                        continue;
+                    }
+                    same_day_skips = 0;
                     if scan.from_end {
                         upper = Excluded(under(&keys::day(first)));
                     } else {
@@ -1021,7 +1043,7 @@ impl Store {
                     }
                     continue 'seek;
                 }
-                if !visit(listing, self.id_in(tree_ref, &key, id)?)? {
+                if !visit(listing, id)? {
                     return Ok(());
                 }
             }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use diplograph::model::{Entity, EntityKind, Event, EventKind, Id, Origin, Participant, Relation, Role};
-use diplograph::store::{Change, Direction, Store, StoreError};
+use diplograph::store::{Change, Direction, PeriodScan, Store, StoreError};
 
 use crate::helpers::{date, id, seeded};
 
@@ -927,7 +927,7 @@ mod random_graphs {
                 let mut t = Tape { choices: &choices, pos: 0 };
                 let store = Store::temporary().unwrap();
                 let kinds = [EventKind::Visit, EventKind::Statement, EventKind::Signing];
-                let puts: Vec<Change> = (0..150)
+                let puts: Vec<Change> = (0..600)
                     .map(|i| Change::Put {
                         entity: Entity::Event(Event {
                             id: Id::parse(&format!("event/e{i}")).unwrap(),
@@ -958,7 +958,13 @@ mod random_graphs {
                     .collect();
                 events.sort_by(|a, b| a.0.cmp(&b.0));
                 for _ in 0..40 {
-                    let (from, to) = (t.crowded_date(), t.crowded_date());
+                    // Half the periods start on a new year, the day most periods
+                    // start on, so the scan has long runs of them to skip.
+                    let from = match t.next(2) {
+                        0 => Some(PartialDate::parse(&(2000 + t.next(4)).to_string()).unwrap()),
+                        _ => t.crowded_date(),
+                    };
+                    let to = t.crowded_date();
                     let subkind = t.maybe(&kinds);
                     let dated = t.next(4) == 0;
                     let matching: Vec<&(Vec<u8>, Event)> = events
@@ -997,5 +1003,53 @@ mod random_graphs {
                     prop_assert_eq!(store.count_period(EntityKind::Event, &scan).unwrap(), between.len());
                 }
             }
+    }
+}
+
+#[test]
+fn a_period_scan_keeps_what_ends_on_its_first_day_among_many_that_end_before() {
+    // Thirty events fill 2004 (they start and end with it), which the scan
+    // jumps over; two more start with them but end on New Year's Day 2005 or
+    // on the day after, so they belong to 2005, as does one that started the
+    // day before them.
+    let store = Store::temporary().unwrap();
+    let mut changes: Vec<Change> = (0..30)
+        .map(|i| put(Entity::Event(event(&format!("year-{i:02}"), Some("2004"), &[]))))
+        .collect();
+    changes.push(put(Entity::Event(event("into-new-year", Some("2004/2005-01-01"), &[]))));
+    changes.push(put(Entity::Event(event("day-after", Some("2004/2005-01-02"), &[]))));
+    changes.push(put(Entity::Event(event("late-2004", Some("2004-12-31"), &[]))));
+    changes.push(put(Entity::Event(event(
+        "from-2003",
+        Some("2003-12-31/2005-01-01"),
+        &[],
+    ))));
+    store.apply(&changes, true).unwrap();
+    for from_end in [false, true] {
+        let scan = PeriodScan {
+            from: Some(&date("2005")),
+            from_end,
+            ..PeriodScan::default()
+        };
+        let found: Vec<Id> = store
+            .page_period(EntityKind::Event, &scan, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        let expected = ["event/from-2003", "event/into-new-year", "event/day-after"].map(id);
+        assert_eq!(found, expected, "from_end {from_end}");
+        assert_eq!(store.count_period(EntityKind::Event, &scan).unwrap(), 3);
+        let until = PeriodScan {
+            to: Some(&date("2004-12-31")),
+            from: Some(&date("2004-12-31")),
+            from_end,
+            ..PeriodScan::default()
+        };
+        assert_eq!(
+            store.count_period(EntityKind::Event, &until).unwrap(),
+            34,
+            "from_end {from_end}"
+        );
     }
 }
