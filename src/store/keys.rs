@@ -2,9 +2,9 @@
 //!
 //! - entity trees: `id`
 //! - relation trees: `to ‖ 0xff ‖ from` (ids are ASCII, so 0xff never occurs inside one)
-//! - date trees: `first_day ‖ last_day ‖ id`, days as big-endian u32 with the sign bit
-//!   flipped, so byte order is numeric order
-//! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`)
+//! - date trees (one per span class): `first_day ‖ last_day ‖ id`, days as big-endian
+//!   u32 with the sign bit flipped, so byte order is numeric order
+//! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`, one tree per span class)
 //! - search tokens: `token ‖ 0xff ‖ 255 − weight ‖ name length ‖ id`, so a word's
 //!   entities list in ranking order: heaviest field first, then shortest name
 
@@ -82,6 +82,25 @@ pub fn decode_day(b: &[u8]) -> i32 {
     let mut buf = [0u8; 4];
     buf.copy_from_slice(&b[..4]);
     (u32::from_be_bytes(buf) ^ 0x8000_0000) as i32
+}
+
+/// The longest period (last day minus first day) of each span class. The
+/// date trees keep each class apart, so a scan for periods that overlap a day
+/// looks back, in each class, only as far as that class's longest period: not
+/// at all for single days, a month for months, a year for years, and as far
+/// as the longest period ever stored for the rest.
+pub const SPAN_CLASSES: [i32; 4] = [0, 31, 366, i32::MAX];
+
+/// The span class of a listing key (`first_day ‖ last_day ‖ id`); 0 for
+/// undated entities and anything that is not such a key.
+pub fn class_of(listing: &[u8]) -> u8 {
+    split_dated(listing).map_or(0, |(first, last, _)| {
+        let span = last.saturating_sub(first);
+        SPAN_CLASSES
+            .iter()
+            .position(|max| span <= *max)
+            .unwrap_or(SPAN_CLASSES.len() - 1) as u8
+    })
 }
 
 /// Undated entities sort after every dated one.

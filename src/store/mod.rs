@@ -230,8 +230,10 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
             edge.payload,
         ));
     }
-    if trees::date_tree(kind).is_some() {
-        out.push((TreeRef::ByDate(kind), keys::dated(entity.date(), id), Vec::new()));
+    let listing = keys::dated(entity.date(), id);
+    let class = keys::class_of(&listing);
+    if trees::date_tree(kind, class).is_some() {
+        out.push((TreeRef::ByDate(kind, class), listing.clone(), Vec::new()));
     }
     if kind == EntityKind::Event {
         out.push((
@@ -243,12 +245,12 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
     if let Some(sub) = entity.subkind() {
         // Events are listed chronologically, so their kind index is too:
         // a kind filter and a period then read one range.
-        let key = if kind == EntityKind::Event {
-            keys::pair(sub.as_bytes(), &keys::dated(entity.date(), id))
+        let (key, class) = if kind == EntityKind::Event {
+            (keys::pair(sub.as_bytes(), &listing), class)
         } else {
-            keys::pair(sub.as_bytes(), id.as_bytes())
+            (keys::pair(sub.as_bytes(), id.as_bytes()), 0)
         };
-        out.push((TreeRef::ByKind(kind), key, Vec::new()));
+        out.push((TreeRef::ByKind(kind, class), key, Vec::new()));
     }
     let label_len = text::tokens(entity.label()).len().min(255) as u8;
     let mut weights: BTreeMap<String, u8> = BTreeMap::new();
@@ -812,12 +814,17 @@ impl Store {
         limit: usize,
         from_end: bool,
     ) -> Result<Vec<Keyed>, StoreError> {
+        if kind == EntityKind::Event {
+            let scan = PeriodScan {
+                after,
+                before,
+                from_end,
+                ..PeriodScan::default()
+            };
+            return self.page_period(kind, &scan, limit);
+        }
         self.count_read();
-        let tree_ref = if kind == EntityKind::Event {
-            TreeRef::ByDate(kind)
-        } else {
-            TreeRef::Entity(kind)
-        };
+        let tree_ref = TreeRef::Entity(kind);
         let tree = self.tree(tree_ref);
         use std::ops::Bound::*;
         let lower = after.map_or(Unbounded, |a| Excluded(a.to_vec()));
@@ -831,8 +838,7 @@ impl Store {
         let mut out = Vec::new();
         for item in items.take(limit) {
             let (key, _) = item.map_err(sled_err(format!("listing `{}`", self.name(tree_ref))))?;
-            let id_bytes = if kind == EntityKind::Event { &key[8..] } else { &key[..] };
-            out.push((key.to_vec(), self.id_in(tree_ref, &key, id_bytes)?));
+            out.push((key.to_vec(), self.id_in(tree_ref, &key, &key)?));
         }
         if from_end {
             out.reverse();
@@ -872,15 +878,23 @@ impl Store {
     /// Ids of `kind` entities whose sub-kind is `subkind` (e.g. actors of kind `person`).
     pub fn ids_of_subkind(&self, kind: EntityKind, subkind: &str) -> Result<Vec<Id>, StoreError> {
         self.count_read();
-        let tree_ref = TreeRef::ByKind(kind);
         let mut out = Vec::new();
-        for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
-            let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
-            let mut id = keys::second(&key);
-            if kind == EntityKind::Event {
-                id = id.get(8..).unwrap_or_default();
+        let classes = if kind == EntityKind::Event {
+            trees::SPAN_CLASS_COUNT
+        } else {
+            1
+        };
+        for class in 0..classes {
+            let tree_ref = TreeRef::ByKind(kind, class);
+            for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
+                let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
+                let mut id = keys::second(&key);
+                if kind == EntityKind::Event {
+                    // first day ‖ last day ‖ id
+                    id = id.get(8..).unwrap_or_default();
+                }
+                out.push(self.id_in(tree_ref, &key, id)?);
             }
-            out.push(self.id_in(tree_ref, &key, id)?);
         }
         Ok(out)
     }
@@ -901,7 +915,7 @@ impl Store {
         };
         let mut out = Vec::new();
         self.scan_period(kind, &scan, |listing, id| {
-            out.push(self.id_in(TreeRef::ByDate(kind), listing, id)?);
+            out.push(self.id_in(TreeRef::ByDate(kind, keys::class_of(listing)), listing, id)?);
             Ok(true)
         })?;
         Ok(out)
@@ -914,11 +928,14 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
-        let tree = match scan.subkind {
-            Some(_) if kind == EntityKind::Event => TreeRef::ByKind(kind),
-            _ => TreeRef::ByDate(kind),
-        };
+        let events_by_kind = scan.subkind.is_some() && kind == EntityKind::Event;
         self.scan_period(kind, scan, |listing, id| {
+            let class = keys::class_of(listing);
+            let tree = if events_by_kind {
+                TreeRef::ByKind(kind, class)
+            } else {
+                TreeRef::ByDate(kind, class)
+            };
             out.push((listing.to_vec(), self.id_in(tree, listing, id)?));
             Ok(out.len() < limit)
         })?;
@@ -942,112 +959,73 @@ impl Store {
     pub fn event_is_of_kind(&self, subkind: &str, key: &[u8]) -> Result<bool, StoreError> {
         let mut probe = keys::prefix(subkind.as_bytes());
         probe.extend_from_slice(key);
-        self.tree(TreeRef::ByKind(EntityKind::Event))
+        self.tree(TreeRef::ByKind(EntityKind::Event, keys::class_of(key)))
             .contains_key(probe)
             .map_err(sled_err("reading the event kind index"))
     }
 
     /// Walks a chronological index in listing order (or backwards), calling
-    /// `visit(listing key, id bytes)` for every entry that `scan` selects until it
-    /// returns `false`. Reads only keys, never entities.
+    /// `visit(listing key, id bytes)` for every entry that `scan` selects until
+    /// it returns `false`. Reads only keys, never entities.
     ///
     /// Events filtered by kind are read from the kind index, whose keys are
-    /// `kind ‖ 0xff ‖ listing key`, so a kind and a period make one range.
-    /// A period `[from, to]` is the range of start days from `from` minus the
-    /// longest period ever stored to `to`; the entries there that end before
-    /// `from` share their start day with others that do too, so the scan seeks
-    /// past each long run of them instead of reading it (at most a few reads
-    /// and one seek per start day, however many entities start that day).
+    /// `kind ‖ 0xff ‖ listing key`, so a kind and a period make one range. Each
+    /// span class has a tree of its own (see [`keys::SPAN_CLASSES`]); the
+    /// classes are walked side by side ([`ClassRun`]) and merged into listing
+    /// order.
     fn scan_period(
         &self,
         kind: EntityKind,
         scan: &PeriodScan<'_>,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<bool, StoreError>,
     ) -> Result<(), StoreError> {
-        use std::ops::Bound::{self, Excluded, Included, Unbounded};
         self.count_read();
-        let (tree_ref, prefix) = match scan.subkind {
-            Some(sub) if kind == EntityKind::Event => (TreeRef::ByKind(kind), keys::prefix(sub.as_bytes())),
-            _ => (TreeRef::ByDate(kind), Vec::new()),
+        let events_by_kind = scan.subkind.is_some() && kind == EntityKind::Event;
+        let prefix = match scan.subkind {
+            Some(sub) if events_by_kind => keys::prefix(sub.as_bytes()),
+            _ => Vec::new(),
         };
-        let tree = self.tree(tree_ref);
-        let under = |tail: &[u8]| [prefix.as_slice(), tail].concat();
-        let from_day = scan.from.map(PartialDate::first_day);
-        let to_day = scan.to.map(PartialDate::last_day);
-        let dated_only = scan.dated_only();
-
-        let mut lower: Bound<Vec<u8>> = Included(prefix.clone());
-        if let Some(f) = from_day {
-            let max_span = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
-            lower = Included(under(&keys::day(f.saturating_sub(max_span))));
-        }
-        if let Some(a) = scan.after {
-            let after = under(a);
-            if matches!(&lower, Included(l) if *l <= after) {
-                lower = Excluded(after);
-            }
-        }
-        let mut upper: Bound<Vec<u8>> = match keys::prefix_end(&prefix) {
-            Some(end) => Excluded(end),
-            None => Unbounded,
-        };
-        if dated_only {
-            // Undated entries sort last and never overlap a period.
-            let end = to_day.map_or(keys::UNDATED, |t| t.saturating_add(1));
-            upper = Excluded(under(&keys::day(end)));
-        }
-        if let Some(b) = scan.before {
-            let before = under(b);
-            if matches!(&upper, Excluded(u) if before < *u) || matches!(upper, Unbounded) {
-                upper = Excluded(before);
-            }
-        }
-
-        let corrupt_key = |key: &[u8]| StoreError::Corrupt {
-            tree: self.name(tree_ref),
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason: "not a chronological index key".into(),
-        };
-        // Entries skipped in a row that start on the same day as the last one.
-        let mut same_day_skips = 0usize;
-        let mut skipped_day = None;
-        'seek: loop {
-            let range = tree.range::<Vec<u8>, _>((lower.clone(), upper.clone()));
-            let entries: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if scan.from_end {
-                Box::new(range.rev())
+        let longest = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
+        let mut runs = Vec::with_capacity(keys::SPAN_CLASSES.len());
+        for (class, max_span) in keys::SPAN_CLASSES.iter().enumerate() {
+            let class = class as u8;
+            let tree_ref = if events_by_kind {
+                TreeRef::ByKind(kind, class)
             } else {
-                Box::new(range)
+                TreeRef::ByDate(kind, class)
             };
-            for entry in entries {
-                let (key, _) = entry.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
-                let listing = key.get(prefix.len()..).ok_or_else(|| corrupt_key(&key))?;
-                let (first, last, id) = keys::split_dated(listing).ok_or_else(|| corrupt_key(&key))?;
-                if let Some(f) = from_day.filter(|f| last < *f) {
-                    // Every entry starting on `first` and ending before `from` sorts
-                    // before `first ‖ from`: jump over them. A seek costs about as
-                    // much as reading a few entries, so only a long run is jumped.
-                    same_day_skips = if skipped_day == Some(first) {
-                        same_day_skips + 1
-                    } else {
-                        1
-                    };
-                    skipped_day = Some(first);
-                    if same_day_skips < SEEK_AFTER_SKIPS {
-                        continue;
-                    }
-                    same_day_skips = 0;
-                    if scan.from_end {
-                        upper = Excluded(under(&keys::day(first)));
-                    } else {
-                        lower = Included(under(&[keys::day(first), keys::day(f)].concat()));
-                    }
-                    continue 'seek;
-                }
-                if !visit(listing, id)? {
-                    return Ok(());
+            runs.push(ClassRun::new(
+                self.tree(tree_ref),
+                self.name(tree_ref),
+                &prefix,
+                scan,
+                (*max_span).min(longest),
+            ));
+        }
+        loop {
+            for run in runs.iter_mut() {
+                run.fill()?;
+            }
+            // The run whose next entry comes first in walking order.
+            let mut next: Option<usize> = None;
+            for (i, run) in runs.iter().enumerate() {
+                let Some(head) = run.head() else { continue };
+                let better = match next.and_then(|n| runs[n].head()) {
+                    None => true,
+                    Some(best) if scan.from_end => head > best,
+                    Some(best) => head < best,
+                };
+                if better {
+                    next = Some(i);
                 }
             }
-            return Ok(());
+            let Some(i) = next else { return Ok(()) };
+            let key = runs[i].take();
+            let listing = &key[prefix.len()..];
+            let id = keys::split_dated(listing).map_or(&[][..], |(_, _, id)| id);
+            if !visit(listing, id)? {
+                return Ok(());
+            }
         }
     }
 
@@ -1225,4 +1203,136 @@ impl Store {
 /// Exposed so callers can order events they already hold without a read.
 pub fn event_list_key(date: Option<&PartialDate>, id: &Id) -> Vec<u8> {
     keys::dated(date, id)
+}
+
+/// One span class of a chronological index, walked in listing order (or
+/// backwards): the entries under `prefix` whose period overlaps the scan's,
+/// between its cursors. The walk starts from `from` minus the class's
+/// longest period; an entry that ends before `from` is skipped, and after a
+/// few such entries that start the same day the walk seeks past the rest of
+/// them (they all sort before `first ‖ from`). So a page costs about the same
+/// at ten thousand entities as at a million.
+struct ClassRun<'t> {
+    tree: &'t sled::Tree,
+    name: &'static str,
+    prefix_len: usize,
+    prefix: Vec<u8>,
+    lower: std::ops::Bound<Vec<u8>>,
+    upper: std::ops::Bound<Vec<u8>>,
+    from_end: bool,
+    from_day: Option<i32>,
+    entries: Option<sled::Iter>,
+    head: Option<sled::IVec>,
+    done: bool,
+}
+
+impl<'t> ClassRun<'t> {
+    fn new(
+        tree: &'t sled::Tree,
+        name: &'static str,
+        prefix: &[u8],
+        scan: &PeriodScan<'_>,
+        max_span: i32,
+    ) -> ClassRun<'t> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let under = |tail: &[u8]| [prefix, tail].concat();
+        let from_day = scan.from.map(PartialDate::first_day);
+        let to_day = scan.to.map(PartialDate::last_day);
+        let mut lower = Included(prefix.to_vec());
+        if let Some(f) = from_day {
+            lower = Included(under(&keys::day(f.saturating_sub(max_span.max(0)))));
+        }
+        if let Some(a) = scan.after {
+            let after = under(a);
+            if matches!(&lower, Included(l) if *l <= after) {
+                lower = Excluded(after);
+            }
+        }
+        let mut upper = keys::prefix_end(prefix).map_or(Unbounded, Excluded);
+        if scan.dated_only() {
+            // Undated entries sort last and never overlap a period.
+            let end = to_day.map_or(keys::UNDATED, |t| t.saturating_add(1));
+            upper = Excluded(under(&keys::day(end)));
+        }
+        if let Some(b) = scan.before {
+            let before = under(b);
+            if matches!(&upper, Excluded(u) if before < *u) || matches!(upper, Unbounded) {
+                upper = Excluded(before);
+            }
+        }
+        ClassRun {
+            tree,
+            name,
+            prefix_len: prefix.len(),
+            prefix: prefix.to_vec(),
+            lower,
+            upper,
+            from_end: scan.from_end,
+            from_day,
+            entries: None,
+            head: None,
+            done: false,
+        }
+    }
+
+    /// Reads up to the next selected entry, unless it is already read.
+    fn fill(&mut self) -> Result<(), StoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        let mut same_day_skips = 0usize;
+        let mut skipped_day = None;
+        while self.head.is_none() && !self.done {
+            let entries = self
+                .entries
+                .get_or_insert_with(|| self.tree.range((self.lower.clone(), self.upper.clone())));
+            let entry = if self.from_end {
+                entries.next_back()
+            } else {
+                entries.next()
+            };
+            let Some(entry) = entry else {
+                self.done = true;
+                break;
+            };
+            let (key, _) = entry.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            let Some((first, last, _)) = keys::split_dated(&key[self.prefix_len.min(key.len())..]) else {
+                return Err(StoreError::Corrupt {
+                    tree: self.name,
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: "not a chronological index key".into(),
+                });
+            };
+            match self.from_day {
+                Some(f) if last < f => {
+                    same_day_skips = if skipped_day == Some(first) {
+                        same_day_skips + 1
+                    } else {
+                        1
+                    };
+                    skipped_day = Some(first);
+                    if same_day_skips >= SEEK_AFTER_SKIPS {
+                        let start = [self.prefix.as_slice(), &keys::day(first)].concat();
+                        if self.from_end {
+                            self.upper = Excluded(start);
+                        } else {
+                            self.lower = Included([start.as_slice(), &keys::day(f)].concat());
+                        }
+                        self.entries = None;
+                        same_day_skips = 0;
+                    }
+                }
+                _ => self.head = Some(key),
+            }
+        }
+        Ok(())
+    }
+
+    /// The listing key of the entry [`ClassRun::fill`] found.
+    fn head(&self) -> Option<&[u8]> {
+        self.head.as_ref().map(|k| &k[self.prefix_len..])
+    }
+
+    /// Takes the entry [`ClassRun::fill`] found.
+    fn take(&mut self) -> sled::IVec {
+        self.head.take().unwrap_or_default()
+    }
 }

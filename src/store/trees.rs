@@ -10,10 +10,14 @@ use crate::model::{EntityKind, Relation};
 /// record layout, a key encoding or a tree name changes.
 /// 2: relations are indexed backward only (forward links are read from the
 /// holding entity); the event kind index carries the chronological key; search
-/// keys carry weight and name length, so a word lists in ranking order.
+/// keys carry weight and name length, so a word lists in ranking order; date
+/// trees are split by span class (day, month, year, longer).
 pub const FORMAT_VERSION: u32 = 2;
 
 pub const META: &str = "meta";
+
+/// How many span classes the date trees are split into.
+pub const SPAN_CLASS_COUNT: u8 = 4;
 
 /// Entity trees: id → versioned record.
 pub fn entity_tree(kind: EntityKind) -> &'static str {
@@ -58,23 +62,50 @@ pub fn relation_tree(relation: Relation) -> &'static str {
     }
 }
 
-/// Dated entities by the period they cover: `first_day ‖ last_day ‖ id`.
-pub fn date_tree(kind: EntityKind) -> Option<&'static str> {
-    match kind {
-        EntityKind::Event => Some("events_by_date"),
-        EntityKind::Treaty => Some("treaties_by_date"),
-        EntityKind::Funding => Some("funding_by_date"),
-        _ => None,
-    }
+/// Dated entities by the period they cover: `first_day ‖ last_day ‖ id`,
+/// one tree per span class (see [`super::keys::SPAN_CLASSES`]): single days
+/// (and undated entities), months, years, and longer periods.
+pub fn date_tree(kind: EntityKind, class: u8) -> Option<&'static str> {
+    let names = match kind {
+        EntityKind::Event => [
+            "events_by_date",
+            "events_by_date_month",
+            "events_by_date_year",
+            "events_by_date_long",
+        ],
+        EntityKind::Treaty => [
+            "treaties_by_date",
+            "treaties_by_date_month",
+            "treaties_by_date_year",
+            "treaties_by_date_long",
+        ],
+        EntityKind::Funding => [
+            "funding_by_date",
+            "funding_by_date_month",
+            "funding_by_date_year",
+            "funding_by_date_long",
+        ],
+        _ => return None,
+    };
+    names.get(class as usize).copied()
 }
 
-/// Entities by their sub-kind: `kind ‖ 0xff ‖ id`.
-pub fn kind_tree(kind: EntityKind) -> Option<&'static str> {
-    match kind {
-        EntityKind::Actor => Some("actors_by_kind"),
-        EntityKind::Event => Some("events_by_kind"),
-        EntityKind::Treaty => Some("treaties_by_kind"),
-        EntityKind::Place => Some("places_by_kind"),
+/// Entities by their sub-kind: `kind ‖ 0xff ‖ id`. Events are listed
+/// chronologically, so theirs is `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`,
+/// one tree per span class, like the date trees.
+pub fn kind_tree(kind: EntityKind, class: u8) -> Option<&'static str> {
+    match (kind, class) {
+        (EntityKind::Actor, 0) => Some("actors_by_kind"),
+        (EntityKind::Event, _) => [
+            "events_by_kind",
+            "events_by_kind_month",
+            "events_by_kind_year",
+            "events_by_kind_long",
+        ]
+        .get(class as usize)
+        .copied(),
+        (EntityKind::Treaty, 0) => Some("treaties_by_kind"),
+        (EntityKind::Place, 0) => Some("places_by_kind"),
         _ => None,
     }
 }
@@ -93,8 +124,10 @@ pub enum TreeRef {
     Meta,
     Entity(EntityKind),
     Backward(Relation),
-    ByDate(EntityKind),
-    ByKind(EntityKind),
+    /// A date tree: the kind and the span class.
+    ByDate(EntityKind, u8),
+    /// A kind tree: the kind and (events only) the span class.
+    ByKind(EntityKind, u8),
     SearchTokens,
     EventSortKeys,
 }
@@ -109,11 +142,13 @@ pub fn all_trees() -> Vec<(TreeRef, &'static str)> {
         out.push((TreeRef::Backward(relation), relation_tree(relation)));
     }
     for kind in EntityKind::ALL {
-        if let Some(name) = date_tree(kind) {
-            out.push((TreeRef::ByDate(kind), name));
-        }
-        if let Some(name) = kind_tree(kind) {
-            out.push((TreeRef::ByKind(kind), name));
+        for class in 0..SPAN_CLASS_COUNT {
+            if let Some(name) = date_tree(kind, class) {
+                out.push((TreeRef::ByDate(kind, class), name));
+            }
+            if let Some(name) = kind_tree(kind, class) {
+                out.push((TreeRef::ByKind(kind, class), name));
+            }
         }
     }
     out.push((TreeRef::SearchTokens, SEARCH_TOKENS));
