@@ -930,20 +930,9 @@ mod random_graphs {
                 let puts: Vec<Change> = (0..600)
                     .map(|i| Change::Put {
                         entity: Entity::Event(Event {
-                            id: Id::parse(&format!("event/e{i}")).unwrap(),
-                            title: format!("event {i}"),
                             kind: kinds[t.next(kinds.len())],
                             date: t.crowded_date(),
-                            place: None,
-                            summary: None,
-                            participants: vec![],
-                            treaties: vec![],
-                            part_of: None,
-                            after: vec![],
-                            retracted_by: None,
-                            figures: vec![],
-                            sources: vec![],
-                            note: None,
+                            ..super::event(&format!("e{i}"), None, &[])
                         }),
                         origin: Origin::Seed,
                     })
