@@ -877,24 +877,24 @@ impl Store {
 
     /// Ids of `kind` entities whose sub-kind is `subkind` (e.g. actors of kind `person`).
     pub fn ids_of_subkind(&self, kind: EntityKind, subkind: &str) -> Result<Vec<Id>, StoreError> {
+        if kind == EntityKind::Event {
+            // The event kind index is chronological: read it as a period scan.
+            let scan = PeriodScan {
+                subkind: Some(subkind),
+                ..PeriodScan::default()
+            };
+            return Ok(self
+                .page_period(kind, &scan, usize::MAX)?
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect());
+        }
         self.count_read();
+        let tree_ref = TreeRef::ByKind(kind, 0);
         let mut out = Vec::new();
-        let classes = if kind == EntityKind::Event {
-            trees::SPAN_CLASS_COUNT
-        } else {
-            1
-        };
-        for class in 0..classes {
-            let tree_ref = TreeRef::ByKind(kind, class);
-            for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
-                let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
-                let mut id = keys::second(&key);
-                if kind == EntityKind::Event {
-                    // first day ‖ last day ‖ id
-                    id = id.get(8..).unwrap_or_default();
-                }
-                out.push(self.id_in(tree_ref, &key, id)?);
-            }
+        for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
+            let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
+            out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
         }
         Ok(out)
     }

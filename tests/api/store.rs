@@ -946,6 +946,13 @@ mod random_graphs {
                     })
                     .collect();
                 events.sort_by(|a, b| a.0.cmp(&b.0));
+                for kind in kinds {
+                    let found: BTreeSet<Id> =
+                        store.ids_of_subkind(EntityKind::Event, kind.as_str()).unwrap().into_iter().collect();
+                    let expected: BTreeSet<Id> =
+                        events.iter().filter(|(_, e)| e.kind == kind).map(|(_, e)| e.id.clone()).collect();
+                    prop_assert_eq!(found, expected, "events of kind {:?}", kind);
+                }
                 for _ in 0..40 {
                     // Half the periods start on a new year, the day most periods
                     // start on, so the scan has long runs of them to skip.
