@@ -176,6 +176,9 @@ pub struct Settings {
     /// Answer repeated identical reads from memory until the next write.
     #[arg(long, env = "DIPLOGRAPH_RESPONSE_CACHE", default_value_t = true, action = ArgAction::Set, global = true)]
     pub response_cache: bool,
+    /// Answer reads whose document ran before from a compiled plan that writes JSON straight from the store.
+    #[arg(long, env = "DIPLOGRAPH_COMPILED_PLANS", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub compiled_plans: bool,
     /// How many distinct answers the response cache keeps (least recently used go first).
     #[arg(
         long,
@@ -330,6 +333,7 @@ impl Settings {
                 timeout: Duration::from_millis(self.timeout_ms),
             },
             suggestions: self.suggestions,
+            compiled_plans: self.compiled_plans,
         }
     }
 }
@@ -357,6 +361,7 @@ impl fmt::Display for Settings {
         writeln!(f, "timeout_ms = {}", s.timeout_ms)?;
         writeln!(f, "introspection = {}", s.introspection)?;
         writeln!(f, "suggestions = {}", s.suggestions)?;
+        writeln!(f, "compiled_plans = {}", s.compiled_plans)?;
         writeln!(f, "batching = {} (max_batch = {})", s.batching, s.max_batch)?;
         writeln!(f, "dev = {}", s.dev)?;
         writeln!(f, "cors_origins = {:?}", s.cors_origins)?;

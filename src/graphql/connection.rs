@@ -96,7 +96,7 @@ pub struct Page {
 }
 
 /// Lowercase hex, without `format!` per byte: every edge of every page needs one.
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -124,7 +124,11 @@ pub fn complexity(child: usize, first: Option<i32>, last: Option<i32>) -> usize 
 
 impl PageArgs {
     pub fn window(self, ctx: &Context<'_>) -> Result<Window> {
-        let limits = ctx.data::<Limits>().copied().unwrap_or_default();
+        self.window_within(ctx.data::<Limits>().copied().unwrap_or_default())
+    }
+
+    /// Checks the arguments against the page limits.
+    pub fn window_within(self, limits: Limits) -> Result<Window> {
         let size = |name: &str, v: Option<i32>| -> Result<Option<usize>> {
             match v {
                 None => Ok(None),
@@ -169,7 +173,7 @@ pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
 }
 
 /// The index range of `w` over a listing sorted by `key`.
-fn window_bounds<T>(all: &[T], key: impl Fn(&T) -> &[u8], w: &Window) -> (usize, usize) {
+pub(super) fn window_bounds<T>(all: &[T], key: impl Fn(&T) -> &[u8], w: &Window) -> (usize, usize) {
     let start = w
         .after
         .as_ref()

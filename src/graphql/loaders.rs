@@ -225,16 +225,7 @@ impl Loaders {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.sorted.get(generation, &link)) {
             return Ok(hit);
         }
-        let nodes = self.nodes(link.clone()).await?;
-        let mut events: Vec<(Vec<u8>, Event)> = nodes
-            .iter()
-            .filter_map(|n| match n {
-                Node::Event(e) => Some((crate::store::event_list_key(e.0.date.as_ref(), &e.0.id), e.clone())),
-                _ => None,
-            })
-            .collect();
-        events.sort_by(|a, b| a.0.cmp(&b.0));
-        let events = Arc::new(events);
+        let events = sort_events(&*self.nodes(link.clone()).await?);
         if let Some(cache) = &self.cache {
             cache.sorted.put_all(generation, [(link, events.clone())]);
         }
@@ -252,5 +243,105 @@ impl Loaders {
             cache.links.put_all(generation, [(link, targets.clone())]);
         }
         Ok(targets)
+    }
+}
+
+/// The events among `nodes`, in chronological order with their listing keys.
+fn sort_events(nodes: &[Node]) -> SortedEvents {
+    let mut events: Vec<(Vec<u8>, Event)> = nodes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Event(e) => Some((crate::store::event_list_key(e.0.date.as_ref(), &e.0.id), e.clone())),
+            _ => None,
+        })
+        .collect();
+    events.sort_by(|a, b| a.0.cmp(&b.0));
+    Arc::new(events)
+}
+
+/// Reads that finish without waiting: the shared cache first, then the
+/// store itself. Compiled plans run outside async-graphql's executor, so
+/// they have no DataLoader batches to join.
+pub struct Direct<'a> {
+    store: &'a Store,
+    cache: &'a ReadCache,
+    generation: u64,
+}
+
+impl<'a> Direct<'a> {
+    pub fn new(store: &'a Store, cache: &'a ReadCache) -> Direct<'a> {
+        Direct {
+            store,
+            cache,
+            generation: store.current_generation(),
+        }
+    }
+
+    /// Entities by id, in the order asked; `None` for each that is missing.
+    pub fn entities(&self, ids: &[Id]) -> Result<Vec<Option<Node>>, StoreError> {
+        let mut out: Vec<Option<Node>> = ids
+            .iter()
+            .map(|id| self.cache.entities.get(self.generation, id))
+            .collect();
+        let missing: Vec<Id> = ids
+            .iter()
+            .zip(&out)
+            .filter(|(_, node)| node.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let loaded: HashMap<Id, Node> = self
+            .store
+            .get_many(&missing)?
+            .into_iter()
+            .map(|(id, entity)| (id, Node::from(entity)))
+            .collect();
+        for (slot, id) in out.iter_mut().zip(ids) {
+            if slot.is_none() {
+                *slot = loaded.get(id).cloned();
+            }
+        }
+        self.cache.entities.put_all(self.generation, loaded);
+        Ok(out)
+    }
+
+    pub fn entity(&self, id: &Id) -> Result<Option<Node>, StoreError> {
+        Ok(self.entities(std::slice::from_ref(id))?.pop().flatten())
+    }
+
+    /// Where a relation leads from one entity.
+    pub fn link(&self, link: &Link) -> Result<Targets, StoreError> {
+        if let Some(hit) = self.cache.links.get(self.generation, link) {
+            return Ok(hit);
+        }
+        let mut found = self
+            .store
+            .related(link.relation, link.direction, std::slice::from_ref(&link.from))?;
+        let targets = Arc::new(found.remove(&link.from).unwrap_or_default());
+        self.cache.links.put_all(self.generation, [(link.clone(), targets.clone())]);
+        Ok(targets)
+    }
+
+    /// What a relation leads to from one entity, loaded, in key order.
+    pub fn nodes(&self, link: &Link) -> Result<Arc<Vec<Node>>, StoreError> {
+        if let Some(hit) = self.cache.lists.get(self.generation, link) {
+            return Ok(hit);
+        }
+        let ids: Vec<Id> = self.link(link)?.iter().map(|(id, _)| id.clone()).collect();
+        let nodes = Arc::new(self.entities(&ids)?.into_iter().flatten().collect::<Vec<_>>());
+        self.cache.lists.put_all(self.generation, [(link.clone(), nodes.clone())]);
+        Ok(nodes)
+    }
+
+    /// The events a relation leads to, in chronological order.
+    pub fn sorted_events(&self, link: &Link) -> Result<SortedEvents, StoreError> {
+        if let Some(hit) = self.cache.sorted.get(self.generation, link) {
+            return Ok(hit);
+        }
+        let events = sort_events(&self.nodes(link)?);
+        self.cache.sorted.put_all(self.generation, [(link.clone(), events.clone())]);
+        Ok(events)
     }
 }

@@ -8,6 +8,7 @@ mod guard;
 mod loaders;
 mod memo;
 mod mutation;
+mod plan;
 mod query;
 mod scalars;
 mod subscription;
@@ -37,6 +38,9 @@ pub struct SchemaOptions {
     /// "Did you mean …" hints in validation errors; off by default, since
     /// they let anyone map a schema with introspection turned off.
     pub suggestions: bool,
+    /// Answer reads whose document has run before from a compiled plan
+    /// ([`answer_compiled`]) rather than through async-graphql.
+    pub compiled_plans: bool,
 }
 
 /// Builds the schema once, at start-up; every worker shares it.
@@ -50,6 +54,9 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
         .data(Arc::new(guard::Guard::new(options.limits.clone())));
     if !options.suggestions {
         builder = builder.disable_suggestions();
+    }
+    if options.compiled_plans {
+        builder = builder.data(Arc::new(plan::Plans::default()));
     }
     if !options.limits.introspection {
         builder = builder.disable_introspection();
@@ -75,6 +82,36 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
     };
     guard.finish(&mut response, request_id);
     response
+}
+
+/// The answer to a read from its document's compiled plan: the response
+/// body, or `None` when the document has no plan (yet) or the plan leaves
+/// this request to [`execute`].
+pub fn answer_compiled(
+    schema: &AppSchema,
+    store: &Store,
+    query: &str,
+    operation: Option<&str>,
+    variables: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Option<Vec<u8>> {
+    let plans = schema.data::<Arc<plan::Plans>>()?;
+    let reads = plan::Reads {
+        store,
+        cache: schema.data::<Arc<ReadCache>>()?,
+        limits: schema.data::<Limits>().copied().unwrap_or_default(),
+    };
+    plans.answer(query, operation, variables, reads)
+}
+
+/// Compiles a plan for a document that [`execute`] just ran without an
+/// error (see `plan.rs` for why that run matters), unless it has one.
+pub fn learn_plan(schema: &AppSchema, query: &str, operation: Option<&str>) {
+    let (Some(plans), Some(guard)) = (schema.data::<Arc<plan::Plans>>(), schema.data::<Arc<guard::Guard>>()) else {
+        return;
+    };
+    if let Ok(doc) = guard.check(query) {
+        plans.learn(query, operation, &doc);
+    }
 }
 
 /// The schema behind the guard, for transports that drive async-graphql

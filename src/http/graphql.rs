@@ -294,6 +294,40 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             });
         }
     }
+    if !is_mutation {
+        let started = std::time::Instant::now();
+        let answer = crate::graphql::answer_compiled(
+            &state.schema,
+            &state.store,
+            &query,
+            params.operation_name.as_deref(),
+            params.variables.as_ref(),
+        );
+        if let Some(body) = answer {
+            metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok")
+                .increment(1);
+            metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => "ok")
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("diplograph_compiled_answers_total").increment(1);
+            let body = Bytes::from(body);
+            let cache = match (&state.cache, cache_key) {
+                (Some(cache), Some(key)) => {
+                    metrics::counter!("diplograph_response_cache_misses_total").increment(1);
+                    cache.put(key, generation, body.clone());
+                    CacheUse::Miss
+                }
+                _ => CacheUse::Bypass,
+            };
+            return Ok(Outcome {
+                body,
+                request_error: false,
+                has_errors: false,
+                cache,
+            });
+        }
+    }
+    // Kept to compile a plan for the document once it has run without error.
+    let document = (!is_mutation).then(|| (query.clone(), params.operation_name.clone()));
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -349,6 +383,9 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         )
     })?;
     let has_errors = !response.errors.is_empty();
+    if let (false, Some((query, operation))) = (has_errors || request_error, document) {
+        crate::graphql::learn_plan(&state.schema, &query, operation.as_deref());
+    }
     let cache = match (&state.cache, cache_key) {
         (Some(cache), Some(key)) if !has_errors => {
             metrics::counter!("diplograph_response_cache_misses_total").increment(1);

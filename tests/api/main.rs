@@ -9,6 +9,7 @@ mod hostile;
 mod http;
 mod metrics;
 mod pagination;
+mod plans;
 mod relations;
 mod response_cache;
 mod schema_file;

@@ -1,0 +1,926 @@
+//! Compiled queries: a read's JSON answer written straight from the store's
+//! entities, without async-graphql's per-field futures and value tree.
+//!
+//! A document is compiled only after async-graphql has run it once without
+//! an error. By then it has passed parsing, validation and every limit, and
+//! those depend on the document alone: the only variables a plan takes are
+//! ids and cursors, which change no limit. A plan covers the common fields
+//! of the graph (entities, their relations, event connections); a document
+//! that uses anything else (filters, search, directives, abstract types, a
+//! field's own arguments) stays with async-graphql.
+//!
+//! Whatever would make async-graphql report an error (an id or a cursor it
+//! refuses, a page over the limit, a failed read) makes a plan give up and
+//! leave the request to async-graphql, so every error keeps a single source
+//! and a plan's answer is always the one async-graphql would give. The tests
+//! in `tests/api/plans.rs` hold the two to the same bytes.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, Field as FieldNode, OperationType, Selection, SelectionSet,
+};
+use async_graphql::resolver_utils::EnumType;
+use async_graphql::{Name, Positioned};
+use async_graphql_value::Value;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value as Json};
+
+use super::connection::{hex, page_with, window_bounds, Limits, PageArgs, Window};
+use super::loaders::{Direct, Link, ReadCache};
+use super::types::Node;
+use crate::model::{self, EntityKind, Id, PartialDate, Relation};
+use crate::store::{Direction, PeriodScan, Store};
+
+/// Plans the server keeps at most; past that it starts over.
+const MAX_PLANS: usize = 1000;
+
+/// The plans learned so far, by document text and operation name. `None`
+/// marks a document that has no plan, so it is not compiled again.
+#[derive(Default)]
+pub struct Plans(Mutex<FxHashMap<String, Vec<(Option<String>, Option<Arc<Plan>>)>>>);
+
+impl Plans {
+    fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Plan>>> {
+        let known = self.0.lock().ok()?;
+        known
+            .get(query)?
+            .iter()
+            .find(|(op, _)| op.as_deref() == operation)
+            .map(|(_, plan)| plan.clone())
+    }
+
+    /// Compiles `doc`, which async-graphql just ran without error, unless
+    /// it was compiled before.
+    pub fn learn(&self, query: &str, operation: Option<&str>, doc: &ExecutableDocument) {
+        if self.get(query, operation).is_some() {
+            return;
+        }
+        let plan = compile(doc, operation).map(Arc::new);
+        let Ok(mut known) = self.0.lock() else { return };
+        if known.len() >= MAX_PLANS {
+            known.clear();
+        }
+        known
+            .entry(query.to_owned())
+            .or_default()
+            .push((operation.map(str::to_owned), plan));
+    }
+
+    /// The answer to a read, when its document has a plan and the plan sees
+    /// it through; `None` leaves the request to async-graphql.
+    pub fn answer(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        variables: Option<&Map<String, Json>>,
+        reads: Reads<'_>,
+    ) -> Option<Vec<u8>> {
+        let plan = self.get(query, operation)??;
+        plan.run(variables, reads).ok()
+    }
+}
+
+/// What a plan reads from.
+pub struct Reads<'a> {
+    pub store: &'a Store,
+    pub cache: &'a ReadCache,
+    pub limits: Limits,
+}
+
+/// A document compiled for one operation.
+pub struct Plan {
+    root: Sel,
+    /// The operation's variables, each with whether it may be null.
+    variables: Vec<(Name, bool)>,
+}
+
+/// Why a plan left a request to async-graphql.
+struct GiveUp;
+
+type Run<T = ()> = Result<T, GiveUp>;
+
+impl<E: std::error::Error> From<E> for GiveUp {
+    fn from(_: E) -> GiveUp {
+        GiveUp
+    }
+}
+
+// ---- what a plan knows of the schema ----------------------------------------
+
+/// The object types a plan writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Ty {
+    Query,
+    Actor,
+    Event,
+    Treaty,
+    FundingAllocation,
+    Place,
+    Source,
+    Participant,
+    Ratification,
+    EventConnection,
+    EventEdge,
+    PageInfo,
+    Money,
+    Period,
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Query => "Query",
+            Ty::Actor => "Actor",
+            Ty::Event => "Event",
+            Ty::Treaty => "Treaty",
+            Ty::FundingAllocation => "FundingAllocation",
+            Ty::Place => "Place",
+            Ty::Source => "Source",
+            Ty::Participant => "Participant",
+            Ty::Ratification => "Ratification",
+            Ty::EventConnection => "EventConnection",
+            Ty::EventEdge => "EventEdge",
+            Ty::PageInfo => "PageInfo",
+            Ty::Money => "Money",
+            Ty::Period => "Period",
+        }
+    }
+
+    /// Whether an entity is of this type.
+    fn holds(self, node: &Node) -> bool {
+        matches!(
+            (self, node),
+            (Ty::Actor, Node::Actor(_))
+                | (Ty::Event, Node::Event(_))
+                | (Ty::Treaty, Node::Treaty(_))
+                | (Ty::FundingAllocation, Node::FundingAllocation(_))
+                | (Ty::Place, Node::Place(_))
+                | (Ty::Source, Node::Source(_))
+        )
+    }
+}
+
+/// A scalar field's value, borrowed from an entity.
+enum Leaf<'a> {
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    Strs(&'a [String]),
+    Enum(&'static str),
+    Date(Option<PartialDate>),
+    Bool(bool),
+}
+
+/// Reads a scalar from an entity; `None` if the entity is of another type.
+type LeafFn = for<'a> fn(&'a Node) -> Option<Leaf<'a>>;
+/// Reads the id an entity names in a field.
+type OneFn = for<'a> fn(&'a Node) -> Option<Option<&'a Id>>;
+/// Reads the ids an entity lists in a field.
+type IdsFn = for<'a> fn(&'a Node) -> Option<&'a [Id]>;
+
+/// What a field does, whatever its arguments and selection.
+#[derive(Clone, Copy)]
+enum Shape {
+    Typename(Ty),
+    Leaf(LeafFn),
+    /// The entity an id field names; null if missing or of another type.
+    One(OneFn, Ty),
+    /// The entities a list of ids names, in order, without missing ones.
+    Ids(IdsFn, Ty),
+    /// The entities a relation leads back to, in key order.
+    Follow(Relation, Ty),
+    /// The events a relation leads back to, in chronological order.
+    EventsByDate(Relation),
+    Participants,
+    ParticipantActor,
+    ParticipantRole,
+    Ratifications,
+    RatifiedBy,
+    RatifiedOn,
+    /// `FundingAllocation.amount` and its two fields.
+    Amount,
+    Units,
+    Currency,
+    /// `Event.period` and its three fields.
+    Period,
+    Precision,
+    FirstDay,
+    LastDay,
+    /// `Actor.events`: a connection over the actor's events.
+    ActorEvents,
+    /// `Query.actor(id:)` and its kin.
+    Lookup(EntityKind, Ty),
+    /// `Query.events`: the chronological listing.
+    AllEvents,
+    Nodes,
+    Edges,
+    EdgeNode,
+    Cursor,
+    TotalCount,
+    PageInfo,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+impl Shape {
+    /// The type of the field's selection, for fields that have one.
+    fn child(self) -> Option<Ty> {
+        Some(match self {
+            Shape::One(_, ty) | Shape::Ids(_, ty) | Shape::Follow(_, ty) | Shape::Lookup(_, ty) => ty,
+            Shape::EventsByDate(_) | Shape::Nodes | Shape::EdgeNode => Ty::Event,
+            Shape::Participants => Ty::Participant,
+            Shape::ParticipantActor | Shape::RatifiedBy => Ty::Actor,
+            Shape::Ratifications => Ty::Ratification,
+            Shape::ActorEvents | Shape::AllEvents => Ty::EventConnection,
+            Shape::Edges => Ty::EventEdge,
+            Shape::PageInfo => Ty::PageInfo,
+            Shape::Amount => Ty::Money,
+            Shape::Period => Ty::Period,
+            _ => return None,
+        })
+    }
+}
+
+/// The GraphQL name of an enum value.
+fn enum_name<T: EnumType + PartialEq>(value: T) -> &'static str {
+    T::items().iter().find(|i| i.value == value).map_or("", |i| i.name)
+}
+
+macro_rules! leaf {
+    ($variant:ident, |$x:ident| $body:expr) => {
+        Shape::Leaf(|node| match node {
+            Node::$variant(it) => {
+                let $x = &*it.0;
+                Some($body)
+            }
+            _ => None,
+        })
+    };
+}
+
+macro_rules! one {
+    ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
+        Shape::One(
+            |node| match node {
+                Node::$variant(it) => {
+                    let $x = &*it.0;
+                    Some($body)
+                }
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+macro_rules! ids {
+    ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
+        Shape::Ids(
+            |node| match node {
+                Node::$variant(it) => {
+                    let $x = &*it.0;
+                    Some($body.as_slice())
+                }
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+/// The field `name` of `parent`, if plans cover it.
+fn shape(parent: Ty, name: &str) -> Option<Shape> {
+    use Relation as R;
+    if name == "__typename" {
+        return Some(Shape::Typename(parent));
+    }
+    Some(match (parent, name) {
+        (Ty::Query, "actor") => Shape::Lookup(EntityKind::Actor, Ty::Actor),
+        (Ty::Query, "event") => Shape::Lookup(EntityKind::Event, Ty::Event),
+        (Ty::Query, "treaty") => Shape::Lookup(EntityKind::Treaty, Ty::Treaty),
+        (Ty::Query, "fundingAllocation") => Shape::Lookup(EntityKind::Funding, Ty::FundingAllocation),
+        (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::Place),
+        (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::Source),
+        (Ty::Query, "events") => Shape::AllEvents,
+
+        (Ty::Actor, "id") => leaf!(Actor, |a| Leaf::Str(a.id.as_str())),
+        (Ty::Actor, "name") => leaf!(Actor, |a| Leaf::Str(&a.name)),
+        (Ty::Actor, "kind") => leaf!(Actor, |a| Leaf::Enum(enum_name(a.kind))),
+        (Ty::Actor, "aliases") => leaf!(Actor, |a| Leaf::Strs(&a.aliases)),
+        (Ty::Actor, "summary") => leaf!(Actor, |a| Leaf::OptStr(a.summary.as_deref())),
+        (Ty::Actor, "note") => leaf!(Actor, |a| Leaf::OptStr(a.note.as_deref())),
+        (Ty::Actor, "partOf") => one!(Actor, |a| a.part_of.as_ref(), Ty::Actor),
+        (Ty::Actor, "parts") => Shape::Follow(R::ActorPartOf, Ty::Actor),
+        (Ty::Actor, "positionHolders") => Shape::Follow(R::ActorPositionIn, Ty::Actor),
+        (Ty::Actor, "events") => Shape::ActorEvents,
+        (Ty::Actor, "treaties") => Shape::Follow(R::TreatyParty, Ty::Treaty),
+        (Ty::Actor, "signedTreaties") => Shape::Follow(R::TreatySignatory, Ty::Treaty),
+        (Ty::Actor, "ratifiedTreaties") => Shape::Follow(R::TreatyRatifier, Ty::Treaty),
+        (Ty::Actor, "mediatedTreaties") => Shape::Follow(R::TreatyMediator, Ty::Treaty),
+        (Ty::Actor, "fundingProvided") => Shape::Follow(R::FundingDonor, Ty::FundingAllocation),
+        (Ty::Actor, "fundingReceived") => Shape::Follow(R::FundingRecipient, Ty::FundingAllocation),
+        (Ty::Actor, "fundingAuthorized") => Shape::Follow(R::FundingAuthorizedBy, Ty::FundingAllocation),
+        (Ty::Actor, "claimedFiguresIn") => Shape::Follow(R::EventFigureClaimant, Ty::Event),
+        (Ty::Actor, "sources") => ids!(Actor, |a| a.sources, Ty::Source),
+
+        (Ty::Event, "id") => leaf!(Event, |e| Leaf::Str(e.id.as_str())),
+        (Ty::Event, "title") => leaf!(Event, |e| Leaf::Str(&e.title)),
+        (Ty::Event, "kind") => leaf!(Event, |e| Leaf::Enum(enum_name(e.kind))),
+        (Ty::Event, "date") => leaf!(Event, |e| Leaf::Date(e.date)),
+        (Ty::Event, "period") => Shape::Period,
+        (Ty::Event, "summary") => leaf!(Event, |e| Leaf::OptStr(e.summary.as_deref())),
+        (Ty::Event, "note") => leaf!(Event, |e| Leaf::OptStr(e.note.as_deref())),
+        (Ty::Event, "place") => one!(Event, |e| e.place.as_ref(), Ty::Place),
+        (Ty::Event, "participants") => Shape::Participants,
+        (Ty::Event, "treaties") => ids!(Event, |e| e.treaties, Ty::Treaty),
+        (Ty::Event, "fundingAllocations") => Shape::Follow(R::FundingEvent, Ty::FundingAllocation),
+        (Ty::Event, "partOf") => one!(Event, |e| e.part_of.as_ref(), Ty::Event),
+        (Ty::Event, "parts") => Shape::Follow(R::EventPartOf, Ty::Event),
+        (Ty::Event, "after") => ids!(Event, |e| e.after, Ty::Event),
+        (Ty::Event, "followedBy") => Shape::Follow(R::EventAfter, Ty::Event),
+        (Ty::Event, "retractedBy") => one!(Event, |e| e.retracted_by.as_ref(), Ty::Event),
+        (Ty::Event, "retracts") => Shape::Follow(R::EventRetractedBy, Ty::Event),
+        (Ty::Event, "sources") => ids!(Event, |e| e.sources, Ty::Source),
+
+        (Ty::Treaty, "id") => leaf!(Treaty, |t| Leaf::Str(t.id.as_str())),
+        (Ty::Treaty, "name") => leaf!(Treaty, |t| Leaf::Str(&t.name)),
+        (Ty::Treaty, "kind") => leaf!(Treaty, |t| Leaf::Enum(enum_name(t.kind))),
+        (Ty::Treaty, "aliases") => leaf!(Treaty, |t| Leaf::Strs(&t.aliases)),
+        (Ty::Treaty, "citedOnly") => leaf!(Treaty, |t| Leaf::Bool(t.cited_only)),
+        (Ty::Treaty, "summary") => leaf!(Treaty, |t| Leaf::OptStr(t.summary.as_deref())),
+        (Ty::Treaty, "note") => leaf!(Treaty, |t| Leaf::OptStr(t.note.as_deref())),
+        (Ty::Treaty, "signedOn") => leaf!(Treaty, |t| Leaf::Date(t.signed_on)),
+        (Ty::Treaty, "enteredIntoForceOn") => leaf!(Treaty, |t| Leaf::Date(t.entered_into_force_on)),
+        (Ty::Treaty, "provisions") => leaf!(Treaty, |t| Leaf::Strs(&t.provisions)),
+        (Ty::Treaty, "signedAt") => one!(Treaty, |t| t.signed_at.as_ref(), Ty::Place),
+        (Ty::Treaty, "parties") => ids!(Treaty, |t| t.parties, Ty::Actor),
+        (Ty::Treaty, "signatories") => ids!(Treaty, |t| t.signatories, Ty::Actor),
+        (Ty::Treaty, "ratifications") => Shape::Ratifications,
+        (Ty::Treaty, "mediator") => one!(Treaty, |t| t.mediator.as_ref(), Ty::Actor),
+        (Ty::Treaty, "basedOn") => one!(Treaty, |t| t.based_on.as_ref(), Ty::Treaty),
+        (Ty::Treaty, "derivedTreaties") => Shape::Follow(R::TreatyBasedOn, Ty::Treaty),
+        (Ty::Treaty, "events") => Shape::EventsByDate(R::EventTreaty),
+        (Ty::Treaty, "fundingAllocations") => Shape::Follow(R::FundingBasis, Ty::FundingAllocation),
+        (Ty::Treaty, "sources") => ids!(Treaty, |t| t.sources, Ty::Source),
+
+        (Ty::FundingAllocation, "id") => leaf!(FundingAllocation, |f| Leaf::Str(f.id.as_str())),
+        (Ty::FundingAllocation, "title") => leaf!(FundingAllocation, |f| Leaf::Str(&f.title)),
+        (Ty::FundingAllocation, "amount") => Shape::Amount,
+        (Ty::FundingAllocation, "purpose") => leaf!(FundingAllocation, |f| Leaf::Str(&f.purpose)),
+        (Ty::FundingAllocation, "date") => leaf!(FundingAllocation, |f| Leaf::Date(f.date)),
+        (Ty::FundingAllocation, "note") => leaf!(FundingAllocation, |f| Leaf::OptStr(f.note.as_deref())),
+        (Ty::FundingAllocation, "donor") => one!(FundingAllocation, |f| Some(&f.donor), Ty::Actor),
+        (Ty::FundingAllocation, "recipient") => one!(FundingAllocation, |f| Some(&f.recipient), Ty::Actor),
+        (Ty::FundingAllocation, "authorizedBy") => one!(FundingAllocation, |f| f.authorized_by.as_ref(), Ty::Actor),
+        (Ty::FundingAllocation, "basis") => one!(FundingAllocation, |f| f.basis.as_ref(), Ty::Treaty),
+        (Ty::FundingAllocation, "event") => one!(FundingAllocation, |f| f.event.as_ref(), Ty::Event),
+        (Ty::FundingAllocation, "sources") => ids!(FundingAllocation, |f| f.sources, Ty::Source),
+
+        (Ty::Place, "id") => leaf!(Place, |p| Leaf::Str(p.id.as_str())),
+        (Ty::Place, "name") => leaf!(Place, |p| Leaf::Str(&p.name)),
+        (Ty::Place, "kind") => leaf!(Place, |p| Leaf::Enum(enum_name(p.kind))),
+        (Ty::Place, "aliases") => leaf!(Place, |p| Leaf::Strs(&p.aliases)),
+        (Ty::Place, "summary") => leaf!(Place, |p| Leaf::OptStr(p.summary.as_deref())),
+        (Ty::Place, "note") => leaf!(Place, |p| Leaf::OptStr(p.note.as_deref())),
+        (Ty::Place, "within") => one!(Place, |p| p.within.as_ref(), Ty::Place),
+        (Ty::Place, "contains") => Shape::Follow(R::PlaceWithin, Ty::Place),
+        (Ty::Place, "events") => Shape::EventsByDate(R::EventPlace),
+        (Ty::Place, "treaties") => Shape::Follow(R::TreatySignedAt, Ty::Treaty),
+        (Ty::Place, "sources") => ids!(Place, |p| p.sources, Ty::Source),
+
+        (Ty::Source, "id") => leaf!(Source, |s| Leaf::Str(s.id.as_str())),
+        (Ty::Source, "document") => leaf!(Source, |s| Leaf::Str(&s.document)),
+        (Ty::Source, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
+        (Ty::Source, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
+        (Ty::Source, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
+
+        (Ty::Participant, "actor") => Shape::ParticipantActor,
+        (Ty::Participant, "role") => Shape::ParticipantRole,
+        (Ty::Ratification, "by") => Shape::RatifiedBy,
+        (Ty::Ratification, "date") => Shape::RatifiedOn,
+        (Ty::Money, "amount") => Shape::Units,
+        (Ty::Money, "currency") => Shape::Currency,
+        (Ty::Period, "precision") => Shape::Precision,
+        (Ty::Period, "start") => Shape::FirstDay,
+        (Ty::Period, "end") => Shape::LastDay,
+
+        (Ty::EventConnection, "nodes") => Shape::Nodes,
+        (Ty::EventConnection, "edges") => Shape::Edges,
+        (Ty::EventConnection, "pageInfo") => Shape::PageInfo,
+        (Ty::EventConnection, "totalCount") => Shape::TotalCount,
+        (Ty::EventEdge, "node") => Shape::EdgeNode,
+        (Ty::EventEdge, "cursor") => Shape::Cursor,
+        (Ty::PageInfo, "hasNextPage") => Shape::HasNextPage,
+        (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
+        (Ty::PageInfo, "startCursor") => Shape::StartCursor,
+        (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+        _ => return None,
+    })
+}
+
+// ---- compiling ----------------------------------------------------------------
+
+/// A text argument: written in the document, or a variable of the request.
+enum Arg {
+    Absent,
+    Text(String),
+    Var(Name),
+}
+
+/// Paging arguments; the sizes are always written in the document, since
+/// they change the query's complexity.
+#[derive(Default)]
+struct Paging {
+    first: Option<i32>,
+    last: Option<i32>,
+    after: Option<Arg>,
+    before: Option<Arg>,
+}
+
+enum Args {
+    None,
+    Id(Arg),
+    Page(Paging),
+}
+
+/// One field of a selection: its response key, already JSON, and what it writes.
+struct Field {
+    key: String,
+    shape: Shape,
+    args: Args,
+    sel: Sel,
+}
+
+type Sel = Box<[Field]>;
+
+/// Fragments nest this deep at most (validation refuses cycles already).
+const MAX_FRAGMENT_NESTING: usize = 32;
+
+fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let op = &op.node;
+    if op.ty != OperationType::Query || !op.directives.is_empty() {
+        return None;
+    }
+    let mut variables = Vec::new();
+    for def in &op.variable_definitions {
+        let def = &def.node;
+        let text = matches!(&def.var_type.node.base, BaseType::Named(n) if n == "ID" || n == "String");
+        if !text || def.default_value.is_some() || !def.directives.is_empty() {
+            return None;
+        }
+        variables.push((def.name.node.clone(), def.var_type.node.nullable));
+    }
+    let compiler = Compiler {
+        doc,
+        variables: &variables,
+    };
+    let root = compiler.selection(Ty::Query, &op.selection_set.node)?;
+    Some(Plan { root, variables })
+}
+
+struct Compiler<'a> {
+    doc: &'a ExecutableDocument,
+    variables: &'a [(Name, bool)],
+}
+
+impl Compiler<'_> {
+    fn selection(&self, ty: Ty, set: &SelectionSet) -> Option<Sel> {
+        let mut fields = Vec::new();
+        self.gather(ty, set, 0, &mut fields)?;
+        Some(fields.into_iter().map(|(_, field)| field).collect())
+    }
+
+    /// Flattens a selection set and its fragments into fields in answer
+    /// order, each with its response key.
+    fn gather(&self, ty: Ty, set: &SelectionSet, nesting: usize, out: &mut Vec<(Name, Field)>) -> Option<()> {
+        if nesting > MAX_FRAGMENT_NESTING {
+            return None;
+        }
+        for item in &set.items {
+            if !item.node.directives().is_empty() {
+                return None;
+            }
+            let (condition, fragment) = match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    let key = field.response_key().node.clone();
+                    match out.iter().find(|(k, _)| *k == key) {
+                        // Validation made fields sharing a key the same field
+                        // with the same arguments: a scalar asked twice (a
+                        // fragment repeating `id`) is answered once, where it
+                        // first appears. Objects would need their selections
+                        // merged.
+                        Some((_, seen)) if seen.sel.is_empty() && field.selection_set.node.items.is_empty() => {}
+                        Some(_) => return None,
+                        None => out.push((key, self.field(ty, field)?)),
+                    }
+                    continue;
+                }
+                Selection::FragmentSpread(spread) => {
+                    let fragment = &self.doc.fragments.get(&spread.node.fragment_name.node)?.node;
+                    if !fragment.directives.is_empty() {
+                        return None;
+                    }
+                    (Some(&fragment.type_condition.node.on.node), &fragment.selection_set.node)
+                }
+                Selection::InlineFragment(inline) => (
+                    inline.node.type_condition.as_ref().map(|c| &c.node.on.node),
+                    &inline.node.selection_set.node,
+                ),
+            };
+            if condition.is_some_and(|on| on.as_str() != ty.name()) {
+                return None;
+            }
+            self.gather(ty, fragment, nesting + 1, out)?;
+        }
+        Some(())
+    }
+
+    fn field(&self, parent: Ty, field: &FieldNode) -> Option<Field> {
+        let name = field.name.node.as_str();
+        let shape = shape(parent, name)?;
+        let items = &field.selection_set.node;
+        let sel = match shape.child() {
+            Some(child) if !items.items.is_empty() => self.selection(child, items)?,
+            None if items.items.is_empty() => Sel::default(),
+            _ => return None,
+        };
+        Some(Field {
+            key: json_key(field.response_key().node.as_str()),
+            shape,
+            args: self.args(shape, field.arguments.as_slice())?,
+            sel,
+        })
+    }
+
+    fn args(&self, shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Option<Args> {
+        match shape {
+            Shape::Lookup(..) => match args {
+                [(name, value)] if name.node == "id" => Some(Args::Id(self.text(&value.node)?)),
+                _ => None,
+            },
+            Shape::ActorEvents | Shape::AllEvents => {
+                let mut paging = Paging::default();
+                for (name, value) in args {
+                    let value = &value.node;
+                    match name.node.as_str() {
+                        "first" => paging.first = size(value)?,
+                        "last" => paging.last = size(value)?,
+                        "after" => paging.after = Some(self.text(value)?),
+                        "before" => paging.before = Some(self.text(value)?),
+                        "filter" if *value == Value::Null => {}
+                        _ => return None,
+                    }
+                }
+                Some(Args::Page(paging))
+            }
+            _ if args.is_empty() => Some(Args::None),
+            _ => None,
+        }
+    }
+
+    fn text(&self, value: &Value) -> Option<Arg> {
+        match value {
+            Value::Null => Some(Arg::Absent),
+            Value::String(s) => Some(Arg::Text(s.clone())),
+            Value::Variable(name) if self.variables.iter().any(|(v, _)| v == name) => Some(Arg::Var(name.clone())),
+            _ => None,
+        }
+    }
+}
+
+fn size(value: &Value) -> Option<Option<i32>> {
+    match value {
+        Value::Null => Some(None),
+        Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(Some),
+        _ => None,
+    }
+}
+
+/// `"key":`, as it goes into the answer.
+fn json_key(key: &str) -> String {
+    let mut out = serde_json::to_string(key).unwrap_or_default();
+    out.push(':');
+    out
+}
+
+// ---- running --------------------------------------------------------------------
+
+/// What a field is read from.
+#[derive(Clone, Copy)]
+enum Obj<'a> {
+    Query,
+    Node(&'a Node),
+    Participant(&'a model::Participant),
+    Ratification(&'a model::Ratification),
+    Page(&'a Page<'a>),
+    Edge(&'a [u8], &'a Node),
+    Money(&'a model::Money),
+    Period(&'a PartialDate),
+}
+
+/// A page of events with its listing keys.
+struct Page<'a> {
+    items: Vec<(&'a [u8], Node)>,
+    has_prev: bool,
+    has_next: bool,
+    total: usize,
+}
+
+impl Plan {
+    fn run(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
+        // A variable async-graphql would refuse or coerce is left to it.
+        for (name, nullable) in &self.variables {
+            match variables.and_then(|v| v.get(name.as_str())) {
+                Some(Json::String(_)) => {}
+                None | Some(Json::Null) if *nullable => {}
+                _ => return Err(GiveUp),
+            }
+        }
+        let mut writer = Writer {
+            direct: Direct::new(reads.store, reads.cache),
+            store: reads.store,
+            limits: reads.limits,
+            variables,
+            out: Vec::with_capacity(4096),
+            written: FxHashMap::default(),
+            kept: Vec::new(),
+        };
+        writer.out.extend_from_slice(b"{\"data\":");
+        writer.object(&self.root, Obj::Query)?;
+        writer.out.push(b'}');
+        Ok(writer.out)
+    }
+}
+
+struct Writer<'a> {
+    direct: Direct<'a>,
+    store: &'a Store,
+    limits: Limits,
+    variables: Option<&'a Map<String, Json>>,
+    out: Vec<u8>,
+    /// Entity subtrees already written, by (selection, entity): where they
+    /// lie in `out`. The same entity under the same field of the query
+    /// always reads the same, so a repeat is a copy.
+    written: FxHashMap<(usize, usize), (usize, usize)>,
+    /// The entities `written` names by address, kept alive while it does.
+    kept: Vec<Node>,
+}
+
+/// The address of an entity's record: the same record is the same entity.
+fn address(node: &Node) -> usize {
+    match node {
+        Node::Actor(x) => Arc::as_ptr(&x.0) as usize,
+        Node::Event(x) => Arc::as_ptr(&x.0) as usize,
+        Node::Treaty(x) => Arc::as_ptr(&x.0) as usize,
+        Node::FundingAllocation(x) => Arc::as_ptr(&x.0) as usize,
+        Node::Place(x) => Arc::as_ptr(&x.0) as usize,
+        Node::Source(x) => Arc::as_ptr(&x.0) as usize,
+    }
+}
+
+fn link(relation: Relation, from: &Node) -> Link {
+    Link {
+        relation,
+        direction: Direction::Backward,
+        from: from.global_id().clone(),
+    }
+}
+
+impl Writer<'_> {
+    fn object(&mut self, sel: &[Field], obj: Obj<'_>) -> Run {
+        self.out.push(b'{');
+        for (i, field) in sel.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(field.key.as_bytes());
+            self.field(field, obj)?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn field(&mut self, field: &Field, obj: Obj<'_>) -> Run {
+        let sel = &field.sel;
+        match (field.shape, obj) {
+            (Shape::Typename(ty), _) => self.string(ty.name()),
+            (Shape::Leaf(read), Obj::Node(node)) => self.leaf(read(node).ok_or(GiveUp)?),
+            (Shape::One(read, ty), Obj::Node(node)) => self.one(read(node).ok_or(GiveUp)?, ty, sel),
+            (Shape::Ids(read, ty), Obj::Node(node)) => {
+                let nodes = self.direct.entities(read(node).ok_or(GiveUp)?)?;
+                self.list(sel, nodes.iter().flatten().filter(|n| ty.holds(n)))
+            }
+            (Shape::Follow(relation, ty), Obj::Node(node)) => {
+                let nodes = self.direct.nodes(&link(relation, node))?;
+                self.list(sel, nodes.iter().filter(|n| ty.holds(n)))
+            }
+            (Shape::EventsByDate(relation), Obj::Node(node)) => {
+                let events = self.direct.sorted_events(&link(relation, node))?;
+                let nodes: Vec<Node> = events.iter().map(|(_, e)| Node::Event(e.clone())).collect();
+                self.list(sel, nodes.iter())
+            }
+            (Shape::Participants, Obj::Node(Node::Event(event))) => {
+                self.array(&event.0.participants, |w, p| w.object(sel, Obj::Participant(p)))
+            }
+            (Shape::ParticipantActor, Obj::Participant(p)) => self.one(Some(&p.actor), Ty::Actor, sel),
+            (Shape::ParticipantRole, Obj::Participant(p)) => self.string(enum_name(p.role)),
+            (Shape::Ratifications, Obj::Node(Node::Treaty(treaty))) => {
+                self.array(&treaty.0.ratifications, |w, r| w.object(sel, Obj::Ratification(r)))
+            }
+            (Shape::RatifiedBy, Obj::Ratification(r)) => self.one(Some(&r.by), Ty::Actor, sel),
+            (Shape::RatifiedOn, Obj::Ratification(r)) => self.leaf(Leaf::Date(r.date)),
+            (Shape::Amount, Obj::Node(Node::FundingAllocation(f))) => self.object(sel, Obj::Money(&f.0.amount)),
+            // BigInt: a decimal string.
+            (Shape::Units, Obj::Money(m)) => self.string(&m.amount.to_string()),
+            (Shape::Currency, Obj::Money(m)) => self.string(&m.currency.to_string()),
+            (Shape::Period, Obj::Node(Node::Event(e))) => match &e.0.date {
+                Some(date) => self.object(sel, Obj::Period(date)),
+                None => self.null(),
+            },
+            (Shape::Precision, Obj::Period(d)) => self.string(enum_name(d.precision())),
+            (Shape::FirstDay, Obj::Period(d)) => self.string(&d.first_iso()),
+            (Shape::LastDay, Obj::Period(d)) => self.string(&d.last_iso()),
+            (Shape::ActorEvents, Obj::Node(node @ Node::Actor(_))) => {
+                let window = self.window(&field.args)?;
+                let events = self.direct.sorted_events(&link(Relation::EventParticipant, node))?;
+                let (start, end) = window_bounds(&events, |(k, _)| k.as_slice(), &window);
+                let page = Page {
+                    items: events[start..end]
+                        .iter()
+                        .map(|(k, e)| (k.as_slice(), Node::Event(e.clone())))
+                        .collect(),
+                    has_prev: start > 0,
+                    has_next: end < events.len(),
+                    total: events.len(),
+                };
+                self.object(sel, Obj::Page(&page))
+            }
+            (Shape::Lookup(kind, ty), Obj::Query) => {
+                let Args::Id(arg) = &field.args else { return Err(GiveUp) };
+                let id = Id::parse_as(kind, self.text(arg).ok_or(GiveUp)?).map_err(|_| GiveUp)?;
+                self.one(Some(&id), ty, sel)
+            }
+            (Shape::AllEvents, Obj::Query) => self.all_events(field),
+            (Shape::Nodes, Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| n)),
+            (Shape::Edges, Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
+            (Shape::EdgeNode, Obj::Edge(_, node)) => self.entity(sel, node),
+            (Shape::Cursor, Obj::Edge(key, _)) => self.string(&hex(key)),
+            (Shape::TotalCount, Obj::Page(page)) => {
+                write!(self.out, "{}", page.total)?;
+                Ok(())
+            }
+            (Shape::PageInfo, Obj::Page(_)) => self.object(sel, obj),
+            (Shape::HasNextPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_next)),
+            (Shape::HasPreviousPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_prev)),
+            (Shape::StartCursor, Obj::Page(page)) => self.cursor(page.items.first().map(|(k, _)| *k)),
+            (Shape::EndCursor, Obj::Page(page)) => self.cursor(page.items.last().map(|(k, _)| *k)),
+            _ => Err(GiveUp),
+        }
+    }
+
+    /// `Query.events` without a filter: the chronological listing, read a page at a time.
+    fn all_events(&mut self, field: &Field) -> Run {
+        let window = self.window(&field.args)?;
+        let store = self.store;
+        let page = page_with(&window, |after, before, limit, from_end| {
+            let scan = PeriodScan {
+                after,
+                before,
+                from_end,
+                ..PeriodScan::default()
+            };
+            store.page_period(EntityKind::Event, &scan, limit)
+        })
+        .map_err(|_| GiveUp)?;
+        let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
+        let total = if wants_total {
+            store.count(EntityKind::Event)? as usize
+        } else {
+            0
+        };
+        let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
+        let nodes = self.direct.entities(&ids)?;
+        let items = page
+            .items
+            .iter()
+            .zip(nodes)
+            .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| Ty::Event.holds(n))?)))
+            .collect();
+        let page = Page {
+            items,
+            has_prev: page.has_prev,
+            has_next: page.has_next,
+            total,
+        };
+        self.object(&field.sel, Obj::Page(&page))
+    }
+
+    fn window(&self, args: &Args) -> Run<Window> {
+        let Args::Page(paging) = args else { return Err(GiveUp) };
+        let text = |arg: &Option<Arg>| arg.as_ref().and_then(|a| self.text(a)).map(str::to_owned);
+        PageArgs {
+            first: paging.first,
+            last: paging.last,
+            after: text(&paging.after),
+            before: text(&paging.before),
+        }
+        .window_within(self.limits)
+        .map_err(|_| GiveUp)
+    }
+
+    fn text<'b>(&'b self, arg: &'b Arg) -> Option<&'b str> {
+        match arg {
+            Arg::Absent => None,
+            Arg::Text(s) => Some(s),
+            Arg::Var(name) => self.variables?.get(name.as_str())?.as_str(),
+        }
+    }
+
+    fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
+        let node = match id {
+            Some(id) => self.direct.entity(id)?,
+            None => None,
+        };
+        match node.filter(|n| ty.holds(n)) {
+            Some(node) => self.entity(sel, &node),
+            None => self.null(),
+        }
+    }
+
+    fn entity(&mut self, sel: &[Field], node: &Node) -> Run {
+        let key = (sel.as_ptr() as usize, address(node));
+        if let Some(&(start, end)) = self.written.get(&key) {
+            self.out.extend_from_within(start..end);
+            return Ok(());
+        }
+        let start = self.out.len();
+        self.object(sel, Obj::Node(node))?;
+        self.written.insert(key, (start, self.out.len()));
+        self.kept.push(node.clone());
+        Ok(())
+    }
+
+    fn list<'n>(&mut self, sel: &[Field], nodes: impl Iterator<Item = &'n Node>) -> Run {
+        self.out.push(b'[');
+        for (i, node) in nodes.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.entity(sel, node)?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn array<T>(&mut self, items: &[T], mut write: impl FnMut(&mut Self, &T) -> Run) -> Run {
+        self.out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write(self, item)?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn leaf(&mut self, leaf: Leaf<'_>) -> Run {
+        match leaf {
+            Leaf::Str(s) | Leaf::OptStr(Some(s)) | Leaf::Enum(s) => self.string(s),
+            Leaf::OptStr(None) | Leaf::Date(None) => self.null(),
+            Leaf::Strs(items) => self.array(items, |w, s| w.string(s)),
+            Leaf::Date(Some(date)) => self.string(&date.to_string()),
+            Leaf::Bool(b) => {
+                self.out.extend_from_slice(if b { b"true" } else { b"false" });
+                Ok(())
+            }
+        }
+    }
+
+    fn cursor(&mut self, key: Option<&[u8]>) -> Run {
+        match key {
+            Some(key) => self.string(&hex(key)),
+            None => self.null(),
+        }
+    }
+
+    fn string(&mut self, s: &str) -> Run {
+        serde_json::to_writer(&mut self.out, s)?;
+        Ok(())
+    }
+
+    fn null(&mut self) -> Run {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+}
