@@ -89,8 +89,8 @@ pub struct Window {
 }
 
 /// A page of a listing, with whether more lies on either side.
-pub struct Page {
-    pub items: Vec<Keyed>,
+pub struct Page<T = Keyed> {
+    pub items: Vec<T>,
     pub has_prev: bool,
     pub has_next: bool,
 }
@@ -205,9 +205,9 @@ pub fn page_store(store: &Store, kind: EntityKind, w: &Window) -> Result<Page> {
 /// reads (in listing order, at most `limit` items next to the bound it
 /// starts from), asking for one item more than the page to learn whether
 /// more follow.
-pub fn page_with<F>(w: &Window, fetch: F) -> Result<Page>
+pub fn page_with<T, F>(w: &Window, fetch: F) -> Result<Page<T>>
 where
-    F: FnOnce(Option<&[u8]>, Option<&[u8]>, usize, bool) -> std::result::Result<Vec<Keyed>, store::StoreError>,
+    F: FnOnce(Option<&[u8]>, Option<&[u8]>, usize, bool) -> std::result::Result<Vec<T>, store::StoreError>,
 {
     let (after, before) = (w.after.as_deref(), w.before.as_deref());
     if let Some(f) = w.first {
@@ -355,29 +355,26 @@ impl ParsedEventFilter {
 /// actor's, from the shared read cache), filtered and paged in memory.
 pub fn events_among(
     ctx: &Context<'_>,
-    events: &[(Vec<u8>, Event)],
+    events: &[(Vec<u8>, Node)],
     filter: Option<EventFilter>,
     args: PageArgs,
 ) -> Result<EventConnection> {
     let window = args.window(ctx)?;
-    let matching: Vec<&(Vec<u8>, Event)>;
-    let all: &[&(Vec<u8>, Event)] = match filter {
-        None => {
-            matching = events.iter().collect();
-            &matching
-        }
-        Some(filter) => {
-            let filter = ParsedEventFilter::parse(Some(filter))?;
-            matching = events.iter().filter(|(_, e)| filter.matches(&e.0)).collect();
-            &matching
-        }
-    };
-    let (s, e) = window_bounds(all, |(k, _)| k.as_slice(), &window);
+    let filter = filter.map(|f| ParsedEventFilter::parse(Some(f))).transpose()?;
+    let all: Vec<(&Vec<u8>, &Event)> = events
+        .iter()
+        .filter_map(|(key, node)| match node {
+            Node::Event(event) => Some((key, event)),
+            _ => None,
+        })
+        .filter(|(_, e)| filter.as_ref().is_none_or(|f| f.matches(&e.0)))
+        .collect();
+    let (s, e) = window_bounds(&all, |(k, _): &(&Vec<u8>, &Event)| k.as_slice(), &window);
     let mut connection = Connection::with_additional_fields(s > 0, e < all.len(), Totals { total_count: all.len() });
     connection.edges.extend(
         all[s..e]
             .iter()
-            .map(|(key, event)| Edge::new(Cursor(key.clone()), event.clone())),
+            .map(|(key, event)| Edge::new(Cursor((*key).clone()), (*event).clone())),
     );
     Ok(connection)
 }

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use super::types::{Event, Node};
-use crate::model::{Id, Relation};
-use crate::store::{Direction, Store, StoreError};
+use super::types::Node;
+use crate::model::{EntityKind, Id, Relation};
+use crate::store::{Direction, Keyed, PeriodScan, Store, StoreError};
 
 /// Loads entities by id.
 pub struct EntityLoader(pub Store);
@@ -121,8 +121,8 @@ impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
 }
 
 /// An actor's events (or any set of events) in chronological order, with
-/// their listing keys.
-pub type SortedEvents = Arc<Vec<(Vec<u8>, Event)>>;
+/// their listing keys; every node is an event.
+pub type SortedEvents = Arc<Vec<(Vec<u8>, Node)>>;
 
 /// Decoded entities and followed relations shared by every request; built
 /// once with the schema.
@@ -132,7 +132,14 @@ pub struct ReadCache {
     /// What a relation leads to, loaded: saves a lookup per item.
     lists: Generational<Link, Arc<Vec<Node>>>,
     sorted: Generational<Link, SortedEvents>,
+    /// Pages of the unfiltered chronological event listing.
+    event_pages: Generational<EventPage, Arc<Vec<Keyed>>>,
 }
+
+/// Where a page of the event listing lies: after and before which keys,
+/// how many items, and from which end.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct EventPage(Option<Vec<u8>>, Option<Vec<u8>>, usize, bool);
 
 /// Entries each half of the cache holds at most.
 pub const READ_CACHE_ENTRIES: usize = 50_000;
@@ -144,6 +151,7 @@ impl Default for ReadCache {
             links: Generational::new(READ_CACHE_ENTRIES),
             lists: Generational::new(READ_CACHE_ENTRIES / 4),
             sorted: Generational::new(READ_CACHE_ENTRIES / 4),
+            event_pages: Generational::new(READ_CACHE_ENTRIES / 4),
         }
     }
 }
@@ -225,7 +233,7 @@ impl Loaders {
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.sorted.get(generation, &link)) {
             return Ok(hit);
         }
-        let events = sort_events(&*self.nodes(link.clone()).await?);
+        let events = sort_events(&self.nodes(link.clone()).await?);
         if let Some(cache) = &self.cache {
             cache.sorted.put_all(generation, [(link, events.clone())]);
         }
@@ -248,10 +256,10 @@ impl Loaders {
 
 /// The events among `nodes`, in chronological order with their listing keys.
 fn sort_events(nodes: &[Node]) -> SortedEvents {
-    let mut events: Vec<(Vec<u8>, Event)> = nodes
+    let mut events: Vec<(Vec<u8>, Node)> = nodes
         .iter()
         .filter_map(|n| match n {
-            Node::Event(e) => Some((crate::store::event_list_key(e.0.date.as_ref(), &e.0.id), e.clone())),
+            Node::Event(e) => Some((crate::store::event_list_key(e.0.date.as_ref(), &e.0.id), n.clone())),
             _ => None,
         })
         .collect();
@@ -308,6 +316,9 @@ impl<'a> Direct<'a> {
     }
 
     pub fn entity(&self, id: &Id) -> Result<Option<Node>, StoreError> {
+        if let Some(hit) = self.cache.entities.get(self.generation, id) {
+            return Ok(Some(hit));
+        }
         Ok(self.entities(std::slice::from_ref(id))?.pop().flatten())
     }
 
@@ -320,7 +331,9 @@ impl<'a> Direct<'a> {
             .store
             .related(link.relation, link.direction, std::slice::from_ref(&link.from))?;
         let targets = Arc::new(found.remove(&link.from).unwrap_or_default());
-        self.cache.links.put_all(self.generation, [(link.clone(), targets.clone())]);
+        self.cache
+            .links
+            .put_all(self.generation, [(link.clone(), targets.clone())]);
         Ok(targets)
     }
 
@@ -331,8 +344,34 @@ impl<'a> Direct<'a> {
         }
         let ids: Vec<Id> = self.link(link)?.iter().map(|(id, _)| id.clone()).collect();
         let nodes = Arc::new(self.entities(&ids)?.into_iter().flatten().collect::<Vec<_>>());
-        self.cache.lists.put_all(self.generation, [(link.clone(), nodes.clone())]);
+        self.cache
+            .lists
+            .put_all(self.generation, [(link.clone(), nodes.clone())]);
         Ok(nodes)
+    }
+
+    /// Up to `limit` events of the chronological listing next to a bound
+    /// (see [`Store::page_period`]).
+    pub fn event_page(
+        &self,
+        after: Option<&[u8]>,
+        before: Option<&[u8]>,
+        limit: usize,
+        from_end: bool,
+    ) -> Result<Arc<Vec<Keyed>>, StoreError> {
+        let key = EventPage(after.map(<[u8]>::to_vec), before.map(<[u8]>::to_vec), limit, from_end);
+        if let Some(hit) = self.cache.event_pages.get(self.generation, &key) {
+            return Ok(hit);
+        }
+        let scan = PeriodScan {
+            after,
+            before,
+            from_end,
+            ..PeriodScan::default()
+        };
+        let page = Arc::new(self.store.page_period(EntityKind::Event, &scan, limit)?);
+        self.cache.event_pages.put_all(self.generation, [(key, page.clone())]);
+        Ok(page)
     }
 
     /// The events a relation leads to, in chronological order.
@@ -341,7 +380,9 @@ impl<'a> Direct<'a> {
             return Ok(hit);
         }
         let events = sort_events(&self.nodes(link)?);
-        self.cache.sorted.put_all(self.generation, [(link.clone(), events.clone())]);
+        self.cache
+            .sorted
+            .put_all(self.generation, [(link.clone(), events.clone())]);
         Ok(events)
     }
 }

@@ -16,6 +16,7 @@
 //! in `tests/api/plans.rs` hold the two to the same bytes.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{
@@ -31,15 +32,18 @@ use super::connection::{hex, page_with, window_bounds, Limits, PageArgs, Window}
 use super::loaders::{Direct, Link, ReadCache};
 use super::types::Node;
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
-use crate::store::{Direction, PeriodScan, Store};
+use crate::store::{Direction, Store};
 
 /// Plans the server keeps at most; past that it starts over.
 const MAX_PLANS: usize = 1000;
 
-/// The plans learned so far, by document text and operation name. `None`
-/// marks a document that has no plan, so it is not compiled again.
+/// What was learned of one document, per operation name: its plan, or
+/// `None` when it has none (so it is not compiled again).
+type Learned = Vec<(Option<String>, Option<Arc<Plan>>)>;
+
+/// The plans learned so far, by document text.
 #[derive(Default)]
-pub struct Plans(Mutex<FxHashMap<String, Vec<(Option<String>, Option<Arc<Plan>>)>>>);
+pub struct Plans(Mutex<FxHashMap<String, Learned>>);
 
 impl Plans {
     fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Plan>>> {
@@ -92,6 +96,8 @@ pub struct Reads<'a> {
 /// A document compiled for one operation.
 pub struct Plan {
     root: Sel,
+    /// The size of the last answer, to size the next one's buffer.
+    size: AtomicUsize,
     /// The operation's variables, each with whether it may be null.
     variables: Vec<(Name, bool)>,
 }
@@ -484,7 +490,11 @@ fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
         variables: &variables,
     };
     let root = compiler.selection(Ty::Query, &op.selection_set.node)?;
-    Some(Plan { root, variables })
+    Some(Plan {
+        root,
+        size: AtomicUsize::new(4096),
+        variables,
+    })
 }
 
 struct Compiler<'a> {
@@ -530,7 +540,10 @@ impl Compiler<'_> {
                     if !fragment.directives.is_empty() {
                         return None;
                     }
-                    (Some(&fragment.type_condition.node.on.node), &fragment.selection_set.node)
+                    (
+                        Some(&fragment.type_condition.node.on.node),
+                        &fragment.selection_set.node,
+                    )
                 }
                 Selection::InlineFragment(inline) => (
                     inline.node.type_condition.as_ref().map(|c| &c.node.on.node),
@@ -630,7 +643,7 @@ enum Obj<'a> {
 
 /// A page of events with its listing keys.
 struct Page<'a> {
-    items: Vec<(&'a [u8], Node)>,
+    items: Vec<(&'a [u8], &'a Node)>,
     has_prev: bool,
     has_next: bool,
     total: usize,
@@ -651,13 +664,13 @@ impl Plan {
             store: reads.store,
             limits: reads.limits,
             variables,
-            out: Vec::with_capacity(4096),
+            out: Vec::with_capacity(self.size.load(Ordering::Relaxed)),
             written: FxHashMap::default(),
-            kept: Vec::new(),
         };
         writer.out.extend_from_slice(b"{\"data\":");
         writer.object(&self.root, Obj::Query)?;
         writer.out.push(b'}');
+        self.size.store(writer.out.len(), Ordering::Relaxed);
         Ok(writer.out)
     }
 }
@@ -668,24 +681,10 @@ struct Writer<'a> {
     limits: Limits,
     variables: Option<&'a Map<String, Json>>,
     out: Vec<u8>,
-    /// Entity subtrees already written, by (selection, entity): where they
-    /// lie in `out`. The same entity under the same field of the query
+    /// Entity subtrees already written, by selection and entity id: where
+    /// they lie in `out`. The same entity under the same field of the query
     /// always reads the same, so a repeat is a copy.
-    written: FxHashMap<(usize, usize), (usize, usize)>,
-    /// The entities `written` names by address, kept alive while it does.
-    kept: Vec<Node>,
-}
-
-/// The address of an entity's record: the same record is the same entity.
-fn address(node: &Node) -> usize {
-    match node {
-        Node::Actor(x) => Arc::as_ptr(&x.0) as usize,
-        Node::Event(x) => Arc::as_ptr(&x.0) as usize,
-        Node::Treaty(x) => Arc::as_ptr(&x.0) as usize,
-        Node::FundingAllocation(x) => Arc::as_ptr(&x.0) as usize,
-        Node::Place(x) => Arc::as_ptr(&x.0) as usize,
-        Node::Source(x) => Arc::as_ptr(&x.0) as usize,
-    }
+    written: FxHashMap<usize, FxHashMap<Id, (usize, usize)>>,
 }
 
 fn link(relation: Relation, from: &Node) -> Link {
@@ -726,8 +725,7 @@ impl Writer<'_> {
             }
             (Shape::EventsByDate(relation), Obj::Node(node)) => {
                 let events = self.direct.sorted_events(&link(relation, node))?;
-                let nodes: Vec<Node> = events.iter().map(|(_, e)| Node::Event(e.clone())).collect();
-                self.list(sel, nodes.iter())
+                self.list(sel, events.iter().map(|(_, e)| e))
             }
             (Shape::Participants, Obj::Node(Node::Event(event))) => {
                 self.array(&event.0.participants, |w, p| w.object(sel, Obj::Participant(p)))
@@ -755,10 +753,7 @@ impl Writer<'_> {
                 let events = self.direct.sorted_events(&link(Relation::EventParticipant, node))?;
                 let (start, end) = window_bounds(&events, |(k, _)| k.as_slice(), &window);
                 let page = Page {
-                    items: events[start..end]
-                        .iter()
-                        .map(|(k, e)| (k.as_slice(), Node::Event(e.clone())))
-                        .collect(),
+                    items: events[start..end].iter().map(|(k, e)| (k.as_slice(), e)).collect(),
                     has_prev: start > 0,
                     has_next: end < events.len(),
                     total: events.len(),
@@ -771,7 +766,7 @@ impl Writer<'_> {
                 self.one(Some(&id), ty, sel)
             }
             (Shape::AllEvents, Obj::Query) => self.all_events(field),
-            (Shape::Nodes, Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| n)),
+            (Shape::Nodes, Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| *n)),
             (Shape::Edges, Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
             (Shape::EdgeNode, Obj::Edge(_, node)) => self.entity(sel, node),
             (Shape::Cursor, Obj::Edge(key, _)) => self.string(&hex(key)),
@@ -791,17 +786,16 @@ impl Writer<'_> {
     /// `Query.events` without a filter: the chronological listing, read a page at a time.
     fn all_events(&mut self, field: &Field) -> Run {
         let window = self.window(&field.args)?;
-        let store = self.store;
+        // The page borrows from the listing the read cache holds.
+        let mut listing = None;
         let page = page_with(&window, |after, before, limit, from_end| {
-            let scan = PeriodScan {
-                after,
-                before,
-                from_end,
-                ..PeriodScan::default()
-            };
-            store.page_period(EntityKind::Event, &scan, limit)
+            Ok(listing
+                .insert(self.direct.event_page(after, before, limit, from_end)?)
+                .iter()
+                .collect())
         })
         .map_err(|_| GiveUp)?;
+        let store = self.store;
         let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         let total = if wants_total {
             store.count(EntityKind::Event)? as usize
@@ -810,14 +804,14 @@ impl Writer<'_> {
         };
         let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
-        let items = page
+        let loaded: Vec<(&[u8], Node)> = page
             .items
             .iter()
             .zip(nodes)
             .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| Ty::Event.holds(n))?)))
             .collect();
         let page = Page {
-            items,
+            items: loaded.iter().map(|(key, node)| (*key, node)).collect(),
             has_prev: page.has_prev,
             has_next: page.has_next,
             total,
@@ -847,26 +841,45 @@ impl Writer<'_> {
     }
 
     fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
-        let node = match id {
-            Some(id) => self.direct.entity(id)?,
-            None => None,
-        };
-        match node.filter(|n| ty.holds(n)) {
+        let Some(id) = id else { return self.null() };
+        // Written before, so it exists and is of the type: copy it unread.
+        if self.copy(sel, id) {
+            return Ok(());
+        }
+        match self.direct.entity(id)?.filter(|n| ty.holds(n)) {
             Some(node) => self.entity(sel, &node),
             None => self.null(),
         }
     }
 
+    /// Copies the subtree `sel` of entity `id` if it was written before.
+    fn copy(&mut self, sel: &[Field], id: &Id) -> bool {
+        let written = self.written.get(&(sel.as_ptr() as usize)).and_then(|w| w.get(id));
+        match written {
+            Some(&(start, end)) => {
+                self.out.extend_from_within(start..end);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn entity(&mut self, sel: &[Field], node: &Node) -> Run {
-        let key = (sel.as_ptr() as usize, address(node));
-        if let Some(&(start, end)) = self.written.get(&key) {
-            self.out.extend_from_within(start..end);
+        // Scalars alone are as cheap to write again as to look up.
+        if sel.iter().all(|f| f.sel.is_empty()) {
+            return self.object(sel, Obj::Node(node));
+        }
+        let id = node.global_id();
+        if self.copy(sel, id) {
             return Ok(());
         }
         let start = self.out.len();
         self.object(sel, Obj::Node(node))?;
-        self.written.insert(key, (start, self.out.len()));
-        self.kept.push(node.clone());
+        let end = self.out.len();
+        self.written
+            .entry(sel.as_ptr() as usize)
+            .or_default()
+            .insert(id.clone(), (start, end));
         Ok(())
     }
 
@@ -915,12 +928,59 @@ impl Writer<'_> {
     }
 
     fn string(&mut self, s: &str) -> Run {
-        serde_json::to_writer(&mut self.out, s)?;
-        Ok(())
+        json_string(&mut self.out, s)
     }
 
     fn null(&mut self) -> Run {
         self.out.extend_from_slice(b"null");
         Ok(())
+    }
+}
+
+/// Writes a JSON string, escaped as serde_json escapes it (quotes,
+/// backslashes and control characters; nothing else), so that answers match
+/// async-graphql's byte for byte.
+fn json_string(out: &mut Vec<u8>, s: &str) -> Run {
+    // Checked a chunk at a time without stopping early, which compiles to
+    // vector instructions; most strings need no escape at all.
+    let clean = |chunk: &[u8]| {
+        !chunk
+            .iter()
+            .fold(false, |dirty, &b| dirty | (b < 0x20) | (b == b'"') | (b == b'\\'))
+    };
+    if s.as_bytes().chunks(32).all(clean) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(out, s)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "Russia–South Ossetia «relations»",
+            "a \"quote\" and a \\ backslash",
+            "tab\tnew line\ncarriage\r",
+            "\u{0}\u{1f}\u{7f}\u{80}",
+            "emoji 🇷🇺 and </script>",
+        ] {
+            let mut out = Vec::new();
+            assert!(json_string(&mut out, s).is_ok());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
     }
 }
