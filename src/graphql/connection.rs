@@ -351,6 +351,25 @@ impl ParsedEventFilter {
     }
 }
 
+/// The events among `events` (sorted, with their listing keys) that pass
+/// `filter`, and the bounds of `window` over them.
+pub fn window_among<'e>(
+    events: &'e [(Vec<u8>, Node)],
+    filter: Option<&ParsedEventFilter>,
+    window: &Window,
+) -> (Vec<(&'e [u8], &'e Node)>, usize, usize) {
+    let all: Vec<(&[u8], &Node)> = events
+        .iter()
+        .filter(|(_, node)| match node {
+            Node::Event(e) => filter.is_none_or(|f| f.matches(&e.0)),
+            _ => false,
+        })
+        .map(|(key, node)| (key.as_slice(), node))
+        .collect();
+    let (start, end) = window_bounds(&all, |(k, _)| k, window);
+    (all, start, end)
+}
+
 /// A connection over a known, chronologically sorted set of events (an
 /// actor's, from the shared read cache), filtered and paged in memory.
 pub fn events_among(
@@ -361,20 +380,13 @@ pub fn events_among(
 ) -> Result<EventConnection> {
     let window = args.window(ctx)?;
     let filter = filter.map(|f| ParsedEventFilter::parse(Some(f))).transpose()?;
-    let all: Vec<(&Vec<u8>, &Event)> = events
-        .iter()
-        .filter_map(|(key, node)| match node {
-            Node::Event(event) => Some((key, event)),
-            _ => None,
-        })
-        .filter(|(_, e)| filter.as_ref().is_none_or(|f| f.matches(&e.0)))
-        .collect();
-    let (s, e) = window_bounds(&all, |(k, _): &(&Vec<u8>, &Event)| k.as_slice(), &window);
-    let mut connection = Connection::with_additional_fields(s > 0, e < all.len(), Totals { total_count: all.len() });
-    connection.edges.extend(
-        all[s..e]
-            .iter()
-            .map(|(key, event)| Edge::new(Cursor((*key).clone()), (*event).clone())),
-    );
+    let (all, start, end) = window_among(events, filter.as_ref(), &window);
+    let mut connection =
+        Connection::with_additional_fields(start > 0, end < all.len(), Totals { total_count: all.len() });
+    for (key, node) in &all[start..end] {
+        if let Node::Event(event) = node {
+            connection.edges.push(Edge::new(Cursor(key.to_vec()), event.clone()));
+        }
+    }
     Ok(connection)
 }

@@ -23,16 +23,18 @@ use async_graphql::parser::types::{
     BaseType, DocumentOperations, ExecutableDocument, Field as FieldNode, OperationType, Selection, SelectionSet,
 };
 use async_graphql::resolver_utils::EnumType;
-use async_graphql::{Name, Positioned};
+use async_graphql::{InputType, Name, Positioned, ID};
 use async_graphql_value::Value;
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 
-use super::connection::{hex, page_with, window_bounds, Limits, PageArgs, Window};
+use super::connection::{hex, page_with, window_among, Limits, PageArgs, ParsedEventFilter, Window};
+use super::filters::EventFilter;
 use super::loaders::{Direct, Link, ReadCache};
+use super::query::{event_listing, search_hits, timeline_ids, TimelineArgs};
 use super::types::Node;
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
-use crate::store::{Direction, Store};
+use crate::store::{Direction, Keyed, Store};
 
 /// Plans the server keeps at most; past that it starts over.
 const MAX_PLANS: usize = 1000;
@@ -98,8 +100,7 @@ pub struct Plan {
     root: Sel,
     /// The size of the last answer, to size the next one's buffer.
     size: AtomicUsize,
-    /// The operation's variables, each with whether it may be null.
-    variables: Vec<(Name, bool)>,
+    variables: Vec<Variable>,
 }
 
 /// Why a plan left a request to async-graphql.
@@ -132,6 +133,9 @@ enum Ty {
     PageInfo,
     Money,
     Period,
+    SearchHit,
+    /// The `Node` interface: an entity of any type.
+    Node,
 }
 
 impl Ty {
@@ -151,6 +155,8 @@ impl Ty {
             Ty::PageInfo => "PageInfo",
             Ty::Money => "Money",
             Ty::Period => "Period",
+            Ty::SearchHit => "SearchHit",
+            Ty::Node => "Node",
         }
     }
 
@@ -219,6 +225,16 @@ enum Shape {
     Lookup(EntityKind, Ty),
     /// `Query.events`: the chronological listing.
     AllEvents,
+    /// `Query.node(id:)`: an entity of any type.
+    NodeLookup,
+    /// `Query.search` and its hits' two fields.
+    Search,
+    Score,
+    HitNode,
+    /// `Query.timeline`.
+    Timeline,
+    /// `Source.citedBy`: entities of any type.
+    CitedBy,
     Nodes,
     Edges,
     EdgeNode,
@@ -244,6 +260,9 @@ impl Shape {
             Shape::Edges => Ty::EventEdge,
             Shape::PageInfo => Ty::PageInfo,
             Shape::Amount => Ty::Money,
+            Shape::Timeline => Ty::Event,
+            Shape::Search => Ty::SearchHit,
+            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy => Ty::Node,
             Shape::Period => Ty::Period,
             _ => return None,
         })
@@ -311,6 +330,12 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::Place),
         (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::Source),
         (Ty::Query, "events") => Shape::AllEvents,
+        (Ty::Query, "node") => Shape::NodeLookup,
+        (Ty::Query, "search") => Shape::Search,
+        (Ty::Query, "timeline") => Shape::Timeline,
+        (Ty::SearchHit, "score") => Shape::Score,
+        (Ty::SearchHit, "node") => Shape::HitNode,
+        (Ty::Source, "citedBy") => Shape::CitedBy,
 
         (Ty::Actor, "id") => leaf!(Actor, |a| Leaf::Str(a.id.as_str())),
         (Ty::Actor, "name") => leaf!(Actor, |a| Leaf::Str(&a.name)),
@@ -429,41 +454,41 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
 
 // ---- compiling ----------------------------------------------------------------
 
-/// A text argument: written in the document, or a variable of the request.
-enum Arg {
-    Absent,
-    Text(String),
-    Var(Name),
-}
-
-/// Paging arguments; the sizes are always written in the document, since
-/// they change the query's complexity.
-#[derive(Default)]
-struct Paging {
-    first: Option<i32>,
-    last: Option<i32>,
-    after: Option<Arg>,
-    before: Option<Arg>,
-}
-
-enum Args {
-    None,
-    Id(Arg),
-    Page(Paging),
-}
-
 /// One field of a selection: its response key, already JSON, and what it writes.
 struct Field {
     key: String,
     shape: Shape,
-    args: Args,
+    /// The arguments as written; variables are read at run time.
+    args: Vec<(Name, Value)>,
+    /// The selection, for a field of an object type.
     sel: Sel,
+    /// The selection per entity type, for a field of the `Node` interface.
+    variants: Box<[(Ty, Sel)]>,
+}
+
+impl Field {
+    fn is_leaf(&self) -> bool {
+        self.sel.is_empty() && self.variants.is_empty()
+    }
 }
 
 type Sel = Box<[Field]>;
 
+/// The types that implement `Node`.
+const ENTITY_TYPES: [Ty; 6] = [
+    Ty::Actor,
+    Ty::Event,
+    Ty::Treaty,
+    Ty::FundingAllocation,
+    Ty::Place,
+    Ty::Source,
+];
+
 /// Fragments nest this deep at most (validation refuses cycles already).
 const MAX_FRAGMENT_NESTING: usize = 32;
+
+/// The variable types a plan checks for itself before it runs.
+const VARIABLE_TYPES: [&str; 3] = ["ID", "String", "EventFilter"];
 
 fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
     let op = match (&doc.operations, operation) {
@@ -479,16 +504,20 @@ fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
     let mut variables = Vec::new();
     for def in &op.variable_definitions {
         let def = &def.node;
-        let text = matches!(&def.var_type.node.base, BaseType::Named(n) if n == "ID" || n == "String");
-        if !text || def.default_value.is_some() || !def.directives.is_empty() {
+        let BaseType::Named(ty) = &def.var_type.node.base else {
+            return None;
+        };
+        let ty = VARIABLE_TYPES.into_iter().find(|t| ty == t)?;
+        if def.default_value.is_some() || !def.directives.is_empty() {
             return None;
         }
-        variables.push((def.name.node.clone(), def.var_type.node.nullable));
+        variables.push(Variable {
+            name: def.name.node.clone(),
+            ty,
+            nullable: def.var_type.node.nullable,
+        });
     }
-    let compiler = Compiler {
-        doc,
-        variables: &variables,
-    };
+    let compiler = Compiler { doc };
     let root = compiler.selection(Ty::Query, &op.selection_set.node)?;
     Some(Plan {
         root,
@@ -497,9 +526,15 @@ fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
     })
 }
 
+/// A variable of the operation: its name, type and whether it may be null.
+struct Variable {
+    name: Name,
+    ty: &'static str,
+    nullable: bool,
+}
+
 struct Compiler<'a> {
     doc: &'a ExecutableDocument,
-    variables: &'a [(Name, bool)],
 }
 
 impl Compiler<'_> {
@@ -509,8 +544,8 @@ impl Compiler<'_> {
         Some(fields.into_iter().map(|(_, field)| field).collect())
     }
 
-    /// Flattens a selection set and its fragments into fields in answer
-    /// order, each with its response key.
+    /// Flattens a selection set and the fragments that apply to `ty` into
+    /// fields in answer order, each with its response key.
     fn gather(&self, ty: Ty, set: &SelectionSet, nesting: usize, out: &mut Vec<(Name, Field)>) -> Option<()> {
         if nesting > MAX_FRAGMENT_NESTING {
             return None;
@@ -529,7 +564,7 @@ impl Compiler<'_> {
                         // fragment repeating `id`) is answered once, where it
                         // first appears. Objects would need their selections
                         // merged.
-                        Some((_, seen)) if seen.sel.is_empty() && field.selection_set.node.items.is_empty() => {}
+                        Some((_, seen)) if seen.is_leaf() && field.selection_set.node.items.is_empty() => {}
                         Some(_) => return None,
                         None => out.push((key, self.field(ty, field)?)),
                     }
@@ -550,8 +585,14 @@ impl Compiler<'_> {
                     &inline.node.selection_set.node,
                 ),
             };
-            if condition.is_some_and(|on| on.as_str() != ty.name()) {
-                return None;
+            let entity = ENTITY_TYPES.contains(&ty);
+            match condition.map(|on| on.as_str()) {
+                None => {}
+                Some(on) if on == ty.name() || (entity && on == "Node") => {}
+                // Under `Node`, a fragment on another entity type is for
+                // entities of that type only.
+                Some(on) if entity && ENTITY_TYPES.iter().any(|t| t.name() == on) => continue,
+                Some(_) => return None,
             }
             self.gather(ty, fragment, nesting + 1, out)?;
         }
@@ -559,64 +600,51 @@ impl Compiler<'_> {
     }
 
     fn field(&self, parent: Ty, field: &FieldNode) -> Option<Field> {
-        let name = field.name.node.as_str();
-        let shape = shape(parent, name)?;
+        let shape = shape(parent, field.name.node.as_str())?;
         let items = &field.selection_set.node;
-        let sel = match shape.child() {
-            Some(child) if !items.items.is_empty() => self.selection(child, items)?,
-            None if items.items.is_empty() => Sel::default(),
-            _ => return None,
+        let (sel, variants) = match shape.child() {
+            None if items.items.is_empty() => (Sel::default(), Box::default()),
+            Some(_) if items.items.is_empty() => return None,
+            None => return None,
+            Some(Ty::Node) => {
+                let variants = ENTITY_TYPES
+                    .iter()
+                    .map(|&ty| Some((ty, self.selection(ty, items)?)))
+                    .collect::<Option<_>>()?;
+                (Sel::default(), variants)
+            }
+            Some(child) => (self.selection(child, items)?, Box::default()),
         };
         Some(Field {
             key: json_key(field.response_key().node.as_str()),
             shape,
-            args: self.args(shape, field.arguments.as_slice())?,
+            args: arguments(shape, &field.arguments)?,
             sel,
+            variants,
         })
-    }
-
-    fn args(&self, shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Option<Args> {
-        match shape {
-            Shape::Lookup(..) => match args {
-                [(name, value)] if name.node == "id" => Some(Args::Id(self.text(&value.node)?)),
-                _ => None,
-            },
-            Shape::ActorEvents | Shape::AllEvents => {
-                let mut paging = Paging::default();
-                for (name, value) in args {
-                    let value = &value.node;
-                    match name.node.as_str() {
-                        "first" => paging.first = size(value)?,
-                        "last" => paging.last = size(value)?,
-                        "after" => paging.after = Some(self.text(value)?),
-                        "before" => paging.before = Some(self.text(value)?),
-                        "filter" if *value == Value::Null => {}
-                        _ => return None,
-                    }
-                }
-                Some(Args::Page(paging))
-            }
-            _ if args.is_empty() => Some(Args::None),
-            _ => None,
-        }
-    }
-
-    fn text(&self, value: &Value) -> Option<Arg> {
-        match value {
-            Value::Null => Some(Arg::Absent),
-            Value::String(s) => Some(Arg::Text(s.clone())),
-            Value::Variable(name) if self.variables.iter().any(|(v, _)| v == name) => Some(Arg::Var(name.clone())),
-            _ => None,
-        }
     }
 }
 
-fn size(value: &Value) -> Option<Option<i32>> {
-    match value {
-        Value::Null => Some(None),
-        Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).map(Some),
-        _ => None,
-    }
+/// A field's arguments, if the plan knows them all. Page sizes must be
+/// written in the document: they change the query's complexity, which
+/// async-graphql checked for the value it saw.
+fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Option<Vec<(Name, Value)>> {
+    const PAGE: &[&str] = &["first", "last", "after", "before", "filter"];
+    let known: &[&str] = match shape {
+        Shape::Lookup(..) | Shape::NodeLookup => &["id"],
+        Shape::AllEvents | Shape::ActorEvents => PAGE,
+        Shape::Search => &["query", "first"],
+        Shape::Timeline => &["from", "to", "actor", "first"],
+        _ => &[],
+    };
+    args.iter()
+        .map(|(name, value)| {
+            let name = name.node.as_str();
+            let sized = matches!(name, "first" | "last");
+            let fixed = !sized || matches!(value.node, Value::Null | Value::Number(_));
+            (known.contains(&name) && fixed).then(|| (Name::new(name), value.node.clone()))
+        })
+        .collect()
 }
 
 /// `"key":`, as it goes into the answer.
@@ -639,6 +667,7 @@ enum Obj<'a> {
     Edge(&'a [u8], &'a Node),
     Money(&'a model::Money),
     Period(&'a PartialDate),
+    Hit(f64, &'a Node),
 }
 
 /// A page of events with its listing keys.
@@ -652,10 +681,14 @@ struct Page<'a> {
 impl Plan {
     fn run(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
         // A variable async-graphql would refuse or coerce is left to it.
-        for (name, nullable) in &self.variables {
-            match variables.and_then(|v| v.get(name.as_str())) {
-                Some(Json::String(_)) => {}
-                None | Some(Json::Null) if *nullable => {}
+        for variable in &self.variables {
+            match variables.and_then(|v| v.get(variable.name.as_str())) {
+                None | Some(Json::Null) if variable.nullable => {}
+                Some(Json::String(_)) if variable.ty != "EventFilter" => {}
+                Some(filter @ Json::Object(_)) if variable.ty == "EventFilter" => {
+                    let value = async_graphql::Value::from_json(filter.clone())?;
+                    EventFilter::parse(Some(value)).map_err(|_| GiveUp)?;
+                }
                 _ => return Err(GiveUp),
             }
         }
@@ -749,21 +782,70 @@ impl Writer<'_> {
             (Shape::FirstDay, Obj::Period(d)) => self.string(&d.first_iso()),
             (Shape::LastDay, Obj::Period(d)) => self.string(&d.last_iso()),
             (Shape::ActorEvents, Obj::Node(node @ Node::Actor(_))) => {
-                let window = self.window(&field.args)?;
+                let window = self.window(field)?;
+                let filter = self.filter(field)?;
                 let events = self.direct.sorted_events(&link(Relation::EventParticipant, node))?;
-                let (start, end) = window_bounds(&events, |(k, _)| k.as_slice(), &window);
+                let (all, start, end) = window_among(&events, filter.as_ref(), &window);
                 let page = Page {
-                    items: events[start..end].iter().map(|(k, e)| (k.as_slice(), e)).collect(),
+                    items: all[start..end].to_vec(),
                     has_prev: start > 0,
-                    has_next: end < events.len(),
-                    total: events.len(),
+                    has_next: end < all.len(),
+                    total: all.len(),
                 };
                 self.object(sel, Obj::Page(&page))
             }
             (Shape::Lookup(kind, ty), Obj::Query) => {
-                let Args::Id(arg) = &field.args else { return Err(GiveUp) };
-                let id = Id::parse_as(kind, self.text(arg).ok_or(GiveUp)?).map_err(|_| GiveUp)?;
+                let id: ID = self.arg(field, "id")?;
+                let id = Id::parse_as(kind, id.as_str()).map_err(|_| GiveUp)?;
                 self.one(Some(&id), ty, sel)
+            }
+            (Shape::NodeLookup, Obj::Query) => {
+                let id: ID = self.arg(field, "id")?;
+                let id = Id::parse(id.as_str()).map_err(|_| GiveUp)?;
+                match self.direct.entity(&id)? {
+                    Some(node) => self.any_entity(field, &node),
+                    None => self.null(),
+                }
+            }
+            (Shape::Search, Obj::Query) => {
+                let query: String = self.arg(field, "query")?;
+                let hits = search_hits(self.store, &query, self.arg(field, "first")?).map_err(|_| GiveUp)?;
+                let ids: Vec<Id> = hits.iter().map(|(id, _)| id.clone()).collect();
+                let nodes = self.direct.entities(&ids)?;
+                let found: Vec<(f64, Node)> = hits
+                    .iter()
+                    .zip(nodes)
+                    .filter_map(|((_, score), node)| Some((*score, node?)))
+                    .collect();
+                self.array(&found, |w, (score, node)| w.object(sel, Obj::Hit(*score, node)))
+            }
+            (Shape::Score, Obj::Hit(score, _)) => {
+                serde_json::to_writer(&mut self.out, &score)?;
+                Ok(())
+            }
+            (Shape::HitNode, Obj::Hit(_, node)) => self.any_entity(field, node),
+            (Shape::Timeline, Obj::Query) => {
+                let args = TimelineArgs {
+                    from: self.arg(field, "from")?,
+                    to: self.arg(field, "to")?,
+                    actor: self.arg(field, "actor")?,
+                    first: self.arg(field, "first")?,
+                };
+                let ids = timeline_ids(self.store, args).map_err(|_| GiveUp)?;
+                let nodes = self.direct.entities(&ids)?;
+                self.list(sel, nodes.iter().flatten().filter(|n| Ty::Event.holds(n)))
+            }
+            (Shape::CitedBy, Obj::Node(node)) => {
+                let nodes = self.direct.nodes(&link(Relation::CitedSource, node))?;
+                self.out.push(b'[');
+                for (i, node) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.any_entity(field, node)?;
+                }
+                self.out.push(b']');
+                Ok(())
             }
             (Shape::AllEvents, Obj::Query) => self.all_events(field),
             (Shape::Nodes, Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| *n)),
@@ -785,7 +867,12 @@ impl Writer<'_> {
 
     /// `Query.events` without a filter: the chronological listing, read a page at a time.
     fn all_events(&mut self, field: &Field) -> Run {
-        let window = self.window(&field.args)?;
+        let window = self.window(field)?;
+        let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
+        if let Some(filter) = self.filter(field)? {
+            let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp)?;
+            return self.event_page(field, page.items.iter().collect(), page.has_prev, page.has_next, total);
+        }
         // The page borrows from the listing the read cache holds.
         let mut listing = None;
         let page = page_with(&window, |after, before, limit, from_end| {
@@ -795,49 +882,72 @@ impl Writer<'_> {
                 .collect())
         })
         .map_err(|_| GiveUp)?;
-        let store = self.store;
-        let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         let total = if wants_total {
-            store.count(EntityKind::Event)? as usize
+            self.store.count(EntityKind::Event)? as usize
         } else {
             0
         };
-        let ids: Vec<Id> = page.items.iter().map(|(_, id)| id.clone()).collect();
+        self.event_page(field, page.items, page.has_prev, page.has_next, total)
+    }
+
+    /// Writes a page of the event listing, given its keys and ids.
+    fn event_page(&mut self, field: &Field, keyed: Vec<&Keyed>, has_prev: bool, has_next: bool, total: usize) -> Run {
+        let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
-        let loaded: Vec<(&[u8], Node)> = page
-            .items
+        let loaded: Vec<(&[u8], Node)> = keyed
             .iter()
             .zip(nodes)
             .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| Ty::Event.holds(n))?)))
             .collect();
         let page = Page {
             items: loaded.iter().map(|(key, node)| (*key, node)).collect(),
-            has_prev: page.has_prev,
-            has_next: page.has_next,
+            has_prev,
+            has_next,
             total,
         };
         self.object(&field.sel, Obj::Page(&page))
     }
 
-    fn window(&self, args: &Args) -> Run<Window> {
-        let Args::Page(paging) = args else { return Err(GiveUp) };
-        let text = |arg: &Option<Arg>| arg.as_ref().and_then(|a| self.text(a)).map(str::to_owned);
+    /// An argument of `field` as async-graphql would hand it to the
+    /// resolver: variables filled in, then parsed as the argument's type.
+    fn arg<T: InputType>(&self, field: &Field, name: &str) -> Run<T> {
+        let value = match field.args.iter().find(|(n, _)| n.as_str() == name) {
+            None => None,
+            Some((_, value)) => Some(value.clone().into_const_with(|var| self.variable(&var))?),
+        };
+        T::parse(value).map_err(|_| GiveUp)
+    }
+
+    fn variable(&self, name: &Name) -> Run<async_graphql::Value> {
+        match self.variables.and_then(|v| v.get(name.as_str())) {
+            Some(json) => Ok(async_graphql::Value::from_json(json.clone())?),
+            None => Ok(async_graphql::Value::Null),
+        }
+    }
+
+    fn window(&self, field: &Field) -> Run<Window> {
         PageArgs {
-            first: paging.first,
-            last: paging.last,
-            after: text(&paging.after),
-            before: text(&paging.before),
+            first: self.arg(field, "first")?,
+            last: self.arg(field, "last")?,
+            after: self.arg(field, "after")?,
+            before: self.arg(field, "before")?,
         }
         .window_within(self.limits)
         .map_err(|_| GiveUp)
     }
 
-    fn text<'b>(&'b self, arg: &'b Arg) -> Option<&'b str> {
-        match arg {
-            Arg::Absent => None,
-            Arg::Text(s) => Some(s),
-            Arg::Var(name) => self.variables?.get(name.as_str())?.as_str(),
+    fn filter(&self, field: &Field) -> Run<Option<ParsedEventFilter>> {
+        match self.arg::<Option<EventFilter>>(field, "filter")? {
+            None => Ok(None),
+            Some(filter) => ParsedEventFilter::parse(Some(filter)).map(Some).map_err(|_| GiveUp),
         }
+    }
+
+    /// An entity under a field of the `Node` interface, with the selection
+    /// for its type.
+    fn any_entity(&mut self, field: &Field, node: &Node) -> Run {
+        let (_, sel) = field.variants.iter().find(|(ty, _)| ty.holds(node)).ok_or(GiveUp)?;
+        self.entity(sel, node)
     }
 
     fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
@@ -866,7 +976,7 @@ impl Writer<'_> {
 
     fn entity(&mut self, sel: &[Field], node: &Node) -> Run {
         // Scalars alone are as cheap to write again as to look up.
-        if sel.iter().all(|f| f.sel.is_empty()) {
+        if sel.iter().all(Field::is_leaf) {
             return self.object(sel, Obj::Node(node));
         }
         let id = node.global_id();

@@ -6,7 +6,8 @@ use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
 use super::connection::{
     self, build, id_arg, narrow, page_sorted, page_store, page_with, wants_total, ActorConnection, EventConnection,
-    FundingAllocationConnection, FundingTotals, PageArgs, ParsedEventFilter, PlaceConnection, Totals, TreatyConnection,
+    FundingAllocationConnection, FundingTotals, Page, PageArgs, ParsedEventFilter, PlaceConnection, Totals,
+    TreatyConnection, Window,
 };
 use super::errors::{bad_input, internal};
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
@@ -206,53 +207,8 @@ impl QueryRoot {
         }
         .window(ctx)?;
         let filter = ParsedEventFilter::parse(filter)?;
-        let scan = PeriodScan {
-            from: filter.from.as_ref(),
-            to: filter.to.as_ref(),
-            subkind: filter.kind.map(|k| k.as_str()),
-            ..PeriodScan::default()
-        };
-        if filter.actor.is_none() && filter.place.is_none() {
-            // Period and kind are ranges of ordered indexes: read just the page.
-            let page = page_with(&window, |after, before, limit, from_end| {
-                let scan = PeriodScan {
-                    after,
-                    before,
-                    from_end,
-                    ..scan
-                };
-                store.page_period(EntityKind::Event, &scan, limit)
-            })?;
-            let total_count = match (wants_total(ctx), scan.is_everything()) {
-                (false, _) => 0,
-                (true, true) => store.count(EntityKind::Event).map_err(internal)? as usize,
-                (true, false) => store.count_period(EntityKind::Event, &scan).map_err(internal)?,
-            };
-            return build(ctx, page, Totals { total_count }).await;
-        }
-        // An actor's or a place's events are few: take them, then keep those
-        // in the period and of the kind.
-        let mut set: Option<HashSet<Id>> = None;
-        if let Some(actor) = &filter.actor {
-            narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
-        }
-        if let Some(place) = &filter.place {
-            narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
-        }
-        let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
-        let mut keyed = store.list_keys(&ids).map_err(internal)?;
-        keyed.retain(|(key, _)| scan.admits(key));
-        if let Some(kind) = scan.subkind {
-            let mut kept = Vec::with_capacity(keyed.len());
-            for (key, id) in keyed {
-                if store.event_is_of_kind(kind, &key).map_err(internal)? {
-                    kept.push((key, id));
-                }
-            }
-            keyed = kept;
-        }
-        let total_count = keyed.len();
-        build(ctx, page_sorted(keyed, &window), Totals { total_count }).await
+        let (page, total_count) = event_listing(store, &filter, &window, wants_total(ctx))?;
+        build(ctx, page, Totals { total_count }).await
     }
 
     /// Treaties and agreements, ordered by id, optionally filtered by party,
@@ -415,20 +371,7 @@ impl QueryRoot {
         #[graphql(desc = "The words to look for; every word must match.")] query: String,
         #[graphql(desc = "How many hits to return. Default 10, at most 100.")] first: Option<i32>,
     ) -> Result<Vec<SearchHit>> {
-        let first = first.unwrap_or(10);
-        if !(0..=MAX_SEARCH_HITS).contains(&first) {
-            return Err(bad_input(
-                "first",
-                format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
-            ));
-        }
-        if query.len() > 200 {
-            return Err(bad_input(
-                "query",
-                format!("at most 200 characters, got {}", query.len()),
-            ));
-        }
-        let top = store(ctx)?.search_top(&query, 1, first as usize).map_err(internal)?;
+        let top = search_hits(store(ctx)?, &query, first)?;
         let nodes: Vec<Node> = load_all(ctx, top.iter().map(|(id, _)| id.clone())).await?;
         Ok(top
             .into_iter()
@@ -454,39 +397,123 @@ impl QueryRoot {
         #[graphql(desc = "Only events this actor took part in (an id or bare slug).")] actor: Option<ID>,
         #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<i32>,
     ) -> Result<Vec<Event>> {
-        let store = store(ctx)?;
-        let first = first.unwrap_or(200);
-        if !(0..=MAX_TIMELINE).contains(&first) {
-            return Err(bad_input(
-                "first",
-                format!("must be between 0 and {MAX_TIMELINE}, got {first}"),
-            ));
-        }
-        let from = date_arg("from", from.as_deref())?;
-        let to = date_arg("to", to.as_deref())?;
-        let scan = PeriodScan {
-            from: from.as_ref(),
-            to: to.as_ref(),
-            dated: true,
-            ..PeriodScan::default()
-        };
-        let from_scan = |keyed: Vec<(Vec<u8>, Id)>| keyed.into_iter().map(|(_, id)| id);
-        let ids: Vec<Id> = match actor {
-            None => from_scan(
-                store
-                    .page_period(EntityKind::Event, &scan, first as usize)
-                    .map_err(internal)?,
-            )
-            .collect(),
-            Some(actor) => {
-                let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
-                let theirs = related_ids(store, Relation::EventParticipant, &actor)?;
-                let mut keyed = store.list_keys(&theirs).map_err(internal)?;
-                keyed.retain(|(key, _)| scan.admits(key));
-                keyed.truncate(first as usize);
-                from_scan(keyed).collect()
-            }
-        };
+        let ids = timeline_ids(store(ctx)?, TimelineArgs { from, to, actor, first })?;
         load_all(ctx, ids).await
     }
+}
+
+/// A page of the events matching `filter`, in listing order, and how many
+/// match in all (0 unless `count` is set: counting reads every match).
+pub(super) fn event_listing(
+    store: &Store,
+    filter: &ParsedEventFilter,
+    window: &Window,
+    count: bool,
+) -> Result<(Page, usize)> {
+    let scan = PeriodScan {
+        from: filter.from.as_ref(),
+        to: filter.to.as_ref(),
+        subkind: filter.kind.map(|k| k.as_str()),
+        ..PeriodScan::default()
+    };
+    if filter.actor.is_none() && filter.place.is_none() {
+        // Period and kind are ranges of ordered indexes: read just the page.
+        let page = page_with(window, |after, before, limit, from_end| {
+            let scan = PeriodScan {
+                after,
+                before,
+                from_end,
+                ..scan
+            };
+            store.page_period(EntityKind::Event, &scan, limit)
+        })?;
+        let total_count = match (count, scan.is_everything()) {
+            (false, _) => 0,
+            (true, true) => store.count(EntityKind::Event).map_err(internal)? as usize,
+            (true, false) => store.count_period(EntityKind::Event, &scan).map_err(internal)?,
+        };
+        return Ok((page, total_count));
+    }
+    // An actor's or a place's events are few: take them, then keep those
+    // in the period and of the kind.
+    let mut set: Option<HashSet<Id>> = None;
+    if let Some(actor) = &filter.actor {
+        narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
+    }
+    if let Some(place) = &filter.place {
+        narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
+    }
+    let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
+    let mut keyed = store.list_keys(&ids).map_err(internal)?;
+    keyed.retain(|(key, _)| scan.admits(key));
+    if let Some(kind) = scan.subkind {
+        let mut kept = Vec::with_capacity(keyed.len());
+        for (key, id) in keyed {
+            if store.event_is_of_kind(kind, &key).map_err(internal)? {
+                kept.push((key, id));
+            }
+        }
+        keyed = kept;
+    }
+    let total_count = keyed.len();
+    Ok((page_sorted(keyed, window), total_count))
+}
+
+/// The ids and scores of the best `first` matches of a search.
+pub(super) fn search_hits(store: &Store, query: &str, first: Option<i32>) -> Result<Vec<(Id, f64)>> {
+    let first = first.unwrap_or(10);
+    if !(0..=MAX_SEARCH_HITS).contains(&first) {
+        return Err(bad_input(
+            "first",
+            format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
+        ));
+    }
+    if query.len() > 200 {
+        return Err(bad_input(
+            "query",
+            format!("at most 200 characters, got {}", query.len()),
+        ));
+    }
+    store.search_top(query, 1, first as usize).map_err(internal)
+}
+
+/// The arguments of `timeline`.
+pub(super) struct TimelineArgs {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub actor: Option<ID>,
+    pub first: Option<i32>,
+}
+
+/// The ids of the events `timeline` answers with, in order.
+pub(super) fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>> {
+    let first = args.first.unwrap_or(200);
+    if !(0..=MAX_TIMELINE).contains(&first) {
+        return Err(bad_input(
+            "first",
+            format!("must be between 0 and {MAX_TIMELINE}, got {first}"),
+        ));
+    }
+    let from = date_arg("from", args.from.as_deref())?;
+    let to = date_arg("to", args.to.as_deref())?;
+    let scan = PeriodScan {
+        from: from.as_ref(),
+        to: to.as_ref(),
+        dated: true,
+        ..PeriodScan::default()
+    };
+    let mut keyed = match args.actor {
+        None => store
+            .page_period(EntityKind::Event, &scan, first as usize)
+            .map_err(internal)?,
+        Some(actor) => {
+            let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
+            let theirs = related_ids(store, Relation::EventParticipant, &actor)?;
+            let mut keyed = store.list_keys(&theirs).map_err(internal)?;
+            keyed.retain(|(key, _)| scan.admits(key));
+            keyed
+        }
+    };
+    keyed.truncate(first as usize);
+    Ok(keyed.into_iter().map(|(_, id)| id).collect())
 }
