@@ -93,6 +93,15 @@ done
 rss_article=$(rss_mb); peak_article=$(peak_mb)
 stop_server
 
+# The same without compiled plans: async-graphql executes every request.
+echo "== article seed, response cache off, compiled plans off" >&2
+start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
+for c in 32 64; do
+  measure plans-off health $c
+  for q in lookup nested deep5; do measure plans-off "$q" $c; done
+done
+stop_server
+
 echo "== article seed, response cache on" >&2
 start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
 for c in 32 64; do
@@ -158,7 +167,11 @@ print("Queries (`benches/queries/`): `lookup` one actor by id; `nested` 20 event
 print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
 print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words.\n")
-for setup, title in (("cache-off", "Article seed, response cache off"), ("cache-on", "Article seed, response cache on (the same query repeated)")):
+for setup, title in (
+    ("cache-off", "Article seed, response cache off (compiled plans on, the default)"),
+    ("plans-off", "Article seed, response cache off, compiled plans off (async-graphql executes every request)"),
+    ("cache-on", "Article seed, response cache on (the same query repeated)"),
+):
     print(f"## {title}\n")
     print("| query | conns | req/s | % of /health | p50 ms | p99 ms | p99/p50 | errors | RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
