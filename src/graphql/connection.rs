@@ -259,17 +259,28 @@ pub async fn listing<T>(
 where
     T: OutputType + TryFrom<Node>,
 {
+    let (page, total_count) = listing_page(store, kind, set, window)?;
+    build(ctx, page, Totals { total_count }).await
+}
+
+/// The page and total count of [`listing`].
+pub fn listing_page(
+    store: &Store,
+    kind: EntityKind,
+    set: Option<HashSet<Id>>,
+    window: &Window,
+) -> Result<(Page, usize)> {
     match set {
         None => {
             let total_count = store.count(kind).map_err(internal)? as usize;
-            build(ctx, page_store(store, kind, window)?, Totals { total_count }).await
+            Ok((page_store(store, kind, window)?, total_count))
         }
         Some(set) => {
             let keyed = store
                 .list_keys(&set.into_iter().collect::<Vec<_>>())
                 .map_err(internal)?;
             let total_count = keyed.len();
-            build(ctx, page_sorted(keyed, window), Totals { total_count }).await
+            Ok((page_sorted(keyed, window), total_count))
         }
     }
 }

@@ -3,17 +3,18 @@
 //!
 //! A document is compiled only after async-graphql has run it once without
 //! an error. By then it has passed parsing, validation and every limit, and
-//! those depend on the document alone: the only variables a plan takes are
-//! ids and cursors, which change no limit. A plan covers the common fields
-//! of the graph (entities, their relations, event connections); a document
-//! that uses anything else (filters, search, directives, abstract types, a
-//! field's own arguments) stays with async-graphql.
+//! those depend on the document alone: page sizes must be written in the
+//! document, and the variables a plan takes (ids, cursors, search words,
+//! event filters) change no limit. A plan covers the entities, their
+//! relations and lists, the `Node` interface, the connections, `search` and
+//! `timeline`; a document that uses anything else (directives, funding
+//! totals, `nodes(ids:)`, introspection) stays with async-graphql.
 //!
 //! Whatever would make async-graphql report an error (an id or a cursor it
 //! refuses, a page over the limit, a failed read) makes a plan give up and
 //! leave the request to async-graphql, so every error keeps a single source
 //! and a plan's answer is always the one async-graphql would give. The tests
-//! in `tests/api/plans.rs` hold the two to the same bytes.
+//! in `tests/api/plans.rs` compare the two over every entity of the seed.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,11 +29,13 @@ use async_graphql_value::Value;
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 
-use super::connection::{hex, page_with, window_among, Limits, PageArgs, ParsedEventFilter, Window};
-use super::filters::EventFilter;
+use super::connection::{
+    event_sort_key, hex, listing_page, page_with, window_among, Limits, PageArgs, ParsedEventFilter, Window,
+};
+use super::filters::{ActorFilter, EventFilter, TreatyFilter};
 use super::loaders::{Direct, Link, ReadCache};
-use super::query::{event_listing, search_hits, timeline_ids, TimelineArgs};
-use super::types::Node;
+use super::query::{actor_set, event_listing, search_hits, timeline_ids, treaty_set, TimelineArgs};
+use super::types::{role_from, Node};
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::store::{Direction, Keyed, Store};
 
@@ -130,7 +133,16 @@ enum Ty {
     Ratification,
     EventConnection,
     EventEdge,
+    ActorConnection,
+    ActorEdge,
+    TreatyConnection,
+    TreatyEdge,
+    PlaceConnection,
+    PlaceEdge,
     PageInfo,
+    Position,
+    Participation,
+    Figure,
     Money,
     Period,
     SearchHit,
@@ -152,12 +164,56 @@ impl Ty {
             Ty::Ratification => "Ratification",
             Ty::EventConnection => "EventConnection",
             Ty::EventEdge => "EventEdge",
+            Ty::ActorConnection => "ActorConnection",
+            Ty::ActorEdge => "ActorEdge",
+            Ty::TreatyConnection => "TreatyConnection",
+            Ty::TreatyEdge => "TreatyEdge",
+            Ty::PlaceConnection => "PlaceConnection",
+            Ty::PlaceEdge => "PlaceEdge",
+            Ty::Position => "Position",
+            Ty::Participation => "Participation",
+            Ty::Figure => "Figure",
             Ty::PageInfo => "PageInfo",
             Ty::Money => "Money",
             Ty::Period => "Period",
             Ty::SearchHit => "SearchHit",
             Ty::Node => "Node",
         }
+    }
+
+    /// For a connection type, the types of its nodes and of its edges.
+    fn connection(self) -> Option<(Ty, Ty)> {
+        Some(match self {
+            Ty::EventConnection => (Ty::Event, Ty::EventEdge),
+            Ty::ActorConnection => (Ty::Actor, Ty::ActorEdge),
+            Ty::TreatyConnection => (Ty::Treaty, Ty::TreatyEdge),
+            Ty::PlaceConnection => (Ty::Place, Ty::PlaceEdge),
+            _ => return None,
+        })
+    }
+
+    /// For an edge type, the type of its node.
+    fn edge(self) -> Option<Ty> {
+        Some(match self {
+            Ty::EventEdge => Ty::Event,
+            Ty::ActorEdge => Ty::Actor,
+            Ty::TreatyEdge => Ty::Treaty,
+            Ty::PlaceEdge => Ty::Place,
+            _ => return None,
+        })
+    }
+
+    /// The kind of entity of an entity type.
+    fn kind(self) -> Option<EntityKind> {
+        Some(match self {
+            Ty::Actor => EntityKind::Actor,
+            Ty::Event => EntityKind::Event,
+            Ty::Treaty => EntityKind::Treaty,
+            Ty::FundingAllocation => EntityKind::Funding,
+            Ty::Place => EntityKind::Place,
+            Ty::Source => EntityKind::Source,
+            _ => return None,
+        })
     }
 
     /// Whether an entity is of this type.
@@ -182,14 +238,16 @@ enum Leaf<'a> {
     Enum(&'static str),
     Date(Option<PartialDate>),
     Bool(bool),
+    /// A string made for the answer (a number sent as a string, a day).
+    Text(String),
 }
 
-/// Reads a scalar from an entity; `None` if the entity is of another type.
-type LeafFn = for<'a> fn(&'a Node) -> Option<Leaf<'a>>;
-/// Reads the id an entity names in a field.
-type OneFn = for<'a> fn(&'a Node) -> Option<Option<&'a Id>>;
+/// Reads a scalar from an object; `None` if the object is of another type.
+type LeafFn = for<'a> fn(Obj<'a>) -> Option<Leaf<'a>>;
+/// Reads the id of the entity an object names in a field.
+type OneFn = for<'a> fn(Obj<'a>) -> Option<Option<&'a Id>>;
 /// Reads the ids an entity lists in a field.
-type IdsFn = for<'a> fn(&'a Node) -> Option<&'a [Id]>;
+type IdsFn = for<'a> fn(Obj<'a>) -> Option<&'a [Id]>;
 
 /// What a field does, whatever its arguments and selection.
 #[derive(Clone, Copy)]
@@ -205,20 +263,16 @@ enum Shape {
     /// The events a relation leads back to, in chronological order.
     EventsByDate(Relation),
     Participants,
-    ParticipantActor,
-    ParticipantRole,
     Ratifications,
-    RatifiedBy,
-    RatifiedOn,
-    /// `FundingAllocation.amount` and its two fields.
+    Figures,
+    Positions,
+    /// `Actor.participations`, and a participation's event.
+    Participations,
+    ParticipationEvent,
+    /// `FundingAllocation.amount`.
     Amount,
-    Units,
-    Currency,
-    /// `Event.period` and its three fields.
+    /// `Event.period`.
     Period,
-    Precision,
-    FirstDay,
-    LastDay,
     /// `Actor.events`: a connection over the actor's events.
     ActorEvents,
     /// `Query.actor(id:)` and its kin.
@@ -235,9 +289,11 @@ enum Shape {
     Timeline,
     /// `Source.citedBy`: entities of any type.
     CitedBy,
-    Nodes,
-    Edges,
-    EdgeNode,
+    /// `Query.actors`, `Query.treaties`, `Query.places`.
+    Listing(EntityKind, Ty),
+    Nodes(Ty),
+    Edges(Ty),
+    EdgeNode(Ty),
     Cursor,
     TotalCount,
     PageInfo,
@@ -251,13 +307,21 @@ impl Shape {
     /// The type of the field's selection, for fields that have one.
     fn child(self) -> Option<Ty> {
         Some(match self {
-            Shape::One(_, ty) | Shape::Ids(_, ty) | Shape::Follow(_, ty) | Shape::Lookup(_, ty) => ty,
-            Shape::EventsByDate(_) | Shape::Nodes | Shape::EdgeNode => Ty::Event,
+            Shape::One(_, ty)
+            | Shape::Ids(_, ty)
+            | Shape::Follow(_, ty)
+            | Shape::Lookup(_, ty)
+            | Shape::Listing(_, ty)
+            | Shape::Nodes(ty)
+            | Shape::Edges(ty)
+            | Shape::EdgeNode(ty) => ty,
+            Shape::EventsByDate(_) | Shape::ParticipationEvent => Ty::Event,
             Shape::Participants => Ty::Participant,
-            Shape::ParticipantActor | Shape::RatifiedBy => Ty::Actor,
             Shape::Ratifications => Ty::Ratification,
+            Shape::Figures => Ty::Figure,
+            Shape::Positions => Ty::Position,
+            Shape::Participations => Ty::Participation,
             Shape::ActorEvents | Shape::AllEvents => Ty::EventConnection,
-            Shape::Edges => Ty::EventEdge,
             Shape::PageInfo => Ty::PageInfo,
             Shape::Amount => Ty::Money,
             Shape::Timeline => Ty::Event,
@@ -276,8 +340,8 @@ fn enum_name<T: EnumType + PartialEq>(value: T) -> &'static str {
 
 macro_rules! leaf {
     ($variant:ident, |$x:ident| $body:expr) => {
-        Shape::Leaf(|node| match node {
-            Node::$variant(it) => {
+        Shape::Leaf(|obj| match obj {
+            Obj::Node(Node::$variant(it)) => {
                 let $x = &*it.0;
                 Some($body)
             }
@@ -289,8 +353,8 @@ macro_rules! leaf {
 macro_rules! one {
     ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
         Shape::One(
-            |node| match node {
-                Node::$variant(it) => {
+            |obj| match obj {
+                Obj::Node(Node::$variant(it)) => {
                     let $x = &*it.0;
                     Some($body)
                 }
@@ -304,11 +368,34 @@ macro_rules! one {
 macro_rules! ids {
     ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
         Shape::Ids(
-            |node| match node {
-                Node::$variant(it) => {
+            |obj| match obj {
+                Obj::Node(Node::$variant(it)) => {
                     let $x = &*it.0;
                     Some($body.as_slice())
                 }
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+/// A scalar of an object that is not an entity.
+macro_rules! on {
+    ($variant:ident, |$x:pat_param| $body:expr) => {
+        Shape::Leaf(|obj| match obj {
+            Obj::$variant($x) => Some($body),
+            _ => None,
+        })
+    };
+}
+
+/// The entity an object that is not an entity names.
+macro_rules! on_one {
+    ($variant:ident, |$x:pat_param| $body:expr, $ty:expr) => {
+        Shape::One(
+            |obj| match obj {
+                Obj::$variant($x) => Some($body),
                 _ => None,
             },
             $ty,
@@ -330,6 +417,9 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::Place),
         (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::Source),
         (Ty::Query, "events") => Shape::AllEvents,
+        (Ty::Query, "actors") => Shape::Listing(EntityKind::Actor, Ty::ActorConnection),
+        (Ty::Query, "treaties") => Shape::Listing(EntityKind::Treaty, Ty::TreatyConnection),
+        (Ty::Query, "places") => Shape::Listing(EntityKind::Place, Ty::PlaceConnection),
         (Ty::Query, "node") => Shape::NodeLookup,
         (Ty::Query, "search") => Shape::Search,
         (Ty::Query, "timeline") => Shape::Timeline,
@@ -356,6 +446,8 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Actor, "fundingAuthorized") => Shape::Follow(R::FundingAuthorizedBy, Ty::FundingAllocation),
         (Ty::Actor, "claimedFiguresIn") => Shape::Follow(R::EventFigureClaimant, Ty::Event),
         (Ty::Actor, "sources") => ids!(Actor, |a| a.sources, Ty::Source),
+        (Ty::Actor, "positions") => Shape::Positions,
+        (Ty::Actor, "participations") => Shape::Participations,
 
         (Ty::Event, "id") => leaf!(Event, |e| Leaf::Str(e.id.as_str())),
         (Ty::Event, "title") => leaf!(Event, |e| Leaf::Str(&e.title)),
@@ -375,6 +467,7 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Event, "retractedBy") => one!(Event, |e| e.retracted_by.as_ref(), Ty::Event),
         (Ty::Event, "retracts") => Shape::Follow(R::EventRetractedBy, Ty::Event),
         (Ty::Event, "sources") => ids!(Event, |e| e.sources, Ty::Source),
+        (Ty::Event, "figures") => Shape::Figures,
 
         (Ty::Treaty, "id") => leaf!(Treaty, |t| Leaf::Str(t.id.as_str())),
         (Ty::Treaty, "name") => leaf!(Treaty, |t| Leaf::Str(&t.name)),
@@ -428,22 +521,34 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Source, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
         (Ty::Source, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
 
-        (Ty::Participant, "actor") => Shape::ParticipantActor,
-        (Ty::Participant, "role") => Shape::ParticipantRole,
-        (Ty::Ratification, "by") => Shape::RatifiedBy,
-        (Ty::Ratification, "date") => Shape::RatifiedOn,
-        (Ty::Money, "amount") => Shape::Units,
-        (Ty::Money, "currency") => Shape::Currency,
-        (Ty::Period, "precision") => Shape::Precision,
-        (Ty::Period, "start") => Shape::FirstDay,
-        (Ty::Period, "end") => Shape::LastDay,
+        (Ty::Participant, "actor") => on_one!(Participant, |p| Some(&p.actor), Ty::Actor),
+        (Ty::Participant, "role") => on!(Participant, |p| Leaf::Enum(enum_name(p.role))),
+        (Ty::Ratification, "by") => on_one!(Ratification, |r| Some(&r.by), Ty::Actor),
+        (Ty::Ratification, "date") => on!(Ratification, |r| Leaf::Date(r.date)),
+        (Ty::Participation, "event") => Shape::ParticipationEvent,
+        (Ty::Participation, "role") => on!(Participation, |(_, role)| Leaf::Enum(enum_name(role))),
+        (Ty::Position, "title") => on!(Position, |p| Leaf::Str(&p.title)),
+        (Ty::Position, "from") => on!(Position, |p| Leaf::Date(p.from)),
+        (Ty::Position, "to") => on!(Position, |p| Leaf::Date(p.to)),
+        (Ty::Position, "note") => on!(Position, |p| Leaf::OptStr(p.note.as_deref())),
+        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.of), Ty::Actor),
+        (Ty::Figure, "label") => on!(Figure, |f| Leaf::Str(&f.label)),
+        // A BigInt: a decimal string.
+        (Ty::Figure, "value") => on!(Figure, |f| Leaf::Text(f.value.to_string())),
+        (Ty::Figure, "unit") => on!(Figure, |f| Leaf::Str(&f.unit)),
+        (Ty::Figure, "claimedBy") => on_one!(Figure, |f| f.claimed_by.as_ref(), Ty::Actor),
+        (Ty::Money, "amount") => on!(Money, |m| Leaf::Text(m.amount.to_string())),
+        (Ty::Money, "currency") => on!(Money, |m| Leaf::Text(m.currency.to_string())),
+        (Ty::Period, "precision") => on!(Period, |d| Leaf::Enum(enum_name(d.precision()))),
+        (Ty::Period, "start") => on!(Period, |d| Leaf::Text(d.first_iso())),
+        (Ty::Period, "end") => on!(Period, |d| Leaf::Text(d.last_iso())),
 
-        (Ty::EventConnection, "nodes") => Shape::Nodes,
-        (Ty::EventConnection, "edges") => Shape::Edges,
-        (Ty::EventConnection, "pageInfo") => Shape::PageInfo,
-        (Ty::EventConnection, "totalCount") => Shape::TotalCount,
-        (Ty::EventEdge, "node") => Shape::EdgeNode,
-        (Ty::EventEdge, "cursor") => Shape::Cursor,
+        (connection, "nodes") if connection.connection().is_some() => Shape::Nodes(connection.connection()?.0),
+        (connection, "edges") if connection.connection().is_some() => Shape::Edges(connection.connection()?.1),
+        (connection, "pageInfo") if connection.connection().is_some() => Shape::PageInfo,
+        (connection, "totalCount") if connection.connection().is_some() => Shape::TotalCount,
+        (edge, "node") if edge.edge().is_some() => Shape::EdgeNode(edge.edge()?),
+        (edge, "cursor") if edge.edge().is_some() => Shape::Cursor,
         (Ty::PageInfo, "hasNextPage") => Shape::HasNextPage,
         (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
         (Ty::PageInfo, "startCursor") => Shape::StartCursor,
@@ -632,7 +737,7 @@ fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Op
     const PAGE: &[&str] = &["first", "last", "after", "before", "filter"];
     let known: &[&str] = match shape {
         Shape::Lookup(..) | Shape::NodeLookup => &["id"],
-        Shape::AllEvents | Shape::ActorEvents => PAGE,
+        Shape::AllEvents | Shape::ActorEvents | Shape::Listing(..) => PAGE,
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
         _ => &[],
@@ -668,6 +773,9 @@ enum Obj<'a> {
     Money(&'a model::Money),
     Period(&'a PartialDate),
     Hit(f64, &'a Node),
+    Position(&'a model::Position),
+    Participation((&'a Node, model::Role)),
+    Figure(&'a model::Figure),
 }
 
 /// A page of events with its listing keys.
@@ -746,10 +854,10 @@ impl Writer<'_> {
         let sel = &field.sel;
         match (field.shape, obj) {
             (Shape::Typename(ty), _) => self.string(ty.name()),
-            (Shape::Leaf(read), Obj::Node(node)) => self.leaf(read(node).ok_or(GiveUp)?),
-            (Shape::One(read, ty), Obj::Node(node)) => self.one(read(node).ok_or(GiveUp)?, ty, sel),
-            (Shape::Ids(read, ty), Obj::Node(node)) => {
-                let nodes = self.direct.entities(read(node).ok_or(GiveUp)?)?;
+            (Shape::Leaf(read), _) => self.leaf(read(obj).ok_or(GiveUp)?),
+            (Shape::One(read, ty), _) => self.one(read(obj).ok_or(GiveUp)?, ty, sel),
+            (Shape::Ids(read, ty), _) => {
+                let nodes = self.direct.entities(read(obj).ok_or(GiveUp)?)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| ty.holds(n)))
             }
             (Shape::Follow(relation, ty), Obj::Node(node)) => {
@@ -763,24 +871,22 @@ impl Writer<'_> {
             (Shape::Participants, Obj::Node(Node::Event(event))) => {
                 self.array(&event.0.participants, |w, p| w.object(sel, Obj::Participant(p)))
             }
-            (Shape::ParticipantActor, Obj::Participant(p)) => self.one(Some(&p.actor), Ty::Actor, sel),
-            (Shape::ParticipantRole, Obj::Participant(p)) => self.string(enum_name(p.role)),
             (Shape::Ratifications, Obj::Node(Node::Treaty(treaty))) => {
                 self.array(&treaty.0.ratifications, |w, r| w.object(sel, Obj::Ratification(r)))
             }
-            (Shape::RatifiedBy, Obj::Ratification(r)) => self.one(Some(&r.by), Ty::Actor, sel),
-            (Shape::RatifiedOn, Obj::Ratification(r)) => self.leaf(Leaf::Date(r.date)),
+            (Shape::Figures, Obj::Node(Node::Event(event))) => {
+                self.array(&event.0.figures, |w, f| w.object(sel, Obj::Figure(f)))
+            }
+            (Shape::Positions, Obj::Node(Node::Actor(actor))) => {
+                self.array(&actor.0.positions, |w, p| w.object(sel, Obj::Position(p)))
+            }
+            (Shape::Participations, Obj::Node(node)) => self.participations(sel, node),
+            (Shape::ParticipationEvent, Obj::Participation((event, _))) => self.entity(sel, event),
             (Shape::Amount, Obj::Node(Node::FundingAllocation(f))) => self.object(sel, Obj::Money(&f.0.amount)),
-            // BigInt: a decimal string.
-            (Shape::Units, Obj::Money(m)) => self.string(&m.amount.to_string()),
-            (Shape::Currency, Obj::Money(m)) => self.string(&m.currency.to_string()),
             (Shape::Period, Obj::Node(Node::Event(e))) => match &e.0.date {
                 Some(date) => self.object(sel, Obj::Period(date)),
                 None => self.null(),
             },
-            (Shape::Precision, Obj::Period(d)) => self.string(enum_name(d.precision())),
-            (Shape::FirstDay, Obj::Period(d)) => self.string(&d.first_iso()),
-            (Shape::LastDay, Obj::Period(d)) => self.string(&d.last_iso()),
             (Shape::ActorEvents, Obj::Node(node @ Node::Actor(_))) => {
                 let window = self.window(field)?;
                 let filter = self.filter(field)?;
@@ -848,9 +954,10 @@ impl Writer<'_> {
                 Ok(())
             }
             (Shape::AllEvents, Obj::Query) => self.all_events(field),
-            (Shape::Nodes, Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| *n)),
-            (Shape::Edges, Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
-            (Shape::EdgeNode, Obj::Edge(_, node)) => self.entity(sel, node),
+            (Shape::Nodes(_), Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| *n)),
+            (Shape::Edges(_), Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
+            (Shape::EdgeNode(_), Obj::Edge(_, node)) => self.entity(sel, node),
+            (Shape::Listing(kind, _), Obj::Query) => self.listing(field, kind),
             (Shape::Cursor, Obj::Edge(key, _)) => self.string(&hex(key)),
             (Shape::TotalCount, Obj::Page(page)) => {
                 write!(self.out, "{}", page.total)?;
@@ -871,7 +978,14 @@ impl Writer<'_> {
         let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         if let Some(filter) = self.filter(field)? {
             let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp)?;
-            return self.event_page(field, page.items.iter().collect(), page.has_prev, page.has_next, total);
+            return self.page(
+                field,
+                Ty::Event,
+                page.items.iter().collect(),
+                page.has_prev,
+                page.has_next,
+                total,
+            );
         }
         // The page borrows from the listing the read cache holds.
         let mut listing = None;
@@ -887,17 +1001,70 @@ impl Writer<'_> {
         } else {
             0
         };
-        self.event_page(field, page.items, page.has_prev, page.has_next, total)
+        self.page(field, Ty::Event, page.items, page.has_prev, page.has_next, total)
     }
 
-    /// Writes a page of the event listing, given its keys and ids.
-    fn event_page(&mut self, field: &Field, keyed: Vec<&Keyed>, has_prev: bool, has_next: bool, total: usize) -> Run {
+    /// `Query.actors`, `Query.treaties` or `Query.places`: a page of the
+    /// listing by id, filtered.
+    fn listing(&mut self, field: &Field, kind: EntityKind) -> Run {
+        let window = self.window(field)?;
+        let set = match kind {
+            EntityKind::Actor => actor_set(
+                self.store,
+                self.arg::<Option<ActorFilter>>(field, "filter")?.unwrap_or_default(),
+            ),
+            EntityKind::Treaty => treaty_set(
+                self.store,
+                self.arg::<Option<TreatyFilter>>(field, "filter")?.unwrap_or_default(),
+            ),
+            _ => Ok(None),
+        }
+        .map_err(|_| GiveUp)?;
+        let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp)?;
+        let ty = ENTITY_TYPES
+            .into_iter()
+            .find(|t| t.kind() == Some(kind))
+            .ok_or(GiveUp)?;
+        self.page(
+            field,
+            ty,
+            page.items.iter().collect(),
+            page.has_prev,
+            page.has_next,
+            total,
+        )
+    }
+
+    /// `Actor.participations`: the actor's events with its role in each, in
+    /// chronological order.
+    fn participations(&mut self, sel: &[Field], node: &Node) -> Run {
+        let targets = self.direct.link(&link(Relation::EventParticipant, node))?;
+        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let events = self.direct.entities(&ids)?;
+        let mut found: Vec<(Vec<u8>, Node, model::Role)> = Vec::new();
+        for event in events.into_iter().flatten() {
+            let Node::Event(e) = &event else { continue };
+            let role = targets
+                .iter()
+                .find(|(id, _)| *id == e.0.id)
+                .and_then(|(_, payload)| role_from(payload))
+                .unwrap_or(model::Role::Participant);
+            found.push((event_sort_key(&e.0), event.clone(), role));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        self.array(&found, |w, (_, event, role)| {
+            w.object(sel, Obj::Participation((event, *role)))
+        })
+    }
+
+    /// Writes a page of a listing of `ty`, given its keys and ids.
+    fn page(&mut self, field: &Field, ty: Ty, keyed: Vec<&Keyed>, has_prev: bool, has_next: bool, total: usize) -> Run {
         let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
         let loaded: Vec<(&[u8], Node)> = keyed
             .iter()
             .zip(nodes)
-            .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| Ty::Event.holds(n))?)))
+            .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| ty.holds(n))?)))
             .collect();
         let page = Page {
             items: loaded.iter().map(|(key, node)| (*key, node)).collect(),
@@ -1023,6 +1190,7 @@ impl Writer<'_> {
             Leaf::OptStr(None) | Leaf::Date(None) => self.null(),
             Leaf::Strs(items) => self.array(items, |w, s| w.string(s)),
             Leaf::Date(Some(date)) => self.string(&date.to_string()),
+            Leaf::Text(text) => self.string(&text),
             Leaf::Bool(b) => {
                 self.out.extend_from_slice(if b { b"true" } else { b"false" });
                 Ok(())

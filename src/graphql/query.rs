@@ -161,28 +161,7 @@ impl QueryRoot {
             before,
         }
         .window(ctx)?;
-        let filter = filter.unwrap_or_default();
-        let mut set: Option<HashSet<Id>> = None;
-        if let Some(name) = &filter.name {
-            if name.trim().is_empty() {
-                return Err(bad_input("filter.name", "must not be empty"));
-            }
-            let hits = store.search(name, 3).map_err(internal)?;
-            narrow(
-                &mut set,
-                hits.into_iter()
-                    .map(|(id, _)| id)
-                    .filter(|id| id.kind() == EntityKind::Actor),
-            );
-        }
-        if let Some(kind) = filter.kind {
-            narrow(
-                &mut set,
-                store
-                    .ids_of_subkind(EntityKind::Actor, kind.as_str())
-                    .map_err(internal)?,
-            );
-        }
+        let set = actor_set(store, filter.unwrap_or_default())?;
         connection::listing(ctx, store, EntityKind::Actor, set, &window).await
     }
 
@@ -231,30 +210,7 @@ impl QueryRoot {
             before,
         }
         .window(ctx)?;
-        let filter = filter.unwrap_or_default();
-        let mut set: Option<HashSet<Id>> = None;
-        let from = date_arg("filter.signedFrom", filter.signed_from.as_deref())?;
-        let to = date_arg("filter.signedTo", filter.signed_to.as_deref())?;
-        if from.is_some() || to.is_some() {
-            narrow(
-                &mut set,
-                store
-                    .ids_in_period(EntityKind::Treaty, from.as_ref(), to.as_ref())
-                    .map_err(internal)?,
-            );
-        }
-        if let Some(kind) = filter.kind {
-            narrow(
-                &mut set,
-                store
-                    .ids_of_subkind(EntityKind::Treaty, kind.as_str())
-                    .map_err(internal)?,
-            );
-        }
-        if let Some(party) = &filter.party {
-            let party = id_arg("filter.party", EntityKind::Actor, party)?;
-            narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
-        }
+        let set = treaty_set(store, filter.unwrap_or_default())?;
         connection::listing(ctx, store, EntityKind::Treaty, set, &window).await
     }
 
@@ -516,4 +472,58 @@ pub(super) fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>>
     };
     keyed.truncate(first as usize);
     Ok(keyed.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The actors `filter` leaves, or `None` when it leaves them all.
+pub(super) fn actor_set(store: &Store, filter: ActorFilter) -> Result<Option<HashSet<Id>>> {
+    let mut set: Option<HashSet<Id>> = None;
+    if let Some(name) = &filter.name {
+        if name.trim().is_empty() {
+            return Err(bad_input("filter.name", "must not be empty"));
+        }
+        let hits = store.search(name, 3).map_err(internal)?;
+        narrow(
+            &mut set,
+            hits.into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| id.kind() == EntityKind::Actor),
+        );
+    }
+    if let Some(kind) = filter.kind {
+        narrow(
+            &mut set,
+            store
+                .ids_of_subkind(EntityKind::Actor, kind.as_str())
+                .map_err(internal)?,
+        );
+    }
+    Ok(set)
+}
+
+/// The treaties `filter` leaves, or `None` when it leaves them all.
+pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<HashSet<Id>>> {
+    let mut set: Option<HashSet<Id>> = None;
+    let from = date_arg("filter.signedFrom", filter.signed_from.as_deref())?;
+    let to = date_arg("filter.signedTo", filter.signed_to.as_deref())?;
+    if from.is_some() || to.is_some() {
+        narrow(
+            &mut set,
+            store
+                .ids_in_period(EntityKind::Treaty, from.as_ref(), to.as_ref())
+                .map_err(internal)?,
+        );
+    }
+    if let Some(kind) = filter.kind {
+        narrow(
+            &mut set,
+            store
+                .ids_of_subkind(EntityKind::Treaty, kind.as_str())
+                .map_err(internal)?,
+        );
+    }
+    if let Some(party) = &filter.party {
+        let party = id_arg("filter.party", EntityKind::Actor, party)?;
+        narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
+    }
+    Ok(set)
 }

@@ -329,7 +329,7 @@ impl Actor {
     }
 }
 
-fn role_from(payload: &[u8]) -> Option<Role> {
+pub(super) fn role_from(payload: &[u8]) -> Option<Role> {
     let name = std::str::from_utf8(payload).ok()?;
     Role::ALL.iter().copied().find(|r| r.as_str() == name)
 }

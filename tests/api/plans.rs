@@ -76,6 +76,8 @@ const ACTOR: &str = r#"query($id: ID!) { actor(id: $id) {
     treaties { id name } signedTreaties { id } ratifiedTreaties { id } mediatedTreaties { id }
     fundingProvided { id title amount { amount currency } } fundingReceived { id } fundingAuthorized { id }
     claimedFiguresIn { id } sources { id document section url note }
+    positions { __typename title from to note of { id name } }
+    participations { __typename role event { id title date } }
     events(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
                        edges { cursor node { id date period { precision start end } } } }
     later: events(first: 2, after: "00") { nodes { id } pageInfo { hasPreviousPage } }
@@ -87,7 +89,7 @@ const EVENT: &str = r#"query($id: ID!) { event(id: $id) {
     place { id name within { id } } participants { __typename role actor { id name kind } }
     treaties { id } fundingAllocations { id donor { id } recipient { id } }
     partOf { id title } parts { id } after { id } followedBy { id } retractedBy { id } retracts { id }
-    sources { id }
+    sources { id } figures { __typename label value unit claimedBy { id name } }
 } }"#;
 
 const TREATY: &str = r#"query($id: ID!) { treaty(id: $id) {
@@ -295,6 +297,43 @@ async fn the_node_interface_search_timeline_and_filters_read_the_same() {
     same_answers(&store, literal, &[json!({})]).await;
 }
 
+#[tokio::test]
+async fn the_root_listings_read_the_same_page_by_page() {
+    let store = seeded();
+    let listing = r#"query($after: String, $actors: ActorFilter, $treaties: TreatyFilter) {
+        actors(first: 9, after: $after, filter: $actors) { __typename totalCount
+          pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          edges { __typename cursor node { id name kind } } }
+        treaties(first: 4, after: $after, filter: $treaties) { totalCount nodes { id name parties { id } } }
+        places(first: 5, after: $after) { totalCount nodes { id name within { id } } pageInfo { endCursor } }
+    }"#;
+    // Filters of these types are not planned: the same listing without them.
+    let plain = listing
+        .replace(", $actors: ActorFilter, $treaties: TreatyFilter", "")
+        .replace(", filter: $actors", "")
+        .replace(", filter: $treaties", "");
+    let schema = schema(&store);
+    let mut pages = vec![json!({})];
+    for _ in 0..12 {
+        let (answer, ok) = executed(&schema, &store, &plain, pages.last().unwrap()).await;
+        assert!(ok, "{answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        match answer["data"]["actors"]["pageInfo"]["endCursor"].as_str() {
+            Some(cursor) => pages.push(json!({ "after": cursor })),
+            None => break,
+        }
+    }
+    assert!(pages.len() > 5, "the seed's actors span several pages of 9");
+    same_answers(&store, &plain, &pages).await;
+    let filtered = r#"{
+        actors(first: 50, filter: { kind: PERSON }) { totalCount nodes { id } }
+        named: actors(filter: { name: "kokoity" }) { totalCount nodes { id name } }
+        treaties(filter: { party: "actor/russia", signedFrom: "2008" }) { totalCount nodes { id signedOn } }
+        last: actors(last: 3, before: "ff") { nodes { id } pageInfo { hasPreviousPage hasNextPage } }
+    }"#;
+    same_answers(&store, filtered, &[json!({})]).await;
+}
+
 /// Runs a query, learns from it, and tells whether a plan then answers it.
 async fn planned(store: &Store, query: &str, variables: Value) -> bool {
     let schema = schema(store);
@@ -309,11 +348,10 @@ async fn what_plans_do_not_cover_stays_with_async_graphql() {
     let store = seeded();
     for query in [
         // Other listings, directives, fields plans do not cover.
-        r#"{ actors(first: 2, filter: { kind: STATE }) { nodes { id } } }"#,
+        r#"{ fundingAllocations(first: 2) { totalAmount { amount currency } } }"#,
         r#"{ nodes(ids: ["actor/russia"]) { id } }"#,
         r#"{ actor(id: "russia") { name @include(if: true) } }"#,
-        r#"{ actor(id: "russia") { positions { title } } }"#,
-        r#"{ event(id: "recognition-decrees") { figures { label } } }"#,
+        r#"{ __schema { queryType { name } } }"#,
         // An object asked twice under one key needs its selections merged.
         r#"{ actor(id: "russia") { partOf { id } partOf { name } } }"#,
         // A variable of a type plans do not check.
