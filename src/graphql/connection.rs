@@ -362,23 +362,35 @@ impl ParsedEventFilter {
     }
 }
 
-/// The events among `events` (sorted, with their listing keys) that pass
-/// `filter`, and the bounds of `window` over them.
+/// The page `window` selects among `events` (sorted, with their listing
+/// keys) that pass `filter`, and how many pass in all.
 pub fn window_among<'e>(
     events: &'e [(Vec<u8>, Node)],
     filter: Option<&ParsedEventFilter>,
     window: &Window,
-) -> (Vec<(&'e [u8], &'e Node)>, usize, usize) {
-    let all: Vec<(&[u8], &Node)> = events
-        .iter()
-        .filter(|(_, node)| match node {
-            Node::Event(e) => filter.is_none_or(|f| f.matches(&e.0)),
-            _ => false,
-        })
-        .map(|(key, node)| (key.as_slice(), node))
+) -> (Page<(&'e [u8], &'e Node)>, usize) {
+    let page = |all: &[(&'e [u8], &'e Node)], (start, end): (usize, usize)| Page {
+        items: all[start..end].to_vec(),
+        has_prev: start > 0,
+        has_next: end < all.len(),
+    };
+    let pairs = |items: &'e [(Vec<u8>, Node)]| items.iter().map(|(key, node)| (key.as_slice(), node));
+    let Some(filter) = filter else {
+        // Unfiltered, the page is a slice of the list: no copy of the rest.
+        let (start, end) = window_bounds(events, |(k, _)| k.as_slice(), window);
+        let items = pairs(&events[start..end]).collect();
+        let page = Page {
+            items,
+            has_prev: start > 0,
+            has_next: end < events.len(),
+        };
+        return (page, events.len());
+    };
+    let all: Vec<(&[u8], &Node)> = pairs(events)
+        .filter(|(_, node)| matches!(node, Node::Event(e) if filter.matches(&e.0)))
         .collect();
-    let (start, end) = window_bounds(&all, |(k, _)| k, window);
-    (all, start, end)
+    let bounds = window_bounds(&all, |(k, _)| k, window);
+    (page(&all, bounds), all.len())
 }
 
 /// A connection over a known, chronologically sorted set of events (an
@@ -391,10 +403,9 @@ pub fn events_among(
 ) -> Result<EventConnection> {
     let window = args.window(ctx)?;
     let filter = filter.map(|f| ParsedEventFilter::parse(Some(f))).transpose()?;
-    let (all, start, end) = window_among(events, filter.as_ref(), &window);
-    let mut connection =
-        Connection::with_additional_fields(start > 0, end < all.len(), Totals { total_count: all.len() });
-    for (key, node) in &all[start..end] {
+    let (page, total_count) = window_among(events, filter.as_ref(), &window);
+    let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, Totals { total_count });
+    for (key, node) in page.items {
         if let Node::Event(event) = node {
             connection.edges.push(Edge::new(Cursor(key.to_vec()), event.clone()));
         }

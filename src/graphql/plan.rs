@@ -30,11 +30,15 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 
 use super::connection::{
-    event_sort_key, hex, listing_page, page_with, window_among, Limits, PageArgs, ParsedEventFilter, Window,
+    self, event_sort_key, hex, listing_page, page_sorted, page_with, window_among, Limits, PageArgs, ParsedEventFilter,
+    Window,
 };
-use super::filters::{ActorFilter, EventFilter, TreatyFilter};
+use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::loaders::{Direct, Link, ReadCache};
-use super::query::{actor_set, event_listing, search_hits, timeline_ids, treaty_set, TimelineArgs};
+use super::query::{
+    actor_set, event_listing, funding_keyed, search_hits, sum_amounts, timeline_ids, treaty_set, TimelineArgs,
+};
+use super::scalars::Money;
 use super::types::{role_from, Node};
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::store::{Direction, Keyed, Store};
@@ -139,6 +143,8 @@ enum Ty {
     TreatyEdge,
     PlaceConnection,
     PlaceEdge,
+    FundingAllocationConnection,
+    FundingAllocationEdge,
     PageInfo,
     Position,
     Participation,
@@ -170,6 +176,8 @@ impl Ty {
             Ty::TreatyEdge => "TreatyEdge",
             Ty::PlaceConnection => "PlaceConnection",
             Ty::PlaceEdge => "PlaceEdge",
+            Ty::FundingAllocationConnection => "FundingAllocationConnection",
+            Ty::FundingAllocationEdge => "FundingAllocationEdge",
             Ty::Position => "Position",
             Ty::Participation => "Participation",
             Ty::Figure => "Figure",
@@ -188,6 +196,7 @@ impl Ty {
             Ty::ActorConnection => (Ty::Actor, Ty::ActorEdge),
             Ty::TreatyConnection => (Ty::Treaty, Ty::TreatyEdge),
             Ty::PlaceConnection => (Ty::Place, Ty::PlaceEdge),
+            Ty::FundingAllocationConnection => (Ty::FundingAllocation, Ty::FundingAllocationEdge),
             _ => return None,
         })
     }
@@ -199,6 +208,7 @@ impl Ty {
             Ty::ActorEdge => Ty::Actor,
             Ty::TreatyEdge => Ty::Treaty,
             Ty::PlaceEdge => Ty::Place,
+            Ty::FundingAllocationEdge => Ty::FundingAllocation,
             _ => return None,
         })
     }
@@ -289,8 +299,12 @@ enum Shape {
     Timeline,
     /// `Source.citedBy`: entities of any type.
     CitedBy,
-    /// `Query.actors`, `Query.treaties`, `Query.places`.
+    /// `Query.actors`, `Query.treaties`, `Query.places`, `Query.fundingAllocations`.
     Listing(EntityKind, Ty),
+    /// `FundingAllocationConnection.totalAmount`.
+    TotalAmount,
+    /// `Query.nodes(ids:)`.
+    NodesById,
     Nodes(Ty),
     Edges(Ty),
     EdgeNode(Ty),
@@ -326,7 +340,8 @@ impl Shape {
             Shape::Amount => Ty::Money,
             Shape::Timeline => Ty::Event,
             Shape::Search => Ty::SearchHit,
-            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy => Ty::Node,
+            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy | Shape::NodesById => Ty::Node,
+            Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
             _ => return None,
         })
@@ -420,6 +435,9 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Query, "actors") => Shape::Listing(EntityKind::Actor, Ty::ActorConnection),
         (Ty::Query, "treaties") => Shape::Listing(EntityKind::Treaty, Ty::TreatyConnection),
         (Ty::Query, "places") => Shape::Listing(EntityKind::Place, Ty::PlaceConnection),
+        (Ty::Query, "fundingAllocations") => Shape::Listing(EntityKind::Funding, Ty::FundingAllocationConnection),
+        (Ty::Query, "nodes") => Shape::NodesById,
+        (Ty::FundingAllocationConnection, "totalAmount") => Shape::TotalAmount,
         (Ty::Query, "node") => Shape::NodeLookup,
         (Ty::Query, "search") => Shape::Search,
         (Ty::Query, "timeline") => Shape::Timeline,
@@ -537,8 +555,17 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Figure, "value") => on!(Figure, |f| Leaf::Text(f.value.to_string())),
         (Ty::Figure, "unit") => on!(Figure, |f| Leaf::Str(&f.unit)),
         (Ty::Figure, "claimedBy") => on_one!(Figure, |f| f.claimed_by.as_ref(), Ty::Actor),
-        (Ty::Money, "amount") => on!(Money, |m| Leaf::Text(m.amount.to_string())),
-        (Ty::Money, "currency") => on!(Money, |m| Leaf::Text(m.currency.to_string())),
+        // A BigInt: a decimal string.
+        (Ty::Money, "amount") => Shape::Leaf(|obj| match obj {
+            Obj::Money(m) => Some(Leaf::Text(m.amount.to_string())),
+            Obj::Sum(m) => Some(Leaf::Text(m.amount.0.to_string())),
+            _ => None,
+        }),
+        (Ty::Money, "currency") => Shape::Leaf(|obj| match obj {
+            Obj::Money(m) => Some(Leaf::Text(m.currency.to_string())),
+            Obj::Sum(m) => Some(Leaf::Str(&m.currency)),
+            _ => None,
+        }),
         (Ty::Period, "precision") => on!(Period, |d| Leaf::Enum(enum_name(d.precision()))),
         (Ty::Period, "start") => on!(Period, |d| Leaf::Text(d.first_iso())),
         (Ty::Period, "end") => on!(Period, |d| Leaf::Text(d.last_iso())),
@@ -737,6 +764,7 @@ fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Op
     const PAGE: &[&str] = &["first", "last", "after", "before", "filter"];
     let known: &[&str] = match shape {
         Shape::Lookup(..) | Shape::NodeLookup => &["id"],
+        Shape::NodesById => &["ids"],
         Shape::AllEvents | Shape::ActorEvents | Shape::Listing(..) => PAGE,
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
@@ -776,6 +804,8 @@ enum Obj<'a> {
     Position(&'a model::Position),
     Participation((&'a Node, model::Role)),
     Figure(&'a model::Figure),
+    /// A sum of amounts in one currency.
+    Sum(&'a Money),
 }
 
 /// A page of events with its listing keys.
@@ -784,7 +814,36 @@ struct Page<'a> {
     has_prev: bool,
     has_next: bool,
     total: usize,
+    /// `totalAmount`, for funding allocations when asked for.
+    sums: Vec<Money>,
 }
+
+/// The totals a connection carries.
+struct Totals {
+    count: usize,
+    sums: Vec<Money>,
+}
+
+impl Totals {
+    fn count(count: usize) -> Totals {
+        Totals {
+            count,
+            sums: Vec::new(),
+        }
+    }
+}
+
+/// A page of keys and ids, borrowed.
+fn borrowed(page: &connection::Page) -> connection::Page<&Keyed> {
+    connection::Page {
+        items: page.items.iter().collect(),
+        has_prev: page.has_prev,
+        has_next: page.has_next,
+    }
+}
+
+/// Most ids `nodes(ids:)` takes.
+const MAX_NODE_IDS: usize = 100;
 
 impl Plan {
     fn run(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
@@ -891,12 +950,13 @@ impl Writer<'_> {
                 let window = self.window(field)?;
                 let filter = self.filter(field)?;
                 let events = self.direct.sorted_events(&link(Relation::EventParticipant, node))?;
-                let (all, start, end) = window_among(&events, filter.as_ref(), &window);
+                let (page, total) = window_among(&events, filter.as_ref(), &window);
                 let page = Page {
-                    items: all[start..end].to_vec(),
-                    has_prev: start > 0,
-                    has_next: end < all.len(),
-                    total: all.len(),
+                    items: page.items,
+                    has_prev: page.has_prev,
+                    has_next: page.has_next,
+                    total,
+                    sums: Vec::new(),
                 };
                 self.object(sel, Obj::Page(&page))
             }
@@ -958,6 +1018,8 @@ impl Writer<'_> {
             (Shape::Edges(_), Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
             (Shape::EdgeNode(_), Obj::Edge(_, node)) => self.entity(sel, node),
             (Shape::Listing(kind, _), Obj::Query) => self.listing(field, kind),
+            (Shape::NodesById, Obj::Query) => self.nodes_by_id(field),
+            (Shape::TotalAmount, Obj::Page(page)) => self.array(&page.sums, |w, m| w.object(sel, Obj::Sum(m))),
             (Shape::Cursor, Obj::Edge(key, _)) => self.string(&hex(key)),
             (Shape::TotalCount, Obj::Page(page)) => {
                 write!(self.out, "{}", page.total)?;
@@ -978,14 +1040,7 @@ impl Writer<'_> {
         let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         if let Some(filter) = self.filter(field)? {
             let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp)?;
-            return self.page(
-                field,
-                Ty::Event,
-                page.items.iter().collect(),
-                page.has_prev,
-                page.has_next,
-                total,
-            );
+            return self.page(field, Ty::Event, borrowed(&page), Totals::count(total));
         }
         // The page borrows from the listing the read cache holds.
         let mut listing = None;
@@ -1001,13 +1056,32 @@ impl Writer<'_> {
         } else {
             0
         };
-        self.page(field, Ty::Event, page.items, page.has_prev, page.has_next, total)
+        self.page(field, Ty::Event, page, Totals::count(total))
     }
 
-    /// `Query.actors`, `Query.treaties` or `Query.places`: a page of the
-    /// listing by id, filtered.
+    /// `Query.actors`, `Query.treaties`, `Query.places` or
+    /// `Query.fundingAllocations`: a page of the listing by id, filtered.
     fn listing(&mut self, field: &Field, kind: EntityKind) -> Run {
         let window = self.window(field)?;
+        let ty = ENTITY_TYPES
+            .into_iter()
+            .find(|t| t.kind() == Some(kind))
+            .ok_or(GiveUp)?;
+        if kind == EntityKind::Funding {
+            let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
+            let keyed = funding_keyed(self.store, filter.unwrap_or_default()).map_err(|_| GiveUp)?;
+            let mut totals = Totals::count(keyed.len());
+            if field.sel.iter().any(|f| matches!(f.shape, Shape::TotalAmount)) {
+                let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
+                let all = self.direct.entities(&ids)?;
+                totals.sums = sum_amounts(all.iter().flatten().filter_map(|n| match n {
+                    Node::FundingAllocation(f) => Some(&f.0.amount),
+                    _ => None,
+                }));
+            }
+            let page = page_sorted(keyed, &window);
+            return self.page(field, ty, borrowed(&page), totals);
+        }
         let set = match kind {
             EntityKind::Actor => actor_set(
                 self.store,
@@ -1021,18 +1095,25 @@ impl Writer<'_> {
         }
         .map_err(|_| GiveUp)?;
         let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp)?;
-        let ty = ENTITY_TYPES
-            .into_iter()
-            .find(|t| t.kind() == Some(kind))
-            .ok_or(GiveUp)?;
-        self.page(
-            field,
-            ty,
-            page.items.iter().collect(),
-            page.has_prev,
-            page.has_next,
-            total,
-        )
+        self.page(field, ty, borrowed(&page), Totals::count(total))
+    }
+
+    /// `Query.nodes(ids:)`: entities of any type in the order asked, null
+    /// for each id that matches none.
+    fn nodes_by_id(&mut self, field: &Field) -> Run {
+        let asked: Vec<ID> = self.arg(field, "ids")?;
+        if asked.len() > MAX_NODE_IDS {
+            return Err(GiveUp);
+        }
+        let ids = asked
+            .iter()
+            .map(|id| Id::parse(id.as_str()).map_err(|_| GiveUp))
+            .collect::<Run<Vec<Id>>>()?;
+        let found = self.direct.entities(&ids)?;
+        self.array(&found, |w, node| match node {
+            Some(node) => w.any_entity(field, node),
+            None => w.null(),
+        })
     }
 
     /// `Actor.participations`: the actor's events with its role in each, in
@@ -1058,19 +1139,21 @@ impl Writer<'_> {
     }
 
     /// Writes a page of a listing of `ty`, given its keys and ids.
-    fn page(&mut self, field: &Field, ty: Ty, keyed: Vec<&Keyed>, has_prev: bool, has_next: bool, total: usize) -> Run {
-        let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
+    fn page(&mut self, field: &Field, ty: Ty, keyed: connection::Page<&Keyed>, totals: Totals) -> Run {
+        let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
         let loaded: Vec<(&[u8], Node)> = keyed
+            .items
             .iter()
             .zip(nodes)
             .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| ty.holds(n))?)))
             .collect();
         let page = Page {
             items: loaded.iter().map(|(key, node)| (*key, node)).collect(),
-            has_prev,
-            has_next,
-            total,
+            has_prev: keyed.has_prev,
+            has_next: keyed.has_next,
+            total: totals.count,
+            sums: totals.sums,
         };
         self.object(&field.sel, Obj::Page(&page))
     }
@@ -1093,6 +1176,9 @@ impl Writer<'_> {
     }
 
     fn window(&self, field: &Field) -> Run<Window> {
+        if field.args.is_empty() {
+            return PageArgs::default().window_within(self.limits).map_err(|_| GiveUp);
+        }
         PageArgs {
             first: self.arg(field, "first")?,
             last: self.arg(field, "last")?,

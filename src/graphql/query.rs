@@ -14,7 +14,7 @@ use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::{BigInt, Money};
 use super::types::{date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id, Relation};
-use crate::store::{Direction, PeriodScan, Store};
+use crate::store::{Direction, Keyed, PeriodScan, Store};
 
 /// Most hits `search` returns.
 pub const MAX_SEARCH_HITS: i32 = 100;
@@ -237,50 +237,13 @@ impl QueryRoot {
             before,
         }
         .window(ctx)?;
-        let filter = filter.unwrap_or_default();
-        let mut set: Option<HashSet<Id>> = None;
-        let from = date_arg("filter.from", filter.from.as_deref())?;
-        let to = date_arg("filter.to", filter.to.as_deref())?;
-        if from.is_some() || to.is_some() {
-            narrow(
-                &mut set,
-                store
-                    .ids_in_period(EntityKind::Funding, from.as_ref(), to.as_ref())
-                    .map_err(internal)?,
-            );
-        }
-        if let Some(donor) = &filter.donor {
-            let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
-            narrow(&mut set, related_ids(store, Relation::FundingDonor, &donor)?);
-        }
-        if let Some(recipient) = &filter.recipient {
-            let recipient = id_arg("filter.recipient", EntityKind::Actor, recipient)?;
-            narrow(&mut set, related_ids(store, Relation::FundingRecipient, &recipient)?);
-        }
-        let keyed = match set {
-            Some(set) => store
-                .list_keys(&set.into_iter().collect::<Vec<_>>())
-                .map_err(internal)?,
-            None => store
-                .list(EntityKind::Funding, None, None, usize::MAX, false)
-                .map_err(internal)?,
-        };
+        let keyed = funding_keyed(store, filter.unwrap_or_default())?;
         let total_count = keyed.len();
         // Sums need every matching allocation, so only compute them when asked.
         let mut total_amount = Vec::new();
         if ctx.look_ahead().field("totalAmount").exists() {
             let all: Vec<FundingAllocation> = load_all(ctx, keyed.iter().map(|(_, id)| id.clone())).await?;
-            let mut sums: BTreeMap<String, u128> = BTreeMap::new();
-            for f in &all {
-                *sums.entry(f.0.amount.currency.to_string()).or_default() += u128::from(f.0.amount.amount);
-            }
-            total_amount = sums
-                .into_iter()
-                .map(|(currency, amount)| Money {
-                    amount: BigInt::new(amount as i128),
-                    currency,
-                })
-                .collect();
+            total_amount = sum_amounts(all.iter().map(|f| &f.0.amount));
         }
         build(
             ctx,
@@ -526,4 +489,49 @@ pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<H
         narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
     }
     Ok(set)
+}
+
+/// The funding allocations `filter` leaves, in listing order.
+pub(super) fn funding_keyed(store: &Store, filter: FundingFilter) -> Result<Vec<Keyed>> {
+    let mut set: Option<HashSet<Id>> = None;
+    let from = date_arg("filter.from", filter.from.as_deref())?;
+    let to = date_arg("filter.to", filter.to.as_deref())?;
+    if from.is_some() || to.is_some() {
+        narrow(
+            &mut set,
+            store
+                .ids_in_period(EntityKind::Funding, from.as_ref(), to.as_ref())
+                .map_err(internal)?,
+        );
+    }
+    if let Some(donor) = &filter.donor {
+        let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
+        narrow(&mut set, related_ids(store, Relation::FundingDonor, &donor)?);
+    }
+    if let Some(recipient) = &filter.recipient {
+        let recipient = id_arg("filter.recipient", EntityKind::Actor, recipient)?;
+        narrow(&mut set, related_ids(store, Relation::FundingRecipient, &recipient)?);
+    }
+    Ok(match set {
+        Some(set) => store
+            .list_keys(&set.into_iter().collect::<Vec<_>>())
+            .map_err(internal)?,
+        None => store
+            .list(EntityKind::Funding, None, None, usize::MAX, false)
+            .map_err(internal)?,
+    })
+}
+
+/// The sum of some amounts, one per currency, in currency order.
+pub(super) fn sum_amounts<'a>(amounts: impl Iterator<Item = &'a crate::model::Money>) -> Vec<Money> {
+    let mut sums: BTreeMap<String, u128> = BTreeMap::new();
+    for m in amounts {
+        *sums.entry(m.currency.to_string()).or_default() += u128::from(m.amount);
+    }
+    sums.into_iter()
+        .map(|(currency, amount)| Money {
+            amount: BigInt::new(amount as i128),
+            currency,
+        })
+        .collect()
 }
