@@ -80,14 +80,31 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 ],
             )
             .unwrap_or_else(|_| PrometheusBuilder::new());
-        match builder.install_recorder() {
+        let handle = match builder.install_recorder() {
             Ok(handle) => handle,
             // Another recorder is installed (an embedding program's): keep a
             // private one so /metrics still answers.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        };
+        // Histogram samples pile up in the recorder until upkeep folds them
+        // into their buckets; a scrape does that too, but a server nobody
+        // scrapes would grow without end.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the metrics upkeep thread");
         }
+        handle
     })
 }
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Operation names become metric labels; clients choose them, so only the
 /// first few hundred distinct names get their own label.
