@@ -109,6 +109,9 @@ pub fn learn_plan(schema: &AppSchema, query: &str, operation: Option<&str>) {
     let (Some(plans), Some(guard)) = (schema.data::<Arc<plan::Plans>>(), schema.data::<Arc<guard::Guard>>()) else {
         return;
     };
+    if plans.knows(query, operation) {
+        return;
+    }
     if let Ok(doc) = guard.check(query) {
         plans.learn(query, operation, &doc);
     }

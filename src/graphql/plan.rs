@@ -64,10 +64,15 @@ impl Plans {
             .map(|(_, plan)| plan.clone())
     }
 
+    /// Whether the document was compiled before (whether or not it got a plan).
+    pub fn knows(&self, query: &str, operation: Option<&str>) -> bool {
+        self.get(query, operation).is_some()
+    }
+
     /// Compiles `doc`, which async-graphql just ran without error, unless
     /// it was compiled before.
     pub fn learn(&self, query: &str, operation: Option<&str>, doc: &ExecutableDocument) {
-        if self.get(query, operation).is_some() {
+        if self.knows(query, operation) {
             return;
         }
         let plan = compile(doc, operation).map(Arc::new);

@@ -38,12 +38,12 @@ fn parse_sample(line: &str) -> Option<(String, BTreeMap<String, String>, f64)> {
 }
 
 /// A scrape of `/metrics`.
-struct Scrape(String);
+pub struct Scrape(String);
 
 impl Scrape {
     /// The value of the series with exactly these labels; 0 if it has not
     /// been recorded yet (a counter that was never incremented).
-    fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
         let wanted: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.0
             .lines()
@@ -53,7 +53,7 @@ impl Scrape {
     }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app
         .client
         .get(format!("{}/metrics", app.address))
