@@ -663,6 +663,21 @@ fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
     })
 }
 
+/// The fields of the `EventFilter` input type, as the schema declares them.
+fn event_filter_fields() -> &'static std::collections::HashSet<String> {
+    static FIELDS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let mut registry = async_graphql::registry::Registry::default();
+        <EventFilter as InputType>::create_type_info(&mut registry);
+        match registry.types.get(&*<EventFilter as InputType>::type_name()) {
+            Some(async_graphql::registry::MetaType::InputObject { input_fields, .. }) => {
+                input_fields.keys().cloned().collect()
+            }
+            _ => Default::default(),
+        }
+    })
+}
+
 /// A variable of the operation: its name, type and whether it may be null.
 struct Variable {
     name: Name,
@@ -857,8 +872,13 @@ impl Plan {
             match variables.and_then(|v| v.get(variable.name.as_str())) {
                 None | Some(Json::Null) if variable.nullable => {}
                 Some(Json::String(_)) if variable.ty != "EventFilter" => {}
-                Some(filter @ Json::Object(_)) if variable.ty == "EventFilter" => {
-                    let value = async_graphql::Value::from_json(filter.clone())?;
+                Some(Json::Object(filter)) if variable.ty == "EventFilter" => {
+                    // Parsing ignores keys the input type does not have;
+                    // async-graphql's validation refuses them.
+                    if !filter.keys().all(|k| event_filter_fields().contains(k.as_str())) {
+                        return Err(GiveUp);
+                    }
+                    let value = async_graphql::Value::from_json(Json::Object(filter.clone()))?;
                     EventFilter::parse(Some(value)).map_err(|_| GiveUp)?;
                 }
                 _ => return Err(GiveUp),
@@ -902,6 +922,11 @@ fn link(relation: Relation, from: &Node) -> Link {
 
 impl Writer<'_> {
     fn object(&mut self, sel: &[Field], obj: Obj<'_>) -> Run {
+        // As async-graphql answers an object none of whose fields apply to
+        // its type (`node(id:) { ... on Actor { name } }` on an event).
+        if sel.is_empty() {
+            return self.null();
+        }
         self.out.push(b'{');
         for (i, field) in sel.iter().enumerate() {
             if i > 0 {
