@@ -281,10 +281,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     };
     if let (Some(cache), Some(key)) = (&state.cache, &cache_key) {
         if let Some(body) = cache.get(key, generation) {
-            metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok")
-                .increment(1);
-            metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => "ok")
-                .record(lookup_started.elapsed().as_secs_f64());
+            record(label, "ok", lookup_started);
             metrics::counter!("diplograph_response_cache_hits_total").increment(1);
             return Ok(Outcome {
                 body,
@@ -304,25 +301,14 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             params.variables.as_ref(),
         );
         if let Some(body) = answer {
-            metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok")
-                .increment(1);
-            metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => "ok")
-                .record(started.elapsed().as_secs_f64());
+            record(label, "ok", started);
             metrics::counter!("diplograph_compiled_answers_total").increment(1);
             let body = Bytes::from(body);
-            let cache = match (&state.cache, cache_key) {
-                (Some(cache), Some(key)) => {
-                    metrics::counter!("diplograph_response_cache_misses_total").increment(1);
-                    cache.put(key, generation, body.clone());
-                    CacheUse::Miss
-                }
-                _ => CacheUse::Bypass,
-            };
             return Ok(Outcome {
+                cache: keep(state, cache_key, generation, &body),
                 body,
                 request_error: false,
                 has_errors: false,
-                cache,
             });
         }
     }
@@ -359,12 +345,9 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     } else {
         "error"
     };
-    metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
-    // Serialised straight from the response, so fields keep the order the
-    // query asked for. A request error has no `data` key at all.
+    record(label, outcome, started);
+    // Serialised straight from the response (fields in the order
+    // async-graphql resolved them). A request error has no `data` key at all.
     let body = if request_error {
         serde_json::to_vec(&ErrorsOnly {
             errors: &response.errors,
@@ -386,13 +369,10 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     if let (false, Some((query, operation))) = (has_errors || request_error, document) {
         crate::graphql::learn_plan(&state.schema, &query, operation.as_deref());
     }
-    let cache = match (&state.cache, cache_key) {
-        (Some(cache), Some(key)) if !has_errors => {
-            metrics::counter!("diplograph_response_cache_misses_total").increment(1);
-            cache.put(key, generation, body.clone());
-            CacheUse::Miss
-        }
-        _ => CacheUse::Bypass,
+    let cache = if has_errors {
+        CacheUse::Bypass
+    } else {
+        keep(state, cache_key, generation, &body)
     };
     Ok(Outcome {
         body,
@@ -400,6 +380,27 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         has_errors,
         cache,
     })
+}
+
+/// Counts one operation and how long it took.
+fn record(label: String, outcome: &'static str, started: std::time::Instant) {
+    metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Keeps an answer without errors in the response cache, when it is on and
+/// the request is a read.
+fn keep(state: &AppState, cache_key: Option<String>, generation: u64, body: &Bytes) -> CacheUse {
+    match (&state.cache, cache_key) {
+        (Some(cache), Some(key)) => {
+            metrics::counter!("diplograph_response_cache_misses_total").increment(1);
+            cache.put(key, generation, body.clone());
+            CacheUse::Miss
+        }
+        _ => CacheUse::Bypass,
+    }
 }
 
 /// The answer to a write without the right token.
