@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::sled_err;
+use super::packed::Packer;
 use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
@@ -353,9 +354,12 @@ const LEAF_SPAN: usize = 16;
 /// server's memory a tenth lower, for the same load time (the loader peaks
 /// higher: the second pass reads leaves back in).
 fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> {
+    let packed = trees::all_trees()
+        .get(position)
+        .is_some_and(|(tree, _)| trees::is_packed(*tree));
     for pass in 0..2 {
         let mut index = 0usize;
-        merge(runs, position, |key, value| {
+        let mut put = |key: Vec<u8>, value: Vec<u8>| {
             let first = index % LEAF_SPAN < FIRST_PASS;
             index += 1;
             if first == (pass == 0) {
@@ -364,7 +368,20 @@ fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> 
                     .map_err(sled_err(format!("bulk writing `{}`", store.inner.names[position])))?;
             }
             Ok(())
-        })?;
+        };
+        if packed {
+            // Index entries go in as blocks (see `packed`).
+            let mut packer = Packer::default();
+            merge(runs, position, |key, value| match packer.push(key, value) {
+                Some((key, block)) => put(key, block),
+                None => Ok(()),
+            })?;
+            if let Some((key, block)) = packer.finish() {
+                put(key, block)?;
+            }
+        } else {
+            merge(runs, position, &mut put)?;
+        }
     }
     Ok(())
 }

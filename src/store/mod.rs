@@ -6,9 +6,11 @@
 //! transaction and flushes before returning, so an acknowledged write survives
 //! a crash and indexes never disagree with entities.
 
+mod batch;
 mod bulk;
 mod error;
 mod keys;
+mod packed;
 pub mod trees;
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use batch::Batch;
 pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::StoreError;
@@ -277,8 +280,6 @@ fn read_u64(value: Option<sled::IVec>) -> u64 {
         .unwrap_or(0)
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
-
 impl Store {
     /// Opens (or creates) the database in `path` with a page cache of `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
@@ -365,6 +366,11 @@ impl Store {
 
     fn name(&self, tree: TreeRef) -> &'static str {
         self.inner.names[self.position(tree)]
+    }
+
+    /// The entries of an index tree whose keys begin with `prefix`, in key order.
+    fn index_prefix(&self, tree: TreeRef, prefix: &[u8]) -> packed::Range<'_> {
+        packed::Range::prefix(self.tree(tree), self.name(tree), prefix)
     }
 
     pub fn path(&self) -> &Path {
@@ -506,36 +512,45 @@ impl Store {
         self.inner.announce.subscribe()
     }
 
+    /// Works out every record a batch writes, under the write lock and
+    /// outside any transaction (packed index blocks are read here; see
+    /// [`packed`]), then writes them all in one transaction.
     fn apply_locked(&self, changes: &[Change], check_references: bool) -> Result<Committed, StoreError> {
-        let result = self.inner.trees.as_slice().transaction(|tx| {
-            let mut done = Vec::with_capacity(changes.len());
+        let mut batch = Batch::new(self);
+        let mut done = Vec::with_capacity(changes.len());
+        for change in changes {
+            done.push(batch.apply(change)?);
+        }
+        if check_references {
             for change in changes {
-                done.push(self.apply_one(tx, change)?);
-            }
-            if check_references {
-                for change in changes {
-                    if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
-                        self.check_references(tx, entity)?;
-                    }
+                if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
+                    batch.check_references(entity)?;
                 }
             }
-            let meta = &tx[self.position(TreeRef::Meta)];
-            let generation = read_u64(meta.get(META_GENERATION)?) + 1;
-            meta.insert(META_GENERATION, &generation.to_be_bytes())?;
-            Ok(Committed {
-                generation,
-                changes: done,
-            })
+        }
+        let generation = read_u64(self.meta_get(META_GENERATION)?) + 1;
+        let writes = batch.into_writes(generation);
+        let result = self.inner.trees.as_slice().transaction(|tx| {
+            for (position, key, value) in &writes {
+                match value {
+                    Some(value) => tx[*position].insert(key.as_slice(), value.as_slice())?,
+                    None => tx[*position].remove(key.as_slice())?,
+                };
+            }
+            Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
-        let committed = match result {
-            Ok(c) => c,
+        match result {
+            Ok(()) => {}
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(sled_err("committing a write")(e)),
-        };
+        }
         self.flush()?;
-        self.inner.generation.store(committed.generation, Ordering::SeqCst);
+        self.inner.generation.store(generation, Ordering::SeqCst);
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
-        Ok(committed)
+        Ok(Committed {
+            generation,
+            changes: done,
+        })
     }
 
     /// Every (relation, entity) that points at `id`.
@@ -547,8 +562,8 @@ impl Store {
                 continue;
             }
             let tree_ref = TreeRef::Backward(relation);
-            for item in self.tree(tree_ref).scan_prefix(keys::prefix(id.as_bytes())) {
-                let (key, _) = item.map_err(sled_err("scanning referrers"))?;
+            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes())) {
+                let (key, _) = item?;
                 out.push((relation, self.id_in(tree_ref, &key, keys::second(&key))?));
             }
         }
@@ -630,101 +645,6 @@ impl Store {
         self.commit_locked(&changes)
     }
 
-    fn tx_get_record(&self, tx: &[TransactionalTree], id: &Id) -> TxResult<Option<Record>> {
-        let tree = TreeRef::Entity(id.kind());
-        match tx[self.position(tree)].get(id.as_bytes())? {
-            Some(bytes) => Ok(Some(
-                decode(self.name(tree), id.as_bytes(), &bytes).map_err(ConflictableTransactionError::Abort)?,
-            )),
-            None => Ok(None),
-        }
-    }
-
-    fn apply_one(&self, tx: &[TransactionalTree], change: &Change) -> TxResult<Changed> {
-        let id = match change {
-            Change::Put { entity, .. } | Change::Create { entity, .. } => entity.id(),
-            Change::Delete(id) => id,
-        };
-        let kind = id.kind();
-        let old = self.tx_get_record(tx, id)?;
-        if let Some(old) = &old {
-            for (tree, key, _) in index_entries(&old.entity) {
-                tx[self.position(tree)].remove(key)?;
-            }
-        }
-        let entity_tree = &tx[self.position(TreeRef::Entity(kind))];
-        let meta = &tx[self.position(TreeRef::Meta)];
-        let count_key = meta_count_key(kind);
-        let count = read_u64(meta.get(&count_key)?);
-        if matches!(change, Change::Create { .. }) && old.is_some() {
-            return Err(ConflictableTransactionError::Abort(StoreError::AlreadyExists {
-                id: id.to_string(),
-            }));
-        }
-        match change {
-            Change::Put { entity, origin } | Change::Create { entity, origin } => {
-                entity_tree.insert(
-                    id.as_bytes(),
-                    encode(&Record {
-                        origin: *origin,
-                        entity: entity.clone(),
-                    }),
-                )?;
-                for (tree, key, value) in index_entries(entity) {
-                    tx[self.position(tree)].insert(key, value)?;
-                }
-                if let Some(date) = entity.date() {
-                    let span = (date.last_day() - date.first_day()) as u64;
-                    if span > read_u64(meta.get(META_MAX_SPAN)?) {
-                        meta.insert(META_MAX_SPAN, &span.to_be_bytes())?;
-                    }
-                }
-                if old.is_none() {
-                    meta.insert(count_key, &(count + 1).to_be_bytes())?;
-                }
-            }
-            Change::Delete(_) => {
-                if old.is_none() {
-                    return Err(ConflictableTransactionError::Abort(StoreError::NotFound {
-                        id: id.to_string(),
-                    }));
-                }
-                entity_tree.remove(id.as_bytes())?;
-                meta.insert(count_key, &count.saturating_sub(1).to_be_bytes())?;
-            }
-        }
-        Ok(match change {
-            Change::Put { entity, .. } | Change::Create { entity, .. } => Changed {
-                id: id.clone(),
-                kind: if old.is_some() {
-                    ChangeKind::Updated
-                } else {
-                    ChangeKind::Created
-                },
-                entity: Some(entity.clone()),
-            },
-            Change::Delete(_) => Changed {
-                id: id.clone(),
-                kind: ChangeKind::Deleted,
-                entity: None,
-            },
-        })
-    }
-
-    fn check_references(&self, tx: &[TransactionalTree], entity: &Entity) -> TxResult<()> {
-        for edge in entity.edges() {
-            let tree = &tx[self.position(TreeRef::Entity(edge.to.kind()))];
-            if edge.to.kind() != edge.relation.target_kind() || tree.get(edge.to.as_bytes())?.is_none() {
-                return Err(ConflictableTransactionError::Abort(StoreError::MissingReference {
-                    id: entity.id().to_string(),
-                    field: edge.relation.field(),
-                    target: edge.to.to_string(),
-                }));
-            }
-        }
-        Ok(())
-    }
-
     // ---- reads ------------------------------------------------------------
 
     pub fn get_record(&self, id: &Id) -> Result<Option<Record>, StoreError> {
@@ -783,12 +703,11 @@ impl Store {
             return Ok(out);
         }
         let tree_ref = TreeRef::Backward(relation);
-        let tree = self.tree(tree_ref);
         for id in from {
             let mut links = Vec::new();
-            for item in tree.scan_prefix(keys::prefix(id.as_bytes())) {
-                let (key, value) = item.map_err(sled_err(format!("scanning `{}`", self.name(tree_ref))))?;
-                links.push((self.id_in(tree_ref, &key, keys::second(&key))?, value.to_vec()));
+            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes())) {
+                let (key, value) = item?;
+                links.push((self.id_in(tree_ref, &key, keys::second(&key))?, value));
             }
             out.insert(id.clone(), links);
         }
@@ -851,12 +770,9 @@ impl Store {
         if id.kind() != EntityKind::Event {
             return Ok(Some(id.as_bytes().to_vec()));
         }
-        let sort = self
-            .tree(TreeRef::EventSortKeys)
-            .get(id.as_bytes())
-            .map_err(sled_err("reading event sort keys"))?;
-        Ok(sort.map(|s| {
-            let mut key = s.to_vec();
+        let tree = TreeRef::EventSortKeys;
+        let sort = packed::get(self.tree(tree), self.name(tree), id.as_bytes())?;
+        Ok(sort.map(|mut key| {
             key.extend_from_slice(id.as_bytes());
             key
         }))
@@ -892,8 +808,8 @@ impl Store {
         self.count_read();
         let tree_ref = TreeRef::ByKind(kind, 0);
         let mut out = Vec::new();
-        for item in self.tree(tree_ref).scan_prefix(keys::prefix(subkind.as_bytes())) {
-            let (key, _) = item.map_err(sled_err("scanning a kind index"))?;
+        for item in self.index_prefix(tree_ref, &keys::prefix(subkind.as_bytes())) {
+            let (key, _) = item?;
             out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
         }
         Ok(out)
@@ -959,9 +875,8 @@ impl Store {
     pub fn event_is_of_kind(&self, subkind: &str, key: &[u8]) -> Result<bool, StoreError> {
         let mut probe = keys::prefix(subkind.as_bytes());
         probe.extend_from_slice(key);
-        self.tree(TreeRef::ByKind(EntityKind::Event, keys::class_of(key)))
-            .contains_key(probe)
-            .map_err(sled_err("reading the event kind index"))
+        let tree = TreeRef::ByKind(EntityKind::Event, keys::class_of(key));
+        Ok(packed::get(self.tree(tree), self.name(tree), &probe)?.is_some())
     }
 
     /// Walks a chronological index in listing order (or backwards), calling
@@ -1047,7 +962,7 @@ impl Store {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let tree = self.tree(TreeRef::SearchTokens);
+        let tree = TreeRef::SearchTokens;
         // id → (words matched so far, score, words matched in the name, name length)
         let mut scores: HashMap<Id, (usize, f64, usize, u8)> = HashMap::new();
         for (i, word) in words.iter().enumerate() {
@@ -1055,13 +970,13 @@ impl Store {
             // Whole-word matches first (`word ‖ 0xff …` sorts after longer
             // words sharing the prefix), all of them; then words it begins,
             // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
-            let exact = tree.scan_prefix(keys::prefix(word.as_bytes()));
-            let longer = tree
-                .scan_prefix(word.as_bytes())
+            let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()));
+            let longer = self
+                .index_prefix(tree, word.as_bytes())
                 .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
                 .take(MAX_PREFIX_HITS);
             for item in exact.chain(longer) {
-                let (key, _) = item.map_err(sled_err("scanning the search index"))?;
+                let (key, _) = item?;
                 let (weight, label_len, id) = self.search_entry(&key)?;
                 if weight < min_weight {
                     continue;
@@ -1102,11 +1017,8 @@ impl Store {
         if let (Some(word), None, true) = (words.next(), words.next(), limit > 0) {
             self.count_read();
             let mut top = Vec::with_capacity(limit);
-            for item in self
-                .tree(TreeRef::SearchTokens)
-                .scan_prefix(keys::prefix(word.as_bytes()))
-            {
-                let (key, _) = item.map_err(sled_err("scanning the search index"))?;
+            for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes())) {
+                let (key, _) = item?;
                 let (weight, label_len, id) = self.search_entry(&key)?;
                 if weight < NAME_WEIGHT {
                     break;
@@ -1177,10 +1089,11 @@ impl Store {
                 continue;
             }
             let want = expected.remove(&tree_ref).unwrap_or_default();
+            problems.extend(packed::check(self.tree(tree_ref), name)?);
             let mut have = BTreeMap::new();
-            for item in self.tree(tree_ref).iter() {
-                let (k, v) = item.map_err(sled_err("scanning an index"))?;
-                have.insert(k.to_vec(), v.to_vec());
+            for item in self.index_prefix(tree_ref, &[]) {
+                let (k, v) = item?;
+                have.insert(k, v);
             }
             for (k, v) in &want {
                 match have.get(k) {
@@ -1221,8 +1134,8 @@ struct ClassRun<'t> {
     upper: std::ops::Bound<Vec<u8>>,
     from_end: bool,
     from_day: Option<i32>,
-    entries: Option<sled::Iter>,
-    head: Option<sled::IVec>,
+    entries: Option<packed::Range<'t>>,
+    head: Option<Vec<u8>>,
     done: bool,
 }
 
@@ -1281,19 +1194,20 @@ impl<'t> ClassRun<'t> {
         let mut same_day_skips = 0usize;
         let mut skipped_day = None;
         while self.head.is_none() && !self.done {
-            let entries = self
-                .entries
-                .get_or_insert_with(|| self.tree.range((self.lower.clone(), self.upper.clone())));
-            let entry = if self.from_end {
-                entries.next_back()
-            } else {
-                entries.next()
-            };
-            let Some(entry) = entry else {
+            let entries = self.entries.get_or_insert_with(|| {
+                packed::Range::new(
+                    self.tree,
+                    self.name,
+                    self.lower.clone(),
+                    self.upper.clone(),
+                    self.from_end,
+                )
+            });
+            let Some(entry) = entries.next() else {
                 self.done = true;
                 break;
             };
-            let (key, _) = entry.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            let (key, _) = entry?;
             let Some((first, last, _)) = keys::split_dated(&key[self.prefix_len.min(key.len())..]) else {
                 return Err(StoreError::Corrupt {
                     tree: self.name,
@@ -1332,7 +1246,7 @@ impl<'t> ClassRun<'t> {
     }
 
     /// Takes the entry [`ClassRun::fill`] found.
-    fn take(&mut self) -> sled::IVec {
+    fn take(&mut self) -> Vec<u8> {
         self.head.take().unwrap_or_default()
     }
 }

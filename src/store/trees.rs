@@ -8,11 +8,12 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
+/// 3: index trees hold packed blocks of entries (see `packed`).
 /// 2: relations are indexed backward only (forward links are read from the
 /// holding entity); the event kind index carries the chronological key; search
 /// keys carry weight and name length, so a word lists in ranking order; date
 /// trees are split by span class (day, month, year, longer).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 pub const META: &str = "meta";
 
@@ -130,6 +131,12 @@ pub enum TreeRef {
     ByKind(EntityKind, u8),
     SearchTokens,
     EventSortKeys,
+}
+
+/// Whether a tree holds packed index blocks (see [`super::packed`]) rather
+/// than one record per key: every tree but the meta and entity trees.
+pub fn is_packed(tree: TreeRef) -> bool {
+    !matches!(tree, TreeRef::Meta | TreeRef::Entity(_))
 }
 
 /// Every tree the store opens, in a fixed order.

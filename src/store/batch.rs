@@ -1,0 +1,177 @@
+//! A write batch worked out before its transaction.
+//!
+//! [`Store::apply`] holds the write lock, so the store cannot change while a
+//! batch is prepared: the batch reads the entities it replaces and the
+//! index blocks it edits from the trees directly, tracks what its own
+//! earlier changes did (a batch may touch one entity twice), and ends as a
+//! list of plain record writes for one transaction.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::packed::{Edits, Limits};
+use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{Change, ChangeKind, Changed, META_GENERATION, META_MAX_SPAN};
+use crate::model::{Entity, EntityKind, Id, Record};
+
+/// A record write: tree position, key, and the value or `None` to remove.
+pub(super) type Write = (usize, Vec<u8>, Option<Vec<u8>>);
+
+pub(super) struct Batch<'s> {
+    store: &'s Store,
+    /// Entities as the batch leaves them so far (`None`: deleted).
+    entities: HashMap<Id, Option<Record>>,
+    /// Index edits per tree position.
+    edits: BTreeMap<usize, Edits<'s>>,
+    counts: BTreeMap<EntityKind, u64>,
+    max_span: Option<u64>,
+}
+
+impl<'s> Batch<'s> {
+    pub(super) fn new(store: &'s Store) -> Batch<'s> {
+        Batch {
+            store,
+            entities: HashMap::new(),
+            edits: BTreeMap::new(),
+            counts: BTreeMap::new(),
+            max_span: None,
+        }
+    }
+
+    fn current(&self, id: &Id) -> Result<Option<Record>, StoreError> {
+        match self.entities.get(id) {
+            Some(state) => Ok(state.clone()),
+            None => self.store.get_uncounted(id),
+        }
+    }
+
+    fn count(&mut self, kind: EntityKind) -> Result<&mut u64, StoreError> {
+        if !self.counts.contains_key(&kind) {
+            let n = read_u64(self.store.meta_get(&meta_count_key(kind))?);
+            self.counts.insert(kind, n);
+        }
+        Ok(self.counts.entry(kind).or_default())
+    }
+
+    fn edits(&mut self, tree: TreeRef) -> &mut Edits<'s> {
+        let store = self.store;
+        let position = store.position(tree);
+        self.edits
+            .entry(position)
+            .or_insert_with(|| Edits::new(store.tree(tree), store.name(tree), Limits::DEFAULT))
+    }
+
+    /// Applies one change to the batch's view, as the transaction will.
+    pub(super) fn apply(&mut self, change: &Change) -> Result<Changed, StoreError> {
+        let (id, new) = match change {
+            Change::Put { entity, origin } | Change::Create { entity, origin } => (
+                entity.id(),
+                Some(Record {
+                    origin: *origin,
+                    entity: entity.clone(),
+                }),
+            ),
+            Change::Delete(id) => (id, None),
+        };
+        let old = self.current(id)?;
+        match (change, &old) {
+            (Change::Create { .. }, Some(_)) => return Err(StoreError::AlreadyExists { id: id.to_string() }),
+            (Change::Delete(_), None) => return Err(StoreError::NotFound { id: id.to_string() }),
+            _ => {}
+        }
+        // Index entries: remove what only the old state implies, write what
+        // the new one changes; entries both share stay untouched.
+        let mut stale: HashMap<(TreeRef, Vec<u8>), Vec<u8>> = HashMap::new();
+        if let Some(old) = &old {
+            for (tree, key, value) in index_entries(&old.entity) {
+                stale.insert((tree, key), value);
+            }
+        }
+        if let Some(new) = &new {
+            for (tree, key, value) in index_entries(&new.entity) {
+                if stale.remove(&(tree, key.clone())).as_ref() != Some(&value) {
+                    self.edits(tree).insert(key, value)?;
+                }
+            }
+            if let Some(date) = new.entity.date() {
+                let span = (date.last_day() - date.first_day()) as u64;
+                let current = match self.max_span {
+                    Some(s) => s,
+                    None => read_u64(self.store.meta_get(META_MAX_SPAN)?),
+                };
+                self.max_span = Some(current.max(span));
+            }
+        }
+        for (tree, key) in stale.into_keys() {
+            self.edits(tree).remove(&key)?;
+        }
+        let kind = id.kind();
+        match (&old, &new) {
+            (None, Some(_)) => *self.count(kind)? += 1,
+            (Some(_), None) => {
+                let n = self.count(kind)?;
+                *n = n.saturating_sub(1);
+            }
+            _ => {}
+        }
+        let changed = Changed {
+            id: id.clone(),
+            kind: match (&old, &new) {
+                (_, None) => ChangeKind::Deleted,
+                (Some(_), Some(_)) => ChangeKind::Updated,
+                (None, Some(_)) => ChangeKind::Created,
+            },
+            entity: new.as_ref().map(|r| r.entity.clone()),
+        };
+        self.entities.insert(id.clone(), new);
+        Ok(changed)
+    }
+
+    /// Every relation of `entity` must point at an entity of the right kind
+    /// that exists once the batch is applied.
+    pub(super) fn check_references(&self, entity: &Entity) -> Result<(), StoreError> {
+        for edge in entity.edges() {
+            let exists = edge.to.kind() == edge.relation.target_kind()
+                && match self.entities.get(&edge.to) {
+                    Some(state) => state.is_some(),
+                    None => self
+                        .store
+                        .tree(TreeRef::Entity(edge.to.kind()))
+                        .contains_key(edge.to.as_bytes())
+                        .map_err(super::sled_err(format!("reading {}", edge.to)))?,
+                };
+            if !exists {
+                return Err(StoreError::MissingReference {
+                    id: entity.id().to_string(),
+                    field: edge.relation.field(),
+                    target: edge.to.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The record writes of the whole batch, with the new generation.
+    pub(super) fn into_writes(self, generation: u64) -> Vec<Write> {
+        let store = self.store;
+        let meta = store.position(TreeRef::Meta);
+        let mut out: Vec<Write> = Vec::new();
+        for (id, state) in self.entities {
+            let position = store.position(TreeRef::Entity(id.kind()));
+            out.push((position, id.as_bytes().to_vec(), state.map(|r| encode(&r))));
+        }
+        for (position, edits) in &self.edits {
+            debug_assert_ne!(store.inner.names[*position], trees::META);
+            for (key, block) in edits.writes() {
+                out.push((*position, key, block));
+            }
+        }
+        for (kind, n) in self.counts {
+            out.push((meta, meta_count_key(kind), Some(n.to_be_bytes().to_vec())));
+        }
+        if let Some(span) = self.max_span {
+            out.push((meta, META_MAX_SPAN.to_vec(), Some(span.to_be_bytes().to_vec())));
+        }
+        out.push((meta, META_GENERATION.to_vec(), Some(generation.to_be_bytes().to_vec())));
+        out
+    }
+}

@@ -1,0 +1,627 @@
+//! Packed index trees: many index entries to one sled record.
+//!
+//! sled 0.34 splits a leaf at 17 records whatever their size, keeps metadata
+//! in memory for every page, and copies a whole leaf on every insert. Index
+//! entries are small and many (a dozen per entity), so stored one per record
+//! they made a million-entity store take a million pages, most of a bulk
+//! load's time and most of the server's memory.
+//!
+//! So an index tree holds *blocks*: a run of consecutive entries, in key
+//! order, stored under the key of its **last** entry. The block that holds
+//! (or would hold) a key is then the first block whose key is not below it,
+//! a plain forward seek; a key past every block belongs to the last one.
+//! Inside a block, keys are prefix-compressed against the one before.
+//!
+//! Reads see entries, never blocks ([`Range`], [`get`]). Writes go through
+//! [`Edits`], which reads the blocks a batch touches *outside* the
+//! transaction and hands the transaction finished blocks to write: sled
+//! transactions cannot seek, and they need not, because every write holds
+//! the store's write lock, so nothing changes a block between the read and
+//! the commit. A block that outgrows [`Limits`] splits in two.
+
+use std::collections::BTreeMap;
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
+
+use super::error::sled_err;
+use super::StoreError;
+
+/// One index entry: key and value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// A block's key and its entries.
+type Block = (Vec<u8>, Vec<Entry>);
+
+/// When a block splits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most entries a block holds.
+    pub max_entries: usize,
+    /// Most encoded bytes a block of more than one entry holds.
+    pub max_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        max_entries: 64,
+        max_bytes: 8 * 1024,
+    };
+}
+
+/// How full a bulk load packs blocks: room is left for later inserts, so
+/// the first write into a block does not split it at once.
+pub const FILL_ENTRIES: usize = 48;
+pub const FILL_BYTES: usize = 6 * 1024;
+
+// ---- block encoding ---------------------------------------------------------
+
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn take_varint(bytes: &mut &[u8]) -> Option<usize> {
+    let mut n = 0usize;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes.split_first()?;
+        *bytes = rest;
+        n |= ((b & 0x7f) as usize).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+fn take_bytes<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    if bytes.len() < n {
+        return None;
+    }
+    let (head, rest) = bytes.split_at(n);
+    *bytes = rest;
+    Some(head)
+}
+
+/// A block's bytes: the entry count, then per entry the length it shares
+/// with the previous key, the rest of the key, and the value.
+pub fn encode(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(encoded_len_hint(entries));
+    put_varint(&mut out, entries.len());
+    let mut previous: &[u8] = &[];
+    for (key, value) in entries {
+        let shared = previous.iter().zip(key).take_while(|(a, b)| a == b).count();
+        put_varint(&mut out, shared);
+        put_varint(&mut out, key.len() - shared);
+        out.extend_from_slice(&key[shared..]);
+        put_varint(&mut out, value.len());
+        out.extend_from_slice(value);
+        previous = key;
+    }
+    out
+}
+
+fn encoded_len_hint(entries: &[Entry]) -> usize {
+    entries.iter().map(|(k, v)| k.len() + v.len() + 3).sum::<usize>() + 2
+}
+
+/// The entries of a block, or `None` when the bytes are not one.
+pub fn decode(mut bytes: &[u8]) -> Option<Vec<Entry>> {
+    let count = take_varint(&mut bytes)?;
+    let mut out: Vec<Entry> = Vec::with_capacity(count.min(bytes.len()));
+    for _ in 0..count {
+        let shared = take_varint(&mut bytes)?;
+        let rest = take_varint(&mut bytes)?;
+        let previous = out.last().map_or(&[][..], |(k, _)| k.as_slice());
+        let mut key = Vec::with_capacity(shared + rest);
+        key.extend_from_slice(previous.get(..shared)?);
+        key.extend_from_slice(take_bytes(&mut bytes, rest)?);
+        let value_len = take_varint(&mut bytes)?;
+        let value = take_bytes(&mut bytes, value_len)?.to_vec();
+        out.push((key, value));
+    }
+    bytes.is_empty().then_some(out)
+}
+
+fn corrupt(tree: &'static str, key: &[u8], reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Decodes the block stored at `key`, checking that it is one: entries in
+/// strictly increasing order, the last one at the block's key.
+fn decode_block(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<Entry>, StoreError> {
+    let entries = decode(bytes).ok_or_else(|| corrupt(tree, key, "not an index block"))?;
+    if entries.last().map(|(k, _)| k.as_slice()) != Some(key) {
+        return Err(corrupt(tree, key, "an index block is not stored under its last key"));
+    }
+    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return Err(corrupt(tree, key, "an index block's keys are out of order"));
+    }
+    Ok(entries)
+}
+
+// ---- bounds -----------------------------------------------------------------
+
+fn above_lower(lower: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match lower {
+        Included(l) => key >= l.as_slice(),
+        Excluded(l) => key > l.as_slice(),
+        Unbounded => true,
+    }
+}
+
+fn below_upper(upper: &Bound<Vec<u8>>, key: &[u8]) -> bool {
+    match upper {
+        Included(u) => key <= u.as_slice(),
+        Excluded(u) => key < u.as_slice(),
+        Unbounded => true,
+    }
+}
+
+/// Whether no key lies between the bounds.
+fn is_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    match (lower, upper) {
+        (Included(l), Included(u)) => l > u,
+        (Included(l) | Excluded(l), Included(u) | Excluded(u)) => l >= u,
+        _ => false,
+    }
+}
+
+/// The bounds of every key that begins with `prefix`.
+pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let upper = super::keys::prefix_end(prefix).map_or(Unbounded, Excluded);
+    (Included(prefix.to_vec()), upper)
+}
+
+// ---- reads ------------------------------------------------------------------
+
+/// The entries of a packed tree between two bounds, in key order or
+/// backwards.
+pub struct Range<'t> {
+    tree: &'t sled::Tree,
+    name: &'static str,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    reverse: bool,
+    /// Blocks still to read; `None` before the first read.
+    blocks: Option<sled::Iter>,
+    /// Entries of the block being read, in the order they are handed out
+    /// (popped from the end).
+    pending: Vec<Entry>,
+    done: bool,
+}
+
+impl<'t> Range<'t> {
+    pub fn new(
+        tree: &'t sled::Tree,
+        name: &'static str,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        reverse: bool,
+    ) -> Range<'t> {
+        let done = is_empty(&lower, &upper);
+        Range {
+            tree,
+            name,
+            lower,
+            upper,
+            reverse,
+            blocks: None,
+            pending: Vec::new(),
+            done,
+        }
+    }
+
+    /// Every entry whose key begins with `prefix`, in key order.
+    pub fn prefix(tree: &'t sled::Tree, name: &'static str, prefix: &[u8]) -> Range<'t> {
+        let (lower, upper) = prefix_bounds(prefix);
+        Range::new(tree, name, lower, upper, false)
+    }
+
+    /// Keeps the entries of a block within the bounds, in hand-out order.
+    fn load(&mut self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
+        let mut entries = decode_block(self.name, key, bytes)?;
+        entries.retain(|(k, _)| above_lower(&self.lower, k) && below_upper(&self.upper, k));
+        if !self.reverse {
+            entries.reverse();
+        }
+        self.pending = entries;
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<(), StoreError> {
+        if !self.reverse {
+            // Blocks are keyed by their last entry: the first block that can
+            // hold a key within the bounds is the first keyed at the lower bound.
+            self.blocks = Some(self.tree.range::<Vec<u8>, _>((self.lower.clone(), Unbounded)));
+            return Ok(());
+        }
+        // Backwards: first the block that straddles the upper bound (keyed
+        // past it, so a plain range misses it), then the blocks keyed
+        // within the bounds, last first.
+        let past_upper = match &self.upper {
+            Included(u) => Some(Excluded(u.clone())),
+            Excluded(u) => Some(Included(u.clone())),
+            Unbounded => None,
+        };
+        if let Some(from) = past_upper {
+            let first = self.tree.range::<Vec<u8>, _>((from, Unbounded)).next();
+            if let Some(item) = first {
+                let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+                self.load(&key, &bytes)?;
+            }
+        }
+        self.blocks = Some(self.tree.range::<Vec<u8>, _>((self.lower.clone(), self.upper.clone())));
+        Ok(())
+    }
+
+    fn next_entry(&mut self) -> Result<Option<Entry>, StoreError> {
+        loop {
+            if let Some(entry) = self.pending.pop() {
+                return Ok(Some(entry));
+            }
+            if self.done {
+                return Ok(None);
+            }
+            if self.blocks.is_none() {
+                self.start()?;
+                continue;
+            }
+            let blocks = self.blocks.as_mut().expect("started above");
+            let item = if self.reverse {
+                blocks.next_back()
+            } else {
+                blocks.next()
+            };
+            let Some(item) = item else {
+                self.done = true;
+                continue;
+            };
+            let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            // Forwards, a block keyed past the upper bound is the last one
+            // that can hold anything within it.
+            if !self.reverse && !below_upper(&self.upper, &key) {
+                self.done = true;
+            }
+            self.load(&key, &bytes)?;
+        }
+    }
+}
+
+impl Iterator for Range<'_> {
+    type Item = Result<Entry, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_entry() {
+            Ok(entry) => entry.map(Ok),
+            Err(e) => {
+                self.done = true;
+                self.pending.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// The value at `key` in a packed tree.
+pub fn get(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(item) = tree.range(key..).next() else {
+        return Ok(None);
+    };
+    let (block_key, bytes) = item.map_err(sled_err(format!("reading `{name}`")))?;
+    let mut entries = decode_block(name, &block_key, &bytes)?;
+    Ok(entries
+        .binary_search_by(|(k, _)| k.as_slice().cmp(key))
+        .ok()
+        .map(|i| std::mem::take(&mut entries[i].1)))
+}
+
+/// Checks every block of a packed tree (see [`decode_block`]) and that
+/// blocks do not overlap; returns what is wrong.
+pub fn check(tree: &sled::Tree, name: &'static str) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    let mut previous: Option<Vec<u8>> = None;
+    for item in tree.iter() {
+        let (key, bytes) = item.map_err(sled_err(format!("scanning `{name}`")))?;
+        match decode_block(name, &key, &bytes) {
+            Ok(entries) => {
+                if let (Some(p), Some((first, _))) = (&previous, entries.first()) {
+                    if first <= p {
+                        problems.push(format!(
+                            "`{name}`: the block at {} overlaps the one before",
+                            String::from_utf8_lossy(&key)
+                        ));
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+        previous = Some(key.to_vec());
+    }
+    Ok(problems)
+}
+
+// ---- writes -----------------------------------------------------------------
+
+/// Changes to one packed tree, gathered before a transaction writes them.
+/// Only for a caller that holds the store's write lock (see the module docs).
+pub struct Edits<'t> {
+    tree: &'t sled::Tree,
+    name: &'static str,
+    limits: Limits,
+    /// Blocks changed so far, by block key: the new entries, or `None` for
+    /// a block that is gone.
+    blocks: BTreeMap<Vec<u8>, Option<Vec<Entry>>>,
+}
+
+impl<'t> Edits<'t> {
+    pub fn new(tree: &'t sled::Tree, name: &'static str, limits: Limits) -> Edits<'t> {
+        Edits {
+            tree,
+            name,
+            limits,
+            blocks: BTreeMap::new(),
+        }
+    }
+
+    /// Inserts or replaces the entry at `key`.
+    pub fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+        let (block_key, mut entries) = match self.holder(&key)? {
+            Some(found) => found,
+            None => (key.clone(), Vec::new()),
+        };
+        match entries.binary_search_by(|(k, _)| k.as_slice().cmp(&key)) {
+            Ok(i) if entries[i].1 == value => return Ok(()),
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (key, value)),
+        }
+        self.put_back(block_key, entries);
+        Ok(())
+    }
+
+    /// Removes the entry at `key`, if there is one.
+    pub fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        let Some((block_key, mut entries)) = self.holder(key)? else {
+            return Ok(());
+        };
+        if let Ok(i) = entries.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
+            entries.remove(i);
+            self.put_back(block_key, entries);
+        }
+        Ok(())
+    }
+
+    /// Every block write, for the transaction: the key, and the encoded
+    /// block or `None` to remove it.
+    pub fn writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        self.blocks
+            .iter()
+            .map(|(key, block)| (key.clone(), block.as_deref().map(encode)))
+            .collect()
+    }
+
+    /// The block that holds `key` or would: the first block keyed at or
+    /// after it, else the last block. `None` when the tree has no block.
+    fn holder(&self, key: &[u8]) -> Result<Option<Block>, StoreError> {
+        let edited = self
+            .blocks
+            .range::<[u8], _>((Included(key), Unbounded))
+            .find(|(_, b)| b.is_some())
+            .map(|(k, _)| k.clone());
+        let stored = self.first_stored(self.tree.range(key..))?;
+        let found = match (edited, stored) {
+            (Some(e), Some(s)) => Some(e.min(s)),
+            (e, s) => e.or(s),
+        };
+        let found = match found {
+            Some(k) => Some(k),
+            None => {
+                let edited = self
+                    .blocks
+                    .iter()
+                    .rev()
+                    .find(|(_, b)| b.is_some())
+                    .map(|(k, _)| k.clone());
+                let stored = self.first_stored(self.tree.iter().rev())?;
+                match (edited, stored) {
+                    (Some(e), Some(s)) => Some(e.max(s)),
+                    (e, s) => e.or(s),
+                }
+            }
+        };
+        let Some(block_key) = found else { return Ok(None) };
+        let entries = match self.blocks.get(&block_key) {
+            Some(Some(entries)) => entries.clone(),
+            _ => {
+                let bytes = self
+                    .tree
+                    .get(&block_key)
+                    .map_err(sled_err(format!("reading `{}`", self.name)))?
+                    .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
+                decode_block(self.name, &block_key, &bytes)?
+            }
+        };
+        Ok(Some((block_key, entries)))
+    }
+
+    /// The key of the first stored block in `blocks` that no edit replaced.
+    fn first_stored(
+        &self,
+        blocks: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        for item in blocks {
+            let (key, _) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            if !self.blocks.contains_key(key.as_ref()) {
+                return Ok(Some(key.to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Replaces the block at `old_key` with `entries`, split as needed.
+    fn put_back(&mut self, old_key: Vec<u8>, entries: Vec<Entry>) {
+        self.blocks.insert(old_key, None);
+        let mut stack = vec![entries];
+        while let Some(mut block) = stack.pop() {
+            if block.is_empty() {
+                continue;
+            }
+            let too_big = block.len() > self.limits.max_entries
+                || (block.len() > 1 && encoded_len_hint(&block) > self.limits.max_bytes);
+            if too_big {
+                let upper = block.split_off(block.len() / 2);
+                stack.push(block);
+                stack.push(upper);
+                continue;
+            }
+            let key = block.last().map(|(k, _)| k.clone()).unwrap_or_default();
+            self.blocks.insert(key, Some(block));
+        }
+    }
+}
+
+/// Groups a bulk load's entries, arriving in key order, into blocks.
+#[derive(Default)]
+pub struct Packer {
+    block: Vec<Entry>,
+    bytes: usize,
+}
+
+impl Packer {
+    /// Adds an entry; returns a block (key and bytes) once one is full.
+    pub fn push(&mut self, key: Vec<u8>, value: Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
+        self.bytes += key.len() + value.len() + 3;
+        self.block.push((key, value));
+        (self.block.len() >= FILL_ENTRIES || self.bytes >= FILL_BYTES).then(|| self.take())
+    }
+
+    /// The last, partly filled block, if any.
+    pub fn finish(&mut self) -> Option<(Vec<u8>, Vec<u8>)> {
+        (!self.block.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> (Vec<u8>, Vec<u8>) {
+        let block = std::mem::take(&mut self.block);
+        self.bytes = 0;
+        let key = block.last().map(|(k, _)| k.clone()).unwrap_or_default();
+        (key, encode(&block))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small() -> Limits {
+        Limits {
+            max_entries: 4,
+            max_bytes: 64,
+        }
+    }
+
+    fn apply(tree: &sled::Tree, edits: &Edits<'_>) {
+        for (key, value) in edits.writes() {
+            match value {
+                Some(v) => tree.insert(key, v).unwrap(),
+                None => tree.remove(key).unwrap(),
+            };
+        }
+    }
+
+    fn all(tree: &sled::Tree, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Vec<Entry> {
+        Range::new(tree, "t", lower, upper, reverse)
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn blocks_round_trip() {
+        let entries: Vec<Entry> = vec![
+            (b"abc".to_vec(), vec![]),
+            (b"abd".to_vec(), b"v".to_vec()),
+            (b"b".to_vec(), vec![0; 300]),
+        ];
+        assert_eq!(decode(&encode(&entries)), Some(entries));
+        assert_eq!(decode(&encode(&[])), Some(vec![]));
+        assert_eq!(decode(&[3, 0]), None);
+    }
+
+    fn key() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(0u8..4, 0..4)
+    }
+
+    fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+        prop_oneof![Just(Unbounded), key().prop_map(Included), key().prop_map(Excluded),]
+    }
+
+    proptest! {
+        /// Batches of inserts and removes, each written like a transaction,
+        /// read back like a BTreeMap, whole and between random bounds.
+        #[test]
+        fn behaves_like_a_map(
+            batches in prop::collection::vec(
+                prop::collection::vec((any::<bool>(), key(), prop::collection::vec(any::<u8>(), 0..20)), 1..12),
+                1..8,
+            ),
+            probes in prop::collection::vec((bound(), bound()), 4),
+        ) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let tree = db.open_tree("t").unwrap();
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for batch in batches {
+                let mut edits = Edits::new(&tree, "t", small());
+                for (put, key, value) in batch {
+                    if put {
+                        edits.insert(key.clone(), value.clone()).unwrap();
+                        model.insert(key, value);
+                    } else {
+                        edits.remove(&key).unwrap();
+                        model.remove(&key);
+                    }
+                }
+                apply(&tree, &edits);
+                prop_assert_eq!(check(&tree, "t").unwrap(), Vec::<String>::new());
+                let want: Vec<Entry> = model.clone().into_iter().collect();
+                prop_assert_eq!(all(&tree, Unbounded, Unbounded, false), want);
+                for (key, value) in &model {
+                    prop_assert_eq!(get(&tree, "t", key).unwrap(), Some(value.clone()));
+                }
+            }
+            for (lower, upper) in probes {
+                let mut want: Vec<Entry> = model
+                    .iter()
+                    .filter(|(k, _)| above_lower(&lower, k) && below_upper(&upper, k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                prop_assert_eq!(all(&tree, lower.clone(), upper.clone(), false), want.clone());
+                want.reverse();
+                prop_assert_eq!(all(&tree, lower, upper, true), want);
+            }
+        }
+
+        /// A bulk load's blocks read back as the entries that went in.
+        #[test]
+        fn packed_blocks_read_back(keys in prop::collection::btree_set(prop::collection::vec(any::<u8>(), 1..6), 0..200)) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let tree = db.open_tree("t").unwrap();
+            let mut packer = Packer::default();
+            for key in &keys {
+                if let Some((k, v)) = packer.push(key.clone(), key.clone()) {
+                    tree.insert(k, v).unwrap();
+                }
+            }
+            if let Some((k, v)) = packer.finish() {
+                tree.insert(k, v).unwrap();
+            }
+            let want: Vec<Entry> = keys.iter().map(|k| (k.clone(), k.clone())).collect();
+            prop_assert_eq!(all(&tree, Unbounded, Unbounded, false), want);
+            prop_assert_eq!(check(&tree, "t").unwrap(), Vec::<String>::new());
+        }
+    }
+}
