@@ -619,6 +619,11 @@ fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
 /// touched. With `reset`, the store's contents are replaced outright. An
 /// interrupted earlier load is redone from scratch.
 pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedError> {
+    if !reset && store.seed_state()? == SeedState::Empty {
+        if let Some(report) = load_fresh(store, dir)? {
+            return Ok(LoadOutcome::Loaded(report));
+        }
+    }
     let (report, ids) = check_with_ids(dir)?;
     let state = store.seed_state()?;
     let resume = matches!(state, SeedState::Loading { .. });
@@ -639,7 +644,10 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
         store.clear()?;
     }
     match store.bulk_load()? {
-        Some(bulk) => write_bulk(store, bulk, &report)?,
+        Some(mut bulk) => {
+            spill(store, &mut bulk, &report_files(&report), Some(report.total()), |_| {})?;
+            bulk.finish()?;
+        }
         // Entities created through the API before any seed: keep the
         // transactional path, which replaces entities and their index entries.
         None => write_seed(store, &report, |_| Ok(true))?,
@@ -727,17 +735,18 @@ fn report_files(report: &SeedReport) -> Vec<SeedFile> {
 
 /// Progress on stderr for large loads at a terminal.
 struct Progress {
-    total: usize,
+    /// `None` while the total is not known yet.
+    total: Option<usize>,
     written: usize,
     show: bool,
 }
 
 impl Progress {
-    fn new(total: usize) -> Progress {
+    fn new(total: Option<usize>) -> Progress {
         Progress {
             total,
             written: 0,
-            show: total >= 50_000 && std::io::stderr().is_terminal(),
+            show: total.is_none_or(|t| t >= 50_000) && std::io::stderr().is_terminal(),
         }
     }
 
@@ -745,13 +754,15 @@ impl Progress {
         self.written += n;
         if self.show {
             let mut err = std::io::stderr();
-            let _ = write!(
-                err,
-                "\rloading seed: {}/{} entities ({}%)",
-                self.written,
-                self.total,
-                self.written * 100 / self.total.max(1)
-            );
+            let _ = match self.total {
+                Some(total) => write!(
+                    err,
+                    "\rloading seed: {}/{total} entities ({}%)",
+                    self.written,
+                    self.written * 100 / total.max(1)
+                ),
+                None => write!(err, "\rloading seed: {} entities", self.written),
+            };
             let _ = err.flush();
         }
     }
@@ -763,22 +774,130 @@ impl Progress {
     }
 }
 
-/// Loads the seed into an empty store through a bulk load: a reader thread
-/// parses and encodes batches while this one spills the previous batch, with
-/// at most one batch waiting between them so memory stays bounded.
-fn write_bulk(store: &Store, mut bulk: BulkLoad<'_>, report: &SeedReport) -> Result<(), SeedError> {
-    let files = report_files(report);
-    let mut progress = Progress::new(report.total());
+/// Fingerprints of ids (128 bits, keyed per process): what a first load
+/// checks references against, at a fraction of the ids' memory.
+struct Fingerprints(std::hash::RandomState, std::hash::RandomState);
+
+impl Fingerprints {
+    fn new() -> Fingerprints {
+        Fingerprints(std::hash::RandomState::new(), std::hash::RandomState::new())
+    }
+
+    fn of(&self, id: &Id) -> u128 {
+        use std::hash::BuildHasher;
+        (u128::from(self.0.hash_one(id)) << 64) | u128::from(self.1.hash_one(id))
+    }
+}
+
+/// Pass one of [`check_with_ids`] on fingerprints: every entity on its own
+/// and no id twice. Returns the report (counts, content hash) and the ids'
+/// fingerprints, or `None` when there is any problem.
+fn check_alone(files: &[SeedFile], fingerprints: &Fingerprints) -> Option<(SeedReport, HashSet<u128>)> {
+    let mut problems = Vec::new();
+    let mut hasher = Sha256::new();
+    let mut ids: HashSet<u128> = HashSet::new();
+    let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
+    let mut valid = true;
+    stream(files, &mut problems, Some(&mut hasher), &mut |file, entity, _| {
+        valid &= entity.id().kind() == file.kind
+            && check_entity(&entity).is_empty()
+            && ids.insert(fingerprints.of(entity.id()));
+        *counts.entry(file.kind).or_default() += 1;
+    });
+    let report = SeedReport {
+        counts,
+        hash: format!("sha256:{:x}", hasher.finalize()),
+        files: files.iter().map(|f| f.path.clone()).collect(),
+    };
+    (valid && problems.is_empty()).then_some((report, ids))
+}
+
+/// The first load into an empty store, validated while it is written. One
+/// thread checks every entity on its own (fields, kinds, duplicate ids, the
+/// content hash) while another parses and encodes the batches the bulk load
+/// spills, noting every reference; at the end the references are checked
+/// against the ids. Only then does the bulk load fill the trees: until
+/// [`BulkLoad::finish`], it has written nothing but scratch files.
+///
+/// Returns `None`, with the store as it was (empty), when anything is off:
+/// the caller then takes the ordinary path, which validates first and names
+/// every problem. So a valid seed is parsed twice instead of three times.
+fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError> {
+    let mut problems = Vec::new();
+    let files = seed_files(dir, &mut problems)?;
+    if !problems.is_empty() || files.is_empty() {
+        return Ok(None);
+    }
+    // The seed state stays `empty` while the load only spills: a crash
+    // then leaves the bulk-load mark, and the next start discards the rest.
+    let Some(mut bulk) = store.bulk_load()? else {
+        // Entities created through the API: not a first load.
+        return Ok(None);
+    };
+    let fingerprints = Fingerprints::new();
+    let mut targets: HashSet<u128> = HashSet::new();
+    let mut kinds_match = true;
+    let (checked, spilled) = std::thread::scope(|scope| {
+        let checker = scope.spawn(|| check_alone(&files, &fingerprints));
+        let spilled = spill(store, &mut bulk, &files, None, |entity| {
+            for edge in entity.edges() {
+                kinds_match &= edge.to.kind() == edge.relation.target_kind();
+                targets.insert(fingerprints.of(&edge.to));
+            }
+        });
+        let checked = checker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (checked, spilled)
+    });
+    let valid = match &checked {
+        Some((_, ids)) => kinds_match && targets.is_subset(ids),
+        None => false,
+    };
+    match (spilled, checked) {
+        (Ok(()), Some((report, _))) if valid => {
+            drop(targets);
+            store.set_seed_state(&SeedState::Loading {
+                hash: report.hash.clone(),
+            })?;
+            bulk.finish()?;
+            store.set_seed_state(&SeedState::Loaded {
+                hash: report.hash.clone(),
+            })?;
+            Ok(Some(report))
+        }
+        (spilled, _) => {
+            // Dropping the unfinished load discards it.
+            drop(bulk);
+            match spilled {
+                Err(SeedError::Invalid(_)) | Ok(()) => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Streams the seed through a bulk load's scratch runs: a reader thread
+/// parses and encodes batches (calling `each` with every entity) while this
+/// one spills the previous batch, with at most one batch waiting between
+/// them so memory stays bounded.
+fn spill(
+    store: &Store,
+    bulk: &mut BulkLoad<'_>,
+    files: &[SeedFile],
+    total: Option<usize>,
+    mut each: impl FnMut(&Entity) + Send,
+) -> Result<(), SeedError> {
+    let mut progress = Progress::new(total);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(1);
     let (written, problems) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut problems = Vec::new();
             let mut batch = Vec::with_capacity(BULK_BATCH_SIZE);
             let mut stopped = false;
-            stream(&files, &mut problems, None, &mut |_, entity, _| {
+            stream(files, &mut problems, None, &mut |_, entity, _| {
                 if stopped {
                     return;
                 }
+                each(&entity);
                 batch.push(Record {
                     origin: Origin::Seed,
                     entity,
@@ -806,12 +925,11 @@ fn write_bulk(store: &Store, mut bulk: BulkLoad<'_>, report: &SeedReport) -> Res
         (written, problems)
     });
     written?;
+    progress.done();
     if !problems.is_empty() {
         // The files changed between validation and loading.
         return Err(SeedError::Invalid(problems));
     }
-    bulk.finish()?;
-    progress.done();
     Ok(())
 }
 
@@ -823,7 +941,7 @@ fn write_seed(
     mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
 ) -> Result<(), SeedError> {
     let files = report_files(report);
-    let mut progress = Progress::new(report.total());
+    let mut progress = Progress::new(Some(report.total()));
     let mut batch = Vec::with_capacity(BATCH_SIZE.min(report.total()));
     let mut write_error: Option<StoreError> = None;
     let mut problems = Vec::new();

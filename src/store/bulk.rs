@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::sled_err;
-use super::packed::Packer;
+use super::packed::{Packer, FILL_ENTRIES};
 use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
@@ -165,8 +165,9 @@ impl Drop for Scratch {
 
 impl Store {
     /// Starts a bulk load, or returns `None` when the store holds any entity
-    /// or index entry. Only for a store whose seed state is already
-    /// `loading` (see the module docs).
+    /// or index entry. The seed state must say `loading` before
+    /// [`BulkLoad::finish`] writes the trees (see the module docs); until
+    /// then the load writes only scratch files.
     pub fn bulk_load(&self) -> Result<Option<BulkLoad<'_>>, StoreError> {
         let guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         for (i, tree) in self.inner.trees.iter().enumerate() {
@@ -291,10 +292,22 @@ impl BulkLoad<'_> {
     /// everything is on disk.
     pub fn finish(mut self) -> Result<u64, StoreError> {
         let store = self.store;
-        // Trees shared out over the writers, biggest first, each to the
-        // least loaded writer.
+        // Trees shared out over the writers, most inserts first, each to the
+        // least loaded writer. A packed tree takes one insert per block.
+        let all = trees::all_trees();
         let mut sizes: Vec<(usize, u64)> = (0..store.inner.trees.len())
-            .map(|position| (position, self.runs.iter().map(|r| r.sections[position].1).sum()))
+            .map(|position| {
+                let entries: u64 = self.runs.iter().map(|r| r.sections[position].1).sum();
+                let packed = all.get(position).is_some_and(|(tree, _)| trees::is_packed(*tree));
+                (
+                    position,
+                    if packed {
+                        entries.div_ceil(FILL_ENTRIES as u64)
+                    } else {
+                        entries
+                    },
+                )
+            })
             .filter(|(_, n)| *n > 0)
             .collect();
         sizes.sort_by_key(|(_, n)| Reverse(*n));
