@@ -47,6 +47,13 @@ const NAME_WEIGHT: u8 = 4;
 /// sled's own default (1 GiB) would dwarf the process.
 pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// The last format with one record per index entry: its stores are
+/// upgraded by rebuilding their indexes.
+const UNPACKED_FORMAT: u32 = 2;
+
+/// Entities whose index entries a rebuild gathers before writing them.
+const REBUILD_BATCH: usize = 2_000;
+
 // Meta keys.
 const META_FORMAT: &[u8] = b"format_version";
 const META_SEED_HASH: &[u8] = b"seed_hash";
@@ -338,7 +345,12 @@ impl Store {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found != FORMAT_VERSION {
+                if found == UNPACKED_FORMAT {
+                    self.rebuild_indexes()?;
+                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                        .map_err(sled_err("writing the format version"))?;
+                    self.flush()?;
+                } else if found != FORMAT_VERSION {
                     return Err(StoreError::UnknownFormat {
                         path: self.inner.path.clone(),
                         found,
@@ -353,6 +365,58 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Rebuilds every index tree from the entities, in the packed layout
+    /// (a store of format 2 holds the same entities and one record per index
+    /// entry). The format version is written after this returns, so a
+    /// rebuild cut short is simply done again at the next start.
+    fn rebuild_indexes(&self) -> Result<(), StoreError> {
+        tracing::warn!(path = %self.path().display(), "upgrading the store from format {UNPACKED_FORMAT}: rebuilding its indexes");
+        for (tree_ref, name) in trees::all_trees() {
+            if trees::is_packed(tree_ref) {
+                self.tree(tree_ref)
+                    .clear()
+                    .map_err(sled_err(format!("clearing tree `{name}`")))?;
+            }
+        }
+        let mut edits: BTreeMap<usize, packed::Edits<'_>> = BTreeMap::new();
+        let write = |edits: &mut BTreeMap<usize, packed::Edits<'_>>| -> Result<(), StoreError> {
+            for (position, tree_edits) in std::mem::take(edits) {
+                let tree = &self.inner.trees[position];
+                for (key, block) in tree_edits.writes() {
+                    match block {
+                        Some(block) => tree.insert(key, block),
+                        None => tree.remove(key),
+                    }
+                    .map_err(sled_err(format!("rebuilding `{}`", self.inner.names[position])))?;
+                }
+            }
+            Ok(())
+        };
+        let mut pending = 0usize;
+        for kind in EntityKind::ALL {
+            let tree_ref = TreeRef::Entity(kind);
+            for item in self.tree(tree_ref).iter() {
+                let (key, value) = item.map_err(sled_err("scanning entities"))?;
+                let record = decode(self.name(tree_ref), &key, &value)?;
+                for (tree, key, value) in index_entries(&record.entity) {
+                    edits
+                        .entry(self.position(tree))
+                        .or_insert_with(|| {
+                            packed::Edits::new(self.tree(tree), self.name(tree), packed::Limits::DEFAULT)
+                        })
+                        .insert(key, value)?;
+                }
+                pending += 1;
+                if pending == REBUILD_BATCH {
+                    write(&mut edits)?;
+                    pending = 0;
+                }
+            }
+        }
+        write(&mut edits)?;
+        self.flush()
     }
 
     fn position(&self, tree: TreeRef) -> usize {
@@ -1248,5 +1312,161 @@ impl<'t> ClassRun<'t> {
     /// Takes the entry [`ClassRun::fill`] found.
     fn take(&mut self) -> Vec<u8> {
         self.head.take().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Actor, ActorKind, Event, EventKind, Participant, Role};
+
+    fn actor(n: usize) -> Entity {
+        Entity::Actor(Actor {
+            id: Id::parse(&format!("actor/a{n}")).unwrap(),
+            name: format!("Actor number {n}"),
+            kind: ActorKind::State,
+            aliases: vec![],
+            summary: None,
+            part_of: None,
+            positions: vec![],
+            sources: vec![],
+            note: None,
+        })
+    }
+
+    fn event(n: usize) -> Entity {
+        Entity::Event(Event {
+            id: Id::parse(&format!("event/e{n}")).unwrap(),
+            title: format!("Meeting {n} of the hub"),
+            kind: EventKind::ALL[n % EventKind::ALL.len()],
+            date: None,
+            place: None,
+            summary: None,
+            participants: (0..3)
+                .map(|i| Participant {
+                    actor: Id::parse(&format!("actor/a{}", if i == 0 { 0 } else { (n + i) % 40 })).unwrap(),
+                    role: Role::ALL[i % Role::ALL.len()],
+                })
+                .collect(),
+            treaties: vec![],
+            part_of: None,
+            after: vec![],
+            retracted_by: None,
+            figures: vec![],
+            sources: vec![],
+            note: None,
+        })
+    }
+
+    fn put(entity: Entity) -> Change {
+        Change::Put {
+            entity,
+            origin: Origin::Api,
+        }
+    }
+
+    #[test]
+    fn a_store_of_the_unpacked_format_is_upgraded_by_rebuilding_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let hub = Id::parse("actor/a0").unwrap();
+        let before = {
+            let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+            store
+                .apply(&(0..40).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+                .unwrap();
+            store
+                .apply(&(0..300).map(|n| put(event(n))).collect::<Vec<_>>(), true)
+                .unwrap();
+            let before = store
+                .related(
+                    Relation::EventParticipant,
+                    Direction::Backward,
+                    std::slice::from_ref(&hub),
+                )
+                .unwrap();
+            // Rewrite every index the way format 2 kept it: a record per entry.
+            for (tree_ref, _) in trees::all_trees() {
+                if !trees::is_packed(tree_ref) {
+                    continue;
+                }
+                let entries: Vec<_> = store.index_prefix(tree_ref, &[]).collect::<Result<_, _>>().unwrap();
+                let tree = store.tree(tree_ref);
+                tree.clear().unwrap();
+                for (key, value) in entries {
+                    tree.insert(key, value).unwrap();
+                }
+            }
+            store
+                .tree(TreeRef::Meta)
+                .insert(META_FORMAT, &UNPACKED_FORMAT.to_be_bytes())
+                .unwrap();
+            store.flush().unwrap();
+            before
+        };
+        assert_eq!(before[&hub].len(), 300, "the hub takes part in every event");
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+        let after = store
+            .related(
+                Relation::EventParticipant,
+                Direction::Backward,
+                std::slice::from_ref(&hub),
+            )
+            .unwrap();
+        assert_eq!(after, before);
+        assert_eq!(store.search("hub", 0).unwrap().len(), 300);
+        let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+        assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    }
+
+    #[test]
+    fn index_blocks_split_and_shrink_as_writes_come_and_go() {
+        let store = Store::temporary().unwrap();
+        let hub = Id::parse("actor/a0").unwrap();
+        store
+            .apply(&(0..40).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        // One at a time, so every write edits the blocks the last one left.
+        for n in 0..200 {
+            store.apply(&[put(event(n))], true).unwrap();
+        }
+        let blocks = store.tree(TreeRef::Backward(Relation::EventParticipant)).len();
+        assert!(blocks > 5, "600 entries take several blocks, not {blocks}");
+        for n in (0..200).step_by(2) {
+            store
+                .apply(&[Change::Delete(Id::parse(&format!("event/e{n}")).unwrap())], true)
+                .unwrap();
+        }
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+        let links = store
+            .related(
+                Relation::EventParticipant,
+                Direction::Backward,
+                std::slice::from_ref(&hub),
+            )
+            .unwrap();
+        let want: Vec<String> = {
+            let mut ids: Vec<String> = (1..200).step_by(2).map(|n| format!("event/e{n}")).collect();
+            ids.sort();
+            ids
+        };
+        let have: Vec<String> = links[&hub].iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(have, want);
+        store
+            .apply(
+                &(1..200)
+                    .step_by(2)
+                    .map(|n| Change::Delete(Id::parse(&format!("event/e{n}")).unwrap()))
+                    .collect::<Vec<_>>(),
+                true,
+            )
+            .unwrap();
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+        assert_eq!(
+            store.tree(TreeRef::Backward(Relation::EventParticipant)).len(),
+            0,
+            "no empty block is left behind"
+        );
     }
 }
