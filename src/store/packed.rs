@@ -190,10 +190,59 @@ pub struct Range<'t> {
     reverse: bool,
     /// Blocks still to read; `None` before the first read.
     blocks: Option<sled::Iter>,
-    /// Entries of the block being read, in the order they are handed out
-    /// (popped from the end).
+    /// Forwards: the block being read, entry by entry.
+    cursor: Option<Cursor>,
+    /// Backwards: the entries of the block being read, within the bounds,
+    /// in key order (handed out from the end).
     pending: Vec<Entry>,
     done: bool,
+}
+
+/// Walks a block's entries in key order without decoding the rest: the
+/// current key is rebuilt in place, and a value is a span of the block.
+struct Cursor {
+    bytes: sled::IVec,
+    offset: usize,
+    left: usize,
+    key: Vec<u8>,
+}
+
+impl Cursor {
+    fn new(bytes: sled::IVec) -> Option<Cursor> {
+        let mut rest = &bytes[..];
+        let left = take_varint(&mut rest)?;
+        let offset = bytes.len() - rest.len();
+        Some(Cursor {
+            bytes,
+            offset,
+            left,
+            key: Vec::new(),
+        })
+    }
+
+    /// Moves to the next entry and returns where its value lies; `Ok(None)`
+    /// past the last entry, `Err(())` when the block is malformed.
+    fn advance(&mut self) -> Result<Option<std::ops::Range<usize>>, ()> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let mut rest = &self.bytes[self.offset..];
+        let shared = take_varint(&mut rest).ok_or(())?;
+        let len = take_varint(&mut rest).ok_or(())?;
+        if shared > self.key.len() {
+            return Err(());
+        }
+        self.key.truncate(shared);
+        self.key.extend_from_slice(take_bytes(&mut rest, len).ok_or(())?);
+        let value_len = take_varint(&mut rest).ok_or(())?;
+        if rest.len() < value_len {
+            return Err(());
+        }
+        let start = self.bytes.len() - rest.len();
+        self.offset = start + value_len;
+        Ok(Some(start..start + value_len))
+    }
 }
 
 impl<'t> Range<'t> {
@@ -212,6 +261,7 @@ impl<'t> Range<'t> {
             upper,
             reverse,
             blocks: None,
+            cursor: None,
             pending: Vec::new(),
             done,
         }
@@ -223,15 +273,37 @@ impl<'t> Range<'t> {
         Range::new(tree, name, lower, upper, false)
     }
 
-    /// Keeps the entries of a block within the bounds, in hand-out order.
+    /// Backwards: keeps the entries of a block within the bounds.
     fn load(&mut self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
         let mut entries = decode_block(self.name, key, bytes)?;
         entries.retain(|(k, _)| above_lower(&self.lower, k) && below_upper(&self.upper, k));
-        if !self.reverse {
-            entries.reverse();
-        }
         self.pending = entries;
         Ok(())
+    }
+
+    /// Forwards: the next entry of the current block within the bounds.
+    /// Past the upper bound, the walk is over.
+    fn next_in_block(&mut self) -> Result<Option<Entry>, StoreError> {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return Ok(None);
+        };
+        loop {
+            let value = match cursor.advance() {
+                Ok(Some(value)) => value,
+                Ok(None) => break,
+                Err(()) => return Err(corrupt(self.name, &cursor.key, "not an index block")),
+            };
+            if !above_lower(&self.lower, &cursor.key) {
+                continue;
+            }
+            if !below_upper(&self.upper, &cursor.key) {
+                self.done = true;
+                break;
+            }
+            return Ok(Some((cursor.key.clone(), cursor.bytes[value].to_vec())));
+        }
+        self.cursor = None;
+        Ok(None)
     }
 
     fn start(&mut self) -> Result<(), StoreError> {
@@ -265,6 +337,9 @@ impl<'t> Range<'t> {
             if let Some(entry) = self.pending.pop() {
                 return Ok(Some(entry));
             }
+            if let Some(entry) = self.next_in_block()? {
+                return Ok(Some(entry));
+            }
             if self.done {
                 return Ok(None);
             }
@@ -283,12 +358,13 @@ impl<'t> Range<'t> {
                 continue;
             };
             let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
-            // Forwards, a block keyed past the upper bound is the last one
-            // that can hold anything within it.
-            if !self.reverse && !below_upper(&self.upper, &key) {
-                self.done = true;
+            if self.reverse {
+                self.load(&key, &bytes)?;
+            } else {
+                // A block keyed past the upper bound is the last one that
+                // can hold anything within it; the cursor stops there.
+                self.cursor = Some(Cursor::new(bytes).ok_or_else(|| corrupt(self.name, &key, "not an index block"))?);
             }
-            self.load(&key, &bytes)?;
         }
     }
 }
@@ -302,6 +378,7 @@ impl Iterator for Range<'_> {
             Err(e) => {
                 self.done = true;
                 self.pending.clear();
+                self.cursor = None;
                 Some(Err(e))
             }
         }
@@ -314,11 +391,16 @@ pub fn get(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<V
         return Ok(None);
     };
     let (block_key, bytes) = item.map_err(sled_err(format!("reading `{name}`")))?;
-    let mut entries = decode_block(name, &block_key, &bytes)?;
-    Ok(entries
-        .binary_search_by(|(k, _)| k.as_slice().cmp(key))
-        .ok()
-        .map(|i| std::mem::take(&mut entries[i].1)))
+    let malformed = || corrupt(name, &block_key, "not an index block");
+    let mut cursor = Cursor::new(bytes.clone()).ok_or_else(malformed)?;
+    while let Some(value) = cursor.advance().map_err(|()| malformed())? {
+        match cursor.key.as_slice().cmp(key) {
+            std::cmp::Ordering::Less => continue,
+            std::cmp::Ordering::Equal => return Ok(Some(cursor.bytes[value].to_vec())),
+            std::cmp::Ordering::Greater => break,
+        }
+    }
+    Ok(None)
 }
 
 /// Checks every block of a packed tree (see [`decode_block`]) and that
