@@ -187,6 +187,9 @@ pub struct Settings {
         global = true
     )]
     pub response_cache_entries: usize,
+    /// gzip GraphQL answers of 1 KiB or more for clients that send `Accept-Encoding: gzip`.
+    #[arg(long, env = "DIPLOGRAPH_COMPRESSION", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub compression: bool,
     /// Seconds clients and proxies may reuse a successful read (`Cache-Control: max-age`); 0 means revalidate.
     #[arg(long, env = "DIPLOGRAPH_CACHE_MAX_AGE", default_value_t = 0, global = true)]
     pub cache_max_age: u32,
@@ -368,6 +371,7 @@ impl fmt::Display for Settings {
         writeln!(f, "apq = {} (apq_cache_size = {})", s.apq, s.apq_cache_size)?;
         writeln!(f, "persisted_queries = {:?}", s.persisted_queries)?;
         writeln!(f, "client_timeout_secs = {}", s.client_timeout_secs)?;
+        writeln!(f, "compression = {}", s.compression)?;
         writeln!(
             f,
             "response_cache = {} (entries = {}, cache_max_age = {})",

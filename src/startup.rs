@@ -96,6 +96,7 @@ impl Application {
                 } else {
                     format!("public, max-age={}", settings.cache_max_age)
                 },
+                compression: settings.compression,
             },
             persisted: Arc::new(Persisted::new(
                 settings.apq.then_some(settings.apq_cache_size),

@@ -6,10 +6,11 @@
 //! generation it was computed at, captured before execution; any committed
 //! write moves the generation on, so a stale entry is never served. Only
 //! answers without errors are kept, the number of entries is bounded (least
-//! recently used go first) and large answers are not kept at all.
+//! recently used go first) and large answers are not kept at all. An entry
+//! also keeps its answer gzipped, made the first time a client asks for it.
 
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use actix_web::web::Bytes;
 use lru::LruCache;
@@ -18,7 +19,30 @@ use lru::LruCache;
 pub const MAX_CACHED_BODY: usize = 256 * 1024;
 
 pub struct ResponseCache {
-    entries: Mutex<LruCache<String, (u64, Bytes)>>,
+    entries: Mutex<LruCache<String, (u64, Arc<Answer>)>>,
+}
+
+/// A kept answer: its JSON, and the same gzipped once a client asked.
+pub struct Answer {
+    pub body: Bytes,
+    gzipped: OnceLock<Option<Bytes>>,
+}
+
+impl Answer {
+    pub fn new(body: Bytes) -> Answer {
+        Answer {
+            body,
+            gzipped: OnceLock::new(),
+        }
+    }
+
+    /// The answer gzipped (compressed on the first call), or `None` when it
+    /// is not worth compressing.
+    pub fn gzipped(&self) -> Option<Bytes> {
+        self.gzipped
+            .get_or_init(|| super::compress::gzip(&self.body, super::compress::for_keeping()))
+            .clone()
+    }
 }
 
 /// Collapses whitespace and commas outside string literals, so layout
@@ -98,10 +122,10 @@ impl ResponseCache {
     }
 
     /// The cached answer for `key` if it was computed at `generation`.
-    pub fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+    pub fn get(&self, key: &str, generation: u64) -> Option<Arc<Answer>> {
         let mut entries = self.entries.lock().ok()?;
         match entries.get(key) {
-            Some((g, body)) if *g == generation => Some(body.clone()),
+            Some((g, answer)) if *g == generation => Some(answer.clone()),
             Some(_) => {
                 entries.pop(key);
                 None
@@ -110,13 +134,17 @@ impl ResponseCache {
         }
     }
 
-    pub fn put(&self, key: String, generation: u64, body: Bytes) {
+    /// Keeps `body` as the answer for `key` at `generation`, and returns the
+    /// entry; `None` when the answer is too large to keep.
+    pub fn put(&self, key: String, generation: u64, body: Bytes) -> Option<Arc<Answer>> {
         if body.len() > MAX_CACHED_BODY {
-            return;
+            return None;
         }
+        let answer = Arc::new(Answer::new(body));
         if let Ok(mut entries) = self.entries.lock() {
-            entries.put(key, (generation, body));
+            entries.put(key, (generation, answer.clone()));
         }
+        Some(answer)
     }
 
     pub fn len(&self) -> usize {
@@ -144,8 +172,11 @@ mod tests {
     fn a_new_generation_makes_entries_stale() {
         let cache = ResponseCache::new(2);
         cache.put("k".into(), 1, Bytes::from_static(b"old"));
-        assert_eq!(cache.get("k", 1).as_deref(), Some(&b"old"[..]));
-        assert_eq!(cache.get("k", 2), None);
+        assert_eq!(
+            cache.get("k", 1).map(|a| a.body.clone()),
+            Some(Bytes::from_static(b"old"))
+        );
+        assert!(cache.get("k", 2).is_none());
         assert!(cache.is_empty());
     }
 

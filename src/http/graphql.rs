@@ -3,6 +3,8 @@
 //! async-graphql-actix-web handler, which accepts any content type, runs
 //! mutations over GET and always answers `application/graphql-response+json`.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -15,7 +17,8 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use super::auth::Denied;
-use super::{playground, AppState, RequestId};
+use super::cache::Answer;
+use super::{compress, playground, AppState, RequestId};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -206,6 +209,8 @@ enum CacheUse {
 /// request error (nothing executed) or carried errors, and the cache's part.
 struct Outcome {
     body: Bytes,
+    /// The response cache's entry for the answer, which keeps it gzipped too.
+    kept: Option<Arc<Answer>>,
     request_error: bool,
     has_errors: bool,
     cache: CacheUse,
@@ -230,6 +235,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
                 // 200 whatever the media type: APQ clients resend on this answer.
                 return Ok(Outcome {
                     body: Bytes::from(body.to_string()),
+                    kept: None,
                     request_error: false,
                     has_errors: true,
                     cache: CacheUse::Bypass,
@@ -280,11 +286,12 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         _ => None,
     };
     if let (Some(cache), Some(key)) = (&state.cache, &cache_key) {
-        if let Some(body) = cache.get(key, generation) {
+        if let Some(answer) = cache.get(key, generation) {
             record(label, "ok", lookup_started);
             metrics::counter!("diplograph_response_cache_hits_total").increment(1);
             return Ok(Outcome {
-                body,
+                body: answer.body.clone(),
+                kept: Some(answer),
                 request_error: false,
                 has_errors: false,
                 cache: CacheUse::Hit,
@@ -304,8 +311,10 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             record(label, "ok", started);
             metrics::counter!("diplograph_compiled_answers_total").increment(1);
             let body = Bytes::from(body);
+            let (cache, kept) = keep(state, cache_key, generation, &body);
             return Ok(Outcome {
-                cache: keep(state, cache_key, generation, &body),
+                cache,
+                kept,
                 body,
                 request_error: false,
                 has_errors: false,
@@ -369,13 +378,14 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     if let (false, Some((query, operation))) = (has_errors || request_error, document) {
         crate::graphql::learn_plan(&state.schema, &query, operation.as_deref());
     }
-    let cache = if has_errors {
-        CacheUse::Bypass
+    let (cache, kept) = if has_errors {
+        (CacheUse::Bypass, None)
     } else {
         keep(state, cache_key, generation, &body)
     };
     Ok(Outcome {
         body,
+        kept,
         request_error,
         has_errors,
         cache,
@@ -391,15 +401,14 @@ fn record(label: String, outcome: &'static str, started: std::time::Instant) {
 }
 
 /// Keeps an answer without errors in the response cache, when it is on and
-/// the request is a read.
-fn keep(state: &AppState, cache_key: Option<String>, generation: u64, body: &Bytes) -> CacheUse {
+/// the request is a read; returns the entry when it was kept.
+fn keep(state: &AppState, cache_key: Option<String>, generation: u64, body: &Bytes) -> (CacheUse, Option<Arc<Answer>>) {
     match (&state.cache, cache_key) {
         (Some(cache), Some(key)) => {
             metrics::counter!("diplograph_response_cache_misses_total").increment(1);
-            cache.put(key, generation, body.clone());
-            CacheUse::Miss
+            (CacheUse::Miss, cache.put(key, generation, body.clone()))
         }
-        _ => CacheUse::Bypass,
+        _ => (CacheUse::Bypass, None),
     }
 }
 
@@ -446,7 +455,7 @@ fn deny(media: Media, denied: Denied) -> HttpResponse {
     }
 }
 
-fn respond(state: &AppState, media: Media, outcome: Outcome) -> HttpResponse {
+fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) -> HttpResponse {
     let status = if outcome.request_error && media == Media::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
@@ -469,7 +478,38 @@ fn respond(state: &AppState, media: Media, outcome: Outcome) -> HttpResponse {
             CacheUse::Bypass => "bypass",
         },
     ));
-    builder.body(outcome.body)
+    send(state, req, builder, outcome.body, outcome.kept.as_deref())
+}
+
+/// Finishes a response with `body`, gzipped when the client accepts it and
+/// the answer is long enough: from the response cache's entry when there is
+/// one (compressed once), else compressed now.
+fn send(
+    state: &AppState,
+    req: &HttpRequest,
+    mut builder: actix_web::HttpResponseBuilder,
+    body: Bytes,
+    kept: Option<&Answer>,
+) -> HttpResponse {
+    if !state.options.compression {
+        return builder.body(body);
+    }
+    builder.append_header((header::VARY, "Accept-Encoding"));
+    if body.len() < compress::MIN_COMPRESSED_BODY || !compress::accepts_gzip(req) {
+        return builder.body(body);
+    }
+    let gzipped = match kept {
+        Some(answer) => answer.gzipped(),
+        None => compress::gzip(&body, compress::for_once()),
+    };
+    match gzipped {
+        Some(gzipped) => {
+            metrics::counter!("diplograph_gzipped_answers_total").increment(1);
+            builder.insert_header((header::CONTENT_ENCODING, "gzip"));
+            builder.body(gzipped)
+        }
+        None => builder.body(body),
+    }
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -548,7 +588,7 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         Value::Array(items) => run_batch(&state, &req, media, items).await,
         json => match params_from_json(json) {
             Ok(params) => match run_one(&state, &req, params, false).await {
-                Ok(outcome) => respond(&state, media, outcome),
+                Ok(outcome) => respond(&state, &req, media, outcome),
                 Err(resp) => resp,
             },
             Err(message) => bad_request(media, message),
@@ -597,10 +637,11 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
         body.extend_from_slice(answer);
     }
     body.push(b']');
-    HttpResponse::Ok()
+    let mut builder = HttpResponse::Ok();
+    builder
         .content_type(media.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body)
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    send(state, req, builder, Bytes::from(body), None)
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -621,7 +662,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Err(message) => return bad_request(media, message),
     };
     match run_one(&state, &req, params, true).await {
-        Ok(outcome) => respond(&state, media, outcome),
+        Ok(outcome) => respond(&state, &req, media, outcome),
         Err(resp) => resp,
     }
 }

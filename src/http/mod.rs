@@ -8,6 +8,7 @@
 
 mod auth;
 mod cache;
+mod compress;
 mod graphql;
 mod observe;
 mod persisted;
@@ -63,6 +64,8 @@ pub struct HttpOptions {
     pub client_timeout: std::time::Duration,
     /// The `Cache-Control` value of a successful read.
     pub cache_control: String,
+    /// gzip answers for clients that accept it.
+    pub compression: bool,
 }
 
 /// What every handler shares; built once and cloned into each worker.
