@@ -6,5 +6,10 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"
+-- ACCEPT_ENCODING=gzip: ask for compressed answers, as browsers and most clients do.
+local encoding = os.getenv("ACCEPT_ENCODING")
+if encoding and encoding ~= "" then
+  wrk.headers["Accept-Encoding"] = encoding
+end
 
 dofile("benches/report.lua")

@@ -60,12 +60,14 @@ rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"
 peak_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
 
 # measure SETUP QUERY CONNECTIONS: one wrk run; appends a row to $results.
+# QUERY+gzip sends the query with `Accept-Encoding: gzip`.
 measure() {
-  local setup=$1 query=$2 conns=$3 out
+  local setup=$1 query=$2 conns=$3 out encoding=""
+  if [ "${query%+gzip}" != "$query" ]; then encoding=gzip; fi
   if [ "$query" = health ]; then
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s benches/health.lua "http://$address/health")
   else
-    out=$(BODY="benches/queries/$query.json" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
+    out=$(ACCEPT_ENCODING="$encoding" BODY="benches/queries/${query%+gzip}.json" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
   fi
   local line; line=$(echo "$out" | grep '^RESULT')
   # RESULT requests duration_us p50_us p99_us errors
@@ -81,7 +83,7 @@ check_queries() {
   done
 }
 
-queries="lookup nested deep5 search timeline filtered"
+queries="lookup nested deep5 search timeline filtered nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -106,7 +108,7 @@ echo "== article seed, response cache on" >&2
 start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
 for c in 32 64; do
   measure cache-on health $c
-  for q in lookup nested; do measure cache-on "$q" $c; done
+  for q in lookup nested nested+gzip; do measure cache-on "$q" $c; done
 done
 stop_server
 
@@ -165,6 +167,7 @@ print(f"- date: {day}\n- commit: {commit}\n- machine: {cpu}, {cores} cores; serv
 print(f"- each run: wrk -t1, {duration}; ratios are to the same server's `GET /health` at the same connection count, measured in this run\n")
 print("Queries (`benches/queries/`): `lookup` one actor by id; `nested` 20 events → participants → actor → events;")
 print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
+print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
 print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words.\n")
 for setup, title in (

@@ -845,10 +845,23 @@ impl Store {
     /// Listing keys for many ids (one counted read); ids that do not exist are dropped.
     pub fn list_keys(&self, ids: &[Id]) -> Result<Vec<Keyed>, StoreError> {
         self.count_read();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(key) = self.list_key(id)? {
-                out.push((key, id.clone()));
+        let (events, others): (Vec<&Id>, Vec<&Id>) = ids.iter().partition(|id| id.kind() == EntityKind::Event);
+        let mut out: Vec<Keyed> = others
+            .into_iter()
+            .map(|id| (id.as_bytes().to_vec(), id.clone()))
+            .collect();
+        if !events.is_empty() {
+            // Events in key order, so each block of sort keys is walked once.
+            let mut events = events;
+            events.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+            let keys: Vec<&[u8]> = events.iter().map(|id| id.as_bytes()).collect();
+            let tree = TreeRef::EventSortKeys;
+            let sorts = packed::get_sorted(self.tree(tree), self.name(tree), &keys)?;
+            for (id, sort) in events.into_iter().zip(sorts) {
+                if let Some(mut key) = sort {
+                    key.extend_from_slice(id.as_bytes());
+                    out.push((key, id.clone()));
+                }
             }
         }
         out.sort();

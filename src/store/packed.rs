@@ -403,6 +403,36 @@ pub fn get(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<V
     Ok(None)
 }
 
+/// The values at `keys` (in key order) in a packed tree, in the same order:
+/// one walk per block, however many of the keys it holds.
+pub fn get_sorted(tree: &sled::Tree, name: &'static str, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    let mut out = vec![None; keys.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        let Some(item) = tree.range(keys[i]..).next() else {
+            break;
+        };
+        let (block_key, bytes) = item.map_err(sled_err(format!("reading `{name}`")))?;
+        let malformed = || corrupt(name, &block_key, "not an index block");
+        let mut cursor = Cursor::new(bytes.clone()).ok_or_else(malformed)?;
+        let mut value = cursor.advance().map_err(|()| malformed())?;
+        while i < keys.len() && keys[i] <= &block_key[..] {
+            while let Some(v) = &value {
+                match cursor.key.as_slice().cmp(keys[i]) {
+                    std::cmp::Ordering::Less => value = cursor.advance().map_err(|()| malformed())?,
+                    std::cmp::Ordering::Equal => {
+                        out[i] = Some(cursor.bytes[v.clone()].to_vec());
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Checks every block of a packed tree (see [`decode_block`]) and that
 /// blocks do not overlap; returns what is wrong.
 pub fn check(tree: &sled::Tree, name: &'static str) -> Result<Vec<String>, StoreError> {
@@ -673,6 +703,14 @@ mod tests {
                 prop_assert_eq!(all(&tree, Unbounded, Unbounded, false), want);
                 for (key, value) in &model {
                     prop_assert_eq!(get(&tree, "t", key).unwrap(), Some(value.clone()));
+                }
+                let mut probes: Vec<Vec<u8>> = (0..24u8).map(|n| vec![n % 4, n / 4 % 4]).collect();
+                probes.extend(model.keys().cloned());
+                probes.sort();
+                let keys: Vec<&[u8]> = probes.iter().map(Vec::as_slice).collect();
+                let found = get_sorted(&tree, "t", &keys).unwrap();
+                for (key, value) in keys.iter().zip(found) {
+                    prop_assert_eq!(value.as_ref(), model.get(*key));
                 }
             }
             for (lower, upper) in probes {
