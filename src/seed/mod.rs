@@ -25,7 +25,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Source, Treaty};
-use crate::store::{BulkLoad, Change, Prepared, SeedState, Store, StoreError};
+use crate::store::{BulkLoad, Change, SeedState, Store, StoreError};
 
 /// Entities written per transaction: bounds the memory a large load holds
 /// (sled keeps a transaction's writes in memory). The article seed fits in one.
@@ -645,7 +645,14 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
     }
     match store.bulk_load()? {
         Some(mut bulk) => {
-            spill(store, &mut bulk, &report_files(&report), Some(report.total()), |_| {})?;
+            spill(
+                store,
+                &mut bulk,
+                &report_files(&report),
+                Some(report.total()),
+                None,
+                |_, _| {},
+            )?;
             bulk.finish()?;
         }
         // Entities created through the API before any seed: keep the
@@ -789,39 +796,17 @@ impl Fingerprints {
     }
 }
 
-/// Pass one of [`check_with_ids`] on fingerprints: every entity on its own
-/// and no id twice. Returns the report (counts, content hash) and the ids'
-/// fingerprints, or `None` when there is any problem.
-fn check_alone(files: &[SeedFile], fingerprints: &Fingerprints) -> Option<(SeedReport, HashSet<u128>)> {
-    let mut problems = Vec::new();
-    let mut hasher = Sha256::new();
-    let mut ids: HashSet<u128> = HashSet::new();
-    let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
-    let mut valid = true;
-    stream(files, &mut problems, Some(&mut hasher), &mut |file, entity, _| {
-        valid &= entity.id().kind() == file.kind
-            && check_entity(&entity).is_empty()
-            && ids.insert(fingerprints.of(entity.id()));
-        *counts.entry(file.kind).or_default() += 1;
-    });
-    let report = SeedReport {
-        counts,
-        hash: format!("sha256:{:x}", hasher.finalize()),
-        files: files.iter().map(|f| f.path.clone()).collect(),
-    };
-    (valid && problems.is_empty()).then_some((report, ids))
-}
-
-/// The first load into an empty store, validated while it is written. One
-/// thread checks every entity on its own (fields, kinds, duplicate ids, the
-/// content hash) while another parses and encodes the batches the bulk load
-/// spills, noting every reference; at the end the references are checked
-/// against the ids. Only then does the bulk load fill the trees: until
-/// [`BulkLoad::finish`], it has written nothing but scratch files.
+/// The first load into an empty store, validated while it is written: the
+/// thread that parses the seed also checks every entity on its own (fields,
+/// kinds, duplicate ids by fingerprint, the content hash) and notes every
+/// reference, while this one encodes and spills the bulk load's scratch
+/// runs; at the end the references are checked against the ids. Only then
+/// does the bulk load fill the trees: until [`BulkLoad::finish`], it has
+/// written nothing but scratch files.
 ///
 /// Returns `None`, with the store as it was (empty), when anything is off:
 /// the caller then takes the ordinary path, which validates first and names
-/// every problem. So a valid seed is parsed twice instead of three times.
+/// every problem. So a valid seed is parsed once instead of three times.
 fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError> {
     let mut problems = Vec::new();
     let files = seed_files(dir, &mut problems)?;
@@ -835,26 +820,30 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
         return Ok(None);
     };
     let fingerprints = Fingerprints::new();
+    let mut hasher = Sha256::new();
+    let mut ids: HashSet<u128> = HashSet::new();
     let mut targets: HashSet<u128> = HashSet::new();
-    let mut kinds_match = true;
-    let (checked, spilled) = std::thread::scope(|scope| {
-        let checker = scope.spawn(|| check_alone(&files, &fingerprints));
-        let spilled = spill(store, &mut bulk, &files, None, |entity| {
-            for edge in entity.edges() {
-                kinds_match &= edge.to.kind() == edge.relation.target_kind();
-                targets.insert(fingerprints.of(&edge.to));
-            }
-        });
-        let checked = checker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (checked, spilled)
+    let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
+    let mut valid = true;
+    let spilled = spill(store, &mut bulk, &files, None, Some(&mut hasher), |file, entity| {
+        valid &= entity.id().kind() == file.kind
+            && check_entity(entity).is_empty()
+            && ids.insert(fingerprints.of(entity.id()));
+        *counts.entry(file.kind).or_default() += 1;
+        for edge in entity.edges() {
+            valid &= edge.to.kind() == edge.relation.target_kind();
+            targets.insert(fingerprints.of(&edge.to));
+        }
     });
-    let valid = match &checked {
-        Some((_, ids)) => kinds_match && targets.is_subset(ids),
-        None => false,
-    };
-    match (spilled, checked) {
-        (Ok(()), Some((report, _))) if valid => {
-            drop(targets);
+    valid &= targets.is_subset(&ids);
+    drop((ids, targets));
+    match spilled {
+        Ok(()) if valid => {
+            let report = SeedReport {
+                counts,
+                hash: format!("sha256:{:x}", hasher.finalize()),
+                files: files.into_iter().map(|f| f.path).collect(),
+            };
             store.set_seed_state(&SeedState::Loading {
                 hash: report.hash.clone(),
             })?;
@@ -864,58 +853,56 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
             })?;
             Ok(Some(report))
         }
-        (spilled, _) => {
-            // Dropping the unfinished load discards it.
-            drop(bulk);
-            match spilled {
-                Err(SeedError::Invalid(_)) | Ok(()) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
+        // Dropping the unfinished load discards it.
+        Ok(()) | Err(SeedError::Invalid(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
 /// Streams the seed through a bulk load's scratch runs: a reader thread
-/// parses and encodes batches (calling `each` with every entity) while this
-/// one spills the previous batch, with at most one batch waiting between
-/// them so memory stays bounded.
+/// parses batches (calling `each` with every entity, and hashing the files
+/// into `hasher` if given) while this one encodes and spills the previous
+/// batch, with at most one batch waiting between them so memory stays
+/// bounded.
 fn spill(
     store: &Store,
     bulk: &mut BulkLoad<'_>,
     files: &[SeedFile],
     total: Option<usize>,
-    mut each: impl FnMut(&Entity) + Send,
+    hasher: Option<&mut Sha256>,
+    mut each: impl FnMut(&SeedFile, &Entity) + Send,
 ) -> Result<(), SeedError> {
     let mut progress = Progress::new(total);
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Prepared>(1);
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
     let (written, problems) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut problems = Vec::new();
             let mut batch = Vec::with_capacity(BULK_BATCH_SIZE);
             let mut stopped = false;
-            stream(files, &mut problems, None, &mut |_, entity, _| {
+            stream(files, &mut problems, hasher, &mut |file, entity, _| {
                 if stopped {
                     return;
                 }
-                each(&entity);
+                each(file, &entity);
                 batch.push(Record {
                     origin: Origin::Seed,
                     entity,
                 });
                 if batch.len() >= BULK_BATCH_SIZE {
                     // The writer hung up: it failed, and says why.
-                    stopped = sender.send(store.prepare(std::mem::take(&mut batch))).is_err();
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BULK_BATCH_SIZE));
+                    stopped = sender.send(full).is_err();
                 }
             });
             if !stopped && !batch.is_empty() {
-                let _ = sender.send(store.prepare(batch));
+                let _ = sender.send(batch);
             }
             problems
         });
         let mut written = Ok(());
-        for prepared in receiver {
-            let n = prepared.len();
-            if let Err(e) = bulk.write(prepared) {
+        for batch in receiver {
+            let n = batch.len();
+            if let Err(e) = bulk.write(store.prepare(batch)) {
                 written = Err(e);
                 break;
             }
