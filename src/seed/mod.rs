@@ -651,7 +651,7 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
                 &report_files(&report),
                 Some(report.total()),
                 None,
-                |_, _| {},
+                |_, _| true,
             )?;
             bulk.finish()?;
         }
@@ -834,6 +834,8 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
             valid &= edge.to.kind() == edge.relation.target_kind();
             targets.insert(fingerprints.of(&edge.to));
         }
+        // An invalid seed stops here; the validating path names its problems.
+        valid
     });
     valid &= targets.is_subset(&ids);
     drop((ids, targets));
@@ -861,7 +863,8 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
 
 /// Streams the seed through a bulk load's scratch runs: a reader thread
 /// parses batches (calling `each` with every entity, and hashing the files
-/// into `hasher` if given) while this one encodes and spills the previous
+/// into `hasher` if given; `each` returning false stops the reading early)
+/// while this one encodes and spills the previous
 /// batch, with at most one batch waiting between them so memory stays
 /// bounded.
 fn spill(
@@ -870,7 +873,7 @@ fn spill(
     files: &[SeedFile],
     total: Option<usize>,
     hasher: Option<&mut Sha256>,
-    mut each: impl FnMut(&SeedFile, &Entity) + Send,
+    mut each: impl FnMut(&SeedFile, &Entity) -> bool + Send,
 ) -> Result<(), SeedError> {
     let mut progress = Progress::new(total);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
@@ -883,7 +886,10 @@ fn spill(
                 if stopped {
                     return;
                 }
-                each(file, &entity);
+                if !each(file, &entity) {
+                    stopped = true;
+                    return;
+                }
                 batch.push(Record {
                     origin: Origin::Seed,
                     entity,

@@ -79,7 +79,9 @@ impl<'s> Batch<'s> {
             _ => {}
         }
         // Index entries: remove what only the old state implies, write what
-        // the new one changes; entries both share stay untouched.
+        // the new one changes; entries both share stay untouched (so a
+        // rewrite does not repair an index that lost one: `Store::verify`
+        // is what finds such drift).
         let mut stale: HashMap<(TreeRef, Vec<u8>), Vec<u8>> = HashMap::new();
         if let Some(old) = &old {
             for (tree, key, value) in index_entries(&old.entity) {

@@ -421,8 +421,19 @@ fn merge(
         }
         readers.push(reader);
     }
+    // One entry per key, the later run's value winning, as inserting them
+    // one by one would leave it (a packed block must not repeat a key).
+    let mut held: Option<(Vec<u8>, Vec<u8>)> = None;
     while let Some(Reverse((key, i))) = heap.pop() {
-        each(key, std::mem::take(&mut values[i]))?;
+        let value = std::mem::take(&mut values[i]);
+        match held.take() {
+            Some((previous, _)) if previous == key => held = Some((key, value)),
+            Some((previous, previous_value)) => {
+                each(previous, previous_value)?;
+                held = Some((key, value));
+            }
+            None => held = Some((key, value)),
+        }
         let next = readers[i].next().map_err(|source| StoreError::Scratch {
             path: runs[i].path.clone(),
             source,
@@ -431,6 +442,9 @@ fn merge(
             heap.push(Reverse((key, i)));
             values[i] = value;
         }
+    }
+    if let Some((key, value)) = held {
+        each(key, value)?;
     }
     Ok(())
 }

@@ -346,6 +346,8 @@ impl Store {
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
                 if found == UNPACKED_FORMAT {
+                    // An unfinished bulk load goes first: nothing to rebuild.
+                    self.discard_interrupted_bulk_load()?;
                     self.rebuild_indexes()?;
                     meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
                         .map_err(sled_err("writing the format version"))?;
@@ -1166,7 +1168,12 @@ impl Store {
                 continue;
             }
             let want = expected.remove(&tree_ref).unwrap_or_default();
-            problems.extend(packed::check(self.tree(tree_ref), name)?);
+            let malformed = packed::check(self.tree(tree_ref), name)?;
+            if !malformed.is_empty() {
+                // Its entries cannot be read reliably: report the blocks.
+                problems.extend(malformed);
+                continue;
+            }
             let mut have = BTreeMap::new();
             for item in self.index_prefix(tree_ref, &[]) {
                 let (k, v) = item?;

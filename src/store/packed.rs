@@ -19,7 +19,7 @@
 //! the store's write lock, so nothing changes a block between the read and
 //! the commit. A block that outgrows [`Limits`] splits in two.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use super::error::sled_err;
@@ -27,9 +27,6 @@ use super::StoreError;
 
 /// One index entry: key and value.
 pub type Entry = (Vec<u8>, Vec<u8>);
-
-/// A block's key and its entries.
-type Block = (Vec<u8>, Vec<Entry>);
 
 /// When a block splits.
 #[derive(Clone, Copy, Debug)]
@@ -188,10 +185,10 @@ pub struct Range<'t> {
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
     reverse: bool,
-    /// Blocks still to read; `None` before the first read.
-    blocks: Option<sled::Iter>,
-    /// Forwards: the block being read, entry by entry.
-    cursor: Option<Cursor>,
+    /// Backwards: whether the block straddling the upper bound was read.
+    started: bool,
+    /// Forwards: the block being read, entry by entry, and its key.
+    cursor: Option<(Cursor, sled::IVec)>,
     /// Backwards: the entries of the block being read, within the bounds,
     /// in key order (handed out from the end).
     pending: Vec<Entry>,
@@ -205,6 +202,8 @@ struct Cursor {
     offset: usize,
     left: usize,
     key: Vec<u8>,
+    /// Whether `key` holds an entry yet.
+    started: bool,
 }
 
 impl Cursor {
@@ -217,11 +216,13 @@ impl Cursor {
             offset,
             left,
             key: Vec::new(),
+            started: false,
         })
     }
 
     /// Moves to the next entry and returns where its value lies; `Ok(None)`
-    /// past the last entry, `Err(())` when the block is malformed.
+    /// past the last entry, `Err(())` when the block is malformed (keys out
+    /// of order included).
     fn advance(&mut self) -> Result<Option<std::ops::Range<usize>>, ()> {
         if self.left == 0 {
             return Ok(None);
@@ -233,8 +234,20 @@ impl Cursor {
         if shared > self.key.len() {
             return Err(());
         }
+        let suffix = take_bytes(&mut rest, len).ok_or(())?;
+        // Each key sorts after the one before: past their shared part, it
+        // goes on longer or with a greater byte.
+        let ascending = match (self.key.get(shared), suffix.first()) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new > old,
+        };
+        if self.started && !ascending {
+            return Err(());
+        }
+        self.started = true;
         self.key.truncate(shared);
-        self.key.extend_from_slice(take_bytes(&mut rest, len).ok_or(())?);
+        self.key.extend_from_slice(suffix);
         let value_len = take_varint(&mut rest).ok_or(())?;
         if rest.len() < value_len {
             return Err(());
@@ -260,7 +273,7 @@ impl<'t> Range<'t> {
             lower,
             upper,
             reverse,
-            blocks: None,
+            started: false,
             cursor: None,
             pending: Vec::new(),
             done,
@@ -273,25 +286,33 @@ impl<'t> Range<'t> {
         Range::new(tree, name, lower, upper, false)
     }
 
-    /// Backwards: keeps the entries of a block within the bounds.
+    /// Backwards: keeps the entries of a block within the bounds, and moves
+    /// the upper bound below the block.
     fn load(&mut self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
         let mut entries = decode_block(self.name, key, bytes)?;
+        let first = entries.first().map(|(k, _)| k.clone());
         entries.retain(|(k, _)| above_lower(&self.lower, k) && below_upper(&self.upper, k));
         self.pending = entries;
+        if let Some(first) = first {
+            if below_upper(&self.upper, &first) {
+                self.upper = Excluded(first);
+            }
+        }
         Ok(())
     }
 
     /// Forwards: the next entry of the current block within the bounds.
-    /// Past the upper bound, the walk is over.
+    /// Past the upper bound, the walk is over; at the block's end, the lower
+    /// bound moves past it.
     fn next_in_block(&mut self) -> Result<Option<Entry>, StoreError> {
-        let Some(cursor) = self.cursor.as_mut() else {
+        let Some((cursor, block_key)) = self.cursor.as_mut() else {
             return Ok(None);
         };
         loop {
             let value = match cursor.advance() {
                 Ok(Some(value)) => value,
                 Ok(None) => break,
-                Err(()) => return Err(corrupt(self.name, &cursor.key, "not an index block")),
+                Err(()) => return Err(corrupt(self.name, block_key, "not an index block")),
             };
             if !above_lower(&self.lower, &cursor.key) {
                 continue;
@@ -302,33 +323,60 @@ impl<'t> Range<'t> {
             }
             return Ok(Some((cursor.key.clone(), cursor.bytes[value].to_vec())));
         }
+        self.lower = Excluded(block_key.to_vec());
         self.cursor = None;
         Ok(None)
     }
 
-    fn start(&mut self) -> Result<(), StoreError> {
+    /// Reads the next block in walking order. Each block is looked up
+    /// afresh from the bounds, which move past every block read: a write
+    /// that commits meanwhile may split or re-key blocks, and a long-lived
+    /// sled iterator could then skip or repeat entries that did not change.
+    fn next_block(&mut self) -> Result<(), StoreError> {
+        let scan = |e| sled_err(format!("scanning `{}`", self.name))(e);
+        if is_empty(&self.lower, &self.upper) {
+            self.done = true;
+            return Ok(());
+        }
         if !self.reverse {
             // Blocks are keyed by their last entry: the first block that can
             // hold a key within the bounds is the first keyed at the lower bound.
-            self.blocks = Some(self.tree.range::<Vec<u8>, _>((self.lower.clone(), Unbounded)));
+            match self.tree.range::<Vec<u8>, _>((self.lower.clone(), Unbounded)).next() {
+                Some(item) => {
+                    let (key, bytes) = item.map_err(scan)?;
+                    let cursor = Cursor::new(bytes).ok_or_else(|| corrupt(self.name, &key, "not an index block"))?;
+                    self.cursor = Some((cursor, key));
+                }
+                None => self.done = true,
+            }
             return Ok(());
         }
         // Backwards: first the block that straddles the upper bound (keyed
-        // past it, so a plain range misses it), then the blocks keyed
-        // within the bounds, last first.
-        let past_upper = match &self.upper {
-            Included(u) => Some(Excluded(u.clone())),
-            Excluded(u) => Some(Included(u.clone())),
-            Unbounded => None,
+        // past it, so a range up to it misses it), then the last block keyed
+        // below the bound, again and again.
+        let item = if self.started {
+            self.tree
+                .range::<Vec<u8>, _>((self.lower.clone(), self.upper.clone()))
+                .next_back()
+        } else {
+            self.started = true;
+            let past_upper = match &self.upper {
+                Included(u) => Excluded(u.clone()),
+                Excluded(u) => Included(u.clone()),
+                Unbounded => return Ok(()),
+            };
+            match self.tree.range::<Vec<u8>, _>((past_upper, Unbounded)).next() {
+                Some(item) => Some(item),
+                None => return Ok(()),
+            }
         };
-        if let Some(from) = past_upper {
-            let first = self.tree.range::<Vec<u8>, _>((from, Unbounded)).next();
-            if let Some(item) = first {
-                let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+        match item {
+            Some(item) => {
+                let (key, bytes) = item.map_err(scan)?;
                 self.load(&key, &bytes)?;
             }
+            None => self.done = true,
         }
-        self.blocks = Some(self.tree.range::<Vec<u8>, _>((self.lower.clone(), self.upper.clone())));
         Ok(())
     }
 
@@ -343,28 +391,7 @@ impl<'t> Range<'t> {
             if self.done {
                 return Ok(None);
             }
-            if self.blocks.is_none() {
-                self.start()?;
-                continue;
-            }
-            let blocks = self.blocks.as_mut().expect("started above");
-            let item = if self.reverse {
-                blocks.next_back()
-            } else {
-                blocks.next()
-            };
-            let Some(item) = item else {
-                self.done = true;
-                continue;
-            };
-            let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
-            if self.reverse {
-                self.load(&key, &bytes)?;
-            } else {
-                // A block keyed past the upper bound is the last one that
-                // can hold anything within it; the cursor stops there.
-                self.cursor = Some(Cursor::new(bytes).ok_or_else(|| corrupt(self.name, &key, "not an index block"))?);
-            }
+            self.next_block()?;
         }
     }
 }
@@ -466,9 +493,18 @@ pub struct Edits<'t> {
     tree: &'t sled::Tree,
     name: &'static str,
     limits: Limits,
-    /// Blocks changed so far, by block key: the new entries, or `None` for
-    /// a block that is gone.
-    blocks: BTreeMap<Vec<u8>, Option<Vec<Entry>>>,
+    /// Blocks as the edits leave them, by key.
+    live: BTreeMap<Vec<u8>, Vec<Entry>>,
+    /// Keys of stored blocks the edits replaced (unless `live` has the key again).
+    gone: BTreeSet<Vec<u8>>,
+}
+
+/// A block taken out for editing: its key, its entries, and whether it
+/// came from the tree (rather than from earlier edits).
+struct Taken {
+    key: Vec<u8>,
+    entries: Vec<Entry>,
+    stored: bool,
 }
 
 impl<'t> Edits<'t> {
@@ -477,122 +513,149 @@ impl<'t> Edits<'t> {
             tree,
             name,
             limits,
-            blocks: BTreeMap::new(),
+            live: BTreeMap::new(),
+            gone: BTreeSet::new(),
         }
     }
 
     /// Inserts or replaces the entry at `key`.
     pub fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
-        let (block_key, mut entries) = match self.holder(&key)? {
-            Some(found) => found,
-            None => (key.clone(), Vec::new()),
+        let mut block = self.take(&key)?.unwrap_or(Taken {
+            key: key.clone(),
+            entries: Vec::new(),
+            stored: false,
+        });
+        let changed = match block.entries.binary_search_by(|(k, _)| k.as_slice().cmp(&key)) {
+            Ok(i) if block.entries[i].1 == value => false,
+            Ok(i) => {
+                block.entries[i].1 = value;
+                true
+            }
+            Err(i) => {
+                block.entries.insert(i, (key, value));
+                true
+            }
         };
-        match entries.binary_search_by(|(k, _)| k.as_slice().cmp(&key)) {
-            Ok(i) if entries[i].1 == value => return Ok(()),
-            Ok(i) => entries[i].1 = value,
-            Err(i) => entries.insert(i, (key, value)),
-        }
-        self.put_back(block_key, entries);
+        self.put_back(block, changed);
         Ok(())
     }
 
     /// Removes the entry at `key`, if there is one.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
-        let Some((block_key, mut entries)) = self.holder(key)? else {
+        let Some(mut block) = self.take(key)? else {
             return Ok(());
         };
-        if let Ok(i) = entries.binary_search_by(|(k, _)| k.as_slice().cmp(key)) {
-            entries.remove(i);
-            self.put_back(block_key, entries);
+        let found = block.entries.binary_search_by(|(k, _)| k.as_slice().cmp(key));
+        if let Ok(i) = found {
+            block.entries.remove(i);
         }
+        self.put_back(block, found.is_ok());
         Ok(())
     }
 
     /// Every block write, for the transaction: the key, and the encoded
     /// block or `None` to remove it.
     pub fn writes(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        self.blocks
-            .iter()
-            .map(|(key, block)| (key.clone(), block.as_deref().map(encode)))
+        let removed = self.gone.iter().filter(|k| !self.live.contains_key(*k));
+        removed
+            .map(|key| (key.clone(), None))
+            .chain(self.live.iter().map(|(key, block)| (key.clone(), Some(encode(block)))))
             .collect()
     }
 
-    /// The block that holds `key` or would: the first block keyed at or
-    /// after it, else the last block. `None` when the tree has no block.
-    fn holder(&self, key: &[u8]) -> Result<Option<Block>, StoreError> {
-        let edited = self
-            .blocks
-            .range::<[u8], _>((Included(key), Unbounded))
-            .find(|(_, b)| b.is_some())
-            .map(|(k, _)| k.clone());
-        let stored = self.first_stored(self.tree.range(key..))?;
-        let found = match (edited, stored) {
-            (Some(e), Some(s)) => Some(e.min(s)),
-            (e, s) => e.or(s),
-        };
-        let found = match found {
-            Some(k) => Some(k),
-            None => {
-                let edited = self
-                    .blocks
-                    .iter()
-                    .rev()
-                    .find(|(_, b)| b.is_some())
-                    .map(|(k, _)| k.clone());
-                let stored = self.first_stored(self.tree.iter().rev())?;
-                match (edited, stored) {
-                    (Some(e), Some(s)) => Some(e.max(s)),
-                    (e, s) => e.or(s),
-                }
-            }
-        };
-        let Some(block_key) = found else { return Ok(None) };
-        let entries = match self.blocks.get(&block_key) {
-            Some(Some(entries)) => entries.clone(),
-            _ => {
-                let bytes = self
-                    .tree
-                    .get(&block_key)
-                    .map_err(sled_err(format!("reading `{}`", self.name)))?
-                    .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
-                decode_block(self.name, &block_key, &bytes)?
-            }
-        };
-        Ok(Some((block_key, entries)))
+    /// Whether a stored block key still stands for a stored block.
+    fn untouched(&self, key: &[u8]) -> bool {
+        !self.gone.contains(key) && !self.live.contains_key(key)
     }
 
-    /// The key of the first stored block in `blocks` that no edit replaced.
-    fn first_stored(
+    /// The first untouched stored block key among `blocks`.
+    fn first_untouched(
         &self,
         blocks: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         for item in blocks {
             let (key, _) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
-            if !self.blocks.contains_key(key.as_ref()) {
+            if self.untouched(&key) {
                 return Ok(Some(key.to_vec()));
             }
         }
         Ok(None)
     }
 
-    /// Replaces the block at `old_key` with `entries`, split as needed.
-    fn put_back(&mut self, old_key: Vec<u8>, entries: Vec<Entry>) {
-        self.blocks.insert(old_key, None);
-        let mut stack = vec![entries];
-        while let Some(mut block) = stack.pop() {
-            if block.is_empty() {
+    /// Takes out the block that holds `key` or would: the first block keyed
+    /// at or after it, else the last block. `None` when there is no block.
+    fn take(&mut self, key: &[u8]) -> Result<Option<Taken>, StoreError> {
+        // Edited and stored blocks interleave; nothing stored past the
+        // first edited candidate can come first, so the scans stop there.
+        let edited = self
+            .live
+            .range::<[u8], _>((Included(key), Unbounded))
+            .next()
+            .map(|(k, _)| k.clone());
+        let stored = {
+            let upper = edited.as_deref().map_or(Unbounded, Excluded);
+            self.first_untouched(self.tree.range::<&[u8], _>((Included(key), upper)))?
+        };
+        let (block_key, stored) = match (edited, stored) {
+            (_, Some(s)) => (s, true),
+            (Some(e), None) => (e, false),
+            (None, None) => {
+                // Past every block: the last one takes the key.
+                let edited = self.live.keys().next_back().cloned();
+                let lower = edited.as_deref().map_or(Unbounded, Excluded);
+                match self.first_untouched(self.tree.range::<&[u8], _>((lower, Unbounded)).rev())? {
+                    Some(s) => (s, true),
+                    None => match edited {
+                        Some(e) => (e, false),
+                        None => return Ok(None),
+                    },
+                }
+            }
+        };
+        let entries = if stored {
+            let bytes = self
+                .tree
+                .get(&block_key)
+                .map_err(sled_err(format!("reading `{}`", self.name)))?
+                .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
+            decode_block(self.name, &block_key, &bytes)?
+        } else {
+            self.live.remove(&block_key).unwrap_or_default()
+        };
+        Ok(Some(Taken {
+            key: block_key,
+            entries,
+            stored,
+        }))
+    }
+
+    /// Puts a taken block back: unchanged, as it was; changed, in its new
+    /// place (split as needed, gone when empty).
+    fn put_back(&mut self, block: Taken, changed: bool) {
+        if !changed {
+            if !block.stored {
+                self.live.insert(block.key, block.entries);
+            }
+            return;
+        }
+        if block.stored {
+            self.gone.insert(block.key);
+        }
+        let mut stack = vec![block.entries];
+        while let Some(mut entries) = stack.pop() {
+            if entries.is_empty() {
                 continue;
             }
-            let too_big = block.len() > self.limits.max_entries
-                || (block.len() > 1 && encoded_len_hint(&block) > self.limits.max_bytes);
+            let too_big = entries.len() > self.limits.max_entries
+                || (entries.len() > 1 && encoded_len_hint(&entries) > self.limits.max_bytes);
             if too_big {
-                let upper = block.split_off(block.len() / 2);
-                stack.push(block);
+                let upper = entries.split_off(entries.len() / 2);
+                stack.push(entries);
                 stack.push(upper);
                 continue;
             }
-            let key = block.last().map(|(k, _)| k.clone()).unwrap_or_default();
-            self.blocks.insert(key, Some(block));
+            let key = entries.last().map(|(k, _)| k.clone()).unwrap_or_default();
+            self.live.insert(key, entries);
         }
     }
 }
@@ -722,6 +785,49 @@ mod tests {
                 prop_assert_eq!(all(&tree, lower.clone(), upper.clone(), false), want.clone());
                 want.reverse();
                 prop_assert_eq!(all(&tree, lower, upper, true), want);
+            }
+        }
+
+        /// A write committed in the middle of a scan (splitting and re-keying
+        /// blocks) never makes the scan repeat an entry or miss one the write
+        /// did not remove (a value replaced in place included).
+        #[test]
+        fn a_scan_survives_a_write_in_its_middle(
+            start in prop::collection::btree_set(key(), 0..40),
+            edits in prop::collection::vec((any::<bool>(), key()), 1..16),
+            read_first in 0usize..20,
+            reverse in any::<bool>(),
+        ) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let tree = db.open_tree("t").unwrap();
+            let mut before = Edits::new(&tree, "t", small());
+            for k in &start {
+                before.insert(k.clone(), vec![1]).unwrap();
+            }
+            apply(&tree, &before);
+            let mut range = Range::new(&tree, "t", Unbounded, Unbounded, reverse);
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            for entry in range.by_ref().take(read_first) {
+                seen.push(entry.unwrap().0);
+            }
+            let mut kept = start.clone();
+            let mut write = Edits::new(&tree, "t", small());
+            for (put, k) in edits {
+                if put {
+                    write.insert(k.clone(), vec![2]).unwrap();
+                } else {
+                    write.remove(&k).unwrap();
+                    kept.remove(&k);
+                }
+            }
+            apply(&tree, &write);
+            for entry in range {
+                seen.push(entry.unwrap().0);
+            }
+            let ordered = seen.windows(2).all(|w| if reverse { w[0] > w[1] } else { w[0] < w[1] });
+            prop_assert!(ordered, "out of order or repeated: {:?}", seen);
+            for k in &kept {
+                prop_assert!(seen.contains(k), "{:?} was missed: {:?}", k, seen);
             }
         }
 
