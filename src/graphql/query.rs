@@ -463,19 +463,38 @@ pub(super) fn actor_set(store: &Store, filter: ActorFilter) -> Result<Option<Has
     Ok(set)
 }
 
-/// The treaties `filter` leaves, or `None` when it leaves them all.
-pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<HashSet<Id>>> {
-    let mut set: Option<HashSet<Id>> = None;
-    let from = date_arg("filter.signedFrom", filter.signed_from.as_deref())?;
-    let to = date_arg("filter.signedTo", filter.signed_to.as_deref())?;
+/// Narrows `set` to the `kind` entities whose period overlaps the one the
+/// two date arguments (name, value) give, when either is given.
+fn narrow_to_period(
+    set: &mut Option<HashSet<Id>>,
+    store: &Store,
+    kind: EntityKind,
+    from: (&str, Option<&str>),
+    to: (&str, Option<&str>),
+) -> Result<()> {
+    let from = date_arg(from.0, from.1)?;
+    let to = date_arg(to.0, to.1)?;
     if from.is_some() || to.is_some() {
         narrow(
-            &mut set,
+            set,
             store
-                .ids_in_period(EntityKind::Treaty, from.as_ref(), to.as_ref())
+                .ids_in_period(kind, from.as_ref(), to.as_ref())
                 .map_err(internal)?,
         );
     }
+    Ok(())
+}
+
+/// The treaties `filter` leaves, or `None` when it leaves them all.
+pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<HashSet<Id>>> {
+    let mut set: Option<HashSet<Id>> = None;
+    narrow_to_period(
+        &mut set,
+        store,
+        EntityKind::Treaty,
+        ("filter.signedFrom", filter.signed_from.as_deref()),
+        ("filter.signedTo", filter.signed_to.as_deref()),
+    )?;
     if let Some(kind) = filter.kind {
         narrow(
             &mut set,
@@ -494,16 +513,13 @@ pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<H
 /// The funding allocations `filter` leaves, in listing order.
 pub(super) fn funding_keyed(store: &Store, filter: FundingFilter) -> Result<Vec<Keyed>> {
     let mut set: Option<HashSet<Id>> = None;
-    let from = date_arg("filter.from", filter.from.as_deref())?;
-    let to = date_arg("filter.to", filter.to.as_deref())?;
-    if from.is_some() || to.is_some() {
-        narrow(
-            &mut set,
-            store
-                .ids_in_period(EntityKind::Funding, from.as_ref(), to.as_ref())
-                .map_err(internal)?,
-        );
-    }
+    narrow_to_period(
+        &mut set,
+        store,
+        EntityKind::Funding,
+        ("filter.from", filter.from.as_deref()),
+        ("filter.to", filter.to.as_deref()),
+    )?;
     if let Some(donor) = &filter.donor {
         let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
         narrow(&mut set, related_ids(store, Relation::FundingDonor, &donor)?);

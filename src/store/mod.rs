@@ -1378,6 +1378,17 @@ mod tests {
         })
     }
 
+    /// The events `hub` takes part in, read through the relation index.
+    fn events_of(store: &Store, hub: &Id) -> Neighbours {
+        store
+            .related(
+                Relation::EventParticipant,
+                Direction::Backward,
+                std::slice::from_ref(hub),
+            )
+            .unwrap()
+    }
+
     fn put(entity: Entity) -> Change {
         Change::Put {
             entity,
@@ -1398,13 +1409,7 @@ mod tests {
             store
                 .apply(&(0..300).map(|n| put(event(n))).collect::<Vec<_>>(), true)
                 .unwrap();
-            let before = store
-                .related(
-                    Relation::EventParticipant,
-                    Direction::Backward,
-                    std::slice::from_ref(&hub),
-                )
-                .unwrap();
+            let before = events_of(&store, &hub);
             // Rewrite every index the way format 2 kept it: a record per entry.
             for (tree_ref, _) in trees::all_trees() {
                 if !trees::is_packed(tree_ref) {
@@ -1427,13 +1432,7 @@ mod tests {
         assert_eq!(before[&hub].len(), 300, "the hub takes part in every event");
         let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
-        let after = store
-            .related(
-                Relation::EventParticipant,
-                Direction::Backward,
-                std::slice::from_ref(&hub),
-            )
-            .unwrap();
+        let after = events_of(&store, &hub);
         assert_eq!(after, before);
         assert_eq!(store.search("hub", 0).unwrap().len(), 300);
         let format = store.meta_get(META_FORMAT).unwrap().unwrap();
@@ -1459,13 +1458,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
-        let links = store
-            .related(
-                Relation::EventParticipant,
-                Direction::Backward,
-                std::slice::from_ref(&hub),
-            )
-            .unwrap();
+        let links = events_of(&store, &hub);
         let want: Vec<String> = {
             let mut ids: Vec<String> = (1..200).step_by(2).map(|n| format!("event/e{n}")).collect();
             ids.sort();

@@ -103,22 +103,15 @@ fn encoded_len_hint(entries: &[Entry]) -> usize {
     entries.iter().map(|(k, v)| k.len() + v.len() + 3).sum::<usize>() + 2
 }
 
-/// The entries of a block, or `None` when the bytes are not one.
-pub fn decode(mut bytes: &[u8]) -> Option<Vec<Entry>> {
-    let count = take_varint(&mut bytes)?;
-    let mut out: Vec<Entry> = Vec::with_capacity(count.min(bytes.len()));
-    for _ in 0..count {
-        let shared = take_varint(&mut bytes)?;
-        let rest = take_varint(&mut bytes)?;
-        let previous = out.last().map_or(&[][..], |(k, _)| k.as_slice());
-        let mut key = Vec::with_capacity(shared + rest);
-        key.extend_from_slice(previous.get(..shared)?);
-        key.extend_from_slice(take_bytes(&mut bytes, rest)?);
-        let value_len = take_varint(&mut bytes)?;
-        let value = take_bytes(&mut bytes, value_len)?.to_vec();
-        out.push((key, value));
+/// The entries of a block, or `None` when the bytes are not one (keys out
+/// of order included).
+pub fn decode(bytes: &[u8]) -> Option<Vec<Entry>> {
+    let mut cursor = Cursor::new(bytes)?;
+    let mut out: Vec<Entry> = Vec::with_capacity(cursor.left.min(bytes.len()));
+    while let Some(value) = cursor.advance().ok()? {
+        out.push((cursor.key.clone(), bytes[value].to_vec()));
     }
-    bytes.is_empty().then_some(out)
+    (cursor.offset == bytes.len()).then_some(out)
 }
 
 fn corrupt(tree: &'static str, key: &[u8], reason: &str) -> StoreError {
@@ -130,14 +123,11 @@ fn corrupt(tree: &'static str, key: &[u8], reason: &str) -> StoreError {
 }
 
 /// Decodes the block stored at `key`, checking that it is one: entries in
-/// strictly increasing order, the last one at the block's key.
+/// strictly increasing order ([`decode`]), the last one at the block's key.
 fn decode_block(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Vec<Entry>, StoreError> {
     let entries = decode(bytes).ok_or_else(|| corrupt(tree, key, "not an index block"))?;
     if entries.last().map(|(k, _)| k.as_slice()) != Some(key) {
         return Err(corrupt(tree, key, "an index block is not stored under its last key"));
-    }
-    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
-        return Err(corrupt(tree, key, "an index block's keys are out of order"));
     }
     Ok(entries)
 }
@@ -188,7 +178,7 @@ pub struct Range<'t> {
     /// Backwards: whether the block straddling the upper bound was read.
     started: bool,
     /// Forwards: the block being read, entry by entry, and its key.
-    cursor: Option<(Cursor, sled::IVec)>,
+    cursor: Option<(Cursor<sled::IVec>, sled::IVec)>,
     /// Backwards: the entries of the block being read, within the bounds,
     /// in key order (handed out from the end).
     pending: Vec<Entry>,
@@ -197,8 +187,8 @@ pub struct Range<'t> {
 
 /// Walks a block's entries in key order without decoding the rest: the
 /// current key is rebuilt in place, and a value is a span of the block.
-struct Cursor {
-    bytes: sled::IVec,
+struct Cursor<B> {
+    bytes: B,
     offset: usize,
     left: usize,
     key: Vec<u8>,
@@ -206,11 +196,11 @@ struct Cursor {
     started: bool,
 }
 
-impl Cursor {
-    fn new(bytes: sled::IVec) -> Option<Cursor> {
-        let mut rest = &bytes[..];
+impl<B: AsRef<[u8]>> Cursor<B> {
+    fn new(bytes: B) -> Option<Cursor<B>> {
+        let mut rest = bytes.as_ref();
         let left = take_varint(&mut rest)?;
-        let offset = bytes.len() - rest.len();
+        let offset = bytes.as_ref().len() - rest.len();
         Some(Cursor {
             bytes,
             offset,
@@ -228,7 +218,8 @@ impl Cursor {
             return Ok(None);
         }
         self.left -= 1;
-        let mut rest = &self.bytes[self.offset..];
+        let bytes = self.bytes.as_ref();
+        let mut rest = &bytes[self.offset..];
         let shared = take_varint(&mut rest).ok_or(())?;
         let len = take_varint(&mut rest).ok_or(())?;
         if shared > self.key.len() {
@@ -252,7 +243,7 @@ impl Cursor {
         if rest.len() < value_len {
             return Err(());
         }
-        let start = self.bytes.len() - rest.len();
+        let start = bytes.len() - rest.len();
         self.offset = start + value_len;
         Ok(Some(start..start + value_len))
     }
@@ -414,20 +405,7 @@ impl Iterator for Range<'_> {
 
 /// The value at `key` in a packed tree.
 pub fn get(tree: &sled::Tree, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some(item) = tree.range(key..).next() else {
-        return Ok(None);
-    };
-    let (block_key, bytes) = item.map_err(sled_err(format!("reading `{name}`")))?;
-    let malformed = || corrupt(name, &block_key, "not an index block");
-    let mut cursor = Cursor::new(bytes.clone()).ok_or_else(malformed)?;
-    while let Some(value) = cursor.advance().map_err(|()| malformed())? {
-        match cursor.key.as_slice().cmp(key) {
-            std::cmp::Ordering::Less => continue,
-            std::cmp::Ordering::Equal => return Ok(Some(cursor.bytes[value].to_vec())),
-            std::cmp::Ordering::Greater => break,
-        }
-    }
-    Ok(None)
+    Ok(get_sorted(tree, name, &[key])?.pop().flatten())
 }
 
 /// The values at `keys` (in key order) in a packed tree, in the same order:
