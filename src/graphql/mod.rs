@@ -23,6 +23,7 @@ pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::QueryLimits;
 pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
+pub use plan::in_field_table;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 

@@ -455,6 +455,37 @@ enum Ty {
 }
 
 impl Ty {
+    /// Every type a plan writes.
+    const ALL: [Ty; 27] = [
+        Ty::Query,
+        Ty::Actor,
+        Ty::Event,
+        Ty::Treaty,
+        Ty::FundingAllocation,
+        Ty::Place,
+        Ty::Source,
+        Ty::Participant,
+        Ty::Ratification,
+        Ty::EventConnection,
+        Ty::EventEdge,
+        Ty::ActorConnection,
+        Ty::ActorEdge,
+        Ty::TreatyConnection,
+        Ty::TreatyEdge,
+        Ty::PlaceConnection,
+        Ty::PlaceEdge,
+        Ty::FundingAllocationConnection,
+        Ty::FundingAllocationEdge,
+        Ty::PageInfo,
+        Ty::Position,
+        Ty::Participation,
+        Ty::Figure,
+        Ty::Money,
+        Ty::Period,
+        Ty::SearchHit,
+        Ty::Node,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Ty::Query => "Query",
@@ -714,6 +745,15 @@ macro_rules! on_one {
             $ty,
         )
     };
+}
+
+/// Whether the field table has an entry for the field `field` of the
+/// object type `type_name` (the tests hold the served schema to it).
+pub fn in_field_table(type_name: &str, field: &str) -> bool {
+    Ty::ALL
+        .iter()
+        .find(|ty| ty.name() == type_name)
+        .is_some_and(|&ty| shape(ty, field).is_some())
 }
 
 /// The field `name` of `parent`, if plans cover it.

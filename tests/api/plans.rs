@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{id, seed_records, seeded, spawn_app_with};
 
-fn schema(store: &Store) -> AppSchema {
+pub(crate) fn schema(store: &Store) -> AppSchema {
     build_schema(
         store.clone(),
         SchemaOptions {
@@ -41,10 +41,10 @@ fn compiled(schema: &AppSchema, store: &Store, query: &str, variables: &Value) -
 
 /// Runs `query` through async-graphql, learns its plan, and checks the
 /// plan gives the same bytes for each set of variables.
-async fn same_answers(store: &Store, query: &str, each: &[Value]) {
+pub(crate) async fn same_answers(store: &Store, query: &str, each: &[Value]) {
     let schema = schema(store);
-    let (_, ok) = executed(&schema, store, query, &each[0]).await;
-    assert!(ok, "the query must run without error first: {query}");
+    let (answer, ok) = executed(&schema, store, query, &each[0]).await;
+    assert!(ok, "the query must run without error first: {query}: {answer}");
     assert!(
         compiled(&schema, store, query, &each[0]).is_none(),
         "no plan before a run"
