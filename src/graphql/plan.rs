@@ -425,12 +425,8 @@ impl<E: std::error::Error> From<E> for GiveUp {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Ty {
     Query,
-    Actor,
-    Event,
-    Treaty,
-    FundingAllocation,
-    Place,
-    Source,
+    /// An entity type: `Actor`, `Event`, and the rest.
+    Entity(EntityKind),
     Participant,
     Ratification,
     EventConnection,
@@ -455,15 +451,16 @@ enum Ty {
 }
 
 impl Ty {
-    /// Every type a plan writes.
-    const ALL: [Ty; 27] = [
+    const ACTOR: Ty = Ty::Entity(EntityKind::Actor);
+    const EVENT: Ty = Ty::Entity(EntityKind::Event);
+    const TREATY: Ty = Ty::Entity(EntityKind::Treaty);
+    const FUNDING: Ty = Ty::Entity(EntityKind::Funding);
+    const PLACE: Ty = Ty::Entity(EntityKind::Place);
+    const SOURCE: Ty = Ty::Entity(EntityKind::Source);
+
+    /// Every type a plan writes but the entity types.
+    const OTHERS: [Ty; 21] = [
         Ty::Query,
-        Ty::Actor,
-        Ty::Event,
-        Ty::Treaty,
-        Ty::FundingAllocation,
-        Ty::Place,
-        Ty::Source,
         Ty::Participant,
         Ty::Ratification,
         Ty::EventConnection,
@@ -489,12 +486,7 @@ impl Ty {
     fn name(self) -> &'static str {
         match self {
             Ty::Query => "Query",
-            Ty::Actor => "Actor",
-            Ty::Event => "Event",
-            Ty::Treaty => "Treaty",
-            Ty::FundingAllocation => "FundingAllocation",
-            Ty::Place => "Place",
-            Ty::Source => "Source",
+            Ty::Entity(kind) => kind.type_name(),
             Ty::Participant => "Participant",
             Ty::Ratification => "Ratification",
             Ty::EventConnection => "EventConnection",
@@ -521,11 +513,11 @@ impl Ty {
     /// For a connection type, the types of its nodes and of its edges.
     fn connection(self) -> Option<(Ty, Ty)> {
         Some(match self {
-            Ty::EventConnection => (Ty::Event, Ty::EventEdge),
-            Ty::ActorConnection => (Ty::Actor, Ty::ActorEdge),
-            Ty::TreatyConnection => (Ty::Treaty, Ty::TreatyEdge),
-            Ty::PlaceConnection => (Ty::Place, Ty::PlaceEdge),
-            Ty::FundingAllocationConnection => (Ty::FundingAllocation, Ty::FundingAllocationEdge),
+            Ty::EventConnection => (Ty::EVENT, Ty::EventEdge),
+            Ty::ActorConnection => (Ty::ACTOR, Ty::ActorEdge),
+            Ty::TreatyConnection => (Ty::TREATY, Ty::TreatyEdge),
+            Ty::PlaceConnection => (Ty::PLACE, Ty::PlaceEdge),
+            Ty::FundingAllocationConnection => (Ty::FUNDING, Ty::FundingAllocationEdge),
             _ => return None,
         })
     }
@@ -533,39 +525,26 @@ impl Ty {
     /// For an edge type, the type of its node.
     fn edge(self) -> Option<Ty> {
         Some(match self {
-            Ty::EventEdge => Ty::Event,
-            Ty::ActorEdge => Ty::Actor,
-            Ty::TreatyEdge => Ty::Treaty,
-            Ty::PlaceEdge => Ty::Place,
-            Ty::FundingAllocationEdge => Ty::FundingAllocation,
+            Ty::EventEdge => Ty::EVENT,
+            Ty::ActorEdge => Ty::ACTOR,
+            Ty::TreatyEdge => Ty::TREATY,
+            Ty::PlaceEdge => Ty::PLACE,
+            Ty::FundingAllocationEdge => Ty::FUNDING,
             _ => return None,
         })
     }
 
     /// The kind of entity of an entity type.
     fn kind(self) -> Option<EntityKind> {
-        Some(match self {
-            Ty::Actor => EntityKind::Actor,
-            Ty::Event => EntityKind::Event,
-            Ty::Treaty => EntityKind::Treaty,
-            Ty::FundingAllocation => EntityKind::Funding,
-            Ty::Place => EntityKind::Place,
-            Ty::Source => EntityKind::Source,
-            _ => return None,
-        })
+        match self {
+            Ty::Entity(kind) => Some(kind),
+            _ => None,
+        }
     }
 
     /// Whether an entity is of this type.
     fn holds(self, node: &Node) -> bool {
-        matches!(
-            (self, node),
-            (Ty::Actor, Node::Actor(_))
-                | (Ty::Event, Node::Event(_))
-                | (Ty::Treaty, Node::Treaty(_))
-                | (Ty::FundingAllocation, Node::FundingAllocation(_))
-                | (Ty::Place, Node::Place(_))
-                | (Ty::Source, Node::Source(_))
-        )
+        self.kind() == Some(node.global_id().kind())
     }
 }
 
@@ -658,7 +637,7 @@ impl Shape {
             | Shape::Nodes(ty)
             | Shape::Edges(ty)
             | Shape::EdgeNode(ty) => ty,
-            Shape::EventsByDate(_) | Shape::ParticipationEvent => Ty::Event,
+            Shape::EventsByDate(_) | Shape::ParticipationEvent => Ty::EVENT,
             Shape::Participants => Ty::Participant,
             Shape::Ratifications => Ty::Ratification,
             Shape::Figures => Ty::Figure,
@@ -667,7 +646,7 @@ impl Shape {
             Shape::ActorEvents | Shape::AllEvents => Ty::EventConnection,
             Shape::PageInfo => Ty::PageInfo,
             Shape::Amount => Ty::Money,
-            Shape::Timeline => Ty::Event,
+            Shape::Timeline => Ty::EVENT,
             Shape::Search => Ty::SearchHit,
             Shape::NodeLookup | Shape::HitNode | Shape::CitedBy | Shape::NodesById => Ty::Node,
             Shape::TotalAmount => Ty::Money,
@@ -750,10 +729,11 @@ macro_rules! on_one {
 /// Whether the field table has an entry for the field `field` of the
 /// object type `type_name` (the tests hold the served schema to it).
 pub fn in_field_table(type_name: &str, field: &str) -> bool {
-    Ty::ALL
-        .iter()
+    let entities = EntityKind::ALL.into_iter().map(Ty::Entity);
+    entities
+        .chain(Ty::OTHERS)
         .find(|ty| ty.name() == type_name)
-        .is_some_and(|&ty| shape(ty, field).is_some())
+        .is_some_and(|ty| shape(ty, field).is_some())
 }
 
 /// The field `name` of `parent`, if plans cover it.
@@ -763,12 +743,12 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         return Some(Shape::Typename(parent));
     }
     Some(match (parent, name) {
-        (Ty::Query, "actor") => Shape::Lookup(EntityKind::Actor, Ty::Actor),
-        (Ty::Query, "event") => Shape::Lookup(EntityKind::Event, Ty::Event),
-        (Ty::Query, "treaty") => Shape::Lookup(EntityKind::Treaty, Ty::Treaty),
-        (Ty::Query, "fundingAllocation") => Shape::Lookup(EntityKind::Funding, Ty::FundingAllocation),
-        (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::Place),
-        (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::Source),
+        (Ty::Query, "actor") => Shape::Lookup(EntityKind::Actor, Ty::ACTOR),
+        (Ty::Query, "event") => Shape::Lookup(EntityKind::Event, Ty::EVENT),
+        (Ty::Query, "treaty") => Shape::Lookup(EntityKind::Treaty, Ty::TREATY),
+        (Ty::Query, "fundingAllocation") => Shape::Lookup(EntityKind::Funding, Ty::FUNDING),
+        (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::PLACE),
+        (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::SOURCE),
         (Ty::Query, "events") => Shape::AllEvents,
         (Ty::Query, "actors") => Shape::Listing(EntityKind::Actor, Ty::ActorConnection),
         (Ty::Query, "treaties") => Shape::Listing(EntityKind::Treaty, Ty::TreatyConnection),
@@ -781,105 +761,105 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Query, "timeline") => Shape::Timeline,
         (Ty::SearchHit, "score") => Shape::Score,
         (Ty::SearchHit, "node") => Shape::HitNode,
-        (Ty::Source, "citedBy") => Shape::CitedBy,
+        (Ty::SOURCE, "citedBy") => Shape::CitedBy,
 
-        (Ty::Actor, "id") => leaf!(Actor, |a| Leaf::Str(a.id.as_str())),
-        (Ty::Actor, "name") => leaf!(Actor, |a| Leaf::Str(&a.name)),
-        (Ty::Actor, "kind") => leaf!(Actor, |a| Leaf::Enum(enum_name(a.kind))),
-        (Ty::Actor, "aliases") => leaf!(Actor, |a| Leaf::Strs(&a.aliases)),
-        (Ty::Actor, "summary") => leaf!(Actor, |a| Leaf::OptStr(a.summary.as_deref())),
-        (Ty::Actor, "note") => leaf!(Actor, |a| Leaf::OptStr(a.note.as_deref())),
-        (Ty::Actor, "partOf") => one!(Actor, |a| a.part_of.as_ref(), Ty::Actor),
-        (Ty::Actor, "parts") => Shape::Follow(R::ActorPartOf, Ty::Actor),
-        (Ty::Actor, "positionHolders") => Shape::Follow(R::ActorPositionIn, Ty::Actor),
-        (Ty::Actor, "events") => Shape::ActorEvents,
-        (Ty::Actor, "treaties") => Shape::Follow(R::TreatyParty, Ty::Treaty),
-        (Ty::Actor, "signedTreaties") => Shape::Follow(R::TreatySignatory, Ty::Treaty),
-        (Ty::Actor, "ratifiedTreaties") => Shape::Follow(R::TreatyRatifier, Ty::Treaty),
-        (Ty::Actor, "mediatedTreaties") => Shape::Follow(R::TreatyMediator, Ty::Treaty),
-        (Ty::Actor, "fundingProvided") => Shape::Follow(R::FundingDonor, Ty::FundingAllocation),
-        (Ty::Actor, "fundingReceived") => Shape::Follow(R::FundingRecipient, Ty::FundingAllocation),
-        (Ty::Actor, "fundingAuthorized") => Shape::Follow(R::FundingAuthorizedBy, Ty::FundingAllocation),
-        (Ty::Actor, "claimedFiguresIn") => Shape::Follow(R::EventFigureClaimant, Ty::Event),
-        (Ty::Actor, "sources") => ids!(Actor, |a| a.sources, Ty::Source),
-        (Ty::Actor, "positions") => Shape::Positions,
-        (Ty::Actor, "participations") => Shape::Participations,
+        (Ty::ACTOR, "id") => leaf!(Actor, |a| Leaf::Str(a.id.as_str())),
+        (Ty::ACTOR, "name") => leaf!(Actor, |a| Leaf::Str(&a.name)),
+        (Ty::ACTOR, "kind") => leaf!(Actor, |a| Leaf::Enum(enum_name(a.kind))),
+        (Ty::ACTOR, "aliases") => leaf!(Actor, |a| Leaf::Strs(&a.aliases)),
+        (Ty::ACTOR, "summary") => leaf!(Actor, |a| Leaf::OptStr(a.summary.as_deref())),
+        (Ty::ACTOR, "note") => leaf!(Actor, |a| Leaf::OptStr(a.note.as_deref())),
+        (Ty::ACTOR, "partOf") => one!(Actor, |a| a.part_of.as_ref(), Ty::ACTOR),
+        (Ty::ACTOR, "parts") => Shape::Follow(R::ActorPartOf, Ty::ACTOR),
+        (Ty::ACTOR, "positionHolders") => Shape::Follow(R::ActorPositionIn, Ty::ACTOR),
+        (Ty::ACTOR, "events") => Shape::ActorEvents,
+        (Ty::ACTOR, "treaties") => Shape::Follow(R::TreatyParty, Ty::TREATY),
+        (Ty::ACTOR, "signedTreaties") => Shape::Follow(R::TreatySignatory, Ty::TREATY),
+        (Ty::ACTOR, "ratifiedTreaties") => Shape::Follow(R::TreatyRatifier, Ty::TREATY),
+        (Ty::ACTOR, "mediatedTreaties") => Shape::Follow(R::TreatyMediator, Ty::TREATY),
+        (Ty::ACTOR, "fundingProvided") => Shape::Follow(R::FundingDonor, Ty::FUNDING),
+        (Ty::ACTOR, "fundingReceived") => Shape::Follow(R::FundingRecipient, Ty::FUNDING),
+        (Ty::ACTOR, "fundingAuthorized") => Shape::Follow(R::FundingAuthorizedBy, Ty::FUNDING),
+        (Ty::ACTOR, "claimedFiguresIn") => Shape::Follow(R::EventFigureClaimant, Ty::EVENT),
+        (Ty::ACTOR, "sources") => ids!(Actor, |a| a.sources, Ty::SOURCE),
+        (Ty::ACTOR, "positions") => Shape::Positions,
+        (Ty::ACTOR, "participations") => Shape::Participations,
 
-        (Ty::Event, "id") => leaf!(Event, |e| Leaf::Str(e.id.as_str())),
-        (Ty::Event, "title") => leaf!(Event, |e| Leaf::Str(&e.title)),
-        (Ty::Event, "kind") => leaf!(Event, |e| Leaf::Enum(enum_name(e.kind))),
-        (Ty::Event, "date") => leaf!(Event, |e| Leaf::Date(e.date)),
-        (Ty::Event, "period") => Shape::Period,
-        (Ty::Event, "summary") => leaf!(Event, |e| Leaf::OptStr(e.summary.as_deref())),
-        (Ty::Event, "note") => leaf!(Event, |e| Leaf::OptStr(e.note.as_deref())),
-        (Ty::Event, "place") => one!(Event, |e| e.place.as_ref(), Ty::Place),
-        (Ty::Event, "participants") => Shape::Participants,
-        (Ty::Event, "treaties") => ids!(Event, |e| e.treaties, Ty::Treaty),
-        (Ty::Event, "fundingAllocations") => Shape::Follow(R::FundingEvent, Ty::FundingAllocation),
-        (Ty::Event, "partOf") => one!(Event, |e| e.part_of.as_ref(), Ty::Event),
-        (Ty::Event, "parts") => Shape::Follow(R::EventPartOf, Ty::Event),
-        (Ty::Event, "after") => ids!(Event, |e| e.after, Ty::Event),
-        (Ty::Event, "followedBy") => Shape::Follow(R::EventAfter, Ty::Event),
-        (Ty::Event, "retractedBy") => one!(Event, |e| e.retracted_by.as_ref(), Ty::Event),
-        (Ty::Event, "retracts") => Shape::Follow(R::EventRetractedBy, Ty::Event),
-        (Ty::Event, "sources") => ids!(Event, |e| e.sources, Ty::Source),
-        (Ty::Event, "figures") => Shape::Figures,
+        (Ty::EVENT, "id") => leaf!(Event, |e| Leaf::Str(e.id.as_str())),
+        (Ty::EVENT, "title") => leaf!(Event, |e| Leaf::Str(&e.title)),
+        (Ty::EVENT, "kind") => leaf!(Event, |e| Leaf::Enum(enum_name(e.kind))),
+        (Ty::EVENT, "date") => leaf!(Event, |e| Leaf::Date(e.date)),
+        (Ty::EVENT, "period") => Shape::Period,
+        (Ty::EVENT, "summary") => leaf!(Event, |e| Leaf::OptStr(e.summary.as_deref())),
+        (Ty::EVENT, "note") => leaf!(Event, |e| Leaf::OptStr(e.note.as_deref())),
+        (Ty::EVENT, "place") => one!(Event, |e| e.place.as_ref(), Ty::PLACE),
+        (Ty::EVENT, "participants") => Shape::Participants,
+        (Ty::EVENT, "treaties") => ids!(Event, |e| e.treaties, Ty::TREATY),
+        (Ty::EVENT, "fundingAllocations") => Shape::Follow(R::FundingEvent, Ty::FUNDING),
+        (Ty::EVENT, "partOf") => one!(Event, |e| e.part_of.as_ref(), Ty::EVENT),
+        (Ty::EVENT, "parts") => Shape::Follow(R::EventPartOf, Ty::EVENT),
+        (Ty::EVENT, "after") => ids!(Event, |e| e.after, Ty::EVENT),
+        (Ty::EVENT, "followedBy") => Shape::Follow(R::EventAfter, Ty::EVENT),
+        (Ty::EVENT, "retractedBy") => one!(Event, |e| e.retracted_by.as_ref(), Ty::EVENT),
+        (Ty::EVENT, "retracts") => Shape::Follow(R::EventRetractedBy, Ty::EVENT),
+        (Ty::EVENT, "sources") => ids!(Event, |e| e.sources, Ty::SOURCE),
+        (Ty::EVENT, "figures") => Shape::Figures,
 
-        (Ty::Treaty, "id") => leaf!(Treaty, |t| Leaf::Str(t.id.as_str())),
-        (Ty::Treaty, "name") => leaf!(Treaty, |t| Leaf::Str(&t.name)),
-        (Ty::Treaty, "kind") => leaf!(Treaty, |t| Leaf::Enum(enum_name(t.kind))),
-        (Ty::Treaty, "aliases") => leaf!(Treaty, |t| Leaf::Strs(&t.aliases)),
-        (Ty::Treaty, "citedOnly") => leaf!(Treaty, |t| Leaf::Bool(t.cited_only)),
-        (Ty::Treaty, "summary") => leaf!(Treaty, |t| Leaf::OptStr(t.summary.as_deref())),
-        (Ty::Treaty, "note") => leaf!(Treaty, |t| Leaf::OptStr(t.note.as_deref())),
-        (Ty::Treaty, "signedOn") => leaf!(Treaty, |t| Leaf::Date(t.signed_on)),
-        (Ty::Treaty, "enteredIntoForceOn") => leaf!(Treaty, |t| Leaf::Date(t.entered_into_force_on)),
-        (Ty::Treaty, "provisions") => leaf!(Treaty, |t| Leaf::Strs(&t.provisions)),
-        (Ty::Treaty, "signedAt") => one!(Treaty, |t| t.signed_at.as_ref(), Ty::Place),
-        (Ty::Treaty, "parties") => ids!(Treaty, |t| t.parties, Ty::Actor),
-        (Ty::Treaty, "signatories") => ids!(Treaty, |t| t.signatories, Ty::Actor),
-        (Ty::Treaty, "ratifications") => Shape::Ratifications,
-        (Ty::Treaty, "mediator") => one!(Treaty, |t| t.mediator.as_ref(), Ty::Actor),
-        (Ty::Treaty, "basedOn") => one!(Treaty, |t| t.based_on.as_ref(), Ty::Treaty),
-        (Ty::Treaty, "derivedTreaties") => Shape::Follow(R::TreatyBasedOn, Ty::Treaty),
-        (Ty::Treaty, "events") => Shape::EventsByDate(R::EventTreaty),
-        (Ty::Treaty, "fundingAllocations") => Shape::Follow(R::FundingBasis, Ty::FundingAllocation),
-        (Ty::Treaty, "sources") => ids!(Treaty, |t| t.sources, Ty::Source),
+        (Ty::TREATY, "id") => leaf!(Treaty, |t| Leaf::Str(t.id.as_str())),
+        (Ty::TREATY, "name") => leaf!(Treaty, |t| Leaf::Str(&t.name)),
+        (Ty::TREATY, "kind") => leaf!(Treaty, |t| Leaf::Enum(enum_name(t.kind))),
+        (Ty::TREATY, "aliases") => leaf!(Treaty, |t| Leaf::Strs(&t.aliases)),
+        (Ty::TREATY, "citedOnly") => leaf!(Treaty, |t| Leaf::Bool(t.cited_only)),
+        (Ty::TREATY, "summary") => leaf!(Treaty, |t| Leaf::OptStr(t.summary.as_deref())),
+        (Ty::TREATY, "note") => leaf!(Treaty, |t| Leaf::OptStr(t.note.as_deref())),
+        (Ty::TREATY, "signedOn") => leaf!(Treaty, |t| Leaf::Date(t.signed_on)),
+        (Ty::TREATY, "enteredIntoForceOn") => leaf!(Treaty, |t| Leaf::Date(t.entered_into_force_on)),
+        (Ty::TREATY, "provisions") => leaf!(Treaty, |t| Leaf::Strs(&t.provisions)),
+        (Ty::TREATY, "signedAt") => one!(Treaty, |t| t.signed_at.as_ref(), Ty::PLACE),
+        (Ty::TREATY, "parties") => ids!(Treaty, |t| t.parties, Ty::ACTOR),
+        (Ty::TREATY, "signatories") => ids!(Treaty, |t| t.signatories, Ty::ACTOR),
+        (Ty::TREATY, "ratifications") => Shape::Ratifications,
+        (Ty::TREATY, "mediator") => one!(Treaty, |t| t.mediator.as_ref(), Ty::ACTOR),
+        (Ty::TREATY, "basedOn") => one!(Treaty, |t| t.based_on.as_ref(), Ty::TREATY),
+        (Ty::TREATY, "derivedTreaties") => Shape::Follow(R::TreatyBasedOn, Ty::TREATY),
+        (Ty::TREATY, "events") => Shape::EventsByDate(R::EventTreaty),
+        (Ty::TREATY, "fundingAllocations") => Shape::Follow(R::FundingBasis, Ty::FUNDING),
+        (Ty::TREATY, "sources") => ids!(Treaty, |t| t.sources, Ty::SOURCE),
 
-        (Ty::FundingAllocation, "id") => leaf!(FundingAllocation, |f| Leaf::Str(f.id.as_str())),
-        (Ty::FundingAllocation, "title") => leaf!(FundingAllocation, |f| Leaf::Str(&f.title)),
-        (Ty::FundingAllocation, "amount") => Shape::Amount,
-        (Ty::FundingAllocation, "purpose") => leaf!(FundingAllocation, |f| Leaf::Str(&f.purpose)),
-        (Ty::FundingAllocation, "date") => leaf!(FundingAllocation, |f| Leaf::Date(f.date)),
-        (Ty::FundingAllocation, "note") => leaf!(FundingAllocation, |f| Leaf::OptStr(f.note.as_deref())),
-        (Ty::FundingAllocation, "donor") => one!(FundingAllocation, |f| Some(&f.donor), Ty::Actor),
-        (Ty::FundingAllocation, "recipient") => one!(FundingAllocation, |f| Some(&f.recipient), Ty::Actor),
-        (Ty::FundingAllocation, "authorizedBy") => one!(FundingAllocation, |f| f.authorized_by.as_ref(), Ty::Actor),
-        (Ty::FundingAllocation, "basis") => one!(FundingAllocation, |f| f.basis.as_ref(), Ty::Treaty),
-        (Ty::FundingAllocation, "event") => one!(FundingAllocation, |f| f.event.as_ref(), Ty::Event),
-        (Ty::FundingAllocation, "sources") => ids!(FundingAllocation, |f| f.sources, Ty::Source),
+        (Ty::FUNDING, "id") => leaf!(FundingAllocation, |f| Leaf::Str(f.id.as_str())),
+        (Ty::FUNDING, "title") => leaf!(FundingAllocation, |f| Leaf::Str(&f.title)),
+        (Ty::FUNDING, "amount") => Shape::Amount,
+        (Ty::FUNDING, "purpose") => leaf!(FundingAllocation, |f| Leaf::Str(&f.purpose)),
+        (Ty::FUNDING, "date") => leaf!(FundingAllocation, |f| Leaf::Date(f.date)),
+        (Ty::FUNDING, "note") => leaf!(FundingAllocation, |f| Leaf::OptStr(f.note.as_deref())),
+        (Ty::FUNDING, "donor") => one!(FundingAllocation, |f| Some(&f.donor), Ty::ACTOR),
+        (Ty::FUNDING, "recipient") => one!(FundingAllocation, |f| Some(&f.recipient), Ty::ACTOR),
+        (Ty::FUNDING, "authorizedBy") => one!(FundingAllocation, |f| f.authorized_by.as_ref(), Ty::ACTOR),
+        (Ty::FUNDING, "basis") => one!(FundingAllocation, |f| f.basis.as_ref(), Ty::TREATY),
+        (Ty::FUNDING, "event") => one!(FundingAllocation, |f| f.event.as_ref(), Ty::EVENT),
+        (Ty::FUNDING, "sources") => ids!(FundingAllocation, |f| f.sources, Ty::SOURCE),
 
-        (Ty::Place, "id") => leaf!(Place, |p| Leaf::Str(p.id.as_str())),
-        (Ty::Place, "name") => leaf!(Place, |p| Leaf::Str(&p.name)),
-        (Ty::Place, "kind") => leaf!(Place, |p| Leaf::Enum(enum_name(p.kind))),
-        (Ty::Place, "aliases") => leaf!(Place, |p| Leaf::Strs(&p.aliases)),
-        (Ty::Place, "summary") => leaf!(Place, |p| Leaf::OptStr(p.summary.as_deref())),
-        (Ty::Place, "note") => leaf!(Place, |p| Leaf::OptStr(p.note.as_deref())),
-        (Ty::Place, "within") => one!(Place, |p| p.within.as_ref(), Ty::Place),
-        (Ty::Place, "contains") => Shape::Follow(R::PlaceWithin, Ty::Place),
-        (Ty::Place, "events") => Shape::EventsByDate(R::EventPlace),
-        (Ty::Place, "treaties") => Shape::Follow(R::TreatySignedAt, Ty::Treaty),
-        (Ty::Place, "sources") => ids!(Place, |p| p.sources, Ty::Source),
+        (Ty::PLACE, "id") => leaf!(Place, |p| Leaf::Str(p.id.as_str())),
+        (Ty::PLACE, "name") => leaf!(Place, |p| Leaf::Str(&p.name)),
+        (Ty::PLACE, "kind") => leaf!(Place, |p| Leaf::Enum(enum_name(p.kind))),
+        (Ty::PLACE, "aliases") => leaf!(Place, |p| Leaf::Strs(&p.aliases)),
+        (Ty::PLACE, "summary") => leaf!(Place, |p| Leaf::OptStr(p.summary.as_deref())),
+        (Ty::PLACE, "note") => leaf!(Place, |p| Leaf::OptStr(p.note.as_deref())),
+        (Ty::PLACE, "within") => one!(Place, |p| p.within.as_ref(), Ty::PLACE),
+        (Ty::PLACE, "contains") => Shape::Follow(R::PlaceWithin, Ty::PLACE),
+        (Ty::PLACE, "events") => Shape::EventsByDate(R::EventPlace),
+        (Ty::PLACE, "treaties") => Shape::Follow(R::TreatySignedAt, Ty::TREATY),
+        (Ty::PLACE, "sources") => ids!(Place, |p| p.sources, Ty::SOURCE),
 
-        (Ty::Source, "id") => leaf!(Source, |s| Leaf::Str(s.id.as_str())),
-        (Ty::Source, "document") => leaf!(Source, |s| Leaf::Str(&s.document)),
-        (Ty::Source, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
-        (Ty::Source, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
-        (Ty::Source, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
+        (Ty::SOURCE, "id") => leaf!(Source, |s| Leaf::Str(s.id.as_str())),
+        (Ty::SOURCE, "document") => leaf!(Source, |s| Leaf::Str(&s.document)),
+        (Ty::SOURCE, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
+        (Ty::SOURCE, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
+        (Ty::SOURCE, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
 
-        (Ty::Participant, "actor") => on_one!(Participant, |p| Some(&p.actor), Ty::Actor),
+        (Ty::Participant, "actor") => on_one!(Participant, |p| Some(&p.actor), Ty::ACTOR),
         (Ty::Participant, "role") => on!(Participant, |p| Leaf::Enum(enum_name(p.role))),
-        (Ty::Ratification, "by") => on_one!(Ratification, |r| Some(&r.by), Ty::Actor),
+        (Ty::Ratification, "by") => on_one!(Ratification, |r| Some(&r.by), Ty::ACTOR),
         (Ty::Ratification, "date") => on!(Ratification, |r| Leaf::Date(r.date)),
         (Ty::Participation, "event") => Shape::ParticipationEvent,
         (Ty::Participation, "role") => on!(Participation, |(_, role)| Leaf::Enum(enum_name(role))),
@@ -887,12 +867,12 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Position, "from") => on!(Position, |p| Leaf::Date(p.from)),
         (Ty::Position, "to") => on!(Position, |p| Leaf::Date(p.to)),
         (Ty::Position, "note") => on!(Position, |p| Leaf::OptStr(p.note.as_deref())),
-        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.of), Ty::Actor),
+        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.of), Ty::ACTOR),
         (Ty::Figure, "label") => on!(Figure, |f| Leaf::Str(&f.label)),
         // A BigInt: a decimal string.
         (Ty::Figure, "value") => on!(Figure, |f| Leaf::Text(f.value.to_string())),
         (Ty::Figure, "unit") => on!(Figure, |f| Leaf::Str(&f.unit)),
-        (Ty::Figure, "claimedBy") => on_one!(Figure, |f| f.claimed_by.as_ref(), Ty::Actor),
+        (Ty::Figure, "claimedBy") => on_one!(Figure, |f| f.claimed_by.as_ref(), Ty::ACTOR),
         // A BigInt: a decimal string.
         (Ty::Money, "amount") => Shape::Leaf(|obj| match obj {
             Obj::Money(m) => Some(Leaf::Text(m.amount.to_string())),
@@ -945,14 +925,7 @@ impl Field {
 type Sel = Box<[Field]>;
 
 /// The types that implement `Node`.
-const ENTITY_TYPES: [Ty; 6] = [
-    Ty::Actor,
-    Ty::Event,
-    Ty::Treaty,
-    Ty::FundingAllocation,
-    Ty::Place,
-    Ty::Source,
-];
+const ENTITY_TYPES: [Ty; 6] = [Ty::ACTOR, Ty::EVENT, Ty::TREATY, Ty::FUNDING, Ty::PLACE, Ty::SOURCE];
 
 /// Fragments nest this deep at most (validation refuses cycles already).
 const MAX_FRAGMENT_NESTING: usize = 32;
@@ -1346,7 +1319,7 @@ impl Writer<'_> {
                 };
                 let ids = timeline_ids(self.store, args).map_err(|_| GiveUp::Unsure)?;
                 let nodes = self.direct.entities(&ids)?;
-                self.list(sel, nodes.iter().flatten().filter(|n| Ty::Event.holds(n)))
+                self.list(sel, nodes.iter().flatten().filter(|n| Ty::EVENT.holds(n)))
             }
             (Shape::CitedBy, Obj::Node(node)) => {
                 let nodes = self.direct.nodes(&link(Relation::CitedSource, node))?;
@@ -1387,7 +1360,7 @@ impl Writer<'_> {
         let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         if let Some(filter) = self.filter(field)? {
             let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp::Unsure)?;
-            return self.page(field, Ty::Event, borrowed(&page), Totals::count(total));
+            return self.page(field, Ty::EVENT, borrowed(&page), Totals::count(total));
         }
         // The page borrows from the listing the read cache holds.
         let mut listing = None;
@@ -1403,7 +1376,7 @@ impl Writer<'_> {
         } else {
             0
         };
-        self.page(field, Ty::Event, page, Totals::count(total))
+        self.page(field, Ty::EVENT, page, Totals::count(total))
     }
 
     /// `Query.actors`, `Query.treaties`, `Query.places` or
