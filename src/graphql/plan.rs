@@ -543,6 +543,7 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Source, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
         (Ty::Source, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
         (Ty::Source, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
+        (Ty::Source, "kind") => leaf!(Source, |s| Leaf::Enum(enum_name(s.kind))),
 
         (Ty::Participant, "actor") => on_one!(Participant, |p| Some(&p.actor), Ty::Actor),
         (Ty::Participant, "role") => on!(Participant, |p| Leaf::Enum(enum_name(p.role))),
