@@ -38,6 +38,11 @@ pub enum Command {
         reset: bool,
         /// The seed directory (defaults to --seed-dir).
         dir: Option<PathBuf>,
+        /// With --check: a plain-text copy of the document the seed's
+        /// sources cite, so the lint checks signatories and dates against
+        /// the text of the sections they cite.
+        #[arg(long, requires = "check")]
+        article: Option<PathBuf>,
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
