@@ -535,9 +535,9 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
             "a name and a kind together",
             json!({ "name": "sergey", "kind": "PERSON" }),
             set(&[
-                "actor/nikolay-makarov",
                 "actor/sergey-ivanov",
                 "actor/sergey-lavrov",
+                "actor/sergey-makarov",
                 "actor/sergey-shoygu",
             ]),
         ),
@@ -591,11 +591,8 @@ async fn treaty_filters_by_party_kind_and_signing_date_give_the_matching_treatie
         (
             "signed within a year",
             json!({ "signedFrom": "2009", "signedTo": "2009" }),
-            set(&[
-                "treaty/border-protection-2009",
-                "treaty/finance-agreements-2009",
-                "treaty/prosecutors-agreement-2009",
-            ]),
+            // Not the finance agreements: the article does not date them.
+            set(&["treaty/border-protection-2009", "treaty/prosecutors-agreement-2009"]),
         ),
         (
             "signed within a month, including one dated only by that month",
@@ -752,11 +749,7 @@ async fn search_finds_entities_by_name_alias_and_any_case_or_accent() {
         ("upper case", "LAVROV", "actor/sergey-lavrov"),
         ("a place alias", "Tskhinvali", "place/tskhinval"),
         ("a treaty alias", "Helsinki Accords", "treaty/helsinki-final-act-1975"),
-        (
-            "an alias with mixed case",
-            "emercom",
-            "actor/russian-emergencies-ministry",
-        ),
+        ("an alias with mixed case", "AnatoLIY", "actor/anatoly-serdyukov"),
     ];
     let app = spawn_app().await;
 
@@ -830,7 +823,7 @@ async fn the_timeline_filters_by_actor_and_period() {
             from: None,
             to: None,
             window: ("0001-01-01", "9999-12-31"),
-            includes: "event/friendship-treaty-signing",
+            includes: "event/border-treaty-signing",
         },
         Case {
             description: "one actor by bare slug, one year",
@@ -931,8 +924,8 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
     );
     let signing = events
         .iter()
-        .find(|e| e["id"] == "event/friendship-treaty-signing")
-        .expect("Medvedev signed the friendship treaty");
+        .find(|e| e["id"] == "event/border-treaty-signing")
+        .expect("Medvedev signed the border treaty");
     let kokoity = signing["participants"]
         .as_array()
         .unwrap()
@@ -948,7 +941,7 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
         .find(|p| p["actor"]["id"] == "actor/russia")
         .expect("Russia is a party at the signing");
     let treaties = as_set(&russia["actor"]["treaties"]);
-    assert!(treaties.contains("treaty/friendship-2008"), "{treaties:?}");
+    assert!(treaties.contains("treaty/border-protection-2009"), "{treaties:?}");
     assert_eq!(
         treaties,
         seed_ids("treaties", |t| {
