@@ -250,6 +250,34 @@ async fn node_returns_every_type_with_its_typename_and_only_its_own_fragment() {
 }
 
 #[tokio::test]
+async fn a_source_says_whether_it_is_body_text_a_caption_or_an_inference() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            r#"{
+                visit: event(id: "event/medvedev-visits-military-base") { sources { id kind } }
+                makarov: actor(id: "actor/nikolay-makarov") { sources { id kind } }
+                agreements: treaty(id: "treaty/finance-agreements-2009") { sources { kind } }
+            }"#,
+        )
+        .await;
+    assert_eq!(
+        data["visit"]["sources"],
+        json!([{ "id": "source/military-ties-caption", "kind": "CAPTION" }]),
+        "the base visit is known only from a caption"
+    );
+    assert_eq!(
+        data["makarov"]["sources"],
+        json!([{ "id": "source/military-ties", "kind": "BODY" }]),
+        "Nikolay Makarov is known from the body text"
+    );
+    let kinds: BTreeSet<String> = strings_at(&data["agreements"], &["sources", "*", "kind"])
+        .into_iter()
+        .collect();
+    assert_eq!(kinds, ["BODY", "INFERRED"].map(String::from).into_iter().collect());
+}
+
+#[tokio::test]
 async fn nodes_keeps_the_order_asked_and_gives_null_for_an_unknown_id() {
     let app = spawn_app().await;
 
