@@ -297,13 +297,17 @@ impl<'a> Lint<'a> {
                     texts.iter().any(|t| names.iter().any(|n| has_words(t, n)))
                 };
                 if !named {
-                    let how = if texts.is_empty() { "sources" } else { "text of" };
+                    let why = if texts.is_empty() {
+                        "is sourced from none of the sections"
+                    } else {
+                        "is not named in the text of any section"
+                    };
                     out.push(finding(
                         file,
                         entity.id(),
                         Some(field),
                         format!(
-                            "signatory {signatory} is not named in the {how} any section this {} cites ({}): record only signatories the source names",
+                            "signatory {signatory} {why} this {} cites ({}): record only signatories the source names",
                             entity.kind(),
                             list_ids(&cited)
                         ),

@@ -121,7 +121,7 @@ const CASES: &[Case] = &[
             "treaties.json",
             "treaty/pact",
             Some("signatories[1]"),
-            "signatory actor/south-ossetia is not named",
+            "signatory actor/south-ossetia is sourced from none of the sections this treaty cites",
         )),
     },
     Case {
