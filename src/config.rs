@@ -30,7 +30,8 @@ pub enum Command {
     Serve,
     /// Validate or load the seed files.
     Seed {
-        /// Only validate the seed and print the number of entities per kind; write nothing.
+        /// Only validate and lint the seed: print the number of entities per
+        /// kind and the lint's findings (any finding fails); write nothing.
         #[arg(long)]
         check: bool,
         /// Replace whatever the store holds with this seed.
