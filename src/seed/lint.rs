@@ -550,6 +550,41 @@ mod tests {
         }
     }
 
+    fn source(id: &str, section: Option<&str>) -> (PathBuf, Entity) {
+        let entity = Entity::Source(crate::model::Source {
+            id: Id::parse(id).unwrap(),
+            document: "Article".into(),
+            section: section.map(str::to_owned),
+            url: None,
+            note: None,
+            kind: crate::model::SourceKind::Body,
+        });
+        (PathBuf::from("sources.json"), entity)
+    }
+
+    #[test]
+    fn sections_run_from_their_heading_to_the_next_and_the_lead_precedes_them_all() {
+        let article = "Opening words. Background Talk that would lead to war.                        Ties: Money ties Paid in 2009. Background again.";
+        let entities = [
+            source("source/lead", Some("Lead")),
+            source("source/background", Some("Background")),
+            source("source/money", Some("Ties: Money ties")),
+            source("source/elsewhere", None),
+            source("source/missing", Some("No such heading")),
+        ];
+        let found = sections(article, &entities);
+        let text = |id: &str| found.get(&Id::parse(id).unwrap()).map(String::as_str);
+        assert_eq!(text("source/lead"), Some("opening words"));
+        // "lead" in running text is no heading, and a heading counts where it first occurs.
+        assert_eq!(
+            text("source/background"),
+            Some("background talk that would lead to war ties")
+        );
+        assert_eq!(text("source/money"), Some("money ties paid in 2009 background again"));
+        assert_eq!(text("source/elsewhere"), None, "no section, no text");
+        assert_eq!(text("source/missing"), None, "a heading not in the copy gives no text");
+    }
+
     #[test]
     fn a_date_is_supported_only_by_a_mention_as_precise_as_it() {
         let text = mentions("in march 2009 and on 12 august and in 1991");
