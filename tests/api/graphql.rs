@@ -278,6 +278,28 @@ async fn a_source_says_whether_it_is_body_text_a_caption_or_an_inference() {
 }
 
 #[tokio::test]
+async fn tskhinvals_places_lead_to_the_base_visit() {
+    let app = spawn_app().await;
+    let data = app
+        .data(r#"{ place(id: "place/tskhinval") { contains { id note events { id } } } }"#)
+        .await;
+    let base = data["place"]["contains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "place/russian-military-base-tskhinval")
+        .expect("the base lies within Tskhinval");
+    assert!(
+        ids(&base["events"]).contains(&"event/medvedev-visits-military-base".to_owned()),
+        "{base}"
+    );
+    assert!(
+        base["note"].as_str().unwrap().contains("near"),
+        "the note says the text has it near the city"
+    );
+}
+
+#[tokio::test]
 async fn nodes_keeps_the_order_asked_and_gives_null_for_an_unknown_id() {
     let app = spawn_app().await;
 
