@@ -31,7 +31,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 
 use super::connection::{
-    self, event_sort_key, hex, listing_page, page_sorted, page_with, window_among, Limits, PageArgs, ParsedEventFilter,
+    self, event_sort_key, listing_page, page_sorted, page_with, window_among, Limits, PageArgs, ParsedEventFilter,
     Window,
 };
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
@@ -1368,7 +1368,7 @@ impl Writer<'_> {
             (Shape::Listing(kind, _), Obj::Query) => self.listing(field, kind),
             (Shape::NodesById, Obj::Query) => self.nodes_by_id(field),
             (Shape::TotalAmount, Obj::Page(page)) => self.array(&page.sums, |w, m| w.object(sel, Obj::Sum(m))),
-            (Shape::Cursor, Obj::Edge(key, _)) => self.string(&hex(key)),
+            (Shape::Cursor, Obj::Edge(key, _)) => self.string(&crate::read::cursor::encode(key)),
             (Shape::TotalCount, Obj::Page(page)) => {
                 write!(self.out, "{}", page.total)?;
                 Ok(())
@@ -1647,7 +1647,7 @@ impl Writer<'_> {
 
     fn cursor(&mut self, key: Option<&[u8]>) -> Run {
         match key {
-            Some(key) => self.string(&hex(key)),
+            Some(key) => self.string(&crate::read::cursor::encode(key)),
             None => self.null(),
         }
     }

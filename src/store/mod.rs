@@ -25,6 +25,7 @@ use batch::Batch;
 pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::StoreError;
+pub use keys::Position;
 pub use trees::{TreeRef, FORMAT_VERSION};
 
 use crate::model::{legacy, text, Entity, EntityKind, Id, Origin, PartialDate, Record, Relation};
