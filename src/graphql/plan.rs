@@ -853,6 +853,7 @@ fn shape(parent: Ty, name: &str) -> Option<Shape> {
 
         (Ty::SOURCE, "id") => leaf!(Source, |s| Leaf::Str(s.id.as_str())),
         (Ty::SOURCE, "document") => leaf!(Source, |s| Leaf::Str(&s.document)),
+        (Ty::SOURCE, "kind") => leaf!(Source, |s| Leaf::Enum(enum_name(s.kind))),
         (Ty::SOURCE, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
         (Ty::SOURCE, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
         (Ty::SOURCE, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),

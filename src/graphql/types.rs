@@ -761,6 +761,14 @@ impl Source {
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
+    /// How directly the source states what is cited from it: `BODY` (the
+    /// document's running text), `CAPTION` (a photo caption) or `INFERRED`
+    /// (the seed's own inference, explained in the citing entity's `note`).
+    /// A fact backed only by a caption or an inference is less certain than
+    /// one the body text states.
+    async fn kind(&self) -> model::SourceKind {
+        self.0.kind
+    }
     /// Every entity that cites this source.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {

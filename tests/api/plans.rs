@@ -81,7 +81,7 @@ const ACTOR: &str = r#"query($id: ID!) { actor(id: $id) {
     partOf { id name } parts { id } positionHolders { id name }
     treaties { id name } signedTreaties { id } ratifiedTreaties { id } mediatedTreaties { id }
     fundingProvided { id title amount { amount currency } } fundingReceived { id } fundingAuthorized { id }
-    claimedFiguresIn { id } sources { id document section url note }
+    claimedFiguresIn { id } sources { id document section url note kind }
     positions { __typename title from to note of { id name } }
     participations { __typename role event { id title date } }
     events(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -115,7 +115,7 @@ const PLACE: &str = r#"query($id: ID!) { place(id: $id) {
     events { id title } treaties { id } sources { id }
 } }"#;
 
-const SOURCE: &str = r#"query($id: ID!) { source(id: $id) { __typename id document section url note } }"#;
+const SOURCE: &str = r#"query($id: ID!) { source(id: $id) { __typename id document section url note kind } }"#;
 
 #[tokio::test]
 async fn every_entity_of_the_seed_reads_the_same_through_its_plan() {
