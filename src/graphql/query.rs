@@ -1,6 +1,6 @@
 //! The root query type.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
@@ -243,7 +243,13 @@ impl QueryRoot {
         let mut total_amount = Vec::new();
         if ctx.look_ahead().field("totalAmount").exists() {
             let all: Vec<FundingAllocation> = load_all(ctx, keyed.iter().map(|(_, id)| id.clone())).await?;
-            total_amount = sum_amounts(all.iter().map(|f| &f.0.amount));
+            total_amount = crate::read::table::sum_amounts(all.iter().map(|f| &f.0.amount))
+                .into_iter()
+                .map(|sum| Money {
+                    amount: BigInt::new(sum.amount as i128),
+                    currency: sum.currency,
+                })
+                .collect();
         }
         build(
             ctx,
@@ -536,18 +542,4 @@ pub(super) fn funding_keyed(store: &Store, filter: FundingFilter) -> Result<Vec<
             .list(EntityKind::Funding, None, None, usize::MAX, false)
             .map_err(internal)?,
     })
-}
-
-/// The sum of some amounts, one per currency, in currency order.
-pub(super) fn sum_amounts<'a>(amounts: impl Iterator<Item = &'a crate::model::Money>) -> Vec<Money> {
-    let mut sums: BTreeMap<String, u128> = BTreeMap::new();
-    for m in amounts {
-        *sums.entry(m.currency.to_string()).or_default() += u128::from(m.amount);
-    }
-    sums.into_iter()
-        .map(|(currency, amount)| Money {
-            amount: BigInt::new(amount as i128),
-            currency,
-        })
-        .collect()
 }

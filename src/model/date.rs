@@ -35,6 +35,18 @@ pub enum Precision {
     Range,
 }
 
+impl Precision {
+    /// The name the GraphQL schema gives the value.
+    pub fn graphql_name(self) -> &'static str {
+        match self {
+            Precision::Year => "YEAR",
+            Precision::Month => "MONTH",
+            Precision::Day => "DAY",
+            Precision::Range => "RANGE",
+        }
+    }
+}
+
 /// A date of known precision, or a range between two such dates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PartialDate {

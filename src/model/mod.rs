@@ -42,8 +42,21 @@ macro_rules! vocabulary {
                     $($name::$variant => vocabulary!(@snake $variant)),+
                 }
             }
+
+            /// The SCREAMING_SNAKE_CASE name the GraphQL schema gives the value.
+            pub fn graphql_name(self) -> &'static str {
+                match self {
+                    $($name::$variant => vocabulary!(@screaming $variant)),+
+                }
+            }
         }
     };
+    (@screaming $variant:ident) => {{
+        const NAME: &str = stringify!($variant);
+        const BYTES: [u8; 64] = $crate::model::screaming_bytes(NAME);
+        const LEN: usize = $crate::model::snake_len(NAME);
+        match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME }
+    }};
     (@snake $variant:ident) => {{
         const NAME: &str = stringify!($variant);
         const BYTES: [u8; 64] = $crate::model::snake_bytes(NAME);
@@ -66,6 +79,18 @@ pub const fn snake_len(name: &str) -> usize {
         i += 1;
     }
     n
+}
+
+/// The SCREAMING_SNAKE_CASE form of a CamelCase identifier, padded to 64
+/// bytes (compile time).
+pub const fn screaming_bytes(name: &str) -> [u8; 64] {
+    let mut out = snake_bytes(name);
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = out[i].to_ascii_uppercase();
+        i += 1;
+    }
+    out
 }
 
 /// The snake_case form of a CamelCase identifier, padded to 64 bytes (compile time).

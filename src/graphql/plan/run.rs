@@ -17,19 +17,19 @@ use crate::graphql::connection::{
 };
 use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use crate::graphql::query::{
-    actor_set, event_listing, funding_keyed, search_hits, sum_amounts, timeline_ids, treaty_set, TimelineArgs,
+    actor_set, event_listing, funding_keyed, search_hits, timeline_ids, treaty_set, TimelineArgs,
 };
-use crate::graphql::scalars::Money;
-use crate::graphql::table::{backward, Leaf, Obj, Page, Shape, Ty};
+use crate::graphql::table::{backward, Leaf, Obj, Shape, Ty};
 use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, Relation};
 use crate::read::cache::{Direct, Entity};
+use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
 
 /// The totals a connection carries.
 struct Totals {
     count: usize,
-    sums: Vec<Money>,
+    sums: Vec<Sum>,
 }
 
 impl Totals {
