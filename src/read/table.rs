@@ -294,8 +294,6 @@ impl Shape {
     }
 }
 
-/// The GraphQL name of an enum value.
-
 macro_rules! leaf {
     ($variant:ident, |$x:ident| $body:expr) => {
         Shape::Leaf(|obj| match obj {
