@@ -196,6 +196,10 @@ pub struct Settings {
     /// Seconds a client may take to send its request headers and body (slow clients get 408).
     #[arg(long, env = "DIPLOGRAPH_CLIENT_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub client_timeout_secs: u64,
+    /// Free space (MiB) the data directory's disk must keep: below it, writes are
+    /// refused with `STORAGE_UNAVAILABLE` before the disk is completely full (0: no floor).
+    #[arg(long, env = "DIPLOGRAPH_MIN_FREE_MB", default_value_t = 64, global = true)]
+    pub min_free_mb: u64,
 }
 
 /// A setting that does not make sense.
@@ -351,6 +355,7 @@ impl fmt::Display for Settings {
         writeln!(f, "seed_dir = {}", s.seed_dir.display())?;
         writeln!(f, "playground_assets = {}", s.playground_assets)?;
         writeln!(f, "cache_mb = {}", s.cache_mb)?;
+        writeln!(f, "min_free_mb = {}", s.min_free_mb)?;
         writeln!(f, "workers = {}", s.workers)?;
         writeln!(f, "max_page_size = {}", s.max_page_size)?;
         writeln!(f, "body_limit = {}", s.body_limit)?;

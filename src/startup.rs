@@ -31,6 +31,7 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    store.set_min_free_bytes(settings.min_free_mb * 1024 * 1024);
     let state = store.seed_state()?;
     if let SeedState::Loaded { hash } = &state {
         // A changed seed is merged in; an unchanged one costs one read of the files.

@@ -18,6 +18,11 @@ use crate::store::{Change, Committed, Store, StoreError};
 #[derive(Clone, Copy, Debug)]
 pub struct WriteAccess;
 
+/// Error code for a write the disk cannot take now (full, failing, or under
+/// the free-space floor); nothing of it is kept, and writes resume by
+/// themselves once the disk has room.
+pub const STORAGE_UNAVAILABLE: &str = "STORAGE_UNAVAILABLE";
+
 /// Error code for a delete refused because other entities refer to the target.
 pub const CONFLICT: &str = "CONFLICT";
 
@@ -68,6 +73,9 @@ fn store_error(err: StoreError) -> async_graphql::Error {
         StoreError::AlreadyExists { id } => bad_input("input.id", format!("{id} already exists")),
         StoreError::NotFound { id } => async_graphql::Error::new(format!("{id} does not exist"))
             .extend_with(|_, e| e.set("code", super::NOT_FOUND)),
+        e @ StoreError::Unavailable { .. } => {
+            async_graphql::Error::new(e.to_string()).extend_with(|_, x| x.set("code", STORAGE_UNAVAILABLE))
+        }
         e @ StoreError::Referenced { .. } => {
             async_graphql::Error::new(e.to_string()).extend_with(|_, x| x.set("code", CONFLICT))
         }

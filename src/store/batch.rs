@@ -52,12 +52,15 @@ impl<'s> Batch<'s> {
         Ok(self.counts.entry(kind).or_default())
     }
 
-    fn edits(&mut self, tree: TreeRef) -> &mut Edits<'s> {
+    fn edits(&mut self, tree: TreeRef) -> Result<&mut Edits<'s>, StoreError> {
         let store = self.store;
         let position = store.position(tree);
-        self.edits
-            .entry(position)
-            .or_insert_with(|| Edits::new(store.tree(tree), store.name(tree), Limits::DEFAULT))
+        Ok(match self.edits.entry(position) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Edits::new(&store.tree(tree)?, store.name(tree), Limits::DEFAULT))
+            }
+        })
     }
 
     /// Applies one change to the batch's view, as the transaction will.
@@ -91,7 +94,7 @@ impl<'s> Batch<'s> {
         if let Some(new) = &new {
             for (tree, key, value) in index_entries(&new.entity) {
                 if stale.remove(&(tree, key.clone())).as_ref() != Some(&value) {
-                    self.edits(tree).insert(key, value)?;
+                    self.edits(tree)?.insert(key, value)?;
                 }
             }
             if let Some(date) = new.entity.date() {
@@ -104,7 +107,7 @@ impl<'s> Batch<'s> {
             }
         }
         for (tree, key) in stale.into_keys() {
-            self.edits(tree).remove(&key)?;
+            self.edits(tree)?.remove(&key)?;
         }
         let kind = id.kind();
         match (&old, &new) {
@@ -137,7 +140,7 @@ impl<'s> Batch<'s> {
                     Some(state) => state.is_some(),
                     None => self
                         .store
-                        .tree(TreeRef::Entity(edge.to.kind()))
+                        .tree(TreeRef::Entity(edge.to.kind()))?
                         .contains_key(edge.to.as_bytes())
                         .map_err(super::sled_err(format!("reading {}", edge.to)))?,
                 };

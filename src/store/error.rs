@@ -38,6 +38,11 @@ pub enum StoreError {
     },
     #[error("{id} already exists")]
     AlreadyExists { id: String },
+    /// The disk cannot take writes (full, failing, or under the free-space
+    /// floor); nothing of the refused write is visible. Writes resume by
+    /// themselves once the cause is gone.
+    #[error("storage unavailable: {reason}")]
+    Unavailable { reason: String },
 }
 
 pub(crate) fn sled_err(context: impl Into<String>) -> impl FnOnce(sled::Error) -> StoreError {
