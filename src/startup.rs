@@ -99,10 +99,10 @@ impl Application {
                 },
                 compression: settings.compression,
             },
-            persisted: Arc::new(Persisted::new(
-                settings.apq.then_some(settings.apq_cache_size),
-                allow_list,
-            )),
+            persisted: Arc::new(
+                Persisted::new(settings.apq.then_some(settings.apq_cache_size), allow_list)
+                    .limited(settings.max_query_chars),
+            ),
             labels: Arc::new(OperationLabels::default()),
             auth: Arc::new(Auth::new(settings.all_write_tokens()?)),
             ws: WsOptions {

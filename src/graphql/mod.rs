@@ -20,7 +20,7 @@ use async_graphql::{Request, Response, Schema};
 
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
-pub use guard::QueryLimits;
+pub use guard::{tokens, QueryLimits, Token, TokenKind};
 pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
 pub use query::QueryRoot;

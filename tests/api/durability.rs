@@ -62,14 +62,18 @@ fn listening_address(line: &str) -> Option<String> {
 }
 
 /// A `diplograph serve` process.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts the server on `data` with `seed` and waits until it listens.
-    fn start(data: &Path, seed: &Path) -> Server {
+    pub(crate) fn start(data: &Path, seed: &Path) -> Server {
         let mut child = diplograph()
             .arg("serve")
             .env("DIPLOGRAPH_DATA_DIR", data)
