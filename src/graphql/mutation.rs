@@ -103,11 +103,9 @@ async fn commit(ctx: &Context<'_>, changes: Vec<Change>) -> Result<std::sync::Ar
     run_write(store(ctx)?, move |s| s.commit(&changes)).await
 }
 
-/// A free id for a new entity: the given one, or a slug of its name.
-fn new_id(store: &Store, kind: EntityKind, given: Option<&ID>, name: &str) -> Result<Id> {
-    if let Some(given) = given {
-        return Id::parse_as(kind, given.as_str()).map_err(|e| bad_input("input.id", e));
-    }
+/// The ids a new entity may take when none is given: a slug of its name,
+/// then the slug with `-2`, `-3`, … (the store takes the first free one).
+fn candidate_ids(kind: EntityKind, name: &str) -> Result<Vec<Id>> {
     let folded = text::fold(name);
     let mut slug: String = folded
         .split(' ')
@@ -122,14 +120,12 @@ fn new_id(store: &Store, kind: EntityKind, given: Option<&ID>, name: &str) -> Re
     } else {
         slug
     };
-    for n in 1..1000 {
-        let candidate = if n == 1 { base.clone() } else { format!("{base}-{n}") };
-        let id = Id::new(kind, &candidate).map_err(|e| bad_input("input.id", e))?;
-        if store.get_record(&id).map_err(internal)?.is_none() {
-            return Ok(id);
-        }
-    }
-    Err(bad_input("input.id", "could not find a free id; pass one"))
+    (1..1000)
+        .map(|n| {
+            let candidate = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            Id::new(kind, &candidate).map_err(|e| bad_input("input.id", e))
+        })
+        .collect()
 }
 
 fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
@@ -140,6 +136,8 @@ fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
 }
 
 /// Creates an entity of `kind` from its input, checked like seed data.
+/// Without a given id, the id is chosen under the store's write lock, so
+/// concurrent creates of the same name all succeed.
 async fn create(
     ctx: &Context<'_>,
     kind: EntityKind,
@@ -148,20 +146,37 @@ async fn create(
     fields: Map<String, Value>,
 ) -> Result<Node> {
     require_write(ctx)?;
-    let id = new_id(store(ctx)?, kind, given, name)?;
-    let mut value = fields;
-    value.remove("id");
-    value.insert("id".into(), Value::String(id.to_string()));
-    let entity = parse(kind, &Value::Object(value))?;
-    commit(
-        ctx,
-        vec![Change::Create {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }],
-    )
-    .await?;
-    Ok(Node::from(entity))
+    let build = move |id: Id| {
+        let mut value = fields;
+        value.remove("id");
+        value.insert("id".into(), Value::String(id.to_string()));
+        parse(kind, &Value::Object(value)).map_err(EditError::Input)
+    };
+    let candidates = match given {
+        Some(given) => vec![Id::parse_as(kind, given.as_str()).map_err(|e| bad_input("input.id", e))?],
+        None => candidate_ids(kind, name)?,
+    };
+    if given.is_some() {
+        // A given id is taken as it is: `AlreadyExists` if it is not free.
+        let entity = build(candidates[0].clone()).map_err(EditError::into_error)?;
+        commit(
+            ctx,
+            vec![Change::Create {
+                entity: entity.clone(),
+                origin: Origin::Api,
+            }],
+        )
+        .await?;
+        return Ok(Node::from(entity));
+    }
+    let store = store(ctx)?.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.create_fresh(candidates, build))
+        .await
+        .map_err(internal)?;
+    match outcome {
+        Ok((_, entity)) => Ok(Node::from(entity)),
+        Err(e) => Err(e.into_error()),
+    }
 }
 
 fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
@@ -179,6 +194,15 @@ fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
 enum EditError {
     Store(StoreError),
     Input(async_graphql::Error),
+}
+
+impl EditError {
+    fn into_error(self) -> async_graphql::Error {
+        match self {
+            EditError::Store(e) => store_error(e),
+            EditError::Input(e) => e,
+        }
+    }
 }
 
 impl From<StoreError> for EditError {

@@ -952,6 +952,34 @@ impl Store {
         Ok((committed, entity))
     }
 
+    /// Creates an entity under the first id of `candidates` that is free,
+    /// chosen under the write lock, so concurrent creates of the same name
+    /// each get their own id and all succeed. `build` makes the entity for
+    /// the chosen id (it runs once, under the lock). Announced like [`Store::commit`].
+    pub fn create_fresh<E: From<StoreError>>(
+        &self,
+        candidates: impl IntoIterator<Item = Id>,
+        build: impl FnOnce(Id) -> Result<Entity, E>,
+    ) -> Result<(Arc<Committed>, Entity), E> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = None;
+        for id in candidates {
+            if self.get_uncounted(&id)?.is_none() {
+                free = Some(id);
+                break;
+            }
+        }
+        let id = free.ok_or_else(|| StoreError::AlreadyExists {
+            id: "every candidate id".into(),
+        })?;
+        let entity = build(id)?;
+        let committed = self.commit_locked(&[Change::Create {
+            entity: entity.clone(),
+            origin: Origin::Api,
+        }])?;
+        Ok((committed, entity))
+    }
+
     /// Deletes `id`. If other entities refer to it, the delete is refused
     /// unless `cascade`, which removes every such reference in the same
     /// transaction (and deletes what cannot exist without it, such as a

@@ -1629,3 +1629,37 @@ fn the_export_command_writes_seed_files_that_load_back_into_the_same_graph() {
     assert_eq!(all_entities(&copy), all_entities(&original));
     assert_consistent(&copy, "loading an exported seed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_of_the_same_name_all_succeed_each_with_its_own_id() {
+    let app = std::sync::Arc::new(spawn_app_with_writes().await);
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.query_as(
+                TEST_WRITE_TOKEN,
+                "mutation { createActor(input: { name: \"Same Name Envoy\", kind: PERSON }) { actor { id } } }",
+                json!({}),
+            )
+            .await
+        }));
+    }
+    let mut created = BTreeSet::new();
+    for task in tasks {
+        let answer = task.await.unwrap();
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+        created.insert(
+            answer["data"]["createActor"]["actor"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(created.len(), 12, "{created:?}");
+    assert!(
+        created.contains("actor/same-name-envoy") && created.contains("actor/same-name-envoy-12"),
+        "{created:?}"
+    );
+    assert_consistent(&app.store, "twelve concurrent creates");
+}
