@@ -41,6 +41,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Check the store: acknowledged writes lost, damaged records (by id),
+    /// indexes that disagree with entities. Exits non-zero on any problem.
+    Verify,
     /// Write a deterministic synthetic graph as seed files (benchmarks, scale tests).
     Generate {
         /// About how many entities in all.
@@ -200,6 +203,10 @@ pub struct Settings {
     /// refused with `STORAGE_UNAVAILABLE` before the disk is completely full (0: no floor).
     #[arg(long, env = "DIPLOGRAPH_MIN_FREE_MB", default_value_t = 64, global = true)]
     pub min_free_mb: u64,
+    /// Serve a damaged store (acknowledged writes lost, records that cannot
+    /// be read) instead of refusing to start: what is intact is served.
+    #[arg(long, env = "DIPLOGRAPH_ALLOW_DAMAGED", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub allow_damaged: bool,
 }
 
 /// A setting that does not make sense.
@@ -356,6 +363,7 @@ impl fmt::Display for Settings {
         writeln!(f, "playground_assets = {}", s.playground_assets)?;
         writeln!(f, "cache_mb = {}", s.cache_mb)?;
         writeln!(f, "min_free_mb = {}", s.min_free_mb)?;
+        writeln!(f, "allow_damaged = {}", s.allow_damaged)?;
         writeln!(f, "workers = {}", s.workers)?;
         writeln!(f, "max_page_size = {}", s.max_page_size)?;
         writeln!(f, "body_limit = {}", s.body_limit)?;

@@ -994,7 +994,8 @@ pub fn export(store: &Store, dir: &Path) -> Result<BTreeMap<EntityKind, usize>, 
         out.write_all(b"[").map_err(io(&path))?;
         let mut n = 0usize;
         let mut failure: Option<SeedError> = None;
-        store.for_each(kind, &mut |record| {
+        // A damaged record is skipped (and logged): export salvages what is intact.
+        let damaged = store.for_each_intact(kind, &mut |record| {
             if failure.is_some() {
                 return;
             }
@@ -1014,6 +1015,9 @@ pub fn export(store: &Store, dir: &Path) -> Result<BTreeMap<EntityKind, usize>, 
                 Err(e) => failure = Some(io(&path)(e)),
             }
         })?;
+        for problem in damaged {
+            tracing::error!(problem = %problem, "export skipped a damaged record");
+        }
         if let Some(e) = failure {
             return Err(e);
         }

@@ -345,7 +345,8 @@ impl BulkLoad<'_> {
             .map_err(sled_err("recording a bulk load"))?;
         self.finished = true;
         store.flush()?;
-        store.inner.generation.store(generation, Ordering::SeqCst);
+        store.bump_generation(generation);
+        store.record_acknowledged(generation);
         store.inner.writes.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
     }
