@@ -51,9 +51,78 @@ fn camel(path: &str) -> String {
     out
 }
 
+/// Longest text a field of mutation input may hold, in characters, by the
+/// field's name (as in seed files); fields not listed get [`DEFAULT_TEXT_LIMIT`].
+/// Documented in the README ("Writes").
+pub const TEXT_LIMITS: &[(&str, usize)] = &[
+    ("name", 300),
+    ("title", 300),
+    ("aliases", 300),
+    ("label", 300),
+    ("unit", 100),
+    ("summary", 10_000),
+    ("note", 10_000),
+    ("provisions", 2_000),
+    ("purpose", 2_000),
+    ("section", 1_000),
+];
+
+/// Longest text of any other field (ids, dates, amounts are checked further on their own).
+pub const DEFAULT_TEXT_LIMIT: usize = 1_000;
+
+/// Whether `c` may be stored: no control characters but newline and tab,
+/// and no bidirectional overrides or isolates (which can make stored text
+/// read differently from what it holds).
+fn allowed_char(c: char) -> bool {
+    if c == '\n' || c == '\t' {
+        return true;
+    }
+    !(c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c))
+}
+
+/// Checks every string of mutation input (seed-format JSON) against its
+/// field's length limit and for refused characters; the error names the
+/// field (`input.summary`, `input.positions[0].title`).
+fn check_text(value: &Value, path: &str, field: &str) -> Result<()> {
+    match value {
+        Value::String(text) => {
+            let limit = TEXT_LIMITS
+                .iter()
+                .find(|(name, _)| *name == field)
+                .map_or(DEFAULT_TEXT_LIMIT, |(_, n)| *n);
+            let chars = text.chars().count();
+            if chars > limit {
+                return Err(bad_input(
+                    path,
+                    format!("is {chars} characters long; the limit is {limit}"),
+                ));
+            }
+            if let Some((at, c)) = text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
+                return Err(bad_input(
+                    path,
+                    format!(
+                        "holds the control character U+{:04X} at character {at}; only newline and tab are allowed",
+                        c as u32
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_text(item, &format!("{path}[{i}]"), field)),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(key, item)| check_text(item, &format!("{path}.{}", camel(key)), key)),
+        _ => Ok(()),
+    }
+}
+
 /// Turns a JSON value in seed format into a checked entity, or a
 /// `BAD_USER_INPUT` error naming the input field at fault.
 fn parse(kind: EntityKind, value: &Value) -> Result<Entity> {
+    check_text(value, "input", "")?;
     let entity = crate::seed::parse_entity(kind, value).map_err(|(field, message)| {
         let path = format!("input.{}", camel(field.as_deref().unwrap_or("")));
         bad_input(path.trim_end_matches('.'), message)
@@ -71,6 +140,7 @@ fn store_error(err: StoreError) -> async_graphql::Error {
             bad_input(&format!("input.{}", camel(field)), format!("`{target}` does not exist"))
         }
         StoreError::AlreadyExists { id } => bad_input("input.id", format!("{id} already exists")),
+        e @ StoreError::Cycle { field, .. } => bad_input(&format!("input.{}", camel(field)), e.to_string()),
         StoreError::NotFound { id } => async_graphql::Error::new(format!("{id} does not exist"))
             .extend_with(|_, e| e.set("code", super::NOT_FOUND)),
         e @ StoreError::Unavailable { .. } => {

@@ -16,6 +16,9 @@ use crate::model::{Entity, EntityKind, Id, Record};
 /// A record write: tree position, key, and the value or `None` to remove.
 pub(super) type Write = (usize, Vec<u8>, Option<Vec<u8>>);
 
+/// Most entities a cycle check visits from one edge (hierarchies are shallow).
+const MAX_CYCLE_WALK: usize = 10_000;
+
 pub(super) struct Batch<'s> {
     store: &'s Store,
     /// Entities as the batch leaves them so far (`None`: deleted).
@@ -150,6 +153,47 @@ impl<'s> Batch<'s> {
                     field: edge.relation.field(),
                     target: edge.to.to_string(),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// No relation that must not loop (see [`Relation::is_acyclic`]) leads
+    /// from `entity` back to itself, directly or through the entities the
+    /// batch leaves behind.
+    pub(super) fn check_acyclic(&self, entity: &Entity) -> Result<(), StoreError> {
+        let start = entity.id();
+        for edge in entity.edges() {
+            if !edge.relation.is_acyclic() {
+                continue;
+            }
+            // Depth-first along the same relation, remembering the way.
+            let mut stack = vec![(edge.to.clone(), vec![start.clone(), edge.to.clone()])];
+            let mut seen = std::collections::HashSet::new();
+            while let Some((at, path)) = stack.pop() {
+                if &at == start {
+                    let shown: Vec<String> = path.iter().map(Id::to_string).collect();
+                    return Err(StoreError::Cycle {
+                        id: start.to_string(),
+                        field: edge.relation.field(),
+                        path: shown.join(" → "),
+                    });
+                }
+                if !seen.insert(at.clone()) || seen.len() > MAX_CYCLE_WALK {
+                    continue;
+                }
+                if let Some(record) = self.current(&at)? {
+                    for next in record
+                        .entity
+                        .edges()
+                        .into_iter()
+                        .filter(|e| e.relation == edge.relation)
+                    {
+                        let mut way = path.clone();
+                        way.push(next.to.clone());
+                        stack.push((next.to, way));
+                    }
+                }
             }
         }
         Ok(())

@@ -701,6 +701,7 @@ impl Store {
             for change in changes {
                 if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
                     batch.check_references(entity)?;
+                    batch.check_acyclic(entity)?;
                 }
             }
         }

@@ -920,6 +920,110 @@ fn bad_writes() -> Vec<BadWrite> {
                 "",
             )
         },
+        // ---- cycles: nothing part of, within, after, retracted by or based on itself ----
+        bad(
+            "an actor part of itself",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "id": "actor/self-part", "partOf": "actor/self-part" })) }),
+            "input.partOf",
+        ),
+        bad(
+            "an event after itself",
+            CREATE_EVENT,
+            json!({ "input": with(&event, json!({ "id": "event/self-after", "after": ["event/self-after"] })) }),
+            "input.after",
+        ),
+        bad(
+            "an event retracted by itself",
+            CREATE_EVENT,
+            json!({ "input": with(&event, json!({ "id": "event/self-retracted", "retractedBy": "event/self-retracted" })) }),
+            "input.retractedBy",
+        ),
+        bad(
+            "an event part of itself",
+            CREATE_EVENT,
+            json!({ "input": with(&event, json!({ "id": "event/self-part", "partOf": "event/self-part" })) }),
+            "input.partOf",
+        ),
+        bad(
+            "a treaty based on itself",
+            CREATE_TREATY,
+            json!({ "input": { "id": "treaty/self-based", "name": "Self-based", "kind": "TREATY", "basedOn": "treaty/self-based" } }),
+            "input.basedOn",
+        ),
+        bad(
+            "a place within itself",
+            CREATE_PLACE,
+            json!({ "input": { "id": "place/self-within", "name": "Self", "kind": "AREA", "within": "place/self-within" } }),
+            "input.within",
+        ),
+        bad(
+            "a place within a place inside it (georgia within one of its own parts)",
+            UPDATE_PLACE,
+            json!({ "id": "place/georgia", "input": { "within": "place/georgia-proper-security-zones" } }),
+            "input.within",
+        ),
+        BadWrite {
+            setup: Some((
+                CREATE_ACTOR,
+                json!({ "input": with(&actor, json!({ "id": "actor/cycle-a", "partOf": "actor/russia" })) }),
+            )),
+            ..bad(
+                "two actors each part of the other",
+                UPDATE_ACTOR,
+                json!({ "id": "actor/russia", "input": { "partOf": "actor/cycle-a" } }),
+                "input.partOf",
+            )
+        },
+        BadWrite {
+            setup: Some((
+                CREATE_EVENT,
+                json!({ "input": with(&event, json!({ "id": "event/cycle-a", "after": ["event/war-2008"] })) }),
+            )),
+            ..bad(
+                "two events each after the other",
+                UPDATE_EVENT,
+                json!({ "id": "event/war-2008", "input": { "after": ["event/cycle-a"] } }),
+                "input.after",
+            )
+        },
+        // ---- text: limits per field, and no control characters but newline and tab ----
+        bad(
+            "a 50 KB name",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "name": "n".repeat(50 * 1024) })) }),
+            "input.name",
+        ),
+        bad(
+            "a summary over 10,000 characters",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "summary": "s".repeat(10_001) })) }),
+            "input.summary",
+        ),
+        bad(
+            "a NUL in a name",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "name": "Bad\u{0}Name" })) }),
+            "input.name",
+        ),
+        bad(
+            "an ANSI escape in a summary",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "summary": "red \u{1b}[31m text" })) }),
+            "input.summary",
+        ),
+        bad(
+            "a right-to-left override in a position title",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "kind": "PERSON", "positions": [{ "title": "Envoy \u{202e}yovnE", "of": "actor/russia" }] })) }),
+            "input.positions[0].title",
+        ),
+        bad(
+            "a control character in an alias",
+            CREATE_ACTOR,
+            json!({ "input": with(&actor, json!({ "aliases": ["fine", "bell\u{7}"] })) }),
+            "input.aliases[1]",
+        ),
         BadWrite {
             code: "NOT_FOUND",
             argument: None,
@@ -1662,4 +1766,17 @@ async fn concurrent_creates_of_the_same_name_all_succeed_each_with_its_own_id() 
         "{created:?}"
     );
     assert_consistent(&app.store, "twelve concurrent creates");
+}
+
+#[tokio::test]
+async fn text_with_newlines_and_tabs_within_its_limits_is_accepted() {
+    let app = spawn_app_with_writes().await;
+    let summary = format!("First line\n\tindented {}", "x".repeat(9_000));
+    let created = write(
+        &app,
+        CREATE_ACTOR,
+        json!({ "input": { "id": "actor/long-summary", "name": "N".repeat(300), "kind": "GROUP", "summary": summary } }),
+    )
+    .await;
+    assert_eq!(created["createActor"]["actor"]["summary"], json!(summary));
 }
