@@ -190,6 +190,9 @@ struct Survey<'a> {
     introspection: bool,
     selections: usize,
     budget: usize,
+    /// The first misuse of `__typename` (async-graphql's validation skips
+    /// that field): its message and where it is.
+    typename: Option<(String, async_graphql::Pos)>,
 }
 
 impl<'a> Survey<'a> {
@@ -202,7 +205,54 @@ impl<'a> Survey<'a> {
             introspection: false,
             selections: 0,
             budget,
+            typename: None,
         }
+    }
+
+    /// Validates `__typename` like any field: it takes no arguments, and
+    /// only `@include`/`@skip` with a Boolean `if` (a literal or a declared
+    /// variable).
+    fn check_typename(&mut self, f: &async_graphql::parser::types::Field) {
+        use async_graphql_value::Value as V;
+        if self.typename.is_some() {
+            return;
+        }
+        let at = f.name.pos;
+        if let Some((name, _)) = f.arguments.first() {
+            self.typename = Some((
+                format!("`__typename` takes no arguments, but `{}` is given", name.node),
+                at,
+            ));
+            return;
+        }
+        for directive in &f.directives {
+            let d = &directive.node;
+            let name = d.name.node.as_str();
+            if name != "include" && name != "skip" {
+                self.typename = Some((format!("unknown directive `@{name}`"), directive.pos));
+                return;
+            }
+            let message = match d.arguments.as_slice() {
+                [(arg, value)] if arg.node == "if" => match &value.node {
+                    V::Boolean(_) => None,
+                    V::Variable(var) if self.declared(var) => None,
+                    V::Variable(var) => Some(format!("variable `${var}` is not defined")),
+                    other => Some(format!("`@{name}(if:)` takes a Boolean, not `{other}`")),
+                },
+                _ => Some(format!("`@{name}` takes exactly one argument, `if: Boolean!`")),
+            };
+            if let Some(message) = message {
+                self.typename = Some((message, directive.pos));
+                return;
+            }
+        }
+    }
+
+    fn declared(&self, var: &Name) -> bool {
+        self.doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.variable_definitions.iter().any(|v| v.node.name.node == *var))
     }
 
     /// Counts what is written, once per occurrence in the text.
@@ -217,6 +267,9 @@ impl<'a> Survey<'a> {
                     self.max_directives = self.max_directives.max(f.directives.len());
                     if matches!(f.name.node.as_str(), "__schema" | "__type") {
                         self.introspection = true;
+                    }
+                    if f.name.node == "__typename" {
+                        self.check_typename(f);
                     }
                     self.written(&f.selection_set.node);
                 }
@@ -306,6 +359,11 @@ fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
     }
     for (_, fragment) in doc.fragments.iter() {
         survey.written(&fragment.node.selection_set.node);
+    }
+    if let Some((message, at)) = survey.typename {
+        let mut err = refusal("GRAPHQL_VALIDATION_FAILED", message);
+        err.locations = vec![at];
+        return Err(err);
     }
     if let Some(name) = survey.cycle {
         return Err(refusal(

@@ -598,6 +598,30 @@ fn cases() -> Vec<Case> {
             Some("QUERY_TOO_LARGE"),
         ),
         case(
+            "`__typename` with `@include(if:)` given a string",
+            Request::post_query(r#"{ __typename @include(if: "yes") }"#),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with a directive that does not exist",
+            Request::post_query("{ __typename @nonexistent }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with an argument (and an undefined variable)",
+            Request::post_query("{ __typename(arg: $nope) }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with `@skip(if:)` given an undefined variable",
+            Request::post_query("{ __typename @skip(if: $nope) }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
             "a 0.9 MB variable the operation never declares",
             Request::post_json(json!({ "query": "{ __typename }", "variables": { "junk": many("x", 900 * 1024) } })),
             400,
