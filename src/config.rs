@@ -207,6 +207,11 @@ pub struct Settings {
     /// be read) instead of refusing to start: what is intact is served.
     #[arg(long, env = "DIPLOGRAPH_ALLOW_DAMAGED", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", global = true)]
     pub allow_damaged: bool,
+    /// Seconds the server takes to stop on SIGTERM/SIGINT: WebSocket subscribers
+    /// get a close frame at once, in-flight requests are answered, and whatever
+    /// still runs after this is cut off.
+    #[arg(long, env = "DIPLOGRAPH_SHUTDOWN_GRACE_SECS", default_value_t = 5, global = true)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// A setting that does not make sense.
@@ -364,6 +369,7 @@ impl fmt::Display for Settings {
         writeln!(f, "cache_mb = {}", s.cache_mb)?;
         writeln!(f, "min_free_mb = {}", s.min_free_mb)?;
         writeln!(f, "allow_damaged = {}", s.allow_damaged)?;
+        writeln!(f, "shutdown_grace_secs = {}", s.shutdown_grace_secs)?;
         writeln!(f, "workers = {}", s.workers)?;
         writeln!(f, "max_page_size = {}", s.max_page_size)?;
         writeln!(f, "body_limit = {}", s.body_limit)?;

@@ -138,6 +138,7 @@ impl Application {
                 dir.display()
             );
         }
+        let connections = state.connections.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::cors(&state.options))
@@ -150,8 +151,10 @@ impl Application {
             settings.workers
         })
         .client_request_timeout(Duration::from_secs(settings.client_timeout_secs))
+        .shutdown_timeout(settings.shutdown_grace_secs)
         .listen(listener)?
         .run();
+        actix_web::rt::spawn(http::close_all_on_signal(connections));
         Ok(Application {
             port: address.port(),
             server,

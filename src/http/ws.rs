@@ -100,6 +100,22 @@ impl Connections {
     }
 }
 
+/// Waits for SIGTERM or SIGINT (the ones actix-web stops on), then sends
+/// every WebSocket subscriber a close frame, so the graceful stop does not
+/// wait out its grace period for connections that never end by themselves.
+pub async fn close_all_on_signal(connections: Arc<Connections>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!(open = connections.open(), "stopping: closing WebSocket connections");
+    connections.close_all();
+}
+
 pub fn is_upgrade(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::UPGRADE)

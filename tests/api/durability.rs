@@ -72,6 +72,18 @@ impl Server {
         self.child.id()
     }
 
+    /// Waits up to `limit` for the process to end by itself; its status.
+    pub(crate) fn wait_for_exit(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Starts the server on `data` with `seed` and waits until it listens.
     pub(crate) fn start(data: &Path, seed: &Path) -> Server {
         let mut child = diplograph()

@@ -899,3 +899,54 @@ async fn protocol_errors_close_with_the_codes_graphql_transport_ws_specifies() {
     socket.subscribe("same", ENTITY_CHANGED, json!({})).await;
     assert_eq!(close_code(&mut socket).await, 4409);
 }
+
+// ---- SIGTERM ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_every_subscriber_gets_a_close_frame_and_the_server_stops_within_its_grace_period() {
+    let data = tempfile::tempdir().unwrap();
+    let server = crate::durability::Server::start(data.path(), &crate::helpers::seed_dir());
+    let port: u16 = server
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/graphql")
+        .parse()
+        .unwrap();
+    // What Socket::open needs of a server: its port (the rest is unused here).
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        store: diplograph::store::Store::temporary().unwrap(),
+        client: reqwest::Client::new(),
+        data_dir: tempfile::tempdir().unwrap(),
+    };
+    let mut sockets = Vec::new();
+    for protocol in [TRANSPORT_WS, LEGACY_WS, TRANSPORT_WS] {
+        let mut socket = Socket::open(&app, protocol).await;
+        socket.init(json!({})).await;
+        socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+        sockets.push(socket);
+    }
+    let sent = Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) }, 0);
+    for socket in &mut sockets {
+        let frame = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match socket.ws.next().await {
+                    Some(Ok(Message::Close(close))) => return close,
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a close frame within 3 s of SIGTERM");
+        assert_eq!(frame.map(|f| u16::from(f.code)), Some(1001));
+    }
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    let took = sent.elapsed();
+    println!("stopped {took:?} after SIGTERM with 3 subscribers connected");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}; the grace period is 5 s");
+}
