@@ -154,7 +154,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_grace_secs)
         .listen(listener)?
         .run();
-        actix_web::rt::spawn(http::close_all_on_signal(connections));
+        tokio::spawn(http::close_all_on_signal(connections));
         Ok(Application {
             port: address.port(),
             server,
