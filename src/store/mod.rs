@@ -692,6 +692,9 @@ impl Store {
     /// outside any transaction (packed index blocks are read here; see
     /// [`packed`]), then writes them all in one transaction.
     fn apply_locked(&self, changes: &[Change], check_references: bool) -> Result<Committed, StoreError> {
+        // First, so a database left closed by a fault is reopened before
+        // the batch reads it.
+        self.ensure_writable()?;
         let mut batch = Batch::new(self);
         let mut done = Vec::with_capacity(changes.len());
         for change in changes {
@@ -707,7 +710,6 @@ impl Store {
         }
         let generation = read_u64(self.meta_get(META_GENERATION)?) + 1;
         let writes = batch.into_writes(generation);
-        self.ensure_writable()?;
         let live = self.live()?;
         let result = live.trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
