@@ -903,7 +903,8 @@ async fn protocol_errors_close_with_the_codes_graphql_transport_ws_specifies() {
 // ---- SIGTERM ------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_sigterm_every_subscriber_gets_a_close_frame_and_the_server_stops_within_its_grace_period() {
+async fn on_sigterm_the_request_in_flight_is_answered_every_subscriber_gets_a_close_frame_and_the_server_stops_in_its_grace_period(
+) {
     let data = tempfile::tempdir().unwrap();
     let server = crate::durability::Server::start(data.path(), &crate::helpers::seed_dir());
     let port: u16 = server
@@ -927,9 +928,40 @@ async fn on_sigterm_every_subscriber_gets_a_close_frame_and_the_server_stops_wit
         socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
         sockets.push(socket);
     }
+    // An HTTP request in flight: its body half sent when the signal comes.
+    let body = r#"{"query":"{ actor(id: \"actor/russia\") { name } }"}"#;
+    let mut in_flight = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
     let sent = Instant::now();
     // SAFETY: kill(2) on our own child's pid with a valid signal number.
     assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) }, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    in_flight.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("Russia") {
+        let n = tokio::time::timeout(Duration::from_secs(5), in_flight.read(&mut chunk))
+            .await
+            .expect("the request in flight is answered")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("Russia"),
+        "{answer}"
+    );
     for socket in &mut sockets {
         let frame = tokio::time::timeout(Duration::from_secs(3), async {
             loop {
