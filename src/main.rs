@@ -18,7 +18,12 @@ fn main() -> anyhow::Result<()> {
     cli.settings.validate()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => diplograph::startup::serve(cli.settings),
-        Command::Seed { check, reset, dir } => diplograph::startup::seed(&cli.settings, dir, check, reset),
+        Command::Seed {
+            check,
+            reset,
+            dir,
+            article,
+        } => diplograph::startup::seed(&cli.settings, dir, check, reset, article.as_deref()),
         Command::Generate { entities, out, seed } => {
             let shape = diplograph::generate::generate(entities, seed, &out)?;
             println!(

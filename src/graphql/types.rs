@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, Result, ID};
 
 use super::connection::{self, EventConnection, PageArgs};
 use super::errors::internal;
@@ -11,6 +11,7 @@ use super::filters::EventFilter;
 use super::loaders::{Link, Loaders};
 use super::memo::{Identified, Shared};
 use super::scalars::{BigInt, Money, Period};
+use super::table::{self, Obj, Ty};
 use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
 use crate::store::Direction;
 
@@ -60,13 +61,29 @@ macro_rules! node_variant {
 }
 node_variant!(Actor, Event, Treaty, FundingAllocation, Place, Source);
 
+/// Each entity type as a [`Node`], to read through the field table.
+macro_rules! as_node {
+    ($($variant:ident),+) => {$(
+        impl $variant {
+            fn node(&self) -> Node {
+                Node::$variant(self.clone())
+            }
+        }
+    )+};
+}
+as_node!(Actor, Event, Treaty, FundingAllocation, Place, Source);
+
 /// The complexity multiplier of a list field without paging arguments: the
 /// number of items such a list is assumed to hold.
 pub const FAN_OUT: usize = 5;
 
 // ---- loading helpers --------------------------------------------------------
 
+/// The request's reads; an error once the operation's time is up.
 pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
+    if ctx.data_opt::<super::Deadline>().is_some_and(|d| d.passed()) {
+        return Err("the operation ran out of time".into());
+    }
     ctx.data::<Loaders>()
 }
 
@@ -103,26 +120,6 @@ pub(super) async fn follow(
     loaders(ctx)?.link(link).await.map_err(internal)
 }
 
-/// Follows a relation and loads what it leads to.
-async fn follow_all<T: TryFrom<Node>>(
-    ctx: &Context<'_>,
-    relation: Relation,
-    direction: Direction,
-    from: &Id,
-) -> Result<Vec<T>> {
-    let link = Link {
-        relation,
-        direction,
-        from: from.clone(),
-    };
-    let nodes = loaders(ctx)?.nodes(link).await.map_err(internal)?;
-    Ok(nodes.iter().cloned().filter_map(|n| T::try_from(n).ok()).collect())
-}
-
-fn sources_of<'a>(ids: &'a [Id]) -> impl Iterator<Item = Id> + 'a {
-    ids.iter().cloned()
-}
-
 // ---- Actor ------------------------------------------------------------------
 
 /// A state, an unrecognised republic, an international body, a government
@@ -131,26 +128,31 @@ fn sources_of<'a>(ids: &'a [Id]) -> impl Iterator<Item = Id> + 'a {
 pub struct Actor(pub Arc<model::Actor>);
 
 /// A post an actor holds in another actor, such as "President" of Russia.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Position {
-    /// The title of the post, such as "Minister of Foreign Affairs".
-    title: String,
-    /// When the post was taken up, if the source says.
-    from: Option<PartialDate>,
-    /// When the post was left, if the source says.
-    to: Option<PartialDate>,
-    /// An editorial note on how this was read from the source.
-    note: Option<String>,
-    #[graphql(skip)]
-    of_id: Id,
-}
+#[derive(Clone)]
+pub struct Position(model::Position);
 
-#[ComplexObject]
+/// A post an actor holds in another actor, such as "President" of Russia.
+#[Object]
 impl Position {
+    /// The title of the post, such as "Minister of Foreign Affairs".
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::Position, "title", Obj::Position(&self.0))
+    }
+    /// When the post was taken up, if the source says.
+    async fn from(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Position, "from", Obj::Position(&self.0))
+    }
+    /// When the post was left, if the source says.
+    async fn to(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Position, "to", Obj::Position(&self.0))
+    }
+    /// An editorial note on how this was read from the source.
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::Position, "note", Obj::Position(&self.0))
+    }
     /// The actor the post belongs to: a state, a ministry, a party.
     async fn of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.of_id)).await
+        table::one(ctx, Ty::Position, "of", Obj::Position(&self.0)).await
     }
 }
 
@@ -179,58 +181,48 @@ impl Participation {
 #[Object]
 impl Actor {
     /// The global id, such as `actor/dmitry-medvedev`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::ACTOR, "id", Obj::Node(&self.node()))
     }
     /// The usual English name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::ACTOR, "name", Obj::Node(&self.node()))
     }
     /// What sort of actor this is.
-    async fn kind(&self) -> ActorKind {
-        self.0.kind
+    async fn kind(&self) -> Result<ActorKind> {
+        table::leaf(Ty::ACTOR, "kind", Obj::Node(&self.node()))
     }
     /// Other names and spellings (Kokoity, Kokoyty); search matches them too.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::ACTOR, "aliases", Obj::Node(&self.node()))
     }
     /// A short description in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::ACTOR, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::ACTOR, "note", Obj::Node(&self.node()))
     }
     /// The larger actor this one belongs to (the State Duma to the Federal Assembly).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.part_of.as_ref()).await
+        table::one(ctx, Ty::ACTOR, "partOf", Obj::Node(&self.node())).await
     }
     /// The actors that belong to this one (a state's ministries).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        follow_all(ctx, Relation::ActorPartOf, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "parts", &self.node()).await
     }
     /// Posts this actor holds, such as "President of Russia".
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn positions(&self) -> Vec<Position> {
-        self.0
-            .positions
-            .iter()
-            .map(|p| Position {
-                title: p.title.clone(),
-                from: p.from,
-                to: p.to,
-                note: p.note.clone(),
-                of_id: p.of.clone(),
-            })
-            .collect()
+        self.0.positions.iter().map(|p| Position(p.clone())).collect()
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        follow_all(ctx, Relation::ActorPositionIn, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "positionHolders", &self.node()).await
     }
     /// Events this actor took part in, in chronological order (undated last),
     /// as a Relay connection that can be filtered and paged.
@@ -245,7 +237,7 @@ impl Actor {
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
     ) -> Result<EventConnection> {
         let link = Link {
-            relation: Relation::EventParticipant,
+            relation: table::relation_of(Ty::ACTOR, "events")?,
             direction: Direction::Backward,
             from: self.0.id.clone(),
         };
@@ -265,7 +257,8 @@ impl Actor {
     /// Every event this actor took part in, with its role in each, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {
-        let targets = follow(ctx, Relation::EventParticipant, Direction::Backward, &self.0.id).await?;
+        let relation = table::relation_of(Ty::ACTOR, "participations")?;
+        let targets = follow(ctx, relation, Direction::Backward, &self.0.id).await?;
         let mut events: Vec<(Event, Role)> = Vec::new();
         let loaded: Vec<Event> = load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await?;
         for event in loaded {
@@ -285,47 +278,47 @@ impl Actor {
     /// Treaties and agreements this actor is a party to.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyParty, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "treaties", &self.node()).await
     }
     /// Treaties and agreements this actor signed in person.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatySignatory, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "signedTreaties", &self.node()).await
     }
     /// Treaties this actor ratified (a legislature).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyRatifier, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "ratifiedTreaties", &self.node()).await
     }
     /// Agreements this actor brokered between others.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyMediator, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "mediatedTreaties", &self.node()).await
     }
     /// Funding this actor gave.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_provided(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingDonor, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingProvided", &self.node()).await
     }
     /// Funding this actor received.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_received(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingRecipient, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingReceived", &self.node()).await
     }
     /// Funding this actor authorised or instructed.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_authorized(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingAuthorizedBy, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingAuthorized", &self.node()).await
     }
     /// Events with a figure this actor claimed (such as a share of buildings destroyed).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn claimed_figures_in(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventFigureClaimant, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "claimedFiguresIn", &self.node()).await
     }
     /// Where the facts about this actor come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::ACTOR, "sources", &self.node()).await
     }
 }
 
@@ -343,21 +336,18 @@ pub struct Event(pub Arc<model::Event>);
 
 /// An actor taking part in an event, and the part it played.
 #[derive(Clone)]
-pub struct Participant {
-    actor_id: Id,
-    role: Role,
-}
+pub struct Participant(model::Participant);
 
 /// An actor taking part in an event, and the part it played.
 #[Object]
 impl Participant {
     /// The actor.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.actor_id)).await
+        table::one(ctx, Ty::Participant, "actor", Obj::Participant(&self.0)).await
     }
     /// The part it played.
-    async fn role(&self) -> Role {
-        self.role
+    async fn role(&self) -> Result<Role> {
+        table::leaf(Ty::Participant, "role", Obj::Participant(&self.0))
     }
 }
 
@@ -369,20 +359,20 @@ pub struct Figure(model::Figure);
 #[Object]
 impl Figure {
     /// What is counted, such as "Russian soldiers deployed".
-    async fn label(&self) -> &str {
-        &self.0.label
+    async fn label(&self) -> Result<String> {
+        table::leaf(Ty::Figure, "label", Obj::Figure(&self.0))
     }
     /// The number, exact, as a decimal string.
-    async fn value(&self) -> BigInt {
-        BigInt::new(self.0.value as i128)
+    async fn value(&self) -> Result<BigInt> {
+        table::leaf(Ty::Figure, "value", Obj::Figure(&self.0))
     }
     /// The unit: "soldiers", "percent", "days".
-    async fn unit(&self) -> &str {
-        &self.0.unit
+    async fn unit(&self) -> Result<String> {
+        table::leaf(Ty::Figure, "unit", Obj::Figure(&self.0))
     }
     /// Who stated the figure, when it is a claim rather than an established count.
     async fn claimed_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.claimed_by.as_ref()).await
+        table::one(ctx, Ty::Figure, "claimedBy", Obj::Figure(&self.0)).await
     }
 }
 
@@ -391,20 +381,20 @@ impl Figure {
 #[Object]
 impl Event {
     /// The global id, such as `event/recognition-decrees`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::EVENT, "id", Obj::Node(&self.node()))
     }
     /// A short title in our own words.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::EVENT, "title", Obj::Node(&self.node()))
     }
     /// What sort of event this is.
-    async fn kind(&self) -> EventKind {
-        self.0.kind
+    async fn kind(&self) -> Result<EventKind> {
+        table::leaf(Ty::EVENT, "kind", Obj::Node(&self.node()))
     }
     /// When it happened, as precisely as the source says; null when the source gives no date.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::EVENT, "date", Obj::Node(&self.node()))
     }
     /// The exact first and last day the date covers, with its precision.
     async fn period(&self) -> Option<Period> {
@@ -412,37 +402,30 @@ impl Event {
     }
     /// Where it happened, if known.
     async fn place(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.place.as_ref()).await
+        table::one(ctx, Ty::EVENT, "place", Obj::Node(&self.node())).await
     }
     /// What happened, in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::EVENT, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::EVENT, "note", Obj::Node(&self.node()))
     }
     /// Who took part, and in what role.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participants(&self) -> Vec<Participant> {
-        self.0
-            .participants
-            .iter()
-            .map(|p| Participant {
-                actor_id: p.actor.clone(),
-                role: p.role,
-            })
-            .collect()
+        self.0.participants.iter().map(|p| Participant(p.clone())).collect()
     }
     /// Treaties this event concerned (signed, ratified, invoked).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        load_all(ctx, self.0.treaties.iter().cloned()).await
+        table::many(ctx, Ty::EVENT, "treaties", &self.node()).await
     }
     /// Funding allocated in this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingEvent, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "fundingAllocations", &self.node()).await
     }
     /// Numbers stated about this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -451,36 +434,36 @@ impl Event {
     }
     /// The larger event this one is part of (a visit within a war, a signing within a visit).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.part_of.as_ref()).await
+        table::one(ctx, Ty::EVENT, "partOf", Obj::Node(&self.node())).await
     }
     /// The smaller events this one is made of.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventPartOf, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "parts", &self.node()).await
     }
     /// For undated events: events the source says this one came after.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn after(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        load_all(ctx, self.0.after.iter().cloned()).await
+        table::many(ctx, Ty::EVENT, "after", &self.node()).await
     }
     /// Events the source says came after this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn followed_by(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventAfter, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "followedBy", &self.node()).await
     }
     /// For a statement: the later event in which it was taken back.
     async fn retracted_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.retracted_by.as_ref()).await
+        table::one(ctx, Ty::EVENT, "retractedBy", Obj::Node(&self.node())).await
     }
     /// For a retraction: the statements it took back.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn retracts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventRetractedBy, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "retracts", &self.node()).await
     }
     /// Where the facts about this event come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::EVENT, "sources", &self.node()).await
     }
 }
 
@@ -500,11 +483,11 @@ pub struct Ratification(model::Ratification);
 impl Ratification {
     /// The ratifying body, such as the State Duma.
     async fn by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.by)).await
+        table::one(ctx, Ty::Ratification, "by", Obj::Ratification(&self.0)).await
     }
     /// When it ratified, if known.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Ratification, "date", Obj::Ratification(&self.0))
     }
 }
 
@@ -513,52 +496,52 @@ impl Ratification {
 #[Object]
 impl Treaty {
     /// The global id, such as `treaty/friendship-2008`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::TREATY, "id", Obj::Node(&self.node()))
     }
     /// The name of the instrument.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::TREATY, "name", Obj::Node(&self.node()))
     }
     /// What sort of instrument it is.
-    async fn kind(&self) -> TreatyKind {
-        self.0.kind
+    async fn kind(&self) -> Result<TreatyKind> {
+        table::leaf(Ty::TREATY, "kind", Obj::Node(&self.node()))
     }
     /// Other names it goes by.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::TREATY, "aliases", Obj::Node(&self.node()))
     }
     /// True when the source only cites this instrument (the UN Charter),
     /// false when it was concluded within the story.
-    async fn cited_only(&self) -> bool {
-        self.0.cited_only
+    async fn cited_only(&self) -> Result<bool> {
+        table::leaf(Ty::TREATY, "citedOnly", Obj::Node(&self.node()))
     }
     /// What it is, in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::TREATY, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::TREATY, "note", Obj::Node(&self.node()))
     }
     /// When it was signed, as precisely as known.
-    async fn signed_on(&self) -> Option<PartialDate> {
-        self.0.signed_on
+    async fn signed_on(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::TREATY, "signedOn", Obj::Node(&self.node()))
     }
     /// Where it was signed.
     async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.signed_at.as_ref()).await
+        table::one(ctx, Ty::TREATY, "signedAt", Obj::Node(&self.node())).await
     }
     /// The states or bodies bound by it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        load_all(ctx, self.0.parties.iter().cloned()).await
+        table::many(ctx, Ty::TREATY, "parties", &self.node()).await
     }
     /// The people who signed it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        load_all(ctx, self.0.signatories.iter().cloned()).await
+        table::many(ctx, Ty::TREATY, "signatories", &self.node()).await
     }
     /// Who ratified it, and when.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -566,43 +549,41 @@ impl Treaty {
         self.0.ratifications.iter().cloned().map(Ratification).collect()
     }
     /// When it came into force.
-    async fn entered_into_force_on(&self) -> Option<PartialDate> {
-        self.0.entered_into_force_on
+    async fn entered_into_force_on(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::TREATY, "enteredIntoForceOn", Obj::Node(&self.node()))
     }
     /// What it provides, each in a sentence of our own.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn provisions(&self) -> &[String] {
-        &self.0.provisions
+    async fn provisions(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::TREATY, "provisions", Obj::Node(&self.node()))
     }
     /// Who brokered it.
     async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.mediator.as_ref()).await
+        table::one(ctx, Ty::TREATY, "mediator", Obj::Node(&self.node())).await
     }
     /// The treaty this one implements or rests on.
     async fn based_on(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        load_one(ctx, self.0.based_on.as_ref()).await
+        table::one(ctx, Ty::TREATY, "basedOn", Obj::Node(&self.node())).await
     }
     /// Treaties and agreements that rest on this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyBasedOn, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::TREATY, "derivedTreaties", &self.node()).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> = follow_all(ctx, Relation::EventTreaty, Direction::Backward, &self.0.id).await?;
-        events.sort_by_key(|e| connection::event_sort_key(&e.0));
-        Ok(events)
+        table::many(ctx, Ty::TREATY, "events", &self.node()).await
     }
     /// Funding allocated on the basis of this treaty.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingBasis, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::TREATY, "fundingAllocations", &self.node()).await
     }
     /// Where the facts about this treaty come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::TREATY, "sources", &self.node()).await
     }
 }
 
@@ -616,12 +597,12 @@ pub struct FundingAllocation(pub Arc<model::FundingAllocation>);
 #[Object]
 impl FundingAllocation {
     /// The global id, such as `funding/federal-budget-2009`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::FUNDING, "id", Obj::Node(&self.node()))
     }
     /// A short title in our own words.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::FUNDING, "title", Obj::Node(&self.node()))
     }
     /// How much, exactly, in which currency.
     async fn amount(&self) -> Money {
@@ -629,40 +610,40 @@ impl FundingAllocation {
     }
     /// Who gave the money.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.donor)).await
+        table::one(ctx, Ty::FUNDING, "donor", Obj::Node(&self.node())).await
     }
     /// Who received it.
     async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.recipient)).await
+        table::one(ctx, Ty::FUNDING, "recipient", Obj::Node(&self.node())).await
     }
     /// What it was for.
-    async fn purpose(&self) -> &str {
-        &self.0.purpose
+    async fn purpose(&self) -> Result<String> {
+        table::leaf(Ty::FUNDING, "purpose", Obj::Node(&self.node()))
     }
     /// When it was allocated, as precisely as known; null when the source gives no date.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::FUNDING, "date", Obj::Node(&self.node()))
     }
     /// Who authorised or instructed it.
     async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.authorized_by.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "authorizedBy", Obj::Node(&self.node())).await
     }
     /// The treaty it rests on, where known.
     async fn basis(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        load_one(ctx, self.0.basis.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "basis", Obj::Node(&self.node())).await
     }
     /// The event in which it was allocated.
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.event.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "event", Obj::Node(&self.node())).await
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::FUNDING, "note", Obj::Node(&self.node()))
     }
     /// Where the facts about this allocation come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::FUNDING, "sources", &self.node()).await
     }
 }
 
@@ -676,55 +657,53 @@ pub struct Place(pub Arc<model::Place>);
 #[Object]
 impl Place {
     /// The global id, such as `place/tskhinval`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::PLACE, "id", Obj::Node(&self.node()))
     }
     /// The usual English name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::PLACE, "name", Obj::Node(&self.node()))
     }
     /// What sort of place this is.
-    async fn kind(&self) -> PlaceKind {
-        self.0.kind
+    async fn kind(&self) -> Result<PlaceKind> {
+        table::leaf(Ty::PLACE, "kind", Obj::Node(&self.node()))
     }
     /// Other names and spellings (Tskhinvali).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::PLACE, "aliases", Obj::Node(&self.node()))
     }
     /// A short description in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::PLACE, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::PLACE, "note", Obj::Node(&self.node()))
     }
     /// The larger place this one lies within.
     async fn within(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.within.as_ref()).await
+        table::one(ctx, Ty::PLACE, "within", Obj::Node(&self.node())).await
     }
     /// Places that lie directly within this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
-        follow_all(ctx, Relation::PlaceWithin, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::PLACE, "contains", &self.node()).await
     }
     /// Events that happened here, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> = follow_all(ctx, Relation::EventPlace, Direction::Backward, &self.0.id).await?;
-        events.sort_by_key(|e| connection::event_sort_key(&e.0));
-        Ok(events)
+        table::many(ctx, Ty::PLACE, "events", &self.node()).await
     }
     /// Treaties signed here.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatySignedAt, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::PLACE, "treaties", &self.node()).await
     }
     /// Where the facts about this place come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::PLACE, "sources", &self.node()).await
     }
 }
 
@@ -738,30 +717,37 @@ pub struct Source(pub Arc<model::Source>);
 #[Object]
 impl Source {
     /// The global id, such as `source/background`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::SOURCE, "id", Obj::Node(&self.node()))
     }
     /// The document, such as the Wikipedia article.
-    async fn document(&self) -> &str {
-        &self.0.document
+    async fn document(&self) -> Result<String> {
+        table::leaf(Ty::SOURCE, "document", Obj::Node(&self.node()))
     }
     /// The section of the document.
-    async fn section(&self) -> Option<&str> {
-        self.0.section.as_deref()
+    async fn section(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "section", Obj::Node(&self.node()))
     }
     /// A link to the document, where it has one.
-    async fn url(&self) -> Option<&str> {
-        self.0.url.as_deref()
+    async fn url(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "url", Obj::Node(&self.node()))
     }
     /// An editorial note.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "note", Obj::Node(&self.node()))
+    }
+    /// How directly the source states what is cited from it: `BODY` (the
+    /// document's running text), `CAPTION` (a photo caption) or `INFERRED`
+    /// (the seed's own inference, explained in the citing entity's `note`).
+    /// A fact backed only by a caption or an inference is less certain than
+    /// one the body text states.
+    async fn kind(&self) -> Result<model::SourceKind> {
+        table::leaf(Ty::SOURCE, "kind", Obj::Node(&self.node()))
     }
     /// Every entity that cites this source.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
-        let targets = follow(ctx, Relation::CitedSource, Direction::Backward, &self.0.id).await?;
-        load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await
+        table::many(ctx, Ty::SOURCE, "citedBy", &self.node()).await
     }
 }
 

@@ -250,6 +250,56 @@ async fn node_returns_every_type_with_its_typename_and_only_its_own_fragment() {
 }
 
 #[tokio::test]
+async fn a_source_says_whether_it_is_body_text_a_caption_or_an_inference() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            r#"{
+                visit: event(id: "event/medvedev-visits-military-base") { sources { id kind } }
+                makarov: actor(id: "actor/nikolay-makarov") { sources { id kind } }
+                agreements: treaty(id: "treaty/finance-agreements-2009") { sources { kind } }
+            }"#,
+        )
+        .await;
+    assert_eq!(
+        data["visit"]["sources"],
+        json!([{ "id": "source/military-ties-caption", "kind": "CAPTION" }]),
+        "the base visit is known only from a caption"
+    );
+    assert_eq!(
+        data["makarov"]["sources"],
+        json!([{ "id": "source/military-ties", "kind": "BODY" }]),
+        "Nikolay Makarov is known from the body text"
+    );
+    let kinds: BTreeSet<String> = strings_at(&data["agreements"], &["sources", "*", "kind"])
+        .into_iter()
+        .collect();
+    assert_eq!(kinds, ["BODY", "INFERRED"].map(String::from).into_iter().collect());
+}
+
+#[tokio::test]
+async fn tskhinvals_places_lead_to_the_base_visit() {
+    let app = spawn_app().await;
+    let data = app
+        .data(r#"{ place(id: "place/tskhinval") { contains { id note events { id } } } }"#)
+        .await;
+    let base = data["place"]["contains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "place/russian-military-base-tskhinval")
+        .expect("the base lies within Tskhinval");
+    assert!(
+        ids(&base["events"]).contains(&"event/medvedev-visits-military-base".to_owned()),
+        "{base}"
+    );
+    assert!(
+        base["note"].as_str().unwrap().contains("near"),
+        "the note says the text has it near the city"
+    );
+}
+
+#[tokio::test]
 async fn nodes_keeps_the_order_asked_and_gives_null_for_an_unknown_id() {
     let app = spawn_app().await;
 
@@ -535,9 +585,9 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
             "a name and a kind together",
             json!({ "name": "sergey", "kind": "PERSON" }),
             set(&[
-                "actor/nikolay-makarov",
                 "actor/sergey-ivanov",
                 "actor/sergey-lavrov",
+                "actor/sergey-makarov",
                 "actor/sergey-shoygu",
             ]),
         ),
@@ -591,11 +641,8 @@ async fn treaty_filters_by_party_kind_and_signing_date_give_the_matching_treatie
         (
             "signed within a year",
             json!({ "signedFrom": "2009", "signedTo": "2009" }),
-            set(&[
-                "treaty/border-protection-2009",
-                "treaty/finance-agreements-2009",
-                "treaty/prosecutors-agreement-2009",
-            ]),
+            // Not the finance agreements: the article does not date them.
+            set(&["treaty/border-protection-2009", "treaty/prosecutors-agreement-2009"]),
         ),
         (
             "signed within a month, including one dated only by that month",
@@ -752,11 +799,7 @@ async fn search_finds_entities_by_name_alias_and_any_case_or_accent() {
         ("upper case", "LAVROV", "actor/sergey-lavrov"),
         ("a place alias", "Tskhinvali", "place/tskhinval"),
         ("a treaty alias", "Helsinki Accords", "treaty/helsinki-final-act-1975"),
-        (
-            "an alias with mixed case",
-            "emercom",
-            "actor/russian-emergencies-ministry",
-        ),
+        ("an alias with mixed case", "AnatoLIY", "actor/anatoly-serdyukov"),
     ];
     let app = spawn_app().await;
 
@@ -830,7 +873,7 @@ async fn the_timeline_filters_by_actor_and_period() {
             from: None,
             to: None,
             window: ("0001-01-01", "9999-12-31"),
-            includes: "event/friendship-treaty-signing",
+            includes: "event/border-treaty-signing",
         },
         Case {
             description: "one actor by bare slug, one year",
@@ -931,8 +974,8 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
     );
     let signing = events
         .iter()
-        .find(|e| e["id"] == "event/friendship-treaty-signing")
-        .expect("Medvedev signed the friendship treaty");
+        .find(|e| e["id"] == "event/border-treaty-signing")
+        .expect("Medvedev signed the border treaty");
     let kokoity = signing["participants"]
         .as_array()
         .unwrap()
@@ -948,7 +991,7 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
         .find(|p| p["actor"]["id"] == "actor/russia")
         .expect("Russia is a party at the signing");
     let treaties = as_set(&russia["actor"]["treaties"]);
-    assert!(treaties.contains("treaty/friendship-2008"), "{treaties:?}");
+    assert!(treaties.contains("treaty/border-protection-2009"), "{treaties:?}");
     assert_eq!(
         treaties,
         seed_ids("treaties", |t| {
@@ -1179,4 +1222,58 @@ async fn typename_with_include_skip_and_a_boolean_or_a_declared_variable_still_r
         serde_json::json!({ "__typename": "Query", "actor": { "name": "Russia" } }),
         "{answer}"
     );
+}
+
+/// The keys of `treaty` in an answer, in the order they were written.
+fn treaty_keys(answer: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(answer).unwrap();
+    value["data"]["treaty"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_come_back_in_selection_order_on_a_first_run_a_plan_run_and_a_cache_hit() {
+    // Asked in another order than the type declares its fields, with fields
+    // that read other entities between scalars.
+    let query = r#"{ treaty(id: "treaty/friendship-2008") { name signedOn enteredIntoForceOn
+        signedAt { name } signatories { name } ratifications { date } provisions fundingAllocations { id }
+        kind parties { id } id } }"#;
+    let asked = [
+        "name",
+        "signedOn",
+        "enteredIntoForceOn",
+        "signedAt",
+        "signatories",
+        "ratifications",
+        "provisions",
+        "fundingAllocations",
+        "kind",
+        "parties",
+        "id",
+    ];
+    for cached in [true, false] {
+        let app = crate::helpers::spawn_app_with(|s| s.response_cache = cached).await;
+        for run in ["first run", if cached { "cache hit" } else { "plan run" }] {
+            let response = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .json(&serde_json::json!({ "query": query }))
+                .send()
+                .await
+                .unwrap();
+            let hit = response
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let answer = response.text().await.unwrap();
+            assert_eq!(treaty_keys(&answer), asked, "{run}: {answer}");
+            if run == "cache hit" {
+                assert_eq!(hit.as_deref(), Some("hit"), "{run}");
+            }
+        }
+    }
 }

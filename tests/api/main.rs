@@ -1,9 +1,11 @@
 //! The integration tests: one binary, real servers on port 0, real sled databases.
 
 mod batching;
+mod clients;
 mod compression;
 mod cors_and_apq;
 mod durability;
+mod field_table;
 mod full_disk;
 mod graphql;
 mod helpers;
@@ -17,6 +19,7 @@ mod response_cache;
 mod schema_file;
 mod seed;
 mod seed_facts;
+mod seed_lint;
 mod shared_subtrees;
 mod store;
 mod subscriptions;
