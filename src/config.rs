@@ -47,6 +47,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,
+    /// Check the store: acknowledged writes lost, damaged records (by id),
+    /// indexes that disagree with entities. Exits non-zero on any problem.
+    Verify,
     /// Write a deterministic synthetic graph as seed files (benchmarks, scale tests).
     Generate {
         /// About how many entities in all.
@@ -202,6 +205,19 @@ pub struct Settings {
     /// Seconds a client may take to send its request headers and body (slow clients get 408).
     #[arg(long, env = "DIPLOGRAPH_CLIENT_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub client_timeout_secs: u64,
+    /// Free space (MiB) the data directory's disk must keep: below it, writes are
+    /// refused with `STORAGE_UNAVAILABLE` before the disk is completely full (0: no floor).
+    #[arg(long, env = "DIPLOGRAPH_MIN_FREE_MB", default_value_t = 64, global = true)]
+    pub min_free_mb: u64,
+    /// Serve a damaged store (acknowledged writes lost, records that cannot
+    /// be read) instead of refusing to start: what is intact is served.
+    #[arg(long, env = "DIPLOGRAPH_ALLOW_DAMAGED", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true", global = true)]
+    pub allow_damaged: bool,
+    /// Seconds the server takes to stop on SIGTERM/SIGINT: WebSocket subscribers
+    /// get a close frame at once, in-flight requests are answered, and whatever
+    /// still runs after this is cut off.
+    #[arg(long, env = "DIPLOGRAPH_SHUTDOWN_GRACE_SECS", default_value_t = 5, global = true)]
+    pub shutdown_grace_secs: u64,
 }
 
 /// A setting that does not make sense.
@@ -357,6 +373,9 @@ impl fmt::Display for Settings {
         writeln!(f, "seed_dir = {}", s.seed_dir.display())?;
         writeln!(f, "playground_assets = {}", s.playground_assets)?;
         writeln!(f, "cache_mb = {}", s.cache_mb)?;
+        writeln!(f, "min_free_mb = {}", s.min_free_mb)?;
+        writeln!(f, "allow_damaged = {}", s.allow_damaged)?;
+        writeln!(f, "shutdown_grace_secs = {}", s.shutdown_grace_secs)?;
         writeln!(f, "workers = {}", s.workers)?;
         writeln!(f, "max_page_size = {}", s.max_page_size)?;
         writeln!(f, "body_limit = {}", s.body_limit)?;

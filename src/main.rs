@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { dir } => diplograph::startup::export(&cli.settings, &dir),
+        Command::Verify => diplograph::startup::verify(&cli.settings),
         Command::Schema => {
             print!("{}", diplograph::graphql::sdl());
             Ok(())

@@ -31,6 +31,18 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    store.set_min_free_bytes(settings.min_free_mb * 1024 * 1024);
+    let damage = store.damage();
+    if !damage.is_empty() {
+        if !settings.allow_damaged {
+            anyhow::bail!(
+                "refusing to start on a damaged store: {}. Run `diplograph verify` for details and `diplograph export DIR` to salvage every intact entity (then re-seed from DIR), or start with --allow-damaged to serve what is intact",
+                damage.join("; ")
+            );
+        }
+        tracing::error!(problems = %damage.join("; "), "serving a damaged store (--allow-damaged)");
+        store.accept_damage();
+    }
     let state = store.seed_state()?;
     if let SeedState::Loaded { hash } = &state {
         // A changed seed is merged in; an unchanged one costs one read of the files.
@@ -98,10 +110,10 @@ impl Application {
                 },
                 compression: settings.compression,
             },
-            persisted: Arc::new(Persisted::new(
-                settings.apq.then_some(settings.apq_cache_size),
-                allow_list,
-            )),
+            persisted: Arc::new(
+                Persisted::new(settings.apq.then_some(settings.apq_cache_size), allow_list)
+                    .limited(settings.max_query_chars),
+            ),
             labels: Arc::new(OperationLabels::default()),
             auth: Arc::new(Auth::new(settings.all_write_tokens()?)),
             ws: WsOptions {
@@ -126,6 +138,7 @@ impl Application {
                 dir.display()
             );
         }
+        let connections = state.connections.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(http::cors(&state.options))
@@ -138,8 +151,10 @@ impl Application {
             settings.workers
         })
         .client_request_timeout(Duration::from_secs(settings.client_timeout_secs))
+        .shutdown_timeout(settings.shutdown_grace_secs)
         .listen(listener)?
         .run();
+        tokio::spawn(http::close_all_on_signal(connections));
         Ok(Application {
             port: address.port(),
             server,
@@ -214,6 +229,24 @@ pub fn seed(
             dir.display()
         ),
     }
+    Ok(())
+}
+
+/// `diplograph verify`: every problem found, one a line; an error (a
+/// non-zero exit) when there is any.
+pub fn verify(settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    let problems = store.verify()?;
+    for problem in &problems {
+        println!("{problem}");
+    }
+    anyhow::ensure!(
+        problems.is_empty(),
+        "the store at {} has {} problems; `diplograph export DIR` salvages every intact entity",
+        settings.data_dir.display(),
+        problems.len()
+    );
+    println!("the store at {} is sound", settings.data_dir.display());
     Ok(())
 }
 

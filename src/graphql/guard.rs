@@ -70,59 +70,114 @@ pub fn refusal(code: &'static str, message: impl Into<String>) -> ServerError {
     err
 }
 
-/// Counts GraphQL tokens without building them, stopping once past `max`.
-fn count_tokens(query: &str, max: usize) -> usize {
+/// What kind of lexical token a [`Token`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A name, or a number (the two are told apart by their first character).
+    Word,
+    /// A string or block string, quotes and escapes included, as written.
+    String,
+    /// `!`, `$`, `(`, `...` and the other punctuators, and any other character.
+    Punctuator,
+}
+
+/// One lexical token of a GraphQL document, as written in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token<'q> {
+    pub kind: TokenKind,
+    pub text: &'q str,
+}
+
+/// The GraphQL lexer: the tokens of `query`, skipping whitespace, commas and
+/// comments. It never fails: what the parser would refuse still comes out
+/// as tokens (an unterminated string runs to the end of its line, or of the
+/// document for a block string), so it can count and key any text. The
+/// guard counts with it, and the response cache keys on it.
+pub fn tokens(query: &str) -> impl Iterator<Item = Token<'_>> {
     let bytes = query.as_bytes();
     let mut i = 0;
-    let mut n = 0;
-    while i < bytes.len() && n <= max {
-        let b = bytes[i];
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'"' => {
-                n += 1;
-                let block = bytes[i..].starts_with(b"\"\"\"");
-                i += if block { 3 } else { 1 };
-                while i < bytes.len() {
-                    if block && bytes[i..].starts_with(b"\"\"\"") {
-                        i += 3;
-                        break;
-                    }
-                    if !block && bytes[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if !block && (bytes[i] == b'"' || bytes[i] == b'\n') {
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            match bytes[i] {
+                b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+                // A byte-order mark is ignored like whitespace.
+                0xEF if bytes[i..].starts_with("\u{feff}".as_bytes()) => i += 3,
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                         i += 1;
-                        break;
                     }
-                    i += 1;
                 }
-            }
-            b'.' if bytes[i..].starts_with(b"...") => {
-                n += 1;
-                i += 3;
-            }
-            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
-                n += 1;
-                while i < bytes.len()
-                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
-                {
-                    i += 1;
-                }
-            }
-            _ => {
-                n += 1;
-                i += 1;
+                _ => break,
             }
         }
-    }
-    n
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        let b = bytes[i];
+        let kind = if b == b'"' {
+            if bytes[i..].starts_with(b"\"\"\"") {
+                // A block string ends at the first `"""` not escaped as `\"""`.
+                i += 3;
+                loop {
+                    if i >= bytes.len() {
+                        break;
+                    }
+                    if bytes[i..].starts_with(b"\\\"\"\"") {
+                        i += 4;
+                    } else if bytes[i..].starts_with(b"\"\"\"") {
+                        i += 3;
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+            } else {
+                i += 1;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'\\' => i += 2,
+                        b'"' => {
+                            i += 1;
+                            break;
+                        }
+                        b'\n' | b'\r' => break,
+                        _ => i += 1,
+                    }
+                }
+            }
+            TokenKind::String
+        } else if bytes[i..].starts_with(b"...") {
+            i += 3;
+            TokenKind::Punctuator
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            i += 1;
+            // Names and numbers (with their fraction and exponent).
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric()
+                    || bytes[i] == b'_'
+                    || (bytes[i] == b'.' && !bytes[i..].starts_with(b"..."))
+                    || ((bytes[i] == b'-' || bytes[i] == b'+') && matches!(bytes[i - 1], b'e' | b'E')))
+            {
+                i += 1;
+            }
+            TokenKind::Word
+        } else {
+            // One character, whole (a stray non-ASCII one included).
+            i += query[i..].chars().next().map_or(1, char::len_utf8);
+            TokenKind::Punctuator
+        };
+        let end = i.min(bytes.len());
+        Some(Token {
+            kind,
+            text: &query[start..end],
+        })
+    })
+}
+
+/// Counts tokens, stopping once past `max`.
+fn count_tokens(query: &str, max: usize) -> usize {
+    tokens(query).take(max.saturating_add(1)).count()
 }
 
 /// Measures a parsed document: aliases and directives as written, root
@@ -135,6 +190,9 @@ struct Survey<'a> {
     introspection: bool,
     selections: usize,
     budget: usize,
+    /// The first misuse of `__typename` (async-graphql's validation skips
+    /// that field): its message and where it is.
+    typename: Option<(String, async_graphql::Pos)>,
 }
 
 impl<'a> Survey<'a> {
@@ -147,7 +205,54 @@ impl<'a> Survey<'a> {
             introspection: false,
             selections: 0,
             budget,
+            typename: None,
         }
+    }
+
+    /// Validates `__typename` like any field: it takes no arguments, and
+    /// only `@include`/`@skip` with a Boolean `if` (a literal or a declared
+    /// variable).
+    fn check_typename(&mut self, f: &async_graphql::parser::types::Field) {
+        use async_graphql_value::Value as V;
+        if self.typename.is_some() {
+            return;
+        }
+        let at = f.name.pos;
+        if let Some((name, _)) = f.arguments.first() {
+            self.typename = Some((
+                format!("`__typename` takes no arguments, but `{}` is given", name.node),
+                at,
+            ));
+            return;
+        }
+        for directive in &f.directives {
+            let d = &directive.node;
+            let name = d.name.node.as_str();
+            if name != "include" && name != "skip" {
+                self.typename = Some((format!("unknown directive `@{name}`"), directive.pos));
+                return;
+            }
+            let message = match d.arguments.as_slice() {
+                [(arg, value)] if arg.node == "if" => match &value.node {
+                    V::Boolean(_) => None,
+                    V::Variable(var) if self.declared(var) => None,
+                    V::Variable(var) => Some(format!("variable `${var}` is not defined")),
+                    other => Some(format!("`@{name}(if:)` takes a Boolean, not `{other}`")),
+                },
+                _ => Some(format!("`@{name}` takes exactly one argument, `if: Boolean!`")),
+            };
+            if let Some(message) = message {
+                self.typename = Some((message, directive.pos));
+                return;
+            }
+        }
+    }
+
+    fn declared(&self, var: &Name) -> bool {
+        self.doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.variable_definitions.iter().any(|v| v.node.name.node == *var))
     }
 
     /// Counts what is written, once per occurrence in the text.
@@ -162,6 +267,9 @@ impl<'a> Survey<'a> {
                     self.max_directives = self.max_directives.max(f.directives.len());
                     if matches!(f.name.node.as_str(), "__schema" | "__type") {
                         self.introspection = true;
+                    }
+                    if f.name.node == "__typename" {
+                        self.check_typename(f);
                     }
                     self.written(&f.selection_set.node);
                 }
@@ -251,6 +359,11 @@ fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
     }
     for (_, fragment) in doc.fragments.iter() {
         survey.written(&fragment.node.selection_set.node);
+    }
+    if let Some((message, at)) = survey.typename {
+        let mut err = refusal("GRAPHQL_VALIDATION_FAILED", message);
+        err.locations = vec![at];
+        return Err(err);
     }
     if let Some(name) = survey.cycle {
         return Err(refusal(
@@ -471,6 +584,28 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn texts(query: &str) -> Vec<&str> {
+        tokens(query).map(|t| t.text).collect()
+    }
+
+    #[test]
+    fn the_lexer_knows_escaped_triple_quotes_in_block_strings() {
+        assert_eq!(
+            texts(r#"{ a(s: """x \""" y""") b }"#),
+            ["{", "a", "(", "s", ":", r#""""x \""" y""""#, ")", "b", "}"]
+        );
+        assert_eq!(
+            texts(r#"{ a(s: "x\"y") }"#),
+            ["{", "a", "(", "s", ":", r#""x\"y""#, ")", "}"]
+        );
+        assert_eq!(
+            texts("query($x: Float = -1.5e+3) { ...F }"),
+            ["query", "(", "$", "x", ":", "Float", "=", "-1.5e+3", ")", "{", "...", "F", "}"]
+        );
+        assert_eq!(texts("{ a } # comment\n"), ["{", "a", "}"]);
+        assert_eq!(texts("{ é }"), ["{", "é", "}"]);
+    }
 
     #[test]
     fn tokens_are_counted_like_the_lexer_would() {

@@ -18,6 +18,11 @@ use crate::store::{Change, Committed, Store, StoreError};
 #[derive(Clone, Copy, Debug)]
 pub struct WriteAccess;
 
+/// Error code for a write the disk cannot take now (full, failing, or under
+/// the free-space floor); nothing of it is kept, and writes resume by
+/// themselves once the disk has room.
+pub const STORAGE_UNAVAILABLE: &str = "STORAGE_UNAVAILABLE";
+
 /// Error code for a delete refused because other entities refer to the target.
 pub const CONFLICT: &str = "CONFLICT";
 
@@ -46,9 +51,78 @@ fn camel(path: &str) -> String {
     out
 }
 
+/// Longest text a field of mutation input may hold, in characters, by the
+/// field's name (as in seed files); fields not listed get [`DEFAULT_TEXT_LIMIT`].
+/// Documented in the README ("Writes").
+pub const TEXT_LIMITS: &[(&str, usize)] = &[
+    ("name", 300),
+    ("title", 300),
+    ("aliases", 300),
+    ("label", 300),
+    ("unit", 100),
+    ("summary", 10_000),
+    ("note", 10_000),
+    ("provisions", 2_000),
+    ("purpose", 2_000),
+    ("section", 1_000),
+];
+
+/// Longest text of any other field (ids, dates, amounts are checked further on their own).
+pub const DEFAULT_TEXT_LIMIT: usize = 1_000;
+
+/// Whether `c` may be stored: no control characters but newline and tab,
+/// and no bidirectional overrides or isolates (which can make stored text
+/// read differently from what it holds).
+fn allowed_char(c: char) -> bool {
+    if c == '\n' || c == '\t' {
+        return true;
+    }
+    !(c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c))
+}
+
+/// Checks every string of mutation input (seed-format JSON) against its
+/// field's length limit and for refused characters; the error names the
+/// field (`input.summary`, `input.positions[0].title`).
+fn check_text(value: &Value, path: &str, field: &str) -> Result<()> {
+    match value {
+        Value::String(text) => {
+            let limit = TEXT_LIMITS
+                .iter()
+                .find(|(name, _)| *name == field)
+                .map_or(DEFAULT_TEXT_LIMIT, |(_, n)| *n);
+            let chars = text.chars().count();
+            if chars > limit {
+                return Err(bad_input(
+                    path,
+                    format!("is {chars} characters long; the limit is {limit}"),
+                ));
+            }
+            if let Some((at, c)) = text.chars().enumerate().find(|(_, c)| !allowed_char(*c)) {
+                return Err(bad_input(
+                    path,
+                    format!(
+                        "holds the control character U+{:04X} at character {at}; only newline and tab are allowed",
+                        c as u32
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check_text(item, &format!("{path}[{i}]"), field)),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(key, item)| check_text(item, &format!("{path}.{}", camel(key)), key)),
+        _ => Ok(()),
+    }
+}
+
 /// Turns a JSON value in seed format into a checked entity, or a
 /// `BAD_USER_INPUT` error naming the input field at fault.
 fn parse(kind: EntityKind, value: &Value) -> Result<Entity> {
+    check_text(value, "input", "")?;
     let entity = crate::seed::parse_entity(kind, value).map_err(|(field, message)| {
         let path = format!("input.{}", camel(field.as_deref().unwrap_or("")));
         bad_input(path.trim_end_matches('.'), message)
@@ -66,8 +140,12 @@ fn store_error(err: StoreError) -> async_graphql::Error {
             bad_input(&format!("input.{}", camel(field)), format!("`{target}` does not exist"))
         }
         StoreError::AlreadyExists { id } => bad_input("input.id", format!("{id} already exists")),
+        e @ StoreError::Cycle { field, .. } => bad_input(&format!("input.{}", camel(field)), e.to_string()),
         StoreError::NotFound { id } => async_graphql::Error::new(format!("{id} does not exist"))
             .extend_with(|_, e| e.set("code", super::NOT_FOUND)),
+        e @ StoreError::Unavailable { .. } => {
+            async_graphql::Error::new(e.to_string()).extend_with(|_, x| x.set("code", STORAGE_UNAVAILABLE))
+        }
         e @ StoreError::Referenced { .. } => {
             async_graphql::Error::new(e.to_string()).extend_with(|_, x| x.set("code", CONFLICT))
         }
@@ -95,11 +173,9 @@ async fn commit(ctx: &Context<'_>, changes: Vec<Change>) -> Result<std::sync::Ar
     run_write(store(ctx)?, move |s| s.commit(&changes)).await
 }
 
-/// A free id for a new entity: the given one, or a slug of its name.
-fn new_id(store: &Store, kind: EntityKind, given: Option<&ID>, name: &str) -> Result<Id> {
-    if let Some(given) = given {
-        return Id::parse_as(kind, given.as_str()).map_err(|e| bad_input("input.id", e));
-    }
+/// The ids a new entity may take when none is given: a slug of its name,
+/// then the slug with `-2`, `-3`, … (the store takes the first free one).
+fn candidate_ids(kind: EntityKind, name: &str) -> Result<Vec<Id>> {
     let folded = text::fold(name);
     let mut slug: String = folded
         .split(' ')
@@ -114,14 +190,12 @@ fn new_id(store: &Store, kind: EntityKind, given: Option<&ID>, name: &str) -> Re
     } else {
         slug
     };
-    for n in 1..1000 {
-        let candidate = if n == 1 { base.clone() } else { format!("{base}-{n}") };
-        let id = Id::new(kind, &candidate).map_err(|e| bad_input("input.id", e))?;
-        if store.get_record(&id).map_err(internal)?.is_none() {
-            return Ok(id);
-        }
-    }
-    Err(bad_input("input.id", "could not find a free id; pass one"))
+    (1..1000)
+        .map(|n| {
+            let candidate = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+            Id::new(kind, &candidate).map_err(|e| bad_input("input.id", e))
+        })
+        .collect()
 }
 
 fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
@@ -132,6 +206,8 @@ fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
 }
 
 /// Creates an entity of `kind` from its input, checked like seed data.
+/// Without a given id, the id is chosen under the store's write lock, so
+/// concurrent creates of the same name all succeed.
 async fn create(
     ctx: &Context<'_>,
     kind: EntityKind,
@@ -140,20 +216,37 @@ async fn create(
     fields: Map<String, Value>,
 ) -> Result<Node> {
     require_write(ctx)?;
-    let id = new_id(store(ctx)?, kind, given, name)?;
-    let mut value = fields;
-    value.remove("id");
-    value.insert("id".into(), Value::String(id.to_string()));
-    let entity = parse(kind, &Value::Object(value))?;
-    commit(
-        ctx,
-        vec![Change::Create {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }],
-    )
-    .await?;
-    Ok(Node::from(entity))
+    let build = move |id: Id| {
+        let mut value = fields;
+        value.remove("id");
+        value.insert("id".into(), Value::String(id.to_string()));
+        parse(kind, &Value::Object(value)).map_err(EditError::Input)
+    };
+    let candidates = match given {
+        Some(given) => vec![Id::parse_as(kind, given.as_str()).map_err(|e| bad_input("input.id", e))?],
+        None => candidate_ids(kind, name)?,
+    };
+    if given.is_some() {
+        // A given id is taken as it is: `AlreadyExists` if it is not free.
+        let entity = build(candidates[0].clone()).map_err(EditError::into_error)?;
+        commit(
+            ctx,
+            vec![Change::Create {
+                entity: entity.clone(),
+                origin: Origin::Api,
+            }],
+        )
+        .await?;
+        return Ok(Node::from(entity));
+    }
+    let store = store(ctx)?.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.create_fresh(candidates, build))
+        .await
+        .map_err(internal)?;
+    match outcome {
+        Ok((_, entity)) => Ok(Node::from(entity)),
+        Err(e) => Err(e.into_error()),
+    }
 }
 
 fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
@@ -171,6 +264,15 @@ fn entity_json(entity: &Entity) -> Result<Map<String, Value>> {
 enum EditError {
     Store(StoreError),
     Input(async_graphql::Error),
+}
+
+impl EditError {
+    fn into_error(self) -> async_graphql::Error {
+        match self {
+            EditError::Store(e) => store_error(e),
+            EditError::Input(e) => e,
+        }
+    }
 }
 
 impl From<StoreError> for EditError {

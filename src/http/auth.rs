@@ -2,18 +2,21 @@
 //!
 //! Tokens come from the settings (several, so they can be rotated) and are
 //! compared in constant time. With no token configured writes are disabled.
-//! A client that keeps sending wrong tokens is refused with 429 for a while.
+//! A client that keeps sending wrong tokens is refused with 429 for a while;
+//! the right token always writes (the limit is on failures, so a guesser
+//! behind the same NAT as the real writer cannot lock the writer out).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Failed attempts allowed per client within [`WINDOW`] before 429.
 pub const MAX_FAILURES: u32 = 10;
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Clients tracked at once; the oldest entries are dropped beyond this.
-const MAX_TRACKED: usize = 10_000;
+/// Clients tracked at once: a new one pushes out the one whose last failure
+/// is oldest, so every client is limited however many there are.
+pub const MAX_TRACKED: usize = 10_000;
 
 /// Why a write was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +31,8 @@ pub enum Denied {
 
 pub struct Auth {
     tokens: Vec<Vec<u8>>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// Failures per client: how many, and when the window began.
+    failures: Mutex<lru::LruCache<IpAddr, (u32, Instant)>>,
 }
 
 /// Equal in time that depends only on the lengths, never on where bytes differ.
@@ -51,7 +55,9 @@ impl Auth {
                 .filter(|t| !t.is_empty())
                 .map(String::into_bytes)
                 .collect(),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(MAX_TRACKED).unwrap_or(NonZeroUsize::MIN),
+            )),
         }
     }
 
@@ -80,28 +86,25 @@ impl Auth {
         if !self.writes_enabled() {
             return Err(Denied::Disabled);
         }
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((count, since)) = failures.get(&client).copied() {
-            let elapsed = now.duration_since(since);
-            if elapsed >= WINDOW {
-                failures.remove(&client);
-            } else if count >= MAX_FAILURES {
-                return Err(Denied::TooMany {
-                    retry_after: (WINDOW - elapsed).as_secs().max(1),
-                });
-            }
-        }
         if self.token_ok(header) {
             return Ok(());
         }
-        if failures.len() >= MAX_TRACKED {
-            failures.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures
+            .peek(&client)
+            .is_some_and(|(_, since)| now.duration_since(*since) >= WINDOW)
+        {
+            failures.pop(&client);
         }
-        if failures.len() < MAX_TRACKED || failures.contains_key(&client) {
-            let entry = failures.entry(client).or_insert((0, now));
-            entry.0 += 1;
+        // A new client pushes out the least recently failing one when the table is full.
+        let entry = failures.get_or_insert_mut(client, || (0, now));
+        if entry.0 >= MAX_FAILURES {
+            return Err(Denied::TooMany {
+                retry_after: (WINDOW - now.duration_since(entry.1)).as_secs().max(1),
+            });
         }
+        entry.0 += 1;
         Err(Denied::Unauthorized)
     }
 }
@@ -128,11 +131,37 @@ mod tests {
             assert_eq!(auth.check(Some("Bearer wrong"), ip), Err(Denied::Unauthorized));
         }
         assert!(matches!(
-            auth.check(Some("Bearer new"), ip),
+            auth.check(Some("Bearer wrong"), ip),
             Err(Denied::TooMany { .. })
         ));
+        // The right token still writes.
+        assert_eq!(auth.check(Some("Bearer new"), ip), Ok(()));
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert_eq!(auth.check(Some("Bearer new"), other), Ok(()));
+    }
+
+    #[test]
+    fn every_one_of_10050_addresses_is_limited_and_the_table_stays_bounded() {
+        let auth = Auth::new(vec!["right-token".into()]);
+        let mut limited = 0;
+        for n in 0..10_050u32 {
+            let ip = IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+            for _ in 0..MAX_FAILURES {
+                assert_eq!(auth.check(Some("Bearer wrong"), ip), Err(Denied::Unauthorized));
+            }
+            if matches!(auth.check(Some("Bearer wrong"), ip), Err(Denied::TooMany { .. })) {
+                limited += 1;
+            }
+            assert_eq!(auth.check(Some("Bearer right-token"), ip), Ok(()));
+        }
+        assert_eq!(limited, 10_050);
+        assert!(auth.failures.lock().unwrap().len() <= MAX_TRACKED);
+        // The last addresses are still remembered, and still refused.
+        let last = IpAddr::from((0x0a00_0000u32 + 10_049).to_be_bytes());
+        assert!(matches!(
+            auth.check(Some("Bearer wrong"), last),
+            Err(Denied::TooMany { .. })
+        ));
     }
 
     #[test]

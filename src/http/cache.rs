@@ -1,12 +1,12 @@
 //! The response cache: identical read operations share one answer until the
 //! next write.
 //!
-//! The key is the normalised document (whitespace outside strings collapsed),
-//! the variables and the operation name. Each entry remembers the store
-//! generation it was computed at, captured before execution; any committed
-//! write moves the generation on, so a stale entry is never served. Only
-//! answers without errors are kept, the number of entries is bounded (least
-//! recently used go first) and large answers are not kept at all. An entry
+//! The key is the document's tokens (as the GraphQL lexer reads them), the
+//! variables it mentions and the operation name. Each entry remembers the
+//! store generation it was computed at, captured before execution; any
+//! committed write moves the generation on, so a stale entry is never served.
+//! Only answers without errors are kept, the cache is bounded in entries and
+//! in bytes (least recently used go first) and large answers are not kept at all. An entry
 //! also keeps its answer gzipped, made the first time a client asks for it.
 
 use std::num::NonZeroUsize;
@@ -19,7 +19,22 @@ use lru::LruCache;
 pub const MAX_CACHED_BODY: usize = 256 * 1024;
 
 pub struct ResponseCache {
-    entries: Mutex<LruCache<String, (u64, Arc<Answer>)>>,
+    entries: Mutex<Entries>,
+    max_bytes: usize,
+}
+
+struct Entries {
+    lru: LruCache<String, (u64, Arc<Answer>)>,
+    /// Sum of [`cost`] over the entries.
+    bytes: usize,
+}
+
+impl Entries {
+    fn pop(&mut self, key: &str) {
+        if let Some((_, answer)) = self.lru.pop(key) {
+            self.bytes -= cost(key, &answer.body);
+        }
+    }
 }
 
 /// A kept answer: its JSON, and the same gzipped once a client asked.
@@ -45,86 +60,112 @@ impl Answer {
     }
 }
 
-/// Collapses whitespace and commas outside string literals, so layout
-/// differences do not split the cache; string contents stay exact.
-pub fn normalise(query: &str) -> String {
-    let bytes = query.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    let mut pending_space = false;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'"' {
-            if pending_space && !out.is_empty() {
-                out.push(b' ');
-            }
-            pending_space = false;
-            let block = bytes[i..].starts_with(b"\"\"\"");
-            let start = i;
-            i += if block { 3 } else { 1 };
-            while i < bytes.len() {
-                if block && bytes[i..].starts_with(b"\"\"\"") {
-                    i += 3;
-                    break;
-                }
-                if !block && bytes[i] == b'\\' {
-                    i += 2;
-                    continue;
-                }
-                i += 1;
-                if !block && bytes[i - 1] == b'"' {
-                    break;
-                }
-            }
-            out.extend_from_slice(&bytes[start..i.min(bytes.len())]);
-            continue;
-        }
-        if b == b'#' {
-            while i < bytes.len() && bytes[i] != b'\n' {
-                i += 1;
-            }
-            pending_space = true;
-            continue;
-        }
-        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b',') {
-            pending_space = true;
-        } else {
-            if pending_space && !out.is_empty() {
-                out.push(b' ');
-            }
-            pending_space = false;
-            out.push(b);
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| query.to_owned())
-}
-
-/// The full cache key: no hashing, so two different requests never collide.
+/// The full cache key, from the document's tokens (the GraphQL lexer's, so
+/// layout and comments do not split the cache, and two different documents
+/// never share a key), the variables the document mentions, and the
+/// operation name. Variables the document never mentions cannot change the
+/// answer (coercion ignores them), so they are left out: a large unused
+/// variable costs the cache nothing. No hashing: keys never collide.
 pub fn key(
     query: &str,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
     operation: Option<&str>,
 ) -> String {
-    let vars = variables
-        .map(|v| serde_json::to_string(v).unwrap_or_default())
-        .unwrap_or_default();
-    format!("{}\u{0}{}\u{0}{}", normalise(query), vars, operation.unwrap_or(""))
+    use std::fmt::Write;
+    let mut out = String::with_capacity(query.len() + 16);
+    let mut mentioned: Vec<&str> = Vec::new();
+    let mut after_dollar = false;
+    for token in crate::graphql::tokens(query) {
+        // Each token with its length: the key reads back one way only.
+        let _ = write!(out, "{}:{}", token.text.len(), token.text);
+        if after_dollar && token.kind == crate::graphql::TokenKind::Word {
+            mentioned.push(token.text);
+        }
+        after_dollar = token.text == "$";
+    }
+    out.push('\u{0}');
+    if let Some(variables) = variables {
+        let mut used: Vec<(&String, &serde_json::Value)> = variables
+            .iter()
+            .filter(|(name, _)| mentioned.contains(&name.as_str()))
+            .collect();
+        used.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, value) in used {
+            let value = serde_json::to_string(value).unwrap_or_default();
+            let _ = write!(out, "{}:{name}{}:{value}", name.len(), value.len());
+        }
+    }
+    out.push('\u{0}');
+    out.push_str(operation.unwrap_or(""));
+    out
+}
+
+/// Largest `variables` object accepted, in bytes of JSON (about): larger
+/// ones are refused before anything runs. Generous for any real operation
+/// (a mutation's longest text field is far smaller).
+pub const MAX_VARIABLES_BYTES: usize = 64 * 1024;
+
+/// Refuses a `variables` object larger than [`MAX_VARIABLES_BYTES`], with a
+/// message naming the variable that weighs most.
+pub fn check_variables(variables: Option<&serde_json::Map<String, serde_json::Value>>) -> Result<(), String> {
+    let Some(variables) = variables else { return Ok(()) };
+    let sizes: Vec<(&String, usize)> = variables.iter().map(|(k, v)| (k, k.len() + json_size(v))).collect();
+    let total: usize = sizes.iter().map(|(_, n)| n).sum();
+    if total <= MAX_VARIABLES_BYTES {
+        return Ok(());
+    }
+    let heaviest = sizes
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(k, _)| k.as_str())
+        .unwrap_or("");
+    Err(format!(
+        "`variables` holds about {total} bytes (`{heaviest}` the most); the limit is {MAX_VARIABLES_BYTES}"
+    ))
+}
+
+/// About how many bytes a JSON value takes written out.
+fn json_size(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.iter().map(|v| json_size(v) + 1).sum::<usize>(),
+        Value::Object(map) => 2 + map.iter().map(|(k, v)| k.len() + 4 + json_size(v)).sum::<usize>(),
+    }
+}
+
+/// Total bytes the response cache holds (keys and answers, each answer
+/// counted twice so its gzipped copy fits); past it, the least recently
+/// used entries go first.
+pub const MAX_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// What an entry costs against [`MAX_CACHE_BYTES`].
+fn cost(key: &str, body: &Bytes) -> usize {
+    key.len() + 2 * body.len() + 64
 }
 
 impl ResponseCache {
     pub fn new(capacity: usize) -> ResponseCache {
+        ResponseCache::bounded(capacity, MAX_CACHE_BYTES)
+    }
+
+    /// A cache of at most `capacity` entries and `max_bytes` bytes.
+    pub fn bounded(capacity: usize, max_bytes: usize) -> ResponseCache {
         ResponseCache {
-            entries: Mutex::new(LruCache::new(
-                NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
-            )),
+            entries: Mutex::new(Entries {
+                lru: LruCache::new(NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN)),
+                bytes: 0,
+            }),
+            max_bytes,
         }
     }
 
     /// The cached answer for `key` if it was computed at `generation`.
     pub fn get(&self, key: &str, generation: u64) -> Option<Arc<Answer>> {
         let mut entries = self.entries.lock().ok()?;
-        match entries.get(key) {
+        match entries.lru.get(key) {
             Some((g, answer)) if *g == generation => Some(answer.clone()),
             Some(_) => {
                 entries.pop(key);
@@ -137,18 +178,34 @@ impl ResponseCache {
     /// Keeps `body` as the answer for `key` at `generation`, and returns the
     /// entry; `None` when the answer is too large to keep.
     pub fn put(&self, key: String, generation: u64, body: Bytes) -> Option<Arc<Answer>> {
-        if body.len() > MAX_CACHED_BODY {
+        let added = cost(&key, &body);
+        if body.len() > MAX_CACHED_BODY || added > self.max_bytes {
             return None;
         }
         let answer = Arc::new(Answer::new(body));
         if let Ok(mut entries) = self.entries.lock() {
-            entries.put(key, (generation, answer.clone()));
+            entries.pop(&key);
+            if let Some((old_key, (_, old))) = entries.lru.push(key, (generation, answer.clone())) {
+                entries.bytes -= cost(&old_key, &old.body);
+            }
+            entries.bytes += added;
+            while entries.bytes > self.max_bytes {
+                match entries.lru.pop_lru() {
+                    Some((k, (_, old))) => entries.bytes -= cost(&k, &old.body),
+                    None => break,
+                }
+            }
         }
         Some(answer)
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.lock().map(|e| e.lru.len()).unwrap_or(0)
+    }
+
+    /// Bytes held, as counted against the bound.
+    pub fn bytes(&self) -> usize {
+        self.entries.lock().map(|e| e.bytes).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -160,12 +217,53 @@ impl ResponseCache {
 mod tests {
     use super::*;
 
+    fn k(query: &str) -> String {
+        key(query, None, None)
+    }
+
     #[test]
     fn layout_does_not_matter_but_strings_do() {
-        assert_eq!(normalise("{\n  a ,\n b }"), normalise("{ a b }"));
-        assert_ne!(normalise(r#"{ s(q: "a  b") }"#), normalise(r#"{ s(q: "a b") }"#));
-        assert_eq!(normalise("{ a # comment\n b }"), "{ a b }");
-        assert_eq!(normalise(r#"{ s(q: "x\"y") z }"#), r#"{ s(q: "x\"y") z }"#);
+        assert_eq!(k("{\n  a ,\n b }"), k("{ a b }"));
+        assert_ne!(k(r#"{ s(q: "a  b") }"#), k(r#"{ s(q: "a b") }"#));
+        assert_eq!(k("{ a # comment\n b }"), k("{ a b }"));
+        assert_ne!(k(r#"{ s(q: "x\"y") z }"#), k(r#"{ s(q: "x\"y z") }"#));
+    }
+
+    #[test]
+    fn an_escaped_triple_quote_does_not_end_a_block_string() {
+        // Two different documents that a normaliser blind to `\"""` would
+        // read as one string each, ending at the same place.
+        let a = r#"{ a(s: """\""" x  y""") }"#;
+        let b = r#"{ a(s: """\""" x,y""") }"#;
+        assert_ne!(k(a), k(b));
+    }
+
+    #[test]
+    fn variables_the_document_does_not_mention_are_left_out_of_the_key() {
+        let used = serde_json::json!({ "id": "a" });
+        let extra = serde_json::json!({ "id": "a", "junk": "x".repeat(1000) });
+        let q = "query($id: ID!) { actor(id: $id) { name } }";
+        assert_eq!(key(q, used.as_object(), None), key(q, extra.as_object(), None));
+        assert!(key(q, extra.as_object(), None).len() < 200);
+    }
+
+    #[test]
+    fn the_cache_keeps_to_its_byte_bound() {
+        let cache = ResponseCache::bounded(100, 10_000);
+        for i in 0..50 {
+            cache.put(format!("k{i}"), 1, Bytes::from(vec![b'x'; 1000]));
+            assert!(cache.bytes() <= 10_000, "{} bytes", cache.bytes());
+        }
+        assert!(cache.len() < 50 && cache.len() >= 4, "{} entries", cache.len());
+        assert!(cache.get("k49", 1).is_some());
+    }
+
+    #[test]
+    fn a_large_variables_object_is_refused_naming_its_heaviest_variable() {
+        let big = serde_json::json!({ "small": 1, "huge": "x".repeat(MAX_VARIABLES_BYTES) });
+        let message = check_variables(big.as_object()).unwrap_err();
+        assert!(message.contains("`huge`"), "{message}");
+        assert!(check_variables(serde_json::json!({ "a": "b" }).as_object()).is_ok());
     }
 
     #[test]
@@ -184,7 +282,8 @@ mod tests {
     fn different_variables_never_share_an_entry() {
         let a = serde_json::json!({ "id": "a" });
         let b = serde_json::json!({ "id": "b" });
-        assert_ne!(key("{ x }", a.as_object(), None), key("{ x }", b.as_object(), None));
+        let q = "query($id: ID!) { x(id: $id) }";
+        assert_ne!(key(q, a.as_object(), None), key(q, b.as_object(), None));
         assert_ne!(key("{ x }", None, Some("A")), key("{ x }", None, Some("B")));
     }
 }

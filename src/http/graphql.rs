@@ -220,6 +220,10 @@ struct Outcome {
 /// the operation and records its metrics.
 async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: bool) -> Result<Outcome, HttpResponse> {
     let media = negotiate(req).unwrap_or(Media::Json);
+    if let Err(message) = super::cache::check_variables(params.variables.as_ref()) {
+        metrics::counter!("diplograph_refused_queries_total", "reason" => "VARIABLES_TOO_LARGE").increment(1);
+        return Err(refuse(StatusCode::BAD_REQUEST, media, "VARIABLES_TOO_LARGE", message));
+    }
     let query = match state.persisted.resolve(params.query, params.extensions.as_ref()) {
         Ok(q) => q,
         Err(refusal) => {

@@ -26,7 +26,7 @@ pub use auth::Auth;
 pub use cache::ResponseCache;
 pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
 pub use persisted::{sha256_hex, Persisted};
-pub use ws::{Connections, WsOptions};
+pub use ws::{close_all_on_signal, Connections, WsOptions};
 
 use crate::graphql::AppSchema;
 use crate::store::{SeedState, Store};
@@ -143,8 +143,16 @@ async fn health() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Readiness: the store is open and a seed is fully loaded.
+/// Readiness: the store is open, a seed is fully loaded, and writes can
+/// reach the disk (a full disk answers 503 with the reason).
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    // After a disk fault this writes a probe and flushes: off the workers.
+    if let Ok(Err(reason)) = web::block(move || store.writable()).await {
+        return HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({ "status": "not ready", "reason": format!("writes cannot reach the disk: {reason}") }),
+        );
+    }
     match state.store.seed_state() {
         Ok(SeedState::Loaded { hash }) => {
             HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "seed": hash }))
@@ -162,6 +170,7 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
     metrics::counter!("diplograph_store_reads_total").absolute(state.store.reads());
     metrics::counter!("diplograph_store_writes_total").absolute(state.store.writes());
+    metrics::counter!("diplograph_storage_errors_total").absolute(state.store.storage_errors());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(prometheus().render())

@@ -33,19 +33,60 @@ pub fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
+/// Total bytes of query text APQ remembers; past it, the least recently
+/// used go first (whatever the entry count allows).
+pub const MAX_APQ_BYTES: usize = 16 * 1024 * 1024;
+
 pub struct Persisted {
-    cache: Option<Mutex<LruCache<String, Arc<str>>>>,
+    cache: Option<Mutex<Remembered>>,
     allow_list: Option<HashMap<String, Arc<str>>>,
+    /// Longest query APQ stores, in characters (the guard's own limit: a
+    /// longer one would be refused anyway, so it is refused before it costs memory).
+    max_query_chars: usize,
+}
+
+/// The APQ store: queries by hash, bounded in entries and in bytes.
+struct Remembered {
+    lru: LruCache<String, Arc<str>>,
+    bytes: usize,
+}
+
+impl Remembered {
+    fn put(&mut self, hash: String, query: Arc<str>) {
+        if let Some(old) = self.lru.pop(&hash) {
+            self.bytes -= old.len();
+        }
+        self.bytes += query.len();
+        if let Some((_, old)) = self.lru.push(hash, query) {
+            self.bytes -= old.len();
+        }
+        while self.bytes > MAX_APQ_BYTES {
+            match self.lru.pop_lru() {
+                Some((_, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
 }
 
 impl Persisted {
     pub fn new(apq_capacity: Option<usize>, allow_list: Option<HashMap<String, Arc<str>>>) -> Persisted {
         Persisted {
-            cache: apq_capacity
-                .and_then(NonZeroUsize::new)
-                .map(|n| Mutex::new(LruCache::new(n))),
+            cache: apq_capacity.and_then(NonZeroUsize::new).map(|n| {
+                Mutex::new(Remembered {
+                    lru: LruCache::new(n),
+                    bytes: 0,
+                })
+            }),
             allow_list,
+            max_query_chars: usize::MAX,
         }
+    }
+
+    /// Refuses (and never stores) queries longer than `max_query_chars`.
+    pub fn limited(mut self, max_query_chars: usize) -> Persisted {
+        self.max_query_chars = max_query_chars;
+        self
     }
 
     /// Reads an allow-list file: a JSON object of `sha256 hex → document`.
@@ -102,6 +143,17 @@ impl Persisted {
             (Some(query), None) if self.allow_list.is_none() => Ok(query),
             (Some(query), None) => self.check_allowed(&sha256_hex(&query)).map(|_| query),
             (Some(query), Some(hash)) => {
+                // Checked before anything is hashed or stored.
+                if query.len() > self.max_query_chars && query.chars().count() > self.max_query_chars {
+                    return Err(refusal(
+                        "QUERY_TOO_LARGE",
+                        format!(
+                            "the query is {} characters long; the limit is {}",
+                            query.chars().count(),
+                            self.max_query_chars
+                        ),
+                    ));
+                }
                 if sha256_hex(&query) != hash {
                     return Err(refusal(
                         "BAD_REQUEST",
@@ -129,7 +181,7 @@ impl Persisted {
                 let Some(cache) = &self.cache else {
                     return Err(refusal("PERSISTED_QUERY_NOT_SUPPORTED", "PersistedQueryNotSupported"));
                 };
-                let found = cache.lock().ok().and_then(|mut c| c.get(&hash).cloned());
+                let found = cache.lock().ok().and_then(|mut c| c.lru.get(&hash).cloned());
                 // Apollo clients look for this exact message to resend the query.
                 found
                     .map(|q| q.to_string())
@@ -183,6 +235,29 @@ mod tests {
         p.resolve(Some(b.clone()), Some(&ext(&sha256_hex(&b)))).unwrap();
         assert!(p.resolve(None, Some(&ext(&sha256_hex(&a)))).is_err());
         assert!(p.resolve(None, Some(&ext(&sha256_hex(&b)))).is_ok());
+    }
+
+    #[test]
+    fn a_query_over_the_size_limit_is_refused_and_not_remembered() {
+        let p = Persisted::new(Some(10), None).limited(100);
+        let q = format!("{{ {} }}", "a ".repeat(100));
+        let h = sha256_hex(&q);
+        assert_eq!(p.resolve(Some(q), Some(&ext(&h))).unwrap_err().code, "QUERY_TOO_LARGE");
+        assert_eq!(
+            p.resolve(None, Some(&ext(&h))).unwrap_err().code,
+            "PERSISTED_QUERY_NOT_FOUND"
+        );
+    }
+
+    #[test]
+    fn the_apq_cache_is_bounded_in_bytes() {
+        let p = Persisted::new(Some(100_000), None);
+        for i in 0..40 {
+            let q = format!("{{ a{i} }} #{}", "x".repeat(1024 * 1024));
+            p.resolve(Some(q.clone()), Some(&ext(&sha256_hex(&q)))).unwrap();
+        }
+        let bytes = p.cache.as_ref().unwrap().lock().unwrap().bytes;
+        assert!(bytes <= MAX_APQ_BYTES, "{bytes}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! connections alive; and a client that stops reading is disconnected
 //! rather than buffered for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{CloseCode, CloseReason, Message};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use async_graphql::http::{WebSocket, WebSocketProtocols as Protocols, WsMessage};
 use async_graphql::Data;
 use futures_util::StreamExt;
@@ -40,9 +40,21 @@ pub struct WsOptions {
     pub send_timeout: Duration,
 }
 
-/// Open WebSocket connections per client IP.
-#[derive(Default)]
-pub struct Connections(Mutex<HashMap<IpAddr, usize>>);
+/// Open WebSocket connections per client IP, and the signal that closes
+/// them all when the server stops.
+pub struct Connections {
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Connections {
+    fn default() -> Connections {
+        Connections {
+            per_ip: Mutex::default(),
+            stopping: tokio::sync::watch::channel(false).0,
+        }
+    }
+}
 
 /// One counted connection; uncounted when dropped.
 struct Counted {
@@ -52,7 +64,7 @@ struct Counted {
 
 impl Drop for Counted {
     fn drop(&mut self) {
-        let mut map = self.connections.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.connections.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = map.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -63,8 +75,19 @@ impl Drop for Counted {
 }
 
 impl Connections {
+    /// Sends every open connection a close frame (1001 Going Away), now and
+    /// for any that opens later; used when the server stops.
+    pub fn close_all(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Open connections, all clients together.
+    pub fn open(&self) -> usize {
+        self.per_ip.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
     fn admit(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<Counted> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = map.entry(ip).or_insert(0);
         if *n >= max {
             return None;
@@ -75,6 +98,22 @@ impl Connections {
             ip,
         })
     }
+}
+
+/// Waits for SIGTERM or SIGINT (the ones actix-web stops on), then sends
+/// every WebSocket subscriber a close frame, so the graceful stop does not
+/// wait out its grace period for connections that never end by themselves.
+pub async fn close_all_on_signal(connections: Arc<Connections>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!(open = connections.open(), "stopping: closing WebSocket connections");
+    connections.close_all();
 }
 
 pub fn is_upgrade(req: &HttpRequest) -> bool {
@@ -122,6 +161,13 @@ pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppS
 }
 
 async fn close(session: actix_ws::Session, code: u16, reason: &str) {
+    // A close frame's payload is at most 125 bytes: 2 for the code, the
+    // rest for the reason, cut at a character boundary.
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let reason = &reason[..end];
     let _ = session
         .close(Some(CloseReason {
             code: CloseCode::Other(code),
@@ -157,15 +203,97 @@ fn too_many(protocol: Protocols, id: &str, max: usize) -> String {
     serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
 }
 
+/// Largest message a client may send, in bytes, whether in one frame or in
+/// fragments (reassembled up to this): a subscribe carries at most a query
+/// and its variables, both bounded well below it.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Bytes of client messages waiting for the protocol handler; past it, the
+/// connection is not read until the handler catches up (backpressure, not a
+/// close: a burst of subscribes up to the cap is always served).
+const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+
+/// What the transport does with one client message.
+enum Verdict {
+    /// Hand it to the protocol handler.
+    Pass,
+    /// Answer it (a subscription beyond the cap), and go on.
+    Answer(String),
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+/// Live operations of one connection, counted here (whatever the frame
+/// type) in arrival order, so the one beyond the cap is the one refused.
+struct Live {
+    ids: HashSet<String>,
+    max: usize,
+    protocol: Protocols,
+}
+
+impl Live {
+    fn judge(&mut self, text: &str) -> Verdict {
+        let (kind, id) = kind_and_id(text);
+        match (kind.as_str(), id) {
+            ("subscribe" | "start", Some(id)) => {
+                if self.ids.contains(&id) {
+                    // graphql-transport-ws: an id already in use closes
+                    // with 4409; the legacy protocol replaces the operation.
+                    if self.protocol == Protocols::GraphQLWS {
+                        return Verdict::Close(4409, format!("Subscriber for {id} already exists"));
+                    }
+                    return Verdict::Pass;
+                }
+                if self.ids.len() >= self.max {
+                    return Verdict::Answer(too_many(self.protocol, &id, self.max));
+                }
+                self.ids.insert(id);
+                Verdict::Pass
+            }
+            ("complete" | "stop", Some(id)) => {
+                self.ids.remove(&id);
+                Verdict::Pass
+            }
+            _ => Verdict::Pass,
+        }
+    }
+
+    /// The server finished an operation (`complete` or `error`).
+    fn ended(&mut self, text: &str) {
+        if let (kind, Some(id)) = kind_and_id(text) {
+            if kind == "complete" || kind == "error" {
+                self.ids.remove(&id);
+            }
+        }
+    }
+}
+
+/// The close code graphql-transport-ws specifies for what async-graphql
+/// reports with a generic one.
+fn spec_close_code(protocol: Protocols, code: u16) -> u16 {
+    match (protocol, code) {
+        // A message that is not one of the protocol's: 4400 Bad request.
+        (Protocols::GraphQLWS, 1002) => 4400,
+        // `subscribe` before `connection_ack`: 4401 Unauthorized.
+        (Protocols::GraphQLWS, 1011) => 4401,
+        _ => code,
+    }
+}
+
 async fn serve(
     state: Arc<AppState>,
     ip: IpAddr,
     protocol: Protocols,
     mut session: actix_ws::Session,
-    mut messages: actix_ws::MessageStream,
+    messages: actix_ws::MessageStream,
     options: WsOptions,
 ) {
-    let (to_graphql, from_client) = futures_channel::mpsc::channel::<String>(16);
+    let mut messages = messages
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_MESSAGE_BYTES);
+    let (to_graphql, from_client) = tokio::sync::mpsc::channel::<String>(16);
+    let from_client = tokio_stream::wrappers::ReceiverStream::new(from_client);
     let initialised = Arc::new(AtomicBool::new(false));
     // Set when connection_init carried a bad token, to close with 4403 Forbidden.
     let forbidden = Arc::new(AtomicBool::new(false));
@@ -212,62 +340,71 @@ async fn serve(
     tokio::pin!(init_deadline);
     let mut ping = tokio::time::interval(options.keepalive);
     ping.tick().await;
-    let mut to_graphql = to_graphql;
-    // Live operations of this connection, counted here in arrival order so
-    // the one beyond the cap is the one refused.
-    let mut live: HashSet<String> = HashSet::new();
+    let mut stopping = state.connections.stopping.subscribe();
+    stopping.mark_changed();
+    let mut live = Live {
+        ids: HashSet::new(),
+        max: options.max_subscriptions,
+        protocol,
+    };
+    // Client messages on their way to the protocol handler, in order.
+    let mut queue: VecDeque<String> = VecDeque::new();
+    let mut queued_bytes = 0usize;
     loop {
         tokio::select! {
-            incoming = messages.next() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let (kind, id) = kind_and_id(&text);
-                    match (kind.as_str(), id) {
-                        ("subscribe" | "start", Some(id)) => {
-                            if live.len() >= options.max_subscriptions && !live.contains(&id) {
-                                if session.text(too_many(protocol, &id, options.max_subscriptions)).await.is_err() {
-                                    return;
-                                }
-                                continue;
-                            }
-                            live.insert(id);
+            incoming = messages.next(), if queued_bytes < MAX_QUEUED_BYTES => {
+                let text = match incoming {
+                    Some(Ok(AggregatedMessage::Text(text))) => text.to_string(),
+                    // The protocols speak JSON text; a binary frame holding
+                    // it is taken as text, and counted like it.
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => match String::from_utf8(bytes.to_vec()) {
+                        Ok(text) => text,
+                        Err(_) => {
+                            close(session, 4400, "a binary message that is not UTF-8 text").await;
+                            return;
                         }
-                        ("complete" | "stop", Some(id)) => {
-                            live.remove(&id);
+                    },
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            return;
                         }
-                        _ => {}
+                        continue;
                     }
-                    if to_graphql.try_send(text.to_string()).is_err() {
-                        close(session, 1008, "too many messages in flight").await;
+                    Some(Ok(AggregatedMessage::Pong(_))) => continue,
+                    Some(Err(actix_ws::ProtocolError::Overflow)) | Some(Err(actix_ws::ProtocolError::Io(_))) => {
+                        let reason = format!("a message over {MAX_MESSAGE_BYTES} bytes");
+                        close(session, 1009, &reason).await;
+                        return;
+                    }
+                    Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => {
+                        let _ = session.close(None).await;
+                        return;
+                    }
+                };
+                match live.judge(&text) {
+                    Verdict::Pass => {
+                        queued_bytes += text.len();
+                        queue.push_back(text);
+                    }
+                    Verdict::Answer(answer) => {
+                        if session.text(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                    Verdict::Close(code, reason) => {
+                        close(session, code, &reason).await;
                         return;
                     }
                 }
-                Some(Ok(Message::Binary(bytes))) => {
-                    let text = String::from_utf8_lossy(&bytes).into_owned();
-                    if to_graphql.try_send(text).is_err() {
-                        close(session, 1008, "too many messages in flight").await;
-                        return;
-                    }
-                }
-                Some(Ok(Message::Ping(bytes))) => {
-                    if session.pong(&bytes).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
-                    let _ = session.close(None).await;
-                    return;
-                }
-                Some(Ok(_)) => {}
-            },
+            }
+            permit = to_graphql.reserve(), if !queue.is_empty() => {
+                let (Ok(permit), Some(text)) = (permit, queue.pop_front()) else { return };
+                queued_bytes -= text.len();
+                permit.send(text);
+            }
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
-                    if let (kind @ ("complete" | "error"), Some(id)) = {
-                        let (k, id) = kind_and_id(&text);
-                        (if k == "complete" { "complete" } else if k == "error" { "error" } else { "" }, id)
-                    } {
-                        let _ = kind;
-                        live.remove(&id);
-                    }
+                    live.ended(&text);
                     match tokio::time::timeout(options.send_timeout, session.text(text)).await {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return,
@@ -279,7 +416,7 @@ async fn serve(
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {
-                    let code = if forbidden.load(Ordering::SeqCst) { 4403 } else { code };
+                    let code = if forbidden.load(Ordering::SeqCst) { 4403 } else { spec_close_code(protocol, code) };
                     close(session, code, &reason).await;
                     return;
                 }
@@ -290,6 +427,14 @@ async fn serve(
             },
             _ = &mut init_deadline, if !initialised.load(Ordering::SeqCst) => {
                 close(session, 4408, "Connection initialisation timeout").await;
+                return;
+            }
+            changed = stopping.changed() => {
+                if changed.is_ok() && !*stopping.borrow_and_update() {
+                    continue;
+                }
+                // 1001 Going Away: the server is stopping; clients reconnect elsewhere or later.
+                close(session, 1001, "the server is shutting down").await;
                 return;
             }
             _ = ping.tick() => {

@@ -597,6 +597,17 @@ impl Relation {
     }
 
     /// The seed field that holds the relation, for error messages.
+    /// Whether the relation must never loop: nothing is part of, within,
+    /// after, retracted by or based on itself, directly or through others.
+    /// Mutations refuse a write that would make such a cycle.
+    pub fn is_acyclic(self) -> bool {
+        use Relation::*;
+        matches!(
+            self,
+            EventPartOf | EventAfter | EventRetractedBy | ActorPartOf | TreatyBasedOn | PlaceWithin
+        )
+    }
+
     pub fn field(self) -> &'static str {
         use Relation::*;
         match self {

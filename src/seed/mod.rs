@@ -17,7 +17,7 @@ mod lint;
 
 pub use lint::lint;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Read, Write};
@@ -28,7 +28,9 @@ use serde::{Deserialize, Deserializer as _};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Source, Treaty};
+use crate::model::{
+    Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Relation, Source, Treaty,
+};
 use crate::store::{BulkLoad, Change, SeedState, Store, StoreError};
 
 /// Entities written per transaction: bounds the memory a large load holds
@@ -518,6 +520,40 @@ pub fn check(dir: &Path) -> Result<SeedReport, SeedError> {
 }
 
 /// Validates the seed and returns the set of ids it defines.
+/// A node on a cycle of `edges` (each node's targets along one relation),
+/// if there is one. Depth-first, iterative: a deep chain cannot overflow the stack.
+/// Starts are taken in order, so the node reported is always the same.
+fn node_on_cycle<K: std::hash::Hash + Ord + Clone>(edges: &HashMap<K, Vec<K>>) -> Option<K> {
+    // 1: being walked (on the current path); 2: done, no cycle through it.
+    let mut state: HashMap<&K, u8> = HashMap::new();
+    let mut starts: Vec<&K> = edges.keys().collect();
+    starts.sort();
+    for start in starts {
+        if state.contains_key(start) {
+            continue;
+        }
+        let mut stack: Vec<(&K, usize)> = vec![(start, 0)];
+        state.insert(start, 1);
+        while let Some((node, next)) = stack.pop() {
+            let targets = edges.get(node).map(Vec::as_slice).unwrap_or_default();
+            if let Some(target) = targets.get(next) {
+                stack.push((node, next + 1));
+                match state.get(target) {
+                    Some(1) => return Some(target.clone()),
+                    Some(_) => {}
+                    None => {
+                        state.insert(target, 1);
+                        stack.push((target, 0));
+                    }
+                }
+            } else {
+                state.insert(node, 2);
+            }
+        }
+    }
+    None
+}
+
 fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
     let mut problems = Vec::new();
     let files = seed_files(dir, &mut problems)?;
@@ -569,10 +605,22 @@ fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
         });
     }
 
-    // Pass two: every reference resolves to an entity of the right kind.
+    // Pass two: every reference resolves to an entity of the right kind,
+    // and no relation that must not loop does (gathered here, checked after).
+    let mut acyclic: BTreeMap<Relation, HashMap<Id, Vec<Id>>> = BTreeMap::new();
+    let mut file_of: HashMap<Id, PathBuf> = HashMap::new();
     if problems.is_empty() {
         stream(&files, &mut problems, None, &mut |file, entity, problems| {
             for edge in entity.edges() {
+                if edge.relation.is_acyclic() {
+                    acyclic
+                        .entry(edge.relation)
+                        .or_default()
+                        .entry(entity.id().clone())
+                        .or_default()
+                        .push(edge.to.clone());
+                    file_of.insert(entity.id().clone(), file.path.clone());
+                }
                 let expected = edge.relation.target_kind();
                 let message = if edge.to.kind() != expected {
                     format!(
@@ -593,6 +641,21 @@ fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
                 });
             }
         });
+    }
+    if problems.is_empty() {
+        for (relation, edges) in &acyclic {
+            if let Some(id) = node_on_cycle(edges) {
+                problems.push(Problem {
+                    file: file_of.get(&id).cloned().unwrap_or_else(|| dir.to_owned()),
+                    id: Some(id.to_string()),
+                    field: Some(relation.field().into()),
+                    message: format!(
+                        "makes a cycle: `{id}` leads back to itself through `{}`",
+                        relation.field()
+                    ),
+                });
+            }
+        }
     }
 
     if problems.is_empty() {
@@ -829,6 +892,9 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
     let mut targets: HashSet<u128> = HashSet::new();
     let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
     let mut valid = true;
+    // Relations that must not loop, by fingerprint: a cycle sends the load
+    // to the validating path, which names it.
+    let mut acyclic: HashMap<(Relation, u128), Vec<u128>> = HashMap::new();
     let spilled = spill(store, &mut bulk, &files, None, Some(&mut hasher), |file, entity| {
         valid &= entity.id().kind() == file.kind
             && check_entity(entity).is_empty()
@@ -837,12 +903,24 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
         for edge in entity.edges() {
             valid &= edge.to.kind() == edge.relation.target_kind();
             targets.insert(fingerprints.of(&edge.to));
+            if edge.relation.is_acyclic() {
+                acyclic
+                    .entry((edge.relation, fingerprints.of(entity.id())))
+                    .or_default()
+                    .push(fingerprints.of(&edge.to));
+            }
         }
         // An invalid seed stops here; the validating path names its problems.
         valid
     });
     valid &= targets.is_subset(&ids);
     drop((ids, targets));
+    // One graph over every acyclic relation, nodes keyed with their relation.
+    let graph: HashMap<(Relation, u128), Vec<(Relation, u128)>> = acyclic
+        .into_iter()
+        .map(|((relation, from), to)| ((relation, from), to.into_iter().map(|t| (relation, t)).collect()))
+        .collect();
+    valid &= node_on_cycle(&graph).is_none();
     match spilled {
         Ok(()) if valid => {
             let report = SeedReport {
@@ -998,7 +1076,8 @@ pub fn export(store: &Store, dir: &Path) -> Result<BTreeMap<EntityKind, usize>, 
         out.write_all(b"[").map_err(io(&path))?;
         let mut n = 0usize;
         let mut failure: Option<SeedError> = None;
-        store.for_each(kind, &mut |record| {
+        // A damaged record is skipped (and logged): export salvages what is intact.
+        let damaged = store.for_each_intact(kind, &mut |record| {
             if failure.is_some() {
                 return;
             }
@@ -1018,6 +1097,9 @@ pub fn export(store: &Store, dir: &Path) -> Result<BTreeMap<EntityKind, usize>, 
                 Err(e) => failure = Some(io(&path)(e)),
             }
         })?;
+        for problem in damaged {
+            tracing::error!(problem = %problem, "export skipped a damaged record");
+        }
         if let Some(e) = failure {
             return Err(e);
         }

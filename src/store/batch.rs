@@ -16,6 +16,9 @@ use crate::model::{Entity, EntityKind, Id, Record};
 /// A record write: tree position, key, and the value or `None` to remove.
 pub(super) type Write = (usize, Vec<u8>, Option<Vec<u8>>);
 
+/// Most entities a cycle check visits from one edge (hierarchies are shallow).
+const MAX_CYCLE_WALK: usize = 10_000;
+
 pub(super) struct Batch<'s> {
     store: &'s Store,
     /// Entities as the batch leaves them so far (`None`: deleted).
@@ -52,12 +55,15 @@ impl<'s> Batch<'s> {
         Ok(self.counts.entry(kind).or_default())
     }
 
-    fn edits(&mut self, tree: TreeRef) -> &mut Edits<'s> {
+    fn edits(&mut self, tree: TreeRef) -> Result<&mut Edits<'s>, StoreError> {
         let store = self.store;
         let position = store.position(tree);
-        self.edits
-            .entry(position)
-            .or_insert_with(|| Edits::new(store.tree(tree), store.name(tree), Limits::DEFAULT))
+        Ok(match self.edits.entry(position) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(Edits::new(&store.tree(tree)?, store.name(tree), Limits::DEFAULT))
+            }
+        })
     }
 
     /// Applies one change to the batch's view, as the transaction will.
@@ -91,7 +97,7 @@ impl<'s> Batch<'s> {
         if let Some(new) = &new {
             for (tree, key, value) in index_entries(&new.entity) {
                 if stale.remove(&(tree, key.clone())).as_ref() != Some(&value) {
-                    self.edits(tree).insert(key, value)?;
+                    self.edits(tree)?.insert(key, value)?;
                 }
             }
             if let Some(date) = new.entity.date() {
@@ -104,7 +110,7 @@ impl<'s> Batch<'s> {
             }
         }
         for (tree, key) in stale.into_keys() {
-            self.edits(tree).remove(&key)?;
+            self.edits(tree)?.remove(&key)?;
         }
         let kind = id.kind();
         match (&old, &new) {
@@ -137,7 +143,7 @@ impl<'s> Batch<'s> {
                     Some(state) => state.is_some(),
                     None => self
                         .store
-                        .tree(TreeRef::Entity(edge.to.kind()))
+                        .tree(TreeRef::Entity(edge.to.kind()))?
                         .contains_key(edge.to.as_bytes())
                         .map_err(super::sled_err(format!("reading {}", edge.to)))?,
                 };
@@ -147,6 +153,47 @@ impl<'s> Batch<'s> {
                     field: edge.relation.field(),
                     target: edge.to.to_string(),
                 });
+            }
+        }
+        Ok(())
+    }
+
+    /// No relation that must not loop (see [`Relation::is_acyclic`]) leads
+    /// from `entity` back to itself, directly or through the entities the
+    /// batch leaves behind.
+    pub(super) fn check_acyclic(&self, entity: &Entity) -> Result<(), StoreError> {
+        let start = entity.id();
+        for edge in entity.edges() {
+            if !edge.relation.is_acyclic() {
+                continue;
+            }
+            // Depth-first along the same relation, remembering the way.
+            let mut stack = vec![(edge.to.clone(), vec![start.clone(), edge.to.clone()])];
+            let mut seen = std::collections::HashSet::new();
+            while let Some((at, path)) = stack.pop() {
+                if &at == start {
+                    let shown: Vec<String> = path.iter().map(Id::to_string).collect();
+                    return Err(StoreError::Cycle {
+                        id: start.to_string(),
+                        field: edge.relation.field(),
+                        path: shown.join(" → "),
+                    });
+                }
+                if !seen.insert(at.clone()) || seen.len() > MAX_CYCLE_WALK {
+                    continue;
+                }
+                if let Some(record) = self.current(&at)? {
+                    for next in record
+                        .entity
+                        .edges()
+                        .into_iter()
+                        .filter(|e| e.relation == edge.relation)
+                    {
+                        let mut way = path.clone();
+                        way.push(next.to.clone());
+                        stack.push((next.to, way));
+                    }
+                }
             }
         }
         Ok(())

@@ -170,7 +170,7 @@ impl Store {
     /// then the load writes only scratch files.
     pub fn bulk_load(&self) -> Result<Option<BulkLoad<'_>>, StoreError> {
         let guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        for (i, tree) in self.inner.trees.iter().enumerate() {
+        for (i, tree) in self.live()?.trees.iter().enumerate() {
             if self.inner.names[i] != trees::META && !tree.is_empty() {
                 return Ok(None);
             }
@@ -181,7 +181,7 @@ impl Store {
             }
         }
         let scratch = Scratch::create(self)?;
-        let meta = self.tree(TreeRef::Meta);
+        let meta = self.tree(TreeRef::Meta)?;
         meta.insert(META_BULK_LOADING, &[1])
             .map_err(sled_err("marking a bulk load"))?;
         self.flush()?;
@@ -205,7 +205,7 @@ impl Store {
         }
         tracing::warn!(path = %self.path().display(), "discarding an interrupted bulk load");
         self.clear()?;
-        self.tree(TreeRef::Meta)
+        self.tree(TreeRef::Meta)?
             .remove(META_BULK_LOADING)
             .map_err(sled_err("unmarking a bulk load"))?;
         if self.path().is_dir() {
@@ -218,7 +218,7 @@ impl Store {
     /// and sorted by key. Pure CPU work that touches no tree, so a loader can
     /// run it on another thread while the previous batch is being spilled.
     pub fn prepare(&self, records: Vec<Record>) -> Prepared {
-        let mut trees: Vec<Entries> = vec![Vec::new(); self.inner.trees.len()];
+        let mut trees: Vec<Entries> = vec![Vec::new(); self.inner.names.len()];
         let mut counts = BTreeMap::new();
         let mut max_span = 0;
         let entities = records.len();
@@ -295,7 +295,7 @@ impl BulkLoad<'_> {
         // Trees shared out over the writers, most inserts first, each to the
         // least loaded writer. A packed tree takes one insert per block.
         let all = trees::all_trees();
-        let mut sizes: Vec<(usize, u64)> = (0..store.inner.trees.len())
+        let mut sizes: Vec<(usize, u64)> = (0..store.inner.names.len())
             .map(|position| {
                 let entries: u64 = self.runs.iter().map(|r| r.sections[position].1).sum();
                 let packed = all.get(position).is_some_and(|(tree, _)| trees::is_packed(*tree));
@@ -340,12 +340,13 @@ impl BulkLoad<'_> {
         batch.insert(META_GENERATION, &generation.to_be_bytes());
         batch.remove(META_BULK_LOADING);
         store
-            .tree(TreeRef::Meta)
+            .tree(TreeRef::Meta)?
             .apply_batch(batch)
             .map_err(sled_err("recording a bulk load"))?;
         self.finished = true;
         store.flush()?;
-        store.inner.generation.store(generation, Ordering::SeqCst);
+        store.bump_generation(generation);
+        store.record_acknowledged(generation);
         store.inner.writes.fetch_add(1, Ordering::Relaxed);
         Ok(generation)
     }
@@ -376,7 +377,8 @@ fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> 
             let first = index % LEAF_SPAN < FIRST_PASS;
             index += 1;
             if first == (pass == 0) {
-                store.inner.trees[position]
+                store
+                    .tree_at(position)?
                     .insert(key, value)
                     .map_err(sled_err(format!("bulk writing `{}`", store.inner.names[position])))?;
             }

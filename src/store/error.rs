@@ -38,6 +38,19 @@ pub enum StoreError {
     },
     #[error("{id} already exists")]
     AlreadyExists { id: String },
+    /// A relation that must not loop would: an entity part of itself, an
+    /// event after itself, a place within itself, directly or through others.
+    #[error("{id}: `{field}` would make a cycle ({path})")]
+    Cycle {
+        id: String,
+        field: &'static str,
+        path: String,
+    },
+    /// The disk cannot take writes (full, failing, or under the free-space
+    /// floor); nothing of the refused write is visible. Writes resume by
+    /// themselves once the cause is gone.
+    #[error("storage unavailable: {reason}")]
+    Unavailable { reason: String },
 }
 
 pub(crate) fn sled_err(context: impl Into<String>) -> impl FnOnce(sled::Error) -> StoreError {

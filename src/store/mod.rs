@@ -64,6 +64,8 @@ const META_SEED_HASH: &[u8] = b"seed_hash";
 const META_SEED_STATE: &[u8] = b"seed_state";
 const META_GENERATION: &[u8] = b"generation";
 const META_MAX_SPAN: &[u8] = b"max_date_span";
+/// Written and flushed to tell whether the disk takes writes again after a fault.
+const META_PROBE: &[u8] = b"disk_probe";
 /// Present while a bulk load writes (see [`bulk`]).
 const META_BULK_LOADING: &[u8] = b"bulk_loading";
 fn meta_count_key(kind: EntityKind) -> Vec<u8> {
@@ -184,10 +186,20 @@ impl PeriodScan<'_> {
     }
 }
 
-struct Inner {
+/// The open sled database and its trees. Swapped out whole when the store
+/// reopens the database after a disk fault (see [`Store::recover`]).
+struct Handles {
     db: sled::Db,
-    path: PathBuf,
     trees: Vec<sled::Tree>,
+}
+
+struct Inner {
+    /// `None` only while the database is being reopened (or could not be).
+    handles: std::sync::RwLock<Option<Arc<Handles>>>,
+    path: PathBuf,
+    /// How the database was opened, so it can be opened again: `None` for
+    /// a temporary database, which cannot.
+    cache_bytes: Option<u64>,
     names: Vec<&'static str>,
     positions: HashMap<TreeRef, usize>,
     reads: AtomicU64,
@@ -195,9 +207,17 @@ struct Inner {
     /// Serialises writes, so commits (and their announcements) happen in one
     /// order, and reference checks that read outside a transaction stay true.
     write_lock: std::sync::Mutex<()>,
-    /// The meta tree's generation counter, mirrored for lock-free reads by caches.
+    /// What caches key on: moves after every flushed commit, and again when
+    /// the database is reopened (which drops any write the disk refused, so
+    /// whatever a cache took from before the reopen must not be served).
     generation: AtomicU64,
     announce: tokio::sync::broadcast::Sender<Arc<Committed>>,
+    /// Why writes cannot reach the disk, while they cannot.
+    fault: std::sync::Mutex<Option<String>>,
+    /// Writes refused or failed because of the disk, since the process started.
+    storage_errors: AtomicU64,
+    /// Free bytes the data directory's filesystem must keep for writes to run.
+    min_free_bytes: AtomicU64,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.
@@ -287,6 +307,73 @@ fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)> {
     out
 }
 
+fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes)
+        .open()
+        .map_err(sled_err(format!("opening database at {}", path.display())))
+}
+
+impl Handles {
+    fn new(db: sled::Db, names: &[&'static str]) -> Result<Handles, StoreError> {
+        let mut trees = Vec::with_capacity(names.len());
+        for name in names {
+            trees.push(db.open_tree(name).map_err(sled_err(format!("opening tree `{name}`")))?);
+        }
+        Ok(Handles { db, trees })
+    }
+}
+
+/// Whether a sled error means the disk let a write down (rather than a bug
+/// or a corrupt record): such a write is refused as `Unavailable`.
+fn is_disk_fault(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(_))
+}
+
+/// Bytes the store keeps in a reserve file beside the database. sled cannot
+/// even open a database on a completely full disk, and reopening it is the
+/// only way to drop a write the disk refused (sled keeps it in memory and
+/// refuses every write after an I/O error): so on a disk fault the reserve
+/// is deleted first, and made again once the disk has room.
+const RESERVE_BYTES: u64 = 512 * 1024;
+
+const RESERVE_FILE: &str = "disk-reserve";
+
+/// The generation of the last acknowledged write (see [`Store::damage`]).
+const ACKNOWLEDGED_FILE: &str = "acknowledged";
+
+/// Makes the reserve file (all of it, or nothing); whether it exists now.
+fn make_reserve(dir: &Path) -> bool {
+    use std::io::Write;
+    let path = dir.join(RESERVE_FILE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES) {
+        return true;
+    }
+    let written = std::fs::File::create(&path).and_then(|mut file| {
+        // Real bytes, not a sparse file: the space must be taken.
+        let chunk = vec![0u8; 64 * 1024];
+        for _ in 0..RESERVE_BYTES / chunk.len() as u64 {
+            file.write_all(&chunk)?;
+        }
+        file.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&path);
+        return false;
+    }
+    true
+}
+
+fn release_reserve(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(RESERVE_FILE));
+}
+
+/// Free bytes on the filesystem holding `path` (`None` if it cannot be told).
+fn free_bytes(path: &Path) -> Option<u64> {
+    fs2::available_space(path).ok()
+}
+
 fn read_u64(value: Option<sled::IVec>) -> u64 {
     value
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
@@ -297,12 +384,11 @@ fn read_u64(value: Option<sled::IVec>) -> u64 {
 impl Store {
     /// Opens (or creates) the database in `path` with a page cache of `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(sled_err(format!("opening database at {}", path.display())))?;
-        Store::from_db(db, path.to_owned())
+        let db = open_db(path, cache_bytes)?;
+        if !make_reserve(path) {
+            tracing::warn!(path = %path.display(), "no room for the disk reserve: a full disk may need a restart to recover");
+        }
+        Store::from_db(db, path.to_owned(), Some(cache_bytes))
     }
 
     /// A throwaway in-memory-backed database, deleted when dropped (tests, checks).
@@ -312,23 +398,22 @@ impl Store {
             .cache_capacity(DEFAULT_CACHE_BYTES)
             .open()
             .map_err(sled_err("opening a temporary database"))?;
-        Store::from_db(db, PathBuf::from("<temporary>"))
+        Store::from_db(db, PathBuf::from("<temporary>"), None)
     }
 
-    fn from_db(db: sled::Db, path: PathBuf) -> Result<Store, StoreError> {
-        let mut trees = Vec::new();
+    fn from_db(db: sled::Db, path: PathBuf, cache_bytes: Option<u64>) -> Result<Store, StoreError> {
         let mut names = Vec::new();
         let mut positions = HashMap::new();
         for (i, (tree_ref, name)) in trees::all_trees().into_iter().enumerate() {
-            trees.push(db.open_tree(name).map_err(sled_err(format!("opening tree `{name}`")))?);
             names.push(name);
             positions.insert(tree_ref, i);
         }
+        let handles = Handles::new(db, &names)?;
         let store = Store {
             inner: Arc::new(Inner {
-                db,
+                handles: std::sync::RwLock::new(Some(Arc::new(handles))),
                 path,
-                trees,
+                cache_bytes,
                 names,
                 positions,
                 reads: AtomicU64::new(0),
@@ -336,6 +421,9 @@ impl Store {
                 write_lock: std::sync::Mutex::new(()),
                 generation: AtomicU64::new(0),
                 announce: tokio::sync::broadcast::channel(SUBSCRIBER_BACKLOG).0,
+                fault: std::sync::Mutex::new(None),
+                storage_errors: AtomicU64::new(0),
+                min_free_bytes: AtomicU64::new(0),
             }),
         };
         store.check_format()?;
@@ -346,7 +434,7 @@ impl Store {
     }
 
     fn check_format(&self) -> Result<(), StoreError> {
-        let meta = self.tree(TreeRef::Meta);
+        let meta = self.tree(TreeRef::Meta)?;
         match meta.get(META_FORMAT).map_err(sled_err("reading the format version"))? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -384,7 +472,7 @@ impl Store {
         tracing::warn!(path = %self.path().display(), "upgrading the store from format {UNPACKED_FORMAT}: rebuilding its indexes");
         for (tree_ref, name) in trees::all_trees() {
             if trees::is_packed(tree_ref) {
-                self.tree(tree_ref)
+                self.tree(tree_ref)?
                     .clear()
                     .map_err(sled_err(format!("clearing tree `{name}`")))?;
             }
@@ -392,7 +480,7 @@ impl Store {
         let mut edits: BTreeMap<usize, packed::Edits<'_>> = BTreeMap::new();
         let write = |edits: &mut BTreeMap<usize, packed::Edits<'_>>| -> Result<(), StoreError> {
             for (position, tree_edits) in std::mem::take(edits) {
-                let tree = &self.inner.trees[position];
+                let tree = self.tree_at(position)?;
                 for (key, block) in tree_edits.writes() {
                     match block {
                         Some(block) => tree.insert(key, block),
@@ -406,16 +494,20 @@ impl Store {
         let mut pending = 0usize;
         for kind in EntityKind::ALL {
             let tree_ref = TreeRef::Entity(kind);
-            for item in self.tree(tree_ref).iter() {
+            for item in self.tree(tree_ref)?.iter() {
                 let (key, value) = item.map_err(sled_err("scanning entities"))?;
                 let record = decode(self.name(tree_ref), &key, &value)?;
                 for (tree, key, value) in index_entries(&record.entity) {
-                    edits
-                        .entry(self.position(tree))
-                        .or_insert_with(|| {
-                            packed::Edits::new(self.tree(tree), self.name(tree), packed::Limits::DEFAULT)
-                        })
-                        .insert(key, value)?;
+                    let position = self.position(tree);
+                    let edit = match edits.entry(position) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => e.insert(packed::Edits::new(
+                            &self.tree(tree)?,
+                            self.name(tree),
+                            packed::Limits::DEFAULT,
+                        )),
+                    };
+                    edit.insert(key, value)?;
                 }
                 pending += 1;
                 if pending == REBUILD_BATCH {
@@ -433,8 +525,26 @@ impl Store {
         self.inner.positions[&tree]
     }
 
-    fn tree(&self, tree: TreeRef) -> &sled::Tree {
-        &self.inner.trees[self.position(tree)]
+    /// The open database, or `Unavailable` while it is being reopened.
+    fn live(&self) -> Result<Arc<Handles>, StoreError> {
+        self.inner
+            .handles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable {
+                reason: "the database is being reopened after a disk fault; try again".into(),
+            })
+    }
+
+    /// A handle on the tree at `position` (in [`trees::all_trees`] order).
+    fn tree_at(&self, position: usize) -> Result<sled::Tree, StoreError> {
+        Ok(self.live()?.trees[position].clone())
+    }
+
+    /// A handle on one tree (sled trees are shared handles: cloning is cheap).
+    fn tree(&self, tree: TreeRef) -> Result<sled::Tree, StoreError> {
+        Ok(self.live()?.trees[self.position(tree)].clone())
     }
 
     fn name(&self, tree: TreeRef) -> &'static str {
@@ -442,8 +552,8 @@ impl Store {
     }
 
     /// The entries of an index tree whose keys begin with `prefix`, in key order.
-    fn index_prefix(&self, tree: TreeRef, prefix: &[u8]) -> packed::Range<'_> {
-        packed::Range::prefix(self.tree(tree), self.name(tree), prefix)
+    fn index_prefix(&self, tree: TreeRef, prefix: &[u8]) -> Result<packed::Range<'_>, StoreError> {
+        Ok(packed::Range::prefix(&self.tree(tree)?, self.name(tree), prefix))
     }
 
     pub fn path(&self) -> &Path {
@@ -466,12 +576,12 @@ impl Store {
     }
 
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush().map_err(sled_err("flushing to disk"))?;
+        self.live()?.db.flush().map_err(sled_err("flushing to disk"))?;
         Ok(())
     }
 
     pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.inner
+        self.live()?
             .db
             .flush_async()
             .await
@@ -482,7 +592,7 @@ impl Store {
     // ---- meta -------------------------------------------------------------
 
     fn meta_get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
-        self.tree(TreeRef::Meta)
+        self.tree(TreeRef::Meta)?
             .get(key)
             .map_err(sled_err("reading the meta tree"))
     }
@@ -502,7 +612,7 @@ impl Store {
 
     /// Records the seed state durably (flushed before returning).
     pub fn set_seed_state(&self, state: &SeedState) -> Result<(), StoreError> {
-        let meta = self.tree(TreeRef::Meta);
+        let meta = self.tree(TreeRef::Meta)?;
         let (word, hash): (&[u8], &str) = match state {
             SeedState::Empty => (b"empty", ""),
             SeedState::Loading { hash } => (b"loading", hash),
@@ -537,14 +647,14 @@ impl Store {
     /// Not atomic: callers mark the seed state `Loading` first, so a crash
     /// part-way is detected on the next start.
     pub fn clear(&self) -> Result<(), StoreError> {
-        for (i, tree) in self.inner.trees.iter().enumerate() {
+        for (i, tree) in self.live()?.trees.iter().enumerate() {
             if self.inner.names[i] == trees::META {
                 continue;
             }
             tree.clear()
                 .map_err(sled_err(format!("clearing tree `{}`", self.inner.names[i])))?;
         }
-        let meta = self.tree(TreeRef::Meta);
+        let meta = self.tree(TreeRef::Meta)?;
         for kind in EntityKind::ALL {
             meta.remove(meta_count_key(kind))
                 .map_err(sled_err("resetting counts"))?;
@@ -589,6 +699,9 @@ impl Store {
     /// outside any transaction (packed index blocks are read here; see
     /// [`packed`]), then writes them all in one transaction.
     fn apply_locked(&self, changes: &[Change], check_references: bool) -> Result<Committed, StoreError> {
+        // First, so a database left closed by a fault is reopened before
+        // the batch reads it.
+        self.ensure_writable()?;
         let mut batch = Batch::new(self);
         let mut done = Vec::with_capacity(changes.len());
         for change in changes {
@@ -598,12 +711,14 @@ impl Store {
             for change in changes {
                 if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
                     batch.check_references(entity)?;
+                    batch.check_acyclic(entity)?;
                 }
             }
         }
         let generation = read_u64(self.meta_get(META_GENERATION)?) + 1;
         let writes = batch.into_writes(generation);
-        let result = self.inner.trees.as_slice().transaction(|tx| {
+        let live = self.live()?;
+        let result = live.trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
                 match value {
                     Some(value) => tx[*position].insert(key.as_slice(), value.as_slice())?,
@@ -612,18 +727,254 @@ impl Store {
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
-        match result {
-            Ok(()) => {}
+        let written = match result {
+            Ok(()) => live.db.flush().map(|_| ()),
             Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(sled_err("committing a write")(e)),
+            Err(TransactionError::Storage(e)) => Err(e),
+        };
+        drop(live);
+        if let Err(e) = written {
+            return Err(self.disk_fault("committing a write", e));
         }
-        self.flush()?;
-        self.inner.generation.store(generation, Ordering::SeqCst);
+        // Caches key on this: it moves only now that the write is on disk.
+        self.bump_generation(generation);
+        self.record_acknowledged(generation);
+        if self.fault().is_some() {
+            tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
+            self.set_fault(None);
+        }
         self.inner.writes.fetch_add(1, Ordering::Relaxed);
         Ok(Committed {
             generation,
             changes: done,
         })
+    }
+
+    /// Moves the cache generation past `at_least` (and past where it was).
+    fn bump_generation(&self, at_least: u64) {
+        let _ = self
+            .inner
+            .generation
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |g| Some((g + 1).max(at_least)));
+    }
+
+    // ---- damage -----------------------------------------------------------
+
+    /// Notes, beside the database, the generation of the last write
+    /// acknowledged. sled checks each log entry as it recovers and silently
+    /// drops the log from a damaged one on; comparing its generation with
+    /// this note at start-up tells that acknowledged writes went with it.
+    /// A failure here only weakens that check, so it is logged, not returned.
+    fn record_acknowledged(&self, generation: u64) {
+        use std::os::unix::fs::FileExt;
+        if self.inner.cache_bytes.is_none() {
+            return;
+        }
+        let path = self.inner.path.join(ACKNOWLEDGED_FILE);
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .and_then(|file| {
+                file.write_all_at(&generation.to_be_bytes(), 0)?;
+                file.sync_data()
+            });
+        if let Err(e) = written {
+            tracing::warn!(error = %e, path = %path.display(), "could not note the acknowledged generation");
+        }
+    }
+
+    fn acknowledged(&self) -> Option<u64> {
+        let bytes = std::fs::read(self.inner.path.join(ACKNOWLEDGED_FILE)).ok()?;
+        Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
+    }
+
+    /// The start-up check, fast enough to run every time: whether the
+    /// database lost writes it acknowledged (the log was cut short at a
+    /// damaged entry). Empty when it did not.
+    pub fn damage(&self) -> Vec<String> {
+        let Ok(generation) = self.generation() else {
+            return vec!["the meta tree cannot be read".into()];
+        };
+        match self.acknowledged() {
+            Some(acknowledged) if acknowledged > generation => vec![format!(
+                "the database at {} holds writes up to generation {generation}, but writes up to {acknowledged} were acknowledged: {} acknowledged writes are lost (the database file is damaged)",
+                self.inner.path.display(),
+                acknowledged - generation
+            )],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Accepts the damage [`Store::damage`] reported (`--allow-damaged`):
+    /// what is intact is served, and later starts compare with it.
+    pub fn accept_damage(&self) {
+        if let Ok(generation) = self.generation() {
+            self.record_acknowledged(generation);
+        }
+    }
+
+    // ---- disk faults ------------------------------------------------------
+
+    /// Sets the free space the data directory's filesystem must keep for
+    /// writes to run (0: none).
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.inner.min_free_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Writes refused or failed because of the disk since the process started.
+    pub fn storage_errors(&self) -> u64 {
+        self.inner.storage_errors.load(Ordering::Relaxed)
+    }
+
+    fn fault(&self) -> Option<String> {
+        self.inner.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_fault(&self, reason: Option<String>) {
+        *self.inner.fault.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Refuses a write while the disk is under the free-space floor.
+    fn check_floor(&self) -> Result<(), StoreError> {
+        let floor = self.inner.min_free_bytes.load(Ordering::Relaxed);
+        if floor == 0 || self.inner.cache_bytes.is_none() {
+            return Ok(());
+        }
+        match free_bytes(&self.inner.path) {
+            Some(free) if free < floor => Err(StoreError::Unavailable {
+                reason: format!(
+                    "the disk holding {} has {} KiB free, under the floor of {} KiB (--min-free-mb); writes resume once space is freed",
+                    self.inner.path.display(),
+                    free / 1024,
+                    floor / 1024
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a fault: whether the disk has room again for the reserve and
+    /// a write, and the reserve is back. Until then writes are refused
+    /// without trying, so the space the reserve freed is kept for reopening.
+    fn room_after_fault(&self) -> bool {
+        let floor = self.inner.min_free_bytes.load(Ordering::Relaxed);
+        let needed = 2 * RESERVE_BYTES + floor;
+        if free_bytes(&self.inner.path).is_some_and(|free| free < needed) {
+            return false;
+        }
+        make_reserve(&self.inner.path)
+    }
+
+    /// Under the write lock, before a write: refuses it while the disk is
+    /// under the floor, or still full after a fault (then without trying),
+    /// and after a fault reopens the database if it is not open (the write
+    /// is then the probe that tells whether the fault is gone).
+    fn ensure_writable(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.check_floor() {
+            self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        if let Some(reason) = self.fault() {
+            if !self.room_after_fault() {
+                self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(StoreError::Unavailable {
+                    reason: format!("{reason}; the disk is still full: writes resume once space is freed"),
+                });
+            }
+            if self.live().is_err() {
+                self.reopen()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A write the disk let down (under the write lock): counted, logged,
+    /// and made invisible. sled has applied the transaction in memory and
+    /// refuses every write after an I/O error until the database is opened
+    /// again, so it is reopened from what is on disk: the refused write is
+    /// gone, and so is anything a cache took from it (the generation moves).
+    fn disk_fault(&self, context: &str, error: sled::Error) -> StoreError {
+        self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+        if !is_disk_fault(&error) {
+            return sled_err(context)(error);
+        }
+        let reason = format!("the disk refused a write to {} ({error})", self.inner.path.display());
+        tracing::error!(error = %error, path = %self.inner.path.display(), "write failed on disk; reopening the database");
+        self.set_fault(Some(reason.clone()));
+        // sled needs some room to open: the reserve gives it back.
+        release_reserve(&self.inner.path);
+        if let Err(e) = self.reopen() {
+            tracing::error!(error = %e, "could not reopen the database after a disk fault");
+        }
+        StoreError::Unavailable {
+            reason: format!("{reason}; nothing of it was kept, and writes resume once the disk has room"),
+        }
+    }
+
+    /// Closes the database and opens it again from disk (under the write
+    /// lock). Readers get `Unavailable` for the few milliseconds it takes.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let Some(cache_bytes) = self.inner.cache_bytes else {
+            return Ok(());
+        };
+        let taken = self.inner.handles.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(taken);
+        // Scans in flight hold tree handles, and with them sled's lock on
+        // the database file: they end within milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let db = loop {
+            match open_db(&self.inner.path, cache_bytes) {
+                Ok(db) => break db,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let handles = Handles::new(db, &self.inner.names)?;
+        *self.inner.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
+        let on_disk = self.generation()?;
+        self.bump_generation(on_disk);
+        tracing::info!(path = %self.inner.path.display(), "database reopened");
+        Ok(())
+    }
+
+    /// Whether writes can reach the disk now; `Err` says why not. After a
+    /// fault, checks by writing and flushing a probe,
+    /// so `/ready` turns green again once space returns, without a write.
+    pub fn writable(&self) -> Result<(), String> {
+        self.check_floor().map_err(|e| e.to_string())?;
+        let Some(reason) = self.fault() else {
+            return Ok(());
+        };
+        if !self.room_after_fault() {
+            return Err(reason);
+        }
+        // Another write is under way: it is the probe.
+        let Ok(_guard) = self.inner.write_lock.try_lock() else {
+            return Err(reason);
+        };
+        let probe = || -> Result<(), StoreError> {
+            if self.live().is_err() {
+                self.reopen()?;
+            }
+            let live = self.live()?;
+            let meta = &live.trees[self.position(TreeRef::Meta)];
+            let written = meta.insert(META_PROBE, &[1]).and_then(|_| live.db.flush());
+            drop(live);
+            written.map_err(|e| self.disk_fault("probing the disk", e))?;
+            Ok(())
+        };
+        match probe() {
+            Ok(()) => {
+                tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
+                self.set_fault(None);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Every (relation, entity) that points at `id`.
@@ -635,7 +986,7 @@ impl Store {
                 continue;
             }
             let tree_ref = TreeRef::Backward(relation);
-            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes())) {
+            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes()))? {
                 let (key, _) = item?;
                 out.push((relation, self.id_in(tree_ref, &key, keys::second(&key))?));
             }
@@ -666,6 +1017,34 @@ impl Store {
             .into());
         }
         let committed = self.commit_locked(&[Change::Put {
+            entity: entity.clone(),
+            origin: Origin::Api,
+        }])?;
+        Ok((committed, entity))
+    }
+
+    /// Creates an entity under the first id of `candidates` that is free,
+    /// chosen under the write lock, so concurrent creates of the same name
+    /// each get their own id and all succeed. `build` makes the entity for
+    /// the chosen id (it runs once, under the lock). Announced like [`Store::commit`].
+    pub fn create_fresh<E: From<StoreError>>(
+        &self,
+        candidates: impl IntoIterator<Item = Id>,
+        build: impl FnOnce(Id) -> Result<Entity, E>,
+    ) -> Result<(Arc<Committed>, Entity), E> {
+        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut free = None;
+        for id in candidates {
+            if self.get_uncounted(&id)?.is_none() {
+                free = Some(id);
+                break;
+            }
+        }
+        let id = free.ok_or_else(|| StoreError::AlreadyExists {
+            id: "every candidate id".into(),
+        })?;
+        let entity = build(id)?;
+        let committed = self.commit_locked(&[Change::Create {
             entity: entity.clone(),
             origin: Origin::Api,
         }])?;
@@ -728,7 +1107,7 @@ impl Store {
     fn get_uncounted(&self, id: &Id) -> Result<Option<Record>, StoreError> {
         let tree = TreeRef::Entity(id.kind());
         match self
-            .tree(tree)
+            .tree(tree)?
             .get(id.as_bytes())
             .map_err(sled_err(format!("reading {id}")))?
         {
@@ -778,7 +1157,7 @@ impl Store {
         let tree_ref = TreeRef::Backward(relation);
         for id in from {
             let mut links = Vec::new();
-            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes())) {
+            for item in self.index_prefix(tree_ref, &keys::prefix(id.as_bytes()))? {
                 let (key, value) = item?;
                 links.push((self.id_in(tree_ref, &key, keys::second(&key))?, value));
             }
@@ -817,7 +1196,7 @@ impl Store {
         }
         self.count_read();
         let tree_ref = TreeRef::Entity(kind);
-        let tree = self.tree(tree_ref);
+        let tree = self.tree(tree_ref)?;
         use std::ops::Bound::*;
         let lower = after.map_or(Unbounded, |a| Excluded(a.to_vec()));
         let upper = before.map_or(Unbounded, |b| Excluded(b.to_vec()));
@@ -844,7 +1223,7 @@ impl Store {
             return Ok(Some(id.as_bytes().to_vec()));
         }
         let tree = TreeRef::EventSortKeys;
-        let sort = packed::get(self.tree(tree), self.name(tree), id.as_bytes())?;
+        let sort = packed::get(&self.tree(tree)?, self.name(tree), id.as_bytes())?;
         Ok(sort.map(|mut key| {
             key.extend_from_slice(id.as_bytes());
             key
@@ -865,7 +1244,7 @@ impl Store {
             events.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
             let keys: Vec<&[u8]> = events.iter().map(|id| id.as_bytes()).collect();
             let tree = TreeRef::EventSortKeys;
-            let sorts = packed::get_sorted(self.tree(tree), self.name(tree), &keys)?;
+            let sorts = packed::get_sorted(&self.tree(tree)?, self.name(tree), &keys)?;
             for (id, sort) in events.into_iter().zip(sorts) {
                 if let Some(mut key) = sort {
                     key.extend_from_slice(id.as_bytes());
@@ -894,7 +1273,7 @@ impl Store {
         self.count_read();
         let tree_ref = TreeRef::ByKind(kind, 0);
         let mut out = Vec::new();
-        for item in self.index_prefix(tree_ref, &keys::prefix(subkind.as_bytes())) {
+        for item in self.index_prefix(tree_ref, &keys::prefix(subkind.as_bytes()))? {
             let (key, _) = item?;
             out.push(self.id_in(tree_ref, &key, keys::second(&key))?);
         }
@@ -962,7 +1341,7 @@ impl Store {
         let mut probe = keys::prefix(subkind.as_bytes());
         probe.extend_from_slice(key);
         let tree = TreeRef::ByKind(EntityKind::Event, keys::class_of(key));
-        Ok(packed::get(self.tree(tree), self.name(tree), &probe)?.is_some())
+        Ok(packed::get(&self.tree(tree)?, self.name(tree), &probe)?.is_some())
     }
 
     /// Walks a chronological index in listing order (or backwards), calling
@@ -996,7 +1375,7 @@ impl Store {
                 TreeRef::ByDate(kind, class)
             };
             runs.push(ClassRun::new(
-                self.tree(tree_ref),
+                &self.tree(tree_ref)?,
                 self.name(tree_ref),
                 &prefix,
                 scan,
@@ -1056,9 +1435,9 @@ impl Store {
             // Whole-word matches first (`word ‖ 0xff …` sorts after longer
             // words sharing the prefix), all of them; then words it begins,
             // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
-            let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()));
+            let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()))?;
             let longer = self
-                .index_prefix(tree, word.as_bytes())
+                .index_prefix(tree, word.as_bytes())?
                 .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
                 .take(MAX_PREFIX_HITS);
             for item in exact.chain(longer) {
@@ -1103,7 +1482,7 @@ impl Store {
         if let (Some(word), None, true) = (words.next(), words.next(), limit > 0) {
             self.count_read();
             let mut top = Vec::with_capacity(limit);
-            for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes())) {
+            for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes()))? {
                 let (key, _) = item?;
                 let (weight, label_len, id) = self.search_entry(&key)?;
                 if weight < NAME_WEIGHT {
@@ -1135,18 +1514,39 @@ impl Store {
     /// Calls `f` with every entity of `kind`, one at a time (exports).
     pub fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
         let tree_ref = TreeRef::Entity(kind);
-        for item in self.tree(tree_ref).iter() {
+        for item in self.tree(tree_ref)?.iter() {
             let (key, value) = item.map_err(sled_err("scanning entities"))?;
             f(decode(self.name(tree_ref), &key, &value)?);
         }
         Ok(())
     }
 
+    /// Like [`Store::for_each`], skipping records that cannot be decoded
+    /// (a damaged database), which it returns as messages naming each one:
+    /// what `export` uses to salvage every intact entity.
+    pub fn for_each_intact(&self, kind: EntityKind, f: &mut dyn FnMut(Record)) -> Result<Vec<String>, StoreError> {
+        let tree_ref = TreeRef::Entity(kind);
+        let mut damaged = Vec::new();
+        for item in self.tree(tree_ref)?.iter() {
+            match item {
+                Ok((key, value)) => match decode(self.name(tree_ref), &key, &value) {
+                    Ok(record) => f(record),
+                    Err(e) => damaged.push(format!("damaged record {}: {e}", String::from_utf8_lossy(&key))),
+                },
+                Err(e) => {
+                    damaged.push(format!("`{}` cannot be read past some point: {e}", self.name(tree_ref)));
+                    break;
+                }
+            }
+        }
+        Ok(damaged)
+    }
+
     /// Every entity of `kind` (for checks, exports and tests; not for serving).
     pub fn all(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {
         let tree_ref = TreeRef::Entity(kind);
         let mut out = Vec::new();
-        for item in self.tree(tree_ref).iter() {
+        for item in self.tree(tree_ref)?.iter() {
             let (key, value) = item.map_err(sled_err("scanning entities"))?;
             out.push(decode(self.name(tree_ref), &key, &value)?);
         }
@@ -1158,11 +1558,17 @@ impl Store {
     /// Returns a description of each disagreement (empty when consistent).
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
         let mut expected: HashMap<TreeRef, BTreeMap<Vec<u8>, Vec<u8>>> = HashMap::new();
-        let mut problems = Vec::new();
+        let mut problems = self.damage();
         for kind in EntityKind::ALL {
-            let records = self.all(kind)?;
-            if records.len() as u64 != read_u64(self.meta_get(&meta_count_key(kind))?) {
-                problems.push(format!("count of {} is off: {} stored", kind.plural(), records.len()));
+            let mut records = Vec::new();
+            problems.extend(self.for_each_intact(kind, &mut |r| records.push(r))?);
+            let counted = read_u64(self.meta_get(&meta_count_key(kind))?);
+            if records.len() as u64 != counted {
+                problems.push(format!(
+                    "count of {} is off: {} stored, {counted} counted",
+                    kind.plural(),
+                    records.len()
+                ));
             }
             for record in records {
                 for (tree, key, value) in index_entries(&record.entity) {
@@ -1175,14 +1581,14 @@ impl Store {
                 continue;
             }
             let want = expected.remove(&tree_ref).unwrap_or_default();
-            let malformed = packed::check(self.tree(tree_ref), name)?;
+            let malformed = packed::check(&self.tree(tree_ref)?, name)?;
             if !malformed.is_empty() {
                 // Its entries cannot be read reliably: report the blocks.
                 problems.extend(malformed);
                 continue;
             }
             let mut have = BTreeMap::new();
-            for item in self.index_prefix(tree_ref, &[]) {
+            for item in self.index_prefix(tree_ref, &[])? {
                 let (k, v) = item?;
                 have.insert(k, v);
             }
@@ -1217,7 +1623,7 @@ pub fn event_list_key(date: Option<&PartialDate>, id: &Id) -> Vec<u8> {
 /// them (they all sort before `first ‖ from`). So a page costs about the same
 /// at ten thousand entities as at a million.
 struct ClassRun<'t> {
-    tree: &'t sled::Tree,
+    tree: sled::Tree,
     name: &'static str,
     prefix_len: usize,
     prefix: Vec<u8>,
@@ -1231,13 +1637,7 @@ struct ClassRun<'t> {
 }
 
 impl<'t> ClassRun<'t> {
-    fn new(
-        tree: &'t sled::Tree,
-        name: &'static str,
-        prefix: &[u8],
-        scan: &PeriodScan<'_>,
-        max_span: i32,
-    ) -> ClassRun<'t> {
+    fn new(tree: &sled::Tree, name: &'static str, prefix: &[u8], scan: &PeriodScan<'_>, max_span: i32) -> ClassRun<'t> {
         use std::ops::Bound::{Excluded, Included, Unbounded};
         let under = |tail: &[u8]| [prefix, tail].concat();
         let from_day = scan.from.map(PartialDate::first_day);
@@ -1265,7 +1665,7 @@ impl<'t> ClassRun<'t> {
             }
         }
         ClassRun {
-            tree,
+            tree: tree.clone(),
             name,
             prefix_len: prefix.len(),
             prefix: prefix.to_vec(),
@@ -1287,7 +1687,7 @@ impl<'t> ClassRun<'t> {
         while self.head.is_none() && !self.done {
             let entries = self.entries.get_or_insert_with(|| {
                 packed::Range::new(
-                    self.tree,
+                    &self.tree,
                     self.name,
                     self.lower.clone(),
                     self.upper.clone(),
@@ -1422,8 +1822,12 @@ mod tests {
                 if !trees::is_packed(tree_ref) {
                     continue;
                 }
-                let entries: Vec<_> = store.index_prefix(tree_ref, &[]).collect::<Result<_, _>>().unwrap();
-                let tree = store.tree(tree_ref);
+                let entries: Vec<_> = store
+                    .index_prefix(tree_ref, &[])
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let tree = store.tree(tree_ref).unwrap();
                 tree.clear().unwrap();
                 for (key, value) in entries {
                     tree.insert(key, value).unwrap();
@@ -1431,6 +1835,7 @@ mod tests {
             }
             store
                 .tree(TreeRef::Meta)
+                .unwrap()
                 .insert(META_FORMAT, &UNPACKED_FORMAT.to_be_bytes())
                 .unwrap();
             store.flush().unwrap();
@@ -1509,7 +1914,11 @@ mod tests {
                     })
                     .unwrap(),
                 );
-                store.tree(TreeRef::Entity(kind)).insert(id.as_bytes(), bytes).unwrap();
+                store
+                    .tree(TreeRef::Entity(kind))
+                    .unwrap()
+                    .insert(id.as_bytes(), bytes)
+                    .unwrap();
             }
             store.flush().unwrap();
         }
@@ -1531,6 +1940,7 @@ mod tests {
         store.apply(&[put(Entity::Source(source.clone()))], true).unwrap();
         let bytes = store
             .tree(TreeRef::Entity(EntityKind::Source))
+            .unwrap()
             .get(source_id.as_bytes())
             .unwrap()
             .unwrap();
@@ -1549,7 +1959,7 @@ mod tests {
         for n in 0..200 {
             store.apply(&[put(event(n))], true).unwrap();
         }
-        let blocks = store.tree(TreeRef::Backward(Relation::EventParticipant)).len();
+        let blocks = store.tree(TreeRef::Backward(Relation::EventParticipant)).unwrap().len();
         assert!(blocks > 5, "600 entries take several blocks, not {blocks}");
         for n in (0..200).step_by(2) {
             store
@@ -1576,7 +1986,7 @@ mod tests {
             .unwrap();
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
         assert_eq!(
-            store.tree(TreeRef::Backward(Relation::EventParticipant)).len(),
+            store.tree(TreeRef::Backward(Relation::EventParticipant)).unwrap().len(),
             0,
             "no empty block is left behind"
         );

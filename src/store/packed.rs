@@ -170,7 +170,10 @@ pub fn prefix_bounds(prefix: &[u8]) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
 /// The entries of a packed tree between two bounds, in key order or
 /// backwards.
 pub struct Range<'t> {
-    tree: &'t sled::Tree,
+    /// A handle of its own (sled trees are shared handles), so a scan never
+    /// borrows the store, which may reopen its database after a disk fault.
+    tree: sled::Tree,
+    _scan: std::marker::PhantomData<&'t ()>,
     name: &'static str,
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
@@ -251,7 +254,7 @@ impl<B: AsRef<[u8]>> Cursor<B> {
 
 impl<'t> Range<'t> {
     pub fn new(
-        tree: &'t sled::Tree,
+        tree: &sled::Tree,
         name: &'static str,
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
@@ -259,7 +262,8 @@ impl<'t> Range<'t> {
     ) -> Range<'t> {
         let done = is_empty(&lower, &upper);
         Range {
-            tree,
+            tree: tree.clone(),
+            _scan: std::marker::PhantomData,
             name,
             lower,
             upper,
@@ -272,7 +276,7 @@ impl<'t> Range<'t> {
     }
 
     /// Every entry whose key begins with `prefix`, in key order.
-    pub fn prefix(tree: &'t sled::Tree, name: &'static str, prefix: &[u8]) -> Range<'t> {
+    pub fn prefix(tree: &sled::Tree, name: &'static str, prefix: &[u8]) -> Range<'t> {
         let (lower, upper) = prefix_bounds(prefix);
         Range::new(tree, name, lower, upper, false)
     }
@@ -468,7 +472,8 @@ pub fn check(tree: &sled::Tree, name: &'static str) -> Result<Vec<String>, Store
 /// Changes to one packed tree, gathered before a transaction writes them.
 /// Only for a caller that holds the store's write lock (see the module docs).
 pub struct Edits<'t> {
-    tree: &'t sled::Tree,
+    tree: sled::Tree,
+    _edits: std::marker::PhantomData<&'t ()>,
     name: &'static str,
     limits: Limits,
     /// Blocks as the edits leave them, by key.
@@ -486,9 +491,10 @@ struct Taken {
 }
 
 impl<'t> Edits<'t> {
-    pub fn new(tree: &'t sled::Tree, name: &'static str, limits: Limits) -> Edits<'t> {
+    pub fn new(tree: &sled::Tree, name: &'static str, limits: Limits) -> Edits<'t> {
         Edits {
-            tree,
+            tree: tree.clone(),
+            _edits: std::marker::PhantomData,
             name,
             limits,
             live: BTreeMap::new(),

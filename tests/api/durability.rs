@@ -62,14 +62,30 @@ fn listening_address(line: &str) -> Option<String> {
 }
 
 /// A `diplograph serve` process.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the process to end by itself; its status.
+    pub(crate) fn wait_for_exit(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Starts the server on `data` with `seed` and waits until it listens.
-    fn start(data: &Path, seed: &Path) -> Server {
+    pub(crate) fn start(data: &Path, seed: &Path) -> Server {
         let mut child = diplograph()
             .arg("serve")
             .env("DIPLOGRAPH_DATA_DIR", data)
@@ -475,4 +491,115 @@ fn a_seed_load_killed_part_way_is_never_taken_for_a_whole_one_and_is_redone() {
         );
     }
     println!("seed-load crash: {}", observed.join("; "));
+}
+
+// ---- a damaged database file ------------------------------------------------------------
+
+/// Runs `diplograph ARGS` on `data` to its end (within a minute): whether it
+/// succeeded, and its stdout and stderr together.
+fn run(data: &Path, args: &[&str]) -> (bool, String) {
+    let mut child = diplograph()
+        .args(args)
+        .env("DIPLOGRAPH_DATA_DIR", data)
+        .env("DIPLOGRAPH_BIND", "127.0.0.1:0")
+        .env("DIPLOGRAPH_SEED_DIR", seed_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the diplograph binary starts");
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let output = child.wait_with_output().unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            return (status.success(), text);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`diplograph {args:?}` still runs after a minute");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_in_the_database_file_is_found_at_start_up_and_by_verify_and_export_salvages_the_rest() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &seed_dir());
+    let client = reqwest::Client::new();
+    for n in 0..300 {
+        let answer: Value = client
+            .post(&server.url)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .json(&json!({ "query": CREATE_ACTOR, "variables": { "input": {
+                "id": format!("actor/flip-{n}"), "name": format!("Flip {n}"), "kind": "GROUP",
+                "summary": format!("MARKER-{n:04}-QZX")
+            } } }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    server.crash();
+
+    // The last write's record, as sled logged it: one byte flipped.
+    let db = data.path().join("db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    let marker = b"MARKER-0299-QZX";
+    let at = bytes
+        .windows(marker.len())
+        .rposition(|w| w == marker)
+        .expect("the last record is in the db file");
+    bytes[at + 5] ^= 0xff;
+    std::fs::write(&db, bytes).unwrap();
+
+    let (ok, report) = run(data.path(), &["verify"]);
+    assert!(!ok, "verify must exit non-zero:\n{report}");
+    assert!(
+        report.contains("acknowledged writes are lost") || report.contains("damaged record"),
+        "{report}"
+    );
+
+    let (ok, refusal) = run(data.path(), &["serve"]);
+    assert!(!ok, "the server must refuse a damaged store:\n{refusal}");
+    assert!(refusal.contains("--allow-damaged"), "{refusal}");
+
+    let out = tempfile::tempdir().unwrap();
+    let (ok, exported) = run(data.path(), &["export", out.path().to_str().unwrap()]);
+    assert!(ok, "{exported}");
+    let actors: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap()).unwrap();
+    let salvaged = actors
+        .iter()
+        .filter(|a| a["id"].as_str().is_some_and(|id| id.starts_with("actor/flip-")))
+        .count();
+    println!("export salvaged {salvaged} of the 300 written actors");
+    assert!(salvaged >= 299, "{salvaged} salvaged");
+
+    // Told to, the server serves what is intact.
+    let mut served = diplograph()
+        .args(["serve", "--allow-damaged"])
+        .env("DIPLOGRAPH_DATA_DIR", data.path())
+        .env("DIPLOGRAPH_BIND", "127.0.0.1:0")
+        .env("DIPLOGRAPH_SEED_DIR", seed_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = served.stderr.take().unwrap();
+    let listening = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| listening_address(&line).is_some());
+    let _ = served.kill();
+    let _ = served.wait();
+    assert!(listening, "with --allow-damaged the server starts");
 }

@@ -1204,6 +1204,26 @@ async fn every_type_field_argument_and_enum_value_has_a_description() {
     );
 }
 
+#[tokio::test]
+async fn typename_with_include_skip_and_a_boolean_or_a_declared_variable_still_runs() {
+    let app = crate::helpers::spawn_app().await;
+    let data = app
+        .data(r#"{ a: __typename @include(if: true) b: __typename @skip(if: true) }"#)
+        .await;
+    assert_eq!(data, serde_json::json!({ "a": "Query" }));
+    let answer = app
+        .query_with(
+            r#"query($show: Boolean!) { __typename @include(if: $show) actor(id: "actor/russia") @include(if: $show) { name } }"#,
+            serde_json::json!({ "show": true }),
+        )
+        .await;
+    assert_eq!(
+        answer["data"],
+        serde_json::json!({ "__typename": "Query", "actor": { "name": "Russia" } }),
+        "{answer}"
+    );
+}
+
 /// The keys of `treaty` in an answer, in the order they were written.
 fn treaty_keys(answer: &str) -> Vec<String> {
     let value: serde_json::Value = serde_json::from_str(answer).unwrap();

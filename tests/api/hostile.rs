@@ -597,6 +597,47 @@ fn cases() -> Vec<Case> {
             400,
             Some("QUERY_TOO_LARGE"),
         ),
+        case(
+            "`__typename` with `@include(if:)` given a string",
+            Request::post_query(r#"{ __typename @include(if: "yes") }"#),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with a directive that does not exist",
+            Request::post_query("{ __typename @nonexistent }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with an argument (and an undefined variable)",
+            Request::post_query("{ __typename(arg: $nope) }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "`__typename` with `@skip(if:)` given an undefined variable",
+            Request::post_query("{ __typename @skip(if: $nope) }"),
+            400,
+            Some("GRAPHQL_VALIDATION_FAILED"),
+        ),
+        case(
+            "a 0.9 MB variable the operation never declares",
+            Request::post_json(json!({ "query": "{ __typename }", "variables": { "junk": many("x", 900 * 1024) } })),
+            400,
+            Some("VARIABLES_TOO_LARGE"),
+        ),
+        case(
+            "APQ registration of a 0.9 MB query (refused before it is stored)",
+            {
+                let query = format!("{{ __typename }} #{}", many("x", 900 * 1024));
+                let hash = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(query.as_bytes()));
+                Request::post_json(json!({ "query": query,
+                    "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
+            },
+            400,
+            Some("QUERY_TOO_LARGE"),
+        ),
     ]
 }
 
@@ -1016,4 +1057,88 @@ async fn an_operation_over_its_time_limit_is_stopped_with_the_code_timeout() {
         }
     }
     assert!(timeouts >= 1, "the heavy query never ran over 1 ms in 5 tries");
+}
+
+// ---- memory under hostile requests --------------------------------------------------
+
+/// Resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+/// Sends `n` POSTs to `url`, four at a time, the `i`th of `body(i)` (made
+/// as it goes, so the test holds only a few); the status of each.
+async fn post_all(client: &reqwest::Client, url: &str, n: usize, body: impl Fn(usize) -> Vec<u8>) -> Vec<u16> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(0..n)
+        .map(|i| {
+            let body = body(i);
+            let request = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send();
+            async move {
+                match request.await {
+                    Ok(r) => r.status().as_u16(),
+                    Err(e) => {
+                        eprintln!("request failed: {e:?}");
+                        0
+                    }
+                }
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await
+}
+
+#[tokio::test]
+async fn hostile_cache_and_apq_requests_leave_the_server_under_128_mb() {
+    let data = tempfile::tempdir().unwrap();
+    let server = crate::durability::Server::start(data.path(), &crate::helpers::seed_dir());
+    let client = reqwest::Client::new();
+    let pid = server.pid();
+    let before = rss(pid);
+
+    // Each with its own 0.9 MB variable the operation never declares.
+    let junk = "x".repeat(900 * 1024);
+    let statuses = post_all(&client, &server.url, 1024, |i| {
+        format!(r#"{{"query":"{{ __typename }}","variables":{{"junk{i}":"{junk}"}}}}"#).into_bytes()
+    })
+    .await;
+    assert!(statuses.iter().all(|s| *s == 400), "{:?}", &statuses[..8]);
+
+    // Under the variables limit, but unused: one cache entry serves them all.
+    let junk = "y".repeat(40 * 1024);
+    let statuses = post_all(&client, &server.url, 256, |i| {
+        format!(r#"{{"query":"{{ __typename }}","variables":{{"junk{i}":"{junk}"}}}}"#).into_bytes()
+    })
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{:?}", &statuses[..8]);
+
+    // 500 APQ registrations of 0.9 MB queries, each different.
+    let statuses = post_all(&client, &server.url, 500, |i| {
+        let query = format!("{{ __typename }} #{i}{}", "z".repeat(900 * 1024));
+        let hash = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(query.as_bytes()));
+        serde_json::to_vec(&json!({ "query": query,
+            "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }))
+        .unwrap()
+    })
+    .await;
+    assert!(statuses.iter().all(|s| *s == 400), "{:?}", &statuses[..8]);
+
+    let after = rss(pid);
+    println!(
+        "server RSS: {} MB before, {} MB after 1,024 + 256 hostile cache requests and 500 hostile APQ registrations",
+        before >> 20,
+        after >> 20
+    );
+    assert!(after < 128 << 20, "RSS {} MB", after >> 20);
 }

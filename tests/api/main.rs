@@ -6,6 +6,7 @@ mod compression;
 mod cors_and_apq;
 mod durability;
 mod field_table;
+mod full_disk;
 mod graphql;
 mod helpers;
 mod hostile;

@@ -107,3 +107,30 @@ async fn the_cache_can_be_turned_off() {
         assert_eq!(body["data"]["actor"]["name"], "Russia");
     }
 }
+
+#[tokio::test]
+async fn variables_the_operation_does_not_declare_are_left_out_of_the_key() {
+    let app = spawn_app_with(|_| {}).await;
+    let query = "query($id: ID!) { actor(id: $id) { name } }";
+    let (first, _, a) = read(&app, query, json!({ "id": "actor/russia", "junk": "x".repeat(1000) })).await;
+    let (second, _, b) = read(&app, query, json!({ "id": "actor/russia", "other": 1 })).await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "hit"));
+    assert_eq!(a, b);
+    let (third, _, c) = read(&app, query, json!({ "id": "actor/georgia" })).await;
+    assert_eq!(third, "miss");
+    assert_ne!(a, c);
+}
+
+#[tokio::test]
+async fn two_documents_that_differ_only_after_an_escaped_triple_quote_never_share_an_entry() {
+    let app = spawn_app_with(|_| {}).await;
+    // The block strings are `\"""  kokoity` and `\""",kokoity`: different
+    // documents, which a key blind to the `\"""` escape read as one.
+    let a = r#"{ search(query: """\"""  kokoity""", first: 1) { score } }"#;
+    let b = r#"{ search(query: """\""",kokoity""", first: 1) { score } }"#;
+    let (first, _, _) = read(&app, a, json!({})).await;
+    let (second, _, _) = read(&app, b, json!({})).await;
+    assert_eq!((first.as_str(), second.as_str()), ("miss", "miss"));
+    let (again, _, _) = read(&app, a, json!({})).await;
+    assert_eq!(again, "hit");
+}

@@ -130,6 +130,45 @@ struct BadSeed {
 
 const BAD_SEEDS: &[BadSeed] = &[
     BadSeed {
+        description: "a place within a place within it",
+        files: &[(
+            "places.json",
+            r#"[
+              { "id": "place/moscow", "name": "Moscow", "kind": "city", "within": "place/russia" },
+              { "id": "place/russia", "name": "Russia", "kind": "country", "within": "place/moscow" }
+            ]"#,
+        )],
+        file: "places.json",
+        id: Some("place/moscow"),
+        field: Some("within"),
+        message: "cycle",
+    },
+    BadSeed {
+        description: "a place within itself",
+        files: &[(
+            "places.json",
+            r#"[ { "id": "place/moscow", "name": "Moscow", "kind": "city", "within": "place/moscow" } ]"#,
+        )],
+        file: "places.json",
+        id: Some("place/moscow"),
+        field: Some("within"),
+        message: "within itself",
+    },
+    BadSeed {
+        description: "two actors each part of the other",
+        files: &[(
+            "actors.json",
+            r#"[
+              { "id": "actor/russia", "name": "Russia", "kind": "state", "part_of": "actor/south-ossetia" },
+              { "id": "actor/south-ossetia", "name": "South Ossetia", "kind": "unrecognised_state", "part_of": "actor/russia" }
+            ]"#,
+        )],
+        file: "actors.json",
+        id: Some("actor/russia"),
+        field: Some("part_of"),
+        message: "cycle",
+    },
+    BadSeed {
         description: "an id used twice in one file",
         files: &[(
             "actors.json",

@@ -708,3 +708,277 @@ async fn a_mutation_over_the_socket_without_a_valid_token_is_refused_with_unauth
             .is_none());
     }
 }
+
+// ---- hostile clients: frame types, bursts, fragments, protocol errors ---------------------
+
+/// The close code the server ends the connection with, within `WAIT`.
+async fn close_code(socket: &mut Socket) -> u16 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, socket.ws.next())
+            .await
+            .expect("the server closes the connection in time");
+        match frame {
+            Some(Ok(Message::Close(Some(close)))) => return u16::from(close.code),
+            Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+fn subscribe_message(id: &str) -> String {
+    json!({ "id": id, "type": "subscribe", "payload": { "query": ENTITY_CHANGED } }).to_string()
+}
+
+#[tokio::test]
+async fn subscribes_in_binary_frames_are_counted_so_5000_of_them_get_only_the_cap() {
+    let app = spawn_app_with_writes_and(|s| s.max_subscriptions = 20).await;
+    let socket = {
+        let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+        socket.init(json!({})).await;
+        socket
+    };
+    let (mut sink, mut stream) = socket.ws.split();
+    // Read while writing: the refusals come back as fast as the subscribes go.
+    let reader = tokio::spawn(async move {
+        let mut refused = 0;
+        while refused < 4_980 {
+            match tokio::time::timeout(WAIT, stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let message: Value = serde_json::from_str(&text).unwrap();
+                    if message["payload"][0]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS" {
+                        refused += 1;
+                    }
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                other => panic!("after {refused} refusals: {other:?}"),
+            }
+        }
+        (refused, stream)
+    });
+    for n in 0..5_000 {
+        sink.send(Message::Binary(subscribe_message(&n.to_string()).into_bytes()))
+            .await
+            .expect("subscribe sent");
+    }
+    let (refused, stream) = reader.await.unwrap();
+    assert_eq!(refused, 4_980);
+
+    // One write reaches the 20 live subscriptions, and no more.
+    let mut socket = Socket {
+        ws: sink.reunite(stream).unwrap(),
+        protocol: TRANSPORT_WS,
+    };
+    let client = reqwest::Client::new();
+    write(
+        &client,
+        &app,
+        CREATE_ACTOR,
+        json!({ "input": { "id": "actor/binary-fan-out", "name": "Fan", "kind": "GROUP" } }),
+    )
+    .await;
+    let mut ids = std::collections::BTreeSet::new();
+    while let Some(message) = socket.receive_within(Duration::from_secs(2)).await {
+        if message["payload"]["data"]["entityChanged"]["id"] == "actor/binary-fan-out" {
+            assert!(ids.insert(message["id"].as_str().unwrap().to_owned()), "{message}");
+        }
+    }
+    assert_eq!(ids.len(), 20, "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_burst_of_subscribes_up_to_the_cap_right_after_the_ack_never_closes_the_connection() {
+    let app = spawn_app_with_writes_and(|s| s.max_subscriptions = 40).await;
+    for _ in 0..5 {
+        let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+        socket.init(json!({})).await;
+        // Queued without flushing, then flushed at once: one burst.
+        for n in 0..40 {
+            socket
+                .ws
+                .feed(Message::Text(subscribe_message(&n.to_string())))
+                .await
+                .expect("subscribe queued");
+        }
+        socket.ws.flush().await.expect("burst sent");
+        // No acknowledgement says a subscription is live: write until each
+        // has seen a write (a close frame on the way fails the test).
+        let client = reqwest::Client::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.len() < 40 {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of 40 subscriptions live: {seen:?}",
+                seen.len()
+            );
+            let id = format!("actor/burst-{}", COUNTER.fetch_add(1, Ordering::SeqCst));
+            write(
+                &client,
+                &app,
+                CREATE_ACTOR,
+                json!({ "input": { "id": id, "name": "Burst", "kind": "GROUP" } }),
+            )
+            .await;
+            while let Some(message) = socket.receive_within(Duration::from_millis(300)).await {
+                if message["type"] == "next" {
+                    seen.insert(message["id"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+#[tokio::test]
+async fn a_subscribe_sent_in_fragments_is_reassembled_and_one_over_the_bound_closes_with_1009() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    let message = subscribe_message("1").into_bytes();
+    let (head, tail) = message.split_at(message.len() / 2);
+    socket
+        .ws
+        .send(Message::Frame(Frame::message(
+            head.to_vec(),
+            OpCode::Data(Data::Text),
+            false,
+        )))
+        .await
+        .unwrap();
+    socket
+        .ws
+        .send(Message::Frame(Frame::message(
+            tail.to_vec(),
+            OpCode::Data(Data::Continue),
+            true,
+        )))
+        .await
+        .unwrap();
+    until_live(&mut socket, &app, "1", actor_probe).await;
+
+    // 300 KiB in 10 fragments: over the 256 KiB bound.
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    for n in 0..10 {
+        let opcode = if n == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(vec![b' '; 30 * 1024], opcode, n == 9);
+        if socket.ws.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(close_code(&mut socket).await, 1009);
+}
+
+#[tokio::test]
+async fn protocol_errors_close_with_the_codes_graphql_transport_ws_specifies() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+
+    // subscribe before connection_init: 4401 Unauthorized.
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+    assert_eq!(close_code(&mut socket).await, 4401);
+
+    // a message that is not one of the protocol's: 4400.
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket.send(json!({ "type": "no-such-message" })).await;
+    assert_eq!(close_code(&mut socket).await, 4400);
+
+    // a second subscribe with an id already in use: 4409.
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket.subscribe("same", ENTITY_CHANGED, json!({})).await;
+    socket.subscribe("same", ENTITY_CHANGED, json!({})).await;
+    assert_eq!(close_code(&mut socket).await, 4409);
+}
+
+// ---- SIGTERM ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sigterm_the_request_in_flight_is_answered_every_subscriber_gets_a_close_frame_and_the_server_stops_in_its_grace_period(
+) {
+    let data = tempfile::tempdir().unwrap();
+    let server = crate::durability::Server::start(data.path(), &crate::helpers::seed_dir());
+    let port: u16 = server
+        .url
+        .trim_start_matches("http://127.0.0.1:")
+        .trim_end_matches("/graphql")
+        .parse()
+        .unwrap();
+    // What Socket::open needs of a server: its port (the rest is unused here).
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        store: diplograph::store::Store::temporary().unwrap(),
+        client: reqwest::Client::new(),
+        data_dir: tempfile::tempdir().unwrap(),
+    };
+    let mut sockets = Vec::new();
+    for protocol in [TRANSPORT_WS, LEGACY_WS, TRANSPORT_WS] {
+        let mut socket = Socket::open(&app, protocol).await;
+        socket.init(json!({})).await;
+        socket.subscribe("1", ENTITY_CHANGED, json!({})).await;
+        sockets.push(socket);
+    }
+    // An HTTP request in flight: its body half sent when the signal comes.
+    let body = r#"{"query":"{ actor(id: \"actor/russia\") { name } }"}"#;
+    let mut in_flight = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let sent = Instant::now();
+    // SAFETY: kill(2) on our own child's pid with a valid signal number.
+    assert_eq!(unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) }, 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    in_flight.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("Russia") {
+        let n = tokio::time::timeout(Duration::from_secs(5), in_flight.read(&mut chunk))
+            .await
+            .expect("the request in flight is answered")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("Russia"),
+        "{answer}"
+    );
+    for socket in &mut sockets {
+        let frame = tokio::time::timeout(Duration::from_secs(3), async {
+            loop {
+                match socket.ws.next().await {
+                    Some(Ok(Message::Close(close))) => return close,
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        })
+        .await
+        .expect("a close frame within 3 s of SIGTERM");
+        assert_eq!(frame.map(|f| u16::from(f.code)), Some(1001));
+    }
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    let took = sent.elapsed();
+    println!("stopped {took:?} after SIGTERM with 3 subscribers connected");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}; the grace period is 5 s");
+}
