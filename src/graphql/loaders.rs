@@ -1,39 +1,20 @@
-//! Reads for resolvers: a shared cache of decoded entities and followed
-//! relations in front of per-request DataLoaders.
+//! Reads for resolvers and compiled plans: a shared cache of decoded
+//! entities and followed relations in front of the store.
 //!
 //! The cache holds what the store held at one generation; the first read
 //! after a write sees a new generation and starts it afresh, so it never
-//! serves a state older than the last acknowledged write. Misses go to the
-//! DataLoaders, which gather every ask of one query level into one batched
-//! store read.
+//! serves a state older than the last acknowledged write. Misses read the
+//! store at once ([`Direct`]); nothing waits for a batch.
 
 use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::types::Node;
 use crate::model::{EntityKind, Id, Relation};
 use crate::store::{Direction, Keyed, PeriodScan, Store, StoreError};
-
-/// Loads entities by id.
-pub struct EntityLoader(pub Store);
-
-impl Loader<Id> for EntityLoader {
-    type Value = Node;
-    type Error = Arc<StoreError>;
-
-    async fn load(&self, keys: &[Id]) -> Result<HashMap<Id, Node>, Self::Error> {
-        // sled serves reads from its page cache without blocking for long,
-        // so they run inline rather than on the blocking pool.
-        let found = self.0.get_many(keys)?;
-        Ok(found.into_iter().map(|(id, entity)| (id, Node::from(entity))).collect())
-    }
-}
 
 /// A relation followed from one entity in one direction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,38 +26,6 @@ pub struct Link {
 
 /// The ids a relation leads to, with each edge's payload (a role, a date).
 pub type Targets = Arc<Vec<(Id, Vec<u8>)>>;
-
-/// Follows relations; one store read per (relation, direction) in a batch.
-pub struct LinkLoader(pub Store);
-
-impl Loader<Link> for LinkLoader {
-    type Value = Targets;
-    type Error = Arc<StoreError>;
-
-    async fn load(&self, keys: &[Link]) -> Result<HashMap<Link, Targets>, Self::Error> {
-        let mut groups: HashMap<(Relation, Direction), Vec<Id>> = HashMap::new();
-        for link in keys {
-            groups
-                .entry((link.relation, link.direction))
-                .or_default()
-                .push(link.from.clone());
-        }
-        let mut out = HashMap::with_capacity(keys.len());
-        for ((relation, direction), ids) in groups {
-            for (from, targets) in self.0.related(relation, direction, &ids)? {
-                out.insert(
-                    Link {
-                        relation,
-                        direction,
-                        from,
-                    },
-                    Arc::new(targets),
-                );
-            }
-        }
-        Ok(out)
-    }
-}
 
 /// A map valid for one store generation, bounded in size.
 struct Generational<K, V> {
@@ -156,101 +105,65 @@ impl Default for ReadCache {
     }
 }
 
-/// The reads of one request.
+/// The reads of one request: [`Direct`] reads over the shared cache (or a
+/// private one), behind the async signatures resolvers await.
+///
+/// Every read finishes on its first poll. async-graphql 7.2 assembles an
+/// object's fields in the order their futures finish; with reads that never
+/// wait, that is the order the selection set asks for (its field futures are
+/// first polled in selection order), as the GraphQL spec wants. DataLoader
+/// batches made fields that waited on them come back last. Batching matters
+/// little here: a document async-graphql has run once is answered by a
+/// compiled plan from then on, and the shared cache serves repeated reads.
 pub struct Loaders {
     store: Store,
-    cache: Option<Arc<ReadCache>>,
-    entities: DataLoader<EntityLoader>,
-    links: DataLoader<LinkLoader>,
+    cache: Arc<ReadCache>,
 }
 
 impl Loaders {
-    /// Loaders without the shared cache: every read reaches the store.
+    /// Loaders with a cache of their own: every read reaches the store once.
     pub fn new(store: &Store) -> Loaders {
         Loaders::with_cache(store, None)
     }
 
     pub fn with_cache(store: &Store, cache: Option<Arc<ReadCache>>) -> Loaders {
-        // A batch waits one tick for siblings to join it; resolvers of one
-        // level all ask before the first of them is polled again.
-        let delay = Duration::from_micros(200);
         Loaders {
             store: store.clone(),
-            cache,
-            entities: DataLoader::new(EntityLoader(store.clone()), tokio::spawn).delay(delay),
-            links: DataLoader::new(LinkLoader(store.clone()), tokio::spawn).delay(delay),
+            cache: cache.unwrap_or_default(),
         }
+    }
+
+    fn direct(&self) -> Direct<'_> {
+        Direct::new(&self.store, &self.cache)
     }
 
     /// Entities by id; missing ones are absent from the map.
     pub async fn entities(&self, ids: &[Id]) -> Result<HashMap<Id, Node>, Arc<StoreError>> {
-        let generation = self.store.current_generation();
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match self.cache.as_ref().and_then(|c| c.entities.get(generation, id)) {
-                Some(node) => {
-                    found.insert(id.clone(), node);
-                }
-                None => missing.push(id.clone()),
-            }
-        }
-        if !missing.is_empty() {
-            let loaded = self.entities.load_many(missing).await?;
-            if let Some(cache) = &self.cache {
-                cache
-                    .entities
-                    .put_all(generation, loaded.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            found.extend(loaded);
-        }
-        Ok(found)
+        let found = self.direct().entities(ids)?;
+        Ok(ids
+            .iter()
+            .zip(found)
+            .filter_map(|(id, node)| Some((id.clone(), node?)))
+            .collect())
     }
 
     pub async fn entity(&self, id: &Id) -> Result<Option<Node>, Arc<StoreError>> {
-        Ok(self.entities(std::slice::from_ref(id)).await?.remove(id))
+        Ok(self.direct().entity(id)?)
     }
 
     /// What a relation leads to from one entity, loaded, in key order.
     pub async fn nodes(&self, link: Link) -> Result<Arc<Vec<Node>>, Arc<StoreError>> {
-        let generation = self.store.current_generation();
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.lists.get(generation, &link)) {
-            return Ok(hit);
-        }
-        let targets = self.link(link.clone()).await?;
-        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
-        let found = self.entities(&ids).await?;
-        let nodes = Arc::new(ids.iter().filter_map(|id| found.get(id).cloned()).collect::<Vec<_>>());
-        if let Some(cache) = &self.cache {
-            cache.lists.put_all(generation, [(link, nodes.clone())]);
-        }
-        Ok(nodes)
+        Ok(self.direct().nodes(&link)?)
     }
 
     /// The events a relation leads to, in chronological order.
     pub async fn sorted_events(&self, link: Link) -> Result<SortedEvents, Arc<StoreError>> {
-        let generation = self.store.current_generation();
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.sorted.get(generation, &link)) {
-            return Ok(hit);
-        }
-        let events = sort_events(&self.nodes(link.clone()).await?);
-        if let Some(cache) = &self.cache {
-            cache.sorted.put_all(generation, [(link, events.clone())]);
-        }
-        Ok(events)
+        Ok(self.direct().sorted_events(&link)?)
     }
 
     /// Where a relation leads from one entity.
     pub async fn link(&self, link: Link) -> Result<Targets, Arc<StoreError>> {
-        let generation = self.store.current_generation();
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.links.get(generation, &link)) {
-            return Ok(hit);
-        }
-        let targets = self.links.load_one(link.clone()).await?.unwrap_or_default();
-        if let Some(cache) = &self.cache {
-            cache.links.put_all(generation, [(link, targets.clone())]);
-        }
-        Ok(targets)
+        Ok(self.direct().link(&link)?)
     }
 }
 

@@ -23,6 +23,7 @@ pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::QueryLimits;
 pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
+pub use plan::in_field_table;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
@@ -84,37 +85,68 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
     response
 }
 
-/// The answer to a read from its document's compiled plan: the response
-/// body, or `None` when the document has no plan (yet) or the plan leaves
-/// this request to [`execute`].
+/// What a compiled plan made of a read.
+pub enum Planned {
+    /// The response body.
+    Answer(Vec<u8>),
+    /// The operation ran out of time: the body of the error response.
+    TimedOut(Vec<u8>),
+}
+
+/// The answer to a read from its document's compiled plan, or `None` when
+/// the document has no plan (yet) or the plan leaves this request to
+/// [`execute`]. A plan keeps the operation's time limit.
 pub fn answer_compiled(
     schema: &AppSchema,
     store: &Store,
     query: &str,
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
-) -> Option<Vec<u8>> {
+) -> Option<Planned> {
     let plans = schema.data::<Arc<plan::Plans>>()?;
+    let guard = schema.data::<Arc<guard::Guard>>()?;
     let reads = plan::Reads {
         store,
         cache: schema.data::<Arc<ReadCache>>()?,
         limits: schema.data::<Limits>().copied().unwrap_or_default(),
+        deadline: std::time::Instant::now() + guard.limits.timeout,
     };
-    plans.answer(query, operation, variables, reads)
+    match plans.answer(query, operation, variables, reads) {
+        Ok(body) => Some(Planned::Answer(body)),
+        Err(plan::GiveUp::Unsure) => None,
+        Err(plan::GiveUp::TimedOut) => {
+            let mut response = Response::from_errors(vec![guard.timed_out()]);
+            guard.finish(&mut response, None);
+            serde_json::to_vec(&response).ok().map(Planned::TimedOut)
+        }
+    }
 }
 
-/// Compiles a plan for a document that [`execute`] just ran without an
-/// error (see `plan.rs` for why that run matters), unless it has one.
-pub fn learn_plan(schema: &AppSchema, query: &str, operation: Option<&str>) {
+/// Learns from a read that [`execute`] just ran without an error (see
+/// `plan.rs` for why that run matters): compiles the document the first
+/// time, and notes the page sizes it ran with.
+pub fn learn_plan(
+    schema: &AppSchema,
+    query: &str,
+    operation: Option<&str>,
+    variables: Option<&serde_json::Map<String, serde_json::Value>>,
+) {
     let (Some(plans), Some(guard)) = (schema.data::<Arc<plan::Plans>>(), schema.data::<Arc<guard::Guard>>()) else {
         return;
     };
     if plans.knows(query, operation) {
+        plans.learn(query, operation, None, variables);
         return;
     }
     if let Ok(doc) = guard.check(query) {
-        plans.learn(query, operation, &doc);
+        plans.learn(query, operation, Some(&doc), variables);
     }
+}
+
+/// Whether compiled plans answer a document, once it has run: `None` if it
+/// has not run (or plans are off).
+pub fn plan_covers(schema: &AppSchema, query: &str, operation: Option<&str>) -> Option<bool> {
+    schema.data::<Arc<plan::Plans>>()?.covers(query, operation)
 }
 
 /// The schema behind the guard, for transports that drive async-graphql

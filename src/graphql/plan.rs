@@ -19,9 +19,10 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, Field as FieldNode, OperationType, Selection, SelectionSet,
+    BaseType, DocumentOperations, ExecutableDocument, Field as FieldNode, OperationType, Selection, SelectionSet, Type,
 };
 use async_graphql::resolver_utils::EnumType;
 use async_graphql::{InputType, Name, Positioned, ID};
@@ -46,44 +47,68 @@ use crate::store::{Direction, Keyed, Store};
 /// Plans the server keeps at most; past that it starts over.
 const MAX_PLANS: usize = 1000;
 
-/// What was learned of one document, per operation name: its plan, or
-/// `None` when it has none (so it is not compiled again).
-type Learned = Vec<(Option<String>, Option<Arc<Plan>>)>;
+/// Plans one document keeps at most, one per combination of the values its
+/// `@include`/`@skip` variables take.
+const MAX_VARIANTS: usize = 16;
+
+/// Sets of page sizes one document remembers as accepted.
+const MAX_PROVEN: usize = 8;
+
+/// What was learned of one document, per operation name: what plans need
+/// of it, or `None` when plans cannot answer it (so it is not looked at again).
+type Learned = Vec<(Option<String>, Option<Arc<Document>>)>;
 
 /// The plans learned so far, by document text.
 #[derive(Default)]
 pub struct Plans(Mutex<FxHashMap<String, Learned>>);
 
 impl Plans {
-    fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Plan>>> {
+    fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Document>>> {
         let known = self.0.lock().ok()?;
         known
             .get(query)?
             .iter()
             .find(|(op, _)| op.as_deref() == operation)
-            .map(|(_, plan)| plan.clone())
+            .map(|(_, doc)| doc.clone())
     }
 
-    /// Whether the document was compiled before (whether or not it got a plan).
+    /// Whether the document was looked at before (whether or not plans can answer it).
     pub fn knows(&self, query: &str, operation: Option<&str>) -> bool {
         self.get(query, operation).is_some()
     }
 
-    /// Compiles `doc`, which async-graphql just ran without error, unless
-    /// it was compiled before.
-    pub fn learn(&self, query: &str, operation: Option<&str>, doc: &ExecutableDocument) {
-        if self.knows(query, operation) {
-            return;
+    /// Learns from a run of `doc` that async-graphql just finished without
+    /// error: what plans need of the document, the first time; and, every
+    /// time, that its page sizes (the values of its `Int` variables) passed
+    /// the complexity limit.
+    pub fn learn(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        doc: Option<&ExecutableDocument>,
+        variables: Option<&Map<String, Json>>,
+    ) {
+        let learned = match self.get(query, operation) {
+            Some(learned) => learned,
+            None => {
+                let Some(doc) = doc else { return };
+                let learned = Document::new(doc, operation).map(Arc::new);
+                let Ok(mut known) = self.0.lock() else { return };
+                if known.len() >= MAX_PLANS {
+                    known.clear();
+                }
+                known
+                    .entry(query.to_owned())
+                    .or_default()
+                    .push((operation.map(str::to_owned), learned.clone()));
+                learned
+            }
+        };
+        if let Some(document) = learned {
+            if let Ok(sizes) = document.sizes(variables) {
+                document.prove(sizes);
+            }
         }
-        let plan = compile(doc, operation).map(Arc::new);
-        let Ok(mut known) = self.0.lock() else { return };
-        if known.len() >= MAX_PLANS {
-            known.clear();
-        }
-        known
-            .entry(query.to_owned())
-            .or_default()
-            .push((operation.map(str::to_owned), plan));
     }
 
     /// The answer to a read, when its document has a plan and the plan sees
@@ -94,17 +119,280 @@ impl Plans {
         operation: Option<&str>,
         variables: Option<&Map<String, Json>>,
         reads: Reads<'_>,
-    ) -> Option<Vec<u8>> {
-        let plan = self.get(query, operation)??;
-        plan.run(variables, reads).ok()
+    ) -> Run<Vec<u8>> {
+        let document = self.get(query, operation).flatten().ok_or(GiveUp::Unsure)?;
+        document.answer(variables, reads)
+    }
+
+    /// Whether plans can answer the document at all (learned before).
+    pub fn covers(&self, query: &str, operation: Option<&str>) -> Option<bool> {
+        self.get(query, operation).map(|doc| doc.is_some())
     }
 }
 
-/// What a plan reads from.
+/// What plans keep of a document they can answer.
+pub struct Document {
+    doc: ExecutableDocument,
+    operation: Option<String>,
+    variables: Vec<Variable>,
+    /// The `Boolean` variables its `@include`/`@skip` directives read.
+    switches: Vec<Name>,
+    /// A plan per combination of switch values (a bit each), compiled when
+    /// first asked for; `None` when that combination cannot be planned.
+    variants: Mutex<Vec<(u64, Option<Arc<Plan>>)>>,
+    /// Page sizes (the values of the `Int` variables, in order) async-graphql
+    /// ran the document with, without error.
+    proven: Mutex<Vec<Vec<Option<i64>>>>,
+}
+
+/// The operation of a document, as a request names it.
+fn operation_of<'d>(
+    doc: &'d ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<&'d async_graphql::parser::types::OperationDefinition> {
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    Some(&op.node)
+}
+
+impl Document {
+    fn new(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Document> {
+        let op = operation_of(doc, operation)?;
+        if op.ty != OperationType::Query || !op.directives.is_empty() {
+            return None;
+        }
+        let mut variables = Vec::new();
+        for def in &op.variable_definitions {
+            let def = &def.node;
+            if !def.directives.is_empty() {
+                return None;
+            }
+            variables.push(Variable {
+                name: def.name.node.clone(),
+                ty: def.var_type.node.clone(),
+                default: def.default_value.as_ref().map(|v| v.node.clone()),
+            });
+        }
+        let mut switches = Vec::new();
+        switches_in(doc, &op.selection_set.node, &mut switches, 0)?;
+        if switches.len() > 6 {
+            return None;
+        }
+        Some(Document {
+            doc: doc.clone(),
+            operation: operation.map(str::to_owned),
+            variables,
+            switches,
+            variants: Mutex::new(Vec::new()),
+            proven: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The values of the `Int` variables: the page sizes, which set the
+    /// query's complexity.
+    fn sizes(&self, given: Option<&Map<String, Json>>) -> Run<Vec<Option<i64>>> {
+        let mut sizes = Vec::new();
+        for variable in self.variables.iter().filter(|v| v.is_int()) {
+            let value = match given.and_then(|g| g.get(variable.name.as_str())) {
+                Some(json) => json.as_i64(),
+                None => match &variable.default {
+                    Some(async_graphql_value::ConstValue::Number(n)) => n.as_i64(),
+                    _ => None,
+                },
+            };
+            sizes.push(value);
+        }
+        Ok(sizes)
+    }
+
+    /// Remembers page sizes async-graphql accepted, keeping only sets no
+    /// other set covers.
+    fn prove(&self, sizes: Vec<Option<i64>>) {
+        let Ok(mut proven) = self.proven.lock() else { return };
+        if proven.iter().any(|p| covered(&sizes, p)) {
+            return;
+        }
+        proven.retain(|p| !covered(p, &sizes));
+        if proven.len() >= MAX_PROVEN {
+            proven.remove(0);
+        }
+        proven.push(sizes);
+    }
+
+    fn answer(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
+        for variable in &self.variables {
+            let given = variables.and_then(|v| v.get(variable.name.as_str()));
+            let defaulted = given.is_none() && variable.default.is_some();
+            if !defaulted && !coercible(&variable.ty, given) {
+                return Err(GiveUp::Unsure);
+            }
+        }
+        // Complexity grows with every page size, so sizes no larger than
+        // ones async-graphql accepted are within the limit too.
+        let sizes = self.sizes(variables)?;
+        if !self
+            .proven
+            .lock()
+            .map_err(|_| GiveUp::Unsure)?
+            .iter()
+            .any(|p| covered(&sizes, p))
+        {
+            return Err(GiveUp::Unsure);
+        }
+        let plan = self.variant(variables)?;
+        plan.run(variables, &self.variables, reads)
+    }
+
+    /// The plan for the switch values `variables` give.
+    fn variant(&self, variables: Option<&Map<String, Json>>) -> Run<Arc<Plan>> {
+        let mut on = FxHashMap::default();
+        let mut mask = 0u64;
+        for (i, name) in self.switches.iter().enumerate() {
+            let value = match variables.and_then(|v| v.get(name.as_str())) {
+                Some(Json::Bool(b)) => *b,
+                Some(_) => return Err(GiveUp::Unsure),
+                None => match self
+                    .variables
+                    .iter()
+                    .find(|v| v.name == *name)
+                    .and_then(|v| v.default.as_ref())
+                {
+                    Some(async_graphql_value::ConstValue::Boolean(b)) => *b,
+                    _ => return Err(GiveUp::Unsure),
+                },
+            };
+            if value {
+                mask |= 1 << i;
+            }
+            on.insert(name.clone(), value);
+        }
+        let mut variants = self.variants.lock().map_err(|_| GiveUp::Unsure)?;
+        if let Some((_, plan)) = variants.iter().find(|(m, _)| *m == mask) {
+            return plan.clone().ok_or(GiveUp::Unsure);
+        }
+        if variants.len() >= MAX_VARIANTS {
+            return Err(GiveUp::Unsure);
+        }
+        let plan = compile(&self.doc, self.operation.as_deref(), &on).map(Arc::new);
+        variants.push((mask, plan.clone()));
+        plan.ok_or(GiveUp::Unsure)
+    }
+}
+
+/// Whether every page size in `sizes` is at most the one in `proven`.
+fn covered(sizes: &[Option<i64>], proven: &[Option<i64>]) -> bool {
+    sizes.len() == proven.len()
+        && sizes.iter().zip(proven).all(|(s, p)| match (s, p) {
+            (Some(s), Some(p)) => s <= p,
+            (s, p) => s == p,
+        })
+}
+
+/// Collects the variables `@include`/`@skip` read in a selection and the
+/// fragments it spreads; `None` for any other directive.
+fn switches_in(doc: &ExecutableDocument, set: &SelectionSet, out: &mut Vec<Name>, nesting: usize) -> Option<()> {
+    if nesting > MAX_FRAGMENT_NESTING * 4 {
+        return None;
+    }
+    for item in &set.items {
+        for directive in item.node.directives() {
+            let directive = &directive.node;
+            if !matches!(directive.name.node.as_str(), "include" | "skip") {
+                return None;
+            }
+            if let Some(Value::Variable(name)) = directive.get_argument("if").map(|v| &v.node) {
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+        }
+        match &item.node {
+            Selection::Field(field) => switches_in(doc, &field.node.selection_set.node, out, nesting + 1)?,
+            Selection::InlineFragment(inline) => switches_in(doc, &inline.node.selection_set.node, out, nesting + 1)?,
+            Selection::FragmentSpread(spread) => {
+                let fragment = &doc.fragments.get(&spread.node.fragment_name.node)?.node;
+                if !fragment.directives.is_empty() {
+                    return None;
+                }
+                switches_in(doc, &fragment.selection_set.node, out, nesting + 1)?
+            }
+        }
+    }
+    Some(())
+}
+
+/// Whether a JSON variable value is one async-graphql coerces to `ty`
+/// without complaint (when unsure, no: the request is left to it).
+fn coercible(ty: &Type, value: Option<&Json>) -> bool {
+    let value = match value {
+        None | Some(Json::Null) => return ty.nullable,
+        Some(value) => value,
+    };
+    match &ty.base {
+        BaseType::List(inner) => match value {
+            Json::Array(items) => items.iter().all(|item| coercible(inner, Some(item))),
+            _ => false,
+        },
+        BaseType::Named(name) => match name.as_str() {
+            "Int" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+            "Boolean" => value.is_boolean(),
+            "String" | "ID" => value.is_string(),
+            other => input_registry().input_value(other, value),
+        },
+    }
+}
+
+/// The input types of the schema, to check variables of enum and input
+/// object types against.
+struct InputRegistry(async_graphql::registry::Registry);
+
+fn input_registry() -> &'static InputRegistry {
+    static REGISTRY: std::sync::OnceLock<InputRegistry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = async_graphql::registry::Registry::default();
+        <super::QueryRoot as async_graphql::OutputType>::create_type_info(&mut registry);
+        InputRegistry(registry)
+    })
+}
+
+impl InputRegistry {
+    fn input_value(&self, type_name: &str, value: &Json) -> bool {
+        use async_graphql::registry::MetaType;
+        match (self.0.types.get(type_name), value) {
+            (Some(MetaType::Enum { enum_values, .. }), Json::String(s)) => enum_values.contains_key(s.as_str()),
+            (
+                Some(MetaType::InputObject {
+                    input_fields,
+                    oneof: false,
+                    ..
+                }),
+                Json::Object(fields),
+            ) => {
+                fields.keys().all(|k| input_fields.contains_key(k.as_str()))
+                    && input_fields.values().all(|field| {
+                        let given = fields.get(field.name.as_str());
+                        if given.is_none() && field.default_value.is_some() {
+                            return true;
+                        }
+                        Type::new(&field.ty).is_some_and(|ty| coercible(&ty, given))
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a plan reads from, and until when.
 pub struct Reads<'a> {
     pub store: &'a Store,
     pub cache: &'a ReadCache,
     pub limits: Limits,
+    /// The operation's time limit: a plan that runs past it stops.
+    pub deadline: Instant,
 }
 
 /// A document compiled for one operation.
@@ -112,17 +400,22 @@ pub struct Plan {
     root: Sel,
     /// The size of the last answer, to size the next one's buffer.
     size: AtomicUsize,
-    variables: Vec<Variable>,
 }
 
-/// Why a plan left a request to async-graphql.
-struct GiveUp;
+/// Why a plan did not answer.
+#[derive(Debug, PartialEq)]
+pub enum GiveUp {
+    /// The request is left to async-graphql.
+    Unsure,
+    /// The operation's time ran out.
+    TimedOut,
+}
 
 type Run<T = ()> = Result<T, GiveUp>;
 
 impl<E: std::error::Error> From<E> for GiveUp {
     fn from(_: E) -> GiveUp {
-        GiveUp
+        GiveUp::Unsure
     }
 }
 
@@ -162,6 +455,37 @@ enum Ty {
 }
 
 impl Ty {
+    /// Every type a plan writes.
+    const ALL: [Ty; 27] = [
+        Ty::Query,
+        Ty::Actor,
+        Ty::Event,
+        Ty::Treaty,
+        Ty::FundingAllocation,
+        Ty::Place,
+        Ty::Source,
+        Ty::Participant,
+        Ty::Ratification,
+        Ty::EventConnection,
+        Ty::EventEdge,
+        Ty::ActorConnection,
+        Ty::ActorEdge,
+        Ty::TreatyConnection,
+        Ty::TreatyEdge,
+        Ty::PlaceConnection,
+        Ty::PlaceEdge,
+        Ty::FundingAllocationConnection,
+        Ty::FundingAllocationEdge,
+        Ty::PageInfo,
+        Ty::Position,
+        Ty::Participation,
+        Ty::Figure,
+        Ty::Money,
+        Ty::Period,
+        Ty::SearchHit,
+        Ty::Node,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Ty::Query => "Query",
@@ -423,6 +747,15 @@ macro_rules! on_one {
     };
 }
 
+/// Whether the field table has an entry for the field `field` of the
+/// object type `type_name` (the tests hold the served schema to it).
+pub fn in_field_table(type_name: &str, field: &str) -> bool {
+    Ty::ALL
+        .iter()
+        .find(|ty| ty.name() == type_name)
+        .is_some_and(|&ty| shape(ty, field).is_some())
+}
+
 /// The field `name` of `parent`, if plans cover it.
 fn shape(parent: Ty, name: &str) -> Option<Shape> {
     use Relation as R;
@@ -624,101 +957,87 @@ const ENTITY_TYPES: [Ty; 6] = [
 /// Fragments nest this deep at most (validation refuses cycles already).
 const MAX_FRAGMENT_NESTING: usize = 32;
 
-/// The variable types a plan checks for itself before it runs.
-const VARIABLE_TYPES: [&str; 3] = ["ID", "String", "EventFilter"];
-
-fn compile(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Plan> {
-    let op = match (&doc.operations, operation) {
-        (DocumentOperations::Single(op), None) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
-        _ => return None,
-    };
-    let op = &op.node;
-    if op.ty != OperationType::Query || !op.directives.is_empty() {
-        return None;
-    }
-    let mut variables = Vec::new();
-    for def in &op.variable_definitions {
-        let def = &def.node;
-        let BaseType::Named(ty) = &def.var_type.node.base else {
-            return None;
-        };
-        let ty = VARIABLE_TYPES.into_iter().find(|t| ty == t)?;
-        if def.default_value.is_some() || !def.directives.is_empty() {
-            return None;
-        }
-        variables.push(Variable {
-            name: def.name.node.clone(),
-            ty,
-            nullable: def.var_type.node.nullable,
-        });
-    }
-    let compiler = Compiler { doc };
-    let root = compiler.selection(Ty::Query, &op.selection_set.node)?;
+fn compile(doc: &ExecutableDocument, operation: Option<&str>, switches: &FxHashMap<Name, bool>) -> Option<Plan> {
+    let op = operation_of(doc, operation)?;
+    let compiler = Compiler { doc, switches };
+    let root = compiler.selection(Ty::Query, &[&op.selection_set.node])?;
     Some(Plan {
         root,
         size: AtomicUsize::new(4096),
-        variables,
     })
 }
 
-/// The fields of the `EventFilter` input type, as the schema declares them.
-fn event_filter_fields() -> &'static std::collections::HashSet<String> {
-    static FIELDS: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
-    FIELDS.get_or_init(|| {
-        let mut registry = async_graphql::registry::Registry::default();
-        <EventFilter as InputType>::create_type_info(&mut registry);
-        match registry.types.get(&*<EventFilter as InputType>::type_name()) {
-            Some(async_graphql::registry::MetaType::InputObject { input_fields, .. }) => {
-                input_fields.keys().cloned().collect()
-            }
-            _ => Default::default(),
-        }
-    })
-}
-
-/// A variable of the operation: its name, type and whether it may be null.
+/// A variable of the operation: its name, type and default value.
 struct Variable {
     name: Name,
-    ty: &'static str,
-    nullable: bool,
+    ty: Type,
+    default: Option<async_graphql_value::ConstValue>,
+}
+
+impl Variable {
+    fn is_int(&self) -> bool {
+        matches!(&self.ty.base, BaseType::Named(name) if name == "Int")
+    }
 }
 
 struct Compiler<'a> {
     doc: &'a ExecutableDocument,
+    /// The values of the variables `@include`/`@skip` read.
+    switches: &'a FxHashMap<Name, bool>,
 }
 
-impl Compiler<'_> {
-    fn selection(&self, ty: Ty, set: &SelectionSet) -> Option<Sel> {
-        let mut fields = Vec::new();
-        self.gather(ty, set, 0, &mut fields)?;
-        Some(fields.into_iter().map(|(_, field)| field).collect())
+/// The field nodes that share one response key, in document order.
+type ByKey<'d> = Vec<(Name, Vec<&'d FieldNode>)>;
+
+impl<'d> Compiler<'d> {
+    /// The fields of `ty` that a list of selection sets (one field's, or
+    /// several fields' merged under one key) asks for, in answer order.
+    fn selection(&self, ty: Ty, sets: &[&'d SelectionSet]) -> Option<Sel> {
+        let mut keyed = ByKey::new();
+        for set in sets {
+            self.gather(ty, set, 0, &mut keyed)?;
+        }
+        keyed.iter().map(|(_, nodes)| self.field(ty, nodes)).collect()
+    }
+
+    /// Whether a selection's `@include`/`@skip` directives keep it.
+    fn kept(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Option<bool> {
+        let mut kept = true;
+        for directive in directives {
+            let directive = &directive.node;
+            let value = match &directive.get_argument("if")?.node {
+                Value::Boolean(b) => *b,
+                Value::Variable(name) => *self.switches.get(name)?,
+                _ => return None,
+            };
+            match directive.name.node.as_str() {
+                "include" => kept &= value,
+                "skip" => kept &= !value,
+                _ => return None,
+            }
+        }
+        Some(kept)
     }
 
     /// Flattens a selection set and the fragments that apply to `ty` into
-    /// fields in answer order, each with its response key.
-    fn gather(&self, ty: Ty, set: &SelectionSet, nesting: usize, out: &mut Vec<(Name, Field)>) -> Option<()> {
+    /// field nodes by response key, as the spec's CollectFields does: a key
+    /// takes its place where it first appears, and every field under it
+    /// merges its selection.
+    fn gather(&self, ty: Ty, set: &'d SelectionSet, nesting: usize, out: &mut ByKey<'d>) -> Option<()> {
         if nesting > MAX_FRAGMENT_NESTING {
             return None;
         }
         for item in &set.items {
-            if !item.node.directives().is_empty() {
-                return None;
+            if !self.kept(item.node.directives())? {
+                continue;
             }
             let (condition, fragment) = match &item.node {
                 Selection::Field(field) => {
                     let field = &field.node;
                     let key = field.response_key().node.clone();
-                    match out.iter().find(|(k, _)| *k == key) {
-                        // Validation made fields sharing a key the same field
-                        // with the same arguments: a scalar asked twice (a
-                        // fragment repeating `id`) is answered once, where it
-                        // first appears. Objects would need their selections
-                        // merged.
-                        Some((_, seen)) if seen.is_leaf() && field.selection_set.node.items.is_empty() => {}
-                        Some(_) => return None,
-                        None => out.push((key, self.field(ty, field)?)),
+                    match out.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, nodes)) => nodes.push(field),
+                        None => out.push((key, vec![field])),
                     }
                     continue;
                 }
@@ -751,35 +1070,39 @@ impl Compiler<'_> {
         Some(())
     }
 
-    fn field(&self, parent: Ty, field: &FieldNode) -> Option<Field> {
-        let shape = shape(parent, field.name.node.as_str())?;
-        let items = &field.selection_set.node;
+    /// One response key of `parent`: the fields under it (validation made
+    /// them the same field with the same arguments) and their selections merged.
+    fn field(&self, parent: Ty, nodes: &[&'d FieldNode]) -> Option<Field> {
+        let first = nodes.first()?;
+        let shape = shape(parent, first.name.node.as_str())?;
+        let sets: Vec<&SelectionSet> = nodes.iter().map(|n| &n.selection_set.node).collect();
+        let asked = sets.iter().any(|set| !set.items.is_empty());
         let (sel, variants) = match shape.child() {
-            None if items.items.is_empty() => (Sel::default(), Box::default()),
-            Some(_) if items.items.is_empty() => return None,
+            None if !asked => (Sel::default(), Box::default()),
+            Some(_) if !asked => return None,
             None => return None,
             Some(Ty::Node) => {
                 let variants = ENTITY_TYPES
                     .iter()
-                    .map(|&ty| Some((ty, self.selection(ty, items)?)))
+                    .map(|&ty| Some((ty, self.selection(ty, &sets)?)))
                     .collect::<Option<_>>()?;
                 (Sel::default(), variants)
             }
-            Some(child) => (self.selection(child, items)?, Box::default()),
+            Some(child) => (self.selection(child, &sets)?, Box::default()),
         };
         Some(Field {
-            key: json_key(field.response_key().node.as_str()),
+            key: json_key(first.response_key().node.as_str()),
             shape,
-            args: arguments(shape, &field.arguments)?,
+            args: arguments(shape, &first.arguments)?,
             sel,
             variants,
         })
     }
 }
 
-/// A field's arguments, if the plan knows them all. Page sizes must be
-/// written in the document: they change the query's complexity, which
-/// async-graphql checked for the value it saw.
+/// A field's arguments, if the plan knows them all. A page size from a
+/// variable is checked against sizes async-graphql accepted before the plan
+/// runs ([`Document::answer`]).
 fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Option<Vec<(Name, Value)>> {
     const PAGE: &[&str] = &["first", "last", "after", "before", "filter"];
     let known: &[&str] = match shape {
@@ -793,9 +1116,7 @@ fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Value>)]) -> Op
     args.iter()
         .map(|(name, value)| {
             let name = name.node.as_str();
-            let sized = matches!(name, "first" | "last");
-            let fixed = !sized || matches!(value.node, Value::Null | Value::Number(_));
-            (known.contains(&name) && fixed).then(|| (Name::new(name), value.node.clone()))
+            known.contains(&name).then(|| (Name::new(name), value.node.clone()))
         })
         .collect()
 }
@@ -866,31 +1187,17 @@ fn borrowed(page: &connection::Page) -> connection::Page<&Keyed> {
 const MAX_NODE_IDS: usize = 100;
 
 impl Plan {
-    fn run(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
-        // A variable async-graphql would refuse or coerce is left to it.
-        for variable in &self.variables {
-            match variables.and_then(|v| v.get(variable.name.as_str())) {
-                None | Some(Json::Null) if variable.nullable => {}
-                Some(Json::String(_)) if variable.ty != "EventFilter" => {}
-                Some(Json::Object(filter)) if variable.ty == "EventFilter" => {
-                    // Parsing ignores keys the input type does not have;
-                    // async-graphql's validation refuses them.
-                    if !filter.keys().all(|k| event_filter_fields().contains(k.as_str())) {
-                        return Err(GiveUp);
-                    }
-                    let value = async_graphql::Value::from_json(Json::Object(filter.clone()))?;
-                    EventFilter::parse(Some(value)).map_err(|_| GiveUp)?;
-                }
-                _ => return Err(GiveUp),
-            }
-        }
+    fn run(&self, variables: Option<&Map<String, Json>>, defaults: &[Variable], reads: Reads<'_>) -> Run<Vec<u8>> {
         let mut writer = Writer {
             direct: Direct::new(reads.store, reads.cache),
             store: reads.store,
             limits: reads.limits,
             variables,
+            defaults,
             out: Vec::with_capacity(self.size.load(Ordering::Relaxed)),
             written: FxHashMap::default(),
+            deadline: reads.deadline,
+            objects: 0,
         };
         writer.out.extend_from_slice(b"{\"data\":");
         writer.object(&self.root, Obj::Query)?;
@@ -905,11 +1212,17 @@ struct Writer<'a> {
     store: &'a Store,
     limits: Limits,
     variables: Option<&'a Map<String, Json>>,
+    /// The operation's variables, for their default values.
+    defaults: &'a [Variable],
     out: Vec<u8>,
     /// Entity subtrees already written, by selection and entity id: where
     /// they lie in `out`. The same entity under the same field of the query
     /// always reads the same, so a repeat is a copy.
     written: FxHashMap<usize, FxHashMap<Id, (usize, usize)>>,
+    /// When the operation's time is up.
+    deadline: Instant,
+    /// Objects written so far; the clock is read every so many.
+    objects: u32,
 }
 
 fn link(relation: Relation, from: &Node) -> Link {
@@ -922,6 +1235,10 @@ fn link(relation: Relation, from: &Node) -> Link {
 
 impl Writer<'_> {
     fn object(&mut self, sel: &[Field], obj: Obj<'_>) -> Run {
+        self.objects = self.objects.wrapping_add(1);
+        if self.objects.is_multiple_of(256) && Instant::now() > self.deadline {
+            return Err(GiveUp::TimedOut);
+        }
         // As async-graphql answers an object none of whose fields apply to
         // its type (`node(id:) { ... on Actor { name } }` on an event).
         if sel.is_empty() {
@@ -943,10 +1260,10 @@ impl Writer<'_> {
         let sel = &field.sel;
         match (field.shape, obj) {
             (Shape::Typename(ty), _) => self.string(ty.name()),
-            (Shape::Leaf(read), _) => self.leaf(read(obj).ok_or(GiveUp)?),
-            (Shape::One(read, ty), _) => self.one(read(obj).ok_or(GiveUp)?, ty, sel),
+            (Shape::Leaf(read), _) => self.leaf(read(obj).ok_or(GiveUp::Unsure)?),
+            (Shape::One(read, ty), _) => self.one(read(obj).ok_or(GiveUp::Unsure)?, ty, sel),
             (Shape::Ids(read, ty), _) => {
-                let nodes = self.direct.entities(read(obj).ok_or(GiveUp)?)?;
+                let nodes = self.direct.entities(read(obj).ok_or(GiveUp::Unsure)?)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| ty.holds(n)))
             }
             (Shape::Follow(relation, ty), Obj::Node(node)) => {
@@ -992,12 +1309,12 @@ impl Writer<'_> {
             }
             (Shape::Lookup(kind, ty), Obj::Query) => {
                 let id: ID = self.arg(field, "id")?;
-                let id = Id::parse_as(kind, id.as_str()).map_err(|_| GiveUp)?;
+                let id = Id::parse_as(kind, id.as_str()).map_err(|_| GiveUp::Unsure)?;
                 self.one(Some(&id), ty, sel)
             }
             (Shape::NodeLookup, Obj::Query) => {
                 let id: ID = self.arg(field, "id")?;
-                let id = Id::parse(id.as_str()).map_err(|_| GiveUp)?;
+                let id = Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure)?;
                 match self.direct.entity(&id)? {
                     Some(node) => self.any_entity(field, &node),
                     None => self.null(),
@@ -1005,7 +1322,7 @@ impl Writer<'_> {
             }
             (Shape::Search, Obj::Query) => {
                 let query: String = self.arg(field, "query")?;
-                let hits = search_hits(self.store, &query, self.arg(field, "first")?).map_err(|_| GiveUp)?;
+                let hits = search_hits(self.store, &query, self.arg(field, "first")?).map_err(|_| GiveUp::Unsure)?;
                 let ids: Vec<Id> = hits.iter().map(|(id, _)| id.clone()).collect();
                 let nodes = self.direct.entities(&ids)?;
                 let found: Vec<(f64, Node)> = hits
@@ -1027,7 +1344,7 @@ impl Writer<'_> {
                     actor: self.arg(field, "actor")?,
                     first: self.arg(field, "first")?,
                 };
-                let ids = timeline_ids(self.store, args).map_err(|_| GiveUp)?;
+                let ids = timeline_ids(self.store, args).map_err(|_| GiveUp::Unsure)?;
                 let nodes = self.direct.entities(&ids)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| Ty::Event.holds(n)))
             }
@@ -1060,7 +1377,7 @@ impl Writer<'_> {
             (Shape::HasPreviousPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_prev)),
             (Shape::StartCursor, Obj::Page(page)) => self.cursor(page.items.first().map(|(k, _)| *k)),
             (Shape::EndCursor, Obj::Page(page)) => self.cursor(page.items.last().map(|(k, _)| *k)),
-            _ => Err(GiveUp),
+            _ => Err(GiveUp::Unsure),
         }
     }
 
@@ -1069,7 +1386,7 @@ impl Writer<'_> {
         let window = self.window(field)?;
         let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
         if let Some(filter) = self.filter(field)? {
-            let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp)?;
+            let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp::Unsure)?;
             return self.page(field, Ty::Event, borrowed(&page), Totals::count(total));
         }
         // The page borrows from the listing the read cache holds.
@@ -1080,7 +1397,7 @@ impl Writer<'_> {
                 .iter()
                 .collect())
         })
-        .map_err(|_| GiveUp)?;
+        .map_err(|_| GiveUp::Unsure)?;
         let total = if wants_total {
             self.store.count(EntityKind::Event)? as usize
         } else {
@@ -1096,10 +1413,10 @@ impl Writer<'_> {
         let ty = ENTITY_TYPES
             .into_iter()
             .find(|t| t.kind() == Some(kind))
-            .ok_or(GiveUp)?;
+            .ok_or(GiveUp::Unsure)?;
         if kind == EntityKind::Funding {
             let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
-            let keyed = funding_keyed(self.store, filter.unwrap_or_default()).map_err(|_| GiveUp)?;
+            let keyed = funding_keyed(self.store, filter.unwrap_or_default()).map_err(|_| GiveUp::Unsure)?;
             let mut totals = Totals::count(keyed.len());
             if field.sel.iter().any(|f| matches!(f.shape, Shape::TotalAmount)) {
                 let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
@@ -1123,8 +1440,8 @@ impl Writer<'_> {
             ),
             _ => Ok(None),
         }
-        .map_err(|_| GiveUp)?;
-        let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp)?;
+        .map_err(|_| GiveUp::Unsure)?;
+        let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp::Unsure)?;
         self.page(field, ty, borrowed(&page), Totals::count(total))
     }
 
@@ -1133,11 +1450,11 @@ impl Writer<'_> {
     fn nodes_by_id(&mut self, field: &Field) -> Run {
         let asked: Vec<ID> = self.arg(field, "ids")?;
         if asked.len() > MAX_NODE_IDS {
-            return Err(GiveUp);
+            return Err(GiveUp::Unsure);
         }
         let ids = asked
             .iter()
-            .map(|id| Id::parse(id.as_str()).map_err(|_| GiveUp))
+            .map(|id| Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure))
             .collect::<Run<Vec<Id>>>()?;
         let found = self.direct.entities(&ids)?;
         self.array(&found, |w, node| match node {
@@ -1195,19 +1512,26 @@ impl Writer<'_> {
             None => None,
             Some((_, value)) => Some(value.clone().into_const_with(|var| self.variable(&var))?),
         };
-        T::parse(value).map_err(|_| GiveUp)
+        T::parse(value).map_err(|_| GiveUp::Unsure)
     }
 
     fn variable(&self, name: &Name) -> Run<async_graphql::Value> {
         match self.variables.and_then(|v| v.get(name.as_str())) {
             Some(json) => Ok(async_graphql::Value::from_json(json.clone())?),
-            None => Ok(async_graphql::Value::Null),
+            None => Ok(self
+                .defaults
+                .iter()
+                .find(|v| v.name == *name)
+                .and_then(|v| v.default.clone())
+                .unwrap_or(async_graphql::Value::Null)),
         }
     }
 
     fn window(&self, field: &Field) -> Run<Window> {
         if field.args.is_empty() {
-            return PageArgs::default().window_within(self.limits).map_err(|_| GiveUp);
+            return PageArgs::default()
+                .window_within(self.limits)
+                .map_err(|_| GiveUp::Unsure);
         }
         PageArgs {
             first: self.arg(field, "first")?,
@@ -1216,20 +1540,26 @@ impl Writer<'_> {
             before: self.arg(field, "before")?,
         }
         .window_within(self.limits)
-        .map_err(|_| GiveUp)
+        .map_err(|_| GiveUp::Unsure)
     }
 
     fn filter(&self, field: &Field) -> Run<Option<ParsedEventFilter>> {
         match self.arg::<Option<EventFilter>>(field, "filter")? {
             None => Ok(None),
-            Some(filter) => ParsedEventFilter::parse(Some(filter)).map(Some).map_err(|_| GiveUp),
+            Some(filter) => ParsedEventFilter::parse(Some(filter))
+                .map(Some)
+                .map_err(|_| GiveUp::Unsure),
         }
     }
 
     /// An entity under a field of the `Node` interface, with the selection
     /// for its type.
     fn any_entity(&mut self, field: &Field, node: &Node) -> Run {
-        let (_, sel) = field.variants.iter().find(|(ty, _)| ty.holds(node)).ok_or(GiveUp)?;
+        let (_, sel) = field
+            .variants
+            .iter()
+            .find(|(ty, _)| ty.holds(node))
+            .ok_or(GiveUp::Unsure)?;
         self.entity(sel, node)
     }
 

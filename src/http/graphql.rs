@@ -307,22 +307,35 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             params.operation_name.as_deref(),
             params.variables.as_ref(),
         );
-        if let Some(body) = answer {
-            record(label, "ok", started);
-            metrics::counter!("diplograph_compiled_answers_total").increment(1);
-            let body = Bytes::from(body);
-            let (cache, kept) = keep(state, cache_key, generation, &body);
-            return Ok(Outcome {
-                cache,
-                kept,
-                body,
-                request_error: false,
-                has_errors: false,
-            });
+        match answer {
+            Some(crate::graphql::Planned::Answer(body)) => {
+                record(label, "ok", started);
+                metrics::counter!("diplograph_compiled_answers_total").increment(1);
+                let body = Bytes::from(body);
+                let (cache, kept) = keep(state, cache_key, generation, &body);
+                return Ok(Outcome {
+                    cache,
+                    kept,
+                    body,
+                    request_error: false,
+                    has_errors: false,
+                });
+            }
+            Some(crate::graphql::Planned::TimedOut(body)) => {
+                record(label, "error", started);
+                return Ok(Outcome {
+                    cache: CacheUse::Bypass,
+                    kept: None,
+                    body: Bytes::from(body),
+                    request_error: false,
+                    has_errors: true,
+                });
+            }
+            None => {}
         }
     }
-    // Kept to compile a plan for the document once it has run without error.
-    let document = (!is_mutation).then(|| (query.clone(), params.operation_name.clone()));
+    // Kept to learn from the document once it has run without error.
+    let document = (!is_mutation).then(|| (query.clone(), params.operation_name.clone(), params.variables.clone()));
     let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -375,8 +388,8 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         )
     })?;
     let has_errors = !response.errors.is_empty();
-    if let (false, Some((query, operation))) = (has_errors || request_error, document) {
-        crate::graphql::learn_plan(&state.schema, &query, operation.as_deref());
+    if let (false, Some((query, operation, variables))) = (has_errors || request_error, document) {
+        crate::graphql::learn_plan(&state.schema, &query, operation.as_deref(), variables.as_ref());
     }
     let (cache, kept) = if has_errors {
         (CacheUse::Bypass, None)

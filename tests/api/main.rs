@@ -4,6 +4,7 @@ mod batching;
 mod compression;
 mod cors_and_apq;
 mod durability;
+mod field_table;
 mod first_hour;
 mod graphql;
 mod helpers;

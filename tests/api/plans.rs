@@ -6,13 +6,13 @@
 //! left to async-graphql; and that a plan reads the store as it is now.
 
 use async_graphql::{Request, Variables};
-use diplograph::graphql::{self, answer_compiled, build_schema, learn_plan, AppSchema, SchemaOptions};
+use diplograph::graphql::{self, answer_compiled, build_schema, learn_plan, AppSchema, Planned, SchemaOptions};
 use diplograph::store::Store;
 use serde_json::{json, Value};
 
 use crate::helpers::{id, seed_records, seeded, spawn_app_with};
 
-fn schema(store: &Store) -> AppSchema {
+pub(crate) fn schema(store: &Store) -> AppSchema {
     build_schema(
         store.clone(),
         SchemaOptions {
@@ -33,20 +33,23 @@ async fn executed(schema: &AppSchema, store: &Store, query: &str, variables: &Va
 }
 
 fn compiled(schema: &AppSchema, store: &Store, query: &str, variables: &Value) -> Option<String> {
-    answer_compiled(schema, store, query, None, variables.as_object()).map(|b| String::from_utf8(b).unwrap())
+    match answer_compiled(schema, store, query, None, variables.as_object())? {
+        Planned::Answer(body) => Some(String::from_utf8(body).unwrap()),
+        Planned::TimedOut(body) => panic!("a plan ran out of time: {}", String::from_utf8_lossy(&body)),
+    }
 }
 
 /// Runs `query` through async-graphql, learns its plan, and checks the
 /// plan gives the same bytes for each set of variables.
-async fn same_answers(store: &Store, query: &str, each: &[Value]) {
+pub(crate) async fn same_answers(store: &Store, query: &str, each: &[Value]) {
     let schema = schema(store);
-    let (_, ok) = executed(&schema, store, query, &each[0]).await;
-    assert!(ok, "the query must run without error first: {query}");
+    let (answer, ok) = executed(&schema, store, query, &each[0]).await;
+    assert!(ok, "the query must run without error first: {query}: {answer}");
     assert!(
         compiled(&schema, store, query, &each[0]).is_none(),
         "no plan before a run"
     );
-    learn_plan(&schema, query, None);
+    learn_plan(&schema, query, None, each[0].as_object());
     for variables in each {
         let (expected, _) = executed(&schema, store, query, variables).await;
         let got = compiled(&schema, store, query, variables)
@@ -55,15 +58,13 @@ async fn same_answers(store: &Store, query: &str, each: &[Value]) {
     }
 }
 
-/// The same answer. async-graphql 7.2 puts an object's fields in the order
-/// their resolvers finish, so a field that waits on a read can move; plans
-/// keep the order the query asked for (as the spec says a server should),
-/// which `fields_follow_the_query` checks. So compare as JSON values.
+/// The same answer, byte for byte: the same values, escapes and key order
+/// (both answer in the order the query asks, as the spec says).
 fn assert_same(plan: &str, executed: &str, what: &str) {
     let plan_value: Value = serde_json::from_str(plan).expect("a plan writes JSON");
     let executed_value: Value = serde_json::from_str(executed).unwrap();
     assert_eq!(plan_value, executed_value, "for {what}");
-    assert_eq!(plan.len(), executed.len(), "no stray whitespace or escapes, for {what}");
+    assert_eq!(plan, executed, "the same bytes, key order included, for {what}");
 }
 
 fn ids_of(file: &str) -> Vec<Value> {
@@ -184,8 +185,8 @@ async fn fields_follow_the_query() {
     let store = seeded();
     let schema = schema(&store);
     let variables = json!({ "id": "actor/russia" });
-    executed(&schema, &store, ACTOR, &variables).await;
-    learn_plan(&schema, ACTOR, None);
+    let (first_run, _) = executed(&schema, &store, ACTOR, &variables).await;
+    learn_plan(&schema, ACTOR, None, variables.as_object());
     let answer = compiled(&schema, &store, ACTOR, &variables).unwrap();
     let asked = [
         "__typename",
@@ -220,6 +221,7 @@ async fn fields_follow_the_query() {
         })
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{answer}");
+    assert_eq!(first_run, answer, "async-graphql answers in the same order");
 }
 
 const ANY: &str = r#"
@@ -322,7 +324,7 @@ async fn the_root_listings_read_the_same_page_by_page() {
         treaties(first: 4, after: $after, filter: $treaties) { totalCount nodes { id name parties { id } } }
         places(first: 5, after: $after) { totalCount nodes { id name within { id } } pageInfo { endCursor } }
     }"#;
-    // Filters of these types are not planned: the same listing without them.
+    // Every page of the listing without filters, then with them.
     let plain = listing
         .replace(", $actors: ActorFilter, $treaties: TreatyFilter", "")
         .replace(", filter: $actors", "")
@@ -340,6 +342,16 @@ async fn the_root_listings_read_the_same_page_by_page() {
     }
     assert!(pages.len() > 5, "the seed's actors span several pages of 9");
     same_answers(&store, &plain, &pages).await;
+    same_answers(
+        &store,
+        listing,
+        &[
+            json!({ "actors": { "kind": "PERSON" }, "treaties": { "party": "russia" } }),
+            json!({ "actors": { "name": "kokoity" } }),
+            json!({ "after": pages[1]["after"], "treaties": { "kind": "TREATY", "signedFrom": "2008" } }),
+        ],
+    )
+    .await;
     let filtered = r#"{
         actors(first: 50, filter: { kind: PERSON }) { totalCount nodes { id } }
         named: actors(filter: { name: "kokoity" }) { totalCount nodes { id name } }
@@ -355,47 +367,116 @@ async fn the_root_listings_read_the_same_page_by_page() {
     same_answers(&store, filtered, &[json!({})]).await;
 }
 
-/// Runs a query, learns from it, and tells whether a plan then answers it.
-async fn planned(store: &Store, query: &str, variables: Value) -> bool {
-    let schema = schema(store);
-    let (answer, ok) = executed(&schema, store, query, &variables).await;
-    assert!(ok, "{answer}");
-    learn_plan(&schema, query, None);
-    compiled(&schema, store, query, &variables).is_some()
-}
-
 #[tokio::test]
-async fn what_plans_do_not_cover_stays_with_async_graphql() {
+async fn only_introspection_and_writes_stay_with_async_graphql() {
     let store = seeded();
     for query in [
-        // Other listings, directives, fields plans do not cover.
-        r#"{ actor(id: "russia") { name @include(if: true) } }"#,
         r#"{ __schema { queryType { name } } }"#,
-        // An object asked twice under one key needs its selections merged.
-        r#"{ actor(id: "russia") { partOf { id } partOf { name } } }"#,
-        // Variables of types plans do not check.
-        r#"query($ids: [ID!]!) { nodes(ids: $ids) { id } }"#,
-        r#"query($kind: EventKind) { events(first: 2, filter: { kind: $kind }) { nodes { id } } }"#,
+        r#"{ __type(name: "Actor") { name } }"#,
         "mutation { __typename }",
     ] {
         let schema = schema(&store);
         let (_, ok) = executed(&schema, &store, query, &json!({})).await;
-        learn_plan(&schema, query, None);
+        learn_plan(&schema, query, None, None);
         assert!(
             compiled(&schema, &store, query, &json!({})).is_none(),
             "no plan for {query} (ran without error: {ok})"
         );
     }
-    // A page size from a variable changes the query's complexity: not planned.
+}
+
+#[tokio::test]
+async fn directives_merged_fields_and_variables_of_every_type_are_planned() {
+    let store = seeded();
+    // @include/@skip, literal or from variables, on fields, fragments and spreads.
+    let switched = r#"query($more: Boolean!, $less: Boolean = false) {
+        actor(id: "russia") {
+          name @include(if: true) kind @skip(if: true)
+          aliases @include(if: $more)
+          ... on Actor @skip(if: $less) { summary }
+          ...Parts @include(if: $more)
+          partOf @skip(if: $more) { id }
+        }
+    }
+    fragment Parts on Actor { parts { id name } }"#;
+    same_answers(
+        &store,
+        switched,
+        &[
+            json!({ "more": true }),
+            json!({ "more": false }),
+            json!({ "more": true, "less": true }),
+            json!({ "more": false, "less": false }),
+        ],
+    )
+    .await;
+    // An object asked twice under one key (as fragments of Relay and Apollo
+    // Client do) answers once, with both selections merged in order.
+    let merged = r#"{ actor(id: "russia") {
+        partOf { id } ...A parts { id } ...B
+        events(first: 2) { nodes { id } } ... on Actor { events(first: 2) { nodes { title } totalCount } }
+    } }
+    fragment A on Actor { partOf { name } parts { name kind } }
+    fragment B on Actor { parts { id aliases } }"#;
+    same_answers(&store, merged, &[json!({})]).await;
+    // Lists, enums and input objects from variables; page sizes of either nullability.
+    for (query, each) in [
+        (
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            vec![json!({ "ids": ["actor/russia", "place/tskhinval"] }), json!({ "ids": [] })],
+        ),
+        (
+            "query($kind: EventKind) { events(first: 2, filter: { kind: $kind }) { nodes { id } } }",
+            vec![json!({ "kind": "RECOGNITION" }), json!({ "kind": null }), json!({})],
+        ),
+        (
+            "query($first: Int!, $after: String) { events(first: $first, after: $after) { edges { cursor node { id } } } }",
+            vec![json!({ "first": 5 }), json!({ "first": 3, "after": "00" }), json!({ "first": 0 })],
+        ),
+        (
+            "query($n: Int = 4) { events(first: $n) { nodes { id } } search(query: \"russia\", first: $n) { score } }",
+            vec![json!({}), json!({ "n": 2 })],
+        ),
+    ] {
+        same_answers(&store, query, &each).await;
+    }
+}
+
+#[tokio::test]
+async fn a_larger_page_size_than_any_accepted_waits_for_async_graphql_to_accept_it() {
+    let store = seeded();
+    let schema = schema(&store);
+    let query = "query($n: Int!, $m: Int!) { events(first: $n) { nodes { id participants { actor { name } } } } \
+                 actors(first: $m) { nodes { name } } }";
+    let small = json!({ "n": 5, "m": 5 });
+    let (_, ok) = executed(&schema, &store, query, &small).await;
+    assert!(ok);
+    learn_plan(&schema, query, None, small.as_object());
     assert!(
-        !planned(
-            &store,
-            "query($n: Int) { events(first: $n) { nodes { id } } }",
-            json!({ "n": 2 })
-        )
-        .await
+        compiled(&schema, &store, query, &json!({ "n": 3, "m": 5 })).is_some(),
+        "smaller pages"
     );
-    assert!(planned(&store, "{ events(first: 2) { nodes { id } } }", json!({})).await);
+    // Larger in one variable: not known to be within the complexity limit.
+    let larger = json!({ "n": 50, "m": 5 });
+    assert!(compiled(&schema, &store, query, &larger).is_none());
+    let (_, ok) = executed(&schema, &store, query, &larger).await;
+    assert!(ok);
+    learn_plan(&schema, query, None, larger.as_object());
+    assert!(
+        compiled(&schema, &store, query, &larger).is_some(),
+        "accepted once, planned after"
+    );
+    // Accepted sizes of two runs do not add up: (50, 5) and (5, 60) do not cover (50, 60).
+    let wide = json!({ "n": 5, "m": 60 });
+    executed(&schema, &store, query, &wide).await;
+    learn_plan(&schema, query, None, wide.as_object());
+    assert!(compiled(&schema, &store, query, &wide).is_some());
+    assert!(compiled(&schema, &store, query, &json!({ "n": 50, "m": 60 })).is_none());
+    // A size async-graphql refuses is never learned.
+    let huge = json!({ "n": 1000, "m": 5 });
+    let (answer, ok) = executed(&schema, &store, query, &huge).await;
+    assert!(!ok, "{answer}");
+    assert!(compiled(&schema, &store, query, &huge).is_none());
 }
 
 #[tokio::test]
@@ -412,7 +493,7 @@ async fn requests_async_graphql_would_refuse_are_left_to_it() {
     ] {
         let (_, ok) = executed(&schema, &store, query, &good).await;
         assert!(ok);
-        learn_plan(&schema, query, None);
+        learn_plan(&schema, query, None, good.as_object());
         assert!(compiled(&schema, &store, query, &good).is_some(), "{query}");
     }
     for (query, variables) in [
@@ -441,7 +522,7 @@ async fn a_plan_reads_the_store_as_it_is_after_a_write() {
     let schema = schema(&store);
     let query = r#"{ actor(id: "russia") { name events(first: 100) { totalCount nodes { id } } } }"#;
     let (before, _) = executed(&schema, &store, query, &json!({})).await;
-    learn_plan(&schema, query, None);
+    learn_plan(&schema, query, None, None);
     assert_same(
         &compiled(&schema, &store, query, &json!({})).unwrap(),
         &before,
