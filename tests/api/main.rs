@@ -13,6 +13,7 @@ mod http;
 mod metrics;
 mod pagination;
 mod plans;
+mod readme;
 mod relations;
 mod response_cache;
 mod schema_file;
