@@ -83,7 +83,7 @@ check_queries() {
   done
 }
 
-queries="lookup nested deep5 search timeline filtered nested+gzip"
+queries="lookup nested apollo deep5 search timeline filtered nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -100,7 +100,7 @@ echo "== article seed, response cache off, compiled plans off" >&2
 start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
 for c in 32 64; do
   measure plans-off health $c
-  for q in lookup nested deep5; do measure plans-off "$q" $c; done
+  for q in lookup nested apollo deep5; do measure plans-off "$q" $c; done
 done
 stop_server
 
@@ -166,6 +166,7 @@ print("# Benchmark results\n")
 print(f"- date: {day}\n- commit: {commit}\n- machine: {cpu}, {cores} cores; server pinned to one core (taskset), wrk on another")
 print(f"- each run: wrk -t1, {duration}; ratios are to the same server's `GET /health` at the same connection count, measured in this run\n")
 print("Queries (`benches/queries/`): `lookup` one actor by id; `nested` 20 events → participants → actor → events;")
+print("`apollo` the same as Apollo Client sends it: `$first: Int!` and `$after` variables, `__typename` at every level, `edges { cursor node }` and `pageInfo`;")
 print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
 print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")

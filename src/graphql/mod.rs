@@ -77,12 +77,28 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
         Ok(doc) => request.set_parsed_query(doc),
         Err(refusal) => return guard.refused(refusal, request_id),
     }
+    // Reads never wait, so an operation may run to its end in one poll,
+    // past any timer: every read checks the deadline, and fails once it
+    // has passed, so the rest of the operation ends at once.
+    let deadline = Deadline(std::time::Instant::now() + guard.limits.timeout);
+    let request = request.data(deadline);
     let mut response = match tokio::time::timeout(guard.limits.timeout, schema.execute(request)).await {
+        Ok(_) if deadline.passed() => Response::from_errors(vec![guard.timed_out()]),
         Ok(response) => response,
         Err(_) => Response::from_errors(vec![guard.timed_out()]),
     };
     guard.finish(&mut response, request_id);
     response
+}
+
+/// When the operation's time is up.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline(std::time::Instant);
+
+impl Deadline {
+    pub(crate) fn passed(self) -> bool {
+        std::time::Instant::now() > self.0
+    }
 }
 
 /// What a compiled plan made of a read.

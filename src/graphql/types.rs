@@ -66,7 +66,11 @@ pub const FAN_OUT: usize = 5;
 
 // ---- loading helpers --------------------------------------------------------
 
+/// The request's reads; an error once the operation's time is up.
 pub(super) fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders> {
+    if ctx.data_opt::<super::Deadline>().is_some_and(|d| d.passed()) {
+        return Err("the operation ran out of time".into());
+    }
     ctx.data::<Loaders>()
 }
 

@@ -309,8 +309,8 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         );
         match answer {
             Some(crate::graphql::Planned::Answer(body)) => {
+                metrics::counter!("diplograph_compiled_answers_total", "operation" => label.clone()).increment(1);
                 record(label, "ok", started);
-                metrics::counter!("diplograph_compiled_answers_total").increment(1);
                 let body = Bytes::from(body);
                 let (cache, kept) = keep(state, cache_key, generation, &body);
                 return Ok(Outcome {

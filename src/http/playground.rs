@@ -13,7 +13,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "Treaty in depth",
         r#"# A treaty, who signed and ratified it, and the money that rests on it.
-{
+query TreatyInDepth {
   treaty(id: "treaty/friendship-2008") {
     name
     signedOn
@@ -32,7 +32,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "Actor → events → participants",
         r#"# Kokoity's first events, and who else took part in each.
-{
+query ActorEventsParticipants {
   actor(id: "eduard-kokoity") {
     name
     aliases
@@ -51,7 +51,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "Timeline of recognition",
         r#"# Everything that happened in late August 2008, in order.
-{
+query RecognitionTimeline {
   timeline(from: "2008-08-20", to: "2008-08-31") {
     date
     kind
@@ -63,7 +63,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "Money",
         r#"# Every allocation from Russia, and the total per currency.
-{
+query FundingFromRussia {
   fundingAllocations(filter: { donor: "actor/russia" }) {
     totalAmount { amount currency }
     nodes {
@@ -79,7 +79,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "Search",
         r#"# Case- and accent-insensitive search across every kind.
-{
+query SearchTskhinvali {
   search(query: "tskhinvali", first: 5) {
     score
     node {

@@ -1160,3 +1160,57 @@ async fn every_type_field_argument_and_enum_value_has_a_description() {
         missing.join("\n")
     );
 }
+
+/// The keys of `treaty` in an answer, in the order they were written.
+fn treaty_keys(answer: &str) -> Vec<String> {
+    let value: serde_json::Value = serde_json::from_str(answer).unwrap();
+    value["data"]["treaty"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn keys_come_back_in_selection_order_on_a_first_run_a_plan_run_and_a_cache_hit() {
+    // Asked in another order than the type declares its fields, with fields
+    // that read other entities between scalars.
+    let query = r#"{ treaty(id: "treaty/friendship-2008") { name signedOn enteredIntoForceOn
+        signedAt { name } signatories { name } ratifications { date } provisions fundingAllocations { id }
+        kind parties { id } id } }"#;
+    let asked = [
+        "name",
+        "signedOn",
+        "enteredIntoForceOn",
+        "signedAt",
+        "signatories",
+        "ratifications",
+        "provisions",
+        "fundingAllocations",
+        "kind",
+        "parties",
+        "id",
+    ];
+    for cached in [true, false] {
+        let app = crate::helpers::spawn_app_with(|s| s.response_cache = cached).await;
+        for run in ["first run", if cached { "cache hit" } else { "plan run" }] {
+            let response = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .json(&serde_json::json!({ "query": query }))
+                .send()
+                .await
+                .unwrap();
+            let hit = response
+                .headers()
+                .get("x-cache")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let answer = response.text().await.unwrap();
+            assert_eq!(treaty_keys(&answer), asked, "{run}: {answer}");
+            if run == "cache hit" {
+                assert_eq!(hit.as_deref(), Some("hit"), "{run}");
+            }
+        }
+    }
+}

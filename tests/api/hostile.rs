@@ -991,10 +991,16 @@ async fn a_full_introspection_query_as_deep_as_graphiqls_succeeds() {
 
 #[tokio::test]
 async fn an_operation_over_its_time_limit_is_stopped_with_the_code_timeout() {
-    let app = spawn_app_with(|s| s.timeout_ms = 1).await;
+    // Without the response cache, so that every try runs the operation
+    // (after a first answer, the same document is answered by its plan,
+    // which keeps the time limit too).
+    let app = spawn_app_with(|s| {
+        s.timeout_ms = 1;
+        s.response_cache = false;
+    })
+    .await;
     // A hundred events, their participants and each participant's events:
-    // several batched store reads, each waiting for its DataLoader's delay,
-    // so well over a millisecond.
+    // thousands of objects, well over a millisecond.
     let heavy = "{ events(first: 100) { nodes { participants { actor { name \
                  events(first: 5) { nodes { title } } } } } } }";
 

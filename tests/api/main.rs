@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real servers on port 0, real sled databases.
 
 mod batching;
+mod clients;
 mod compression;
 mod cors_and_apq;
 mod durability;

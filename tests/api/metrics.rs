@@ -53,6 +53,18 @@ impl Scrape {
     }
 }
 
+impl Scrape {
+    /// The sum of a metric's samples over every set of labels.
+    pub fn sum(&self, name: &str) -> f64 {
+        self.0
+            .lines()
+            .filter_map(parse_sample)
+            .filter(|(n, _, _)| n == name)
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+}
+
 pub async fn scrape(app: &TestApp) -> Scrape {
     let response = app
         .client

@@ -1,0 +1,101 @@
+// Writes the client-shaped documents in this folder the way each client
+// library sends them: Apollo Client and urql add `__typename` to every
+// selection; the Relay compiler turns a `@refetchable`/`@connection`
+// fragment into the query text it sends. `tests/api/clients.rs` runs them.
+//
+// Run from this folder, with the packages installed elsewhere:
+//   npm install @apollo/client@3 graphql@16 @urql/core@5 relay-compiler@18
+//   NODE_PATH=<that folder>/node_modules node generate.mjs
+// (relay-compiler runs from that folder's node_modules/.bin).
+import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const require = createRequire(path.join(process.env.NODE_PATH ?? ".", "x.js"));
+const { parse, print } = require("graphql");
+const { addTypenameToDocument } = require("@apollo/client/utilities");
+const { formatDocument } = require("@urql/core");
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const write = (name, text) => fs.writeFileSync(path.join(here, name), text.trim() + "\n");
+
+// Apollo Client with relayStylePagination: `$first: Int!, $after: String`,
+// edges with cursors, pageInfo, fragments.
+const apollo = {
+  "apollo-nested.graphql": `
+    query NestedEvents($first: Int!, $after: String) {
+      events(first: $first, after: $after) {
+        edges { cursor node { id title participants { role actor { id name events { edges { cursor node { id title } } pageInfo { hasNextPage endCursor } } } } } }
+        pageInfo { hasNextPage endCursor }
+      }
+    }`,
+  "apollo-actor.graphql": `
+    query ActorPage($id: ID!, $first: Int!, $after: String) {
+      actor(id: $id) {
+        ...ActorCard
+        events(first: $first, after: $after) {
+          edges { cursor node { ...EventRow } }
+          pageInfo { hasNextPage endCursor }
+          totalCount
+        }
+      }
+    }
+    fragment ActorCard on Actor { id name kind aliases partOf { id name } positions { title from to of { id name } } }
+    fragment EventRow on Event { id title date kind place { id name } }`,
+};
+for (const [name, text] of Object.entries(apollo)) {
+  write(name, print(addTypenameToDocument(parse(text))));
+}
+
+// urql's cache exchange formats documents the same way before sending them.
+const urql = {
+  "urql-search.graphql": `
+    query Search($q: String!, $first: Int) {
+      search(query: $q, first: $first) {
+        score
+        node { id ... on Actor { name kind } ... on Event { title date } ... on Place { name within { name } } }
+      }
+    }`,
+  "urql-treaty.graphql": `
+    query Treaty($id: ID!, $withMoney: Boolean!) {
+      treaty(id: $id) {
+        id name signedOn parties { id name } ratifications { by { id name } date }
+        fundingAllocations @include(if: $withMoney) { id amount { amount currency } }
+      }
+    }`,
+};
+for (const [name, text] of Object.entries(urql)) {
+  write(name, print(formatDocument(parse(text))));
+}
+
+// The Relay compiler's output for a refetchable connection fragment.
+const project = fs.mkdtempSync(path.join(os.tmpdir(), "relay-"));
+fs.mkdirSync(path.join(project, "src"));
+fs.copyFileSync(path.join(here, "../../schema.graphql"), path.join(project, "schema.graphql"));
+fs.writeFileSync(path.join(project, "relay.config.json"), JSON.stringify({ src: "./src", schema: "./schema.graphql", language: "javascript" }));
+fs.writeFileSync(path.join(project, "src", "ActorEvents.js"), `
+graphql\`
+  fragment ActorEvents_actor on Actor
+  @refetchable(queryName: "ActorEventsPaginationQuery")
+  @argumentDefinitions(count: { type: "Int", defaultValue: 10 }, cursor: { type: "String" }) {
+    name
+    events(first: $count, after: $cursor) @connection(key: "ActorEvents_events") {
+      edges { node { id title date } }
+    }
+  }
+\`;
+graphql\`
+  query ActorEventsQuery($id: ID!) {
+    actor(id: $id) { ...ActorEvents_actor }
+  }
+\`;
+`);
+const relay = path.join(process.env.NODE_PATH ?? ".", ".bin", "relay-compiler");
+execFileSync(relay, [], { cwd: project, stdio: "inherit" });
+for (const name of ["ActorEventsPaginationQuery", "ActorEventsQuery"]) {
+  const generated = fs.readFileSync(path.join(project, "src", "__generated__", `${name}.graphql.js`), "utf8");
+  const text = JSON.parse(generated.match(/"text": ("(?:[^"\\]|\\.)*")/)[1]);
+  write(`relay-${name}.graphql`, text);
+}
