@@ -114,21 +114,28 @@ pub fn error_code(response: &Value) -> &str {
         .unwrap_or("<no code>")
 }
 
-/// The status of `GET /ready` from a server at `address` (`127.0.0.1:41234`),
-/// or `None` when nothing answers: for tests that start the real binary and
-/// have no async runtime.
-pub fn ready_status(address: &str) -> Option<u16> {
+/// `GET path` from a server at `address` (`127.0.0.1:41234`): the status and
+/// the body, or `None` when nothing answers. For tests that start the real
+/// binary and have no async runtime.
+pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address.trim()).ok()?;
+    let address = address.trim();
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
     write!(
         stream,
-        "GET /ready HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer).ok()?;
-    answer.split_whitespace().nth(1)?.parse().ok()
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    Some((head.split_whitespace().nth(1)?.parse().ok()?, body.to_owned()))
+}
+
+/// The status of `GET /ready`, or `None` when nothing answers.
+pub fn ready_status(address: &str) -> Option<u16> {
+    http_get(address, "/ready").map(|(status, _)| status)
 }
 
 // ---- Seed data and JSON paths, for tests that check answers against the seed ----

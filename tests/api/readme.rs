@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use crate::helpers::{ready_status, seed_dir, spawn_app};
+use crate::helpers::{http_get, ready_status, seed_dir, spawn_app};
 
 /// The repository's root.
 fn root() -> PathBuf {
@@ -399,13 +399,7 @@ fn scratch_with_seed() -> tempfile::TempDir {
 }
 
 fn get(address: &str, path: &str) -> (u16, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}", &format!("http://{address}{path}")])
-        .output()
-        .expect("curl runs");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    (status.parse().unwrap(), body.to_owned())
+    http_get(address, path).unwrap_or_else(|| panic!("GET {path} got no answer"))
 }
 
 #[test]
