@@ -377,6 +377,7 @@ impl fmt::Display for Settings {
         writeln!(f, "data_dir = {}", s.store.data_dir.display())?;
         writeln!(f, "seed_dir = {}", s.store.seed_dir.display())?;
         writeln!(f, "reseed = {}", s.reseed)?;
+        writeln!(f, "address_file = {:?}", s.address_file)?;
         writeln!(f, "playground_assets = {}", s.playground_assets)?;
         writeln!(f, "cache_mb = {}", s.store.cache_mb)?;
         writeln!(f, "workers = {}", s.workers)?;

@@ -25,8 +25,8 @@ fn diplograph(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Command {
     command
         .args(args)
         .current_dir(cwd)
-        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null());
     command
 }
@@ -457,4 +457,24 @@ async fn during_a_first_load_the_server_answers_ready_503_with_progress_and_grap
         .unwrap();
     assert_eq!(graphql.status(), 200);
     drop((seed, data));
+}
+
+#[test]
+fn a_large_load_logs_its_progress() {
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = scratch.path().join("big");
+    diplograph::generate::generate(40_000, 3, &seed).unwrap();
+    let output = run(
+        &["seed", seed.to_str().unwrap(), "--data-dir", "data"],
+        scratch.path(),
+        &[("RUST_LOG", "info")],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    // A fixed message with the count as a field, every few seconds.
+    let progress: Vec<&str> = log.lines().filter(|l| l.contains("loading the seed")).collect();
+    assert!(
+        !progress.is_empty() && progress.iter().all(|l| l.contains("written=")),
+        "no progress in the log of a 40,000-entity load:\n{log}"
+    );
 }
