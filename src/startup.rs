@@ -200,8 +200,10 @@ impl Application {
         }
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(http::cors(&state.options))
+                // The last wrap is the outermost: a 503 while loading still
+                // gets its request id and CORS headers.
                 .wrap(actix_web::middleware::from_fn(http::until_ready))
+                .wrap(http::cors(&state.options))
                 .wrap(actix_web::middleware::from_fn(http::request_id))
                 .configure(http::configure(state.clone()))
         })
