@@ -45,7 +45,8 @@ pub enum Command {
     Seed {
         #[command(flatten)]
         store: StoreSettings,
-        /// Only validate the seed and print the number of entities per kind; write nothing.
+        /// Only validate and lint the seed: print the number of entities per
+        /// kind and the lint's findings (any finding fails); write nothing.
         #[arg(long)]
         check: bool,
         /// Replace whatever the store holds with this seed.
@@ -53,6 +54,11 @@ pub enum Command {
         reset: bool,
         /// The seed directory (defaults to --seed-dir).
         dir: Option<PathBuf>,
+        /// With --check: a plain-text copy of the document the seed's
+        /// sources cite, so the lint checks signatories and dates against
+        /// the text of the sections they cite.
+        #[arg(long, requires = "check")]
+        article: Option<PathBuf>,
     },
     /// Print the GraphQL schema (SDL) the server serves.
     Schema,

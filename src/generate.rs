@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::model::{
     Actor, ActorKind, Currency, Event, EventKind, Figure, FundingAllocation, Id, Money, PartialDate, Participant,
-    Place, PlaceKind, Position, Ratification, Role, Source, Treaty, TreatyKind,
+    Place, PlaceKind, Position, Ratification, Role, Source, SourceKind, Treaty, TreatyKind,
 };
 
 /// SplitMix64: tiny, fast and good enough for shaping test data.
@@ -143,6 +143,7 @@ pub fn generate(total: usize, seed: u64, dir: &Path) -> std::io::Result<Shape> {
             section: Some(format!("Section {}", n % 7)),
             url: None,
             note: None,
+            kind: SourceKind::ALL[n % SourceKind::ALL.len()],
         })?;
     }
     w.finish()?;

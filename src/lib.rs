@@ -4,6 +4,7 @@ pub mod generate;
 pub mod graphql;
 pub mod http;
 pub mod model;
+pub mod read;
 pub mod seed;
 pub mod startup;
 pub mod store;

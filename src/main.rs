@@ -29,7 +29,8 @@ fn run() -> anyhow::Result<()> {
             check,
             reset,
             dir,
-        } => diplograph::startup::seed(&store, dir, check, reset),
+            article,
+        } => diplograph::startup::seed(&store, dir, check, reset, article.as_deref()),
         Command::Generate {
             entities,
             out,

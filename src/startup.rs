@@ -268,13 +268,38 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move { Application::build(settings).await?.run_until_stopped().await })
 }
 
-/// `diplograph seed [--check] [--reset] [DIR]`.
-pub fn seed(settings: &StoreSettings, dir: Option<std::path::PathBuf>, check: bool, reset: bool) -> anyhow::Result<()> {
+/// `diplograph seed [--check [--article FILE]] [--reset] [DIR]`. A check
+/// validates the seed, then lints it; any finding fails the command.
+pub fn seed(
+    settings: &StoreSettings,
+    dir: Option<std::path::PathBuf>,
+    check: bool,
+    reset: bool,
+    article: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| settings.seed_dir.clone());
     if check {
         let report = seed::check(&dir)?;
         println!("seed in {} is valid:\n{report}", dir.display());
-        return Ok(());
+        let text = article
+            .map(|path| {
+                std::fs::read_to_string(path).with_context(|| format!("reading the article copy {}", path.display()))
+            })
+            .transpose()?;
+        let findings = seed::lint(&dir, text.as_deref())?;
+        let against = match article {
+            Some(path) => format!("signatories and dates checked against {}", path.display()),
+            None => "no --article given: signatories checked against the cited sources, dates not checked".into(),
+        };
+        if findings.is_empty() {
+            println!("lint: no findings ({against})");
+            return Ok(());
+        }
+        println!("lint: {} finding(s) ({against}):", findings.len());
+        for finding in &findings {
+            println!("  - {finding}");
+        }
+        anyhow::bail!("the seed lint found {} problem(s) in {}", findings.len(), dir.display());
     }
     let store = open_store(settings)?;
     match seed::load(&store, &dir, reset)? {

@@ -1,7 +1,8 @@
 //! Relay connections: cursor paging over ordered listings.
 //!
 //! Every listing is ordered by a key the store defines (an id, or a
-//! chronological key for events); a cursor is that key, hex-encoded. Paging
+//! chronological key for events); a cursor stands for the position of that
+//! key, opaque and versioned ([`crate::read::cursor`]). Paging
 //! arguments are validated here: negative sizes and pages above the limit are
 //! refused with `BAD_USER_INPUT`.
 
@@ -15,6 +16,7 @@ use super::filters::EventFilter;
 use super::scalars::Money;
 use super::types::{date_arg, loaders, Actor, Event, FundingAllocation, Node, Place, Treaty};
 use crate::model::{self, EntityKind, Id};
+use crate::read::cursor;
 use crate::store::{self, Keyed, Store};
 
 /// Page sizes: what a connection returns when not told, and the most it returns.
@@ -49,19 +51,21 @@ pub struct FundingTotals {
     pub total_amount: Vec<Money>,
 }
 
-/// A position in a listing: its key, hex-encoded only if a client asks for
-/// the cursor (most queries read `nodes` and never pay for it).
+/// A position in a listing: its key, made a cursor only if a client asks
+/// for it (most queries read `nodes` and never pay for it).
 pub struct Cursor(Vec<u8>);
 
 impl CursorType for Cursor {
     type Error = &'static str;
 
     fn decode_cursor(s: &str) -> std::result::Result<Cursor, Self::Error> {
-        unhex(s).map(Cursor).ok_or("not a cursor returned by this API")
+        cursor::decode(s)
+            .map(Cursor)
+            .map_err(|_| "not a cursor returned by this API")
     }
 
     fn encode_cursor(&self) -> String {
-        hex(&self.0)
+        cursor::encode(&self.0)
     }
 }
 
@@ -95,27 +99,6 @@ pub struct Page<T = Keyed> {
     pub has_next: bool,
 }
 
-/// Lowercase hex, without `format!` per byte: every edge of every page needs one.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    out
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || s.len() > 1024 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Complexity of a connection field: its page size times the cost of one item.
 pub fn complexity(child: usize, first: Option<i32>, last: Option<i32>) -> usize {
     let n = first.or(last).unwrap_or(20).clamp(1, 1_000_000) as usize;
@@ -144,7 +127,7 @@ impl PageArgs {
             }
         };
         let cursor = |name: &str, v: Option<String>| -> Result<Option<Vec<u8>>> {
-            v.map(|c| unhex(&c).ok_or_else(|| bad_input(name, "not a cursor returned by this API")))
+            v.map(|c| cursor::decode(&c).map_err(|e| bad_input(name, e)))
                 .transpose()
         };
         let mut window = Window {

@@ -12,6 +12,7 @@ mod plan;
 mod query;
 mod scalars;
 mod subscription;
+mod table;
 mod types;
 
 use std::sync::Arc;
@@ -23,9 +24,9 @@ pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::QueryLimits;
 pub use loaders::{Loaders, ReadCache};
 pub use mutation::{MutationRoot, WriteAccess};
-pub use plan::in_field_table;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
+pub use table::in_field_table;
 
 use crate::store::Store;
 

@@ -19,36 +19,6 @@ use super::types::{Event, Node};
 use crate::model::{Entity, EntityKind, Id};
 use crate::store::{ChangeKind, Committed, Store};
 
-/// The kinds of entity, for filtering change notices.
-#[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
-pub enum EntityType {
-    /// Actors: states, bodies, people.
-    Actor,
-    /// Events.
-    Event,
-    /// Treaties and agreements.
-    Treaty,
-    /// Funding allocations.
-    FundingAllocation,
-    /// Places.
-    Place,
-    /// Sources.
-    Source,
-}
-
-impl From<EntityKind> for EntityType {
-    fn from(kind: EntityKind) -> EntityType {
-        match kind {
-            EntityKind::Actor => EntityType::Actor,
-            EntityKind::Event => EntityType::Event,
-            EntityKind::Treaty => EntityType::Treaty,
-            EntityKind::Funding => EntityType::FundingAllocation,
-            EntityKind::Place => EntityType::Place,
-            EntityKind::Source => EntityType::Source,
-        }
-    }
-}
-
 /// What happened to an entity.
 #[derive(Enum, Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ChangeType {
@@ -78,7 +48,7 @@ pub struct EntityChange {
     /// The entity's id.
     pub id: ID,
     /// The entity's kind.
-    pub kind: EntityType,
+    pub kind: EntityKind,
     /// The entity after the change; null when it was deleted.
     pub node: Option<Node>,
     /// The store's write counter after the commit; increases with every commit.
@@ -118,7 +88,7 @@ impl SubscriptionRoot {
     async fn entity_changed(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only changes to entities of these kinds.")] kinds: Option<Vec<EntityType>>,
+        #[graphql(desc = "Only changes to entities of these kinds.")] kinds: Option<Vec<EntityKind>>,
         #[graphql(desc = "Only changes to these ids (full ids).")] ids: Option<Vec<ID>>,
     ) -> Result<impl Stream<Item = Result<EntityChange>>> {
         let ids: Option<Vec<Id>> = ids
@@ -135,17 +105,13 @@ impl SubscriptionRoot {
                 Ok(committed) => committed
                     .changes
                     .iter()
-                    .filter(|c| {
-                        kinds
-                            .as_ref()
-                            .is_none_or(|k| k.contains(&EntityType::from(c.id.kind())))
-                    })
+                    .filter(|c| kinds.as_ref().is_none_or(|k| k.contains(&c.id.kind())))
                     .filter(|c| ids.as_ref().is_none_or(|i| i.contains(&c.id)))
                     .map(|c| {
                         Ok(EntityChange {
                             change: c.kind.into(),
                             id: ID(c.id.to_string()),
-                            kind: c.id.kind().into(),
+                            kind: c.id.kind(),
                             node: c.entity.clone().map(Node::from),
                             generation: committed.generation,
                         })

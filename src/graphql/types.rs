@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Interface, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Interface, Object, Result, ID};
 
 use super::connection::{self, EventConnection, PageArgs};
 use super::errors::internal;
@@ -11,6 +11,7 @@ use super::filters::EventFilter;
 use super::loaders::{Link, Loaders};
 use super::memo::{Identified, Shared};
 use super::scalars::{BigInt, Money, Period};
+use super::table::{self, Obj, Ty};
 use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
 use crate::store::Direction;
 
@@ -60,6 +61,18 @@ macro_rules! node_variant {
 }
 node_variant!(Actor, Event, Treaty, FundingAllocation, Place, Source);
 
+/// Each entity type as a [`Node`], to read through the field table.
+macro_rules! as_node {
+    ($($variant:ident),+) => {$(
+        impl $variant {
+            fn node(&self) -> Node {
+                Node::$variant(self.clone())
+            }
+        }
+    )+};
+}
+as_node!(Actor, Event, Treaty, FundingAllocation, Place, Source);
+
 /// The complexity multiplier of a list field without paging arguments: the
 /// number of items such a list is assumed to hold.
 pub const FAN_OUT: usize = 5;
@@ -107,26 +120,6 @@ pub(super) async fn follow(
     loaders(ctx)?.link(link).await.map_err(internal)
 }
 
-/// Follows a relation and loads what it leads to.
-async fn follow_all<T: TryFrom<Node>>(
-    ctx: &Context<'_>,
-    relation: Relation,
-    direction: Direction,
-    from: &Id,
-) -> Result<Vec<T>> {
-    let link = Link {
-        relation,
-        direction,
-        from: from.clone(),
-    };
-    let nodes = loaders(ctx)?.nodes(link).await.map_err(internal)?;
-    Ok(nodes.iter().cloned().filter_map(|n| T::try_from(n).ok()).collect())
-}
-
-fn sources_of<'a>(ids: &'a [Id]) -> impl Iterator<Item = Id> + 'a {
-    ids.iter().cloned()
-}
-
 // ---- Actor ------------------------------------------------------------------
 
 /// A state, an unrecognised republic, an international body, a government
@@ -135,26 +128,31 @@ fn sources_of<'a>(ids: &'a [Id]) -> impl Iterator<Item = Id> + 'a {
 pub struct Actor(pub Arc<model::Actor>);
 
 /// A post an actor holds in another actor, such as "President" of Russia.
-#[derive(SimpleObject, Clone)]
-#[graphql(complex)]
-pub struct Position {
-    /// The title of the post, such as "Minister of Foreign Affairs".
-    title: String,
-    /// When the post was taken up, if the source says.
-    from: Option<PartialDate>,
-    /// When the post was left, if the source says.
-    to: Option<PartialDate>,
-    /// An editorial note on how this was read from the source.
-    note: Option<String>,
-    #[graphql(skip)]
-    of_id: Id,
-}
+#[derive(Clone)]
+pub struct Position(model::Position);
 
-#[ComplexObject]
+/// A post an actor holds in another actor, such as "President" of Russia.
+#[Object]
 impl Position {
+    /// The title of the post, such as "Minister of Foreign Affairs".
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// When the post was taken up, if the source says.
+    async fn from(&self) -> Option<PartialDate> {
+        self.0.from
+    }
+    /// When the post was left, if the source says.
+    async fn to(&self) -> Option<PartialDate> {
+        self.0.to
+    }
+    /// An editorial note on how this was read from the source.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
     /// The actor the post belongs to: a state, a ministry, a party.
     async fn of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.of_id)).await
+        table::one(ctx, Ty::Position, "of", Obj::Position(&self.0)).await
     }
 }
 
@@ -209,32 +207,22 @@ impl Actor {
     }
     /// The larger actor this one belongs to (the State Duma to the Federal Assembly).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.part_of.as_ref()).await
+        table::one(ctx, Ty::ACTOR, "partOf", Obj::Node(&self.node())).await
     }
     /// The actors that belong to this one (a state's ministries).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        follow_all(ctx, Relation::ActorPartOf, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "parts", &self.node()).await
     }
     /// Posts this actor holds, such as "President of Russia".
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn positions(&self) -> Vec<Position> {
-        self.0
-            .positions
-            .iter()
-            .map(|p| Position {
-                title: p.title.clone(),
-                from: p.from,
-                to: p.to,
-                note: p.note.clone(),
-                of_id: p.of.clone(),
-            })
-            .collect()
+        self.0.positions.iter().map(|p| Position(p.clone())).collect()
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        follow_all(ctx, Relation::ActorPositionIn, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "positionHolders", &self.node()).await
     }
     /// Events this actor took part in, in chronological order (undated last),
     /// as a Relay connection that can be filtered and paged.
@@ -249,7 +237,7 @@ impl Actor {
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
     ) -> Result<EventConnection> {
         let link = Link {
-            relation: Relation::EventParticipant,
+            relation: table::relation_of(Ty::ACTOR, "events")?,
             direction: Direction::Backward,
             from: self.0.id.clone(),
         };
@@ -269,7 +257,8 @@ impl Actor {
     /// Every event this actor took part in, with its role in each, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {
-        let targets = follow(ctx, Relation::EventParticipant, Direction::Backward, &self.0.id).await?;
+        let relation = table::relation_of(Ty::ACTOR, "participations")?;
+        let targets = follow(ctx, relation, Direction::Backward, &self.0.id).await?;
         let mut events: Vec<(Event, Role)> = Vec::new();
         let loaded: Vec<Event> = load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await?;
         for event in loaded {
@@ -289,47 +278,47 @@ impl Actor {
     /// Treaties and agreements this actor is a party to.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyParty, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "treaties", &self.node()).await
     }
     /// Treaties and agreements this actor signed in person.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatySignatory, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "signedTreaties", &self.node()).await
     }
     /// Treaties this actor ratified (a legislature).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyRatifier, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "ratifiedTreaties", &self.node()).await
     }
     /// Agreements this actor brokered between others.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyMediator, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "mediatedTreaties", &self.node()).await
     }
     /// Funding this actor gave.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_provided(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingDonor, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingProvided", &self.node()).await
     }
     /// Funding this actor received.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_received(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingRecipient, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingReceived", &self.node()).await
     }
     /// Funding this actor authorised or instructed.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_authorized(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingAuthorizedBy, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "fundingAuthorized", &self.node()).await
     }
     /// Events with a figure this actor claimed (such as a share of buildings destroyed).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn claimed_figures_in(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventFigureClaimant, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::ACTOR, "claimedFiguresIn", &self.node()).await
     }
     /// Where the facts about this actor come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::ACTOR, "sources", &self.node()).await
     }
 }
 
@@ -347,21 +336,18 @@ pub struct Event(pub Arc<model::Event>);
 
 /// An actor taking part in an event, and the part it played.
 #[derive(Clone)]
-pub struct Participant {
-    actor_id: Id,
-    role: Role,
-}
+pub struct Participant(model::Participant);
 
 /// An actor taking part in an event, and the part it played.
 #[Object]
 impl Participant {
     /// The actor.
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.actor_id)).await
+        table::one(ctx, Ty::Participant, "actor", Obj::Participant(&self.0)).await
     }
     /// The part it played.
     async fn role(&self) -> Role {
-        self.role
+        self.0.role
     }
 }
 
@@ -386,7 +372,7 @@ impl Figure {
     }
     /// Who stated the figure, when it is a claim rather than an established count.
     async fn claimed_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.claimed_by.as_ref()).await
+        table::one(ctx, Ty::Figure, "claimedBy", Obj::Figure(&self.0)).await
     }
 }
 
@@ -416,7 +402,7 @@ impl Event {
     }
     /// Where it happened, if known.
     async fn place(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.place.as_ref()).await
+        table::one(ctx, Ty::EVENT, "place", Obj::Node(&self.node())).await
     }
     /// What happened, in our own words.
     async fn summary(&self) -> Option<&str> {
@@ -429,24 +415,17 @@ impl Event {
     /// Who took part, and in what role.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participants(&self) -> Vec<Participant> {
-        self.0
-            .participants
-            .iter()
-            .map(|p| Participant {
-                actor_id: p.actor.clone(),
-                role: p.role,
-            })
-            .collect()
+        self.0.participants.iter().map(|p| Participant(p.clone())).collect()
     }
     /// Treaties this event concerned (signed, ratified, invoked).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        load_all(ctx, self.0.treaties.iter().cloned()).await
+        table::many(ctx, Ty::EVENT, "treaties", &self.node()).await
     }
     /// Funding allocated in this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingEvent, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "fundingAllocations", &self.node()).await
     }
     /// Numbers stated about this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -455,36 +434,36 @@ impl Event {
     }
     /// The larger event this one is part of (a visit within a war, a signing within a visit).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.part_of.as_ref()).await
+        table::one(ctx, Ty::EVENT, "partOf", Obj::Node(&self.node())).await
     }
     /// The smaller events this one is made of.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventPartOf, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "parts", &self.node()).await
     }
     /// For undated events: events the source says this one came after.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn after(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        load_all(ctx, self.0.after.iter().cloned()).await
+        table::many(ctx, Ty::EVENT, "after", &self.node()).await
     }
     /// Events the source says came after this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn followed_by(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventAfter, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "followedBy", &self.node()).await
     }
     /// For a statement: the later event in which it was taken back.
     async fn retracted_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.retracted_by.as_ref()).await
+        table::one(ctx, Ty::EVENT, "retractedBy", Obj::Node(&self.node())).await
     }
     /// For a retraction: the statements it took back.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn retracts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        follow_all(ctx, Relation::EventRetractedBy, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::EVENT, "retracts", &self.node()).await
     }
     /// Where the facts about this event come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::EVENT, "sources", &self.node()).await
     }
 }
 
@@ -504,7 +483,7 @@ pub struct Ratification(model::Ratification);
 impl Ratification {
     /// The ratifying body, such as the State Duma.
     async fn by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.by)).await
+        table::one(ctx, Ty::Ratification, "by", Obj::Ratification(&self.0)).await
     }
     /// When it ratified, if known.
     async fn date(&self) -> Option<PartialDate> {
@@ -552,17 +531,17 @@ impl Treaty {
     }
     /// Where it was signed.
     async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.signed_at.as_ref()).await
+        table::one(ctx, Ty::TREATY, "signedAt", Obj::Node(&self.node())).await
     }
     /// The states or bodies bound by it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        load_all(ctx, self.0.parties.iter().cloned()).await
+        table::many(ctx, Ty::TREATY, "parties", &self.node()).await
     }
     /// The people who signed it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        load_all(ctx, self.0.signatories.iter().cloned()).await
+        table::many(ctx, Ty::TREATY, "signatories", &self.node()).await
     }
     /// Who ratified it, and when.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -580,33 +559,31 @@ impl Treaty {
     }
     /// Who brokered it.
     async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.mediator.as_ref()).await
+        table::one(ctx, Ty::TREATY, "mediator", Obj::Node(&self.node())).await
     }
     /// The treaty this one implements or rests on.
     async fn based_on(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        load_one(ctx, self.0.based_on.as_ref()).await
+        table::one(ctx, Ty::TREATY, "basedOn", Obj::Node(&self.node())).await
     }
     /// Treaties and agreements that rest on this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatyBasedOn, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::TREATY, "derivedTreaties", &self.node()).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> = follow_all(ctx, Relation::EventTreaty, Direction::Backward, &self.0.id).await?;
-        events.sort_by_key(|e| connection::event_sort_key(&e.0));
-        Ok(events)
+        table::many(ctx, Ty::TREATY, "events", &self.node()).await
     }
     /// Funding allocated on the basis of this treaty.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        follow_all(ctx, Relation::FundingBasis, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::TREATY, "fundingAllocations", &self.node()).await
     }
     /// Where the facts about this treaty come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::TREATY, "sources", &self.node()).await
     }
 }
 
@@ -633,11 +610,11 @@ impl FundingAllocation {
     }
     /// Who gave the money.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.donor)).await
+        table::one(ctx, Ty::FUNDING, "donor", Obj::Node(&self.node())).await
     }
     /// Who received it.
     async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, Some(&self.0.recipient)).await
+        table::one(ctx, Ty::FUNDING, "recipient", Obj::Node(&self.node())).await
     }
     /// What it was for.
     async fn purpose(&self) -> &str {
@@ -649,15 +626,15 @@ impl FundingAllocation {
     }
     /// Who authorised or instructed it.
     async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        load_one(ctx, self.0.authorized_by.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "authorizedBy", Obj::Node(&self.node())).await
     }
     /// The treaty it rests on, where known.
     async fn basis(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        load_one(ctx, self.0.basis.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "basis", Obj::Node(&self.node())).await
     }
     /// The event in which it was allocated.
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        load_one(ctx, self.0.event.as_ref()).await
+        table::one(ctx, Ty::FUNDING, "event", Obj::Node(&self.node())).await
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Option<&str> {
@@ -666,7 +643,7 @@ impl FundingAllocation {
     /// Where the facts about this allocation come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::FUNDING, "sources", &self.node()).await
     }
 }
 
@@ -706,29 +683,27 @@ impl Place {
     }
     /// The larger place this one lies within.
     async fn within(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        load_one(ctx, self.0.within.as_ref()).await
+        table::one(ctx, Ty::PLACE, "within", Obj::Node(&self.node())).await
     }
     /// Places that lie directly within this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
-        follow_all(ctx, Relation::PlaceWithin, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::PLACE, "contains", &self.node()).await
     }
     /// Events that happened here, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        let mut events: Vec<Event> = follow_all(ctx, Relation::EventPlace, Direction::Backward, &self.0.id).await?;
-        events.sort_by_key(|e| connection::event_sort_key(&e.0));
-        Ok(events)
+        table::many(ctx, Ty::PLACE, "events", &self.node()).await
     }
     /// Treaties signed here.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        follow_all(ctx, Relation::TreatySignedAt, Direction::Backward, &self.0.id).await
+        table::many(ctx, Ty::PLACE, "treaties", &self.node()).await
     }
     /// Where the facts about this place come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        load_all(ctx, sources_of(&self.0.sources)).await
+        table::many(ctx, Ty::PLACE, "sources", &self.node()).await
     }
 }
 
@@ -761,11 +736,18 @@ impl Source {
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
+    /// How directly the source states what is cited from it: `BODY` (the
+    /// document's running text), `CAPTION` (a photo caption) or `INFERRED`
+    /// (the seed's own inference, explained in the citing entity's `note`).
+    /// A fact backed only by a caption or an inference is less certain than
+    /// one the body text states.
+    async fn kind(&self) -> model::SourceKind {
+        self.0.kind
+    }
     /// Every entity that cites this source.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
-        let targets = follow(ctx, Relation::CitedSource, Direction::Backward, &self.0.id).await?;
-        load_all(ctx, targets.iter().map(|(id, _)| id.clone())).await
+        table::many(ctx, Ty::SOURCE, "citedBy", &self.node()).await
     }
 }
 

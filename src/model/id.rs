@@ -9,14 +9,25 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The kinds of entity the graph holds; each has its own sled tree and id prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// The kinds of entity the graph holds; each has its own sled tree and id
+// prefix. The one enum of them: the GraphQL schema serves it as
+// `EntityType` (with the description below), and plans and the store use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+#[graphql(name = "EntityType")]
+/// The kinds of entity, for filtering change notices.
 pub enum EntityKind {
+    /// Actors: states, bodies, people.
     Actor,
+    /// Events.
     Event,
+    /// Treaties and agreements.
     Treaty,
+    /// Funding allocations.
+    #[graphql(name = "FUNDING_ALLOCATION")]
     Funding,
+    /// Places.
     Place,
+    /// Sources.
     Source,
 }
 
@@ -39,6 +50,18 @@ impl EntityKind {
             EntityKind::Funding => "funding",
             EntityKind::Place => "place",
             EntityKind::Source => "source",
+        }
+    }
+
+    /// The name of the kind's record type, which is also its GraphQL object type.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            EntityKind::Actor => "Actor",
+            EntityKind::Event => "Event",
+            EntityKind::Treaty => "Treaty",
+            EntityKind::Funding => "FundingAllocation",
+            EntityKind::Place => "Place",
+            EntityKind::Source => "Source",
         }
     }
 

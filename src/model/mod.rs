@@ -262,6 +262,27 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// How directly a source states what is cited from it.
+    SourceKind {
+        /// The running text of the document: what it states outright.
+        Body,
+        /// A photo caption: stated, but only in passing, and sometimes at odds with the text.
+        Caption,
+        /// Not stated anywhere: the seed's own inference from the document, explained in the citing entity's `note`.
+        Inferred,
+    }
+}
+
+// Written out because `vocabulary!` fixes the derive list for every
+// vocabulary, and only this one has a default (what older records mean).
+#[allow(clippy::derivable_impls)]
+impl Default for SourceKind {
+    fn default() -> Self {
+        SourceKind::Body
+    }
+}
+
 /// A post held by a person (or a body), in or for another actor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -453,6 +474,10 @@ pub struct Source {
     pub url: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Body text, caption or inference. Last in the record, after the fields
+    /// of record layout 1, which had none (see [`legacy`]).
+    #[serde(default)]
+    pub kind: SourceKind,
 }
 
 /// Every relation the graph holds. Each is stored on one entity (the `from`
@@ -754,6 +779,69 @@ pub enum Origin {
 pub struct Record {
     pub origin: Origin,
     pub entity: Entity,
+}
+
+/// Record layouts older than the current one, kept so that stores written
+/// by earlier builds still open. Postcard is not self-describing, so a field
+/// added to a record cannot be defaulted on read: each old layout is spelt
+/// out here and converted, with the new fields at their defaults.
+pub mod legacy {
+    use serde::{Deserialize, Serialize};
+
+    use super::{Actor, Entity, Event, FundingAllocation, Id, Origin, Place, Record, Source, SourceKind, Treaty};
+
+    /// Layout 1: a source had no `kind`; everything else is unchanged.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct RecordV1 {
+        pub origin: Origin,
+        pub entity: EntityV1,
+    }
+
+    /// [`Entity`] in layout 1: the same variants, in the same order.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub enum EntityV1 {
+        Actor(Actor),
+        Event(Event),
+        Treaty(Treaty),
+        Funding(FundingAllocation),
+        Place(Place),
+        Source(SourceV1),
+    }
+
+    /// [`Source`] in layout 1.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct SourceV1 {
+        pub id: Id,
+        pub document: String,
+        pub section: Option<String>,
+        pub url: Option<String>,
+        pub note: Option<String>,
+    }
+
+    impl From<RecordV1> for Record {
+        fn from(old: RecordV1) -> Record {
+            let entity = match old.entity {
+                EntityV1::Actor(a) => Entity::Actor(a),
+                EntityV1::Event(e) => Entity::Event(e),
+                EntityV1::Treaty(t) => Entity::Treaty(t),
+                EntityV1::Funding(f) => Entity::Funding(f),
+                EntityV1::Place(p) => Entity::Place(p),
+                // Every source written before sources had a kind cited the body text.
+                EntityV1::Source(s) => Entity::Source(Source {
+                    id: s.id,
+                    document: s.document,
+                    section: s.section,
+                    url: s.url,
+                    note: s.note,
+                    kind: SourceKind::Body,
+                }),
+            };
+            Record {
+                origin: old.origin,
+                entity,
+            }
+        }
+    }
 }
 
 impl Entity {

@@ -13,6 +13,10 @@
 //! detected at the next start and the load is redone from scratch: the store
 //! ends up with nothing or everything of a seed, never a part.
 
+mod lint;
+
+pub use lint::lint;
+
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;

@@ -142,3 +142,49 @@ mod tests {
         assert!(days.iter().all(|d| decode_day(&day(*d)) == *d));
     }
 }
+
+/// Where an entry lies in a listing, whatever the key encoding: a
+/// chronological listing orders by period then id, the others by id.
+/// Cursors carry positions, so a change of key encoding leaves them valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Position {
+    /// In a chronological listing: the period's first and last day (days
+    /// since 1970-01-01; `i32::MAX` for undated entries) and the id.
+    Dated { first: i32, last: i32, id: String },
+    /// In a listing by id.
+    ById(String),
+}
+
+impl Position {
+    /// The position of a listing key.
+    pub fn of_key(key: &[u8]) -> Option<Position> {
+        let text = |bytes: &[u8]| std::str::from_utf8(bytes).ok().map(str::to_owned);
+        // Ids begin with their kind in lowercase letters; a dated key with
+        // the day's sign bit flipped never begins with one.
+        match key.first() {
+            Some(b) if b.is_ascii_lowercase() => Some(Position::ById(text(key)?)),
+            _ => {
+                let (first, last, id) = split_dated(key)?;
+                Some(Position::Dated {
+                    first,
+                    last,
+                    id: text(id)?,
+                })
+            }
+        }
+    }
+
+    /// The listing key of the position.
+    pub fn key(&self) -> Vec<u8> {
+        match self {
+            Position::Dated { first, last, id } => {
+                let mut key = Vec::with_capacity(8 + id.len());
+                key.extend_from_slice(&day(*first));
+                key.extend_from_slice(&day(*last));
+                key.extend_from_slice(id.as_bytes());
+                key
+            }
+            Position::ById(id) => id.as_bytes().to_vec(),
+        }
+    }
+}

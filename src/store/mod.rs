@@ -25,12 +25,16 @@ use batch::Batch;
 pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::StoreError;
+pub use keys::Position;
 pub use trees::{TreeRef, FORMAT_VERSION};
 
-use crate::model::{text, Entity, EntityKind, Id, Origin, PartialDate, Record, Relation};
+use crate::model::{legacy, text, Entity, EntityKind, Id, Origin, PartialDate, Record, Relation};
 
 /// First byte of every stored record: the record layout version.
-const RECORD_VERSION: u8 = 1;
+/// Layout 2 gave sources a `kind`; layout 1 records still decode (see
+/// [`crate::model::legacy`]) and are rewritten in layout 2 when next written.
+const RECORD_VERSION: u8 = 2;
+const RECORD_VERSION_1: u8 = 1;
 
 /// Most index entries a search word's prefix matches are read (whole-word
 /// matches are always read in full).
@@ -223,6 +227,9 @@ fn decode(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Record, StoreE
     };
     match bytes.split_first() {
         Some((&RECORD_VERSION, body)) => postcard::from_bytes(body).map_err(|e| corrupt(e.to_string())),
+        Some((&RECORD_VERSION_1, body)) => postcard::from_bytes::<legacy::RecordV1>(body)
+            .map(Record::from)
+            .map_err(|e| corrupt(format!("record layout 1: {e}"))),
         Some((v, _)) => Err(corrupt(format!("unknown record version {v}"))),
         None => Err(corrupt("empty value".into())),
     }
@@ -1444,6 +1451,98 @@ mod tests {
         assert_eq!(store.search("hub", 0).unwrap().len(), 300);
         let format = store.meta_get(META_FORMAT).unwrap().unwrap();
         assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    }
+
+    #[test]
+    fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
+        use crate::model::legacy::{EntityV1, RecordV1, SourceV1};
+        use crate::model::{Source, SourceKind};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let source_id = Id::parse("source/old").unwrap();
+        let old_source = SourceV1 {
+            id: source_id.clone(),
+            document: "A document cited before sources had a kind".into(),
+            section: Some("Background".into()),
+            url: None,
+            note: Some("written by an older build".into()),
+        };
+        {
+            let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+            let mut cited = match actor(1) {
+                Entity::Actor(a) => a,
+                _ => unreachable!("actor() makes actors"),
+            };
+            cited.sources = vec![source_id.clone()];
+            store
+                .apply(
+                    &[
+                        put(Entity::Actor(cited)),
+                        // The same text, so the indexes already fit the old record.
+                        put(Entity::Source(Source {
+                            id: source_id.clone(),
+                            document: old_source.document.clone(),
+                            section: old_source.section.clone(),
+                            url: None,
+                            note: old_source.note.clone(),
+                            kind: SourceKind::Caption,
+                        })),
+                    ],
+                    true,
+                )
+                .unwrap();
+            // Overwrite both records the way the previous build wrote them.
+            for (kind, id, entity) in [
+                (EntityKind::Actor, Id::parse("actor/a1").unwrap(), None),
+                (
+                    EntityKind::Source,
+                    source_id.clone(),
+                    Some(EntityV1::Source(old_source.clone())),
+                ),
+            ] {
+                let entity = entity.unwrap_or_else(|| match actor(1) {
+                    Entity::Actor(mut a) => {
+                        a.sources = vec![source_id.clone()];
+                        EntityV1::Actor(a)
+                    }
+                    _ => unreachable!("actor() makes actors"),
+                });
+                let mut bytes = vec![RECORD_VERSION_1];
+                bytes.extend(
+                    postcard::to_allocvec(&RecordV1 {
+                        origin: Origin::Api,
+                        entity,
+                    })
+                    .unwrap(),
+                );
+                store.tree(TreeRef::Entity(kind)).insert(id.as_bytes(), bytes).unwrap();
+            }
+            store.flush().unwrap();
+        }
+
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let Some(Entity::Source(source)) = store.get(&source_id).unwrap() else {
+            panic!("the layout-1 source decodes");
+        };
+        assert_eq!(source.kind, SourceKind::Body, "an old source defaults to the body text");
+        assert_eq!(source.note, old_source.note);
+        assert_eq!(source.section, old_source.section);
+        let Some(Entity::Actor(a)) = store.get(&Id::parse("actor/a1").unwrap()).unwrap() else {
+            panic!("the layout-1 actor decodes");
+        };
+        assert_eq!(a.sources, vec![source_id.clone()]);
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+
+        // Written again, the source is stored in the current layout.
+        store.apply(&[put(Entity::Source(source.clone()))], true).unwrap();
+        let bytes = store
+            .tree(TreeRef::Entity(EntityKind::Source))
+            .get(source_id.as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(bytes[0], RECORD_VERSION);
+        assert_eq!(store.get(&source_id).unwrap(), Some(Entity::Source(source)));
     }
 
     #[test]

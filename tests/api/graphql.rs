@@ -250,6 +250,56 @@ async fn node_returns_every_type_with_its_typename_and_only_its_own_fragment() {
 }
 
 #[tokio::test]
+async fn a_source_says_whether_it_is_body_text_a_caption_or_an_inference() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            r#"{
+                visit: event(id: "event/medvedev-visits-military-base") { sources { id kind } }
+                makarov: actor(id: "actor/nikolay-makarov") { sources { id kind } }
+                agreements: treaty(id: "treaty/finance-agreements-2009") { sources { kind } }
+            }"#,
+        )
+        .await;
+    assert_eq!(
+        data["visit"]["sources"],
+        json!([{ "id": "source/military-ties-caption", "kind": "CAPTION" }]),
+        "the base visit is known only from a caption"
+    );
+    assert_eq!(
+        data["makarov"]["sources"],
+        json!([{ "id": "source/military-ties", "kind": "BODY" }]),
+        "Nikolay Makarov is known from the body text"
+    );
+    let kinds: BTreeSet<String> = strings_at(&data["agreements"], &["sources", "*", "kind"])
+        .into_iter()
+        .collect();
+    assert_eq!(kinds, ["BODY", "INFERRED"].map(String::from).into_iter().collect());
+}
+
+#[tokio::test]
+async fn tskhinvals_places_lead_to_the_base_visit() {
+    let app = spawn_app().await;
+    let data = app
+        .data(r#"{ place(id: "place/tskhinval") { contains { id note events { id } } } }"#)
+        .await;
+    let base = data["place"]["contains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "place/russian-military-base-tskhinval")
+        .expect("the base lies within Tskhinval");
+    assert!(
+        ids(&base["events"]).contains(&"event/medvedev-visits-military-base".to_owned()),
+        "{base}"
+    );
+    assert!(
+        base["note"].as_str().unwrap().contains("near"),
+        "the note says the text has it near the city"
+    );
+}
+
+#[tokio::test]
 async fn nodes_keeps_the_order_asked_and_gives_null_for_an_unknown_id() {
     let app = spawn_app().await;
 
@@ -535,9 +585,9 @@ async fn an_actor_name_filter_ignores_case_and_accents_and_matches_aliases() {
             "a name and a kind together",
             json!({ "name": "sergey", "kind": "PERSON" }),
             set(&[
-                "actor/nikolay-makarov",
                 "actor/sergey-ivanov",
                 "actor/sergey-lavrov",
+                "actor/sergey-makarov",
                 "actor/sergey-shoygu",
             ]),
         ),
@@ -591,11 +641,8 @@ async fn treaty_filters_by_party_kind_and_signing_date_give_the_matching_treatie
         (
             "signed within a year",
             json!({ "signedFrom": "2009", "signedTo": "2009" }),
-            set(&[
-                "treaty/border-protection-2009",
-                "treaty/finance-agreements-2009",
-                "treaty/prosecutors-agreement-2009",
-            ]),
+            // Not the finance agreements: the article does not date them.
+            set(&["treaty/border-protection-2009", "treaty/prosecutors-agreement-2009"]),
         ),
         (
             "signed within a month, including one dated only by that month",
@@ -752,11 +799,7 @@ async fn search_finds_entities_by_name_alias_and_any_case_or_accent() {
         ("upper case", "LAVROV", "actor/sergey-lavrov"),
         ("a place alias", "Tskhinvali", "place/tskhinval"),
         ("a treaty alias", "Helsinki Accords", "treaty/helsinki-final-act-1975"),
-        (
-            "an alias with mixed case",
-            "emercom",
-            "actor/russian-emergencies-ministry",
-        ),
+        ("an alias with mixed case", "AnatoLIY", "actor/anatoly-serdyukov"),
     ];
     let app = spawn_app().await;
 
@@ -830,7 +873,7 @@ async fn the_timeline_filters_by_actor_and_period() {
             from: None,
             to: None,
             window: ("0001-01-01", "9999-12-31"),
-            includes: "event/friendship-treaty-signing",
+            includes: "event/border-treaty-signing",
         },
         Case {
             description: "one actor by bare slug, one year",
@@ -931,8 +974,8 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
     );
     let signing = events
         .iter()
-        .find(|e| e["id"] == "event/friendship-treaty-signing")
-        .expect("Medvedev signed the friendship treaty");
+        .find(|e| e["id"] == "event/border-treaty-signing")
+        .expect("Medvedev signed the border treaty");
     let kokoity = signing["participants"]
         .as_array()
         .unwrap()
@@ -948,7 +991,7 @@ async fn a_four_level_query_follows_actor_events_participants_and_treaties() {
         .find(|p| p["actor"]["id"] == "actor/russia")
         .expect("Russia is a party at the signing");
     let treaties = as_set(&russia["actor"]["treaties"]);
-    assert!(treaties.contains("treaty/friendship-2008"), "{treaties:?}");
+    assert!(treaties.contains("treaty/border-protection-2009"), "{treaties:?}");
     assert_eq!(
         treaties,
         seed_ids("treaties", |t| {

@@ -20,6 +20,7 @@ mod response_cache;
 mod schema_file;
 mod seed;
 mod seed_facts;
+mod seed_lint;
 mod shared_subtrees;
 mod store;
 mod subscriptions;

@@ -499,3 +499,47 @@ async fn period_and_kind_filters_page_both_ways_over_exactly_the_matching_events
     let some_cases_match_nothing = expected_events(Some("1900"), Some("1901"), None, None).is_empty();
     assert!(some_cases_match_nothing);
 }
+
+#[tokio::test]
+async fn a_forged_or_stale_cursor_is_refused_naming_its_argument() {
+    let app = crate::helpers::spawn_app().await;
+    // A cursor of this API's own first page works.
+    let first = app.query("{ events(first: 2) { pageInfo { endCursor } } }").await;
+    let end = first["data"]["events"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let next = app
+        .query_with(
+            "query($c: String) { events(first: 2, after: $c) { nodes { id } } }",
+            serde_json::json!({ "c": end }),
+        )
+        .await;
+    assert!(next["errors"].is_null(), "{next}");
+    // Store keys in hex (what cursors were once), made-up text, and a cursor
+    // of another version ("0i…", base64url) are refused.
+    for (what, argument, cursor, says) in [
+        ("hex of a key", "after", "00", "not a cursor returned by this API"),
+        ("made up", "before", "page-2", "not a cursor returned by this API"),
+        (
+            "another version",
+            "after",
+            "MGlhY3Rvci9ydXNzaWE",
+            "another version of this API",
+        ),
+    ] {
+        let answer = app
+            .query(&format!(
+                "{{ events(first: 2, {argument}: \"{cursor}\") {{ nodes {{ id }} }} }}"
+            ))
+            .await;
+        assert_eq!(
+            crate::helpers::error_code(&answer),
+            "BAD_USER_INPUT",
+            "{what}: {answer}"
+        );
+        let error = &answer["errors"][0];
+        assert_eq!(error["extensions"]["argument"], argument, "{what}: {answer}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{what}: {answer}");
+    }
+}

@@ -71,17 +71,22 @@ fn ids_of(file: &str) -> Vec<Value> {
     seed_records(file).iter().map(|r| json!({ "id": r["id"] })).collect()
 }
 
+/// Cursors made for the tests: before every event of a chronological
+/// listing (`MWQtMjE0…` in `ACTOR`), after every one (`MWQyMTQ3…`), and
+/// after every id (`MWl6enp6`); `cursors_are_positions` checks them.
+const BEFORE_EVERY_EVENT: &str = "MWQtMjE0NzQ4MzY0OC4tMjE0NzQ4MzY0OC4";
+
 const ACTOR: &str = r#"query($id: ID!) { actor(id: $id) {
     __typename id name kind aliases summary note
     partOf { id name } parts { id } positionHolders { id name }
     treaties { id name } signedTreaties { id } ratifiedTreaties { id } mediatedTreaties { id }
     fundingProvided { id title amount { amount currency } } fundingReceived { id } fundingAuthorized { id }
-    claimedFiguresIn { id } sources { id document section url note }
+    claimedFiguresIn { id } sources { id document section url note kind }
     positions { __typename title from to note of { id name } }
     participations { __typename role event { id title date } }
     events(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
                        edges { cursor node { id date period { precision start end } } } }
-    later: events(first: 2, after: "00") { nodes { id } pageInfo { hasPreviousPage } }
+    later: events(first: 2, after: "MWQtMjE0NzQ4MzY0OC4tMjE0NzQ4MzY0OC4") { nodes { id } pageInfo { hasPreviousPage } }
     last: events(last: 2) { nodes { id title } pageInfo { hasNextPage hasPreviousPage } }
 } }"#;
 
@@ -110,7 +115,7 @@ const PLACE: &str = r#"query($id: ID!) { place(id: $id) {
     events { id title } treaties { id } sources { id }
 } }"#;
 
-const SOURCE: &str = r#"query($id: ID!) { source(id: $id) { __typename id document section url note } }"#;
+const SOURCE: &str = r#"query($id: ID!) { source(id: $id) { __typename id document section url note kind } }"#;
 
 #[tokio::test]
 async fn every_entity_of_the_seed_reads_the_same_through_its_plan() {
@@ -176,7 +181,7 @@ async fn nested_queries_with_fragments_aliases_and_paging_read_the_same() {
     assert!(pages.len() > 5, "the seed spans several pages of 7");
     same_answers(&store, fragments, &pages).await;
     let backwards =
-        "{ events(last: 4, before: \"ff\") { nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor } } }";
+        "{ events(last: 4, before: \"MWQyMTQ3NDgzNjQ3LjIxNDc0ODM2NDcufg\") { nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor } } }";
     same_answers(&store, backwards, &[json!({})]).await;
 }
 
@@ -290,7 +295,7 @@ async fn the_node_interface_search_timeline_and_filters_read_the_same() {
             json!({ "filter": { "kind": "RECOGNITION" } }),
             json!({ "filter": { "actor": "actor/dmitry-medvedev", "from": "2008" } }),
             json!({ "filter": { "place": "tskhinval", "kind": "MILITARY_ACTION" } }),
-            json!({ "filter": { "from": "2009" }, "after": "00" }),
+            json!({ "filter": { "from": "2009" }, "after": BEFORE_EVERY_EVENT }),
         ],
     )
     .await;
@@ -356,7 +361,7 @@ async fn the_root_listings_read_the_same_page_by_page() {
         actors(first: 50, filter: { kind: PERSON }) { totalCount nodes { id } }
         named: actors(filter: { name: "kokoity" }) { totalCount nodes { id name } }
         treaties(filter: { party: "actor/russia", signedFrom: "2008" }) { totalCount nodes { id signedOn } }
-        last: actors(last: 3, before: "ff") { nodes { id } pageInfo { hasPreviousPage hasNextPage } }
+        last: actors(last: 3, before: "MWl6enp6") { nodes { id } pageInfo { hasPreviousPage hasNextPage } }
         fundingAllocations { __typename totalCount totalAmount { __typename amount currency }
           edges { __typename cursor node { id amount { amount currency } } } }
         russian: fundingAllocations(first: 1, filter: { donor: "actor/russia", from: "2008" }) {
@@ -431,7 +436,7 @@ async fn directives_merged_fields_and_variables_of_every_type_are_planned() {
         ),
         (
             "query($first: Int!, $after: String) { events(first: $first, after: $after) { edges { cursor node { id } } } }",
-            vec![json!({ "first": 5 }), json!({ "first": 3, "after": "00" }), json!({ "first": 0 })],
+            vec![json!({ "first": 5 }), json!({ "first": 3, "after": BEFORE_EVERY_EVENT }), json!({ "first": 0 })],
         ),
         (
             "query($n: Int = 4) { events(first: $n) { nodes { id } } search(query: \"russia\", first: $n) { score } }",
@@ -607,4 +612,30 @@ async fn a_plan_stops_at_the_operation_time_limit() {
         ),
         "the clock is read every few hundred objects, not on every one"
     );
+}
+
+#[test]
+fn cursors_are_positions() {
+    use diplograph::read::cursor;
+    use diplograph::store::Position;
+    let at = |p: Position| cursor::encode(&p.key());
+    assert_eq!(
+        cursor::decode(BEFORE_EVERY_EVENT),
+        Ok(Position::Dated {
+            first: i32::MIN,
+            last: i32::MIN,
+            id: String::new()
+        }
+        .key())
+    );
+    assert_eq!(
+        cursor::decode("MWQyMTQ3NDgzNjQ3LjIxNDc0ODM2NDcufg"),
+        Ok(Position::Dated {
+            first: i32::MAX,
+            last: i32::MAX,
+            id: "~".into()
+        }
+        .key())
+    );
+    assert_eq!(at(Position::ById("zzzz".into())), "MWl6enp6");
 }

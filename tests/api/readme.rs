@@ -187,6 +187,10 @@ const COMMANDS: &[(&str, Covered)] = &[
         Covered::Here("the_other_commands_run_as_written"),
     ),
     (
+        "cargo run --release -- seed --check seed/ --article ../shared/source/russia-south-ossetia-relations.txt",
+        Covered::Ci("seed --check seed/ --article"),
+    ),
+    (
         "cargo run --release -- seed",
         Covered::Here("the_other_commands_run_as_written"),
     ),
@@ -423,6 +427,10 @@ fn the_other_commands_run_as_written() {
     let scratch = scratch_with_seed();
     let big = scratch.path().join("big");
     for command in commands(&block) {
+        if command.contains("--article") {
+            // The article's copy is outside the repository; .ci/run runs this where it is at hand.
+            continue;
+        }
         // Written where the user can see it; a scratch folder stands in for /tmp.
         let script = as_run_here(&command).replace("/tmp/big", big.to_str().unwrap());
         let output: Output = bash(&script, scratch.path(), &[]).output().unwrap();

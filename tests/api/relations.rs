@@ -218,7 +218,7 @@ async fn the_role_of_a_participant_is_the_same_from_the_event_and_from_the_actor
         })
         .collect();
     assert!(expected.contains(&(
-        "event/friendship-treaty-signing".into(),
+        "event/border-treaty-signing".into(),
         "actor/eduard-kokoity".into(),
         "SIGNATORY".into()
     )));
@@ -629,7 +629,7 @@ async fn funding_basis_and_treaty_funding_allocations_agree() {
             path: &["fundingAllocations", "*", "id"],
         },
         seed: &["basis"],
-        example: ("funding/federal-budget-2009", "treaty/friendship-2008"),
+        example: ("funding/federal-budget-2009", "treaty/finance-agreements-2009"),
     })
     .await;
 }

@@ -57,7 +57,7 @@ const BASE: &[(&str, &str)] = &[
 
 /// Writes the base seed into a fresh directory, then `files` over it (a file
 /// of the same name replaces the base one).
-fn seed_with(files: &[(&str, &str)]) -> TempDir {
+pub(crate) fn seed_with(files: &[(&str, &str)]) -> TempDir {
     let dir = tempfile::tempdir().expect("temporary seed directory");
     for (name, content) in BASE.iter().chain(files) {
         std::fs::write(dir.path().join(name), content).expect("write a seed file");
@@ -875,7 +875,7 @@ fn a_reopened_store_keeps_its_seed() {
 }
 
 /// Runs the real binary with `args` in a scratch directory.
-fn diplograph(args: &[&str], cwd: &Path) -> std::process::Output {
+pub(crate) fn diplograph(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_diplograph"))
         .args(args)
         .current_dir(cwd)

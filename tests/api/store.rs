@@ -453,7 +453,8 @@ mod random_graphs {
 
     use diplograph::model::{
         Actor, ActorKind, Currency, Entity, EntityKind, Event, EventKind, Figure, FundingAllocation, Id, Money, Origin,
-        PartialDate, Participant, Place, PlaceKind, Position, Ratification, Role, Source, Treaty, TreatyKind,
+        PartialDate, Participant, Place, PlaceKind, Position, Ratification, Role, Source, SourceKind, Treaty,
+        TreatyKind,
     };
     use diplograph::store::{Change, PeriodScan, Store};
     use proptest::prelude::*;
@@ -608,6 +609,7 @@ mod random_graphs {
                 section: t.maybe_words(),
                 url: None,
                 note,
+                kind: SourceKind::ALL[i % SourceKind::ALL.len()],
             }),
             EntityKind::Place => Entity::Place(Place {
                 id: ids.places[i].clone(),

@@ -883,7 +883,7 @@ fn bad_writes() -> Vec<BadWrite> {
         bad(
             "a participant removed who does not take part",
             REMOVE_PARTICIPANT,
-            json!({ "input": { "event": "event/war-2008", "actor": "actor/new-york-times" } }),
+            json!({ "input": { "event": "event/war-2008", "actor": "actor/south-ossetian-embassy-in-russia" } }),
             "input.actor",
         ),
         bad(
@@ -1490,13 +1490,13 @@ async fn a_seed_entity_the_new_seed_drops_is_kept_while_api_entities_refer_to_it
             "id": "event/api-interview",
             "title": "An interview recorded through the API",
             "kind": "INTERVIEW",
-            "participants": [{ "actor": "actor/new-york-times", "role": "MEDIUM" }]
+            "participants": [{ "actor": "actor/south-ossetian-embassy-in-russia", "role": "MEDIUM" }]
         }}),
     )
     .await;
     let changed = seed_copy();
     edit_seed_file(changed.path(), "actors", |actors| {
-        actors.retain(|a| a["id"] != "actor/new-york-times")
+        actors.retain(|a| a["id"] != "actor/south-ossetian-embassy-in-russia")
     });
     let outcome = seed::load(&app.store, changed.path(), false).unwrap();
     let LoadOutcome::Merged {
@@ -1508,7 +1508,11 @@ async fn a_seed_entity_the_new_seed_drops_is_kept_while_api_entities_refer_to_it
         panic!("a changed seed should be merged, got {outcome:?}");
     };
     assert_eq!((removed, kept_referenced), (0, 1));
-    assert!(app.store.get(&id("actor/new-york-times")).unwrap().is_some());
+    assert!(app
+        .store
+        .get(&id("actor/south-ossetian-embassy-in-russia"))
+        .unwrap()
+        .is_some());
     assert_consistent(&app.store, "merging a seed that drops a referenced entity");
 }
 

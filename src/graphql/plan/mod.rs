@@ -1,0 +1,413 @@
+//! Compiled queries: a read's JSON answer written straight from the store's
+//! entities, without async-graphql's per-field futures and value tree.
+//!
+//! A document is compiled only after async-graphql has run it once without
+//! an error. By then it has passed parsing, validation and every limit, and
+//! those depend on the document alone: page sizes must be written in the
+//! document, and the variables a plan takes (ids, cursors, search words,
+//! event filters) change no limit. A plan covers the entities, their
+//! relations and lists, the `Node` interface, the connections, `search` and
+//! `timeline`; a document that uses anything else (directives, funding
+//! totals, `nodes(ids:)`, introspection) stays with async-graphql.
+//!
+//! Whatever would make async-graphql report an error (an id or a cursor it
+//! refuses, a page over the limit, a failed read) makes a plan give up and
+//! leave the request to async-graphql, so every error keeps a single source
+//! and a plan's answer is always the one async-graphql would give. The tests
+//! in `tests/api/plans.rs` compare the two over every entity of the seed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type,
+};
+use async_graphql::Name;
+use async_graphql_value::Value;
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value as Json};
+
+use super::connection::Limits;
+use super::loaders::ReadCache;
+use crate::store::Store;
+
+mod compile;
+mod run;
+
+use compile::Sel;
+use compile::{compile, Variable, MAX_FRAGMENT_NESTING};
+
+/// Plans the server keeps at most; past that it starts over.
+const MAX_PLANS: usize = 1000;
+
+/// Plans one document keeps at most, one per combination of the values its
+/// `@include`/`@skip` variables take.
+const MAX_VARIANTS: usize = 16;
+
+/// Sets of page sizes one document remembers as accepted.
+const MAX_PROVEN: usize = 8;
+
+/// What was learned of one document, per operation name: what plans need
+/// of it, or `None` when plans cannot answer it (so it is not looked at again).
+type Learned = Vec<(Option<String>, Option<Arc<Document>>)>;
+
+/// The plans learned so far, by document text.
+#[derive(Default)]
+pub struct Plans(Mutex<FxHashMap<String, Learned>>);
+
+impl Plans {
+    fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Document>>> {
+        let known = self.0.lock().ok()?;
+        known
+            .get(query)?
+            .iter()
+            .find(|(op, _)| op.as_deref() == operation)
+            .map(|(_, doc)| doc.clone())
+    }
+
+    /// Whether the document was looked at before (whether or not plans can answer it).
+    pub fn knows(&self, query: &str, operation: Option<&str>) -> bool {
+        self.get(query, operation).is_some()
+    }
+
+    /// Learns from a run of `doc` that async-graphql just finished without
+    /// error: what plans need of the document, the first time; and, every
+    /// time, that its page sizes (the values of its `Int` variables) passed
+    /// the complexity limit.
+    pub fn learn(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        doc: Option<&ExecutableDocument>,
+        variables: Option<&Map<String, Json>>,
+    ) {
+        let learned = match self.get(query, operation) {
+            Some(learned) => learned,
+            None => {
+                let Some(doc) = doc else { return };
+                let learned = Document::new(doc, operation).map(Arc::new);
+                let Ok(mut known) = self.0.lock() else { return };
+                if known.len() >= MAX_PLANS {
+                    known.clear();
+                }
+                known
+                    .entry(query.to_owned())
+                    .or_default()
+                    .push((operation.map(str::to_owned), learned.clone()));
+                learned
+            }
+        };
+        if let Some(document) = learned {
+            if let Ok(sizes) = document.sizes(variables) {
+                document.prove(sizes);
+            }
+        }
+    }
+
+    /// The answer to a read, when its document has a plan and the plan sees
+    /// it through; `None` leaves the request to async-graphql.
+    pub fn answer(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        variables: Option<&Map<String, Json>>,
+        reads: Reads<'_>,
+    ) -> Run<Vec<u8>> {
+        let document = self.get(query, operation).flatten().ok_or(GiveUp::Unsure)?;
+        document.answer(variables, reads)
+    }
+
+    /// Whether plans can answer the document at all (learned before).
+    pub fn covers(&self, query: &str, operation: Option<&str>) -> Option<bool> {
+        self.get(query, operation).map(|doc| doc.is_some())
+    }
+}
+
+/// What plans keep of a document they can answer.
+pub struct Document {
+    doc: ExecutableDocument,
+    operation: Option<String>,
+    variables: Vec<Variable>,
+    /// The `Boolean` variables its `@include`/`@skip` directives read.
+    switches: Vec<Name>,
+    /// A plan per combination of switch values (a bit each), compiled when
+    /// first asked for; `None` when that combination cannot be planned.
+    variants: Mutex<Vec<(u64, Option<Arc<Plan>>)>>,
+    /// Page sizes (the values of the `Int` variables, in order) async-graphql
+    /// ran the document with, without error.
+    proven: Mutex<Vec<Vec<Option<i64>>>>,
+}
+
+/// The operation of a document, as a request names it.
+fn operation_of<'d>(
+    doc: &'d ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<&'d async_graphql::parser::types::OperationDefinition> {
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), None) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    Some(&op.node)
+}
+
+impl Document {
+    fn new(doc: &ExecutableDocument, operation: Option<&str>) -> Option<Document> {
+        let op = operation_of(doc, operation)?;
+        if op.ty != OperationType::Query || !op.directives.is_empty() {
+            return None;
+        }
+        let mut variables = Vec::new();
+        for def in &op.variable_definitions {
+            let def = &def.node;
+            if !def.directives.is_empty() {
+                return None;
+            }
+            variables.push(Variable {
+                name: def.name.node.clone(),
+                ty: def.var_type.node.clone(),
+                default: def.default_value.as_ref().map(|v| v.node.clone()),
+            });
+        }
+        let mut switches = Vec::new();
+        switches_in(doc, &op.selection_set.node, &mut switches, 0)?;
+        if switches.len() > 6 {
+            return None;
+        }
+        Some(Document {
+            doc: doc.clone(),
+            operation: operation.map(str::to_owned),
+            variables,
+            switches,
+            variants: Mutex::new(Vec::new()),
+            proven: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The values of the `Int` variables: the page sizes, which set the
+    /// query's complexity.
+    fn sizes(&self, given: Option<&Map<String, Json>>) -> Run<Vec<Option<i64>>> {
+        let mut sizes = Vec::new();
+        for variable in self.variables.iter().filter(|v| v.is_int()) {
+            let value = match given.and_then(|g| g.get(variable.name.as_str())) {
+                Some(json) => json.as_i64(),
+                None => match &variable.default {
+                    Some(async_graphql_value::ConstValue::Number(n)) => n.as_i64(),
+                    _ => None,
+                },
+            };
+            sizes.push(value);
+        }
+        Ok(sizes)
+    }
+
+    /// Remembers page sizes async-graphql accepted, keeping only sets no
+    /// other set covers.
+    fn prove(&self, sizes: Vec<Option<i64>>) {
+        let Ok(mut proven) = self.proven.lock() else { return };
+        if proven.iter().any(|p| covered(&sizes, p)) {
+            return;
+        }
+        proven.retain(|p| !covered(p, &sizes));
+        if proven.len() >= MAX_PROVEN {
+            proven.remove(0);
+        }
+        proven.push(sizes);
+    }
+
+    fn answer(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
+        for variable in &self.variables {
+            let given = variables.and_then(|v| v.get(variable.name.as_str()));
+            let defaulted = given.is_none() && variable.default.is_some();
+            if !defaulted && !coercible(&variable.ty, given) {
+                return Err(GiveUp::Unsure);
+            }
+        }
+        // Complexity grows with every page size, so sizes no larger than
+        // ones async-graphql accepted are within the limit too.
+        let sizes = self.sizes(variables)?;
+        if !self
+            .proven
+            .lock()
+            .map_err(|_| GiveUp::Unsure)?
+            .iter()
+            .any(|p| covered(&sizes, p))
+        {
+            return Err(GiveUp::Unsure);
+        }
+        let plan = self.variant(variables)?;
+        plan.run(variables, &self.variables, reads)
+    }
+
+    /// The plan for the switch values `variables` give.
+    fn variant(&self, variables: Option<&Map<String, Json>>) -> Run<Arc<Plan>> {
+        let mut on = FxHashMap::default();
+        let mut mask = 0u64;
+        for (i, name) in self.switches.iter().enumerate() {
+            let value = match variables.and_then(|v| v.get(name.as_str())) {
+                Some(Json::Bool(b)) => *b,
+                Some(_) => return Err(GiveUp::Unsure),
+                None => match self
+                    .variables
+                    .iter()
+                    .find(|v| v.name == *name)
+                    .and_then(|v| v.default.as_ref())
+                {
+                    Some(async_graphql_value::ConstValue::Boolean(b)) => *b,
+                    _ => return Err(GiveUp::Unsure),
+                },
+            };
+            if value {
+                mask |= 1 << i;
+            }
+            on.insert(name.clone(), value);
+        }
+        let mut variants = self.variants.lock().map_err(|_| GiveUp::Unsure)?;
+        if let Some((_, plan)) = variants.iter().find(|(m, _)| *m == mask) {
+            return plan.clone().ok_or(GiveUp::Unsure);
+        }
+        if variants.len() >= MAX_VARIANTS {
+            return Err(GiveUp::Unsure);
+        }
+        let plan = compile(&self.doc, self.operation.as_deref(), &on).map(Arc::new);
+        variants.push((mask, plan.clone()));
+        plan.ok_or(GiveUp::Unsure)
+    }
+}
+
+/// Whether every page size in `sizes` is at most the one in `proven`.
+fn covered(sizes: &[Option<i64>], proven: &[Option<i64>]) -> bool {
+    sizes.len() == proven.len()
+        && sizes.iter().zip(proven).all(|(s, p)| match (s, p) {
+            (Some(s), Some(p)) => s <= p,
+            (s, p) => s == p,
+        })
+}
+
+/// Collects the variables `@include`/`@skip` read in a selection and the
+/// fragments it spreads; `None` for any other directive.
+fn switches_in(doc: &ExecutableDocument, set: &SelectionSet, out: &mut Vec<Name>, nesting: usize) -> Option<()> {
+    if nesting > MAX_FRAGMENT_NESTING * 4 {
+        return None;
+    }
+    for item in &set.items {
+        for directive in item.node.directives() {
+            let directive = &directive.node;
+            if !matches!(directive.name.node.as_str(), "include" | "skip") {
+                return None;
+            }
+            if let Some(Value::Variable(name)) = directive.get_argument("if").map(|v| &v.node) {
+                if !out.contains(name) {
+                    out.push(name.clone());
+                }
+            }
+        }
+        match &item.node {
+            Selection::Field(field) => switches_in(doc, &field.node.selection_set.node, out, nesting + 1)?,
+            Selection::InlineFragment(inline) => switches_in(doc, &inline.node.selection_set.node, out, nesting + 1)?,
+            Selection::FragmentSpread(spread) => {
+                let fragment = &doc.fragments.get(&spread.node.fragment_name.node)?.node;
+                if !fragment.directives.is_empty() {
+                    return None;
+                }
+                switches_in(doc, &fragment.selection_set.node, out, nesting + 1)?
+            }
+        }
+    }
+    Some(())
+}
+
+/// Whether a JSON variable value is one async-graphql coerces to `ty`
+/// without complaint (when unsure, no: the request is left to it).
+fn coercible(ty: &Type, value: Option<&Json>) -> bool {
+    let value = match value {
+        None | Some(Json::Null) => return ty.nullable,
+        Some(value) => value,
+    };
+    match &ty.base {
+        BaseType::List(inner) => match value {
+            Json::Array(items) => items.iter().all(|item| coercible(inner, Some(item))),
+            _ => false,
+        },
+        BaseType::Named(name) => match name.as_str() {
+            "Int" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
+            "Boolean" => value.is_boolean(),
+            "String" | "ID" => value.is_string(),
+            other => input_registry().input_value(other, value),
+        },
+    }
+}
+
+/// The input types of the schema, to check variables of enum and input
+/// object types against.
+struct InputRegistry(async_graphql::registry::Registry);
+
+fn input_registry() -> &'static InputRegistry {
+    static REGISTRY: std::sync::OnceLock<InputRegistry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut registry = async_graphql::registry::Registry::default();
+        <super::QueryRoot as async_graphql::OutputType>::create_type_info(&mut registry);
+        InputRegistry(registry)
+    })
+}
+
+impl InputRegistry {
+    fn input_value(&self, type_name: &str, value: &Json) -> bool {
+        use async_graphql::registry::MetaType;
+        match (self.0.types.get(type_name), value) {
+            (Some(MetaType::Enum { enum_values, .. }), Json::String(s)) => enum_values.contains_key(s.as_str()),
+            (
+                Some(MetaType::InputObject {
+                    input_fields,
+                    oneof: false,
+                    ..
+                }),
+                Json::Object(fields),
+            ) => {
+                fields.keys().all(|k| input_fields.contains_key(k.as_str()))
+                    && input_fields.values().all(|field| {
+                        let given = fields.get(field.name.as_str());
+                        if given.is_none() && field.default_value.is_some() {
+                            return true;
+                        }
+                        Type::new(&field.ty).is_some_and(|ty| coercible(&ty, given))
+                    })
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a plan reads from, and until when.
+pub struct Reads<'a> {
+    pub store: &'a Store,
+    pub cache: &'a ReadCache,
+    pub limits: Limits,
+    /// The operation's time limit: a plan that runs past it stops.
+    pub deadline: Instant,
+}
+
+/// A document compiled for one operation.
+pub struct Plan {
+    root: Sel,
+    /// The size of the last answer, to size the next one's buffer.
+    size: std::sync::atomic::AtomicUsize,
+}
+
+/// Why a plan did not answer.
+#[derive(Debug, PartialEq)]
+pub enum GiveUp {
+    /// The request is left to async-graphql.
+    Unsure,
+    /// The operation's time ran out.
+    TimedOut,
+}
+
+pub(crate) type Run<T = ()> = Result<T, GiveUp>;
+
+impl<E: std::error::Error> From<E> for GiveUp {
+    fn from(_: E) -> GiveUp {
+        GiveUp::Unsure
+    }
+}

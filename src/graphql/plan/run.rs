@@ -1,0 +1,574 @@
+//! Running a plan: the JSON answer written straight from the store's
+//! entities, through the shared read cache.
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use async_graphql::{InputType, Name, ID};
+use rustc_hash::FxHashMap;
+use serde_json::{Map, Value as Json};
+
+use super::compile::{Field, Variable, ENTITY_TYPES};
+use super::{GiveUp, Plan, Reads, Run};
+use crate::graphql::connection::{
+    self, event_sort_key, listing_page, page_sorted, page_with, window_among, Limits, PageArgs, ParsedEventFilter,
+    Window,
+};
+use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
+use crate::graphql::loaders::Direct;
+use crate::graphql::query::{
+    actor_set, event_listing, funding_keyed, search_hits, sum_amounts, timeline_ids, treaty_set, TimelineArgs,
+};
+use crate::graphql::scalars::Money;
+use crate::graphql::table::{backward, Leaf, Obj, Page, Shape, Ty};
+use crate::graphql::types::{role_from, Node};
+use crate::model::{self, EntityKind, Id, Relation};
+use crate::store::{Keyed, Store};
+
+/// The totals a connection carries.
+struct Totals {
+    count: usize,
+    sums: Vec<Money>,
+}
+
+impl Totals {
+    fn count(count: usize) -> Totals {
+        Totals {
+            count,
+            sums: Vec::new(),
+        }
+    }
+}
+
+/// A page of keys and ids, borrowed.
+fn borrowed(page: &connection::Page) -> connection::Page<&Keyed> {
+    connection::Page {
+        items: page.items.iter().collect(),
+        has_prev: page.has_prev,
+        has_next: page.has_next,
+    }
+}
+
+/// Most ids `nodes(ids:)` takes.
+const MAX_NODE_IDS: usize = 100;
+
+impl Plan {
+    pub(super) fn run(
+        &self,
+        variables: Option<&Map<String, Json>>,
+        defaults: &[Variable],
+        reads: Reads<'_>,
+    ) -> Run<Vec<u8>> {
+        let mut writer = Writer {
+            direct: Direct::new(reads.store, reads.cache),
+            store: reads.store,
+            limits: reads.limits,
+            variables,
+            defaults,
+            out: Vec::with_capacity(self.size.load(Ordering::Relaxed)),
+            written: FxHashMap::default(),
+            deadline: reads.deadline,
+            objects: 0,
+        };
+        writer.out.extend_from_slice(b"{\"data\":");
+        writer.object(&self.root, Obj::Query)?;
+        writer.out.push(b'}');
+        self.size.store(writer.out.len(), Ordering::Relaxed);
+        Ok(writer.out)
+    }
+}
+
+struct Writer<'a> {
+    direct: Direct<'a>,
+    store: &'a Store,
+    limits: Limits,
+    variables: Option<&'a Map<String, Json>>,
+    /// The operation's variables, for their default values.
+    defaults: &'a [Variable],
+    out: Vec<u8>,
+    /// Entity subtrees already written, by selection and entity id: where
+    /// they lie in `out`. The same entity under the same field of the query
+    /// always reads the same, so a repeat is a copy.
+    written: FxHashMap<usize, FxHashMap<Id, (usize, usize)>>,
+    /// When the operation's time is up.
+    deadline: Instant,
+    /// Objects written so far; the clock is read every so many.
+    objects: u32,
+}
+
+impl Writer<'_> {
+    fn object(&mut self, sel: &[Field], obj: Obj<'_>) -> Run {
+        self.objects = self.objects.wrapping_add(1);
+        if self.objects.is_multiple_of(256) && Instant::now() > self.deadline {
+            return Err(GiveUp::TimedOut);
+        }
+        // As async-graphql answers an object none of whose fields apply to
+        // its type (`node(id:) { ... on Actor { name } }` on an event).
+        if sel.is_empty() {
+            return self.null();
+        }
+        self.out.push(b'{');
+        for (i, field) in sel.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(field.key.as_bytes());
+            self.field(field, obj)?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn field(&mut self, field: &Field, obj: Obj<'_>) -> Run {
+        let sel = &field.sel;
+        match (field.shape, obj) {
+            (Shape::Typename(ty), _) => self.string(ty.name()),
+            (Shape::Leaf(read), _) => self.leaf(read(obj).ok_or(GiveUp::Unsure)?),
+            (Shape::One(read, ty), _) => self.one(read(obj).ok_or(GiveUp::Unsure)?, ty, sel),
+            (Shape::Ids(read, ty), _) => {
+                let nodes = self.direct.entities(read(obj).ok_or(GiveUp::Unsure)?)?;
+                self.list(sel, nodes.iter().flatten().filter(|n| ty.holds(n)))
+            }
+            (Shape::Follow(relation, ty), Obj::Node(node)) => {
+                let nodes = self.direct.nodes(&backward(relation, node))?;
+                self.list(sel, nodes.iter().filter(|n| ty.holds(n)))
+            }
+            (Shape::EventsByDate(relation), Obj::Node(node)) => {
+                let events = self.direct.sorted_events(&backward(relation, node))?;
+                self.list(sel, events.iter().map(|(_, e)| e))
+            }
+            (Shape::Participants, Obj::Node(Node::Event(event))) => {
+                self.array(&event.0.participants, |w, p| w.object(sel, Obj::Participant(p)))
+            }
+            (Shape::Ratifications, Obj::Node(Node::Treaty(treaty))) => {
+                self.array(&treaty.0.ratifications, |w, r| w.object(sel, Obj::Ratification(r)))
+            }
+            (Shape::Figures, Obj::Node(Node::Event(event))) => {
+                self.array(&event.0.figures, |w, f| w.object(sel, Obj::Figure(f)))
+            }
+            (Shape::Positions, Obj::Node(Node::Actor(actor))) => {
+                self.array(&actor.0.positions, |w, p| w.object(sel, Obj::Position(p)))
+            }
+            (Shape::Participations(relation), Obj::Node(node)) => self.participations(sel, relation, node),
+            (Shape::ParticipationEvent, Obj::Participation((event, _))) => self.entity(sel, event),
+            (Shape::Amount, Obj::Node(Node::FundingAllocation(f))) => self.object(sel, Obj::Money(&f.0.amount)),
+            (Shape::Period, Obj::Node(Node::Event(e))) => match &e.0.date {
+                Some(date) => self.object(sel, Obj::Period(date)),
+                None => self.null(),
+            },
+            (Shape::ActorEvents(relation), Obj::Node(node @ Node::Actor(_))) => {
+                let window = self.window(field)?;
+                let filter = self.filter(field)?;
+                let events = self.direct.sorted_events(&backward(relation, node))?;
+                let (page, total) = window_among(&events, filter.as_ref(), &window);
+                let page = Page {
+                    items: page.items,
+                    has_prev: page.has_prev,
+                    has_next: page.has_next,
+                    total,
+                    sums: Vec::new(),
+                };
+                self.object(sel, Obj::Page(&page))
+            }
+            (Shape::Lookup(kind, ty), Obj::Query) => {
+                let id: ID = self.arg(field, "id")?;
+                let id = Id::parse_as(kind, id.as_str()).map_err(|_| GiveUp::Unsure)?;
+                self.one(Some(&id), ty, sel)
+            }
+            (Shape::NodeLookup, Obj::Query) => {
+                let id: ID = self.arg(field, "id")?;
+                let id = Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure)?;
+                match self.direct.entity(&id)? {
+                    Some(node) => self.any_entity(field, &node),
+                    None => self.null(),
+                }
+            }
+            (Shape::Search, Obj::Query) => {
+                let query: String = self.arg(field, "query")?;
+                let hits = search_hits(self.store, &query, self.arg(field, "first")?).map_err(|_| GiveUp::Unsure)?;
+                let ids: Vec<Id> = hits.iter().map(|(id, _)| id.clone()).collect();
+                let nodes = self.direct.entities(&ids)?;
+                let found: Vec<(f64, Node)> = hits
+                    .iter()
+                    .zip(nodes)
+                    .filter_map(|((_, score), node)| Some((*score, node?)))
+                    .collect();
+                self.array(&found, |w, (score, node)| w.object(sel, Obj::Hit(*score, node)))
+            }
+            (Shape::Score, Obj::Hit(score, _)) => {
+                serde_json::to_writer(&mut self.out, &score)?;
+                Ok(())
+            }
+            (Shape::HitNode, Obj::Hit(_, node)) => self.any_entity(field, node),
+            (Shape::Timeline, Obj::Query) => {
+                let args = TimelineArgs {
+                    from: self.arg(field, "from")?,
+                    to: self.arg(field, "to")?,
+                    actor: self.arg(field, "actor")?,
+                    first: self.arg(field, "first")?,
+                };
+                let ids = timeline_ids(self.store, args).map_err(|_| GiveUp::Unsure)?;
+                let nodes = self.direct.entities(&ids)?;
+                self.list(sel, nodes.iter().flatten().filter(|n| Ty::EVENT.holds(n)))
+            }
+            (Shape::CitedBy(relation), Obj::Node(node)) => {
+                let nodes = self.direct.nodes(&backward(relation, node))?;
+                self.out.push(b'[');
+                for (i, node) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.any_entity(field, node)?;
+                }
+                self.out.push(b']');
+                Ok(())
+            }
+            (Shape::AllEvents, Obj::Query) => self.all_events(field),
+            (Shape::Nodes(_), Obj::Page(page)) => self.list(sel, page.items.iter().map(|(_, n)| *n)),
+            (Shape::Edges(_), Obj::Page(page)) => self.array(&page.items, |w, (k, n)| w.object(sel, Obj::Edge(k, n))),
+            (Shape::EdgeNode(_), Obj::Edge(_, node)) => self.entity(sel, node),
+            (Shape::Listing(kind, _), Obj::Query) => self.listing(field, kind),
+            (Shape::NodesById, Obj::Query) => self.nodes_by_id(field),
+            (Shape::TotalAmount, Obj::Page(page)) => self.array(&page.sums, |w, m| w.object(sel, Obj::Sum(m))),
+            (Shape::Cursor, Obj::Edge(key, _)) => self.string(&crate::read::cursor::encode(key)),
+            (Shape::TotalCount, Obj::Page(page)) => {
+                write!(self.out, "{}", page.total)?;
+                Ok(())
+            }
+            (Shape::PageInfo, Obj::Page(_)) => self.object(sel, obj),
+            (Shape::HasNextPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_next)),
+            (Shape::HasPreviousPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_prev)),
+            (Shape::StartCursor, Obj::Page(page)) => self.cursor(page.items.first().map(|(k, _)| *k)),
+            (Shape::EndCursor, Obj::Page(page)) => self.cursor(page.items.last().map(|(k, _)| *k)),
+            _ => Err(GiveUp::Unsure),
+        }
+    }
+
+    /// `Query.events` without a filter: the chronological listing, read a page at a time.
+    fn all_events(&mut self, field: &Field) -> Run {
+        let window = self.window(field)?;
+        let wants_total = field.sel.iter().any(|f| matches!(f.shape, Shape::TotalCount));
+        if let Some(filter) = self.filter(field)? {
+            let (page, total) = event_listing(self.store, &filter, &window, wants_total).map_err(|_| GiveUp::Unsure)?;
+            return self.page(field, Ty::EVENT, borrowed(&page), Totals::count(total));
+        }
+        // The page borrows from the listing the read cache holds.
+        let mut listing = None;
+        let page = page_with(&window, |after, before, limit, from_end| {
+            Ok(listing
+                .insert(self.direct.event_page(after, before, limit, from_end)?)
+                .iter()
+                .collect())
+        })
+        .map_err(|_| GiveUp::Unsure)?;
+        let total = if wants_total {
+            self.store.count(EntityKind::Event)? as usize
+        } else {
+            0
+        };
+        self.page(field, Ty::EVENT, page, Totals::count(total))
+    }
+
+    /// `Query.actors`, `Query.treaties`, `Query.places` or
+    /// `Query.fundingAllocations`: a page of the listing by id, filtered.
+    fn listing(&mut self, field: &Field, kind: EntityKind) -> Run {
+        let window = self.window(field)?;
+        let ty = ENTITY_TYPES
+            .into_iter()
+            .find(|t| t.kind() == Some(kind))
+            .ok_or(GiveUp::Unsure)?;
+        if kind == EntityKind::Funding {
+            let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
+            let keyed = funding_keyed(self.store, filter.unwrap_or_default()).map_err(|_| GiveUp::Unsure)?;
+            let mut totals = Totals::count(keyed.len());
+            if field.sel.iter().any(|f| matches!(f.shape, Shape::TotalAmount)) {
+                let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
+                let all = self.direct.entities(&ids)?;
+                totals.sums = sum_amounts(all.iter().flatten().filter_map(|n| match n {
+                    Node::FundingAllocation(f) => Some(&f.0.amount),
+                    _ => None,
+                }));
+            }
+            let page = page_sorted(keyed, &window);
+            return self.page(field, ty, borrowed(&page), totals);
+        }
+        let set = match kind {
+            EntityKind::Actor => actor_set(
+                self.store,
+                self.arg::<Option<ActorFilter>>(field, "filter")?.unwrap_or_default(),
+            ),
+            EntityKind::Treaty => treaty_set(
+                self.store,
+                self.arg::<Option<TreatyFilter>>(field, "filter")?.unwrap_or_default(),
+            ),
+            _ => Ok(None),
+        }
+        .map_err(|_| GiveUp::Unsure)?;
+        let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp::Unsure)?;
+        self.page(field, ty, borrowed(&page), Totals::count(total))
+    }
+
+    /// `Query.nodes(ids:)`: entities of any type in the order asked, null
+    /// for each id that matches none.
+    fn nodes_by_id(&mut self, field: &Field) -> Run {
+        let asked: Vec<ID> = self.arg(field, "ids")?;
+        if asked.len() > MAX_NODE_IDS {
+            return Err(GiveUp::Unsure);
+        }
+        let ids = asked
+            .iter()
+            .map(|id| Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure))
+            .collect::<Run<Vec<Id>>>()?;
+        let found = self.direct.entities(&ids)?;
+        self.array(&found, |w, node| match node {
+            Some(node) => w.any_entity(field, node),
+            None => w.null(),
+        })
+    }
+
+    /// `Actor.participations`: the actor's events with its role in each, in
+    /// chronological order.
+    fn participations(&mut self, sel: &[Field], relation: Relation, node: &Node) -> Run {
+        let targets = self.direct.link(&backward(relation, node))?;
+        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let events = self.direct.entities(&ids)?;
+        let mut found: Vec<(Vec<u8>, Node, model::Role)> = Vec::new();
+        for event in events.into_iter().flatten() {
+            let Node::Event(e) = &event else { continue };
+            let role = targets
+                .iter()
+                .find(|(id, _)| *id == e.0.id)
+                .and_then(|(_, payload)| role_from(payload))
+                .unwrap_or(model::Role::Participant);
+            found.push((event_sort_key(&e.0), event.clone(), role));
+        }
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        self.array(&found, |w, (_, event, role)| {
+            w.object(sel, Obj::Participation((event, *role)))
+        })
+    }
+
+    /// Writes a page of a listing of `ty`, given its keys and ids.
+    fn page(&mut self, field: &Field, ty: Ty, keyed: connection::Page<&Keyed>, totals: Totals) -> Run {
+        let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
+        let nodes = self.direct.entities(&ids)?;
+        let loaded: Vec<(&[u8], Node)> = keyed
+            .items
+            .iter()
+            .zip(nodes)
+            .filter_map(|((key, _), node)| Some((key.as_slice(), node.filter(|n| ty.holds(n))?)))
+            .collect();
+        let page = Page {
+            items: loaded.iter().map(|(key, node)| (*key, node)).collect(),
+            has_prev: keyed.has_prev,
+            has_next: keyed.has_next,
+            total: totals.count,
+            sums: totals.sums,
+        };
+        self.object(&field.sel, Obj::Page(&page))
+    }
+
+    /// An argument of `field` as async-graphql would hand it to the
+    /// resolver: variables filled in, then parsed as the argument's type.
+    fn arg<T: InputType>(&self, field: &Field, name: &str) -> Run<T> {
+        let value = match field.args.iter().find(|(n, _)| n.as_str() == name) {
+            None => None,
+            Some((_, value)) => Some(value.clone().into_const_with(|var| self.variable(&var))?),
+        };
+        T::parse(value).map_err(|_| GiveUp::Unsure)
+    }
+
+    fn variable(&self, name: &Name) -> Run<async_graphql::Value> {
+        match self.variables.and_then(|v| v.get(name.as_str())) {
+            Some(json) => Ok(async_graphql::Value::from_json(json.clone())?),
+            None => Ok(self
+                .defaults
+                .iter()
+                .find(|v| v.name == *name)
+                .and_then(|v| v.default.clone())
+                .unwrap_or(async_graphql::Value::Null)),
+        }
+    }
+
+    fn window(&self, field: &Field) -> Run<Window> {
+        if field.args.is_empty() {
+            return PageArgs::default()
+                .window_within(self.limits)
+                .map_err(|_| GiveUp::Unsure);
+        }
+        PageArgs {
+            first: self.arg(field, "first")?,
+            last: self.arg(field, "last")?,
+            after: self.arg(field, "after")?,
+            before: self.arg(field, "before")?,
+        }
+        .window_within(self.limits)
+        .map_err(|_| GiveUp::Unsure)
+    }
+
+    fn filter(&self, field: &Field) -> Run<Option<ParsedEventFilter>> {
+        match self.arg::<Option<EventFilter>>(field, "filter")? {
+            None => Ok(None),
+            Some(filter) => ParsedEventFilter::parse(Some(filter))
+                .map(Some)
+                .map_err(|_| GiveUp::Unsure),
+        }
+    }
+
+    /// An entity under a field of the `Node` interface, with the selection
+    /// for its type.
+    fn any_entity(&mut self, field: &Field, node: &Node) -> Run {
+        let (_, sel) = field
+            .variants
+            .iter()
+            .find(|(ty, _)| ty.holds(node))
+            .ok_or(GiveUp::Unsure)?;
+        self.entity(sel, node)
+    }
+
+    fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
+        let Some(id) = id else { return self.null() };
+        // Written before, so it exists and is of the type: copy it unread.
+        if self.copy(sel, id) {
+            return Ok(());
+        }
+        match self.direct.entity(id)?.filter(|n| ty.holds(n)) {
+            Some(node) => self.entity(sel, &node),
+            None => self.null(),
+        }
+    }
+
+    /// Copies the subtree `sel` of entity `id` if it was written before.
+    fn copy(&mut self, sel: &[Field], id: &Id) -> bool {
+        let written = self.written.get(&(sel.as_ptr() as usize)).and_then(|w| w.get(id));
+        match written {
+            Some(&(start, end)) => {
+                self.out.extend_from_within(start..end);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn entity(&mut self, sel: &[Field], node: &Node) -> Run {
+        // Scalars alone are as cheap to write again as to look up.
+        if sel.iter().all(Field::is_leaf) {
+            return self.object(sel, Obj::Node(node));
+        }
+        let id = node.global_id();
+        if self.copy(sel, id) {
+            return Ok(());
+        }
+        let start = self.out.len();
+        self.object(sel, Obj::Node(node))?;
+        let end = self.out.len();
+        self.written
+            .entry(sel.as_ptr() as usize)
+            .or_default()
+            .insert(id.clone(), (start, end));
+        Ok(())
+    }
+
+    fn list<'n>(&mut self, sel: &[Field], nodes: impl Iterator<Item = &'n Node>) -> Run {
+        self.out.push(b'[');
+        for (i, node) in nodes.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.entity(sel, node)?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn array<T>(&mut self, items: &[T], mut write: impl FnMut(&mut Self, &T) -> Run) -> Run {
+        self.out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write(self, item)?;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn leaf(&mut self, leaf: Leaf<'_>) -> Run {
+        match leaf {
+            Leaf::Str(s) | Leaf::OptStr(Some(s)) | Leaf::Enum(s) => self.string(s),
+            Leaf::OptStr(None) | Leaf::Date(None) => self.null(),
+            Leaf::Strs(items) => self.array(items, |w, s| w.string(s)),
+            Leaf::Date(Some(date)) => self.string(&date.to_string()),
+            Leaf::Text(text) => self.string(&text),
+            Leaf::Bool(b) => {
+                self.out.extend_from_slice(if b { b"true" } else { b"false" });
+                Ok(())
+            }
+        }
+    }
+
+    fn cursor(&mut self, key: Option<&[u8]>) -> Run {
+        match key {
+            Some(key) => self.string(&crate::read::cursor::encode(key)),
+            None => self.null(),
+        }
+    }
+
+    fn string(&mut self, s: &str) -> Run {
+        json_string(&mut self.out, s)
+    }
+
+    fn null(&mut self) -> Run {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+}
+
+/// Writes a JSON string, escaped as serde_json escapes it (quotes,
+/// backslashes and control characters; nothing else), so that answers match
+/// async-graphql's byte for byte.
+fn json_string(out: &mut Vec<u8>, s: &str) -> Run {
+    // Checked a chunk at a time without stopping early, which compiles to
+    // vector instructions; most strings need no escape at all.
+    let clean = |chunk: &[u8]| {
+        !chunk
+            .iter()
+            .fold(false, |dirty, &b| dirty | (b < 0x20) | (b == b'"') | (b == b'\\'))
+    };
+    if s.as_bytes().chunks(32).all(clean) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    serde_json::to_writer(out, s)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        for s in [
+            "",
+            "plain",
+            "Russia–South Ossetia «relations»",
+            "a \"quote\" and a \\ backslash",
+            "tab\tnew line\ncarriage\r",
+            "\u{0}\u{1f}\u{7f}\u{80}",
+            "emoji 🇷🇺 and </script>",
+        ] {
+            let mut out = Vec::new();
+            assert!(json_string(&mut out, s).is_ok());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,609 @@
+//! The field table: for every field of every object type reads reach, how
+//! it is read (a scalar of the object, the entity an id names, the entities
+//! a relation leads back to, a connection with its arguments). It is the one
+//! place a read field's meaning is written: the resolvers of relations read
+//! through it ([`one`], [`many`]), compiled plans are compiled from it, and
+//! `tests/api/field_table.rs` fails for any served field without an entry.
+
+use async_graphql::resolver_utils::EnumType;
+use async_graphql::{Context, Result};
+
+use super::errors::internal;
+use super::loaders::Link;
+use super::scalars::Money;
+use super::types::{loaders, Node};
+use crate::model::{self, EntityKind, Id, PartialDate, Relation};
+use crate::store::Direction;
+
+/// What a field is read from.
+#[derive(Clone, Copy)]
+pub(crate) enum Obj<'a> {
+    Query,
+    Node(&'a Node),
+    Participant(&'a model::Participant),
+    Ratification(&'a model::Ratification),
+    Page(&'a Page<'a>),
+    Edge(&'a [u8], &'a Node),
+    Money(&'a model::Money),
+    Period(&'a PartialDate),
+    Hit(f64, &'a Node),
+    Position(&'a model::Position),
+    Participation((&'a Node, model::Role)),
+    Figure(&'a model::Figure),
+    /// A sum of amounts in one currency.
+    Sum(&'a Money),
+}
+
+/// A page of events with its listing keys.
+pub(crate) struct Page<'a> {
+    pub(crate) items: Vec<(&'a [u8], &'a Node)>,
+    pub(crate) has_prev: bool,
+    pub(crate) has_next: bool,
+    pub(crate) total: usize,
+    /// `totalAmount`, for funding allocations when asked for.
+    pub(crate) sums: Vec<Money>,
+}
+
+/// The object types a plan writes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ty {
+    Query,
+    /// An entity type: `Actor`, `Event`, and the rest.
+    Entity(EntityKind),
+    Participant,
+    Ratification,
+    EventConnection,
+    EventEdge,
+    ActorConnection,
+    ActorEdge,
+    TreatyConnection,
+    TreatyEdge,
+    PlaceConnection,
+    PlaceEdge,
+    FundingAllocationConnection,
+    FundingAllocationEdge,
+    PageInfo,
+    Position,
+    Participation,
+    Figure,
+    Money,
+    Period,
+    SearchHit,
+    /// The `Node` interface: an entity of any type.
+    Node,
+}
+
+impl Ty {
+    pub(crate) const ACTOR: Ty = Ty::Entity(EntityKind::Actor);
+    pub(crate) const EVENT: Ty = Ty::Entity(EntityKind::Event);
+    pub(crate) const TREATY: Ty = Ty::Entity(EntityKind::Treaty);
+    pub(crate) const FUNDING: Ty = Ty::Entity(EntityKind::Funding);
+    pub(crate) const PLACE: Ty = Ty::Entity(EntityKind::Place);
+    pub(crate) const SOURCE: Ty = Ty::Entity(EntityKind::Source);
+
+    /// Every type a plan writes but the entity types.
+    const OTHERS: [Ty; 21] = [
+        Ty::Query,
+        Ty::Participant,
+        Ty::Ratification,
+        Ty::EventConnection,
+        Ty::EventEdge,
+        Ty::ActorConnection,
+        Ty::ActorEdge,
+        Ty::TreatyConnection,
+        Ty::TreatyEdge,
+        Ty::PlaceConnection,
+        Ty::PlaceEdge,
+        Ty::FundingAllocationConnection,
+        Ty::FundingAllocationEdge,
+        Ty::PageInfo,
+        Ty::Position,
+        Ty::Participation,
+        Ty::Figure,
+        Ty::Money,
+        Ty::Period,
+        Ty::SearchHit,
+        Ty::Node,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Ty::Query => "Query",
+            Ty::Entity(kind) => kind.type_name(),
+            Ty::Participant => "Participant",
+            Ty::Ratification => "Ratification",
+            Ty::EventConnection => "EventConnection",
+            Ty::EventEdge => "EventEdge",
+            Ty::ActorConnection => "ActorConnection",
+            Ty::ActorEdge => "ActorEdge",
+            Ty::TreatyConnection => "TreatyConnection",
+            Ty::TreatyEdge => "TreatyEdge",
+            Ty::PlaceConnection => "PlaceConnection",
+            Ty::PlaceEdge => "PlaceEdge",
+            Ty::FundingAllocationConnection => "FundingAllocationConnection",
+            Ty::FundingAllocationEdge => "FundingAllocationEdge",
+            Ty::Position => "Position",
+            Ty::Participation => "Participation",
+            Ty::Figure => "Figure",
+            Ty::PageInfo => "PageInfo",
+            Ty::Money => "Money",
+            Ty::Period => "Period",
+            Ty::SearchHit => "SearchHit",
+            Ty::Node => "Node",
+        }
+    }
+
+    /// For a connection type, the types of its nodes and of its edges.
+    pub(crate) fn connection(self) -> Option<(Ty, Ty)> {
+        Some(match self {
+            Ty::EventConnection => (Ty::EVENT, Ty::EventEdge),
+            Ty::ActorConnection => (Ty::ACTOR, Ty::ActorEdge),
+            Ty::TreatyConnection => (Ty::TREATY, Ty::TreatyEdge),
+            Ty::PlaceConnection => (Ty::PLACE, Ty::PlaceEdge),
+            Ty::FundingAllocationConnection => (Ty::FUNDING, Ty::FundingAllocationEdge),
+            _ => return None,
+        })
+    }
+
+    /// For an edge type, the type of its node.
+    pub(crate) fn edge(self) -> Option<Ty> {
+        Some(match self {
+            Ty::EventEdge => Ty::EVENT,
+            Ty::ActorEdge => Ty::ACTOR,
+            Ty::TreatyEdge => Ty::TREATY,
+            Ty::PlaceEdge => Ty::PLACE,
+            Ty::FundingAllocationEdge => Ty::FUNDING,
+            _ => return None,
+        })
+    }
+
+    /// The kind of entity of an entity type.
+    pub(crate) fn kind(self) -> Option<EntityKind> {
+        match self {
+            Ty::Entity(kind) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// Whether an entity is of this type.
+    pub(crate) fn holds(self, node: &Node) -> bool {
+        self.kind() == Some(node.global_id().kind())
+    }
+}
+
+/// A scalar field's value, borrowed from an entity.
+pub(crate) enum Leaf<'a> {
+    Str(&'a str),
+    OptStr(Option<&'a str>),
+    Strs(&'a [String]),
+    Enum(&'static str),
+    Date(Option<PartialDate>),
+    Bool(bool),
+    /// A string made for the answer (a number sent as a string, a day).
+    Text(String),
+}
+
+/// Reads a scalar from an object; `None` if the object is of another type.
+pub(crate) type LeafFn = for<'a> fn(Obj<'a>) -> Option<Leaf<'a>>;
+/// Reads the id of the entity an object names in a field.
+pub(crate) type OneFn = for<'a> fn(Obj<'a>) -> Option<Option<&'a Id>>;
+/// Reads the ids an entity lists in a field.
+pub(crate) type IdsFn = for<'a> fn(Obj<'a>) -> Option<&'a [Id]>;
+
+/// What a field does, whatever its arguments and selection.
+#[derive(Clone, Copy)]
+pub(crate) enum Shape {
+    Typename(Ty),
+    Leaf(LeafFn),
+    /// The entity an id field names; null if missing or of another type.
+    One(OneFn, Ty),
+    /// The entities a list of ids names, in order, without missing ones.
+    Ids(IdsFn, Ty),
+    /// The entities a relation leads back to, in key order.
+    Follow(Relation, Ty),
+    /// The events a relation leads back to, in chronological order.
+    EventsByDate(Relation),
+    Participants,
+    Ratifications,
+    Figures,
+    Positions,
+    /// `Actor.participations`, and a participation's event.
+    Participations(Relation),
+    ParticipationEvent,
+    /// `FundingAllocation.amount`.
+    Amount,
+    /// `Event.period`.
+    Period,
+    /// `Actor.events`: a connection over the actor's events.
+    ActorEvents(Relation),
+    /// `Query.actor(id:)` and its kin.
+    Lookup(EntityKind, Ty),
+    /// `Query.events`: the chronological listing.
+    AllEvents,
+    /// `Query.node(id:)`: an entity of any type.
+    NodeLookup,
+    /// `Query.search` and its hits' two fields.
+    Search,
+    Score,
+    HitNode,
+    /// `Query.timeline`.
+    Timeline,
+    /// `Source.citedBy`: the entities of any type a relation leads back to.
+    CitedBy(Relation),
+    /// `Query.actors`, `Query.treaties`, `Query.places`, `Query.fundingAllocations`.
+    Listing(EntityKind, Ty),
+    /// `FundingAllocationConnection.totalAmount`.
+    TotalAmount,
+    /// `Query.nodes(ids:)`.
+    NodesById,
+    Nodes(Ty),
+    Edges(Ty),
+    EdgeNode(Ty),
+    Cursor,
+    TotalCount,
+    PageInfo,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+impl Shape {
+    /// The type of the field's selection, for fields that have one.
+    pub(crate) fn child(self) -> Option<Ty> {
+        Some(match self {
+            Shape::One(_, ty)
+            | Shape::Ids(_, ty)
+            | Shape::Follow(_, ty)
+            | Shape::Lookup(_, ty)
+            | Shape::Listing(_, ty)
+            | Shape::Nodes(ty)
+            | Shape::Edges(ty)
+            | Shape::EdgeNode(ty) => ty,
+            Shape::EventsByDate(_) | Shape::ParticipationEvent => Ty::EVENT,
+            Shape::Participants => Ty::Participant,
+            Shape::Ratifications => Ty::Ratification,
+            Shape::Figures => Ty::Figure,
+            Shape::Positions => Ty::Position,
+            Shape::Participations(_) => Ty::Participation,
+            Shape::ActorEvents(_) | Shape::AllEvents => Ty::EventConnection,
+            Shape::PageInfo => Ty::PageInfo,
+            Shape::Amount => Ty::Money,
+            Shape::Timeline => Ty::EVENT,
+            Shape::Search => Ty::SearchHit,
+            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById => Ty::Node,
+            Shape::TotalAmount => Ty::Money,
+            Shape::Period => Ty::Period,
+            _ => return None,
+        })
+    }
+}
+
+/// The GraphQL name of an enum value.
+pub(crate) fn enum_name<T: EnumType + PartialEq>(value: T) -> &'static str {
+    T::items().iter().find(|i| i.value == value).map_or("", |i| i.name)
+}
+
+macro_rules! leaf {
+    ($variant:ident, |$x:ident| $body:expr) => {
+        Shape::Leaf(|obj| match obj {
+            Obj::Node(Node::$variant(it)) => {
+                let $x = &*it.0;
+                Some($body)
+            }
+            _ => None,
+        })
+    };
+}
+
+macro_rules! one {
+    ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
+        Shape::One(
+            |obj| match obj {
+                Obj::Node(Node::$variant(it)) => {
+                    let $x = &*it.0;
+                    Some($body)
+                }
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+macro_rules! ids {
+    ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
+        Shape::Ids(
+            |obj| match obj {
+                Obj::Node(Node::$variant(it)) => {
+                    let $x = &*it.0;
+                    Some($body.as_slice())
+                }
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+/// A scalar of an object that is not an entity.
+macro_rules! on {
+    ($variant:ident, |$x:pat_param| $body:expr) => {
+        Shape::Leaf(|obj| match obj {
+            Obj::$variant($x) => Some($body),
+            _ => None,
+        })
+    };
+}
+
+/// The entity an object that is not an entity names.
+macro_rules! on_one {
+    ($variant:ident, |$x:pat_param| $body:expr, $ty:expr) => {
+        Shape::One(
+            |obj| match obj {
+                Obj::$variant($x) => Some($body),
+                _ => None,
+            },
+            $ty,
+        )
+    };
+}
+
+/// Whether the field table has an entry for the field `field` of the
+/// object type `type_name` (the tests hold the served schema to it).
+pub fn in_field_table(type_name: &str, field: &str) -> bool {
+    let entities = EntityKind::ALL.into_iter().map(Ty::Entity);
+    entities
+        .chain(Ty::OTHERS)
+        .find(|ty| ty.name() == type_name)
+        .is_some_and(|ty| shape(ty, field).is_some())
+}
+
+/// The field `name` of `parent`, if plans cover it.
+pub(crate) fn shape(parent: Ty, name: &str) -> Option<Shape> {
+    use Relation as R;
+    if name == "__typename" {
+        return Some(Shape::Typename(parent));
+    }
+    Some(match (parent, name) {
+        (Ty::Query, "actor") => Shape::Lookup(EntityKind::Actor, Ty::ACTOR),
+        (Ty::Query, "event") => Shape::Lookup(EntityKind::Event, Ty::EVENT),
+        (Ty::Query, "treaty") => Shape::Lookup(EntityKind::Treaty, Ty::TREATY),
+        (Ty::Query, "fundingAllocation") => Shape::Lookup(EntityKind::Funding, Ty::FUNDING),
+        (Ty::Query, "place") => Shape::Lookup(EntityKind::Place, Ty::PLACE),
+        (Ty::Query, "source") => Shape::Lookup(EntityKind::Source, Ty::SOURCE),
+        (Ty::Query, "events") => Shape::AllEvents,
+        (Ty::Query, "actors") => Shape::Listing(EntityKind::Actor, Ty::ActorConnection),
+        (Ty::Query, "treaties") => Shape::Listing(EntityKind::Treaty, Ty::TreatyConnection),
+        (Ty::Query, "places") => Shape::Listing(EntityKind::Place, Ty::PlaceConnection),
+        (Ty::Query, "fundingAllocations") => Shape::Listing(EntityKind::Funding, Ty::FundingAllocationConnection),
+        (Ty::Query, "nodes") => Shape::NodesById,
+        (Ty::FundingAllocationConnection, "totalAmount") => Shape::TotalAmount,
+        (Ty::Query, "node") => Shape::NodeLookup,
+        (Ty::Query, "search") => Shape::Search,
+        (Ty::Query, "timeline") => Shape::Timeline,
+        (Ty::SearchHit, "score") => Shape::Score,
+        (Ty::SearchHit, "node") => Shape::HitNode,
+        (Ty::SOURCE, "citedBy") => Shape::CitedBy(R::CitedSource),
+
+        (Ty::ACTOR, "id") => leaf!(Actor, |a| Leaf::Str(a.id.as_str())),
+        (Ty::ACTOR, "name") => leaf!(Actor, |a| Leaf::Str(&a.name)),
+        (Ty::ACTOR, "kind") => leaf!(Actor, |a| Leaf::Enum(enum_name(a.kind))),
+        (Ty::ACTOR, "aliases") => leaf!(Actor, |a| Leaf::Strs(&a.aliases)),
+        (Ty::ACTOR, "summary") => leaf!(Actor, |a| Leaf::OptStr(a.summary.as_deref())),
+        (Ty::ACTOR, "note") => leaf!(Actor, |a| Leaf::OptStr(a.note.as_deref())),
+        (Ty::ACTOR, "partOf") => one!(Actor, |a| a.part_of.as_ref(), Ty::ACTOR),
+        (Ty::ACTOR, "parts") => Shape::Follow(R::ActorPartOf, Ty::ACTOR),
+        (Ty::ACTOR, "positionHolders") => Shape::Follow(R::ActorPositionIn, Ty::ACTOR),
+        (Ty::ACTOR, "events") => Shape::ActorEvents(R::EventParticipant),
+        (Ty::ACTOR, "treaties") => Shape::Follow(R::TreatyParty, Ty::TREATY),
+        (Ty::ACTOR, "signedTreaties") => Shape::Follow(R::TreatySignatory, Ty::TREATY),
+        (Ty::ACTOR, "ratifiedTreaties") => Shape::Follow(R::TreatyRatifier, Ty::TREATY),
+        (Ty::ACTOR, "mediatedTreaties") => Shape::Follow(R::TreatyMediator, Ty::TREATY),
+        (Ty::ACTOR, "fundingProvided") => Shape::Follow(R::FundingDonor, Ty::FUNDING),
+        (Ty::ACTOR, "fundingReceived") => Shape::Follow(R::FundingRecipient, Ty::FUNDING),
+        (Ty::ACTOR, "fundingAuthorized") => Shape::Follow(R::FundingAuthorizedBy, Ty::FUNDING),
+        (Ty::ACTOR, "claimedFiguresIn") => Shape::Follow(R::EventFigureClaimant, Ty::EVENT),
+        (Ty::ACTOR, "sources") => ids!(Actor, |a| a.sources, Ty::SOURCE),
+        (Ty::ACTOR, "positions") => Shape::Positions,
+        (Ty::ACTOR, "participations") => Shape::Participations(R::EventParticipant),
+
+        (Ty::EVENT, "id") => leaf!(Event, |e| Leaf::Str(e.id.as_str())),
+        (Ty::EVENT, "title") => leaf!(Event, |e| Leaf::Str(&e.title)),
+        (Ty::EVENT, "kind") => leaf!(Event, |e| Leaf::Enum(enum_name(e.kind))),
+        (Ty::EVENT, "date") => leaf!(Event, |e| Leaf::Date(e.date)),
+        (Ty::EVENT, "period") => Shape::Period,
+        (Ty::EVENT, "summary") => leaf!(Event, |e| Leaf::OptStr(e.summary.as_deref())),
+        (Ty::EVENT, "note") => leaf!(Event, |e| Leaf::OptStr(e.note.as_deref())),
+        (Ty::EVENT, "place") => one!(Event, |e| e.place.as_ref(), Ty::PLACE),
+        (Ty::EVENT, "participants") => Shape::Participants,
+        (Ty::EVENT, "treaties") => ids!(Event, |e| e.treaties, Ty::TREATY),
+        (Ty::EVENT, "fundingAllocations") => Shape::Follow(R::FundingEvent, Ty::FUNDING),
+        (Ty::EVENT, "partOf") => one!(Event, |e| e.part_of.as_ref(), Ty::EVENT),
+        (Ty::EVENT, "parts") => Shape::Follow(R::EventPartOf, Ty::EVENT),
+        (Ty::EVENT, "after") => ids!(Event, |e| e.after, Ty::EVENT),
+        (Ty::EVENT, "followedBy") => Shape::Follow(R::EventAfter, Ty::EVENT),
+        (Ty::EVENT, "retractedBy") => one!(Event, |e| e.retracted_by.as_ref(), Ty::EVENT),
+        (Ty::EVENT, "retracts") => Shape::Follow(R::EventRetractedBy, Ty::EVENT),
+        (Ty::EVENT, "sources") => ids!(Event, |e| e.sources, Ty::SOURCE),
+        (Ty::EVENT, "figures") => Shape::Figures,
+
+        (Ty::TREATY, "id") => leaf!(Treaty, |t| Leaf::Str(t.id.as_str())),
+        (Ty::TREATY, "name") => leaf!(Treaty, |t| Leaf::Str(&t.name)),
+        (Ty::TREATY, "kind") => leaf!(Treaty, |t| Leaf::Enum(enum_name(t.kind))),
+        (Ty::TREATY, "aliases") => leaf!(Treaty, |t| Leaf::Strs(&t.aliases)),
+        (Ty::TREATY, "citedOnly") => leaf!(Treaty, |t| Leaf::Bool(t.cited_only)),
+        (Ty::TREATY, "summary") => leaf!(Treaty, |t| Leaf::OptStr(t.summary.as_deref())),
+        (Ty::TREATY, "note") => leaf!(Treaty, |t| Leaf::OptStr(t.note.as_deref())),
+        (Ty::TREATY, "signedOn") => leaf!(Treaty, |t| Leaf::Date(t.signed_on)),
+        (Ty::TREATY, "enteredIntoForceOn") => leaf!(Treaty, |t| Leaf::Date(t.entered_into_force_on)),
+        (Ty::TREATY, "provisions") => leaf!(Treaty, |t| Leaf::Strs(&t.provisions)),
+        (Ty::TREATY, "signedAt") => one!(Treaty, |t| t.signed_at.as_ref(), Ty::PLACE),
+        (Ty::TREATY, "parties") => ids!(Treaty, |t| t.parties, Ty::ACTOR),
+        (Ty::TREATY, "signatories") => ids!(Treaty, |t| t.signatories, Ty::ACTOR),
+        (Ty::TREATY, "ratifications") => Shape::Ratifications,
+        (Ty::TREATY, "mediator") => one!(Treaty, |t| t.mediator.as_ref(), Ty::ACTOR),
+        (Ty::TREATY, "basedOn") => one!(Treaty, |t| t.based_on.as_ref(), Ty::TREATY),
+        (Ty::TREATY, "derivedTreaties") => Shape::Follow(R::TreatyBasedOn, Ty::TREATY),
+        (Ty::TREATY, "events") => Shape::EventsByDate(R::EventTreaty),
+        (Ty::TREATY, "fundingAllocations") => Shape::Follow(R::FundingBasis, Ty::FUNDING),
+        (Ty::TREATY, "sources") => ids!(Treaty, |t| t.sources, Ty::SOURCE),
+
+        (Ty::FUNDING, "id") => leaf!(FundingAllocation, |f| Leaf::Str(f.id.as_str())),
+        (Ty::FUNDING, "title") => leaf!(FundingAllocation, |f| Leaf::Str(&f.title)),
+        (Ty::FUNDING, "amount") => Shape::Amount,
+        (Ty::FUNDING, "purpose") => leaf!(FundingAllocation, |f| Leaf::Str(&f.purpose)),
+        (Ty::FUNDING, "date") => leaf!(FundingAllocation, |f| Leaf::Date(f.date)),
+        (Ty::FUNDING, "note") => leaf!(FundingAllocation, |f| Leaf::OptStr(f.note.as_deref())),
+        (Ty::FUNDING, "donor") => one!(FundingAllocation, |f| Some(&f.donor), Ty::ACTOR),
+        (Ty::FUNDING, "recipient") => one!(FundingAllocation, |f| Some(&f.recipient), Ty::ACTOR),
+        (Ty::FUNDING, "authorizedBy") => one!(FundingAllocation, |f| f.authorized_by.as_ref(), Ty::ACTOR),
+        (Ty::FUNDING, "basis") => one!(FundingAllocation, |f| f.basis.as_ref(), Ty::TREATY),
+        (Ty::FUNDING, "event") => one!(FundingAllocation, |f| f.event.as_ref(), Ty::EVENT),
+        (Ty::FUNDING, "sources") => ids!(FundingAllocation, |f| f.sources, Ty::SOURCE),
+
+        (Ty::PLACE, "id") => leaf!(Place, |p| Leaf::Str(p.id.as_str())),
+        (Ty::PLACE, "name") => leaf!(Place, |p| Leaf::Str(&p.name)),
+        (Ty::PLACE, "kind") => leaf!(Place, |p| Leaf::Enum(enum_name(p.kind))),
+        (Ty::PLACE, "aliases") => leaf!(Place, |p| Leaf::Strs(&p.aliases)),
+        (Ty::PLACE, "summary") => leaf!(Place, |p| Leaf::OptStr(p.summary.as_deref())),
+        (Ty::PLACE, "note") => leaf!(Place, |p| Leaf::OptStr(p.note.as_deref())),
+        (Ty::PLACE, "within") => one!(Place, |p| p.within.as_ref(), Ty::PLACE),
+        (Ty::PLACE, "contains") => Shape::Follow(R::PlaceWithin, Ty::PLACE),
+        (Ty::PLACE, "events") => Shape::EventsByDate(R::EventPlace),
+        (Ty::PLACE, "treaties") => Shape::Follow(R::TreatySignedAt, Ty::TREATY),
+        (Ty::PLACE, "sources") => ids!(Place, |p| p.sources, Ty::SOURCE),
+
+        (Ty::SOURCE, "id") => leaf!(Source, |s| Leaf::Str(s.id.as_str())),
+        (Ty::SOURCE, "document") => leaf!(Source, |s| Leaf::Str(&s.document)),
+        (Ty::SOURCE, "kind") => leaf!(Source, |s| Leaf::Enum(enum_name(s.kind))),
+        (Ty::SOURCE, "section") => leaf!(Source, |s| Leaf::OptStr(s.section.as_deref())),
+        (Ty::SOURCE, "url") => leaf!(Source, |s| Leaf::OptStr(s.url.as_deref())),
+        (Ty::SOURCE, "note") => leaf!(Source, |s| Leaf::OptStr(s.note.as_deref())),
+
+        (Ty::Participant, "actor") => on_one!(Participant, |p| Some(&p.actor), Ty::ACTOR),
+        (Ty::Participant, "role") => on!(Participant, |p| Leaf::Enum(enum_name(p.role))),
+        (Ty::Ratification, "by") => on_one!(Ratification, |r| Some(&r.by), Ty::ACTOR),
+        (Ty::Ratification, "date") => on!(Ratification, |r| Leaf::Date(r.date)),
+        (Ty::Participation, "event") => Shape::ParticipationEvent,
+        (Ty::Participation, "role") => on!(Participation, |(_, role)| Leaf::Enum(enum_name(role))),
+        (Ty::Position, "title") => on!(Position, |p| Leaf::Str(&p.title)),
+        (Ty::Position, "from") => on!(Position, |p| Leaf::Date(p.from)),
+        (Ty::Position, "to") => on!(Position, |p| Leaf::Date(p.to)),
+        (Ty::Position, "note") => on!(Position, |p| Leaf::OptStr(p.note.as_deref())),
+        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.of), Ty::ACTOR),
+        (Ty::Figure, "label") => on!(Figure, |f| Leaf::Str(&f.label)),
+        // A BigInt: a decimal string.
+        (Ty::Figure, "value") => on!(Figure, |f| Leaf::Text(f.value.to_string())),
+        (Ty::Figure, "unit") => on!(Figure, |f| Leaf::Str(&f.unit)),
+        (Ty::Figure, "claimedBy") => on_one!(Figure, |f| f.claimed_by.as_ref(), Ty::ACTOR),
+        // A BigInt: a decimal string.
+        (Ty::Money, "amount") => Shape::Leaf(|obj| match obj {
+            Obj::Money(m) => Some(Leaf::Text(m.amount.to_string())),
+            Obj::Sum(m) => Some(Leaf::Text(m.amount.0.to_string())),
+            _ => None,
+        }),
+        (Ty::Money, "currency") => Shape::Leaf(|obj| match obj {
+            Obj::Money(m) => Some(Leaf::Text(m.currency.to_string())),
+            Obj::Sum(m) => Some(Leaf::Str(&m.currency)),
+            _ => None,
+        }),
+        (Ty::Period, "precision") => on!(Period, |d| Leaf::Enum(enum_name(d.precision()))),
+        (Ty::Period, "start") => on!(Period, |d| Leaf::Text(d.first_iso())),
+        (Ty::Period, "end") => on!(Period, |d| Leaf::Text(d.last_iso())),
+
+        (connection, "nodes") if connection.connection().is_some() => Shape::Nodes(connection.connection()?.0),
+        (connection, "edges") if connection.connection().is_some() => Shape::Edges(connection.connection()?.1),
+        (connection, "pageInfo") if connection.connection().is_some() => Shape::PageInfo,
+        (connection, "totalCount") if connection.connection().is_some() => Shape::TotalCount,
+        (edge, "node") if edge.edge().is_some() => Shape::EdgeNode(edge.edge()?),
+        (edge, "cursor") if edge.edge().is_some() => Shape::Cursor,
+        (Ty::PageInfo, "hasNextPage") => Shape::HasNextPage,
+        (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
+        (Ty::PageInfo, "startCursor") => Shape::StartCursor,
+        (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+        _ => return None,
+    })
+}
+
+// ---- resolvers read relations through the table ----------------------------------
+
+/// Where `relation` leads back from an entity (relations are stored on
+/// their holder and indexed from their target).
+pub(crate) fn backward(relation: Relation, from: &Node) -> Link {
+    Link {
+        relation,
+        direction: Direction::Backward,
+        from: from.global_id().clone(),
+    }
+}
+
+fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
+    internal(format!(
+        "{}.{field} has no relation entry in the field table",
+        parent.name()
+    ))
+}
+
+/// The entity the field `field` of `parent` names on `obj`, read as its
+/// field-table entry says (an id the entity holds); null if there is none
+/// or it is of another type.
+pub(crate) async fn one<T: TryFrom<Node>>(
+    ctx: &Context<'_>,
+    parent: Ty,
+    field: &str,
+    obj: Obj<'_>,
+) -> Result<Option<T>> {
+    let Some(Shape::One(read, ty)) = shape(parent, field) else {
+        return Err(not_in_table(parent, field));
+    };
+    let Some(id) = read(obj).ok_or_else(|| not_in_table(parent, field))? else {
+        return Ok(None);
+    };
+    let found = loaders(ctx)?.entity(id).await.map_err(internal)?;
+    Ok(found.filter(|n| ty.holds(n)).and_then(|n| T::try_from(n).ok()))
+}
+
+/// The entities the field `field` of `parent` lists on `node`, read as its
+/// field-table entry says: ids the entity holds (in their order), a
+/// relation followed back (in key order, or by date for events).
+pub(crate) async fn many<T: TryFrom<Node>>(ctx: &Context<'_>, parent: Ty, field: &str, node: &Node) -> Result<Vec<T>> {
+    let loaders = loaders(ctx)?;
+    let (nodes, ty): (Vec<Node>, Ty) = match shape(parent, field) {
+        Some(Shape::Ids(read, ty)) => {
+            let ids = read(Obj::Node(node)).ok_or_else(|| not_in_table(parent, field))?;
+            let found = loaders.entities(ids).await.map_err(internal)?;
+            (ids.iter().filter_map(|id| found.get(id).cloned()).collect(), ty)
+        }
+        Some(Shape::Follow(relation, ty)) => {
+            let nodes = loaders.nodes(backward(relation, node)).await.map_err(internal)?;
+            (nodes.to_vec(), ty)
+        }
+        Some(Shape::CitedBy(relation)) => {
+            let nodes = loaders.nodes(backward(relation, node)).await.map_err(internal)?;
+            return Ok(nodes.iter().cloned().filter_map(|n| T::try_from(n).ok()).collect());
+        }
+        Some(Shape::EventsByDate(relation)) => {
+            let events = loaders
+                .sorted_events(backward(relation, node))
+                .await
+                .map_err(internal)?;
+            (events.iter().map(|(_, e)| e.clone()).collect(), Ty::EVENT)
+        }
+        _ => return Err(not_in_table(parent, field)),
+    };
+    Ok(nodes
+        .into_iter()
+        .filter(|n| ty.holds(n))
+        .filter_map(|n| T::try_from(n).ok())
+        .collect())
+}
+
+/// The relation a connection or list over related entities follows, as the
+/// field table has it.
+pub(crate) fn relation_of(parent: Ty, field: &str) -> Result<Relation> {
+    match shape(parent, field) {
+        Some(Shape::ActorEvents(relation) | Shape::Participations(relation)) => Ok(relation),
+        _ => Err(not_in_table(parent, field)),
+    }
+}
