@@ -1,4 +1,28 @@
 //! diplograph: a curated knowledge graph of international relations, served over GraphQL.
+//!
+//! # Layout
+//!
+//! In reading order, each layer depending only on the ones above it:
+//!
+//! - [`model`]: the domain. Ids (`kind/slug`), partial dates, money, the
+//!   entity records and the relations between them. No I/O.
+//! - [`store`]: the only code that knows sled. Entity trees, relation and
+//!   index trees (packed blocks of entries), key encodings, transactions,
+//!   the bulk load, `verify`.
+//! - [`seed`]: reads `seed/*.json`, checks every entity and reference, and
+//!   loads them into the store all or nothing; the seed lint.
+//! - [`read`]: what the read side keeps apart from GraphQL: opaque,
+//!   versioned cursors over store positions.
+//! - [`graphql`]: the schema (async-graphql) over the store. The field
+//!   table (`graphql/table.rs`) says how every read field is read; the
+//!   resolvers and the compiled plans both read through it. The guard
+//!   refuses hostile documents before they run.
+//! - [`http`]: actix-web routes. The GraphQL-over-HTTP handler, auth, the
+//!   response cache, persisted queries, WebSockets, metrics, the IDE page.
+//! - [`startup`]: opens the store, loads the seed, builds the schema once
+//!   and serves; [`config`] reads flags and `DIPLOGRAPH_*` variables;
+//!   [`telemetry`] sets up logging.
+//! - [`generate`]: a deterministic synthetic graph for load tests.
 pub mod config;
 pub mod generate;
 pub mod graphql;

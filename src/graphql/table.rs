@@ -607,3 +607,100 @@ pub(crate) fn relation_of(parent: Ty, field: &str) -> Result<Relation> {
         _ => Err(not_in_table(parent, field)),
     }
 }
+
+/// A scalar field's value as a resolver returns it.
+pub(crate) trait FromLeaf: Sized {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Self>;
+}
+
+impl FromLeaf for String {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<String> {
+        match leaf {
+            Leaf::Str(s) | Leaf::Enum(s) => Some(s.to_owned()),
+            Leaf::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for async_graphql::ID {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<async_graphql::ID> {
+        String::from_leaf(leaf).map(async_graphql::ID)
+    }
+}
+
+impl FromLeaf for Option<String> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Option<String>> {
+        match leaf {
+            Leaf::OptStr(s) => Some(s.map(str::to_owned)),
+            other => String::from_leaf(other).map(Some),
+        }
+    }
+}
+
+impl FromLeaf for Vec<String> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Vec<String>> {
+        match leaf {
+            Leaf::Strs(items) => Some(items.to_vec()),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for Option<PartialDate> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Option<PartialDate>> {
+        match leaf {
+            Leaf::Date(date) => Some(date),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for bool {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<bool> {
+        match leaf {
+            Leaf::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for super::scalars::BigInt {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<super::scalars::BigInt> {
+        match leaf {
+            Leaf::Text(digits) => digits.parse::<i128>().ok().map(super::scalars::BigInt::new),
+            _ => None,
+        }
+    }
+}
+
+/// Enums come out of the table by their GraphQL names.
+macro_rules! enum_from_leaf {
+    ($($ty:ty),+) => {$(
+        impl FromLeaf for $ty {
+            fn from_leaf(leaf: Leaf<'_>) -> Option<$ty> {
+                match leaf {
+                    Leaf::Enum(name) => <$ty as EnumType>::items().iter().find(|i| i.name == name).map(|i| i.value),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+enum_from_leaf!(
+    model::ActorKind,
+    model::EventKind,
+    model::TreatyKind,
+    model::PlaceKind,
+    model::SourceKind,
+    model::Role
+);
+
+/// A scalar field of an object, read as its field-table entry says.
+pub(crate) fn leaf<T: FromLeaf>(parent: Ty, field: &str, obj: Obj<'_>) -> Result<T> {
+    match shape(parent, field) {
+        Some(Shape::Leaf(read)) => read(obj).and_then(T::from_leaf),
+        _ => None,
+    }
+    .ok_or_else(|| not_in_table(parent, field))
+}

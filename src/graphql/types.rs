@@ -135,20 +135,20 @@ pub struct Position(model::Position);
 #[Object]
 impl Position {
     /// The title of the post, such as "Minister of Foreign Affairs".
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::Position, "title", Obj::Position(&self.0))
     }
     /// When the post was taken up, if the source says.
-    async fn from(&self) -> Option<PartialDate> {
-        self.0.from
+    async fn from(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Position, "from", Obj::Position(&self.0))
     }
     /// When the post was left, if the source says.
-    async fn to(&self) -> Option<PartialDate> {
-        self.0.to
+    async fn to(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Position, "to", Obj::Position(&self.0))
     }
     /// An editorial note on how this was read from the source.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::Position, "note", Obj::Position(&self.0))
     }
     /// The actor the post belongs to: a state, a ministry, a party.
     async fn of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
@@ -181,29 +181,29 @@ impl Participation {
 #[Object]
 impl Actor {
     /// The global id, such as `actor/dmitry-medvedev`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::ACTOR, "id", Obj::Node(&self.node()))
     }
     /// The usual English name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::ACTOR, "name", Obj::Node(&self.node()))
     }
     /// What sort of actor this is.
-    async fn kind(&self) -> ActorKind {
-        self.0.kind
+    async fn kind(&self) -> Result<ActorKind> {
+        table::leaf(Ty::ACTOR, "kind", Obj::Node(&self.node()))
     }
     /// Other names and spellings (Kokoity, Kokoyty); search matches them too.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::ACTOR, "aliases", Obj::Node(&self.node()))
     }
     /// A short description in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::ACTOR, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::ACTOR, "note", Obj::Node(&self.node()))
     }
     /// The larger actor this one belongs to (the State Duma to the Federal Assembly).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
@@ -346,8 +346,8 @@ impl Participant {
         table::one(ctx, Ty::Participant, "actor", Obj::Participant(&self.0)).await
     }
     /// The part it played.
-    async fn role(&self) -> Role {
-        self.0.role
+    async fn role(&self) -> Result<Role> {
+        table::leaf(Ty::Participant, "role", Obj::Participant(&self.0))
     }
 }
 
@@ -359,16 +359,16 @@ pub struct Figure(model::Figure);
 #[Object]
 impl Figure {
     /// What is counted, such as "Russian soldiers deployed".
-    async fn label(&self) -> &str {
-        &self.0.label
+    async fn label(&self) -> Result<String> {
+        table::leaf(Ty::Figure, "label", Obj::Figure(&self.0))
     }
     /// The number, exact, as a decimal string.
-    async fn value(&self) -> BigInt {
-        BigInt::new(self.0.value as i128)
+    async fn value(&self) -> Result<BigInt> {
+        table::leaf(Ty::Figure, "value", Obj::Figure(&self.0))
     }
     /// The unit: "soldiers", "percent", "days".
-    async fn unit(&self) -> &str {
-        &self.0.unit
+    async fn unit(&self) -> Result<String> {
+        table::leaf(Ty::Figure, "unit", Obj::Figure(&self.0))
     }
     /// Who stated the figure, when it is a claim rather than an established count.
     async fn claimed_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
@@ -381,20 +381,20 @@ impl Figure {
 #[Object]
 impl Event {
     /// The global id, such as `event/recognition-decrees`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::EVENT, "id", Obj::Node(&self.node()))
     }
     /// A short title in our own words.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::EVENT, "title", Obj::Node(&self.node()))
     }
     /// What sort of event this is.
-    async fn kind(&self) -> EventKind {
-        self.0.kind
+    async fn kind(&self) -> Result<EventKind> {
+        table::leaf(Ty::EVENT, "kind", Obj::Node(&self.node()))
     }
     /// When it happened, as precisely as the source says; null when the source gives no date.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::EVENT, "date", Obj::Node(&self.node()))
     }
     /// The exact first and last day the date covers, with its precision.
     async fn period(&self) -> Option<Period> {
@@ -405,12 +405,12 @@ impl Event {
         table::one(ctx, Ty::EVENT, "place", Obj::Node(&self.node())).await
     }
     /// What happened, in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::EVENT, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::EVENT, "note", Obj::Node(&self.node()))
     }
     /// Who took part, and in what role.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -486,8 +486,8 @@ impl Ratification {
         table::one(ctx, Ty::Ratification, "by", Obj::Ratification(&self.0)).await
     }
     /// When it ratified, if known.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::Ratification, "date", Obj::Ratification(&self.0))
     }
 }
 
@@ -496,38 +496,38 @@ impl Ratification {
 #[Object]
 impl Treaty {
     /// The global id, such as `treaty/friendship-2008`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::TREATY, "id", Obj::Node(&self.node()))
     }
     /// The name of the instrument.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::TREATY, "name", Obj::Node(&self.node()))
     }
     /// What sort of instrument it is.
-    async fn kind(&self) -> TreatyKind {
-        self.0.kind
+    async fn kind(&self) -> Result<TreatyKind> {
+        table::leaf(Ty::TREATY, "kind", Obj::Node(&self.node()))
     }
     /// Other names it goes by.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::TREATY, "aliases", Obj::Node(&self.node()))
     }
     /// True when the source only cites this instrument (the UN Charter),
     /// false when it was concluded within the story.
-    async fn cited_only(&self) -> bool {
-        self.0.cited_only
+    async fn cited_only(&self) -> Result<bool> {
+        table::leaf(Ty::TREATY, "citedOnly", Obj::Node(&self.node()))
     }
     /// What it is, in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::TREATY, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::TREATY, "note", Obj::Node(&self.node()))
     }
     /// When it was signed, as precisely as known.
-    async fn signed_on(&self) -> Option<PartialDate> {
-        self.0.signed_on
+    async fn signed_on(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::TREATY, "signedOn", Obj::Node(&self.node()))
     }
     /// Where it was signed.
     async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
@@ -549,13 +549,13 @@ impl Treaty {
         self.0.ratifications.iter().cloned().map(Ratification).collect()
     }
     /// When it came into force.
-    async fn entered_into_force_on(&self) -> Option<PartialDate> {
-        self.0.entered_into_force_on
+    async fn entered_into_force_on(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::TREATY, "enteredIntoForceOn", Obj::Node(&self.node()))
     }
     /// What it provides, each in a sentence of our own.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn provisions(&self) -> &[String] {
-        &self.0.provisions
+    async fn provisions(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::TREATY, "provisions", Obj::Node(&self.node()))
     }
     /// Who brokered it.
     async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
@@ -597,12 +597,12 @@ pub struct FundingAllocation(pub Arc<model::FundingAllocation>);
 #[Object]
 impl FundingAllocation {
     /// The global id, such as `funding/federal-budget-2009`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::FUNDING, "id", Obj::Node(&self.node()))
     }
     /// A short title in our own words.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Result<String> {
+        table::leaf(Ty::FUNDING, "title", Obj::Node(&self.node()))
     }
     /// How much, exactly, in which currency.
     async fn amount(&self) -> Money {
@@ -617,12 +617,12 @@ impl FundingAllocation {
         table::one(ctx, Ty::FUNDING, "recipient", Obj::Node(&self.node())).await
     }
     /// What it was for.
-    async fn purpose(&self) -> &str {
-        &self.0.purpose
+    async fn purpose(&self) -> Result<String> {
+        table::leaf(Ty::FUNDING, "purpose", Obj::Node(&self.node()))
     }
     /// When it was allocated, as precisely as known; null when the source gives no date.
-    async fn date(&self) -> Option<PartialDate> {
-        self.0.date
+    async fn date(&self) -> Result<Option<PartialDate>> {
+        table::leaf(Ty::FUNDING, "date", Obj::Node(&self.node()))
     }
     /// Who authorised or instructed it.
     async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
@@ -637,8 +637,8 @@ impl FundingAllocation {
         table::one(ctx, Ty::FUNDING, "event", Obj::Node(&self.node())).await
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::FUNDING, "note", Obj::Node(&self.node()))
     }
     /// Where the facts about this allocation come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -657,29 +657,29 @@ pub struct Place(pub Arc<model::Place>);
 #[Object]
 impl Place {
     /// The global id, such as `place/tskhinval`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::PLACE, "id", Obj::Node(&self.node()))
     }
     /// The usual English name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Result<String> {
+        table::leaf(Ty::PLACE, "name", Obj::Node(&self.node()))
     }
     /// What sort of place this is.
-    async fn kind(&self) -> PlaceKind {
-        self.0.kind
+    async fn kind(&self) -> Result<PlaceKind> {
+        table::leaf(Ty::PLACE, "kind", Obj::Node(&self.node()))
     }
     /// Other names and spellings (Tskhinvali).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn aliases(&self) -> &[String] {
-        &self.0.aliases
+    async fn aliases(&self) -> Result<Vec<String>> {
+        table::leaf(Ty::PLACE, "aliases", Obj::Node(&self.node()))
     }
     /// A short description in our own words.
-    async fn summary(&self) -> Option<&str> {
-        self.0.summary.as_deref()
+    async fn summary(&self) -> Result<Option<String>> {
+        table::leaf(Ty::PLACE, "summary", Obj::Node(&self.node()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::PLACE, "note", Obj::Node(&self.node()))
     }
     /// The larger place this one lies within.
     async fn within(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
@@ -717,32 +717,32 @@ pub struct Source(pub Arc<model::Source>);
 #[Object]
 impl Source {
     /// The global id, such as `source/background`.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Result<ID> {
+        table::leaf(Ty::SOURCE, "id", Obj::Node(&self.node()))
     }
     /// The document, such as the Wikipedia article.
-    async fn document(&self) -> &str {
-        &self.0.document
+    async fn document(&self) -> Result<String> {
+        table::leaf(Ty::SOURCE, "document", Obj::Node(&self.node()))
     }
     /// The section of the document.
-    async fn section(&self) -> Option<&str> {
-        self.0.section.as_deref()
+    async fn section(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "section", Obj::Node(&self.node()))
     }
     /// A link to the document, where it has one.
-    async fn url(&self) -> Option<&str> {
-        self.0.url.as_deref()
+    async fn url(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "url", Obj::Node(&self.node()))
     }
     /// An editorial note.
-    async fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+    async fn note(&self) -> Result<Option<String>> {
+        table::leaf(Ty::SOURCE, "note", Obj::Node(&self.node()))
     }
     /// How directly the source states what is cited from it: `BODY` (the
     /// document's running text), `CAPTION` (a photo caption) or `INFERRED`
     /// (the seed's own inference, explained in the citing entity's `note`).
     /// A fact backed only by a caption or an inference is less certain than
     /// one the body text states.
-    async fn kind(&self) -> model::SourceKind {
-        self.0.kind
+    async fn kind(&self) -> Result<model::SourceKind> {
+        table::leaf(Ty::SOURCE, "kind", Obj::Node(&self.node()))
     }
     /// Every entity that cites this source.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
