@@ -16,15 +16,15 @@ pub const DEFAULT_ASSETS: &str = "https://unpkg.com";
 
 /// diplograph: a curated knowledge graph of international relations, served over GraphQL.
 ///
-/// With no command it serves (`diplograph` is `diplograph serve`); the
-/// server's settings are listed by `diplograph serve --help`.
+/// With no command it serves (`diplograph` is `diplograph serve`) and takes
+/// the server's settings; each command's `--help` lists its own.
 #[derive(Debug, Parser)]
 #[command(name = "diplograph", version, about, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The server's settings, when no command is given.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Server settings (as for `serve`)")]
     pub settings: Settings,
 }
 
