@@ -16,6 +16,7 @@ use super::filters::EventFilter;
 use super::scalars::Money;
 use super::types::{date_arg, loaders, Actor, Event, FundingAllocation, Node, Place, Treaty};
 use crate::model::{self, EntityKind, Id};
+use crate::read::cache::Entity;
 use crate::read::cursor;
 use crate::store::{self, Keyed, Store};
 
@@ -348,16 +349,16 @@ impl ParsedEventFilter {
 /// The page `window` selects among `events` (sorted, with their listing
 /// keys) that pass `filter`, and how many pass in all.
 pub fn window_among<'e>(
-    events: &'e [(Vec<u8>, Node)],
+    events: &'e [(Vec<u8>, Entity)],
     filter: Option<&ParsedEventFilter>,
     window: &Window,
-) -> (Page<(&'e [u8], &'e Node)>, usize) {
-    let page = |all: &[(&'e [u8], &'e Node)], (start, end): (usize, usize)| Page {
+) -> (Page<(&'e [u8], &'e Entity)>, usize) {
+    let page = |all: &[(&'e [u8], &'e Entity)], (start, end): (usize, usize)| Page {
         items: all[start..end].to_vec(),
         has_prev: start > 0,
         has_next: end < all.len(),
     };
-    let pairs = |items: &'e [(Vec<u8>, Node)]| items.iter().map(|(key, node)| (key.as_slice(), node));
+    let pairs = |items: &'e [(Vec<u8>, Entity)]| items.iter().map(|(key, node)| (key.as_slice(), node));
     let Some(filter) = filter else {
         // Unfiltered, the page is a slice of the list: no copy of the rest.
         let (start, end) = window_bounds(events, |(k, _)| k.as_slice(), window);
@@ -369,8 +370,8 @@ pub fn window_among<'e>(
         };
         return (page, events.len());
     };
-    let all: Vec<(&[u8], &Node)> = pairs(events)
-        .filter(|(_, node)| matches!(node, Node::Event(e) if filter.matches(&e.0)))
+    let all: Vec<(&[u8], &Entity)> = pairs(events)
+        .filter(|(_, node)| matches!(node, Entity::Event(e) if filter.matches(e)))
         .collect();
     let bounds = window_bounds(&all, |(k, _)| k, window);
     (page(&all, bounds), all.len())
@@ -380,7 +381,7 @@ pub fn window_among<'e>(
 /// actor's, from the shared read cache), filtered and paged in memory.
 pub fn events_among(
     ctx: &Context<'_>,
-    events: &[(Vec<u8>, Node)],
+    events: &[(Vec<u8>, Entity)],
     filter: Option<EventFilter>,
     args: PageArgs,
 ) -> Result<EventConnection> {
@@ -389,8 +390,10 @@ pub fn events_among(
     let (page, total_count) = window_among(events, filter.as_ref(), &window);
     let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, Totals { total_count });
     for (key, node) in page.items {
-        if let Node::Event(event) = node {
-            connection.edges.push(Edge::new(Cursor(key.to_vec()), event.clone()));
+        if let Entity::Event(event) = node {
+            connection
+                .edges
+                .push(Edge::new(Cursor(key.to_vec()), Event(event.clone())));
         }
     }
     Ok(connection)

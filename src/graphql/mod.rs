@@ -19,10 +19,11 @@ use std::sync::Arc;
 
 use async_graphql::{Request, Response, Schema};
 
+pub use crate::read::cache::ReadCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::QueryLimits;
-pub use loaders::{Loaders, ReadCache};
+pub use loaders::Loaders;
 pub use mutation::{MutationRoot, WriteAccess};
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;

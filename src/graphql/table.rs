@@ -9,26 +9,26 @@ use async_graphql::resolver_utils::EnumType;
 use async_graphql::{Context, Result};
 
 use super::errors::internal;
-use super::loaders::Link;
 use super::scalars::Money;
 use super::types::{loaders, Node};
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
+use crate::read::cache::{Entity, Link};
 use crate::store::Direction;
 
 /// What a field is read from.
 #[derive(Clone, Copy)]
 pub(crate) enum Obj<'a> {
     Query,
-    Node(&'a Node),
+    Entity(&'a Entity),
     Participant(&'a model::Participant),
     Ratification(&'a model::Ratification),
     Page(&'a Page<'a>),
-    Edge(&'a [u8], &'a Node),
+    Edge(&'a [u8], &'a Entity),
     Money(&'a model::Money),
     Period(&'a PartialDate),
-    Hit(f64, &'a Node),
+    Hit(f64, &'a Entity),
     Position(&'a model::Position),
-    Participation((&'a Node, model::Role)),
+    Participation((&'a Entity, model::Role)),
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
     Sum(&'a Money),
@@ -36,7 +36,7 @@ pub(crate) enum Obj<'a> {
 
 /// A page of events with its listing keys.
 pub(crate) struct Page<'a> {
-    pub(crate) items: Vec<(&'a [u8], &'a Node)>,
+    pub(crate) items: Vec<(&'a [u8], &'a Entity)>,
     pub(crate) has_prev: bool,
     pub(crate) has_next: bool,
     pub(crate) total: usize,
@@ -166,8 +166,8 @@ impl Ty {
     }
 
     /// Whether an entity is of this type.
-    pub(crate) fn holds(self, node: &Node) -> bool {
-        self.kind() == Some(node.global_id().kind())
+    pub(crate) fn holds(self, entity: &Entity) -> bool {
+        self.kind() == Some(entity.kind())
     }
 }
 
@@ -287,8 +287,8 @@ pub(crate) fn enum_name<T: EnumType + PartialEq>(value: T) -> &'static str {
 macro_rules! leaf {
     ($variant:ident, |$x:ident| $body:expr) => {
         Shape::Leaf(|obj| match obj {
-            Obj::Node(Node::$variant(it)) => {
-                let $x = &*it.0;
+            Obj::Entity(Entity::$variant(it)) => {
+                let $x = &**it;
                 Some($body)
             }
             _ => None,
@@ -300,8 +300,8 @@ macro_rules! one {
     ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
         Shape::One(
             |obj| match obj {
-                Obj::Node(Node::$variant(it)) => {
-                    let $x = &*it.0;
+                Obj::Entity(Entity::$variant(it)) => {
+                    let $x = &**it;
                     Some($body)
                 }
                 _ => None,
@@ -315,8 +315,8 @@ macro_rules! ids {
     ($variant:ident, |$x:ident| $body:expr, $ty:expr) => {
         Shape::Ids(
             |obj| match obj {
-                Obj::Node(Node::$variant(it)) => {
-                    let $x = &*it.0;
+                Obj::Entity(Entity::$variant(it)) => {
+                    let $x = &**it;
                     Some($body.as_slice())
                 }
                 _ => None,
@@ -530,11 +530,11 @@ pub(crate) fn shape(parent: Ty, name: &str) -> Option<Shape> {
 
 /// Where `relation` leads back from an entity (relations are stored on
 /// their holder and indexed from their target).
-pub(crate) fn backward(relation: Relation, from: &Node) -> Link {
+pub(crate) fn backward(relation: Relation, from: &Entity) -> Link {
     Link {
         relation,
         direction: Direction::Backward,
-        from: from.global_id().clone(),
+        from: from.id().clone(),
     }
 }
 
@@ -560,42 +560,45 @@ pub(crate) async fn one<T: TryFrom<Node>>(
     let Some(id) = read(obj).ok_or_else(|| not_in_table(parent, field))? else {
         return Ok(None);
     };
-    let found = loaders(ctx)?.entity(id).await.map_err(internal)?;
-    Ok(found.filter(|n| ty.holds(n)).and_then(|n| T::try_from(n).ok()))
+    let found = loaders(ctx)?.direct().entity(id).map_err(internal)?;
+    Ok(found
+        .filter(|e| ty.holds(e))
+        .and_then(|e| T::try_from(Node::from(e)).ok()))
 }
 
 /// The entities the field `field` of `parent` lists on `node`, read as its
 /// field-table entry says: ids the entity holds (in their order), a
 /// relation followed back (in key order, or by date for events).
-pub(crate) async fn many<T: TryFrom<Node>>(ctx: &Context<'_>, parent: Ty, field: &str, node: &Node) -> Result<Vec<T>> {
-    let loaders = loaders(ctx)?;
-    let (nodes, ty): (Vec<Node>, Ty) = match shape(parent, field) {
+pub(crate) async fn many<T: TryFrom<Node>>(
+    ctx: &Context<'_>,
+    parent: Ty,
+    field: &str,
+    node: &Entity,
+) -> Result<Vec<T>> {
+    let reads = loaders(ctx)?.direct();
+    let (entities, ty): (Vec<Entity>, Option<Ty>) = match shape(parent, field) {
         Some(Shape::Ids(read, ty)) => {
-            let ids = read(Obj::Node(node)).ok_or_else(|| not_in_table(parent, field))?;
-            let found = loaders.entities(ids).await.map_err(internal)?;
-            (ids.iter().filter_map(|id| found.get(id).cloned()).collect(), ty)
+            let ids = read(Obj::Entity(node)).ok_or_else(|| not_in_table(parent, field))?;
+            (
+                reads.entities(ids).map_err(internal)?.into_iter().flatten().collect(),
+                Some(ty),
+            )
         }
-        Some(Shape::Follow(relation, ty)) => {
-            let nodes = loaders.nodes(backward(relation, node)).await.map_err(internal)?;
-            (nodes.to_vec(), ty)
-        }
-        Some(Shape::CitedBy(relation)) => {
-            let nodes = loaders.nodes(backward(relation, node)).await.map_err(internal)?;
-            return Ok(nodes.iter().cloned().filter_map(|n| T::try_from(n).ok()).collect());
-        }
+        Some(Shape::Follow(relation, ty)) => (
+            reads.nodes(&backward(relation, node)).map_err(internal)?.to_vec(),
+            Some(ty),
+        ),
+        Some(Shape::CitedBy(relation)) => (reads.nodes(&backward(relation, node)).map_err(internal)?.to_vec(), None),
         Some(Shape::EventsByDate(relation)) => {
-            let events = loaders
-                .sorted_events(backward(relation, node))
-                .await
-                .map_err(internal)?;
-            (events.iter().map(|(_, e)| e.clone()).collect(), Ty::EVENT)
+            let events = reads.sorted_events(&backward(relation, node)).map_err(internal)?;
+            (events.iter().map(|(_, e)| e.clone()).collect(), Some(Ty::EVENT))
         }
         _ => return Err(not_in_table(parent, field)),
     };
-    Ok(nodes
+    Ok(entities
         .into_iter()
-        .filter(|n| ty.holds(n))
-        .filter_map(|n| T::try_from(n).ok())
+        .filter(|e| ty.is_none_or(|ty| ty.holds(e)))
+        .filter_map(|e| T::try_from(Node::from(e)).ok())
         .collect())
 }
 

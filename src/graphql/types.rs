@@ -8,11 +8,13 @@ use async_graphql::{Context, Interface, Object, Result, ID};
 use super::connection::{self, EventConnection, PageArgs};
 use super::errors::internal;
 use super::filters::EventFilter;
-use super::loaders::{Link, Loaders};
+use super::loaders::Loaders;
 use super::memo::{Identified, Shared};
 use super::scalars::{BigInt, Money, Period};
 use super::table::{self, Obj, Ty};
 use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
+use crate::read::cache::Entity;
+use crate::read::cache::Link;
 use crate::store::Direction;
 
 /// Anything with a global id. Ids are human-readable (`actor/dmitry-medvedev`)
@@ -34,13 +36,20 @@ pub enum Node {
 
 impl From<model::Entity> for Node {
     fn from(entity: model::Entity) -> Node {
+        Node::from(Entity::from(entity))
+    }
+}
+
+/// The GraphQL type of an entity the reads hand out (its record is shared).
+impl From<Entity> for Node {
+    fn from(entity: Entity) -> Node {
         match entity {
-            model::Entity::Actor(e) => Node::Actor(Actor(Arc::new(e))),
-            model::Entity::Event(e) => Node::Event(Event(Arc::new(e))),
-            model::Entity::Treaty(e) => Node::Treaty(Treaty(Arc::new(e))),
-            model::Entity::Funding(e) => Node::FundingAllocation(FundingAllocation(Arc::new(e))),
-            model::Entity::Place(e) => Node::Place(Place(Arc::new(e))),
-            model::Entity::Source(e) => Node::Source(Source(Arc::new(e))),
+            Entity::Actor(e) => Node::Actor(Actor(e)),
+            Entity::Event(e) => Node::Event(Event(e)),
+            Entity::Treaty(e) => Node::Treaty(Treaty(e)),
+            Entity::FundingAllocation(e) => Node::FundingAllocation(FundingAllocation(e)),
+            Entity::Place(e) => Node::Place(Place(e)),
+            Entity::Source(e) => Node::Source(Source(e)),
         }
     }
 }
@@ -61,12 +70,12 @@ macro_rules! node_variant {
 }
 node_variant!(Actor, Event, Treaty, FundingAllocation, Place, Source);
 
-/// Each entity type as a [`Node`], to read through the field table.
+/// Each entity type as the reads' [`Entity`], to read through the field table.
 macro_rules! as_node {
     ($($variant:ident),+) => {$(
         impl $variant {
-            fn node(&self) -> Node {
-                Node::$variant(self.clone())
+            fn entity(&self) -> Entity {
+                Entity::$variant(self.0.clone())
             }
         }
     )+};
@@ -182,37 +191,37 @@ impl Participation {
 impl Actor {
     /// The global id, such as `actor/dmitry-medvedev`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::ACTOR, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "id", Obj::Entity(&self.entity()))
     }
     /// The usual English name.
     async fn name(&self) -> Result<String> {
-        table::leaf(Ty::ACTOR, "name", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "name", Obj::Entity(&self.entity()))
     }
     /// What sort of actor this is.
     async fn kind(&self) -> Result<ActorKind> {
-        table::leaf(Ty::ACTOR, "kind", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names and spellings (Kokoity, Kokoyty); search matches them too.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> Result<Vec<String>> {
-        table::leaf(Ty::ACTOR, "aliases", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "aliases", Obj::Entity(&self.entity()))
     }
     /// A short description in our own words.
     async fn summary(&self) -> Result<Option<String>> {
-        table::leaf(Ty::ACTOR, "summary", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "summary", Obj::Entity(&self.entity()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::ACTOR, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::ACTOR, "note", Obj::Entity(&self.entity()))
     }
     /// The larger actor this one belongs to (the State Duma to the Federal Assembly).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        table::one(ctx, Ty::ACTOR, "partOf", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::ACTOR, "partOf", Obj::Entity(&self.entity())).await
     }
     /// The actors that belong to this one (a state's ministries).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        table::many(ctx, Ty::ACTOR, "parts", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "parts", &self.entity()).await
     }
     /// Posts this actor holds, such as "President of Russia".
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -222,7 +231,7 @@ impl Actor {
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        table::many(ctx, Ty::ACTOR, "positionHolders", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "positionHolders", &self.entity()).await
     }
     /// Events this actor took part in, in chronological order (undated last),
     /// as a Relay connection that can be filtered and paged.
@@ -278,47 +287,47 @@ impl Actor {
     /// Treaties and agreements this actor is a party to.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::ACTOR, "treaties", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "treaties", &self.entity()).await
     }
     /// Treaties and agreements this actor signed in person.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::ACTOR, "signedTreaties", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "signedTreaties", &self.entity()).await
     }
     /// Treaties this actor ratified (a legislature).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::ACTOR, "ratifiedTreaties", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "ratifiedTreaties", &self.entity()).await
     }
     /// Agreements this actor brokered between others.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::ACTOR, "mediatedTreaties", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "mediatedTreaties", &self.entity()).await
     }
     /// Funding this actor gave.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_provided(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        table::many(ctx, Ty::ACTOR, "fundingProvided", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "fundingProvided", &self.entity()).await
     }
     /// Funding this actor received.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_received(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        table::many(ctx, Ty::ACTOR, "fundingReceived", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "fundingReceived", &self.entity()).await
     }
     /// Funding this actor authorised or instructed.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_authorized(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        table::many(ctx, Ty::ACTOR, "fundingAuthorized", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "fundingAuthorized", &self.entity()).await
     }
     /// Events with a figure this actor claimed (such as a share of buildings destroyed).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn claimed_figures_in(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::ACTOR, "claimedFiguresIn", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "claimedFiguresIn", &self.entity()).await
     }
     /// Where the facts about this actor come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        table::many(ctx, Ty::ACTOR, "sources", &self.node()).await
+        table::many(ctx, Ty::ACTOR, "sources", &self.entity()).await
     }
 }
 
@@ -382,19 +391,19 @@ impl Figure {
 impl Event {
     /// The global id, such as `event/recognition-decrees`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::EVENT, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "id", Obj::Entity(&self.entity()))
     }
     /// A short title in our own words.
     async fn title(&self) -> Result<String> {
-        table::leaf(Ty::EVENT, "title", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "title", Obj::Entity(&self.entity()))
     }
     /// What sort of event this is.
     async fn kind(&self) -> Result<EventKind> {
-        table::leaf(Ty::EVENT, "kind", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "kind", Obj::Entity(&self.entity()))
     }
     /// When it happened, as precisely as the source says; null when the source gives no date.
     async fn date(&self) -> Result<Option<PartialDate>> {
-        table::leaf(Ty::EVENT, "date", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "date", Obj::Entity(&self.entity()))
     }
     /// The exact first and last day the date covers, with its precision.
     async fn period(&self) -> Option<Period> {
@@ -402,15 +411,15 @@ impl Event {
     }
     /// Where it happened, if known.
     async fn place(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        table::one(ctx, Ty::EVENT, "place", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::EVENT, "place", Obj::Entity(&self.entity())).await
     }
     /// What happened, in our own words.
     async fn summary(&self) -> Result<Option<String>> {
-        table::leaf(Ty::EVENT, "summary", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "summary", Obj::Entity(&self.entity()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::EVENT, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::EVENT, "note", Obj::Entity(&self.entity()))
     }
     /// Who took part, and in what role.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -420,12 +429,12 @@ impl Event {
     /// Treaties this event concerned (signed, ratified, invoked).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::EVENT, "treaties", &self.node()).await
+        table::many(ctx, Ty::EVENT, "treaties", &self.entity()).await
     }
     /// Funding allocated in this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        table::many(ctx, Ty::EVENT, "fundingAllocations", &self.node()).await
+        table::many(ctx, Ty::EVENT, "fundingAllocations", &self.entity()).await
     }
     /// Numbers stated about this event.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -434,36 +443,36 @@ impl Event {
     }
     /// The larger event this one is part of (a visit within a war, a signing within a visit).
     async fn part_of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        table::one(ctx, Ty::EVENT, "partOf", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::EVENT, "partOf", Obj::Entity(&self.entity())).await
     }
     /// The smaller events this one is made of.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::EVENT, "parts", &self.node()).await
+        table::many(ctx, Ty::EVENT, "parts", &self.entity()).await
     }
     /// For undated events: events the source says this one came after.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn after(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::EVENT, "after", &self.node()).await
+        table::many(ctx, Ty::EVENT, "after", &self.entity()).await
     }
     /// Events the source says came after this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn followed_by(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::EVENT, "followedBy", &self.node()).await
+        table::many(ctx, Ty::EVENT, "followedBy", &self.entity()).await
     }
     /// For a statement: the later event in which it was taken back.
     async fn retracted_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        table::one(ctx, Ty::EVENT, "retractedBy", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::EVENT, "retractedBy", Obj::Entity(&self.entity())).await
     }
     /// For a retraction: the statements it took back.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn retracts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::EVENT, "retracts", &self.node()).await
+        table::many(ctx, Ty::EVENT, "retracts", &self.entity()).await
     }
     /// Where the facts about this event come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        table::many(ctx, Ty::EVENT, "sources", &self.node()).await
+        table::many(ctx, Ty::EVENT, "sources", &self.entity()).await
     }
 }
 
@@ -497,51 +506,51 @@ impl Ratification {
 impl Treaty {
     /// The global id, such as `treaty/friendship-2008`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::TREATY, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "id", Obj::Entity(&self.entity()))
     }
     /// The name of the instrument.
     async fn name(&self) -> Result<String> {
-        table::leaf(Ty::TREATY, "name", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "name", Obj::Entity(&self.entity()))
     }
     /// What sort of instrument it is.
     async fn kind(&self) -> Result<TreatyKind> {
-        table::leaf(Ty::TREATY, "kind", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names it goes by.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> Result<Vec<String>> {
-        table::leaf(Ty::TREATY, "aliases", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "aliases", Obj::Entity(&self.entity()))
     }
     /// True when the source only cites this instrument (the UN Charter),
     /// false when it was concluded within the story.
     async fn cited_only(&self) -> Result<bool> {
-        table::leaf(Ty::TREATY, "citedOnly", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "citedOnly", Obj::Entity(&self.entity()))
     }
     /// What it is, in our own words.
     async fn summary(&self) -> Result<Option<String>> {
-        table::leaf(Ty::TREATY, "summary", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "summary", Obj::Entity(&self.entity()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::TREATY, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "note", Obj::Entity(&self.entity()))
     }
     /// When it was signed, as precisely as known.
     async fn signed_on(&self) -> Result<Option<PartialDate>> {
-        table::leaf(Ty::TREATY, "signedOn", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "signedOn", Obj::Entity(&self.entity()))
     }
     /// Where it was signed.
     async fn signed_at(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        table::one(ctx, Ty::TREATY, "signedAt", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::TREATY, "signedAt", Obj::Entity(&self.entity())).await
     }
     /// The states or bodies bound by it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        table::many(ctx, Ty::TREATY, "parties", &self.node()).await
+        table::many(ctx, Ty::TREATY, "parties", &self.entity()).await
     }
     /// The people who signed it.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
-        table::many(ctx, Ty::TREATY, "signatories", &self.node()).await
+        table::many(ctx, Ty::TREATY, "signatories", &self.entity()).await
     }
     /// Who ratified it, and when.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
@@ -550,40 +559,40 @@ impl Treaty {
     }
     /// When it came into force.
     async fn entered_into_force_on(&self) -> Result<Option<PartialDate>> {
-        table::leaf(Ty::TREATY, "enteredIntoForceOn", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "enteredIntoForceOn", Obj::Entity(&self.entity()))
     }
     /// What it provides, each in a sentence of our own.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn provisions(&self) -> Result<Vec<String>> {
-        table::leaf(Ty::TREATY, "provisions", Obj::Node(&self.node()))
+        table::leaf(Ty::TREATY, "provisions", Obj::Entity(&self.entity()))
     }
     /// Who brokered it.
     async fn mediator(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        table::one(ctx, Ty::TREATY, "mediator", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::TREATY, "mediator", Obj::Entity(&self.entity())).await
     }
     /// The treaty this one implements or rests on.
     async fn based_on(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        table::one(ctx, Ty::TREATY, "basedOn", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::TREATY, "basedOn", Obj::Entity(&self.entity())).await
     }
     /// Treaties and agreements that rest on this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::TREATY, "derivedTreaties", &self.node()).await
+        table::many(ctx, Ty::TREATY, "derivedTreaties", &self.entity()).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::TREATY, "events", &self.node()).await
+        table::many(ctx, Ty::TREATY, "events", &self.entity()).await
     }
     /// Funding allocated on the basis of this treaty.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
-        table::many(ctx, Ty::TREATY, "fundingAllocations", &self.node()).await
+        table::many(ctx, Ty::TREATY, "fundingAllocations", &self.entity()).await
     }
     /// Where the facts about this treaty come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        table::many(ctx, Ty::TREATY, "sources", &self.node()).await
+        table::many(ctx, Ty::TREATY, "sources", &self.entity()).await
     }
 }
 
@@ -598,11 +607,11 @@ pub struct FundingAllocation(pub Arc<model::FundingAllocation>);
 impl FundingAllocation {
     /// The global id, such as `funding/federal-budget-2009`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::FUNDING, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::FUNDING, "id", Obj::Entity(&self.entity()))
     }
     /// A short title in our own words.
     async fn title(&self) -> Result<String> {
-        table::leaf(Ty::FUNDING, "title", Obj::Node(&self.node()))
+        table::leaf(Ty::FUNDING, "title", Obj::Entity(&self.entity()))
     }
     /// How much, exactly, in which currency.
     async fn amount(&self) -> Money {
@@ -610,40 +619,40 @@ impl FundingAllocation {
     }
     /// Who gave the money.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        table::one(ctx, Ty::FUNDING, "donor", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::FUNDING, "donor", Obj::Entity(&self.entity())).await
     }
     /// Who received it.
     async fn recipient(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        table::one(ctx, Ty::FUNDING, "recipient", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::FUNDING, "recipient", Obj::Entity(&self.entity())).await
     }
     /// What it was for.
     async fn purpose(&self) -> Result<String> {
-        table::leaf(Ty::FUNDING, "purpose", Obj::Node(&self.node()))
+        table::leaf(Ty::FUNDING, "purpose", Obj::Entity(&self.entity()))
     }
     /// When it was allocated, as precisely as known; null when the source gives no date.
     async fn date(&self) -> Result<Option<PartialDate>> {
-        table::leaf(Ty::FUNDING, "date", Obj::Node(&self.node()))
+        table::leaf(Ty::FUNDING, "date", Obj::Entity(&self.entity()))
     }
     /// Who authorised or instructed it.
     async fn authorized_by(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
-        table::one(ctx, Ty::FUNDING, "authorizedBy", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::FUNDING, "authorizedBy", Obj::Entity(&self.entity())).await
     }
     /// The treaty it rests on, where known.
     async fn basis(&self, ctx: &Context<'_>) -> Result<Option<Shared<Treaty>>> {
-        table::one(ctx, Ty::FUNDING, "basis", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::FUNDING, "basis", Obj::Entity(&self.entity())).await
     }
     /// The event in which it was allocated.
     async fn event(&self, ctx: &Context<'_>) -> Result<Option<Shared<Event>>> {
-        table::one(ctx, Ty::FUNDING, "event", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::FUNDING, "event", Obj::Entity(&self.entity())).await
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::FUNDING, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::FUNDING, "note", Obj::Entity(&self.entity()))
     }
     /// Where the facts about this allocation come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        table::many(ctx, Ty::FUNDING, "sources", &self.node()).await
+        table::many(ctx, Ty::FUNDING, "sources", &self.entity()).await
     }
 }
 
@@ -658,52 +667,52 @@ pub struct Place(pub Arc<model::Place>);
 impl Place {
     /// The global id, such as `place/tskhinval`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::PLACE, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "id", Obj::Entity(&self.entity()))
     }
     /// The usual English name.
     async fn name(&self) -> Result<String> {
-        table::leaf(Ty::PLACE, "name", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "name", Obj::Entity(&self.entity()))
     }
     /// What sort of place this is.
     async fn kind(&self) -> Result<PlaceKind> {
-        table::leaf(Ty::PLACE, "kind", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names and spellings (Tskhinvali).
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn aliases(&self) -> Result<Vec<String>> {
-        table::leaf(Ty::PLACE, "aliases", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "aliases", Obj::Entity(&self.entity()))
     }
     /// A short description in our own words.
     async fn summary(&self) -> Result<Option<String>> {
-        table::leaf(Ty::PLACE, "summary", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "summary", Obj::Entity(&self.entity()))
     }
     /// An editorial note: how an ambiguity in the source was resolved.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::PLACE, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::PLACE, "note", Obj::Entity(&self.entity()))
     }
     /// The larger place this one lies within.
     async fn within(&self, ctx: &Context<'_>) -> Result<Option<Shared<Place>>> {
-        table::one(ctx, Ty::PLACE, "within", Obj::Node(&self.node())).await
+        table::one(ctx, Ty::PLACE, "within", Obj::Entity(&self.entity())).await
     }
     /// Places that lie directly within this one.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
-        table::many(ctx, Ty::PLACE, "contains", &self.node()).await
+        table::many(ctx, Ty::PLACE, "contains", &self.entity()).await
     }
     /// Events that happened here, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::PLACE, "events", &self.node()).await
+        table::many(ctx, Ty::PLACE, "events", &self.entity()).await
     }
     /// Treaties signed here.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
-        table::many(ctx, Ty::PLACE, "treaties", &self.node()).await
+        table::many(ctx, Ty::PLACE, "treaties", &self.entity()).await
     }
     /// Where the facts about this place come from.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
-        table::many(ctx, Ty::PLACE, "sources", &self.node()).await
+        table::many(ctx, Ty::PLACE, "sources", &self.entity()).await
     }
 }
 
@@ -718,23 +727,23 @@ pub struct Source(pub Arc<model::Source>);
 impl Source {
     /// The global id, such as `source/background`.
     async fn id(&self) -> Result<ID> {
-        table::leaf(Ty::SOURCE, "id", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "id", Obj::Entity(&self.entity()))
     }
     /// The document, such as the Wikipedia article.
     async fn document(&self) -> Result<String> {
-        table::leaf(Ty::SOURCE, "document", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "document", Obj::Entity(&self.entity()))
     }
     /// The section of the document.
     async fn section(&self) -> Result<Option<String>> {
-        table::leaf(Ty::SOURCE, "section", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "section", Obj::Entity(&self.entity()))
     }
     /// A link to the document, where it has one.
     async fn url(&self) -> Result<Option<String>> {
-        table::leaf(Ty::SOURCE, "url", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "url", Obj::Entity(&self.entity()))
     }
     /// An editorial note.
     async fn note(&self) -> Result<Option<String>> {
-        table::leaf(Ty::SOURCE, "note", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "note", Obj::Entity(&self.entity()))
     }
     /// How directly the source states what is cited from it: `BODY` (the
     /// document's running text), `CAPTION` (a photo caption) or `INFERRED`
@@ -742,12 +751,12 @@ impl Source {
     /// A fact backed only by a caption or an inference is less certain than
     /// one the body text states.
     async fn kind(&self) -> Result<model::SourceKind> {
-        table::leaf(Ty::SOURCE, "kind", Obj::Node(&self.node()))
+        table::leaf(Ty::SOURCE, "kind", Obj::Entity(&self.entity()))
     }
     /// Every entity that cites this source.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
-        table::many(ctx, Ty::SOURCE, "citedBy", &self.node()).await
+        table::many(ctx, Ty::SOURCE, "citedBy", &self.entity()).await
     }
 }
 

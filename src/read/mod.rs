@@ -1,4 +1,5 @@
-//! The read side's own concerns, apart from GraphQL: what clients hold on
-//! to between requests. It depends on `model` and `store` only.
+//! The read side, apart from GraphQL: the read cache and the entities it
+//! hands out, and cursors. It depends on `model` and `store` only.
 
+pub mod cache;
 pub mod cursor;

@@ -28,7 +28,7 @@ use rustc_hash::FxHashMap;
 use serde_json::{Map, Value as Json};
 
 use super::connection::Limits;
-use super::loaders::ReadCache;
+use crate::read::cache::ReadCache;
 use crate::store::Store;
 
 mod compile;

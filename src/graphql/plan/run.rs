@@ -16,14 +16,14 @@ use crate::graphql::connection::{
     Window,
 };
 use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
-use crate::graphql::loaders::Direct;
 use crate::graphql::query::{
     actor_set, event_listing, funding_keyed, search_hits, sum_amounts, timeline_ids, treaty_set, TimelineArgs,
 };
 use crate::graphql::scalars::Money;
 use crate::graphql::table::{backward, Leaf, Obj, Page, Shape, Ty};
-use crate::graphql::types::{role_from, Node};
+use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, Relation};
+use crate::read::cache::{Direct, Entity};
 use crate::store::{Keyed, Store};
 
 /// The totals a connection carries.
@@ -130,34 +130,34 @@ impl Writer<'_> {
                 let nodes = self.direct.entities(read(obj).ok_or(GiveUp::Unsure)?)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| ty.holds(n)))
             }
-            (Shape::Follow(relation, ty), Obj::Node(node)) => {
+            (Shape::Follow(relation, ty), Obj::Entity(node)) => {
                 let nodes = self.direct.nodes(&backward(relation, node))?;
                 self.list(sel, nodes.iter().filter(|n| ty.holds(n)))
             }
-            (Shape::EventsByDate(relation), Obj::Node(node)) => {
+            (Shape::EventsByDate(relation), Obj::Entity(node)) => {
                 let events = self.direct.sorted_events(&backward(relation, node))?;
                 self.list(sel, events.iter().map(|(_, e)| e))
             }
-            (Shape::Participants, Obj::Node(Node::Event(event))) => {
-                self.array(&event.0.participants, |w, p| w.object(sel, Obj::Participant(p)))
+            (Shape::Participants, Obj::Entity(Entity::Event(event))) => {
+                self.array(&event.participants, |w, p| w.object(sel, Obj::Participant(p)))
             }
-            (Shape::Ratifications, Obj::Node(Node::Treaty(treaty))) => {
-                self.array(&treaty.0.ratifications, |w, r| w.object(sel, Obj::Ratification(r)))
+            (Shape::Ratifications, Obj::Entity(Entity::Treaty(treaty))) => {
+                self.array(&treaty.ratifications, |w, r| w.object(sel, Obj::Ratification(r)))
             }
-            (Shape::Figures, Obj::Node(Node::Event(event))) => {
-                self.array(&event.0.figures, |w, f| w.object(sel, Obj::Figure(f)))
+            (Shape::Figures, Obj::Entity(Entity::Event(event))) => {
+                self.array(&event.figures, |w, f| w.object(sel, Obj::Figure(f)))
             }
-            (Shape::Positions, Obj::Node(Node::Actor(actor))) => {
-                self.array(&actor.0.positions, |w, p| w.object(sel, Obj::Position(p)))
+            (Shape::Positions, Obj::Entity(Entity::Actor(actor))) => {
+                self.array(&actor.positions, |w, p| w.object(sel, Obj::Position(p)))
             }
-            (Shape::Participations(relation), Obj::Node(node)) => self.participations(sel, relation, node),
+            (Shape::Participations(relation), Obj::Entity(node)) => self.participations(sel, relation, node),
             (Shape::ParticipationEvent, Obj::Participation((event, _))) => self.entity(sel, event),
-            (Shape::Amount, Obj::Node(Node::FundingAllocation(f))) => self.object(sel, Obj::Money(&f.0.amount)),
-            (Shape::Period, Obj::Node(Node::Event(e))) => match &e.0.date {
+            (Shape::Amount, Obj::Entity(Entity::FundingAllocation(f))) => self.object(sel, Obj::Money(&f.amount)),
+            (Shape::Period, Obj::Entity(Entity::Event(e))) => match &e.date {
                 Some(date) => self.object(sel, Obj::Period(date)),
                 None => self.null(),
             },
-            (Shape::ActorEvents(relation), Obj::Node(node @ Node::Actor(_))) => {
+            (Shape::ActorEvents(relation), Obj::Entity(node @ Entity::Actor(_))) => {
                 let window = self.window(field)?;
                 let filter = self.filter(field)?;
                 let events = self.direct.sorted_events(&backward(relation, node))?;
@@ -189,7 +189,7 @@ impl Writer<'_> {
                 let hits = search_hits(self.store, &query, self.arg(field, "first")?).map_err(|_| GiveUp::Unsure)?;
                 let ids: Vec<Id> = hits.iter().map(|(id, _)| id.clone()).collect();
                 let nodes = self.direct.entities(&ids)?;
-                let found: Vec<(f64, Node)> = hits
+                let found: Vec<(f64, Entity)> = hits
                     .iter()
                     .zip(nodes)
                     .filter_map(|((_, score), node)| Some((*score, node?)))
@@ -212,7 +212,7 @@ impl Writer<'_> {
                 let nodes = self.direct.entities(&ids)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| Ty::EVENT.holds(n)))
             }
-            (Shape::CitedBy(relation), Obj::Node(node)) => {
+            (Shape::CitedBy(relation), Obj::Entity(node)) => {
                 let nodes = self.direct.nodes(&backward(relation, node))?;
                 self.out.push(b'[');
                 for (i, node) in nodes.iter().enumerate() {
@@ -286,7 +286,7 @@ impl Writer<'_> {
                 let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
                 let all = self.direct.entities(&ids)?;
                 totals.sums = sum_amounts(all.iter().flatten().filter_map(|n| match n {
-                    Node::FundingAllocation(f) => Some(&f.0.amount),
+                    Entity::FundingAllocation(f) => Some(&f.amount),
                     _ => None,
                 }));
             }
@@ -329,19 +329,19 @@ impl Writer<'_> {
 
     /// `Actor.participations`: the actor's events with its role in each, in
     /// chronological order.
-    fn participations(&mut self, sel: &[Field], relation: Relation, node: &Node) -> Run {
+    fn participations(&mut self, sel: &[Field], relation: Relation, node: &Entity) -> Run {
         let targets = self.direct.link(&backward(relation, node))?;
         let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
         let events = self.direct.entities(&ids)?;
-        let mut found: Vec<(Vec<u8>, Node, model::Role)> = Vec::new();
+        let mut found: Vec<(Vec<u8>, Entity, model::Role)> = Vec::new();
         for event in events.into_iter().flatten() {
-            let Node::Event(e) = &event else { continue };
+            let Entity::Event(e) = &event else { continue };
             let role = targets
                 .iter()
-                .find(|(id, _)| *id == e.0.id)
+                .find(|(id, _)| *id == e.id)
                 .and_then(|(_, payload)| role_from(payload))
                 .unwrap_or(model::Role::Participant);
-            found.push((event_sort_key(&e.0), event.clone(), role));
+            found.push((event_sort_key(e), event.clone(), role));
         }
         found.sort_by(|a, b| a.0.cmp(&b.0));
         self.array(&found, |w, (_, event, role)| {
@@ -353,7 +353,7 @@ impl Writer<'_> {
     fn page(&mut self, field: &Field, ty: Ty, keyed: connection::Page<&Keyed>, totals: Totals) -> Run {
         let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
-        let loaded: Vec<(&[u8], Node)> = keyed
+        let loaded: Vec<(&[u8], Entity)> = keyed
             .items
             .iter()
             .zip(nodes)
@@ -416,9 +416,9 @@ impl Writer<'_> {
         }
     }
 
-    /// An entity under a field of the `Node` interface, with the selection
+    /// An entity under a field of the `Entity` interface, with the selection
     /// for its type.
-    fn any_entity(&mut self, field: &Field, node: &Node) -> Run {
+    fn any_entity(&mut self, field: &Field, node: &Entity) -> Run {
         let (_, sel) = field
             .variants
             .iter()
@@ -451,17 +451,17 @@ impl Writer<'_> {
         }
     }
 
-    fn entity(&mut self, sel: &[Field], node: &Node) -> Run {
+    fn entity(&mut self, sel: &[Field], node: &Entity) -> Run {
         // Scalars alone are as cheap to write again as to look up.
         if sel.iter().all(Field::is_leaf) {
-            return self.object(sel, Obj::Node(node));
+            return self.object(sel, Obj::Entity(node));
         }
-        let id = node.global_id();
+        let id = node.id();
         if self.copy(sel, id) {
             return Ok(());
         }
         let start = self.out.len();
-        self.object(sel, Obj::Node(node))?;
+        self.object(sel, Obj::Entity(node))?;
         let end = self.out.len();
         self.written
             .entry(sel.as_ptr() as usize)
@@ -470,7 +470,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn list<'n>(&mut self, sel: &[Field], nodes: impl Iterator<Item = &'n Node>) -> Run {
+    fn list<'n>(&mut self, sel: &[Field], nodes: impl Iterator<Item = &'n Entity>) -> Run {
         self.out.push(b'[');
         for (i, node) in nodes.enumerate() {
             if i > 0 {
