@@ -19,8 +19,9 @@
 //!   refuses hostile documents before they run.
 //! - [`http`]: actix-web routes. The GraphQL-over-HTTP handler, auth, the
 //!   response cache, persisted queries, WebSockets, metrics, the IDE page.
-//! - [`startup`]: opens the store, loads the seed, builds the schema once
-//!   and serves; [`config`] reads flags and `DIPLOGRAPH_*` variables;
+//! - [`startup`]: opens the store, builds the schema once, serves at once
+//!   and loads the seed behind `/ready` when the store needs it; [`config`]
+//!   reads flags, `DIPLOGRAPH_*` variables and the config file;
 //!   [`telemetry`] sets up logging.
 //! - [`generate`]: a deterministic synthetic graph for load tests.
 pub mod config;

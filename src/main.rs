@@ -1,4 +1,4 @@
-use clap::Parser;
+use std::process::ExitCode;
 
 // Resolving a query allocates many small, short-lived objects; mimalloc
 // serves them markedly faster than the system allocator. It is built without
@@ -7,25 +7,36 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use diplograph::config::{apply_config_file, Cli, Command};
+use diplograph::config::Command;
 
-fn main() -> anyhow::Result<()> {
-    // The config file only fills in environment variables, so it must be
-    // read before clap looks at them.
-    apply_config_file(&std::env::args().collect::<Vec<_>>())?;
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", diplograph::startup::error_report(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let command = diplograph::config::parse()?.into_command();
     diplograph::telemetry::init();
-    cli.settings.validate()?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => diplograph::startup::serve(cli.settings),
+    match command {
+        Command::Serve(settings) => diplograph::startup::serve(settings),
         Command::Seed {
+            store,
             check,
             reset,
             dir,
             article,
-        } => diplograph::startup::seed(&cli.settings, dir, check, reset, article.as_deref()),
-        Command::Generate { entities, out, seed } => {
-            let shape = diplograph::generate::generate(entities, seed, &out)?;
+        } => diplograph::startup::seed(&store, dir, check, reset, article.as_deref()),
+        Command::Generate {
+            entities,
+            out,
+            rng_seed,
+        } => {
+            let shape = diplograph::generate::generate(entities, rng_seed, &out)?;
             println!(
                 "wrote {} sources, {} places, {} actors, {} treaties, {} events, {} funding allocations to {}",
                 shape.sources,
@@ -38,8 +49,8 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Export { dir } => diplograph::startup::export(&cli.settings, &dir),
-        Command::Verify => diplograph::startup::verify(&cli.settings),
+        Command::Export { store, dir } => diplograph::startup::export(&store, &dir),
+        Command::Verify { store } => diplograph::startup::verify(&store),
         Command::Schema => {
             print!("{}", diplograph::graphql::sdl());
             Ok(())

@@ -1,21 +1,23 @@
-//! Start-up: open the store, seed it if empty, build the schema once, and
-//! serve on a listener that may be port 0 (tests).
+//! Start-up: open the store, build the schema once, serve on a listener that
+//! may be port 0 (tests), and seed the store in the background if it is
+//! empty (`/ready` says when it is whole).
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::Settings;
+use crate::config::{Settings, StoreSettings};
 use crate::graphql;
 use crate::http::{
     self, AppState, Assets, Auth, Connections, HttpOptions, OperationLabels, Persisted, ResponseCache, WsOptions,
 };
-use crate::seed::{self, LoadOutcome};
+use crate::seed::{self, LoadOutcome, LoadProgress};
 use crate::store::{SeedState, Store};
 
 /// A configured, bound server, ready to run.
@@ -23,14 +25,44 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    /// Why the start-up seed load failed, if it did (it runs while the
+    /// server already answers, and stops the server when it fails).
+    load_failure: Arc<Mutex<Option<anyhow::Error>>>,
 }
 
-/// Opens the store and loads the seed if the store has none (or an
-/// interrupted one). A store holding a different seed is served as it is.
-pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
+/// Opens the store in `settings.data_dir`, creating the directory if missing.
+/// A directory another process holds is refused with what to do about it.
+pub fn open_store(settings: &StoreSettings) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    Ok(Store::open(&settings.data_dir, settings.cache_bytes())?)
+}
+
+/// What start-up does with the seed folder, decided before listening.
+enum SeedPlan {
+    /// The store holds a seed: serve it as it is.
+    Serve,
+    /// Load the seed: into an empty store, over an interrupted load, or
+    /// merged into a seeded store when asked (`--reseed`).
+    Load,
+}
+
+/// Opens the store and decides whether start-up loads the seed. A seeded
+/// store is served as it is, with or without the seed folder: a changed seed
+/// is merged only by `diplograph seed` or `serve --reseed`, never silently.
+fn open_for_serving(settings: &Settings) -> anyhow::Result<(Store, SeedPlan)> {
+    let paths = &settings.store;
+    let seed_found = paths.seed_dir.is_dir();
+    // Refuse before creating anything: a start from the wrong folder would
+    // otherwise leave an empty data directory behind.
+    if !seed_found && !paths.data_dir.exists() {
+        anyhow::bail!(
+            "no database in {} and no seed folder at {} to fill one: run from the repository's root (where seed/ is), or pass --seed-dir DIR (and --data-dir DIR for where the database goes)",
+            paths.data_dir.display(),
+            paths.seed_dir.display()
+        );
+    }
+    let store = open_store(paths)?;
     store.set_min_free_bytes(settings.min_free_mb * 1024 * 1024);
     let damage = store.damage();
     if !damage.is_empty() {
@@ -43,18 +75,36 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
         tracing::error!(problems = %damage.join("; "), "serving a damaged store (--allow-damaged)");
         store.accept_damage();
     }
-    let state = store.seed_state()?;
-    if let SeedState::Loaded { hash } = &state {
-        // A changed seed is merged in; an unchanged one costs one read of the files.
-        if seed::content_hash(&settings.seed_dir).ok().as_ref() == Some(hash) {
-            tracing::info!(seed = %hash, "store already seeded");
-            return Ok(store);
+    let plan = match store.seed_state()? {
+        SeedState::Loaded { hash } if !seed_found => {
+            tracing::info!(seed = %hash, seed_dir = %paths.seed_dir.display(), "seed folder not found; serving the store as it is");
+            SeedPlan::Serve
         }
-    }
-    if matches!(state, SeedState::Loading { .. }) {
-        tracing::warn!("an earlier seed load was interrupted; loading the seed again from scratch");
-    }
-    let outcome = seed::load(&store, &settings.seed_dir, false)?;
+        SeedState::Loaded { .. } if settings.reseed => SeedPlan::Load,
+        SeedState::Loaded { hash } => {
+            tracing::info!(
+                seed = %hash,
+                "store already seeded; serving it as it is (a changed seed folder is merged by `diplograph seed` or `serve --reseed`)"
+            );
+            SeedPlan::Serve
+        }
+        _ if !seed_found => anyhow::bail!(
+            "the database in {} holds no seed, and there is no seed folder at {}: pass --seed-dir DIR",
+            paths.data_dir.display(),
+            paths.seed_dir.display()
+        ),
+        SeedState::Loading { .. } => {
+            tracing::warn!("an earlier seed load was interrupted; loading the seed again from scratch");
+            SeedPlan::Load
+        }
+        SeedState::Empty => SeedPlan::Load,
+    };
+    Ok((store, plan))
+}
+
+/// Loads the seed folder into the store, logging what it did.
+fn load_seed(store: &Store, seed_dir: &Path, progress: &LoadProgress) -> anyhow::Result<()> {
+    let outcome = seed::load_with_progress(store, seed_dir, false, progress)?;
     let report = outcome.report();
     match &outcome {
         LoadOutcome::Merged {
@@ -70,17 +120,35 @@ pub fn open_and_seed(settings: &Settings) -> anyhow::Result<Store> {
             kept_referenced,
             "changed seed merged; API-owned entities kept"
         ),
-        _ => {
-            tracing::info!(entities = report.total(), seed = %report.hash, dir = %settings.seed_dir.display(), "seed loaded")
+        LoadOutcome::AlreadyLoaded(_) => {
+            tracing::info!(seed = %report.hash, "the seed folder holds the loaded seed; nothing to merge")
+        }
+        LoadOutcome::Loaded(_) => {
+            tracing::info!(entities = report.total(), seed = %report.hash, seed_dir = %seed_dir.display(), "seed loaded")
         }
     }
-    Ok(store)
+    Ok(())
+}
+
+/// Binds the listening socket; a busy address gets a hint.
+fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+            "cannot listen on {address}: the address is already in use. Is another server running? Stop it, or use --bind to pick another address (--bind 127.0.0.1:0 picks a free port)"
+        ),
+        _ => anyhow::Error::new(e).context(format!("binding {address}")),
+    })
 }
 
 impl Application {
+    /// Opens the store, binds and starts serving at once. A seed load the
+    /// store needs runs in the background: until it finishes `/ready` answers
+    /// 503 with its progress, and `/graphql` 503 `NOT_READY`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings.validate()?;
-        tracing::info!("settings:\n{settings}");
+        // One line: `key = value; key = value; …`.
+        let summary = settings.to_string().lines().collect::<Vec<_>>().join("; ");
+        tracing::info!(settings = %summary, "settings");
         // Install the metrics recorder before anything records.
         http::prometheus();
         let allow_list = settings
@@ -88,10 +156,13 @@ impl Application {
             .as_deref()
             .map(Persisted::load_allow_list)
             .transpose()?;
-        let store = open_and_seed(&settings)?;
-        let listener = TcpListener::bind(settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let (store, plan) = open_for_serving(&settings)?;
+        let listener = bind(settings.bind)?;
         let address = listener.local_addr()?;
-        tracing::info!(%address, "listening; open http://{address}/ for the GraphQL IDE");
+        let loading = Arc::new(LoadProgress::default());
+        if matches!(plan, SeedPlan::Serve) {
+            loading.finish();
+        }
         let state = AppState {
             schema: graphql::build_schema(store.clone(), settings.schema_options()),
             store: store.clone(),
@@ -127,6 +198,7 @@ impl Application {
             cache: settings
                 .response_cache
                 .then(|| Arc::new(ResponseCache::new(settings.response_cache_entries))),
+            loading: loading.clone(),
         };
         if !state.auth.writes_enabled() {
             tracing::info!("writes are disabled: no write token configured (DIPLOGRAPH_WRITE_TOKENS)");
@@ -141,6 +213,9 @@ impl Application {
         let connections = state.connections.clone();
         let server = HttpServer::new(move || {
             App::new()
+                // The last wrap is the outermost: a 503 while loading still
+                // gets its request id and CORS headers.
+                .wrap(actix_web::middleware::from_fn(http::until_ready))
                 .wrap(http::cors(&state.options))
                 .wrap(actix_web::middleware::from_fn(http::request_id))
                 .configure(http::configure(state.clone()))
@@ -155,10 +230,30 @@ impl Application {
         .listen(listener)?
         .run();
         tokio::spawn(http::close_all_on_signal(connections));
+        tracing::info!(%address, "listening; open http://{address}/ for the GraphQL IDE");
+        if let Some(path) = &settings.address_file {
+            std::fs::write(path, address.to_string())
+                .with_context(|| format!("writing the address to --address-file {}", path.display()))?;
+        }
+        let load_failure = Arc::new(Mutex::new(None));
+        if matches!(plan, SeedPlan::Load) {
+            let (store, seed_dir, handle) = (store.clone(), settings.store.seed_dir.clone(), server.handle());
+            let failure = load_failure.clone();
+            std::thread::spawn(move || match load_seed(&store, &seed_dir, &loading) {
+                Ok(()) => loading.finish(),
+                Err(e) => {
+                    tracing::error!(error = %error_report(&e), "the seed load failed; stopping the server");
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                    // The command is sent now; the future only waits for it.
+                    drop(handle.stop(true));
+                }
+            });
+        }
         Ok(Application {
             port: address.port(),
             server,
             store,
+            load_failure,
         })
     }
 
@@ -170,12 +265,16 @@ impl Application {
         &self.store
     }
 
-    /// Runs until SIGINT/SIGTERM (actix stops gracefully), then flushes the store.
+    /// Runs until SIGINT/SIGTERM (actix stops gracefully) or a failed seed
+    /// load, then flushes the store. A failed seed load is the error returned.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
+        // A signal during a load leaves the load to the process exit: the
+        // store marks it unfinished, and the next start redoes it.
+        let failure = self.load_failure.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.store.flush_async().await?;
         tracing::info!("stopped; store flushed");
-        Ok(())
+        failure.map_or(Ok(()), Err)
     }
 }
 
@@ -187,7 +286,7 @@ pub fn serve(settings: Settings) -> anyhow::Result<()> {
 /// `diplograph seed [--check [--article FILE]] [--reset] [DIR]`. A check
 /// validates the seed, then lints it; any finding fails the command.
 pub fn seed(
-    settings: &Settings,
+    settings: &StoreSettings,
     dir: Option<std::path::PathBuf>,
     check: bool,
     reset: bool,
@@ -217,8 +316,7 @@ pub fn seed(
         }
         anyhow::bail!("the seed lint found {} problem(s) in {}", findings.len(), dir.display());
     }
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+    let store = open_store(settings)?;
     match seed::load(&store, &dir, reset)? {
         LoadOutcome::Loaded(report) => println!("loaded seed from {}:\n{report}", dir.display()),
         LoadOutcome::AlreadyLoaded(report) => {
@@ -234,8 +332,8 @@ pub fn seed(
 
 /// `diplograph verify`: every problem found, one a line; an error (a
 /// non-zero exit) when there is any.
-pub fn verify(settings: &Settings) -> anyhow::Result<()> {
-    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+pub fn verify(settings: &StoreSettings) -> anyhow::Result<()> {
+    let store = Store::open(&settings.data_dir, settings.cache_bytes())?;
     let problems = store.verify()?;
     for problem in &problems {
         println!("{problem}");
@@ -251,12 +349,28 @@ pub fn verify(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// `diplograph export DIR`.
-pub fn export(settings: &Settings, dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = Store::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)?;
+pub fn export(settings: &StoreSettings, dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(&settings.data_dir, settings.cache_bytes())?;
     let counts = seed::export(&store, dir)?;
     for (kind, n) in counts {
         println!("{n:>10}  {}", kind.plural());
     }
     println!("exported to {}", dir.display());
     Ok(())
+}
+
+/// An error as one message for the terminal: each cause once (a cause whose
+/// text its parent already quotes is not repeated).
+pub fn error_report(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
 }

@@ -29,6 +29,7 @@ pub use persisted::{sha256_hex, Persisted};
 pub use ws::{close_all_on_signal, Connections, WsOptions};
 
 use crate::graphql::AppSchema;
+use crate::seed::LoadProgress;
 use crate::store::{SeedState, Store};
 
 /// Where the IDE's scripts come from.
@@ -82,6 +83,9 @@ pub struct AppState {
     pub connections: Arc<Connections>,
     /// Shared answers for repeated reads; `None` when turned off.
     pub cache: Option<Arc<ResponseCache>>,
+    /// The start-up seed load: until it finishes, `/ready` says 503 with its
+    /// progress and `/graphql` refuses with 503 (the store is not whole yet).
+    pub loading: Arc<LoadProgress>,
 }
 
 /// The CORS policy. Same-origin requests (the IDE) always pass; listed
@@ -146,6 +150,15 @@ async fn health() -> HttpResponse {
 /// Readiness: the store is open, a seed is fully loaded, and writes can
 /// reach the disk (a full disk answers 503 with the reason).
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if !state.loading.is_finished() {
+        return HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(serde_json::json!({
+                "status": "loading the seed",
+                "written": state.loading.written(),
+                "total": state.loading.total(),
+            }));
+    }
     let store = state.store.clone();
     // After a disk fault this writes a probe and flushes: off the workers.
     if let Ok(Err(reason)) = web::block(move || store.writable()).await {
@@ -164,6 +177,28 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "store unavailable" }))
         }
     }
+}
+
+/// While the start-up seed load runs, `/graphql` answers 503 with a GraphQL
+/// error (code `NOT_READY`) instead of reading a store that is not whole;
+/// `/health`, `/ready`, `/metrics` and the IDE page answer as ever.
+pub async fn until_ready(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let loading = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| !state.loading.is_finished());
+    if loading && req.path() == "/graphql" {
+        let response = HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "1"))
+            .json(serde_json::json!({ "errors": [{
+                "message": "the server is still loading its seed; GET /ready shows the progress",
+                "extensions": { "code": "NOT_READY" },
+            }] }));
+        return Ok(req.into_response(response));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Prometheus text format.

@@ -20,8 +20,10 @@ pub use lint::lint;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, IsTerminal, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer as _};
@@ -686,8 +688,18 @@ fn check_with_ids(dir: &Path) -> Result<(SeedReport, HashSet<Id>), SeedError> {
 /// touched. With `reset`, the store's contents are replaced outright. An
 /// interrupted earlier load is redone from scratch.
 pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedError> {
+    load_with_progress(store, dir, reset, &LoadProgress::default())
+}
+
+/// [`load`], counting the entities written into `progress` as it goes.
+pub fn load_with_progress(
+    store: &Store,
+    dir: &Path,
+    reset: bool,
+    progress: &LoadProgress,
+) -> Result<LoadOutcome, SeedError> {
     if !reset && store.seed_state()? == SeedState::Empty {
-        if let Some(report) = load_fresh(store, dir)? {
+        if let Some(report) = load_fresh(store, dir, progress)? {
             return Ok(LoadOutcome::Loaded(report));
         }
     }
@@ -698,7 +710,7 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
         SeedState::Loaded { hash } if hash == report.hash && !reset => {
             return Ok(LoadOutcome::AlreadyLoaded(report));
         }
-        SeedState::Loaded { .. } if !reset => return merge(store, report, &ids),
+        SeedState::Loaded { .. } if !reset => return merge(store, report, &ids, progress),
         _ => {}
     }
     // Only a merge needs the ids; a million of them are worth freeing.
@@ -718,13 +730,14 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
                 &report_files(&report),
                 Some(report.total()),
                 None,
+                progress,
                 |_, _| true,
             )?;
             bulk.finish()?;
         }
         // Entities created through the API before any seed: keep the
         // transactional path, which replaces entities and their index entries.
-        None => write_seed(store, &report, |_| Ok(true))?,
+        None => write_seed(store, &report, progress, |_| Ok(true))?,
     }
     store.set_seed_state(&SeedState::Loaded {
         hash: report.hash.clone(),
@@ -733,9 +746,14 @@ pub fn load(store: &Store, dir: &Path, reset: bool) -> Result<LoadOutcome, SeedE
 }
 
 /// Merges a changed seed into a store that holds an earlier one.
-fn merge(store: &Store, report: SeedReport, ids: &HashSet<Id>) -> Result<LoadOutcome, SeedError> {
+fn merge(
+    store: &Store,
+    report: SeedReport,
+    ids: &HashSet<Id>,
+    progress: &LoadProgress,
+) -> Result<LoadOutcome, SeedError> {
     let mut kept_api = 0usize;
-    write_seed(store, &report, |entity| {
+    write_seed(store, &report, progress, |entity| {
         let owned_by_api = store.get_record(entity.id())?.is_some_and(|r| r.origin == Origin::Api);
         kept_api += usize::from(owned_by_api);
         Ok(!owned_by_api)
@@ -807,43 +825,75 @@ fn report_files(report: &SeedReport) -> Vec<SeedFile> {
         .collect()
 }
 
-/// Progress on stderr for large loads at a terminal.
-struct Progress {
-    /// `None` while the total is not known yet.
-    total: Option<usize>,
-    written: usize,
-    show: bool,
+/// How far a seed load has come, shared with whoever asks (`/ready`): the
+/// entities written so far and, once known, how many there are in all. A
+/// large load also logs its progress every few seconds.
+#[derive(Debug)]
+pub struct LoadProgress {
+    written: AtomicUsize,
+    /// 0 while the total is not known yet (a first load counts as it reads).
+    total: AtomicUsize,
+    finished: AtomicBool,
+    started: Instant,
+    /// Milliseconds after `started` of the last progress line.
+    logged_ms: AtomicU64,
 }
 
-impl Progress {
-    fn new(total: Option<usize>) -> Progress {
-        Progress {
-            total,
-            written: 0,
-            show: total.is_none_or(|t| t >= 50_000) && std::io::stderr().is_terminal(),
+/// Seconds between two progress lines in the log.
+const PROGRESS_LOG_SECS: u64 = 2;
+
+impl Default for LoadProgress {
+    fn default() -> LoadProgress {
+        LoadProgress {
+            written: AtomicUsize::new(0),
+            total: AtomicUsize::new(0),
+            finished: AtomicBool::new(false),
+            started: Instant::now(),
+            logged_ms: AtomicU64::new(0),
         }
     }
+}
 
-    fn add(&mut self, n: usize) {
-        self.written += n;
-        if self.show {
-            let mut err = std::io::stderr();
-            let _ = match self.total {
-                Some(total) => write!(
-                    err,
-                    "\rloading seed: {}/{total} entities ({}%)",
-                    self.written,
-                    self.written * 100 / total.max(1)
-                ),
-                None => write!(err, "\rloading seed: {} entities", self.written),
-            };
-            let _ = err.flush();
-        }
+impl LoadProgress {
+    /// Entities written so far.
+    pub fn written(&self) -> usize {
+        self.written.load(Ordering::Relaxed)
     }
 
-    fn done(&self) {
-        if self.show {
-            eprintln!();
+    /// Entities in the whole seed, once known.
+    pub fn total(&self) -> Option<usize> {
+        Some(self.total.load(Ordering::Relaxed)).filter(|&t| t > 0)
+    }
+
+    /// Whether the load is over (or there was nothing to load).
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Marks the load over: the store holds the whole seed.
+    pub fn finish(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    fn begin(&self, total: Option<usize>) {
+        self.written.store(0, Ordering::Relaxed);
+        self.total.store(total.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn add(&self, n: usize) {
+        let written = self.written.fetch_add(n, Ordering::Relaxed) + n;
+        let elapsed = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.logged_ms.load(Ordering::Relaxed);
+        if elapsed >= last + PROGRESS_LOG_SECS * 1000
+            && self
+                .logged_ms
+                .compare_exchange(last, elapsed, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            match self.total() {
+                Some(total) => tracing::info!(written, total, "loading the seed"),
+                None => tracing::info!(written, "loading the seed"),
+            }
         }
     }
 }
@@ -874,7 +924,7 @@ impl Fingerprints {
 /// Returns `None`, with the store as it was (empty), when anything is off:
 /// the caller then takes the ordinary path, which validates first and names
 /// every problem. So a valid seed is parsed once instead of three times.
-fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError> {
+fn load_fresh(store: &Store, dir: &Path, progress: &LoadProgress) -> Result<Option<SeedReport>, SeedError> {
     let mut problems = Vec::new();
     let files = seed_files(dir, &mut problems)?;
     if !problems.is_empty() || files.is_empty() {
@@ -895,24 +945,32 @@ fn load_fresh(store: &Store, dir: &Path) -> Result<Option<SeedReport>, SeedError
     // Relations that must not loop, by fingerprint: a cycle sends the load
     // to the validating path, which names it.
     let mut acyclic: HashMap<(Relation, u128), Vec<u128>> = HashMap::new();
-    let spilled = spill(store, &mut bulk, &files, None, Some(&mut hasher), |file, entity| {
-        valid &= entity.id().kind() == file.kind
-            && check_entity(entity).is_empty()
-            && ids.insert(fingerprints.of(entity.id()));
-        *counts.entry(file.kind).or_default() += 1;
-        for edge in entity.edges() {
-            valid &= edge.to.kind() == edge.relation.target_kind();
-            targets.insert(fingerprints.of(&edge.to));
-            if edge.relation.is_acyclic() {
-                acyclic
-                    .entry((edge.relation, fingerprints.of(entity.id())))
-                    .or_default()
-                    .push(fingerprints.of(&edge.to));
+    let spilled = spill(
+        store,
+        &mut bulk,
+        &files,
+        None,
+        Some(&mut hasher),
+        progress,
+        |file, entity| {
+            valid &= entity.id().kind() == file.kind
+                && check_entity(entity).is_empty()
+                && ids.insert(fingerprints.of(entity.id()));
+            *counts.entry(file.kind).or_default() += 1;
+            for edge in entity.edges() {
+                valid &= edge.to.kind() == edge.relation.target_kind();
+                targets.insert(fingerprints.of(&edge.to));
+                if edge.relation.is_acyclic() {
+                    acyclic
+                        .entry((edge.relation, fingerprints.of(entity.id())))
+                        .or_default()
+                        .push(fingerprints.of(&edge.to));
+                }
             }
-        }
-        // An invalid seed stops here; the validating path names its problems.
-        valid
-    });
+            // An invalid seed stops here; the validating path names its problems.
+            valid
+        },
+    );
     valid &= targets.is_subset(&ids);
     drop((ids, targets));
     // One graph over every acyclic relation, nodes keyed with their relation.
@@ -955,9 +1013,10 @@ fn spill(
     files: &[SeedFile],
     total: Option<usize>,
     hasher: Option<&mut Sha256>,
+    progress: &LoadProgress,
     mut each: impl FnMut(&SeedFile, &Entity) -> bool + Send,
 ) -> Result<(), SeedError> {
-    let mut progress = Progress::new(total);
+    progress.begin(total);
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<Record>>(1);
     let (written, problems) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
@@ -1000,7 +1059,6 @@ fn spill(
         (written, problems)
     });
     written?;
-    progress.done();
     if !problems.is_empty() {
         // The files changed between validation and loading.
         return Err(SeedError::Invalid(problems));
@@ -1013,14 +1071,15 @@ fn spill(
 fn write_seed(
     store: &Store,
     report: &SeedReport,
+    progress: &LoadProgress,
     mut admit: impl FnMut(&Entity) -> Result<bool, StoreError>,
 ) -> Result<(), SeedError> {
     let files = report_files(report);
-    let mut progress = Progress::new(Some(report.total()));
+    progress.begin(Some(report.total()));
     let mut batch = Vec::with_capacity(BATCH_SIZE.min(report.total()));
     let mut write_error: Option<StoreError> = None;
     let mut problems = Vec::new();
-    let mut flush_batch = |batch: &mut Vec<Change>| -> Result<(), StoreError> {
+    let flush_batch = |batch: &mut Vec<Change>| -> Result<(), StoreError> {
         store.apply(batch, false)?;
         progress.add(batch.len());
         batch.clear();
@@ -1057,7 +1116,6 @@ fn write_seed(
     if !batch.is_empty() {
         flush_batch(&mut batch)?;
     }
-    progress.done();
     Ok(())
 }
 

@@ -10,6 +10,8 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("the database in {path} is in use by another diplograph process (sled lets one process open a data directory): stop that process (a running `diplograph serve`?), or pass --data-dir to use another directory")]
+    Locked { path: PathBuf },
     #[error("database at {path} has storage format version {found}, but this build reads version {expected}; export it with the matching build or start from an empty data directory")]
     UnknownFormat { path: PathBuf, found: u32, expected: u32 },
     #[error("corrupt record in tree `{tree}` at key `{key}`: {reason}")]

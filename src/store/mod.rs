@@ -312,7 +312,14 @@ fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         .path(path)
         .cache_capacity(cache_bytes)
         .open()
-        .map_err(sled_err(format!("opening database at {}", path.display())))
+        .map_err(|e| match e {
+            // sled reports a data directory another process holds as an
+            // I/O error with this text (sled 0.34.7, config.rs).
+            sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+                StoreError::Locked { path: path.to_owned() }
+            }
+            e => sled_err(format!("opening database at {}", path.display()))(e),
+        })
 }
 
 impl Handles {

@@ -55,16 +55,12 @@ fn diplograph() -> Command {
     command
 }
 
-/// The address in the start-up line `listening; open http://ADDR/ for the GraphQL IDE`.
-fn listening_address(line: &str) -> Option<String> {
-    let rest = line.split("listening; open http://").nth(1)?;
-    Some(rest.split('/').next()?.to_owned())
-}
-
 /// A `diplograph serve` process.
 pub(crate) struct Server {
     child: Child,
     pub(crate) url: String,
+    /// Holds the file the server writes its address to.
+    _scratch: tempfile::TempDir,
 }
 
 impl Server {
@@ -84,48 +80,48 @@ impl Server {
         None
     }
 
-    /// Starts the server on `data` with `seed` and waits until it listens.
+    /// Starts the server on `data` with `seed` and waits until it is ready
+    /// (it writes its address to `--address-file`; `/ready` says when the
+    /// seed is loaded).
     pub(crate) fn start(data: &Path, seed: &Path) -> Server {
+        let scratch = tempfile::tempdir().unwrap();
+        let address_file = scratch.path().join("address");
         let mut child = diplograph()
             .arg("serve")
             .env("DIPLOGRAPH_DATA_DIR", data)
             .env("DIPLOGRAPH_BIND", "127.0.0.1:0")
             .env("DIPLOGRAPH_SEED_DIR", seed)
             .env("DIPLOGRAPH_WRITE_TOKENS", TOKEN)
+            .env("DIPLOGRAPH_ADDRESS_FILE", &address_file)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the diplograph binary starts");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let (found, address) = mpsc::channel();
-        // Reads the log to its end, so the server never blocks on a full pipe.
+        // Reads the log to its end, so the server never blocks on a full pipe;
+        // the log is shown only if the server does not come up.
+        let (log_sender, log) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut found = Some(found);
-            let mut tail = Vec::new();
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(address) = listening_address(&line) {
-                    if let Some(found) = found.take() {
-                        let _ = found.send(Ok(address));
-                    }
-                }
-                if found.is_some() {
-                    tail.push(line);
-                }
-            }
-            if let Some(found) = found {
-                let _ = found.send(Err(tail.join("\n")));
-            }
+            let lines: Vec<String> = BufReader::new(stderr).lines().map_while(Result::ok).collect();
+            let _ = log_sender.send(lines.join("\n"));
         });
-        match address.recv_timeout(Duration::from_secs(120)) {
-            Ok(Ok(address)) => Server {
-                child,
-                url: format!("http://{address}/graphql"),
-            },
-            outcome => {
+        let began = Instant::now();
+        loop {
+            let address = std::fs::read_to_string(&address_file).unwrap_or_default();
+            if !address.is_empty() && crate::helpers::ready_status(&address) == Some(200) {
+                return Server {
+                    child,
+                    url: format!("http://{address}/graphql"),
+                    _scratch: scratch,
+                };
+            }
+            if began.elapsed() > Duration::from_secs(120) || child.try_wait().unwrap().is_some() {
                 let _ = child.kill();
                 let status = child.wait();
-                panic!("the server did not log its address ({status:?}): {outcome:?}");
+                let log = log.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
+                panic!("the server did not become ready ({status:?}):\n{log}");
             }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -584,21 +580,35 @@ async fn a_flipped_byte_in_the_database_file_is_found_at_start_up_and_by_verify_
     println!("export salvaged {salvaged} of the 300 written actors");
     assert!(salvaged >= 299, "{salvaged} salvaged");
 
-    // Told to, the server serves what is intact.
+    // Told to, the server serves what is intact: it gets as far as listening.
+    let scratch = tempfile::tempdir().unwrap();
+    let address_file = scratch.path().join("address");
     let mut served = diplograph()
-        .args(["serve", "--allow-damaged"])
+        .args([
+            "serve",
+            "--allow-damaged",
+            "--address-file",
+            address_file.to_str().unwrap(),
+        ])
         .env("DIPLOGRAPH_DATA_DIR", data.path())
         .env("DIPLOGRAPH_BIND", "127.0.0.1:0")
         .env("DIPLOGRAPH_SEED_DIR", seed_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = served.stderr.take().unwrap();
-    let listening = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| listening_address(&line).is_some());
+    let started = Instant::now();
+    let mut listening = false;
+    while started.elapsed() < Duration::from_secs(30) {
+        if address_file.exists() {
+            listening = true;
+            break;
+        }
+        if let Ok(Some(_)) = served.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let _ = served.kill();
     let _ = served.wait();
     assert!(listening, "with --allow-damaged the server starts");

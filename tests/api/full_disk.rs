@@ -115,7 +115,7 @@ async fn a_write_refused_by_a_full_disk_leaves_no_trace_and_writes_resume_once_s
     };
     let data = disk.path().join("data");
     let app = spawn_app_with(|s| {
-        s.data_dir = data.clone();
+        s.store.data_dir = data.clone();
         s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
         s.min_free_mb = 0;
     })
@@ -185,7 +185,7 @@ async fn a_free_space_floor_refuses_writes_with_a_clear_error_before_the_disk_is
     };
     let data = disk.path().join("data");
     let app = spawn_app_with(|s| {
-        s.data_dir = data.clone();
+        s.store.data_dir = data.clone();
         s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
         s.min_free_mb = 4;
     })

@@ -29,19 +29,20 @@ pub struct TestApp {
 pub fn test_settings(data_dir: &Path) -> Settings {
     let mut settings = Settings::for_data_dir(data_dir.to_owned());
     settings.bind = "127.0.0.1:0".parse().unwrap();
-    settings.seed_dir = seed_dir();
+    settings.store.seed_dir = seed_dir();
     settings.playground_assets = "https://unpkg.com".into();
     settings
 }
 
-/// Starts the real server on port 0 over a temporary, freshly seeded database.
+/// Starts the real server on port 0 over a temporary, freshly seeded database,
+/// and waits until it says it is ready (the seed loads after it listens).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 /// Like [`spawn_app`], with a chance to change the settings first.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-    diplograph::telemetry::init();
+    diplograph::telemetry::init_for_tests();
     let data_dir = tempfile::tempdir().expect("temporary data directory");
     let mut settings = test_settings(data_dir.path());
     change(&mut settings);
@@ -49,12 +50,32 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let port = app.port();
     let store = app.store().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
+    let app = TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         store,
         client: reqwest::Client::new(),
         data_dir,
+    };
+    app.wait_until_ready().await;
+    app
+}
+
+impl TestApp {
+    /// Asks `/ready` until it answers 200 (the start-up seed load is done).
+    pub async fn wait_until_ready(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let response = self.client.get(format!("{}/ready", self.address)).send().await;
+            if response.as_ref().is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server was not ready within a minute: {response:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -91,6 +112,30 @@ pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<no code>")
+}
+
+/// `GET path` from a server at `address` (`127.0.0.1:41234`): the status and
+/// the body, or `None` when nothing answers. For tests that start the real
+/// binary and have no async runtime.
+pub fn http_get(address: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let address = address.trim();
+    let mut stream = std::net::TcpStream::connect(address).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    Some((head.split_whitespace().nth(1)?.parse().ok()?, body.to_owned()))
+}
+
+/// The status of `GET /ready`, or `None` when nothing answers.
+pub fn ready_status(address: &str) -> Option<u16> {
+    http_get(address, "/ready").map(|(status, _)| status)
 }
 
 // ---- Seed data and JSON paths, for tests that check answers against the seed ----
