@@ -32,7 +32,7 @@ fn schema_benches(c: &mut Criterion) {
     for (name, query) in queries {
         c.bench_function(&format!("schema/{name}"), |b| {
             b.iter(|| {
-                let request = async_graphql::Request::new(query).data(graphql::loaders_for(&schema, &store));
+                let request = async_graphql::Request::new(query).data(graphql::loaders_for(&schema));
                 let response = runtime.block_on(graphql::execute(&schema, request, None));
                 assert!(response.errors.is_empty(), "{:?}", response.errors);
                 black_box(serde_json::to_vec(&response).unwrap())

@@ -165,7 +165,6 @@ impl Application {
         }
         let state = AppState {
             schema: graphql::build_schema(store.clone(), settings.schema_options()),
-            store: store.clone(),
             assets: Assets::from_setting(&settings.playground_assets),
             options: HttpOptions {
                 body_limit: settings.body_limit,

@@ -116,11 +116,11 @@ pub enum Planned {
 /// [`execute`]. A plan keeps the operation's time limit.
 pub fn answer_compiled(
     schema: &AppSchema,
-    store: &Store,
     query: &str,
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Option<Planned> {
+    let store = schema.data::<Store>()?;
     let plans = schema.data::<Arc<plan::Plans>>()?;
     let guard = schema.data::<Arc<guard::Guard>>()?;
     let reads = plan::Reads {
@@ -206,8 +206,68 @@ impl async_graphql::Executor for Guarded {
 }
 
 /// The per-request reads for a request on `schema`, sharing its read cache.
-pub fn loaders_for(schema: &AppSchema, store: &Store) -> Loaders {
+pub fn loaders_for(schema: &AppSchema) -> Loaders {
+    let store = schema.data::<Store>().expect("the schema is built with its store");
     Loaders::with_cache(store, schema.data::<Arc<ReadCache>>().cloned())
+}
+
+/// The store's write counter: it moves only after a write is on disk, so a
+/// cached answer keyed on it is never older than the last acknowledged write.
+pub fn generation(schema: &AppSchema) -> u64 {
+    schema.data::<Store>().map_or(0, Store::current_generation)
+}
+
+/// Whether the graph can serve reads and take writes, as `/ready` says.
+pub enum Readiness {
+    /// A seed is fully loaded (its content hash) and writes reach the disk.
+    Ready { seed: String },
+    /// The store holds no complete seed (its state).
+    NotSeeded(String),
+    /// Writes cannot reach the disk (why).
+    Unwritable(String),
+    /// The store could not be read.
+    Unavailable,
+}
+
+/// Checks readiness. After a disk fault this writes a probe and flushes:
+/// call it off the async workers.
+pub fn readiness(schema: &AppSchema) -> Readiness {
+    let Some(store) = schema.data::<Store>() else {
+        return Readiness::Unavailable;
+    };
+    if let Err(reason) = store.writable() {
+        return Readiness::Unwritable(reason.to_string());
+    }
+    match store.seed_state() {
+        Ok(crate::store::SeedState::Loaded { hash }) => Readiness::Ready { seed: hash },
+        Ok(other) => Readiness::NotSeeded(format!("{other:?}")),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed");
+            Readiness::Unavailable
+        }
+    }
+}
+
+/// The store's counters, for `/metrics`.
+pub struct StoreCounters {
+    pub reads: u64,
+    pub writes: u64,
+    pub storage_errors: u64,
+}
+
+pub fn store_counters(schema: &AppSchema) -> StoreCounters {
+    schema.data::<Store>().map_or(
+        StoreCounters {
+            reads: 0,
+            writes: 0,
+            storage_errors: 0,
+        },
+        |store| StoreCounters {
+            reads: store.reads(),
+            writes: store.writes(),
+            storage_errors: store.storage_errors(),
+        },
+    )
 }
 
 /// The SDL clients and codegen read; `schema.graphql` holds a copy.

@@ -123,11 +123,11 @@ fn check_text(value: &Value, path: &str, field: &str) -> Result<()> {
 /// `BAD_USER_INPUT` error naming the input field at fault.
 fn parse(kind: EntityKind, value: &Value) -> Result<Entity> {
     check_text(value, "input", "")?;
-    let entity = crate::seed::parse_entity(kind, value).map_err(|(field, message)| {
+    let entity = crate::model::check::parse_entity(kind, value).map_err(|(field, message)| {
         let path = format!("input.{}", camel(field.as_deref().unwrap_or("")));
         bad_input(path.trim_end_matches('.'), message)
     })?;
-    if let Some((field, message)) = crate::seed::check_entity(&entity).into_iter().next() {
+    if let Some((field, message)) = crate::model::check::check_entity(&entity).into_iter().next() {
         return Err(bad_input(&format!("input.{}", camel(&field)), message));
     }
     Ok(entity)

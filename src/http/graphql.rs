@@ -279,7 +279,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     // Reads may be answered from the response cache, keyed on the store
     // generation read before execution: a write that lands meanwhile makes
     // the new entry stale at once.
-    let generation = state.store.current_generation();
+    let generation = crate::graphql::generation(&state.schema);
     let lookup_started = std::time::Instant::now();
     let cache_key = match (&state.cache, is_mutation) {
         (Some(_), false) => Some(super::cache::key(
@@ -306,7 +306,6 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         let started = std::time::Instant::now();
         let answer = crate::graphql::answer_compiled(
             &state.schema,
-            &state.store,
             &query,
             params.operation_name.as_deref(),
             params.variables.as_ref(),
@@ -358,7 +357,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         request = request.data(crate::graphql::WriteAccess);
     }
     let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    let request = request.data(crate::graphql::loaders_for(&state.schema, &state.store));
+    let request = request.data(crate::graphql::loaders_for(&state.schema));
     let started = std::time::Instant::now();
     let response = crate::graphql::execute(&state.schema, request, request_id.as_deref())
         .instrument(tracing::info_span!("operation", operation = %label))

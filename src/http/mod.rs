@@ -29,8 +29,8 @@ pub use persisted::{sha256_hex, Persisted};
 pub use ws::{close_all_on_signal, Connections, WsOptions};
 
 use crate::graphql::AppSchema;
+use crate::graphql::Readiness;
 use crate::seed::LoadProgress;
-use crate::store::{SeedState, Store};
 
 /// Where the IDE's scripts come from.
 #[derive(Clone, Debug)]
@@ -73,7 +73,6 @@ pub struct HttpOptions {
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
-    pub store: Store,
     pub assets: Assets,
     pub options: HttpOptions,
     pub persisted: Arc<Persisted>,
@@ -159,21 +158,19 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
                 "total": state.loading.total(),
             }));
     }
-    let store = state.store.clone();
     // After a disk fault this writes a probe and flushes: off the workers.
-    if let Ok(Err(reason)) = web::block(move || store.writable()).await {
-        return HttpResponse::ServiceUnavailable().json(
-            serde_json::json!({ "status": "not ready", "reason": format!("writes cannot reach the disk: {reason}") }),
-        );
-    }
-    match state.store.seed_state() {
-        Ok(SeedState::Loaded { hash }) => {
-            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "seed": hash }))
+    let schema = state.schema.clone();
+    match web::block(move || crate::graphql::readiness(&schema)).await {
+        Ok(Readiness::Ready { seed }) => {
+            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "seed": seed }))
         }
-        Ok(other) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({ "status": "not ready", "seed": format!("{other:?}") })),
-        Err(e) => {
-            tracing::error!(error = %e, "readiness check failed");
+        Ok(Readiness::Unwritable(reason)) => HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({ "status": "not ready", "reason": format!("writes cannot reach the disk: {reason}") }),
+        ),
+        Ok(Readiness::NotSeeded(state)) => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "not ready", "seed": state }))
+        }
+        Ok(Readiness::Unavailable) | Err(_) => {
             HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "store unavailable" }))
         }
     }
@@ -203,9 +200,10 @@ pub async fn until_ready(
 
 /// Prometheus text format.
 async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
-    metrics::counter!("diplograph_store_reads_total").absolute(state.store.reads());
-    metrics::counter!("diplograph_store_writes_total").absolute(state.store.writes());
-    metrics::counter!("diplograph_storage_errors_total").absolute(state.store.storage_errors());
+    let counters = crate::graphql::store_counters(&state.schema);
+    metrics::counter!("diplograph_store_reads_total").absolute(counters.reads);
+    metrics::counter!("diplograph_store_writes_total").absolute(counters.writes);
+    metrics::counter!("diplograph_storage_errors_total").absolute(counters.storage_errors);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(prometheus().render())

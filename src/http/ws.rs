@@ -300,13 +300,12 @@ async fn serve(
     let on_init = {
         let initialised = initialised.clone();
         let forbidden = forbidden.clone();
-        let store = state.store.clone();
         let schema = state.schema.clone();
         let auth = state.auth.clone();
         move |payload: serde_json::Value| {
             initialised.store(true, Ordering::SeqCst);
             let mut data = Data::default();
-            data.insert(crate::graphql::loaders_for(&schema, &store));
+            data.insert(crate::graphql::loaders_for(&schema));
             // Writes over the socket carry their token in connection_init:
             // { "authorization": "Bearer <token>" }. No token: read-only. A
             // wrong one is refused, and counts towards the client's limit.

@@ -11,6 +11,7 @@
 //! entity holds, and the store derives the index trees for both directions
 //! from it.
 
+pub mod check;
 mod date;
 mod id;
 mod money;

@@ -25,11 +25,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use serde::de::{DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer as _};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::model::check::{check_entity, parse_entity};
 use crate::model::{
     Actor, Entity, EntityKind, Event, FundingAllocation, Id, Origin, Place, Record, Relation, Source, Treaty,
 };
@@ -288,108 +289,6 @@ fn each_entity<R: Read>(reader: R, kind: EntityKind, f: &mut dyn FnMut(Entity)) 
         .and_then(|()| de.end())
         .is_ok();
     (seen, parsed)
-}
-
-fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        // serde reports a missing field at the object that lacks it; name the field itself.
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name.to_owned());
-        let field = match (path.as_str(), missing) {
-            (".", Some(name)) => Some(name),
-            (".", None) => None,
-            (p, Some(name)) => Some(format!("{p}.{name}")),
-            (p, None) => Some(p.to_owned()),
-        };
-        (field, message)
-    })
-}
-
-/// Parses one element as an entity of `kind`, or says which field is wrong.
-pub fn parse_entity(kind: EntityKind, value: &Value) -> Result<Entity, (Option<String>, String)> {
-    Ok(match kind {
-        EntityKind::Actor => Entity::Actor(typed::<Actor>(value)?),
-        EntityKind::Event => Entity::Event(typed::<Event>(value)?),
-        EntityKind::Treaty => Entity::Treaty(typed::<Treaty>(value)?),
-        EntityKind::Funding => Entity::Funding(typed::<FundingAllocation>(value)?),
-        EntityKind::Place => Entity::Place(typed::<Place>(value)?),
-        EntityKind::Source => Entity::Source(typed::<Source>(value)?),
-    })
-}
-
-/// Checks an entity on its own: right kind of id, no empty names, sane periods.
-pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let blank = |s: &str| s.trim().is_empty();
-    match entity {
-        Entity::Actor(a) => {
-            if blank(&a.name) {
-                out.push(("name".into(), "must not be empty".into()));
-            }
-            for (i, p) in a.positions.iter().enumerate() {
-                if blank(&p.title) {
-                    out.push((format!("positions[{i}].title"), "must not be empty".into()));
-                }
-                if let (Some(from), Some(to)) = (p.from, p.to) {
-                    if to.last_day() < from.first_day() {
-                        out.push((format!("positions[{i}].to"), format!("{to} is before `from` {from}")));
-                    }
-                }
-            }
-        }
-        Entity::Event(e) => {
-            if blank(&e.title) {
-                out.push(("title".into(), "must not be empty".into()));
-            }
-            for (i, f) in e.figures.iter().enumerate() {
-                if blank(&f.label) {
-                    out.push((format!("figures[{i}].label"), "must not be empty".into()));
-                }
-            }
-            if e.part_of.as_ref() == Some(&e.id) {
-                out.push(("part_of".into(), "an event cannot be part of itself".into()));
-            }
-        }
-        Entity::Treaty(t) => {
-            if blank(&t.name) {
-                out.push(("name".into(), "must not be empty".into()));
-            }
-            if let (Some(signed), Some(force)) = (t.signed_on, t.entered_into_force_on) {
-                if force.last_day() < signed.first_day() {
-                    out.push((
-                        "entered_into_force_on".into(),
-                        format!("{force} is before signing on {signed}"),
-                    ));
-                }
-            }
-        }
-        Entity::Funding(f) => {
-            if blank(&f.title) {
-                out.push(("title".into(), "must not be empty".into()));
-            }
-            if blank(&f.purpose) {
-                out.push(("purpose".into(), "must not be empty".into()));
-            }
-        }
-        Entity::Place(p) => {
-            if blank(&p.name) {
-                out.push(("name".into(), "must not be empty".into()));
-            }
-            if p.within.as_ref() == Some(&p.id) {
-                out.push(("within".into(), "a place cannot lie within itself".into()));
-            }
-        }
-        Entity::Source(s) => {
-            if blank(&s.document) {
-                out.push(("document".into(), "must not be empty".into()));
-            }
-        }
-    }
-    out
 }
 
 /// Streams every entity of every file through `f`; parse problems are

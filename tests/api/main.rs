@@ -12,6 +12,7 @@ mod graphql;
 mod helpers;
 mod hostile;
 mod http;
+mod layers;
 mod metrics;
 mod pagination;
 mod plans;

@@ -23,17 +23,17 @@ pub(crate) fn schema(store: &Store) -> AppSchema {
 }
 
 /// async-graphql's answer, as the HTTP endpoint serialises it.
-async fn executed(schema: &AppSchema, store: &Store, query: &str, variables: &Value) -> (String, bool) {
+async fn executed(schema: &AppSchema, query: &str, variables: &Value) -> (String, bool) {
     let request = Request::new(query)
         .variables(Variables::from_json(variables.clone()))
-        .data(graphql::loaders_for(schema, store));
+        .data(graphql::loaders_for(schema));
     let response = graphql::execute(schema, request, None).await;
     let ok = response.errors.is_empty();
     (String::from_utf8(serde_json::to_vec(&response).unwrap()).unwrap(), ok)
 }
 
-fn compiled(schema: &AppSchema, store: &Store, query: &str, variables: &Value) -> Option<String> {
-    match answer_compiled(schema, store, query, None, variables.as_object())? {
+fn compiled(schema: &AppSchema, query: &str, variables: &Value) -> Option<String> {
+    match answer_compiled(schema, query, None, variables.as_object())? {
         Planned::Answer(body) => Some(String::from_utf8(body).unwrap()),
         Planned::TimedOut(body) => panic!("a plan ran out of time: {}", String::from_utf8_lossy(&body)),
     }
@@ -43,17 +43,14 @@ fn compiled(schema: &AppSchema, store: &Store, query: &str, variables: &Value) -
 /// plan gives the same bytes for each set of variables.
 pub(crate) async fn same_answers(store: &Store, query: &str, each: &[Value]) {
     let schema = schema(store);
-    let (answer, ok) = executed(&schema, store, query, &each[0]).await;
+    let (answer, ok) = executed(&schema, query, &each[0]).await;
     assert!(ok, "the query must run without error first: {query}: {answer}");
-    assert!(
-        compiled(&schema, store, query, &each[0]).is_none(),
-        "no plan before a run"
-    );
+    assert!(compiled(&schema, query, &each[0]).is_none(), "no plan before a run");
     learn_plan(&schema, query, None, each[0].as_object());
     for variables in each {
-        let (expected, _) = executed(&schema, store, query, variables).await;
-        let got = compiled(&schema, store, query, variables)
-            .unwrap_or_else(|| panic!("a plan answers {query} with {variables}"));
+        let (expected, _) = executed(&schema, query, variables).await;
+        let got =
+            compiled(&schema, query, variables).unwrap_or_else(|| panic!("a plan answers {query} with {variables}"));
         assert_same(&got, &expected, &format!("{variables}"));
     }
 }
@@ -169,7 +166,7 @@ async fn nested_queries_with_fragments_aliases_and_paging_read_the_same() {
     let schema = schema(&store);
     let mut pages = vec![json!({ "after": null })];
     loop {
-        let (answer, ok) = executed(&schema, &store, fragments, pages.last().unwrap()).await;
+        let (answer, ok) = executed(&schema, fragments, pages.last().unwrap()).await;
         assert!(ok, "{answer}");
         let answer: Value = serde_json::from_str(&answer).unwrap();
         let info = &answer["data"]["events"]["pageInfo"];
@@ -190,9 +187,9 @@ async fn fields_follow_the_query() {
     let store = seeded();
     let schema = schema(&store);
     let variables = json!({ "id": "actor/russia" });
-    let (first_run, _) = executed(&schema, &store, ACTOR, &variables).await;
+    let (first_run, _) = executed(&schema, ACTOR, &variables).await;
     learn_plan(&schema, ACTOR, None, variables.as_object());
-    let answer = compiled(&schema, &store, ACTOR, &variables).unwrap();
+    let answer = compiled(&schema, ACTOR, &variables).unwrap();
     let asked = [
         "__typename",
         "id",
@@ -337,7 +334,7 @@ async fn the_root_listings_read_the_same_page_by_page() {
     let schema = schema(&store);
     let mut pages = vec![json!({})];
     for _ in 0..12 {
-        let (answer, ok) = executed(&schema, &store, &plain, pages.last().unwrap()).await;
+        let (answer, ok) = executed(&schema, &plain, pages.last().unwrap()).await;
         assert!(ok, "{answer}");
         let answer: Value = serde_json::from_str(&answer).unwrap();
         match answer["data"]["actors"]["pageInfo"]["endCursor"].as_str() {
@@ -381,10 +378,10 @@ async fn only_introspection_and_writes_stay_with_async_graphql() {
         "mutation { __typename }",
     ] {
         let schema = schema(&store);
-        let (_, ok) = executed(&schema, &store, query, &json!({})).await;
+        let (_, ok) = executed(&schema, query, &json!({})).await;
         learn_plan(&schema, query, None, None);
         assert!(
-            compiled(&schema, &store, query, &json!({})).is_none(),
+            compiled(&schema, query, &json!({})).is_none(),
             "no plan for {query} (ran without error: {ok})"
         );
     }
@@ -454,34 +451,34 @@ async fn a_larger_page_size_than_any_accepted_waits_for_async_graphql_to_accept_
     let query = "query($n: Int!, $m: Int!) { events(first: $n) { nodes { id participants { actor { name } } } } \
                  actors(first: $m) { nodes { name } } }";
     let small = json!({ "n": 5, "m": 5 });
-    let (_, ok) = executed(&schema, &store, query, &small).await;
+    let (_, ok) = executed(&schema, query, &small).await;
     assert!(ok);
     learn_plan(&schema, query, None, small.as_object());
     assert!(
-        compiled(&schema, &store, query, &json!({ "n": 3, "m": 5 })).is_some(),
+        compiled(&schema, query, &json!({ "n": 3, "m": 5 })).is_some(),
         "smaller pages"
     );
     // Larger in one variable: not known to be within the complexity limit.
     let larger = json!({ "n": 50, "m": 5 });
-    assert!(compiled(&schema, &store, query, &larger).is_none());
-    let (_, ok) = executed(&schema, &store, query, &larger).await;
+    assert!(compiled(&schema, query, &larger).is_none());
+    let (_, ok) = executed(&schema, query, &larger).await;
     assert!(ok);
     learn_plan(&schema, query, None, larger.as_object());
     assert!(
-        compiled(&schema, &store, query, &larger).is_some(),
+        compiled(&schema, query, &larger).is_some(),
         "accepted once, planned after"
     );
     // Accepted sizes of two runs do not add up: (50, 5) and (5, 60) do not cover (50, 60).
     let wide = json!({ "n": 5, "m": 60 });
-    executed(&schema, &store, query, &wide).await;
+    executed(&schema, query, &wide).await;
     learn_plan(&schema, query, None, wide.as_object());
-    assert!(compiled(&schema, &store, query, &wide).is_some());
-    assert!(compiled(&schema, &store, query, &json!({ "n": 50, "m": 60 })).is_none());
+    assert!(compiled(&schema, query, &wide).is_some());
+    assert!(compiled(&schema, query, &json!({ "n": 50, "m": 60 })).is_none());
     // A size async-graphql refuses is never learned.
     let huge = json!({ "n": 1000, "m": 5 });
-    let (answer, ok) = executed(&schema, &store, query, &huge).await;
+    let (answer, ok) = executed(&schema, query, &huge).await;
     assert!(!ok, "{answer}");
-    assert!(compiled(&schema, &store, query, &huge).is_none());
+    assert!(compiled(&schema, query, &huge).is_none());
 }
 
 #[tokio::test]
@@ -496,10 +493,10 @@ async fn requests_async_graphql_would_refuse_are_left_to_it() {
         (paged, json!({ "after": null })),
         (filtered, json!({ "filter": { "from": "2008" } })),
     ] {
-        let (_, ok) = executed(&schema, &store, query, &good).await;
+        let (_, ok) = executed(&schema, query, &good).await;
         assert!(ok);
         learn_plan(&schema, query, None, good.as_object());
-        assert!(compiled(&schema, &store, query, &good).is_some(), "{query}");
+        assert!(compiled(&schema, query, &good).is_some(), "{query}");
     }
     for (query, variables) in [
         (lookup, json!({ "id": "event/recognition-decrees" })),
@@ -512,9 +509,9 @@ async fn requests_async_graphql_would_refuse_are_left_to_it() {
         (filtered, json!({ "filter": { "kind": "NOT_A_KIND" } })),
         (paged, json!({ "after": 3 })),
     ] {
-        let (answer, ok) = executed(&schema, &store, query, &variables).await;
+        let (answer, ok) = executed(&schema, query, &variables).await;
         // Left to async-graphql (`None`), whatever it answers is the answer.
-        if let Some(planned) = compiled(&schema, &store, query, &variables) {
+        if let Some(planned) = compiled(&schema, query, &variables) {
             assert!(ok, "{variables} is refused by async-graphql, not by the plan: {answer}");
             assert_same(&planned, &answer, &format!("{variables}"));
         }
@@ -526,20 +523,16 @@ async fn a_plan_reads_the_store_as_it_is_after_a_write() {
     let store = seeded();
     let schema = schema(&store);
     let query = r#"{ actor(id: "russia") { name events(first: 100) { totalCount nodes { id } } } }"#;
-    let (before, _) = executed(&schema, &store, query, &json!({})).await;
+    let (before, _) = executed(&schema, query, &json!({})).await;
     learn_plan(&schema, query, None, None);
-    assert_same(
-        &compiled(&schema, &store, query, &json!({})).unwrap(),
-        &before,
-        "before",
-    );
+    assert_same(&compiled(&schema, query, &json!({})).unwrap(), &before, "before");
     store
         .delete(&id("event/recognition-decrees"), true)
         .expect("the event is deleted");
-    let (after, _) = executed(&schema, &store, query, &json!({})).await;
+    let (after, _) = executed(&schema, query, &json!({})).await;
     assert_ne!(after, before);
     assert!(!after.contains("event/recognition-decrees"));
-    assert_same(&compiled(&schema, &store, query, &json!({})).unwrap(), &after, "after");
+    assert_same(&compiled(&schema, query, &json!({})).unwrap(), &after, "after");
 }
 
 /// The process-wide count of answers plans gave.
@@ -591,11 +584,11 @@ async fn a_plan_stops_at_the_operation_time_limit() {
     let heavy =
         "{ events(first: 100) { nodes { participants { actor { name events(first: 5) { nodes { title } } } } } } }";
     // async-graphql stops it too: every read after the deadline fails.
-    let (answer, ok) = executed(&schema, &store, heavy, &json!({})).await;
+    let (answer, ok) = executed(&schema, heavy, &json!({})).await;
     assert!(!ok && answer.contains("TIMEOUT"), "{answer}");
     // Learned as if a run had gone through, the plan stops at the deadline.
     learn_plan(&schema, heavy, None, None);
-    match answer_compiled(&schema, &store, heavy, None, None) {
+    match answer_compiled(&schema, heavy, None, None) {
         Some(Planned::TimedOut(body)) => {
             let body = String::from_utf8(body).unwrap();
             assert!(body.contains("\"code\":\"TIMEOUT\""), "{body}");
@@ -606,10 +599,7 @@ async fn a_plan_stops_at_the_operation_time_limit() {
     let light = "{ actor(id: \"russia\") { name } }";
     learn_plan(&schema, light, None, None);
     assert!(
-        matches!(
-            answer_compiled(&schema, &store, light, None, None),
-            Some(Planned::Answer(_))
-        ),
+        matches!(answer_compiled(&schema, light, None, None), Some(Planned::Answer(_))),
         "the clock is read every few hundred objects, not on every one"
     );
 }
