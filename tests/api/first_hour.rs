@@ -314,20 +314,7 @@ fn seeded_data_dir() -> tempfile::TempDir {
 
 /// Starts a server in-process on `settings` and waits until it is ready.
 async fn start(settings: diplograph::config::Settings, data_dir: tempfile::TempDir) -> TestApp {
-    diplograph::telemetry::init_for_tests();
-    let app = Application::build(settings).await.expect("server starts");
-    let port = app.port();
-    let store = app.store().clone();
-    tokio::spawn(app.run_until_stopped());
-    let app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        store,
-        client: reqwest::Client::new(),
-        data_dir,
-    };
-    app.wait_until_ready().await;
-    app
+    crate::helpers::start_app(settings, data_dir).await
 }
 
 fn loaded_hash(store: &Store) -> String {

@@ -46,6 +46,13 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temporary data directory");
     let mut settings = test_settings(data_dir.path());
     change(&mut settings);
+    start_app(settings, data_dir).await
+}
+
+/// Starts a server in-process on `settings`, over `data_dir`, and waits
+/// until it is ready.
+pub async fn start_app(settings: Settings, data_dir: TempDir) -> TestApp {
+    diplograph::telemetry::init_for_tests();
     let app = Application::build(settings).await.expect("server starts");
     let port = app.port();
     let store = app.store().clone();
