@@ -161,12 +161,6 @@ pub fn learn_plan(
     }
 }
 
-/// Whether compiled plans answer a document, once it has run: `None` if it
-/// has not run (or plans are off).
-pub fn plan_covers(schema: &AppSchema, query: &str, operation: Option<&str>) -> Option<bool> {
-    schema.data::<Arc<plan::Plans>>()?.covers(query, operation)
-}
-
 /// The schema behind the guard, for transports that drive async-graphql
 /// themselves (the WebSocket protocols): every operation and subscription
 /// is checked before it starts.

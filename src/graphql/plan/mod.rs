@@ -98,9 +98,7 @@ impl Plans {
             }
         };
         if let Some(document) = learned {
-            if let Ok(sizes) = document.sizes(variables) {
-                document.prove(sizes);
-            }
+            document.prove(document.sizes(variables));
         }
     }
 
@@ -115,11 +113,6 @@ impl Plans {
     ) -> Run<Vec<u8>> {
         let document = self.get(query, operation).flatten().ok_or(GiveUp::Unsure)?;
         document.answer(variables, reads)
-    }
-
-    /// Whether plans can answer the document at all (learned before).
-    pub fn covers(&self, query: &str, operation: Option<&str>) -> Option<bool> {
-        self.get(query, operation).map(|doc| doc.is_some())
     }
 }
 
@@ -187,7 +180,7 @@ impl Document {
 
     /// The values of the `Int` variables: the page sizes, which set the
     /// query's complexity.
-    fn sizes(&self, given: Option<&Map<String, Json>>) -> Run<Vec<Option<i64>>> {
+    fn sizes(&self, given: Option<&Map<String, Json>>) -> Vec<Option<i64>> {
         let mut sizes = Vec::new();
         for variable in self.variables.iter().filter(|v| v.is_int()) {
             let value = match given.and_then(|g| g.get(variable.name.as_str())) {
@@ -199,7 +192,7 @@ impl Document {
             };
             sizes.push(value);
         }
-        Ok(sizes)
+        sizes
     }
 
     /// Remembers page sizes async-graphql accepted, keeping only sets no
@@ -226,7 +219,7 @@ impl Document {
         }
         // Complexity grows with every page size, so sizes no larger than
         // ones async-graphql accepted are within the limit too.
-        let sizes = self.sizes(variables)?;
+        let sizes = self.sizes(variables);
         if !self
             .proven
             .lock()
