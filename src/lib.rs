@@ -11,12 +11,14 @@
 //!   the bulk load, `verify`.
 //! - [`seed`]: reads `seed/*.json`, checks every entity and reference, and
 //!   loads them into the store all or nothing; the seed lint.
-//! - [`read`]: what the read side keeps apart from GraphQL: opaque,
-//!   versioned cursors over store positions.
-//! - [`graphql`]: the schema (async-graphql) over the store. The field
-//!   table (`graphql/table.rs`) says how every read field is read; the
-//!   resolvers and the compiled plans both read through it. The guard
-//!   refuses hostile documents before they run.
+//! - [`read`]: the read side apart from GraphQL: the field table (how
+//!   every read field is read), the shared read cache, opaque versioned
+//!   cursors, paging, and the root listings with their filters, search and
+//!   the timeline.
+//! - [`graphql`]: the schema (async-graphql) over the read layer. Resolvers
+//!   and the compiled plans both read through the field table; the guard
+//!   refuses hostile documents before they run; [`graphql::run`] is the one
+//!   entry point for an operation.
 //! - [`http`]: actix-web routes. The GraphQL-over-HTTP handler, auth, the
 //!   response cache, persisted queries, WebSockets, metrics, the IDE page.
 //! - [`startup`]: opens the store, builds the schema once, serves at once

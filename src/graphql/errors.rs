@@ -22,3 +22,12 @@ pub fn internal(err: impl std::fmt::Display) -> Error {
     Error::new("internal error; the server log has the details")
         .extend_with(|_, e| e.set("code", INTERNAL_SERVER_ERROR))
 }
+
+/// A read error as clients see it: a wrong argument is `BAD_USER_INPUT`
+/// naming it, a store failure is internal.
+pub fn read_error(err: crate::read::ReadError) -> Error {
+    match err {
+        crate::read::ReadError::Argument { name, message } => bad_input(&name, message),
+        crate::read::ReadError::Store(e) => internal(e),
+    }
+}

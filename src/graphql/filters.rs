@@ -2,7 +2,9 @@
 
 use async_graphql::InputObject;
 
-use crate::model::{ActorKind, EventKind, TreatyKind};
+use crate::model::{ActorKind, EntityKind, EventKind, TreatyKind};
+use crate::read::listing::{self, date_arg, id_arg};
+use crate::read::ReadError;
 
 /// Narrows a list of actors. All given conditions must hold.
 #[derive(InputObject, Clone, Default)]
@@ -53,4 +55,65 @@ pub struct FundingFilter {
     pub from: Option<String>,
     /// Only allocations dated on or before this date.
     pub to: Option<String>,
+}
+
+// Each filter as the client sent it, parsed into the read layer's filter:
+// ids and dates checked, errors naming the argument (`filter.from`).
+
+impl ActorFilter {
+    pub fn parse(self) -> Result<listing::ActorFilter, ReadError> {
+        Ok(listing::ActorFilter {
+            name: self.name,
+            kind: self.kind,
+        })
+    }
+}
+
+impl EventFilter {
+    pub fn parse(self) -> Result<listing::EventFilter, ReadError> {
+        Ok(listing::EventFilter {
+            from: date_arg("filter.from", self.from.as_deref())?,
+            to: date_arg("filter.to", self.to.as_deref())?,
+            kind: self.kind,
+            actor: self
+                .actor
+                .map(|a| id_arg("filter.actor", EntityKind::Actor, &a))
+                .transpose()?,
+            place: self
+                .place
+                .map(|p| id_arg("filter.place", EntityKind::Place, &p))
+                .transpose()?,
+        })
+    }
+}
+
+impl TreatyFilter {
+    pub fn parse(self) -> Result<listing::TreatyFilter, ReadError> {
+        Ok(listing::TreatyFilter {
+            signed_from: date_arg("filter.signedFrom", self.signed_from.as_deref())?,
+            signed_to: date_arg("filter.signedTo", self.signed_to.as_deref())?,
+            kind: self.kind,
+            party: self
+                .party
+                .map(|p| id_arg("filter.party", EntityKind::Actor, &p))
+                .transpose()?,
+        })
+    }
+}
+
+impl FundingFilter {
+    pub fn parse(self) -> Result<listing::FundingFilter, ReadError> {
+        Ok(listing::FundingFilter {
+            from: date_arg("filter.from", self.from.as_deref())?,
+            to: date_arg("filter.to", self.to.as_deref())?,
+            donor: self
+                .donor
+                .map(|d| id_arg("filter.donor", EntityKind::Actor, &d))
+                .transpose()?,
+            recipient: self
+                .recipient
+                .map(|r| id_arg("filter.recipient", EntityKind::Actor, &r))
+                .transpose()?,
+        })
+    }
 }

@@ -1,25 +1,21 @@
 //! The root query type.
 
-use std::collections::HashSet;
-
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 
 use super::connection::{
-    self, build, id_arg, narrow, page_sorted, page_store, page_with, wants_total, ActorConnection, EventConnection,
-    FundingAllocationConnection, FundingTotals, Page, PageArgs, ParsedEventFilter, PlaceConnection, Totals,
-    TreatyConnection, Window,
+    self, build, wants_total, window, ActorConnection, EventConnection, FundingAllocationConnection, FundingTotals,
+    PageArgs, PlaceConnection, Totals, TreatyConnection,
 };
-use super::errors::{bad_input, internal};
+use super::errors::{bad_input, internal, read_error};
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::{BigInt, Money};
-use super::types::{date_arg, load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
-use crate::model::{EntityKind, Id, Relation};
-use crate::store::{Direction, Keyed, PeriodScan, Store};
-
-/// Most hits `search` returns.
-pub const MAX_SEARCH_HITS: i32 = 100;
-/// Most events `timeline` returns.
-pub const MAX_TIMELINE: i32 = 1000;
+use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
+use crate::model::{EntityKind, Id};
+use crate::read::listing::{
+    actor_set, event_listing, funding_keyed, id_arg, search_hits, timeline_ids, treaty_set, TimelineArgs,
+};
+use crate::read::page::{page_sorted, page_store};
+use crate::store::Store;
 
 /// The entry points of the graph.
 pub struct QueryRoot;
@@ -39,19 +35,7 @@ fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
 }
 
 fn lookup_id(kind: EntityKind, id: &ID) -> Result<Id> {
-    id_arg("id", kind, id.as_str())
-}
-
-fn related_ids(store: &Store, relation: Relation, to: &Id) -> Result<Vec<Id>> {
-    let mut map = store
-        .related(relation, Direction::Backward, std::slice::from_ref(to))
-        .map_err(internal)?;
-    Ok(map
-        .remove(to)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect())
+    id_arg("id", kind, id.as_str()).map_err(read_error)
 }
 
 /// The entry points of the graph: look up any entity by id, list and filter
@@ -154,14 +138,15 @@ impl QueryRoot {
         #[graphql(desc = "Return actors before this cursor.")] before: Option<String>,
     ) -> Result<ActorConnection> {
         let store = store(ctx)?;
-        let window = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .window(ctx)?;
-        let set = actor_set(store, filter.unwrap_or_default())?;
+        };
+        let window = window(args, ctx)?;
+        let filter = filter.unwrap_or_default().parse().map_err(read_error)?;
+        let set = actor_set(store, &filter).map_err(read_error)?;
         connection::listing(ctx, store, EntityKind::Actor, set, &window).await
     }
 
@@ -178,15 +163,15 @@ impl QueryRoot {
         #[graphql(desc = "Return events before this cursor.")] before: Option<String>,
     ) -> Result<EventConnection> {
         let store = store(ctx)?;
-        let window = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .window(ctx)?;
-        let filter = ParsedEventFilter::parse(filter)?;
-        let (page, total_count) = event_listing(store, &filter, &window, wants_total(ctx))?;
+        };
+        let window = window(args, ctx)?;
+        let filter = filter.unwrap_or_default().parse().map_err(read_error)?;
+        let (page, total_count) = event_listing(store, &filter, &window, wants_total(ctx)).map_err(read_error)?;
         build(ctx, page, Totals { total_count }).await
     }
 
@@ -203,14 +188,15 @@ impl QueryRoot {
         #[graphql(desc = "Return treaties before this cursor.")] before: Option<String>,
     ) -> Result<TreatyConnection> {
         let store = store(ctx)?;
-        let window = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .window(ctx)?;
-        let set = treaty_set(store, filter.unwrap_or_default())?;
+        };
+        let window = window(args, ctx)?;
+        let filter = filter.unwrap_or_default().parse().map_err(read_error)?;
+        let set = treaty_set(store, &filter).map_err(read_error)?;
         connection::listing(ctx, store, EntityKind::Treaty, set, &window).await
     }
 
@@ -230,14 +216,15 @@ impl QueryRoot {
         #[graphql(desc = "Return allocations before this cursor.")] before: Option<String>,
     ) -> Result<FundingAllocationConnection> {
         let store = store(ctx)?;
-        let window = PageArgs {
+        let args = PageArgs {
             first,
             after,
             last,
             before,
-        }
-        .window(ctx)?;
-        let keyed = funding_keyed(store, filter.unwrap_or_default())?;
+        };
+        let window = window(args, ctx)?;
+        let filter = filter.unwrap_or_default().parse().map_err(read_error)?;
+        let keyed = funding_keyed(store, &filter).map_err(read_error)?;
         let total_count = keyed.len();
         // Sums need every matching allocation, so only compute them when asked.
         let mut total_amount = Vec::new();
@@ -271,16 +258,16 @@ impl QueryRoot {
         #[graphql(desc = "Return places after this cursor.")] after: Option<String>,
     ) -> Result<PlaceConnection> {
         let store = store(ctx)?;
-        let window = PageArgs {
+        let args = PageArgs {
             first,
             after,
             ..PageArgs::default()
-        }
-        .window(ctx)?;
+        };
+        let window = window(args, ctx)?;
         let total_count = store.count(EntityKind::Place).map_err(internal)? as usize;
         build(
             ctx,
-            page_store(store, EntityKind::Place, &window)?,
+            page_store(store, EntityKind::Place, &window).map_err(read_error)?,
             Totals { total_count },
         )
         .await
@@ -296,7 +283,7 @@ impl QueryRoot {
         #[graphql(desc = "The words to look for; every word must match.")] query: String,
         #[graphql(desc = "How many hits to return. Default 10, at most 100.")] first: Option<i32>,
     ) -> Result<Vec<SearchHit>> {
-        let top = search_hits(store(ctx)?, &query, first)?;
+        let top = search_hits(store(ctx)?, &query, first).map_err(read_error)?;
         let nodes: Vec<Node> = load_all(ctx, top.iter().map(|(id, _)| id.clone())).await?;
         Ok(top
             .into_iter()
@@ -322,224 +309,14 @@ impl QueryRoot {
         #[graphql(desc = "Only events this actor took part in (an id or bare slug).")] actor: Option<ID>,
         #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<i32>,
     ) -> Result<Vec<Event>> {
-        let ids = timeline_ids(store(ctx)?, TimelineArgs { from, to, actor, first })?;
+        let args = TimelineArgs::parse(
+            from.as_deref(),
+            to.as_deref(),
+            actor.as_ref().map(|a| a.as_str()),
+            first,
+        )
+        .map_err(read_error)?;
+        let ids = timeline_ids(store(ctx)?, args).map_err(read_error)?;
         load_all(ctx, ids).await
     }
-}
-
-/// A page of the events matching `filter`, in listing order, and how many
-/// match in all (0 unless `count` is set: counting reads every match).
-pub(super) fn event_listing(
-    store: &Store,
-    filter: &ParsedEventFilter,
-    window: &Window,
-    count: bool,
-) -> Result<(Page, usize)> {
-    let scan = PeriodScan {
-        from: filter.from.as_ref(),
-        to: filter.to.as_ref(),
-        subkind: filter.kind.map(|k| k.as_str()),
-        ..PeriodScan::default()
-    };
-    if filter.actor.is_none() && filter.place.is_none() {
-        // Period and kind are ranges of ordered indexes: read just the page.
-        let page = page_with(window, |after, before, limit, from_end| {
-            let scan = PeriodScan {
-                after,
-                before,
-                from_end,
-                ..scan
-            };
-            store.page_period(EntityKind::Event, &scan, limit)
-        })?;
-        let total_count = match (count, scan.is_everything()) {
-            (false, _) => 0,
-            (true, true) => store.count(EntityKind::Event).map_err(internal)? as usize,
-            (true, false) => store.count_period(EntityKind::Event, &scan).map_err(internal)?,
-        };
-        return Ok((page, total_count));
-    }
-    // An actor's or a place's events are few: take them, then keep those
-    // in the period and of the kind.
-    let mut set: Option<HashSet<Id>> = None;
-    if let Some(actor) = &filter.actor {
-        narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
-    }
-    if let Some(place) = &filter.place {
-        narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
-    }
-    let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
-    let mut keyed = store.list_keys(&ids).map_err(internal)?;
-    keyed.retain(|(key, _)| scan.admits(key));
-    if let Some(kind) = scan.subkind {
-        let mut kept = Vec::with_capacity(keyed.len());
-        for (key, id) in keyed {
-            if store.event_is_of_kind(kind, &key).map_err(internal)? {
-                kept.push((key, id));
-            }
-        }
-        keyed = kept;
-    }
-    let total_count = keyed.len();
-    Ok((page_sorted(keyed, window), total_count))
-}
-
-/// The ids and scores of the best `first` matches of a search.
-pub(super) fn search_hits(store: &Store, query: &str, first: Option<i32>) -> Result<Vec<(Id, f64)>> {
-    let first = first.unwrap_or(10);
-    if !(0..=MAX_SEARCH_HITS).contains(&first) {
-        return Err(bad_input(
-            "first",
-            format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
-        ));
-    }
-    if query.len() > 200 {
-        return Err(bad_input(
-            "query",
-            format!("at most 200 characters, got {}", query.len()),
-        ));
-    }
-    store.search_top(query, 1, first as usize).map_err(internal)
-}
-
-/// The arguments of `timeline`.
-pub(super) struct TimelineArgs {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub actor: Option<ID>,
-    pub first: Option<i32>,
-}
-
-/// The ids of the events `timeline` answers with, in order.
-pub(super) fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>> {
-    let first = args.first.unwrap_or(200);
-    if !(0..=MAX_TIMELINE).contains(&first) {
-        return Err(bad_input(
-            "first",
-            format!("must be between 0 and {MAX_TIMELINE}, got {first}"),
-        ));
-    }
-    let from = date_arg("from", args.from.as_deref())?;
-    let to = date_arg("to", args.to.as_deref())?;
-    let scan = PeriodScan {
-        from: from.as_ref(),
-        to: to.as_ref(),
-        dated: true,
-        ..PeriodScan::default()
-    };
-    let mut keyed = match args.actor {
-        None => store
-            .page_period(EntityKind::Event, &scan, first as usize)
-            .map_err(internal)?,
-        Some(actor) => {
-            let actor = id_arg("actor", EntityKind::Actor, actor.as_str())?;
-            let theirs = related_ids(store, Relation::EventParticipant, &actor)?;
-            let mut keyed = store.list_keys(&theirs).map_err(internal)?;
-            keyed.retain(|(key, _)| scan.admits(key));
-            keyed
-        }
-    };
-    keyed.truncate(first as usize);
-    Ok(keyed.into_iter().map(|(_, id)| id).collect())
-}
-
-/// The actors `filter` leaves, or `None` when it leaves them all.
-pub(super) fn actor_set(store: &Store, filter: ActorFilter) -> Result<Option<HashSet<Id>>> {
-    let mut set: Option<HashSet<Id>> = None;
-    if let Some(name) = &filter.name {
-        if name.trim().is_empty() {
-            return Err(bad_input("filter.name", "must not be empty"));
-        }
-        let hits = store.search(name, 3).map_err(internal)?;
-        narrow(
-            &mut set,
-            hits.into_iter()
-                .map(|(id, _)| id)
-                .filter(|id| id.kind() == EntityKind::Actor),
-        );
-    }
-    if let Some(kind) = filter.kind {
-        narrow(
-            &mut set,
-            store
-                .ids_of_subkind(EntityKind::Actor, kind.as_str())
-                .map_err(internal)?,
-        );
-    }
-    Ok(set)
-}
-
-/// Narrows `set` to the `kind` entities whose period overlaps the one the
-/// two date arguments (name, value) give, when either is given.
-fn narrow_to_period(
-    set: &mut Option<HashSet<Id>>,
-    store: &Store,
-    kind: EntityKind,
-    from: (&str, Option<&str>),
-    to: (&str, Option<&str>),
-) -> Result<()> {
-    let from = date_arg(from.0, from.1)?;
-    let to = date_arg(to.0, to.1)?;
-    if from.is_some() || to.is_some() {
-        narrow(
-            set,
-            store
-                .ids_in_period(kind, from.as_ref(), to.as_ref())
-                .map_err(internal)?,
-        );
-    }
-    Ok(())
-}
-
-/// The treaties `filter` leaves, or `None` when it leaves them all.
-pub(super) fn treaty_set(store: &Store, filter: TreatyFilter) -> Result<Option<HashSet<Id>>> {
-    let mut set: Option<HashSet<Id>> = None;
-    narrow_to_period(
-        &mut set,
-        store,
-        EntityKind::Treaty,
-        ("filter.signedFrom", filter.signed_from.as_deref()),
-        ("filter.signedTo", filter.signed_to.as_deref()),
-    )?;
-    if let Some(kind) = filter.kind {
-        narrow(
-            &mut set,
-            store
-                .ids_of_subkind(EntityKind::Treaty, kind.as_str())
-                .map_err(internal)?,
-        );
-    }
-    if let Some(party) = &filter.party {
-        let party = id_arg("filter.party", EntityKind::Actor, party)?;
-        narrow(&mut set, related_ids(store, Relation::TreatyParty, &party)?);
-    }
-    Ok(set)
-}
-
-/// The funding allocations `filter` leaves, in listing order.
-pub(super) fn funding_keyed(store: &Store, filter: FundingFilter) -> Result<Vec<Keyed>> {
-    let mut set: Option<HashSet<Id>> = None;
-    narrow_to_period(
-        &mut set,
-        store,
-        EntityKind::Funding,
-        ("filter.from", filter.from.as_deref()),
-        ("filter.to", filter.to.as_deref()),
-    )?;
-    if let Some(donor) = &filter.donor {
-        let donor = id_arg("filter.donor", EntityKind::Actor, donor)?;
-        narrow(&mut set, related_ids(store, Relation::FundingDonor, &donor)?);
-    }
-    if let Some(recipient) = &filter.recipient {
-        let recipient = id_arg("filter.recipient", EntityKind::Actor, recipient)?;
-        narrow(&mut set, related_ids(store, Relation::FundingRecipient, &recipient)?);
-    }
-    Ok(match set {
-        Some(set) => store
-            .list_keys(&set.into_iter().collect::<Vec<_>>())
-            .map_err(internal)?,
-        None => store
-            .list(EntityKind::Funding, None, None, usize::MAX, false)
-            .map_err(internal)?,
-    })
 }

@@ -12,7 +12,6 @@ use futures_util::stream::{self, Stream, StreamExt};
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::connection::ParsedEventFilter;
 use super::errors::bad_input;
 use super::filters::EventFilter;
 use super::types::{Event, Node};
@@ -128,7 +127,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
     ) -> Result<impl Stream<Item = Result<Event>>> {
-        let filter = ParsedEventFilter::parse(filter)?;
+        let filter = filter.unwrap_or_default().parse().map_err(super::errors::read_error)?;
         let store = ctx.data::<Store>()?;
         Ok(commits(store).flat_map(move |item| {
             let events: Vec<Result<Event>> = match item {

@@ -278,7 +278,7 @@ impl Actor {
                 .unwrap_or(Role::Participant);
             events.push((event, role));
         }
-        events.sort_by_key(|(e, _)| connection::event_sort_key(&e.0));
+        events.sort_by_key(|(e, _)| crate::read::listing::event_sort_key(&e.0));
         Ok(events
             .into_iter()
             .map(|(event, role)| Participation { event, role })
@@ -758,13 +758,6 @@ impl Source {
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
         table::many(ctx, Ty::SOURCE, "citedBy", &self.entity()).await
     }
-}
-
-/// Parses an optional `PartialDate` argument given as a string.
-pub(super) fn date_arg(name: &str, value: Option<&str>) -> Result<Option<PartialDate>> {
-    value
-        .map(|v| PartialDate::parse(v).map_err(|e| super::errors::bad_input(name, e.to_string())))
-        .transpose()
 }
 
 impl Node {

@@ -9,12 +9,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Response, Variables};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-
-use tracing::Instrument;
 
 use super::auth::Denied;
 use super::cache::Answer;
@@ -161,41 +157,6 @@ fn params_from_query_string(req: &HttpRequest) -> Result<Params, String> {
     params_from_json(Value::Object(body))
 }
 
-/// The type of the operation a request would run, if its document parses.
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    let op = match operation_name {
-        Some(name) => {
-            doc.operations
-                .iter()
-                .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))?
-                .1
-        }
-        None => doc.operations.iter().next()?.1,
-    };
-    Some(op.node.ty)
-}
-
-/// A response whose errors all came before execution (parse or validation)
-/// has no `data`; the spec calls that a request error.
-fn is_request_error(response: &Response) -> bool {
-    // A timeout stops an operation that did start: not a request error.
-    let started = |e: &async_graphql::ServerError| {
-        e.extensions
-            .as_ref()
-            .and_then(|x| x.get("code"))
-            .is_some_and(|c| *c == async_graphql::Value::from("TIMEOUT"))
-    };
-    response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty() && !started(e))
-}
-
-#[derive(serde::Serialize)]
-struct ErrorsOnly<'a> {
-    errors: &'a [async_graphql::ServerError],
-}
-
 /// Whether an answer came from the response cache.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum CacheUse {
@@ -216,8 +177,9 @@ struct Outcome {
     cache: CacheUse,
 }
 
-/// Settles the document (persisted queries), refuses mutations over GET, runs
-/// the operation and records its metrics.
+/// Settles the document (persisted queries), refuses mutations over GET and
+/// unauthorised ones, answers from the response cache when it can, and
+/// otherwise hands the operation to [`crate::graphql::run`]; records its metrics.
 async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: bool) -> Result<Outcome, HttpResponse> {
     let media = negotiate(req).unwrap_or(Media::Json);
     if let Err(message) = super::cache::check_variables(params.variables.as_ref()) {
@@ -248,9 +210,7 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             return Err(refuse(status, media, refusal.code, refusal.message));
         }
     };
-    // Only a document that mentions `mutation` can be one; others skip the parse.
-    let is_mutation = query.contains("mutation")
-        && operation_type(&query, params.operation_name.as_deref()) == Some(OperationType::Mutation);
+    let is_mutation = crate::graphql::is_mutation(&query, params.operation_name.as_deref());
     let mut write_access = false;
     if is_mutation {
         if over_get {
@@ -302,108 +262,33 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
             });
         }
     }
-    if !is_mutation {
-        let started = std::time::Instant::now();
-        let answer = crate::graphql::answer_compiled(
-            &state.schema,
-            &query,
-            params.operation_name.as_deref(),
-            params.variables.as_ref(),
-        );
-        match answer {
-            Some(crate::graphql::Planned::Answer(body)) => {
-                metrics::counter!("diplograph_compiled_answers_total", "operation" => label.clone()).increment(1);
-                record(label, "ok", started);
-                let body = Bytes::from(body);
-                let (cache, kept) = keep(state, cache_key, generation, &body);
-                return Ok(Outcome {
-                    cache,
-                    kept,
-                    body,
-                    request_error: false,
-                    has_errors: false,
-                });
-            }
-            Some(crate::graphql::Planned::TimedOut(body)) => {
-                record(label, "error", started);
-                return Ok(Outcome {
-                    cache: CacheUse::Bypass,
-                    kept: None,
-                    body: Bytes::from(body),
-                    request_error: false,
-                    has_errors: true,
-                });
-            }
-            None => {}
-        }
-    }
-    // Kept to learn from the document once it has run without error.
-    let document = (!is_mutation).then(|| (query.clone(), params.operation_name.clone(), params.variables.clone()));
-    let mut request = async_graphql::Request::new(query);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
-    if let Some(ext) = params.extensions {
-        for (k, v) in ext {
-            if let Ok(v) = async_graphql::Value::from_json(v) {
-                request.extensions.insert(k, v);
-            }
-        }
-    }
-    if write_access {
-        request = request.data(crate::graphql::WriteAccess);
-    }
     let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-    let request = request.data(crate::graphql::loaders_for(&state.schema));
     let started = std::time::Instant::now();
-    let response = crate::graphql::execute(&state.schema, request, request_id.as_deref())
-        .instrument(tracing::info_span!("operation", operation = %label))
-        .await;
-    let request_error = is_request_error(&response);
-    let outcome = if request_error {
-        "refused"
-    } else if response.errors.is_empty() {
-        "ok"
-    } else {
-        "error"
-    };
-    record(label, outcome, started);
-    // Serialised straight from the response (fields in the order
-    // async-graphql resolved them). A request error has no `data` key at all.
-    let body = if request_error {
-        serde_json::to_vec(&ErrorsOnly {
-            errors: &response.errors,
-        })
-    } else {
-        serde_json::to_vec(&response)
-    }
-    .map(Bytes::from)
-    .map_err(|e| {
-        tracing::error!(error = %e, "could not serialise a response");
-        refuse(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            media,
-            "INTERNAL_SERVER_ERROR",
-            "could not serialise the response",
-        )
-    })?;
-    let has_errors = !response.errors.is_empty();
-    if let (false, Some((query, operation, variables))) = (has_errors || request_error, document) {
-        crate::graphql::learn_plan(&state.schema, &query, operation.as_deref(), variables.as_ref());
-    }
-    let (cache, kept) = if has_errors {
-        (CacheUse::Bypass, None)
-    } else {
+    let answered = crate::graphql::run(
+        &state.schema,
+        crate::graphql::Operation {
+            query,
+            operation_name: params.operation_name,
+            variables: params.variables,
+            extensions: params.extensions,
+            write_access,
+            request_id,
+            label: label.clone(),
+        },
+    )
+    .await;
+    record(label, answered.outcome.label(), started);
+    let body = Bytes::from(answered.body);
+    let (cache, kept) = if answered.cacheable {
         keep(state, cache_key, generation, &body)
+    } else {
+        (CacheUse::Bypass, None)
     };
     Ok(Outcome {
         body,
         kept,
-        request_error,
-        has_errors,
+        request_error: answered.outcome == crate::graphql::Outcome::Refused,
+        has_errors: answered.outcome != crate::graphql::Outcome::Ok,
         cache,
     })
 }

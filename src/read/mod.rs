@@ -1,6 +1,15 @@
-//! The read side, apart from GraphQL: the read cache and the entities it
-//! hands out, and cursors. It depends on `model` and `store` only.
+//! The read side, apart from GraphQL, in reading order: the field table
+//! (`table.rs`: how every field is read), the read cache and the entities
+//! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
+//! and the root listings with their filters, search and the timeline
+//! (`listing.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
 pub mod cursor;
+mod error;
+pub mod listing;
+pub mod page;
 pub mod table;
+
+pub use error::ReadError;

@@ -11,18 +11,16 @@ use serde_json::{Map, Value as Json};
 
 use super::compile::{Field, Variable, ENTITY_TYPES};
 use super::{GiveUp, Plan, Reads, Run};
-use crate::graphql::connection::{
-    self, event_sort_key, listing_page, page_sorted, page_with, window_among, Limits, PageArgs, ParsedEventFilter,
-    Window,
-};
 use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
-use crate::graphql::query::{
-    actor_set, event_listing, funding_keyed, search_hits, timeline_ids, treaty_set, TimelineArgs,
-};
 use crate::graphql::table::{backward, Leaf, Obj, Shape, Ty};
 use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, Relation};
 use crate::read::cache::{Direct, Entity};
+use crate::read::listing::{
+    self, actor_set, event_listing, event_sort_key, funding_keyed, search_hits, timeline_ids, treaty_set, window_among,
+    TimelineArgs,
+};
+use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
 
@@ -42,8 +40,8 @@ impl Totals {
 }
 
 /// A page of keys and ids, borrowed.
-fn borrowed(page: &connection::Page) -> connection::Page<&Keyed> {
-    connection::Page {
+fn borrowed(page: &page::Page) -> page::Page<&Keyed> {
+    page::Page {
         items: page.items.iter().collect(),
         has_prev: page.has_prev,
         has_next: page.has_next,
@@ -202,12 +200,13 @@ impl Writer<'_> {
             }
             (Shape::HitNode, Obj::Hit(_, node)) => self.any_entity(field, node),
             (Shape::Timeline, Obj::Query) => {
-                let args = TimelineArgs {
-                    from: self.arg(field, "from")?,
-                    to: self.arg(field, "to")?,
-                    actor: self.arg(field, "actor")?,
-                    first: self.arg(field, "first")?,
-                };
+                let args = TimelineArgs::parse(
+                    self.arg::<Option<String>>(field, "from")?.as_deref(),
+                    self.arg::<Option<String>>(field, "to")?.as_deref(),
+                    self.arg::<Option<ID>>(field, "actor")?.as_ref().map(|a| a.as_str()),
+                    self.arg(field, "first")?,
+                )
+                .map_err(|_| GiveUp::Unsure)?;
                 let ids = timeline_ids(self.store, args).map_err(|_| GiveUp::Unsure)?;
                 let nodes = self.direct.entities(&ids)?;
                 self.list(sel, nodes.iter().flatten().filter(|n| Ty::EVENT.holds(n)))
@@ -280,7 +279,8 @@ impl Writer<'_> {
             .ok_or(GiveUp::Unsure)?;
         if kind == EntityKind::Funding {
             let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
-            let keyed = funding_keyed(self.store, filter.unwrap_or_default()).map_err(|_| GiveUp::Unsure)?;
+            let filter = filter.unwrap_or_default().parse().map_err(|_| GiveUp::Unsure)?;
+            let keyed = funding_keyed(self.store, &filter).map_err(|_| GiveUp::Unsure)?;
             let mut totals = Totals::count(keyed.len());
             if field.sel.iter().any(|f| matches!(f.shape, Shape::TotalAmount)) {
                 let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
@@ -294,14 +294,14 @@ impl Writer<'_> {
             return self.page(field, ty, borrowed(&page), totals);
         }
         let set = match kind {
-            EntityKind::Actor => actor_set(
-                self.store,
-                self.arg::<Option<ActorFilter>>(field, "filter")?.unwrap_or_default(),
-            ),
-            EntityKind::Treaty => treaty_set(
-                self.store,
-                self.arg::<Option<TreatyFilter>>(field, "filter")?.unwrap_or_default(),
-            ),
+            EntityKind::Actor => {
+                let filter = self.arg::<Option<ActorFilter>>(field, "filter")?.unwrap_or_default();
+                filter.parse().and_then(|f| actor_set(self.store, &f))
+            }
+            EntityKind::Treaty => {
+                let filter = self.arg::<Option<TreatyFilter>>(field, "filter")?.unwrap_or_default();
+                filter.parse().and_then(|f| treaty_set(self.store, &f))
+            }
             _ => Ok(None),
         }
         .map_err(|_| GiveUp::Unsure)?;
@@ -350,7 +350,7 @@ impl Writer<'_> {
     }
 
     /// Writes a page of a listing of `ty`, given its keys and ids.
-    fn page(&mut self, field: &Field, ty: Ty, keyed: connection::Page<&Keyed>, totals: Totals) -> Run {
+    fn page(&mut self, field: &Field, ty: Ty, keyed: page::Page<&Keyed>, totals: Totals) -> Run {
         let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
         let nodes = self.direct.entities(&ids)?;
         let loaded: Vec<(&[u8], Entity)> = keyed
@@ -393,9 +393,7 @@ impl Writer<'_> {
 
     fn window(&self, field: &Field) -> Run<Window> {
         if field.args.is_empty() {
-            return PageArgs::default()
-                .window_within(self.limits)
-                .map_err(|_| GiveUp::Unsure);
+            return PageArgs::default().window(self.limits).map_err(|_| GiveUp::Unsure);
         }
         PageArgs {
             first: self.arg(field, "first")?,
@@ -403,16 +401,14 @@ impl Writer<'_> {
             after: self.arg(field, "after")?,
             before: self.arg(field, "before")?,
         }
-        .window_within(self.limits)
+        .window(self.limits)
         .map_err(|_| GiveUp::Unsure)
     }
 
-    fn filter(&self, field: &Field) -> Run<Option<ParsedEventFilter>> {
+    fn filter(&self, field: &Field) -> Run<Option<listing::EventFilter>> {
         match self.arg::<Option<EventFilter>>(field, "filter")? {
             None => Ok(None),
-            Some(filter) => ParsedEventFilter::parse(Some(filter))
-                .map(Some)
-                .map_err(|_| GiveUp::Unsure),
+            Some(filter) => filter.parse().map(Some).map_err(|_| GiveUp::Unsure),
         }
     }
 

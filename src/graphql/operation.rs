@@ -1,0 +1,208 @@
+//! The one entry point a transport calls to run an operation: [`run`]. It
+//! decides the path (a compiled plan, or async-graphql behind the guard),
+//! learns plans from reads that ran without error, and serialises the
+//! answer. The transport keeps what is its own: parsing the request,
+//! persisted queries, authentication and the response cache.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response, ServerError, Variables};
+use serde_json::{Map, Value};
+use tracing::Instrument;
+
+use super::{answer_compiled, execute, learn_plan, loaders_for, AppSchema, Planned, WriteAccess};
+
+/// One operation, as a transport hands it over.
+#[derive(Debug, Default)]
+pub struct Operation {
+    pub query: String,
+    pub operation_name: Option<String>,
+    pub variables: Option<Map<String, Value>>,
+    pub extensions: Option<Map<String, Value>>,
+    /// The caller showed a valid write token.
+    pub write_access: bool,
+    /// The transport's request id, put on every error.
+    pub request_id: Option<String>,
+    /// The operation's label in metrics and traces.
+    pub label: String,
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    /// Answered without errors.
+    Ok,
+    /// It ran, and the answer carries errors (a field error, the time limit).
+    Error,
+    /// Refused before it ran (parse, validation, a limit): a request error,
+    /// whose answer has no `data` key.
+    Refused,
+}
+
+impl Outcome {
+    /// The label metrics use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// What running an operation produced.
+#[derive(Debug)]
+pub struct Answered {
+    /// The JSON answer.
+    pub body: Vec<u8>,
+    pub outcome: Outcome,
+    /// A read answered without errors: the same document, variables and
+    /// store generation give the same bytes, so a transport may keep them.
+    pub cacheable: bool,
+}
+
+/// Whether an operation of `query` (the one `operation_name` picks) is a
+/// mutation. A document that does not parse is not: running it reports why.
+pub fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
+    // A mutation needs the keyword; most documents skip the parse.
+    query.contains("mutation") && operation_type(query, operation_name) == Some(OperationType::Mutation)
+}
+
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    let op = match operation_name {
+        Some(name) => {
+            doc.operations
+                .iter()
+                .find(|(n, _)| n.map(|n| n.as_str()) == Some(name))?
+                .1
+        }
+        None => doc.operations.iter().next()?.1,
+    };
+    Some(op.node.ty)
+}
+
+/// Runs one operation: from its compiled plan when the document has one
+/// that covers this request, otherwise through async-graphql behind the
+/// guard (learning a plan when a read runs without error).
+pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
+    let write = is_mutation(&operation.query, operation.operation_name.as_deref());
+    if !write {
+        if let Some(answered) = run_planned(schema, &operation) {
+            return answered;
+        }
+    }
+    let Operation {
+        query,
+        operation_name,
+        variables,
+        extensions,
+        write_access,
+        request_id,
+        label,
+    } = operation;
+    let mut request = Request::new(query.clone());
+    if let Some(name) = &operation_name {
+        request = request.operation_name(name.clone());
+    }
+    if let Some(vars) = &variables {
+        request = request.variables(Variables::from_json(Value::Object(vars.clone())));
+    }
+    for (k, v) in extensions.into_iter().flatten() {
+        if let Ok(v) = async_graphql::Value::from_json(v) {
+            request.extensions.insert(k, v);
+        }
+    }
+    if write_access {
+        request = request.data(WriteAccess);
+    }
+    let request = request.data(loaders_for(schema));
+    let response = execute(schema, request, request_id.as_deref())
+        .instrument(tracing::info_span!("operation", operation = %label))
+        .await;
+    let outcome = if is_request_error(&response) {
+        Outcome::Refused
+    } else if response.errors.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    };
+    let Some(body) = serialise(&response, outcome) else {
+        return Answered {
+            body: UNSERIALISABLE.as_bytes().to_vec(),
+            outcome: Outcome::Error,
+            cacheable: false,
+        };
+    };
+    if outcome == Outcome::Ok && !write {
+        learn_plan(schema, &query, operation_name.as_deref(), variables.as_ref());
+    }
+    Answered {
+        body,
+        outcome,
+        cacheable: outcome == Outcome::Ok && !write,
+    }
+}
+
+/// The answer when a response cannot be written as JSON.
+const UNSERIALISABLE: &str =
+    r#"{"errors":[{"message":"could not serialise the response","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+
+/// The answer from the document's compiled plan, if it has one for this
+/// request.
+fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
+    let planned = answer_compiled(
+        schema,
+        &operation.query,
+        operation.operation_name.as_deref(),
+        operation.variables.as_ref(),
+    )?;
+    Some(match planned {
+        Planned::Answer(body) => {
+            metrics::counter!("diplograph_compiled_answers_total", "operation" => operation.label.clone()).increment(1);
+            Answered {
+                body,
+                outcome: Outcome::Ok,
+                cacheable: true,
+            }
+        }
+        Planned::TimedOut(body) => Answered {
+            body,
+            outcome: Outcome::Error,
+            cacheable: false,
+        },
+    })
+}
+
+/// A response whose errors all came before execution (parse or validation)
+/// has no `data`; the spec calls that a request error.
+fn is_request_error(response: &Response) -> bool {
+    // A timeout stops an operation that did start: not a request error.
+    let started = |e: &ServerError| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == async_graphql::Value::from("TIMEOUT"))
+    };
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty() && !started(e))
+}
+
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [ServerError],
+}
+
+/// The response as JSON, fields in the order async-graphql resolved them (the
+/// selection's). A request error has no `data` key at all.
+fn serialise(response: &Response, outcome: Outcome) -> Option<Vec<u8>> {
+    let body = if outcome == Outcome::Refused {
+        serde_json::to_vec(&ErrorsOnly {
+            errors: &response.errors,
+        })
+    } else {
+        serde_json::to_vec(response)
+    };
+    body.map_err(|e| tracing::error!(error = %e, "could not serialise a response"))
+        .ok()
+}

@@ -1,0 +1,345 @@
+//! The root listings and what narrows them: filters, search and the
+//! timeline. Filters arrive parsed (ids and dates checked, naming the
+//! argument at fault); each listing reads the store's ordered indexes and
+//! hands back listing keys and ids, for paging.
+
+use std::collections::HashSet;
+
+use super::cache::Entity;
+use super::page::{page_sorted, page_with, window_bounds, Page, Window};
+use super::ReadError;
+use crate::model::{self, ActorKind, EntityKind, EventKind, Id, PartialDate, Relation, TreatyKind};
+use crate::store::{self, Direction, Keyed, PeriodScan, Store};
+
+/// Most hits `search` returns.
+pub const MAX_SEARCH_HITS: i32 = 100;
+/// Most events `timeline` returns.
+pub const MAX_TIMELINE: i32 = 1000;
+
+/// Parses an id argument of the given kind (a full id or a bare slug).
+pub fn id_arg(name: &str, kind: EntityKind, value: &str) -> Result<Id, ReadError> {
+    Id::parse_as(kind, value).map_err(|e| ReadError::argument(name, e))
+}
+
+/// Parses an optional date argument: `2008`, `2008-08` or `2008-08-26`.
+pub fn date_arg(name: &str, value: Option<&str>) -> Result<Option<PartialDate>, ReadError> {
+    value
+        .map(|v| PartialDate::parse(v).map_err(|e| ReadError::argument(name, e)))
+        .transpose()
+}
+
+/// Keeps in `set` only what is also in `other` (or takes `other` if `set` is unconstrained).
+pub fn narrow(set: &mut Option<HashSet<Id>>, other: impl IntoIterator<Item = Id>) {
+    let other: HashSet<Id> = other.into_iter().collect();
+    *set = Some(match set.take() {
+        None => other,
+        Some(current) => current.intersection(&other).cloned().collect(),
+    });
+}
+
+/// The chronological listing key of an event held in memory.
+pub fn event_sort_key(event: &model::Event) -> Vec<u8> {
+    store::event_list_key(event.date.as_ref(), &event.id)
+}
+
+/// The entities holding `relation` to `to`.
+fn related_ids(store: &Store, relation: Relation, to: &Id) -> Result<Vec<Id>, ReadError> {
+    let mut map = store.related(relation, Direction::Backward, std::slice::from_ref(to))?;
+    Ok(map
+        .remove(to)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Narrows a list of actors. All given conditions must hold.
+#[derive(Clone, Default)]
+pub struct ActorFilter {
+    /// Words the name or an alias contains (a word may be the start of a longer one).
+    pub name: Option<String>,
+    pub kind: Option<ActorKind>,
+}
+
+/// Narrows a list of events, its arguments parsed. All given conditions must hold.
+#[derive(Clone, Default)]
+pub struct EventFilter {
+    /// The event's period overlaps this date or later.
+    pub from: Option<PartialDate>,
+    /// The event's period overlaps this date or earlier.
+    pub to: Option<PartialDate>,
+    pub kind: Option<EventKind>,
+    /// An actor that took part.
+    pub actor: Option<Id>,
+    /// Where it happened.
+    pub place: Option<Id>,
+}
+
+/// Narrows a list of treaties. All given conditions must hold.
+#[derive(Clone, Default)]
+pub struct TreatyFilter {
+    /// An actor party to it.
+    pub party: Option<Id>,
+    pub kind: Option<TreatyKind>,
+    pub signed_from: Option<PartialDate>,
+    pub signed_to: Option<PartialDate>,
+}
+
+/// Narrows a list of funding allocations. All given conditions must hold.
+#[derive(Clone, Default)]
+pub struct FundingFilter {
+    pub donor: Option<Id>,
+    pub recipient: Option<Id>,
+    pub from: Option<PartialDate>,
+    pub to: Option<PartialDate>,
+}
+
+impl EventFilter {
+    /// Whether an event held in memory passes the filter.
+    pub fn matches(&self, e: &model::Event) -> bool {
+        let dated_ok = self.from.is_none() && self.to.is_none()
+            || e.date.is_some_and(|d| d.overlaps(self.from.as_ref(), self.to.as_ref()));
+        dated_ok
+            && self.kind.is_none_or(|k| e.kind == k)
+            && self
+                .actor
+                .as_ref()
+                .is_none_or(|a| e.participants.iter().any(|p| &p.actor == a))
+            && self.place.as_ref().is_none_or(|p| e.place.as_ref() == Some(p))
+    }
+}
+
+/// A page of the events matching `filter`, in listing order, and how many
+/// match in all (0 unless `count` is set: counting reads every match).
+pub fn event_listing(
+    store: &Store,
+    filter: &EventFilter,
+    window: &Window,
+    count: bool,
+) -> Result<(Page, usize), ReadError> {
+    let scan = PeriodScan {
+        from: filter.from.as_ref(),
+        to: filter.to.as_ref(),
+        subkind: filter.kind.map(|k| k.as_str()),
+        ..PeriodScan::default()
+    };
+    if filter.actor.is_none() && filter.place.is_none() {
+        // Period and kind are ranges of ordered indexes: read just the page.
+        let page = page_with(window, |after, before, limit, from_end| {
+            let scan = PeriodScan {
+                after,
+                before,
+                from_end,
+                ..scan
+            };
+            store.page_period(EntityKind::Event, &scan, limit)
+        })?;
+        let total_count = match (count, scan.is_everything()) {
+            (false, _) => 0,
+            (true, true) => store.count(EntityKind::Event)? as usize,
+            (true, false) => store.count_period(EntityKind::Event, &scan)?,
+        };
+        return Ok((page, total_count));
+    }
+    // An actor's or a place's events are few: take them, then keep those
+    // in the period and of the kind.
+    let mut set: Option<HashSet<Id>> = None;
+    if let Some(actor) = &filter.actor {
+        narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
+    }
+    if let Some(place) = &filter.place {
+        narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
+    }
+    let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
+    let mut keyed = store.list_keys(&ids)?;
+    keyed.retain(|(key, _)| scan.admits(key));
+    if let Some(kind) = scan.subkind {
+        let mut kept = Vec::with_capacity(keyed.len());
+        for (key, id) in keyed {
+            if store.event_is_of_kind(kind, &key)? {
+                kept.push((key, id));
+            }
+        }
+        keyed = kept;
+    }
+    let total_count = keyed.len();
+    Ok((page_sorted(keyed, window), total_count))
+}
+
+/// The page `window` selects among `events` (sorted, with their listing
+/// keys) that pass `filter`, and how many pass in all.
+pub fn window_among<'e>(
+    events: &'e [(Vec<u8>, Entity)],
+    filter: Option<&EventFilter>,
+    window: &Window,
+) -> (Page<(&'e [u8], &'e Entity)>, usize) {
+    let pairs = |items: &'e [(Vec<u8>, Entity)]| items.iter().map(|(key, node)| (key.as_slice(), node));
+    let Some(filter) = filter else {
+        // Unfiltered, the page is a slice of the list: no copy of the rest.
+        let (start, end) = window_bounds(events, |(k, _)| k.as_slice(), window);
+        let page = Page {
+            items: pairs(&events[start..end]).collect(),
+            has_prev: start > 0,
+            has_next: end < events.len(),
+        };
+        return (page, events.len());
+    };
+    let all: Vec<(&[u8], &Entity)> = pairs(events)
+        .filter(|(_, node)| matches!(node, Entity::Event(e) if filter.matches(e)))
+        .collect();
+    let (start, end) = window_bounds(&all, |(k, _)| k, window);
+    let page = Page {
+        items: all[start..end].to_vec(),
+        has_prev: start > 0,
+        has_next: end < all.len(),
+    };
+    (page, all.len())
+}
+
+/// The ids and scores of the best `first` matches of a search.
+pub fn search_hits(store: &Store, query: &str, first: Option<i32>) -> Result<Vec<(Id, f64)>, ReadError> {
+    let first = first.unwrap_or(10);
+    if !(0..=MAX_SEARCH_HITS).contains(&first) {
+        return Err(ReadError::argument(
+            "first",
+            format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
+        ));
+    }
+    if query.len() > 200 {
+        return Err(ReadError::argument(
+            "query",
+            format!("at most 200 characters, got {}", query.len()),
+        ));
+    }
+    Ok(store.search_top(query, 1, first as usize)?)
+}
+
+/// The arguments of `timeline`, parsed.
+pub struct TimelineArgs {
+    pub from: Option<PartialDate>,
+    pub to: Option<PartialDate>,
+    pub actor: Option<Id>,
+    pub first: Option<i32>,
+}
+
+impl TimelineArgs {
+    /// The arguments as the client sent them, checked.
+    pub fn parse(
+        from: Option<&str>,
+        to: Option<&str>,
+        actor: Option<&str>,
+        first: Option<i32>,
+    ) -> Result<TimelineArgs, ReadError> {
+        Ok(TimelineArgs {
+            from: date_arg("from", from)?,
+            to: date_arg("to", to)?,
+            actor: actor.map(|a| id_arg("actor", EntityKind::Actor, a)).transpose()?,
+            first,
+        })
+    }
+}
+
+/// The ids of the events `timeline` answers with, in order.
+pub fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>, ReadError> {
+    let first = args.first.unwrap_or(200);
+    if !(0..=MAX_TIMELINE).contains(&first) {
+        return Err(ReadError::argument(
+            "first",
+            format!("must be between 0 and {MAX_TIMELINE}, got {first}"),
+        ));
+    }
+    let scan = PeriodScan {
+        from: args.from.as_ref(),
+        to: args.to.as_ref(),
+        dated: true,
+        ..PeriodScan::default()
+    };
+    let mut keyed = match &args.actor {
+        None => store.page_period(EntityKind::Event, &scan, first as usize)?,
+        Some(actor) => {
+            let theirs = related_ids(store, Relation::EventParticipant, actor)?;
+            let mut keyed = store.list_keys(&theirs)?;
+            keyed.retain(|(key, _)| scan.admits(key));
+            keyed
+        }
+    };
+    keyed.truncate(first as usize);
+    Ok(keyed.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The actors `filter` leaves, or `None` when it leaves them all.
+pub fn actor_set(store: &Store, filter: &ActorFilter) -> Result<Option<HashSet<Id>>, ReadError> {
+    let mut set: Option<HashSet<Id>> = None;
+    if let Some(name) = &filter.name {
+        if name.trim().is_empty() {
+            return Err(ReadError::argument("filter.name", "must not be empty"));
+        }
+        let hits = store.search(name, 3)?;
+        narrow(
+            &mut set,
+            hits.into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| id.kind() == EntityKind::Actor),
+        );
+    }
+    if let Some(kind) = filter.kind {
+        narrow(&mut set, store.ids_of_subkind(EntityKind::Actor, kind.as_str())?);
+    }
+    Ok(set)
+}
+
+/// Narrows `set` to the `kind` entities whose period overlaps `from`..`to`,
+/// when either is given.
+fn narrow_to_period(
+    set: &mut Option<HashSet<Id>>,
+    store: &Store,
+    kind: EntityKind,
+    from: Option<&PartialDate>,
+    to: Option<&PartialDate>,
+) -> Result<(), ReadError> {
+    if from.is_some() || to.is_some() {
+        narrow(set, store.ids_in_period(kind, from, to)?);
+    }
+    Ok(())
+}
+
+/// The treaties `filter` leaves, or `None` when it leaves them all.
+pub fn treaty_set(store: &Store, filter: &TreatyFilter) -> Result<Option<HashSet<Id>>, ReadError> {
+    let mut set: Option<HashSet<Id>> = None;
+    narrow_to_period(
+        &mut set,
+        store,
+        EntityKind::Treaty,
+        filter.signed_from.as_ref(),
+        filter.signed_to.as_ref(),
+    )?;
+    if let Some(kind) = filter.kind {
+        narrow(&mut set, store.ids_of_subkind(EntityKind::Treaty, kind.as_str())?);
+    }
+    if let Some(party) = &filter.party {
+        narrow(&mut set, related_ids(store, Relation::TreatyParty, party)?);
+    }
+    Ok(set)
+}
+
+/// The funding allocations `filter` leaves, in listing order.
+pub fn funding_keyed(store: &Store, filter: &FundingFilter) -> Result<Vec<Keyed>, ReadError> {
+    let mut set: Option<HashSet<Id>> = None;
+    narrow_to_period(
+        &mut set,
+        store,
+        EntityKind::Funding,
+        filter.from.as_ref(),
+        filter.to.as_ref(),
+    )?;
+    if let Some(donor) = &filter.donor {
+        narrow(&mut set, related_ids(store, Relation::FundingDonor, donor)?);
+    }
+    if let Some(recipient) = &filter.recipient {
+        narrow(&mut set, related_ids(store, Relation::FundingRecipient, recipient)?);
+    }
+    Ok(match set {
+        Some(set) => store.list_keys(&set.into_iter().collect::<Vec<_>>())?,
+        None => store.list(EntityKind::Funding, None, None, usize::MAX, false)?,
+    })
+}
