@@ -467,7 +467,7 @@ pub struct CreateEventInput {
     pub kind: EventKind,
     /// When it happened: `2008`, `2009-03`, `2008-08-26` or `2008-08-07/2008-08-08`. Leave out if unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<model::PartialDate>,
     /// Where it happened (a full place id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub place: Option<ID>,
