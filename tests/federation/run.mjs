@@ -86,7 +86,14 @@ async function startDiplograph(seed) {
   child.stderr.on("data", (chunk) => {
     log = (log + chunk).slice(-20_000);
   });
-  stops.push(() => child.kill("SIGTERM"));
+  stops.push(async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  });
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`diplograph exited (${child.exitCode}):\n${log}`);
     try {
