@@ -265,3 +265,21 @@ async fn create_event_takes_its_date_as_a_partial_date() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_plan_answers_entities_batches_with_the_bytes_async_graphql_gives() {
+    let store = crate::helpers::seeded();
+    let all = representations(200);
+    let each: Vec<Value> = [
+        all.clone(),
+        all.iter().rev().cloned().collect(),
+        all[..7].to_vec(),
+        vec![all[3].clone(), all[3].clone(), all[150].clone()],
+        vec![json!({ "__typename": "Place", "id": "tskhinval" })],
+        Vec::new(),
+    ]
+    .into_iter()
+    .map(|reps| json!({ "representations": reps }))
+    .collect();
+    crate::plans::same_answers(&store, ENTITIES, &each).await;
+}
