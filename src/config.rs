@@ -60,8 +60,14 @@ pub enum Command {
         #[arg(long, requires = "check")]
         article: Option<PathBuf>,
     },
-    /// Print the GraphQL schema (SDL) the server serves.
-    Schema,
+    /// Print the GraphQL schema (SDL) the server serves, as in `schema.graphql`.
+    Schema {
+        /// Print the Apollo Federation v2 subgraph SDL instead (what
+        /// `Query._service { sdl }` answers a gateway): `@key(fields: "id")`
+        /// on every entity type, `@shareable` value types, the `@link` to federation v2.
+        #[arg(long)]
+        federation: bool,
+    },
     /// Check the store: acknowledged writes lost, damaged records (by id),
     /// indexes that disagree with entities. Exits non-zero on any problem.
     Verify {
@@ -569,4 +575,63 @@ pub fn apply_config_file(args: &[String]) -> Result<Option<ConfigFile>, anyhow::
         }
     }
     Ok(Some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The boolean flags of a command: `SetTrue` switches, and settings
+    /// whose default is `true` or `false`.
+    fn boolean_flags(command: &clap::Command) -> Vec<String> {
+        command
+            .get_arguments()
+            .filter(|arg| {
+                let defaults: Vec<_> = arg.get_default_values().iter().map(|v| v.to_os_string()).collect();
+                matches!(arg.get_action(), ArgAction::SetTrue)
+                    || (matches!(arg.get_action(), ArgAction::Set) && (defaults == ["true"] || defaults == ["false"]))
+            })
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn every_boolean_flag_works_bare_and_takes_false_where_it_takes_a_value() {
+        let cli = Cli::command();
+        let mut checked = 0;
+        let commands = std::iter::once((None, &cli)).chain(cli.get_subcommands().map(|c| (Some(c.get_name()), c)));
+        for (name, command) in commands {
+            for flag in boolean_flags(command) {
+                let mut args: Vec<String> = vec!["diplograph".into()];
+                args.extend(name.map(str::to_owned));
+                args.push(format!("--{flag}"));
+                let id = command
+                    .get_arguments()
+                    .find(|a| a.get_long() == Some(&flag))
+                    .map(|a| a.get_id().to_string())
+                    .unwrap_or_default();
+                let matches = Cli::command().try_get_matches_from(&args);
+                let matches = matches.unwrap_or_else(|e| panic!("{args:?} should parse: {e}"));
+                let sub = name.map_or(&matches, |n| matches.subcommand_matches(n).expect("the subcommand"));
+                assert_eq!(sub.get_one::<bool>(&id), Some(&true), "{args:?} means --{flag} true");
+                if matches!(
+                    command
+                        .get_arguments()
+                        .find(|a| a.get_id() == id.as_str())
+                        .map(|a| a.get_action()),
+                    Some(ArgAction::Set)
+                ) {
+                    args.push("false".into());
+                    let matches = Cli::command()
+                        .try_get_matches_from(&args)
+                        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                    let sub = name.map_or(&matches, |n| matches.subcommand_matches(n).expect("the subcommand"));
+                    assert_eq!(sub.get_one::<bool>(&id), Some(&false), "{args:?}");
+                }
+                checked += 1;
+            }
+        }
+        // `serve` and the bare command each have ten; `seed` has two; `schema` one.
+        assert!(checked >= 20, "checked {checked} boolean flags");
+    }
 }

@@ -51,8 +51,12 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Export { store, dir } => diplograph::startup::export(&store, &dir),
         Command::Verify { store } => diplograph::startup::verify(&store),
-        Command::Schema => {
+        Command::Schema { federation: false } => {
             print!("{}", diplograph::graphql::sdl());
+            Ok(())
+        }
+        Command::Schema { federation: true } => {
+            print!("{}", diplograph::graphql::subgraph_sdl());
             Ok(())
         }
     }

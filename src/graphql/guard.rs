@@ -265,7 +265,8 @@ impl<'a> Survey<'a> {
                         self.aliases += 1;
                     }
                     self.max_directives = self.max_directives.max(f.directives.len());
-                    if matches!(f.name.node.as_str(), "__schema" | "__type") {
+                    // `_service` hands a federation gateway the whole SDL.
+                    if matches!(f.name.node.as_str(), "__schema" | "__type" | "_service") {
                         self.introspection = true;
                     }
                     if f.name.node == "__typename" {
@@ -398,7 +399,7 @@ fn check_document(doc: &ExecutableDocument, limits: &QueryLimits) -> Result<(), 
     if survey.introspection && !limits.introspection {
         return Err(refusal(
             "INTROSPECTION_DISABLED",
-            "introspection (__schema, __type) is disabled on this server",
+            "introspection (__schema, __type, and _service, the federation SDL) is disabled on this server",
         ));
     }
     Ok(())

@@ -3,8 +3,10 @@
 
 mod connection;
 mod errors;
+mod federation;
 mod filters;
 mod guard;
+mod introspection;
 mod loaders;
 mod memo;
 mod mutation;
@@ -24,6 +26,7 @@ pub use crate::read::cache::ReadCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use guard::{tokens, QueryLimits, Token, TokenKind};
+pub use introspection::SCHEMA_DESCRIPTION;
 pub use loaders::Loaders;
 pub use mutation::{MutationRoot, WriteAccess};
 pub use operation::{is_mutation, run, Answered, Operation, Outcome};
@@ -73,12 +76,21 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
 /// a limit, stopped at the time limit, every error given a code. Attach the
 /// request's loaders ([`loaders_for`]) first.
 pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&str>) -> Response {
-    let mut request = request.data(memo::SubtreeMemo::default());
+    let mut request = request
+        .data(memo::SubtreeMemo::default())
+        .data(federation::Prefetched::default());
     let Some(guard) = schema.data::<Arc<guard::Guard>>().cloned() else {
         return schema.execute(request).await;
     };
+    // Kept when the operation asks for `__schema`, to put our description in.
+    let mut introspects = None;
     match guard.check(&request.query) {
-        Ok(doc) => request.set_parsed_query(doc),
+        Ok(doc) => {
+            if request.query.contains("__schema") {
+                introspects = Some((doc.clone(), request.operation_name.clone()));
+            }
+            request.set_parsed_query(doc)
+        }
         Err(refusal) => return guard.refused(refusal, request_id),
     }
     // Reads never wait, so an operation may run to its end in one poll,
@@ -91,6 +103,9 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
         Ok(response) => response,
         Err(_) => Response::from_errors(vec![guard.timed_out()]),
     };
+    if let Some((doc, operation)) = introspects {
+        introspection::describe(&doc, operation.as_deref(), &mut response);
+    }
     guard.finish(&mut response, request_id);
     response
 }
@@ -266,11 +281,35 @@ pub fn store_counters(schema: &AppSchema) -> StoreCounters {
     )
 }
 
-/// The SDL clients and codegen read; `schema.graphql` holds a copy.
+/// The SDL clients and codegen read (the public schema, without the
+/// federation fields a gateway uses); `schema.graphql` holds a copy, and
+/// `GET /graphql/schema.graphql` serves it.
 pub fn sdl() -> String {
+    federation::public(&served_sdl())
+}
+
+/// The public SDL for `GET /graphql/schema.graphql`, printed once; `None`
+/// when introspection is off, since the SDL tells as much as introspection.
+pub fn public_sdl(schema: &AppSchema) -> Option<&'static str> {
+    static SDL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let guard = schema.data::<Arc<guard::Guard>>()?;
+    guard.limits.introspection.then(|| SDL.get_or_init(sdl).as_str())
+}
+
+/// async-graphql's SDL of the schema served, federation fields included.
+fn served_sdl() -> String {
     described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .finish()
-        .sdl()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
+}
+
+/// The Apollo Federation v2 subgraph SDL (`diplograph schema --federation`):
+/// what `Query._service { sdl }` answers a gateway, with `@key(fields: "id")`
+/// on every entity type.
+pub fn subgraph_sdl() -> String {
+    described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
+        .finish()
+        .sdl_with_options(federation::subgraph_options())
 }
 
 /// Descriptions for the generic Relay types, which cannot carry doc comments.

@@ -7,6 +7,7 @@ use super::connection::{
     PageArgs, PlaceConnection, Totals, TreatyConnection,
 };
 use super::errors::{bad_input, internal, read_error};
+use super::federation;
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::{BigInt, Money};
 use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
@@ -318,5 +319,41 @@ impl QueryRoot {
         .map_err(read_error)?;
         let ids = timeline_ids(store(ctx)?, args).map_err(read_error)?;
         load_all(ctx, ids).await
+    }
+
+    /// Federation: an actor a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn actor_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Actor>> {
+        federation::entity(ctx, EntityKind::Actor, &id).await
+    }
+
+    /// Federation: an event a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn event_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Event>> {
+        federation::entity(ctx, EntityKind::Event, &id).await
+    }
+
+    /// Federation: a treaty a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn treaty_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Treaty>> {
+        federation::entity(ctx, EntityKind::Treaty, &id).await
+    }
+
+    /// Federation: a funding allocation a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn funding_allocation_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<FundingAllocation>> {
+        federation::entity(ctx, EntityKind::Funding, &id).await
+    }
+
+    /// Federation: a place a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn place_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Place>> {
+        federation::entity(ctx, EntityKind::Place, &id).await
+    }
+
+    /// Federation: a source a gateway refers to by its key, `id`.
+    #[graphql(entity)]
+    async fn source_entity(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Source>> {
+        federation::entity(ctx, EntityKind::Source, &id).await
     }
 }

@@ -6,13 +6,18 @@ use crate::model::{PartialDate, Precision};
 
 /// A date as precise as the source gives it: `2008` (a year), `2009-03`
 /// (a month), `2008-08-26` (a day) or `2008-08-07/2008-08-08` (a range).
-/// Filters treat a date as the whole period it names.
-#[Scalar(name = "PartialDate")]
+/// Filters treat a date as the whole period it names. The forms are those of
+/// EDTF level 0 (ISO 8601-1 dates and intervals); see `docs/scalars.md`.
+#[Scalar(name = "PartialDate", specified_by_url = "https://www.loc.gov/standards/datetime/")]
 impl ScalarType for PartialDate {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => PartialDate::parse(s).map_err(|e| InputValueError::custom(e.to_string())),
-            _ => Err(InputValueError::expected_type(value)),
+            // Bad input, not a server fault: the code says so, since an
+            // input object's field is parsed as the resolver starts, past
+            // the checks that give codes to errors before execution.
+            Value::String(s) => PartialDate::parse(s)
+                .map_err(|e| InputValueError::custom(e.to_string()).with_extension("code", super::BAD_USER_INPUT)),
+            _ => Err(InputValueError::expected_type(value).with_extension("code", super::BAD_USER_INPUT)),
         }
     }
 
@@ -44,8 +49,10 @@ impl BigInt {
 }
 
 /// A whole number of any size, sent as a decimal string (`"2800000000"`) so
-/// that JavaScript clients keep it exact. Accepts a string or an Int as input.
-#[Scalar(name = "BigInt")]
+/// that JavaScript clients keep it exact (`BigInt("2800000000")` reads it, as
+/// ECMAScript's StringToBigInt specifies). Accepts a string or an Int as
+/// input; see `docs/scalars.md`.
+#[Scalar(name = "BigInt", specified_by_url = "https://tc39.es/ecma262/#sec-stringtobigint")]
 impl ScalarType for BigInt {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
@@ -68,7 +75,9 @@ impl ScalarType for BigInt {
 }
 
 /// The period a partial date covers, for clients that need exact bounds.
+/// Shareable: other subgraphs of a federated graph may serve the same type.
 #[derive(SimpleObject, Clone)]
+#[graphql(shareable)]
 pub struct Period {
     /// How precisely the date is known.
     pub precision: Precision,
@@ -88,8 +97,10 @@ impl From<&PartialDate> for Period {
     }
 }
 
-/// An exact amount of money.
+/// An exact amount of money. Shareable: other subgraphs of a federated
+/// graph may serve the same type.
 #[derive(SimpleObject, Clone)]
+#[graphql(shareable)]
 pub struct Money {
     /// The amount in whole units of the currency (roubles, not kopecks), exact.
     pub amount: BigInt,

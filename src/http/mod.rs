@@ -2,7 +2,8 @@
 //! GraphQL-over-HTTP, not entity types.
 //!
 //! Routes: `POST /graphql`, `GET /graphql` (queries only), the GraphiQL IDE at
-//! `/` and at `/graphql` for browsers asking for HTML, `GET /health`,
+//! `/` and at `/graphql` for browsers asking for HTML, the public SDL at
+//! `GET /graphql/schema.graphql`, `GET /health`,
 //! `GET /ready`, `GET /metrics`, and the IDE's assets under
 //! `/playground-assets/` when they are served locally.
 
@@ -123,6 +124,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .route("/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics_page))
             .route("/", web::get().to(playground::page))
+            .route("/graphql/schema.graphql", web::get().to(schema_sdl))
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(graphql::post))
@@ -138,6 +140,15 @@ async fn get_or_upgrade(req: actix_web::HttpRequest, body: web::Payload, state: 
         ws::upgrade(req, body, state).await
     } else {
         graphql::get(req, state).await
+    }
+}
+
+/// `GET /graphql/schema.graphql`: the public schema, as in `schema.graphql`
+/// (404 when introspection is off).
+async fn schema_sdl(state: web::Data<AppState>) -> HttpResponse {
+    match crate::graphql::public_sdl(&state.schema) {
+        Some(sdl) => HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(sdl),
+        None => HttpResponse::NotFound().finish(),
     }
 }
 

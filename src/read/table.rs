@@ -251,6 +251,9 @@ pub enum Shape {
     TotalAmount,
     /// `Query.nodes(ids:)`.
     NodesById,
+    /// `Query._entities(representations:)`: the entities a federation
+    /// gateway refers to, in the order asked.
+    Entities,
     Nodes(Ty),
     Edges(Ty),
     EdgeNode(Ty),
@@ -286,7 +289,7 @@ impl Shape {
             Shape::Amount => Ty::Money,
             Shape::Timeline => Ty::EVENT,
             Shape::Search => Ty::SearchHit,
-            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById => Ty::Node,
+            Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById | Shape::Entities => Ty::Node,
             Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
             _ => return None,
@@ -388,6 +391,7 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Query, "places") => Shape::Listing(EntityKind::Place, Ty::PlaceConnection),
         (Ty::Query, "fundingAllocations") => Shape::Listing(EntityKind::Funding, Ty::FundingAllocationConnection),
         (Ty::Query, "nodes") => Shape::NodesById,
+        (Ty::Query, "_entities") => Shape::Entities,
         (Ty::FundingAllocationConnection, "totalAmount") => Shape::TotalAmount,
         (Ty::Query, "node") => Shape::NodeLookup,
         (Ty::Query, "search") => Shape::Search,

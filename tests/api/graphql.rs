@@ -144,6 +144,18 @@ async fn every_root_field_of_query_returns_real_data() {
             "/timeline",
             json!([{ "id": "event/medoyev-appointment" }, { "id": "event/medoyev-credentials" }]),
         ),
+        (
+            "_entities",
+            r#"{ _entities(representations: [{ __typename: "Actor", id: "actor/russia" }]) { ... on Actor { name } } }"#,
+            "/_entities",
+            json!([{ "name": "Russia" }]),
+        ),
+        (
+            "_service",
+            r#"{ _service { sdl } }"#,
+            "/_service/sdl",
+            json!(diplograph::graphql::subgraph_sdl()),
+        ),
     ];
     let app = spawn_app().await;
 
@@ -1151,6 +1163,8 @@ async fn an_unknown_field_is_an_error_that_names_the_field() {
 #[tokio::test]
 async fn every_type_field_argument_and_enum_value_has_a_description() {
     const BUILT_IN: &[&str] = &["String", "Int", "Float", "Boolean", "ID"];
+    const FEDERATION_TYPES: &[&str] = &["_Any", "_Entity", "_Service"];
+    const FEDERATION_FIELDS: &[&str] = &["_service", "_entities"];
     let app = spawn_app().await;
 
     let data = app
@@ -1168,7 +1182,9 @@ async fn every_type_field_argument_and_enum_value_has_a_description() {
     let mut missing = Vec::new();
     for ty in data["__schema"]["types"].as_array().unwrap() {
         let name = ty["name"].as_str().unwrap();
-        if name.starts_with("__") || BUILT_IN.contains(&name) {
+        // async-graphql builds the federation types without descriptions;
+        // they are for gateways, and the public schema leaves them out.
+        if name.starts_with("__") || BUILT_IN.contains(&name) || FEDERATION_TYPES.contains(&name) {
             continue;
         }
         if !described(ty) {
@@ -1176,6 +1192,9 @@ async fn every_type_field_argument_and_enum_value_has_a_description() {
         }
         for field in ty["fields"].as_array().into_iter().flatten() {
             let field_name = field["name"].as_str().unwrap();
+            if name == "Query" && FEDERATION_FIELDS.contains(&field_name) {
+                continue;
+            }
             if !described(field) {
                 missing.push(format!("field {name}.{field_name}"));
             }

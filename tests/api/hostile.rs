@@ -959,6 +959,7 @@ async fn with_introspection_off_every_way_of_asking_for_the_schema_gets_introspe
             "__type in a named fragment",
             r#"{ ...F } fragment F on Query { __type(name: "Actor") { name } }"#,
         ),
+        ("the federation SDL", "{ _service { sdl } }"),
     ];
 
     for (description, query) in attempts {

@@ -5,6 +5,7 @@ mod clients;
 mod compression;
 mod cors_and_apq;
 mod durability;
+mod federation;
 mod field_table;
 mod first_hour;
 mod full_disk;

@@ -211,8 +211,16 @@ const COMMANDS: &[(&str, Covered)] = &[
         Covered::Here("the_other_commands_run_as_written"),
     ),
     (
+        "cargo run --release -- schema --federation",
+        Covered::Here("the_other_commands_run_as_written"),
+    ),
+    (
         "cargo run --release -- --version",
         Covered::Here("the_other_commands_run_as_written"),
+    ),
+    (
+        "docker compose --profile federation up --build",
+        Covered::Ci("node tests/federation/run.mjs"),
     ),
     ("docker compose up --build", Covered::Ci("bash .ci/docker-context")),
     (
@@ -463,6 +471,13 @@ fn the_other_commands_run_as_written() {
         if command.ends_with(" schema") {
             let file = std::fs::read_to_string(root().join("schema.graphql")).unwrap();
             assert_eq!(stdout, file, "`{command}` prints schema.graphql");
+        }
+        if command.ends_with(" schema --federation") {
+            assert_eq!(
+                stdout,
+                diplograph::graphql::subgraph_sdl(),
+                "`{command}` prints the subgraph SDL"
+            );
         }
     }
     assert!(

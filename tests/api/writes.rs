@@ -741,6 +741,18 @@ struct BadWrite {
     argument: Option<&'static str>,
 }
 
+impl BadWrite {
+    /// `CreateEventInput.date` and `UpdateEventInput.date` are `PartialDate`s: async-graphql refuses a
+    /// bad one as it parses the input, before the seed-format check that
+    /// names fields, so the error names the scalar and the input type in its
+    /// message (`Failed to parse "PartialDate": … (occurred while parsing
+    /// "CreateEventInput")`) rather than in `extensions.argument`; the
+    /// message still names the bad value and why.
+    fn of_a_partial_date(self) -> BadWrite {
+        BadWrite { argument: None, ..self }
+    }
+}
+
 fn bad_writes() -> Vec<BadWrite> {
     let event = json!({ "title": "A test event", "kind": "MEETING" });
     let actor = json!({ "name": "A test actor", "kind": "GROUP" });
@@ -783,13 +795,15 @@ fn bad_writes() -> Vec<BadWrite> {
             CREATE_EVENT,
             json!({ "input": with(&event, json!({ "date": "2010-02-30" })) }),
             "input.date",
-        ),
+        )
+        .of_a_partial_date(),
         bad(
             "a date in words",
             CREATE_EVENT,
             json!({ "input": with(&event, json!({ "date": "March 2010" })) }),
             "input.date",
-        ),
+        )
+        .of_a_partial_date(),
         bad(
             "a negative amount",
             CREATE_FUNDING,
@@ -867,7 +881,8 @@ fn bad_writes() -> Vec<BadWrite> {
             UPDATE_EVENT,
             json!({ "id": "event/war-2008", "input": { "date": "2009-13" } }),
             "input.date",
-        ),
+        )
+        .of_a_partial_date(),
         bad(
             "an update that empties a name",
             UPDATE_ACTOR,

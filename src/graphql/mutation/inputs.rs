@@ -5,7 +5,7 @@ use async_graphql::{InputObject, ID};
 use serde::Serialize;
 
 use crate::graphql::scalars::BigInt;
-use crate::model::{ActorKind, EventKind, PlaceKind, Role, TreatyKind};
+use crate::model::{ActorKind, EventKind, PartialDate, PlaceKind, Role, TreatyKind};
 
 /// A post held by a person, as input.
 #[derive(InputObject, Serialize, Clone)]
@@ -119,7 +119,7 @@ pub struct CreateEventInput {
     pub kind: EventKind,
     /// When it happened: `2008`, `2009-03`, `2008-08-26` or `2008-08-07/2008-08-08`. Leave out if unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<PartialDate>,
     /// Where it happened (a full place id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub place: Option<ID>,
@@ -163,7 +163,7 @@ pub struct UpdateEventInput {
     pub kind: Option<EventKind>,
     /// A new date.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<PartialDate>,
     /// A new place (a full place id).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub place: Option<ID>,

@@ -193,6 +193,7 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
     let known: &[&str] = match shape {
         Shape::Lookup(..) | Shape::NodeLookup => &["id"],
         Shape::NodesById => &["ids"],
+        Shape::Entities => &["representations"],
         Shape::AllEvents | Shape::ActorEvents(_) | Shape::Listing(..) => PAGE,
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],

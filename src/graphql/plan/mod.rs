@@ -6,9 +6,11 @@
 //! those depend on the document alone: page sizes must be written in the
 //! document, and the variables a plan takes (ids, cursors, search words,
 //! event filters) change no limit. A plan covers the entities, their
-//! relations and lists, the `Node` interface, the connections, `search` and
-//! `timeline`; a document that uses anything else (directives, funding
-//! totals, `nodes(ids:)`, introspection) stays with async-graphql.
+//! relations and lists, the `Node` interface, the connections, `search`,
+//! `timeline`, `nodes(ids:)` and a federation gateway's
+//! `_entities(representations:)`; a document that uses anything else
+//! (directives other than `@include`/`@skip`, introspection, `_service`)
+//! stays with async-graphql.
 //!
 //! Whatever would make async-graphql report an error (an id or a cursor it
 //! refuses, a page over the limit, a failed read) makes a plan give up and
@@ -132,7 +134,7 @@ pub struct Document {
 }
 
 /// The operation of a document, as a request names it.
-fn operation_of<'d>(
+pub(super) fn operation_of<'d>(
     doc: &'d ExecutableDocument,
     operation: Option<&str>,
 ) -> Option<&'d async_graphql::parser::types::OperationDefinition> {
@@ -327,6 +329,8 @@ fn coercible(ty: &Type, value: Option<&Json>) -> bool {
             "Int" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             "Boolean" => value.is_boolean(),
             "String" | "ID" => value.is_string(),
+            // A federation representation: any value.
+            "_Any" => true,
             other => input_registry().input_value(other, value),
         },
     }

@@ -229,6 +229,7 @@ impl Writer<'_> {
             (Shape::EdgeNode(_), Obj::Edge(_, node)) => self.entity(sel, node),
             (Shape::Listing(kind, _), Obj::Query) => self.listing(field, kind),
             (Shape::NodesById, Obj::Query) => self.nodes_by_id(field),
+            (Shape::Entities, Obj::Query) => self.entities(field),
             (Shape::TotalAmount, Obj::Page(page)) => self.array(&page.sums, |w, m| w.object(sel, Obj::Sum(m))),
             (Shape::Cursor, Obj::Edge(key, _)) => self.string(&crate::read::cursor::encode(key)),
             (Shape::TotalCount, Obj::Page(page)) => {
@@ -319,6 +320,23 @@ impl Writer<'_> {
         let ids = asked
             .iter()
             .map(|id| Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure))
+            .collect::<Run<Vec<Id>>>()?;
+        let found = self.direct.entities(&ids)?;
+        self.array(&found, |w, node| match node {
+            Some(node) => w.any_entity(field, node),
+            None => w.null(),
+        })
+    }
+
+    /// `Query._entities(representations:)`: the entity each representation
+    /// names, null where there is none, all read at once. A representation
+    /// async-graphql would refuse (not an object, an unknown type, no id,
+    /// an id of another type) leaves the request to it.
+    fn entities(&mut self, field: &Field) -> Run {
+        let asked: Vec<async_graphql::Any> = self.arg(field, crate::graphql::federation::REPRESENTATIONS)?;
+        let ids = asked
+            .iter()
+            .map(|r| crate::graphql::federation::represented(&r.0).ok_or(GiveUp::Unsure))
             .collect::<Run<Vec<Id>>>()?;
         let found = self.direct.entities(&ids)?;
         self.array(&found, |w, node| match node {
