@@ -25,7 +25,7 @@ pub use auth::Auth;
 pub use cache::ResponseCache;
 pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
 pub use persisted::{sha256_hex, Persisted};
-pub use playground::{Assets, AssetsError};
+pub use playground::{install_command, Assets, AssetsError};
 pub use ws::{close_all_on_signal, Connections, WsOptions};
 
 use crate::graphql::AppSchema;

@@ -440,3 +440,20 @@ async fn the_dockerfile_exposes_the_port_and_ships_the_seed() {
         "curl is installed for the compose health check:\n{dockerfile}"
     );
 }
+
+#[test]
+fn the_docker_image_installs_the_ide_releases_the_page_pins_and_serves_them() {
+    let dockerfile = repository_file("Dockerfile");
+    let install = diplograph::http::install_command();
+    assert!(
+        dockerfile
+            .lines()
+            .any(|l| l.starts_with("RUN ") && l.contains(&install)),
+        "the IDE stage runs `{install}`:\n{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("COPY --from=ide /ide/node_modules /app/ide")
+            && dockerfile.contains("DIPLOGRAPH_PLAYGROUND_ASSETS=/app/ide"),
+        "the server is pointed at the installed packages:\n{dockerfile}"
+    );
+}

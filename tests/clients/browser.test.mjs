@@ -90,6 +90,7 @@ test("the IDE loads from local assets only, runs an example tab, and shows a sub
     }
     assert.ok((await result()).includes(id));
     assert.deepEqual(errors, [], "no script error on the page");
+    await page.close();
   } finally {
     await server.stop();
   }
@@ -124,6 +125,7 @@ test("when the IDE's scripts cannot load, the page says why and how to fix it", 
     assert.match(text, /npm install graphiql@3\.8\.3 react@18\.3\.1 react-dom@18\.3\.1/);
     assert.match(text, /--playground-assets/);
     await page.screenshot({ path: path.join(shots, "ide-offline.png") });
+    await page.close();
   } finally {
     await server.stop();
   }
@@ -140,6 +142,7 @@ test("a mirror that serves other bytes than the pinned releases is refused by th
     assert.match(text, /could not load its scripts/);
     assert.match(text, /react 18\.3\.1 \(umd\/react\.production\.min\.js\)/);
     assert.match(text, /integrity hash differs/);
+    await page.close();
   } finally {
     await server.stop();
     await mirror.close();
@@ -153,14 +156,20 @@ async function pageServer(body = "<!doctype html><title>an app on another origin
     response.end(body);
   });
   await new Promise((resolve) => page.listen(0, "127.0.0.1", resolve));
-  return { port: page.address().port, close: () => new Promise((resolve) => page.close(resolve)) };
+  return {
+    port: page.address().port,
+    close: () => {
+      page.closeAllConnections();
+      return new Promise((resolve) => page.close(resolve));
+    },
+  };
 }
 
 /** From a page at `origin`: a POST with the headers client libraries add, and a WebSocket. */
 async function fromPage(origin, api) {
   const { page } = await openPage();
   await page.goto(origin, { waitUntil: "load" });
-  return page.evaluate(async ({ http, ws }) => {
+  const outcome = await page.evaluate(async ({ http, ws }) => {
     const outcome = {};
     try {
       const response = await fetch(http, {
@@ -196,6 +205,8 @@ async function fromPage(origin, api) {
     });
     return outcome;
   }, api);
+  await page.close();
+  return outcome;
 }
 
 test("a page on an allowed origin may send the common client and tracing headers and open a WebSocket; another origin may not", async () => {
