@@ -23,8 +23,7 @@ function client({ cache = new InMemoryCache(), link } = {}) {
     cache,
     link: link ?? new HttpLink({ uri: server.http, headers: { authorization: `Bearer ${token}` } }),
     // The client name and version go out as apollographql-client-* headers.
-    name: "diplograph-clients-suite",
-    version: "1.0.0",
+    clientAwareness: { name: "diplograph-clients-suite", version: "1.0.0" },
   });
 }
 
@@ -62,7 +61,7 @@ test("relayStylePagination with fetchMore pages through a connection and merges 
   assert.equal(first.data.actor.events.edges.length, 3);
   assert.ok(first.data.actor.events.pageInfo.hasNextPage);
   const watched = apollo.watchQuery({ query: Events, variables: { first: 3 } });
-  await watched.result();
+  await new Promise((resolve) => watched.subscribe(resolve));
   await watched.fetchMore({ variables: { first: 3, after: first.data.actor.events.pageInfo.endCursor } });
   const merged = watched.getCurrentResult().data.actor.events.edges.map((e) => e.node.id);
   const direct = await client().query({ query: Events, variables: { first: 6 }, fetchPolicy: "network-only" });
