@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 
 fn url(app: &TestApp, path: &str) -> String {
     format!("{}{path}", app.address)
