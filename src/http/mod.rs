@@ -41,7 +41,7 @@ pub struct HttpOptions {
     /// Development mode: any origin may call the API.
     pub dev: bool,
     pub cors_origins: Vec<String>,
-    /// Request headers an allowed origin may send (lowercase names).
+    /// Request headers a page on an allowed origin may send (names are case-insensitive).
     pub cors_allow_headers: Vec<String>,
     /// How long a client may take to send a request body.
     pub client_timeout: std::time::Duration,
