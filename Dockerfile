@@ -35,9 +35,12 @@ COPY benches ./benches
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
 # ---- the IDE's scripts, for a server that needs no CDN ---------------------------
+# The exact releases the IDE page pins (src/http/playground.rs, with their
+# integrity hashes; the server checks the files at start-up and serves only
+# those the page uses). tests/api/http.rs checks this line against the page.
 FROM node:20-bookworm-slim AS ide
 WORKDIR /ide
-RUN npm install --no-audit --no-fund graphiql@3 react@18 react-dom@18
+RUN npm install graphiql@3.8.3 react@18.3.1 react-dom@18.3.1 --no-audit --no-fund --ignore-scripts
 
 # ---- run -----------------------------------------------------------------------
 FROM debian:bookworm-slim

@@ -14,6 +14,13 @@ use crate::graphql::{Limits, QueryLimits, SchemaOptions};
 /// The default source of the GraphiQL page's scripts and styles.
 pub const DEFAULT_ASSETS: &str = "https://unpkg.com";
 
+/// The request headers a browser page on an allowed origin may send by
+/// default: what GraphQL requests need, the client names Apollo Client
+/// sends, and the tracing headers of OpenTelemetry and Sentry.
+pub const DEFAULT_CORS_ALLOW_HEADERS: &str = "accept,content-type,authorization,\
+apollographql-client-name,apollographql-client-version,\
+traceparent,tracestate,sentry-trace,baggage,x-request-id";
+
 /// diplograph: a curated knowledge graph of international relations, served over GraphQL.
 ///
 /// With no command it serves (`diplograph` is `diplograph serve`) and takes
@@ -196,6 +203,12 @@ pub struct Settings {
     /// (`https://app.example.org`); in production mode no other origin is.
     #[arg(long, env = "DIPLOGRAPH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Request headers a browser page on an allowed origin may send,
+    /// comma-separated; the list replaces the default (which has what
+    /// GraphQL needs, Apollo Client's client name and version, and the
+    /// OpenTelemetry and Sentry tracing headers).
+    #[arg(long, env = "DIPLOGRAPH_CORS_ALLOW_HEADERS", value_delimiter = ',', default_value = DEFAULT_CORS_ALLOW_HEADERS)]
+    pub cors_allow_headers: Vec<String>,
     /// Apollo automatic persisted queries: remember queries by their SHA-256 hash.
     #[arg(long, env = "DIPLOGRAPH_APQ", default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
     pub apq: bool,
@@ -311,6 +324,14 @@ impl Settings {
                 return Err(ConfigError {
                     setting: "cors-origins",
                     message: format!("`{origin}` is not an origin like https://app.example.org"),
+                });
+            }
+        }
+        for name in &self.cors_allow_headers {
+            if actix_web::http::header::HeaderName::from_bytes(name.trim().as_bytes()).is_err() {
+                return Err(ConfigError {
+                    setting: "cors-allow-headers",
+                    message: format!("`{name}` is not a header name like x-request-id"),
                 });
             }
         }
@@ -431,6 +452,7 @@ impl fmt::Display for Settings {
         writeln!(f, "batching = {} (max_batch = {})", s.batching, s.max_batch)?;
         writeln!(f, "dev = {}", s.dev)?;
         writeln!(f, "cors_origins = {:?}", s.cors_origins)?;
+        writeln!(f, "cors_allow_headers = {:?}", s.cors_allow_headers)?;
         writeln!(f, "apq = {} (apq_cache_size = {})", s.apq, s.apq_cache_size)?;
         writeln!(f, "persisted_queries = {:?}", s.persisted_queries)?;
         writeln!(f, "client_timeout_secs = {}", s.client_timeout_secs)?;

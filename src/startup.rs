@@ -165,13 +165,14 @@ impl Application {
         }
         let state = AppState {
             schema: graphql::build_schema(store.clone(), settings.schema_options()),
-            assets: Assets::from_setting(&settings.playground_assets),
+            assets: Assets::from_setting(&settings.playground_assets)?,
             options: HttpOptions {
                 body_limit: settings.body_limit,
                 batching: settings.batching,
                 max_batch: settings.max_batch,
                 dev: settings.dev,
                 cors_origins: settings.cors_origins.clone(),
+                cors_allow_headers: settings.cors_allow_headers.clone(),
                 client_timeout: Duration::from_secs(settings.client_timeout_secs.max(1)),
                 cache_control: if settings.cache_max_age == 0 {
                     "no-cache".to_owned()
@@ -201,13 +202,6 @@ impl Application {
         };
         if !state.auth.writes_enabled() {
             tracing::info!("writes are disabled: no write token configured (DIPLOGRAPH_WRITE_TOKENS)");
-        }
-        if let Assets::Local(dir) = &state.assets {
-            anyhow::ensure!(
-                dir.is_dir(),
-                "--playground-assets {} is neither a URL nor a directory",
-                dir.display()
-            );
         }
         let connections = state.connections.clone();
         let server = HttpServer::new(move || {

@@ -4,7 +4,7 @@
 //! Routes: `POST /graphql`, `GET /graphql` (queries only), the GraphiQL IDE at
 //! `/` and at `/graphql` for browsers asking for HTML, the public SDL at
 //! `GET /graphql/schema.graphql`, `GET /health`,
-//! `GET /ready`, `GET /metrics`, and the IDE's assets under
+//! `GET /ready`, `GET /metrics`, and the files the IDE page uses under
 //! `/playground-assets/` when they are served locally.
 
 mod auth;
@@ -16,7 +16,6 @@ mod persisted;
 mod playground;
 mod ws;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -27,31 +26,12 @@ pub use auth::Auth;
 pub use cache::ResponseCache;
 pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
 pub use persisted::{sha256_hex, Persisted};
+pub use playground::{install_command, Assets, AssetsError};
 pub use ws::{close_all_on_signal, Connections, WsOptions};
 
 use crate::graphql::AppSchema;
 use crate::graphql::Readiness;
 use crate::seed::LoadProgress;
-
-/// Where the IDE's scripts come from.
-#[derive(Clone, Debug)]
-pub enum Assets {
-    /// A URL base such as `https://unpkg.com`, laid out like a package CDN.
-    Cdn(String),
-    /// A local directory laid out like `node_modules`, served by this server.
-    Local(PathBuf),
-}
-
-impl Assets {
-    /// A setting is a URL when it has a scheme; anything else is a directory.
-    pub fn from_setting(setting: &str) -> Assets {
-        if setting.starts_with("http://") || setting.starts_with("https://") {
-            Assets::Cdn(setting.trim_end_matches('/').to_owned())
-        } else {
-            Assets::Local(PathBuf::from(setting))
-        }
-    }
-}
 
 /// HTTP-level behaviour, from the settings.
 #[derive(Clone, Debug)]
@@ -62,6 +42,8 @@ pub struct HttpOptions {
     /// Development mode: any origin may call the API.
     pub dev: bool,
     pub cors_origins: Vec<String>,
+    /// Request headers a page on an allowed origin may send (names are case-insensitive).
+    pub cors_allow_headers: Vec<String>,
     /// How long a client may take to send a request body.
     pub client_timeout: std::time::Duration,
     /// The `Cache-Control` value of a successful read.
@@ -88,43 +70,61 @@ pub struct AppState {
     pub loading: Arc<LoadProgress>,
 }
 
-/// The CORS policy. Same-origin requests (the IDE) always pass; listed
-/// origins pass; in development mode every origin does. Others get no
-/// `Access-Control-Allow-Origin`, so browsers keep the answer from them.
-pub fn cors(options: &HttpOptions) -> Cors {
-    let base = Cors::default()
-        .allowed_methods(["GET", "POST"])
-        .allowed_headers([header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION])
-        .expose_headers([header::HeaderName::from_static(REQUEST_ID_HEADER)])
-        .block_on_origin_mismatch(false)
-        .max_age(3600);
-    if options.dev {
-        return base.allow_any_origin();
+/// How long a browser may reuse a preflight's answer, in seconds (Chromium
+/// caps it at two hours, Firefox at a day).
+const PREFLIGHT_MAX_AGE_SECS: usize = 3600;
+
+/// Whether a browser page at `origin` may call the API: the server's own
+/// origin (the IDE) always may, listed origins may, and in development mode
+/// every origin may. `host` is the request's `Host` header. The CORS policy
+/// and the WebSocket upgrade both ask this.
+pub fn origin_allowed(options: &HttpOptions, origin: &str, host: Option<&str>) -> bool {
+    if options.dev || options.cors_origins.iter().any(|o| o == origin) {
+        return true;
     }
-    let listed = options.cors_origins.clone();
-    base.allowed_origin_fn(move |origin, head| {
-        let Ok(origin) = origin.to_str() else { return false };
-        if listed.iter().any(|o| o == origin) {
-            return true;
-        }
-        let host = head.headers().get(header::HOST).and_then(|h| h.to_str().ok());
-        let bare = origin.trim_start_matches("http://").trim_start_matches("https://");
-        host.is_some_and(|h| h == bare)
-    })
+    let bare = origin.trim_start_matches("http://").trim_start_matches("https://");
+    host.is_some_and(|h| h == bare)
+}
+
+/// The CORS policy: [`origin_allowed`] decides; other origins get no
+/// `Access-Control-Allow-Origin`, so browsers keep the answer from them.
+/// Pages may send the configured request headers and read the request id
+/// and whether the response cache answered (`x-cache`).
+pub fn cors(options: &HttpOptions) -> Cors {
+    let options = options.clone();
+    let headers: Vec<header::HeaderName> = options
+        .cors_allow_headers
+        .iter()
+        .filter_map(|name| header::HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers(headers)
+        .expose_headers([
+            header::HeaderName::from_static(REQUEST_ID_HEADER),
+            // Set by graphql.rs: whether the response cache answered.
+            header::HeaderName::from_static("x-cache"),
+        ])
+        .block_on_origin_mismatch(false)
+        .max_age(PREFLIGHT_MAX_AGE_SECS)
+        .allowed_origin_fn(move |origin, head| {
+            let host = head.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+            origin
+                .to_str()
+                .is_ok_and(|origin| origin_allowed(&options, origin, host))
+        })
 }
 
 /// Registers every route.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
-        if let Assets::Local(dir) = &state.assets {
-            cfg.service(actix_files::Files::new("/playground-assets", dir));
-        }
         cfg.app_data(web::Data::new(state))
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics_page))
             .route("/", web::get().to(playground::page))
             .route("/graphql/schema.graphql", web::get().to(schema_sdl))
+            .route("/playground-assets/{file:.*}", web::get().to(playground::asset))
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(graphql::post))

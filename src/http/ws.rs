@@ -132,7 +132,26 @@ fn protocol(req: &HttpRequest) -> Option<Protocols> {
         .find_map(|p| p.trim().parse::<Protocols>().ok())
 }
 
+/// The upgrade's `Origin`, when a browser sent one that may not call the
+/// API. Browsers do not apply CORS to WebSockets, so without this check any
+/// page could open a subscription with its visitor's network position;
+/// clients outside a browser send no `Origin` and are let in.
+fn refused_origin<'a>(req: &'a HttpRequest, options: &super::HttpOptions) -> Option<&'a str> {
+    let origin = req.headers().get(header::ORIGIN)?;
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    match origin.to_str() {
+        Ok(origin) if super::origin_allowed(options, origin, host) => None,
+        Ok(origin) => Some(origin),
+        Err(_) => Some("(not text)"),
+    }
+}
+
 pub async fn upgrade(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    if let Some(origin) = refused_origin(&req, &state.options) {
+        return HttpResponse::Forbidden().body(format!(
+            "a WebSocket from the origin {origin} is not allowed; the server lists the origins that may call it in --cors-origins"
+        ));
+    }
     let Some(protocol) = protocol(&req) else {
         return HttpResponse::BadRequest()
             .body("offer Sec-WebSocket-Protocol: graphql-transport-ws (or the legacy graphql-ws)");

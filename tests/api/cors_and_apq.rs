@@ -336,3 +336,117 @@ async fn a_persisted_mutation_asked_for_over_get_is_refused_with_405() {
     assert_eq!(allow.as_deref(), Some("POST"));
     assert_eq!(error_code(&answer), "METHOD_NOT_ALLOWED", "{answer}");
 }
+
+/// The preflight a page sends before a POST with these request headers.
+async fn preflight_with(app: &TestApp, origin: &str, headers: &str) -> (u16, HeaderMap) {
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", headers)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.headers().clone())
+}
+
+#[tokio::test]
+async fn pages_on_allowed_origins_may_send_the_common_client_and_tracing_headers() {
+    let app = spawn_app_with(|s| s.cors_origins = vec!["https://app.example".into()]).await;
+    let sent = "content-type,authorization,apollographql-client-name,apollographql-client-version,traceparent,tracestate,sentry-trace,baggage,x-request-id";
+    let (status, headers) = preflight_with(&app, "https://app.example", sent).await;
+    assert_eq!(status, 200);
+    let allowed = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for header in sent.split(',') {
+        assert!(allowed.contains(header), "{header} is allowed: {allowed}");
+    }
+    assert_eq!(
+        headers["access-control-max-age"], "3600",
+        "browsers may reuse the preflight"
+    );
+    let (status, _) = preflight_with(&app, "https://app.example", "content-type,x-something-else").await;
+    assert_eq!(status, 400, "a header that is not listed fails the preflight");
+
+    let exposed = cross_origin_post(&app, "https://app.example").await["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for header in ["x-request-id", "x-cache"] {
+        assert!(exposed.contains(header), "{header} is exposed: {exposed}");
+    }
+}
+
+#[tokio::test]
+async fn cors_allow_headers_replaces_the_list_of_request_headers() {
+    let app = spawn_app_with(|s| {
+        s.cors_origins = vec!["https://app.example".into()];
+        s.cors_allow_headers = vec!["content-type".into(), "x-tenant".into()];
+    })
+    .await;
+    assert_eq!(
+        preflight_with(&app, "https://app.example", "content-type,x-tenant")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        preflight_with(&app, "https://app.example", "content-type,traceparent")
+            .await
+            .0,
+        400
+    );
+
+    let mut settings = diplograph::config::Settings::for_data_dir("unused".into());
+    settings.cors_allow_headers = vec!["not a header".into()];
+    let refused = settings.validate().unwrap_err().to_string();
+    assert!(
+        refused.contains("cors-allow-headers") && refused.contains("`not a header`"),
+        "{refused}"
+    );
+}
+
+/// The status of a WebSocket upgrade sent with this `Origin` (or none).
+async fn upgrade_status(app: &TestApp, origin: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/graphql", app.address.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    if let Some(origin) = origin {
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("the upgrade got no answer: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn the_websocket_upgrade_checks_the_origin_against_the_same_list() {
+    let app = spawn_app_with(|s| s.cors_origins = vec!["https://app.example".into()]).await;
+    let own = app.address.clone();
+    // (origin, upgraded)
+    let cases = [
+        (None, true),
+        (Some("https://app.example"), true),
+        (Some(own.as_str()), true),
+        (Some("https://evil.example"), false),
+        (Some("http://app.example"), false),
+    ];
+    for (origin, upgraded) in cases {
+        let expected = if upgraded { 101 } else { 403 };
+        assert_eq!(upgrade_status(&app, origin).await, expected, "Origin {origin:?}");
+    }
+    let dev = spawn_app_with(|s| s.dev = true).await;
+    assert_eq!(
+        upgrade_status(&dev, Some("https://evil.example")).await,
+        101,
+        "--dev lets any origin in"
+    );
+}

@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, ALLOW, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{spawn_app, TestApp};
 
 fn url(app: &TestApp, path: &str) -> String {
     format!("{}{path}", app.address)
@@ -66,14 +66,8 @@ async fn a_browser_gets_the_graphiql_page_at_the_root_and_at_graphql() {
 }
 
 #[tokio::test]
-async fn the_graphiql_page_can_load_its_scripts_from_a_local_directory() {
-    let assets = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(assets.path().join("graphiql")).unwrap();
-    let script = "/* a stand-in for graphiql.min.js */ window.GraphiQL = {};";
-    std::fs::write(assets.path().join("graphiql/graphiql.min.js"), script).unwrap();
-    let dir = assets.path().to_str().unwrap().to_owned();
-    let app = spawn_app_with(|s| s.playground_assets = dir).await;
-
+async fn the_graphiql_page_pins_its_scripts_and_says_how_to_do_without_the_cdn() {
+    let app = spawn_app().await;
     let page = app
         .client
         .get(url(&app, "/"))
@@ -84,20 +78,53 @@ async fn the_graphiql_page_can_load_its_scripts_from_a_local_directory() {
         .text()
         .await
         .unwrap();
+    for asset in [
+        "https://unpkg.com/graphiql@3.8.3/graphiql.min.js",
+        "https://unpkg.com/graphiql@3.8.3/graphiql.min.css",
+        "https://unpkg.com/react@18.3.1/umd/react.production.min.js",
+        "https://unpkg.com/react-dom@18.3.1/umd/react-dom.production.min.js",
+    ] {
+        let tag = page
+            .lines()
+            .find(|l| l.contains(&format!("\"{asset}\"")))
+            .unwrap_or_else(|| panic!("the page loads {asset}:\n{page}"));
+        assert!(tag.contains("integrity=\"sha384-"), "{tag}");
+    }
+    assert!(page.contains("subscriptionUrl"), "subscriptions run in the IDE");
+    assert!(
+        page.contains(&diplograph::http::install_command()),
+        "the fix is on the page"
+    );
+    assert!(page.contains("--playground-assets"), "the fix is on the page");
+
+    // With the scripts from the CDN, nothing is served under /playground-assets.
     let served = app
         .client
-        .get(url(&app, "/playground-assets/graphiql/graphiql.min.js"))
+        .get(url(&app, "/playground-assets/graphiql@3.8.3/graphiql.min.js"))
         .send()
         .await
         .unwrap();
+    assert_eq!(served.status(), StatusCode::NOT_FOUND);
+}
 
-    assert!(
-        page.contains("/playground-assets/graphiql/graphiql.min.js"),
-        "the page loads GraphiQL from this server:\n{page}"
-    );
-    assert!(!page.contains("unpkg.com"), "and not from the CDN:\n{page}");
-    assert_eq!(served.status(), StatusCode::OK);
-    assert_eq!(served.text().await.unwrap(), script);
+#[tokio::test]
+async fn a_playground_assets_folder_without_the_pinned_releases_stops_the_start_naming_the_file() {
+    let assets = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(assets.path().join("graphiql")).unwrap();
+    // A stand-in, not graphiql 3.8.3's file.
+    std::fs::write(assets.path().join("graphiql/graphiql.min.css"), "/* a stand-in */").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut settings = diplograph::config::Settings::for_data_dir(data.path().join("data"));
+    settings.store.seed_dir = crate::helpers::seed_dir();
+    settings.bind = "127.0.0.1:0".parse().unwrap();
+    settings.playground_assets = assets.path().to_str().unwrap().to_owned();
+    let refused = match diplograph::startup::Application::build(settings).await {
+        Ok(_) => panic!("the server started with a stand-in for graphiql.min.css"),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused.contains("graphiql/graphiql.min.css"), "{refused}");
+    assert!(refused.contains("graphiql 3.8.3"), "{refused}");
+    assert!(refused.contains(&diplograph::http::install_command()), "{refused}");
 }
 
 #[tokio::test]
@@ -438,5 +465,22 @@ async fn the_dockerfile_exposes_the_port_and_ships_the_seed() {
     assert!(
         lines.iter().any(|l| l.contains("curl")),
         "curl is installed for the compose health check:\n{dockerfile}"
+    );
+}
+
+#[test]
+fn the_docker_image_installs_the_ide_releases_the_page_pins_and_serves_them() {
+    let dockerfile = repository_file("Dockerfile");
+    let install = diplograph::http::install_command();
+    assert!(
+        dockerfile
+            .lines()
+            .any(|l| l.starts_with("RUN ") && l.contains(&install)),
+        "the IDE stage runs `{install}`:\n{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("COPY --from=ide /ide/node_modules /app/ide")
+            && dockerfile.contains("DIPLOGRAPH_PLAYGROUND_ASSETS=/app/ide"),
+        "the server is pointed at the installed packages:\n{dockerfile}"
     );
 }

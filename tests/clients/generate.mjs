@@ -3,20 +3,15 @@
 // selection; the Relay compiler turns a `@refetchable`/`@connection`
 // fragment into the query text it sends. `tests/api/clients.rs` runs them.
 //
-// Run from this folder, with the packages installed elsewhere:
-//   npm install @apollo/client@3 graphql@16 @urql/core@5 relay-compiler@18
-//   NODE_PATH=<that folder>/node_modules node generate.mjs
-// (relay-compiler runs from that folder's node_modules/.bin).
-import { createRequire } from "node:module";
+// Run from this folder after `npm ci` (the packages in package.json):
+//   node generate.mjs
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-
-const require = createRequire(path.join(process.env.NODE_PATH ?? ".", "x.js"));
-const { parse, print } = require("graphql");
-const { addTypenameToDocument } = require("@apollo/client/utilities");
-const { formatDocument } = require("@urql/core");
+import { parse, print } from "graphql";
+import { addTypenameToDocument } from "@apollo/client/utilities/index.js";
+import { formatDocument } from "@urql/core";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const write = (name, text) => fs.writeFileSync(path.join(here, name), text.trim() + "\n");
@@ -92,7 +87,7 @@ graphql\`
   }
 \`;
 `);
-const relay = path.join(process.env.NODE_PATH ?? ".", ".bin", "relay-compiler");
+const relay = path.join(here, "node_modules", ".bin", "relay-compiler");
 execFileSync(relay, [], { cwd: project, stdio: "inherit" });
 for (const name of ["ActorEventsPaginationQuery", "ActorEventsQuery"]) {
   const generated = fs.readFileSync(path.join(project, "src", "__generated__", `${name}.graphql.js`), "utf8");
