@@ -8,8 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::index::{encode, index_entries};
 use super::packed::{Edits, Limits};
-use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{Change, ChangeKind, Changed, META_GENERATION, META_MAX_SPAN};
 use crate::model::{Entity, EntityKind, Id, Record};
 

@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::sled_err;
+use super::index::{encode, index_entries};
 use super::packed::{Packer, FILL_ENTRIES};
-use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
 
