@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::error::sled_err;
 use super::open::open_db;
 use super::trees::TreeRef;
-use super::{Handles, Store, StoreError, META_PROBE};
+use super::{log, Handles, Store, StoreError, META_PROBE};
 
 /// Whether a sled error means the disk let a write down (rather than a bug
 /// or a corrupt record): such a write is refused as `Unavailable`.
@@ -108,7 +108,7 @@ impl Store {
         make_reserve(&self.inner.path)
     }
 
-    /// Under the write lock, before a write: refuses it while the disk is
+    /// Under the pipeline lock, before a write: refuses it while the disk is
     /// under the floor, or still full after a fault (then without trying),
     /// and after a fault reopens the database if it is not open (the write
     /// is then the probe that tells whether the fault is gone).
@@ -131,8 +131,20 @@ impl Store {
         Ok(())
     }
 
-    /// A write the disk let down (under the write lock): counted, logged,
-    /// and made invisible. sled has applied the transaction in memory and
+    /// A group the write-ahead log could not take (the disk is full or
+    /// failing): counted and logged. Nothing of it reached sled, so nothing
+    /// of it was ever visible; the log was cut back to its last whole
+    /// record. Returns the reason its writers are given.
+    pub(super) fn log_fault(&self, error: &std::io::Error) -> String {
+        self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+        let reason = format!("the disk refused a write to {} ({error})", self.inner.path.display());
+        tracing::error!(error = %error, path = %self.inner.path.display(), "write-ahead log append failed");
+        self.set_fault(Some(reason.clone()));
+        format!("{reason}; nothing of it was kept, and writes resume once the disk has room")
+    }
+
+    /// A write the disk let down after it was logged (sled refused it):
+    /// counted, logged, and made invisible. sled has applied the transaction in memory and
     /// refuses every write after an I/O error until the database is opened
     /// again, so it is reopened from what is on disk: the refused write is
     /// gone, and so is anything a cache took from it (the generation moves).
@@ -154,8 +166,11 @@ impl Store {
         }
     }
 
-    /// Closes the database and opens it again from disk (under the write
-    /// lock). Readers get `Unavailable` for the few milliseconds it takes.
+    /// Closes the database and opens it again from disk, and applies the
+    /// write-ahead log to it again (every acknowledged group comes back;
+    /// a group sled refused was cut out of the log first). Runs while no
+    /// group is staged or landing (or by the landing group itself). Readers
+    /// get `Unavailable` for the few milliseconds it takes.
     pub(super) fn reopen(&self) -> Result<(), StoreError> {
         let Some(cache_bytes) = self.inner.cache_bytes else {
             return Ok(());
@@ -175,6 +190,17 @@ impl Store {
             }
         };
         let handles = Handles::new(db, &self.inner.names)?;
+        let replayed = log::replay(
+            &self.inner.path,
+            &handles,
+            &self.inner.names,
+            self.position(TreeRef::Meta),
+        )?;
+        self.inner
+            .log_damage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(replayed.damage);
         *self.inner.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
         let on_disk = self.generation()?;
         self.bump_generation(on_disk);
@@ -194,7 +220,7 @@ impl Store {
             return Err(reason);
         }
         // Another write is under way: it is the probe.
-        let Ok(_guard) = self.inner.write_lock.try_lock() else {
+        let Some(_pipeline) = self.try_idle_pipeline() else {
             return Err(reason);
         };
         let probe = || -> Result<(), StoreError> {

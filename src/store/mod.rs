@@ -3,8 +3,10 @@
 //! Entities live in one tree per kind; every relation is indexed from its
 //! target back to the entities that hold it, and ordered indexes serve date ranges, kind filters and search.
 //! [`Store::apply`] writes entities and all their index entries in one sled
-//! transaction and flushes before returning, so an acknowledged write survives
-//! a crash and indexes never disagree with entities.
+//! transaction, after logging them durably in the write-ahead log (shared by
+//! concurrent writers: group commit), so an acknowledged write survives a
+//! crash, a refused one was never visible, and indexes never disagree with
+//! entities.
 //!
 //! # Layout (in reading order)
 //!
@@ -12,8 +14,10 @@
 //! - `trees.rs`: every tree's name; `keys.rs`: key encodings.
 //! - `index.rs`: the index entries an entity implies, and the record encoding.
 //! - `open.rs`: opening a database, the format check, upgrading older formats.
-//! - `write.rs`: applying, committing, editing and deleting under the write lock;
-//!   `batch.rs` works a batch out before its transaction.
+//! - `write.rs`: applying, committing, editing and deleting; `batch.rs` works
+//!   a batch out before its transaction.
+//! - `group.rs`: group commit: concurrent writes staged into one batch, landed
+//!   with one log sync; `log.rs`: the write-ahead log, its replay and checkpoints.
 //! - `faults.rs`: disk faults, the free-space floor, reopening after a refused write.
 //! - `read.rs`: entities by id, relations, listings.
 //! - `period.rs`: period scans over the chronological indexes.
@@ -27,8 +31,10 @@ mod batch;
 mod bulk;
 mod error;
 mod faults;
+mod group;
 mod index;
 mod keys;
+mod log;
 mod open;
 mod packed;
 mod period;
@@ -111,7 +117,7 @@ pub struct Changed {
     pub entity: Option<Entity>,
 }
 
-/// A committed, flushed write, as announced to subscribers in commit order.
+/// A committed, durable write, as announced to subscribers in commit order.
 #[derive(Clone, Debug)]
 pub struct Committed {
     pub generation: u64,
@@ -160,10 +166,21 @@ struct Inner {
     positions: HashMap<TreeRef, usize>,
     reads: AtomicU64,
     writes: AtomicU64,
-    /// Serialises writes, so commits (and their announcements) happen in one
-    /// order, and reference checks that read outside a transaction stay true.
-    write_lock: std::sync::Mutex<()>,
-    /// What caches key on: moves after every flushed commit, and again when
+    /// The write pipeline (see [`group`]): writes are staged one at a time
+    /// under it, so commits (and their announcements) happen in one order,
+    /// and reference checks that read outside a transaction stay true.
+    pipeline: std::sync::Mutex<group::Pipeline>,
+    /// Signalled when a group has landed (the next one may form).
+    turn: std::sync::Condvar,
+    /// The write-ahead log (`None` for a temporary database).
+    log: Option<std::sync::Mutex<log::Log>>,
+    /// Log syncs since the process started (one per group of writes).
+    log_syncs: AtomicU64,
+    /// Whether a checkpoint is under way.
+    checkpointing: std::sync::atomic::AtomicBool,
+    /// Damage the write-ahead log showed when it was last applied again.
+    log_damage: std::sync::Mutex<Vec<String>>,
+    /// What caches key on: moves after every durable commit, and again when
     /// the database is reopened (which drops any write the disk refused, so
     /// whatever a cache took from before the reopen must not be served).
     generation: AtomicU64,
@@ -305,7 +322,7 @@ impl Store {
     }
 
     /// The generation counter without a read: what caches key on. It moves
-    /// only after a write is flushed, so a cache keyed on it never serves a
+    /// only after a write is durable and applied, so a cache keyed on it never serves a
     /// state older than the last acknowledged write.
     pub fn current_generation(&self) -> u64 {
         self.inner.generation.load(Ordering::SeqCst)

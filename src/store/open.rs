@@ -3,14 +3,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use super::error::sled_err;
 use super::faults::make_reserve;
 use super::index::{decode, index_entries};
 use super::trees::{self, TreeRef, FORMAT_VERSION};
-use super::{packed, read_u64, Handles, Inner, Store, StoreError, META_FORMAT, META_GENERATION, SUBSCRIBER_BACKLOG};
+use super::{
+    log, packed, read_u64, Handles, Inner, Store, StoreError, META_FORMAT, META_GENERATION, SUBSCRIBER_BACKLOG,
+};
 use crate::model::EntityKind;
 
 /// Default sled page cache: small, because the article seed is tiny and
@@ -77,6 +80,18 @@ impl Store {
             positions.insert(tree_ref, i);
         }
         let handles = Handles::new(db, &names)?;
+        let meta = positions[&TreeRef::Meta];
+        let (log, log_damage) = match cache_bytes {
+            Some(_) => {
+                let replayed = log::replay(&path, &handles, &names, meta)?;
+                if replayed.damage.is_empty() {
+                    // Every logged group is in sled's files now.
+                    log::remove_before(&path, u64::MAX);
+                }
+                (Some(Mutex::new(log::Log::create(&path)?)), replayed.damage)
+            }
+            None => (None, Vec::new()),
+        };
         let store = Store {
             inner: Arc::new(Inner {
                 handles: std::sync::RwLock::new(Some(Arc::new(handles))),
@@ -86,7 +101,12 @@ impl Store {
                 positions,
                 reads: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
-                write_lock: std::sync::Mutex::new(()),
+                pipeline: Mutex::default(),
+                turn: Condvar::new(),
+                log,
+                log_syncs: AtomicU64::new(0),
+                checkpointing: AtomicBool::new(false),
+                log_damage: Mutex::new(log_damage),
                 generation: AtomicU64::new(0),
                 announce: tokio::sync::broadcast::channel(SUBSCRIBER_BACKLOG).0,
                 fault: std::sync::Mutex::new(None),

@@ -6,17 +6,19 @@ use std::collections::{BTreeMap, HashMap};
 use super::error::sled_err;
 use super::index::{decode, index_entries};
 use super::trees::{self, TreeRef};
-use super::{meta_count_key, packed, read_u64, Store, StoreError};
+use super::{log, meta_count_key, packed, read_u64, Store, StoreError};
 use crate::model::{EntityKind, Record};
 
 /// The generation of the last acknowledged write (see [`Store::damage`]).
 const ACKNOWLEDGED_FILE: &str = "acknowledged";
 
 impl Store {
-    /// Notes, beside the database, the generation of the last write
-    /// acknowledged. sled checks each log entry as it recovers and silently
-    /// drops the log from a damaged one on; comparing its generation with
-    /// this note at start-up tells that acknowledged writes went with it.
+    /// Notes, beside the database, a generation every write up to which is
+    /// in sled's files (written at each checkpoint, and after a bulk load).
+    /// sled checks each log entry as it recovers and silently drops the log
+    /// from a damaged one on; comparing its generation with this note at
+    /// start-up tells that acknowledged writes went with it. Writes after
+    /// the note are in the write-ahead log, whose own damage is reported.
     /// A failure here only weakens that check, so it is logged, not returned.
     pub(super) fn record_acknowledged(&self, generation: u64) {
         use std::os::unix::fs::FileExt;
@@ -44,25 +46,36 @@ impl Store {
     }
 
     /// The start-up check, fast enough to run every time: whether the
-    /// database lost writes it acknowledged (the log was cut short at a
-    /// damaged entry). Empty when it did not.
+    /// database lost writes it acknowledged (sled's log was cut short at a
+    /// damaged entry, or the write-ahead log is damaged). Empty when it did not.
     pub fn damage(&self) -> Vec<String> {
         let Ok(generation) = self.generation() else {
             return vec!["the meta tree cannot be read".into()];
         };
-        match self.acknowledged() {
+        let mut damage = self.inner.log_damage.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        damage.extend(match self.acknowledged() {
             Some(acknowledged) if acknowledged > generation => vec![format!(
                 "the database at {} holds writes up to generation {generation}, but writes up to {acknowledged} were acknowledged: {} acknowledged writes are lost (the database file is damaged)",
                 self.inner.path.display(),
                 acknowledged - generation
             )],
             _ => Vec::new(),
-        }
+        });
+        damage
     }
 
     /// Accepts the damage [`Store::damage`] reported (`--allow-damaged`):
-    /// what is intact is served, and later starts compare with it.
+    /// what is intact is served, and later starts compare with it. The
+    /// damaged write-ahead log files go (what could be applied is in sled).
     pub fn accept_damage(&self) {
+        let mut log_damage = self.inner.log_damage.lock().unwrap_or_else(|p| p.into_inner());
+        if !log_damage.is_empty() && self.flush().is_ok() {
+            if let Some(log) = &self.inner.log {
+                let current = log.lock().unwrap_or_else(|p| p.into_inner()).sequence();
+                log::remove_before(&self.inner.path, current);
+            }
+            log_damage.clear();
+        }
         if let Ok(generation) = self.generation() {
             self.record_acknowledged(generation);
         }

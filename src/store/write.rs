@@ -1,17 +1,15 @@
-//! Writes: a batch worked out under the write lock, written in one
-//! transaction and flushed, then announced; edits and deletes that read
-//! before they write, under the same lock.
+//! Writes: changes staged into a group's batch under the pipeline lock
+//! (see [`super::group`]), durable before they are visible, then announced;
+//! edits and creates that read before they write, through the same batch.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-
 use super::batch::Batch;
 use super::error::sled_err;
+use super::group::Join;
 use super::trees::{self, TreeRef};
-use super::{meta_count_key, read_u64, Change, Committed, Store, StoreError, META_GENERATION, META_MAX_SPAN};
+use super::{meta_count_key, Change, Changed, Committed, Store, StoreError, META_MAX_SPAN};
 use crate::model::{Entity, EntityKind, Id, Origin};
 
 impl Store {
@@ -39,85 +37,28 @@ impl Store {
     /// Applies `changes` in one transaction: entities, their index entries,
     /// counts and the generation counter change together or not at all. With
     /// `check_references`, every relation must point at an entity that exists
-    /// once the batch is applied. Flushes before returning. Not announced to
-    /// subscribers (seed loads use it); API writes go through [`Store::commit`].
+    /// once the batch is applied. Durable (logged and synced) before it is
+    /// visible, and visible before it returns. Not announced to subscribers
+    /// (seed loads use it); API writes go through [`Store::commit`].
     pub fn apply(&self, changes: &[Change], check_references: bool) -> Result<u64, StoreError> {
-        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(self.apply_locked(changes, check_references)?.generation)
+        let (committed, ()) = self.write_in_group(Join::Shared, false, |batch| {
+            Ok::<_, StoreError>((stage_changes(batch, changes, check_references)?, ()))
+        })?;
+        Ok(committed.generation)
     }
 
     /// Applies `changes` like [`Store::apply`] with references checked, then
-    /// announces the commit to subscribers, after the flush and in commit order.
+    /// announces the commit to subscribers, once it is durable and in commit order.
     pub fn commit(&self, changes: &[Change]) -> Result<Arc<Committed>, StoreError> {
-        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.commit_locked(changes)
-    }
-
-    fn commit_locked(&self, changes: &[Change]) -> Result<Arc<Committed>, StoreError> {
-        let committed = Arc::new(self.apply_locked(changes, true)?);
-        // No subscribers is not an error.
-        let _ = self.inner.announce.send(committed.clone());
+        let (committed, ()) = self.write_in_group(Join::Shared, true, |batch| {
+            Ok::<_, StoreError>((stage_changes(batch, changes, true)?, ()))
+        })?;
         Ok(committed)
     }
 
     /// Commits announced from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Committed>> {
         self.inner.announce.subscribe()
-    }
-
-    /// Works out every record a batch writes, under the write lock and
-    /// outside any transaction (packed index blocks are read here; see
-    /// [`packed`]), then writes them all in one transaction.
-    fn apply_locked(&self, changes: &[Change], check_references: bool) -> Result<Committed, StoreError> {
-        // First, so a database left closed by a fault is reopened before
-        // the batch reads it.
-        self.ensure_writable()?;
-        let mut batch = Batch::new(self);
-        let mut done = Vec::with_capacity(changes.len());
-        for change in changes {
-            done.push(batch.apply(change)?);
-        }
-        if check_references {
-            for change in changes {
-                if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
-                    batch.check_references(entity)?;
-                    batch.check_acyclic(entity)?;
-                }
-            }
-        }
-        let generation = read_u64(self.meta_get(META_GENERATION)?) + 1;
-        let writes = batch.into_writes(generation);
-        let live = self.live()?;
-        let result = live.trees.as_slice().transaction(|tx| {
-            for (position, key, value) in &writes {
-                match value {
-                    Some(value) => tx[*position].insert(key.as_slice(), value.as_slice())?,
-                    None => tx[*position].remove(key.as_slice())?,
-                };
-            }
-            Ok::<_, ConflictableTransactionError<StoreError>>(())
-        });
-        let written = match result {
-            Ok(()) => live.db.flush().map(|_| ()),
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => Err(e),
-        };
-        drop(live);
-        if let Err(e) = written {
-            return Err(self.disk_fault("committing a write", e));
-        }
-        // Caches key on this: it moves only now that the write is on disk.
-        self.bump_generation(generation);
-        self.record_acknowledged(generation);
-        if self.fault().is_some() {
-            tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
-            self.set_fault(None);
-        }
-        self.inner.writes.fetch_add(1, Ordering::Relaxed);
-        Ok(Committed {
-            generation,
-            changes: done,
-        })
     }
 
     /// Moves the cache generation past `at_least` (and past where it was).
@@ -129,36 +70,38 @@ impl Store {
     }
 
     /// Reads `id`, lets `edit` change it, and commits the result as
-    /// API-owned, all under the write lock: concurrent edits of one entity
-    /// apply one after the other, none lost, and an entity deleted meanwhile
-    /// is not brought back. `edit` runs once, outside any transaction.
+    /// API-owned, all under the pipeline lock (reading through the writes
+    /// staged before it): concurrent edits of one entity apply one after
+    /// the other, none lost, and an entity deleted meanwhile is not brought
+    /// back. `edit` runs once, outside any transaction.
     pub fn modify<E: From<StoreError>>(
         &self,
         id: &Id,
         edit: impl FnOnce(Entity) -> Result<Entity, E>,
     ) -> Result<(Arc<Committed>, Entity), E> {
-        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self
-            .get_uncounted(id)?
-            .ok_or_else(|| StoreError::NotFound { id: id.to_string() })?;
-        let entity = edit(current.entity)?;
-        if entity.id() != id {
-            return Err(StoreError::Corrupt {
-                tree: "api",
-                key: id.to_string(),
-                reason: "an edit changed the id".into(),
+        self.write_in_group(Join::Shared, true, |batch| {
+            let current = batch
+                .current(id)?
+                .ok_or_else(|| StoreError::NotFound { id: id.to_string() })?;
+            let entity = edit(current.entity)?;
+            if entity.id() != id {
+                return Err(StoreError::Corrupt {
+                    tree: "api",
+                    key: id.to_string(),
+                    reason: "an edit changed the id".into(),
+                }
+                .into());
             }
-            .into());
-        }
-        let committed = self.commit_locked(&[Change::Put {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }])?;
-        Ok((committed, entity))
+            let put = Change::Put {
+                entity: entity.clone(),
+                origin: Origin::Api,
+            };
+            Ok((stage_changes(batch, &[put], true)?, entity))
+        })
     }
 
     /// Creates an entity under the first id of `candidates` that is free,
-    /// chosen under the write lock, so concurrent creates of the same name
+    /// chosen under the pipeline lock, so concurrent creates of the same name
     /// each get their own id and all succeed. `build` makes the entity for
     /// the chosen id (it runs once, under the lock). Announced like [`Store::commit`].
     pub fn create_fresh<E: From<StoreError>>(
@@ -166,31 +109,41 @@ impl Store {
         candidates: impl IntoIterator<Item = Id>,
         build: impl FnOnce(Id) -> Result<Entity, E>,
     ) -> Result<(Arc<Committed>, Entity), E> {
-        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut free = None;
-        for id in candidates {
-            if self.get_uncounted(&id)?.is_none() {
-                free = Some(id);
-                break;
+        self.write_in_group(Join::Shared, true, |batch| {
+            let mut free = None;
+            for id in candidates {
+                if batch.current(&id)?.is_none() {
+                    free = Some(id);
+                    break;
+                }
             }
-        }
-        let id = free.ok_or_else(|| StoreError::AlreadyExists {
-            id: "every candidate id".into(),
-        })?;
-        let entity = build(id)?;
-        let committed = self.commit_locked(&[Change::Create {
-            entity: entity.clone(),
-            origin: Origin::Api,
-        }])?;
-        Ok((committed, entity))
+            let id = free.ok_or_else(|| StoreError::AlreadyExists {
+                id: "every candidate id".into(),
+            })?;
+            let entity = build(id)?;
+            let create = Change::Create {
+                entity: entity.clone(),
+                origin: Origin::Api,
+            };
+            Ok((stage_changes(batch, &[create], true)?, entity))
+        })
     }
 
     /// Deletes `id`. If other entities refer to it, the delete is refused
     /// unless `cascade`, which removes every such reference in the same
     /// transaction (and deletes what cannot exist without it, such as a
     /// funding allocation whose donor goes). Announced like [`Store::commit`].
+    /// It reads the relation indexes, which a group's batch does not track,
+    /// so it lands in a group of its own.
     pub fn delete(&self, id: &Id, cascade: bool) -> Result<Arc<Committed>, StoreError> {
-        let _guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (committed, ()) = self.write_in_group(Join::Alone, true, |batch| {
+            Ok::<_, StoreError>((stage_changes(batch, &self.delete_changes(id, cascade)?, true)?, ()))
+        })?;
+        Ok(committed)
+    }
+
+    /// The changes that delete `id` (and, with `cascade`, its references).
+    fn delete_changes(&self, id: &Id, cascade: bool) -> Result<Vec<Change>, StoreError> {
         if self.get_uncounted(id)?.is_none() {
             return Err(StoreError::NotFound { id: id.to_string() });
         }
@@ -228,6 +181,25 @@ impl Store {
             }
         }
         changes.push(Change::Delete(id.clone()));
-        self.commit_locked(&changes)
+        Ok(changes)
     }
+}
+
+/// Stages `changes` into a group's batch (see [`Batch::apply`]); with
+/// `check_references`, checks every relation they write against the
+/// batch's view once all of them are staged.
+fn stage_changes(batch: &mut Batch, changes: &[Change], check_references: bool) -> Result<Vec<Changed>, StoreError> {
+    let mut done = Vec::with_capacity(changes.len());
+    for change in changes {
+        done.push(batch.apply(change)?);
+    }
+    if check_references {
+        for change in changes {
+            if let Change::Put { entity, .. } | Change::Create { entity, .. } = change {
+                batch.check_references(entity)?;
+                batch.check_acyclic(entity)?;
+            }
+        }
+    }
+    Ok(done)
 }
