@@ -8,15 +8,25 @@ use super::{keys, StoreError};
 use crate::model::{legacy, text, Entity, EntityKind, Record};
 
 /// First byte of every stored record: the record layout version.
-/// Layout 2 gave sources a `kind`; layout 1 records still decode (see
-/// [`crate::model::legacy`]) and are rewritten in layout 2 when next written.
-pub(super) const RECORD_VERSION: u8 = 2;
+/// Layout 3 follows it with a CRC-32 of the body (little-endian), so a
+/// flipped byte that still decodes is found by every read and by `verify`.
+/// Layout 2 (sources with a `kind`, no checksum) and layout 1 (see
+/// [`crate::model::legacy`]) still decode, and are rewritten in layout 3
+/// when next written.
+pub(super) const RECORD_VERSION: u8 = 3;
+pub(super) const RECORD_VERSION_2: u8 = 2;
 pub(super) const RECORD_VERSION_1: u8 = 1;
 
+/// Bytes of a layout 3 record's checksum.
+const CHECKSUM_BYTES: usize = 4;
+
 pub(super) fn encode(record: &Record) -> Vec<u8> {
-    let mut out = vec![RECORD_VERSION];
     // Serialising plain structs into a Vec cannot fail.
-    out.extend(postcard::to_allocvec(record).unwrap_or_default());
+    let body = postcard::to_allocvec(record).unwrap_or_default();
+    let mut out = Vec::with_capacity(1 + CHECKSUM_BYTES + body.len());
+    out.push(RECORD_VERSION);
+    out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    out.extend_from_slice(&body);
     out
 }
 
@@ -27,7 +37,18 @@ pub(super) fn decode(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Rec
         reason,
     };
     match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => postcard::from_bytes(body).map_err(|e| corrupt(e.to_string())),
+        Some((&RECORD_VERSION, rest)) => {
+            let (checksum, body) = rest
+                .split_at_checked(CHECKSUM_BYTES)
+                .ok_or_else(|| corrupt("the record is shorter than its checksum".into()))?;
+            if checksum != crc32fast::hash(body).to_le_bytes() {
+                return Err(corrupt("its checksum does not match: the record is damaged".into()));
+            }
+            postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
+        }
+        Some((&RECORD_VERSION_2, body)) => {
+            postcard::from_bytes(body).map_err(|e| corrupt(format!("record layout 2: {e}")))
+        }
         Some((&RECORD_VERSION_1, body)) => postcard::from_bytes::<legacy::RecordV1>(body)
             .map(Record::from)
             .map_err(|e| corrupt(format!("record layout 1: {e}"))),

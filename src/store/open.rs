@@ -24,6 +24,11 @@ pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// upgraded by rebuilding their indexes.
 pub(super) const UNPACKED_FORMAT: u32 = 2;
 
+/// The format before the write-ahead log and record checksums: its stores
+/// are upgraded by writing the new version (their records of layout 2 still
+/// decode, and they have no log to read).
+pub(super) const PRE_LOG_FORMAT: u32 = 3;
+
 /// Entities whose index entries a rebuild gathers before writing them.
 const REBUILD_BATCH: usize = 2_000;
 
@@ -83,6 +88,9 @@ impl Store {
         let meta = positions[&TreeRef::Meta];
         let (log, log_damage) = match cache_bytes {
             Some(_) => {
+                // A store of a format this build does not know is refused
+                // before its log (if it has one) touches it.
+                refuse_unknown_format(&path, &handles, meta)?;
                 let replayed = log::replay(&path, &handles, &names, meta)?;
                 if replayed.damage.is_empty() {
                     // Every logged group is in sled's files now.
@@ -132,6 +140,10 @@ impl Store {
                     // An unfinished bulk load goes first: nothing to rebuild.
                     self.discard_interrupted_bulk_load()?;
                     self.rebuild_indexes()?;
+                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                        .map_err(sled_err("writing the format version"))?;
+                    self.flush()?;
+                } else if found == PRE_LOG_FORMAT {
                     meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
                         .map_err(sled_err("writing the format version"))?;
                     self.flush()?;
@@ -207,4 +219,25 @@ impl Store {
         write(&mut edits)?;
         self.flush()
     }
+}
+
+/// Refuses a store whose recorded format this build neither reads nor
+/// upgrades ([`Store::check_format`] does the upgrading, after the log is
+/// applied again).
+fn refuse_unknown_format(path: &Path, handles: &Handles, meta: usize) -> Result<(), StoreError> {
+    let stored = handles.trees[meta]
+        .get(META_FORMAT)
+        .map_err(sled_err("reading the format version"))?;
+    let Some(stored) = stored else { return Ok(()) };
+    let found = <[u8; 4]>::try_from(stored.as_ref())
+        .map(u32::from_be_bytes)
+        .unwrap_or(u32::MAX);
+    if [UNPACKED_FORMAT, PRE_LOG_FORMAT, FORMAT_VERSION].contains(&found) {
+        return Ok(());
+    }
+    Err(StoreError::UnknownFormat {
+        path: path.to_owned(),
+        found,
+        expected: FORMAT_VERSION,
+    })
 }

@@ -1,9 +1,9 @@
 //! Unit tests of the store over real sled databases.
 
-use super::index::{RECORD_VERSION, RECORD_VERSION_1};
-use super::open::UNPACKED_FORMAT;
+use super::index::{RECORD_VERSION, RECORD_VERSION_1, RECORD_VERSION_2};
+use super::open::{PRE_LOG_FORMAT, UNPACKED_FORMAT};
 use super::*;
-use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Relation, Role};
+use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
 
 fn actor(n: usize) -> Entity {
@@ -445,4 +445,80 @@ fn a_member_whose_write_fails_leaves_its_group_as_it_was() {
     }
     assert_eq!(store.count(EntityKind::Actor).unwrap(), 41);
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_flipped_byte_in_a_record_that_still_decodes_is_found_by_reads_and_by_verify() {
+    let store = Store::temporary().unwrap();
+    store.apply(&[put(actor(1)), put(actor(2))], true).unwrap();
+    let tree = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
+    let id = Id::parse("actor/a1").unwrap();
+    let mut bytes = tree.get(id.as_bytes()).unwrap().unwrap().to_vec();
+    // "Actor number 1" becomes "Actor Number 1": still a valid record.
+    let at = bytes.windows(6).position(|w| w == b"number").unwrap();
+    bytes[at] = b'N';
+    assert!(
+        postcard::from_bytes::<Record>(&bytes[5..]).is_ok(),
+        "the damaged body still decodes"
+    );
+    tree.insert(id.as_bytes(), bytes).unwrap();
+
+    let error = store.get(&id).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Corrupt { key, .. } if key == "actor/a1"),
+        "a read names the damaged record: {error}"
+    );
+    assert!(error.to_string().contains("checksum"), "{error}");
+    assert!(store.get(&Id::parse("actor/a2").unwrap()).unwrap().is_some());
+    let problems = store.verify().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("actor/a1") && p.contains("checksum")),
+        "{problems:?}"
+    );
+    let mut intact = Vec::new();
+    let damaged = store
+        .for_each_intact(EntityKind::Actor, &mut |r| intact.push(r.entity.id().to_string()))
+        .unwrap();
+    assert_eq!(intact, vec!["actor/a2"], "export salvages the rest");
+    assert_eq!(damaged.len(), 1);
+}
+
+#[test]
+fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let id = Id::parse("actor/a1").unwrap();
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store.apply(&[put(actor(1))], true).unwrap();
+        // The record and the format as a build of format 3 wrote them.
+        let record = store.get_record(&id).unwrap().unwrap();
+        let mut layout_2 = vec![RECORD_VERSION_2];
+        layout_2.extend(postcard::to_allocvec(&record).unwrap());
+        let entities = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
+        entities.insert(id.as_bytes(), layout_2).unwrap();
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(META_FORMAT, &PRE_LOG_FORMAT.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    // Written again, the record carries its checksum.
+    store.apply(&[put(actor(1))], true).unwrap();
+    let bytes = store
+        .tree(TreeRef::Entity(EntityKind::Actor))
+        .unwrap()
+        .get(id.as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
 }
