@@ -123,6 +123,11 @@ actor_count() {
     grep -o '"totalCount":[0-9]*' | cut -d: -f2
 }
 start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
+# The seed loads in the background: wait until the server is ready.
+for _ in $(seq 1 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
+  sleep 0.2
+done
 for c in 1 16; do
   before=$(actor_count)
   out=$(TOKEN="$token" PREFIX="c$c" taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"$DURATION" --latency -s benches/create.lua "http://$address/graphql")
