@@ -112,6 +112,32 @@ for c in 32 64; do
 done
 stop_server
 
+# Writes: createActor with a write token, at 1 and 16 connections. An
+# acknowledged write is durable (its group's log record is synced), so the
+# figure is acknowledged creates per second: the actor count's growth over
+# the run (a refused write would not count), not wrk's request count.
+echo "== writes: createActor with a token, response cache off" >&2
+token=bench-write-token-0123456789abcdef
+actor_count() {
+  curl -s -H 'content-type: application/json' --data '{"query":"{ actors { totalCount } }"}' "http://$address/graphql" |
+    grep -o '"totalCount":[0-9]*' | cut -d: -f2
+}
+start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
+# The seed loads in the background: wait until the server is ready.
+for _ in $(seq 1 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
+  sleep 0.2
+done
+for c in 1 16; do
+  before=$(actor_count)
+  out=$(TOKEN="$token" PREFIX="c$c" taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"$DURATION" --latency -s benches/create.lua "http://$address/graphql")
+  line=$(echo "$out" | grep '^RESULT')
+  created=$(( $(actor_count) - before ))
+  echo "writes	createActor	$c	$line	$(rss_mb)	$created" >>"$results"
+  echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB" >&2
+done
+stop_server
+
 scale_rows=""
 if [ "$SCALE" = 1 ]; then
   echo "== scale: 10k vs ${SCALE_ENTITIES} generated entities, response cache off" >&2
@@ -154,9 +180,11 @@ import sys
 path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows = sys.argv[1:10]
 rows = []
 for line in open(path):
-    setup, query, conns, result, rss = line.rstrip("\n").split("\t")
+    setup, query, conns, result, rss, *acknowledged = line.rstrip("\n").split("\t")
     _, reqs, dur_us, p50, p99, errors = result.split()
-    rows.append(dict(setup=setup, query=query, conns=int(conns), rps=int(reqs) / (int(dur_us) / 1e6),
+    # Write rows count acknowledged writes (the store's growth), not requests.
+    done = int(acknowledged[0]) if acknowledged else int(reqs)
+    rows.append(dict(setup=setup, query=query, conns=int(conns), rps=done / (int(dur_us) / 1e6),
                      p50=float(p50) / 1000, p99=float(p99) / 1000, errors=int(errors), rss=rss))
 def health(setup, conns):
     for r in rows:
@@ -187,6 +215,15 @@ for setup, title in (
         print(f"| {r['query']} | {r['conns']} | {r['rps']:,.0f} | {100 * r['rps'] / h:.1f} % | {r['p50']:.2f} | {r['p99']:.2f} | {ratio:.1f} | {r['errors']} | {r['rss']} |")
     print()
 print(f"Server RSS after the cache-off run: {rss_article} MB (peak {peak_article} MB).\n")
+writes = {r["conns"]: r for r in rows if r["setup"] == "writes"}
+if writes:
+    print("## Writes: `createActor` with a write token (acknowledged = durable), response cache off\n")
+    print("| conns | acknowledged creates/s | × 1 connection | p50 ms | p99 ms | errors | RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    one = writes.get(1, {}).get("rps") or 1
+    for conns, r in sorted(writes.items()):
+        print(f"| {conns} | {r['rps']:,.0f} | {r['rps'] / one:.1f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {r['rss']} |")
+    print()
 if scale_rows.strip():
     print("## Scale (generated graphs, response cache off, 8 connections)\n")
     print("| entities | load s | entities/s | loader peak RSS MB | disk MB | server RSS MB |")

@@ -1,6 +1,6 @@
 //! Subscriptions: live notice of every committed write.
 //!
-//! The store announces each commit after it is flushed, in commit order, on
+//! The store announces each commit once it is durable and applied, in commit order, on
 //! one broadcast channel shared by the whole server. Each subscription reads
 //! that channel; one that falls more than the channel's backlog behind is
 //! ended with an error instead of buffering without bound.

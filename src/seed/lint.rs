@@ -17,7 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::{each_entity, seed_files, Problem, SeedError};
+use super::files::{each_entity, seed_files};
+use super::{Problem, SeedError};
 use crate::model::{text, ActorKind, DatePoint, Entity, Id, PartialDate, Relation, Role};
 
 /// Relations through which an actor plays a part in the story, as opposed

@@ -1,15 +1,18 @@
 //! A write batch worked out before its transaction.
 //!
-//! [`Store::apply`] holds the write lock, so the store cannot change while a
-//! batch is prepared: the batch reads the entities it replaces and the
-//! index blocks it edits from the trees directly, tracks what its own
-//! earlier changes did (a batch may touch one entity twice), and ends as a
-//! list of plain record writes for one transaction.
+//! Writes are staged under the store's pipeline lock, into the open group's
+//! batch, and a group forms only once the last one is in sled (see
+//! [`super::group`]), so the store cannot change while a batch is prepared:
+//! the batch reads the entities it replaces and the index blocks it edits
+//! from the trees directly, tracks what its own earlier changes did (a
+//! batch may touch one entity twice, and a group's members each extend
+//! it), and ends as a list of plain record writes for one transaction.
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::index::{encode, index_entries};
 use super::packed::{Edits, Limits};
-use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{Change, ChangeKind, Changed, META_GENERATION, META_MAX_SPAN};
 use crate::model::{Entity, EntityKind, Id, Record};
 
@@ -19,18 +22,19 @@ pub(super) type Write = (usize, Vec<u8>, Option<Vec<u8>>);
 /// Most entities a cycle check visits from one edge (hierarchies are shallow).
 const MAX_CYCLE_WALK: usize = 10_000;
 
-pub(super) struct Batch<'s> {
-    store: &'s Store,
+#[derive(Clone)]
+pub(super) struct Batch {
+    store: Store,
     /// Entities as the batch leaves them so far (`None`: deleted).
     entities: HashMap<Id, Option<Record>>,
     /// Index edits per tree position.
-    edits: BTreeMap<usize, Edits<'s>>,
+    edits: BTreeMap<usize, Edits<'static>>,
     counts: BTreeMap<EntityKind, u64>,
     max_span: Option<u64>,
 }
 
-impl<'s> Batch<'s> {
-    pub(super) fn new(store: &'s Store) -> Batch<'s> {
+impl Batch {
+    pub(super) fn new(store: Store) -> Batch {
         Batch {
             store,
             entities: HashMap::new(),
@@ -40,7 +44,9 @@ impl<'s> Batch<'s> {
         }
     }
 
-    fn current(&self, id: &Id) -> Result<Option<Record>, StoreError> {
+    /// An entity as the batch leaves it so far (read from the store when
+    /// the batch has not touched it).
+    pub(super) fn current(&self, id: &Id) -> Result<Option<Record>, StoreError> {
         match self.entities.get(id) {
             Some(state) => Ok(state.clone()),
             None => self.store.get_uncounted(id),
@@ -55,8 +61,8 @@ impl<'s> Batch<'s> {
         Ok(self.counts.entry(kind).or_default())
     }
 
-    fn edits(&mut self, tree: TreeRef) -> Result<&mut Edits<'s>, StoreError> {
-        let store = self.store;
+    fn edits(&mut self, tree: TreeRef) -> Result<&mut Edits<'static>, StoreError> {
+        let store = &self.store;
         let position = store.position(tree);
         Ok(match self.edits.entry(position) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -201,7 +207,7 @@ impl<'s> Batch<'s> {
 
     /// The record writes of the whole batch, with the new generation.
     pub(super) fn into_writes(self, generation: u64) -> Vec<Write> {
-        let store = self.store;
+        let store = &self.store;
         let meta = store.position(TreeRef::Meta);
         let mut out: Vec<Write> = Vec::new();
         for (id, state) in self.entities {

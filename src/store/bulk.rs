@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::sled_err;
+use super::index::{encode, index_entries};
 use super::packed::{Packer, FILL_ENTRIES};
-use super::{encode, index_entries, meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
+use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
 
@@ -105,10 +106,10 @@ impl RunReader {
 
 /// A load into an empty store without transactions (see the module docs).
 /// Counts, the longest date span and the generation are kept here and
-/// written once by [`BulkLoad::finish`]; the write lock is held throughout.
+/// written once by [`BulkLoad::finish`]; the pipeline lock is held throughout (no group is open or landing).
 pub struct BulkLoad<'a> {
     store: &'a Store,
-    _guard: std::sync::MutexGuard<'a, ()>,
+    _guard: std::sync::MutexGuard<'a, super::group::Pipeline>,
     counts: BTreeMap<EntityKind, u64>,
     max_span: u64,
     scratch: Scratch,
@@ -169,7 +170,7 @@ impl Store {
     /// [`BulkLoad::finish`] writes the trees (see the module docs); until
     /// then the load writes only scratch files.
     pub fn bulk_load(&self) -> Result<Option<BulkLoad<'_>>, StoreError> {
-        let guard = self.inner.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.idle_pipeline();
         for (i, tree) in self.live()?.trees.iter().enumerate() {
             if self.inner.names[i] != trees::META && !tree.is_empty() {
                 return Ok(None);

@@ -38,6 +38,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("write-ahead log {path}: {source}")]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{id} already exists")]
     AlreadyExists { id: String },
     /// A relation that must not loop would: an entity part of itself, an

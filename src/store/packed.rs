@@ -15,9 +15,9 @@
 //! Reads see entries, never blocks ([`Range`], [`get`]). Writes go through
 //! [`Edits`], which reads the blocks a batch touches *outside* the
 //! transaction and hands the transaction finished blocks to write: sled
-//! transactions cannot seek, and they need not, because every write holds
-//! the store's write lock, so nothing changes a block between the read and
-//! the commit. A block that outgrows [`Limits`] splits in two.
+//! transactions cannot seek, and they need not, because every write is
+//! staged under the store's pipeline lock (see `group.rs`), so nothing
+//! changes a block between the read and the commit. A block that outgrows [`Limits`] splits in two.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
@@ -470,7 +470,8 @@ pub fn check(tree: &sled::Tree, name: &'static str) -> Result<Vec<String>, Store
 // ---- writes -----------------------------------------------------------------
 
 /// Changes to one packed tree, gathered before a transaction writes them.
-/// Only for a caller that holds the store's write lock (see the module docs).
+/// Only for a caller that holds the store's pipeline lock (see the module docs).
+#[derive(Clone)]
 pub struct Edits<'t> {
     tree: sled::Tree,
     _edits: std::marker::PhantomData<&'t ()>,

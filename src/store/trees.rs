@@ -8,12 +8,15 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
+/// 4: writes go through the write-ahead log (`wal-*` beside the database),
+/// which a build of format 3 would not read; records carry a checksum
+/// (record layout 3).
 /// 3: index trees hold packed blocks of entries (see `packed`).
 /// 2: relations are indexed backward only (forward links are read from the
 /// holding entity); the event kind index carries the chronological key; search
 /// keys carry weight and name length, so a word lists in ranking order; date
 /// trees are split by span class (day, month, year, longer).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 pub const META: &str = "meta";
 

@@ -1,16 +1,21 @@
 //! A full disk, for real: the data directory on a 3 MiB tmpfs, filled up
 //! with a ballast file. A write that cannot reach the disk is refused with
-//! `STORAGE_UNAVAILABLE`, leaves no trace readers can see, flips `/ready` to
+//! `STORAGE_UNAVAILABLE`, leaves no trace readers can see (not even for a
+//! moment: a reader polls while writes fail), flips `/ready` to
 //! 503 with the reason and is counted in `/metrics`; once space comes back,
 //! writes work again without a restart. A free-space floor refuses writes
 //! before the disk is completely full.
 //!
 //! Mounting needs root; run as another user, the tests say so and pass.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use diplograph::model::Id;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_code, spawn_app_with, TestApp, TEST_WRITE_TOKEN};
@@ -174,6 +179,88 @@ async fn a_write_refused_by_a_full_disk_leaves_no_trace_and_writes_resume_once_s
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(actor_count(&app).await, before + acknowledged + 1);
     assert_eq!(ready(&app).await.0, 200);
+    let problems = app.store.verify().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// Creates the actor `id` (a summary of 2 KB, so a full disk refuses it).
+async fn create_with_id(app: &TestApp, id: &str) -> Value {
+    app.query_as(
+        TEST_WRITE_TOKEN,
+        CREATE_ACTOR,
+        json!({ "input": { "id": id, "name": format!("Disk Test {id}"), "kind": "PERSON",
+                           "summary": "x".repeat(2000) } }),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_polling_while_the_disk_refuses_writes_never_sees_a_refused_one() {
+    let Some(disk) = SmallDisk::mount("3m") else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let app = spawn_app_with(|s| {
+        s.store.data_dir = data.clone();
+        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
+        s.min_free_mb = 0;
+    })
+    .await;
+
+    // A reader on its own thread reads the entity being written, over and
+    // over, and notes every id it ever saw.
+    let writing: Arc<Mutex<Option<Id>>> = Arc::default();
+    let seen: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (store, writing, seen, stop) = (app.store.clone(), writing.clone(), seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let Some(id) = writing.lock().unwrap().clone() else {
+                    std::hint::spin_loop();
+                    continue;
+                };
+                if let Ok(Some(_)) = store.get(&id) {
+                    seen.lock().unwrap().insert(id.to_string());
+                }
+                reads += 1;
+            }
+            reads
+        })
+    };
+
+    // Fill the disk, write until it refuses, free it, write again: a few rounds.
+    let mut refused = Vec::new();
+    for round in 0..6 {
+        let ballast = disk.fill();
+        for n in 0..400 {
+            let id = format!("actor/poll-{round}-{n}");
+            *writing.lock().unwrap() = Some(Id::parse(&id).unwrap());
+            let answer = create_with_id(&app, &id).await;
+            if answer.get("errors").is_some() {
+                assert_eq!(error_code(&answer), "STORAGE_UNAVAILABLE", "{answer:#}");
+                refused.push(id);
+                break;
+            }
+        }
+        std::fs::remove_file(&ballast).unwrap();
+        let id = format!("actor/poll-{round}-resumed");
+        *writing.lock().unwrap() = Some(Id::parse(&id).unwrap());
+        let answer = create_with_id(&app, &id).await;
+        assert!(answer.get("errors").is_none(), "round {round}: {answer:#}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert_eq!(refused.len(), 6, "every round ends with a refused write: {refused:?}");
+    assert!(reads > 1000, "the reader read while the writes ran ({reads} reads)");
+    let seen = seen.lock().unwrap();
+    let shown: Vec<&String> = refused.iter().filter(|id| seen.contains(*id)).collect();
+    assert!(shown.is_empty(), "a reader saw writes the disk refused: {shown:?}");
+    // And none of them is there now.
+    for id in &refused {
+        assert_eq!(app.store.get(&Id::parse(id).unwrap()).unwrap(), None, "{id}");
+    }
     let problems = app.store.verify().unwrap();
     assert!(problems.is_empty(), "{problems:?}");
 }

@@ -1,7 +1,8 @@
 //! Mutations: create, update and delete every kind of entity, and the
 //! relation edits clients need. Input is validated exactly like seed data
 //! (the same parser and checks), and each mutation is one store commit:
-//! entity and index entries in one transaction, flushed before the answer.
+//! entity and index entries in one transaction, in the write-ahead log and
+//! synced before the answer (writes arriving together share one sync).
 //!
 //! `inputs.rs` holds the input objects, `writes.rs` turns them into checked
 //! entities and store commits, `payloads.rs` the answers; this file is the
@@ -34,7 +35,7 @@ pub const STORAGE_UNAVAILABLE: &str = "STORAGE_UNAVAILABLE";
 pub const CONFLICT: &str = "CONFLICT";
 
 /// Writes. Every mutation needs `Authorization: Bearer <token>`; each is
-/// one transaction, flushed to disk before the answer.
+/// one transaction, synced to the write-ahead log before the answer.
 pub struct MutationRoot;
 
 /// Writes: create, change and delete entities, and edit their relations.

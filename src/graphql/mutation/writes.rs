@@ -1,6 +1,6 @@
 //! From input to store commit: the input check (the seed parser and model
 //! checks, with GraphQL paths in errors), ids made from names, and the
-//! create, update and delete steps under the store's write lock.
+//! create, update and delete steps under the store's pipeline lock.
 
 use async_graphql::{Context, Result, ID};
 use serde::Serialize;
@@ -193,7 +193,7 @@ pub(super) fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
 }
 
 /// Creates an entity of `kind` from its input, checked like seed data.
-/// Without a given id, the id is chosen under the store's write lock, so
+/// Without a given id, the id is chosen under the store's pipeline lock, so
 /// concurrent creates of the same name all succeed.
 pub(super) async fn create(
     ctx: &Context<'_>,
@@ -275,7 +275,7 @@ pub(super) fn revalidate(entity: Entity) -> Result<Entity> {
 }
 
 /// Applies `edit` to the current state of `id` and commits it, under the
-/// store's write lock so that concurrent edits never lose one another.
+/// store's pipeline lock so that concurrent edits never lose one another.
 pub(super) async fn modify(
     ctx: &Context<'_>,
     kind: EntityKind,

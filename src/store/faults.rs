@@ -1,0 +1,246 @@
+//! Disk faults: the free-space floor, the reserve file that lets sled
+//! reopen on a full disk, reopening the database to drop a write the disk
+//! refused, and the probe that tells when writes can resume.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::error::sled_err;
+use super::open::open_db;
+use super::trees::TreeRef;
+use super::{log, Handles, Store, StoreError, META_PROBE};
+
+/// Whether a sled error means the disk let a write down (rather than a bug
+/// or a corrupt record): such a write is refused as `Unavailable`.
+fn is_disk_fault(error: &sled::Error) -> bool {
+    matches!(error, sled::Error::Io(_))
+}
+
+/// Bytes the store keeps in a reserve file beside the database. sled cannot
+/// even open a database on a completely full disk, and reopening it is the
+/// only way to drop a write the disk refused (sled keeps it in memory and
+/// refuses every write after an I/O error): so on a disk fault the reserve
+/// is deleted first, and made again once the disk has room.
+const RESERVE_BYTES: u64 = 512 * 1024;
+
+const RESERVE_FILE: &str = "disk-reserve";
+
+/// Makes the reserve file (all of it, or nothing); whether it exists now.
+pub(super) fn make_reserve(dir: &Path) -> bool {
+    use std::io::Write;
+    let path = dir.join(RESERVE_FILE);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == RESERVE_BYTES) {
+        return true;
+    }
+    let written = std::fs::File::create(&path).and_then(|mut file| {
+        // Real bytes, not a sparse file: the space must be taken.
+        let chunk = vec![0u8; 64 * 1024];
+        for _ in 0..RESERVE_BYTES / chunk.len() as u64 {
+            file.write_all(&chunk)?;
+        }
+        file.sync_all()
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&path);
+        return false;
+    }
+    true
+}
+
+fn release_reserve(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(RESERVE_FILE));
+}
+
+/// Free bytes on the filesystem holding `path` (`None` if it cannot be told).
+fn free_bytes(path: &Path) -> Option<u64> {
+    fs2::available_space(path).ok()
+}
+
+impl Store {
+    /// Sets the free space the data directory's filesystem must keep for
+    /// writes to run (0: none).
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.inner.min_free_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Writes refused or failed because of the disk since the process started.
+    pub fn storage_errors(&self) -> u64 {
+        self.inner.storage_errors.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn fault(&self) -> Option<String> {
+        self.inner.fault.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(super) fn set_fault(&self, reason: Option<String>) {
+        *self.inner.fault.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Refuses a write while the disk is under the free-space floor.
+    fn check_floor(&self) -> Result<(), StoreError> {
+        let floor = self.inner.min_free_bytes.load(Ordering::Relaxed);
+        if floor == 0 || self.inner.cache_bytes.is_none() {
+            return Ok(());
+        }
+        match free_bytes(&self.inner.path) {
+            Some(free) if free < floor => Err(StoreError::Unavailable {
+                reason: format!(
+                    "the disk holding {} has {} KiB free, under the floor of {} KiB (--min-free-mb); writes resume once space is freed",
+                    self.inner.path.display(),
+                    free / 1024,
+                    floor / 1024
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// After a fault: whether the disk has room again for the reserve and
+    /// a write, and the reserve is back. Until then writes are refused
+    /// without trying, so the space the reserve freed is kept for reopening.
+    fn room_after_fault(&self) -> bool {
+        let floor = self.inner.min_free_bytes.load(Ordering::Relaxed);
+        let needed = 2 * RESERVE_BYTES + floor;
+        if free_bytes(&self.inner.path).is_some_and(|free| free < needed) {
+            return false;
+        }
+        make_reserve(&self.inner.path)
+    }
+
+    /// Under the pipeline lock, before a write: refuses it while the disk is
+    /// under the floor, or still full after a fault (then without trying),
+    /// and after a fault reopens the database if it is not open (the write
+    /// is then the probe that tells whether the fault is gone).
+    pub(super) fn ensure_writable(&self) -> Result<(), StoreError> {
+        if let Err(e) = self.check_floor() {
+            self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        if let Some(reason) = self.fault() {
+            if !self.room_after_fault() {
+                self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+                return Err(StoreError::Unavailable {
+                    reason: format!("{reason}; the disk is still full: writes resume once space is freed"),
+                });
+            }
+            if self.live().is_err() {
+                self.reopen()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A group the write-ahead log could not take (the disk is full or
+    /// failing): counted and logged. Nothing of it reached sled, so nothing
+    /// of it was ever visible; the log was cut back to its last whole
+    /// record. Returns the reason its writers are given.
+    pub(super) fn log_fault(&self, error: &std::io::Error) -> String {
+        self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+        let reason = format!("the disk refused a write to {} ({error})", self.inner.path.display());
+        tracing::error!(error = %error, path = %self.inner.path.display(), "write-ahead log append failed");
+        self.set_fault(Some(reason.clone()));
+        format!("{reason}; nothing of it was kept, and writes resume once the disk has room")
+    }
+
+    /// A write the disk let down after it was logged (sled refused it):
+    /// counted, logged, and made invisible. sled has applied the transaction in memory and
+    /// refuses every write after an I/O error until the database is opened
+    /// again, so it is reopened from what is on disk: the refused write is
+    /// gone, and so is anything a cache took from it (the generation moves).
+    pub(super) fn disk_fault(&self, context: &str, error: sled::Error) -> StoreError {
+        self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+        if !is_disk_fault(&error) {
+            return sled_err(context)(error);
+        }
+        let reason = format!("the disk refused a write to {} ({error})", self.inner.path.display());
+        tracing::error!(error = %error, path = %self.inner.path.display(), "write failed on disk; reopening the database");
+        self.set_fault(Some(reason.clone()));
+        // sled needs some room to open: the reserve gives it back.
+        release_reserve(&self.inner.path);
+        if let Err(e) = self.reopen() {
+            tracing::error!(error = %e, "could not reopen the database after a disk fault");
+        }
+        StoreError::Unavailable {
+            reason: format!("{reason}; nothing of it was kept, and writes resume once the disk has room"),
+        }
+    }
+
+    /// Closes the database and opens it again from disk, and applies the
+    /// write-ahead log to it again (every acknowledged group comes back;
+    /// a group sled refused was cut out of the log first). Runs while no
+    /// group is staged or landing (or by the landing group itself). Readers
+    /// get `Unavailable` for the few milliseconds it takes.
+    pub(super) fn reopen(&self) -> Result<(), StoreError> {
+        let Some(cache_bytes) = self.inner.cache_bytes else {
+            return Ok(());
+        };
+        let taken = self.inner.handles.write().unwrap_or_else(|p| p.into_inner()).take();
+        drop(taken);
+        // Scans in flight hold tree handles, and with them sled's lock on
+        // the database file: they end within milliseconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let db = loop {
+            match open_db(&self.inner.path, cache_bytes) {
+                Ok(db) => break db,
+                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let handles = Handles::new(db, &self.inner.names)?;
+        let replayed = log::replay(
+            &self.inner.path,
+            &handles,
+            &self.inner.names,
+            self.position(TreeRef::Meta),
+        )?;
+        self.inner
+            .log_damage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(replayed.damage);
+        *self.inner.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
+        let on_disk = self.generation()?;
+        self.bump_generation(on_disk);
+        tracing::info!(path = %self.inner.path.display(), "database reopened");
+        Ok(())
+    }
+
+    /// Whether writes can reach the disk now; `Err` says why not. After a
+    /// fault, checks by writing and flushing a probe,
+    /// so `/ready` turns green again once space returns, without a write.
+    pub fn writable(&self) -> Result<(), String> {
+        self.check_floor().map_err(|e| e.to_string())?;
+        let Some(reason) = self.fault() else {
+            return Ok(());
+        };
+        if !self.room_after_fault() {
+            return Err(reason);
+        }
+        // Another write is under way: it is the probe.
+        let Some(_pipeline) = self.try_idle_pipeline() else {
+            return Err(reason);
+        };
+        let probe = || -> Result<(), StoreError> {
+            if self.live().is_err() {
+                self.reopen()?;
+            }
+            let live = self.live()?;
+            let meta = &live.trees[self.position(TreeRef::Meta)];
+            let written = meta.insert(META_PROBE, &[1]).and_then(|_| live.db.flush());
+            drop(live);
+            written.map_err(|e| self.disk_fault("probing the disk", e))?;
+            Ok(())
+        };
+        match probe() {
+            Ok(()) => {
+                tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
+                self.set_fault(None);
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}

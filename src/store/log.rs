@@ -1,0 +1,408 @@
+//! The write-ahead log: what makes a write durable before anyone can see it.
+//!
+//! A group of writes (see [`super::group`]) is encoded as one record,
+//! appended to the current log file and synced (`fdatasync`) before it is
+//! applied to sled; only then is it visible, announced and acknowledged.
+//! sled is flushed later, at a checkpoint, after which the log files before
+//! it are deleted. When a store opens (or reopens after a disk fault), the
+//! records past sled's durable generation are applied again, in order.
+//!
+//! A record on disk is `length (u32 LE) ‖ CRC-32 of the payload (u32 LE) ‖
+//! payload`, the payload being postcard of [`Record`]: the generations the
+//! group covers and its record writes, with trees named (not numbered), so
+//! a build that orders its trees differently still reads the log. A record
+//! cut short or garbled at the very end of the last file is a write that
+//! never completed (the process died mid-append): it is dropped. One that
+//! is damaged anywhere else is reported as damage, and nothing after it is
+//! applied.
+//!
+//! Log files are `wal-<sequence>` in the data directory; a checkpoint starts
+//! a new file and deletes the older ones once sled is flushed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::sled_err;
+use super::{read_u64, Handles, StoreError, META_GENERATION};
+
+/// Bytes of a record's header: its payload's length and CRC-32.
+const HEADER_BYTES: usize = 8;
+
+/// The largest record written or read: a group is bounded well below
+/// this (see [`super::group::GROUP_BYTES`]); a length above it is garbage.
+pub(super) const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+
+/// The log grows to about this size before a checkpoint flushes sled and
+/// deletes it.
+const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A checkpoint runs at least this often while writes come in, so a
+/// restart has little to apply again. Unit tests make crash images of a
+/// store by copying its files, so there a checkpoint comes only by size.
+const CHECKPOINT_INTERVAL: Duration = if cfg!(test) {
+    Duration::from_secs(3600)
+} else {
+    Duration::from_secs(2)
+};
+
+const FILE_PREFIX: &str = "wal-";
+
+/// A record write as logged: the tree's name, the key, the value or `None`
+/// to remove it.
+type LoggedWrite = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// The same, borrowed.
+type LoggedWriteRef<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+
+/// One logged group: the generations it covers and every record it writes.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    first: u64,
+    last: u64,
+    writes: Vec<LoggedWrite>,
+}
+
+/// The same, borrowed, for writing without copying the values.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    first: u64,
+    last: u64,
+    writes: Vec<LoggedWriteRef<'a>>,
+}
+
+/// Encodes a group's writes (tree position, key, value or removal) as a
+/// log record, header included.
+pub(super) fn encode(first: u64, last: u64, writes: &[super::batch::Write], names: &[&'static str]) -> Vec<u8> {
+    let record = RecordRef {
+        first,
+        last,
+        writes: writes
+            .iter()
+            .map(|(position, key, value)| (names[*position], key.as_slice(), value.as_deref()))
+            .collect(),
+    };
+    // Serialising plain structs into a Vec cannot fail.
+    let payload = postcard::to_allocvec(&record).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The log file writes are appended to.
+pub(super) struct Log {
+    dir: PathBuf,
+    sequence: u64,
+    file: File,
+    /// Bytes of whole records in the file (what a failed append is cut back to).
+    len: u64,
+    /// When the file was started (what the checkpoint interval counts from).
+    started: Instant,
+}
+
+fn file_path(dir: &Path, sequence: u64) -> PathBuf {
+    dir.join(format!("{FILE_PREFIX}{sequence:016}"))
+}
+
+fn log_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Log {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The log files in `dir`, oldest first, with their sequence numbers.
+pub(super) fn files(dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(log_err(dir))? {
+        let entry = entry.map_err(log_err(dir))?;
+        let name = entry.file_name();
+        let Some(sequence) = name.to_str().and_then(|n| n.strip_prefix(FILE_PREFIX)) else {
+            continue;
+        };
+        if let Ok(sequence) = sequence.parse::<u64>() {
+            out.push((sequence, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Deletes the log files older than `sequence` (their records are in sled,
+/// flushed). A file that cannot be deleted is only replayed again (and
+/// skipped) at the next start, so failures are logged, not returned.
+pub(super) fn remove_before(dir: &Path, sequence: u64) {
+    let Ok(old) = files(dir) else { return };
+    for (_, path) in old.into_iter().filter(|(s, _)| *s < sequence) {
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(error = %e, path = %path.display(), "could not delete a write-ahead log file");
+        }
+    }
+}
+
+/// Makes a new file's directory entry durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Log {
+    /// Starts a new log file after every one in `dir`.
+    pub(super) fn create(dir: &Path) -> Result<Log, StoreError> {
+        let sequence = files(dir)?.last().map_or(1, |(s, _)| s + 1);
+        Log::create_at(dir, sequence)
+    }
+
+    fn create_at(dir: &Path, sequence: u64) -> Result<Log, StoreError> {
+        let path = file_path(dir, sequence);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(&path)
+            .map_err(log_err(&path))?;
+        sync_dir(dir).map_err(log_err(dir))?;
+        Ok(Log {
+            dir: dir.to_owned(),
+            sequence,
+            file,
+            len: 0,
+            started: Instant::now(),
+        })
+    }
+
+    /// Appends a record and syncs it to disk. On failure the file is cut
+    /// back to its last whole record, so nothing of it is ever replayed.
+    pub(super) fn append(&mut self, record: &[u8]) -> std::io::Result<()> {
+        if record.len() > HEADER_BYTES + MAX_RECORD_BYTES {
+            return Err(std::io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("a write of {} bytes is larger than a log record may be", record.len()),
+            ));
+        }
+        let written = self.file.write_all(record).and_then(|()| self.file.sync_data());
+        match written {
+            Ok(()) => {
+                self.len += record.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.cut_back(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    /// The file's sequence number (files before it are older).
+    pub(super) fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// Where the next record will start.
+    pub(super) fn end(&self) -> u64 {
+        self.len
+    }
+
+    /// Cuts the file back to `len` bytes (dropping the records after it).
+    /// A failure is logged: a cut that did not happen leaves a record that
+    /// is applied again at the next start.
+    pub(super) fn cut_back(&mut self, len: u64) {
+        use std::io::Seek;
+        let cut = self
+            .file
+            .set_len(len)
+            .and_then(|()| self.file.seek(std::io::SeekFrom::Start(len)).map(|_| ()))
+            .and_then(|()| self.file.sync_data());
+        match cut {
+            Ok(()) => self.len = len,
+            Err(e) => {
+                tracing::error!(error = %e, dir = %self.dir.display(), "could not cut a failed write out of the write-ahead log")
+            }
+        }
+    }
+
+    /// Whether a checkpoint is due (the file is large or old enough).
+    pub(super) fn checkpoint_due(&self) -> bool {
+        self.len > 0 && (self.len >= CHECKPOINT_BYTES || self.started.elapsed() >= CHECKPOINT_INTERVAL)
+    }
+
+    /// Starts the next file; returns its sequence number: every file before
+    /// it may be deleted once sled is flushed.
+    pub(super) fn rotate(&mut self) -> Result<u64, StoreError> {
+        *self = Log::create_at(&self.dir, self.sequence + 1)?;
+        Ok(self.sequence)
+    }
+}
+
+/// What applying the log again to a freshly opened database did.
+#[derive(Default)]
+pub(super) struct Replayed {
+    /// Groups applied again (they were logged but not yet in sled's files).
+    pub(super) groups: u64,
+    /// Damage found: records that could not be read before the log's end.
+    pub(super) damage: Vec<String>,
+}
+
+/// How reading one record ended.
+enum Next {
+    /// A whole record and the bytes it took, header included.
+    Record(Record, u64),
+    /// The file ends cleanly here.
+    End,
+    /// The record is cut short or garbled; `trailing` says whether bytes
+    /// follow it (then it is not a torn tail but damage).
+    Bad { reason: String, trailing: bool },
+}
+
+fn read_record(reader: &mut impl Read, at: u64, file_len: u64) -> std::io::Result<Next> {
+    let mut header = [0u8; HEADER_BYTES];
+    let mut got = 0;
+    while got < HEADER_BYTES {
+        match reader.read(&mut header[got..])? {
+            0 if got == 0 => return Ok(Next::End),
+            0 => {
+                return Ok(Next::Bad {
+                    reason: "the header is cut short".into(),
+                    trailing: false,
+                })
+            }
+            n => got += n,
+        }
+    }
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let end = at + (HEADER_BYTES + len) as u64;
+    if len > MAX_RECORD_BYTES {
+        return Ok(Next::Bad {
+            reason: format!("a length of {len} bytes is not a record's"),
+            trailing: false,
+        });
+    }
+    if end > file_len {
+        return Ok(Next::Bad {
+            reason: "the record is cut short".into(),
+            trailing: false,
+        });
+    }
+    let mut payload = vec![0u8; len];
+    reader.read_exact(&mut payload)?;
+    let trailing = end < file_len;
+    if crc32fast::hash(&payload) != crc {
+        return Ok(Next::Bad {
+            reason: "its checksum does not match".into(),
+            trailing,
+        });
+    }
+    match postcard::from_bytes::<Record>(&payload) {
+        Ok(record) => Ok(Next::Record(record, (HEADER_BYTES + len) as u64)),
+        Err(e) => Ok(Next::Bad {
+            reason: format!("it does not decode ({e})"),
+            trailing,
+        }),
+    }
+}
+
+/// Applies to `handles` every logged group past the database's generation,
+/// in order, each in one transaction. A torn record at the end of the last
+/// file is cut off; a damaged one elsewhere stops the replay and is
+/// reported. Flushes sled when anything was applied. Deletes nothing.
+pub(super) fn replay(
+    dir: &Path,
+    handles: &Handles,
+    names: &[&'static str],
+    meta: usize,
+) -> Result<Replayed, StoreError> {
+    use sled::transaction::ConflictableTransactionError;
+    use sled::Transactional;
+
+    let mut replayed = Replayed::default();
+    let mut generation = read_u64(
+        handles.trees[meta]
+            .get(META_GENERATION)
+            .map_err(sled_err("reading the generation"))?,
+    );
+    let all = files(dir)?;
+    let last_file = all.last().map(|(s, _)| *s);
+    'files: for (sequence, path) in &all {
+        let file = File::open(path).map_err(log_err(path))?;
+        let file_len = file.metadata().map_err(log_err(path))?.len();
+        let mut reader = BufReader::new(file);
+        let mut at = 0u64;
+        loop {
+            let record = match read_record(&mut reader, at, file_len).map_err(log_err(path))? {
+                Next::End => break,
+                Next::Record(record, bytes) => {
+                    at += bytes;
+                    record
+                }
+                Next::Bad { reason, trailing } => {
+                    if Some(*sequence) == last_file && !trailing {
+                        tracing::warn!(path = %path.display(), at, reason, "dropping a write cut short at the end of the write-ahead log");
+                        if let Err(e) = OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(at)) {
+                            tracing::warn!(error = %e, path = %path.display(), "could not cut the torn write off");
+                        }
+                    } else {
+                        replayed.damage.push(format!(
+                            "the write-ahead log {} is damaged at byte {at} ({reason}): the writes logged from there on (after generation {generation}) are lost",
+                            path.display()
+                        ));
+                    }
+                    break 'files;
+                }
+            };
+            if record.last <= generation {
+                continue;
+            }
+            if record.first != generation + 1 {
+                replayed.damage.push(format!(
+                    "the write-ahead log {} jumps from generation {generation} to {}: writes in between are lost",
+                    path.display(),
+                    record.first
+                ));
+                break 'files;
+            }
+            let mut writes = Vec::with_capacity(record.writes.len());
+            for (tree, key, value) in &record.writes {
+                let Some(position) = names.iter().position(|n| n == tree) else {
+                    replayed.damage.push(format!(
+                        "the write-ahead log {} writes to a tree this build does not have (`{tree}`)",
+                        path.display()
+                    ));
+                    break 'files;
+                };
+                writes.push((position, key, value));
+            }
+            handles
+                .trees
+                .as_slice()
+                .transaction(|tx| {
+                    for (position, key, value) in &writes {
+                        match value {
+                            Some(value) => tx[*position].insert(key.as_slice(), value.as_slice())?,
+                            None => tx[*position].remove(key.as_slice())?,
+                        };
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                })
+                .map_err(|e| StoreError::Task(format!("applying the write-ahead log {} again: {e}", path.display())))?;
+            generation = record.last;
+            replayed.groups += 1;
+        }
+    }
+    if replayed.groups > 0 {
+        handles
+            .db
+            .flush()
+            .map_err(sled_err("flushing the writes applied from the write-ahead log"))?;
+        tracing::info!(
+            groups = replayed.groups,
+            generation,
+            "applied the write-ahead log again"
+        );
+    }
+    Ok(replayed)
+}

@@ -1,0 +1,243 @@
+//! Opening a store: the sled database, its trees, the format check, and
+//! the upgrade of older formats (rebuilding the indexes from the entities).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::error::sled_err;
+use super::faults::make_reserve;
+use super::index::{decode, index_entries};
+use super::trees::{self, TreeRef, FORMAT_VERSION};
+use super::{
+    log, packed, read_u64, Handles, Inner, Store, StoreError, META_FORMAT, META_GENERATION, SUBSCRIBER_BACKLOG,
+};
+use crate::model::EntityKind;
+
+/// Default sled page cache: small, because the article seed is tiny and
+/// sled's own default (1 GiB) would dwarf the process.
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The last format with one record per index entry: its stores are
+/// upgraded by rebuilding their indexes.
+pub(super) const UNPACKED_FORMAT: u32 = 2;
+
+/// The format before the write-ahead log and record checksums: its stores
+/// are upgraded by writing the new version (their records of layout 2 still
+/// decode, and they have no log to read).
+pub(super) const PRE_LOG_FORMAT: u32 = 3;
+
+/// Entities whose index entries a rebuild gathers before writing them.
+const REBUILD_BATCH: usize = 2_000;
+
+pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(cache_bytes)
+        .open()
+        .map_err(|e| match e {
+            // sled reports a data directory another process holds as an
+            // I/O error with this text (sled 0.34.7, config.rs).
+            sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock") => {
+                StoreError::Locked { path: path.to_owned() }
+            }
+            e => sled_err(format!("opening database at {}", path.display()))(e),
+        })
+}
+
+impl Handles {
+    pub(super) fn new(db: sled::Db, names: &[&'static str]) -> Result<Handles, StoreError> {
+        let mut trees = Vec::with_capacity(names.len());
+        for name in names {
+            trees.push(db.open_tree(name).map_err(sled_err(format!("opening tree `{name}`")))?);
+        }
+        Ok(Handles { db, trees })
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database in `path` with a page cache of `cache_bytes`.
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let db = open_db(path, cache_bytes)?;
+        if !make_reserve(path) {
+            tracing::warn!(path = %path.display(), "no room for the disk reserve: a full disk may need a restart to recover");
+        }
+        Store::from_db(db, path.to_owned(), Some(cache_bytes))
+    }
+
+    /// A throwaway in-memory-backed database, deleted when dropped (tests, checks).
+    pub fn temporary() -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .temporary(true)
+            .cache_capacity(DEFAULT_CACHE_BYTES)
+            .open()
+            .map_err(sled_err("opening a temporary database"))?;
+        Store::from_db(db, PathBuf::from("<temporary>"), None)
+    }
+
+    fn from_db(db: sled::Db, path: PathBuf, cache_bytes: Option<u64>) -> Result<Store, StoreError> {
+        let mut names = Vec::new();
+        let mut positions = HashMap::new();
+        for (i, (tree_ref, name)) in trees::all_trees().into_iter().enumerate() {
+            names.push(name);
+            positions.insert(tree_ref, i);
+        }
+        let handles = Handles::new(db, &names)?;
+        let meta = positions[&TreeRef::Meta];
+        let (log, log_damage) = match cache_bytes {
+            Some(_) => {
+                // A store of a format this build does not know is refused
+                // before its log (if it has one) touches it.
+                refuse_unknown_format(&path, &handles, meta)?;
+                let replayed = log::replay(&path, &handles, &names, meta)?;
+                if replayed.damage.is_empty() {
+                    // Every logged group is in sled's files now.
+                    log::remove_before(&path, u64::MAX);
+                }
+                (Some(Mutex::new(log::Log::create(&path)?)), replayed.damage)
+            }
+            None => (None, Vec::new()),
+        };
+        let store = Store {
+            inner: Arc::new(Inner {
+                handles: std::sync::RwLock::new(Some(Arc::new(handles))),
+                path,
+                cache_bytes,
+                names,
+                positions,
+                reads: AtomicU64::new(0),
+                writes: AtomicU64::new(0),
+                pipeline: Mutex::default(),
+                turn: Condvar::new(),
+                log,
+                log_syncs: AtomicU64::new(0),
+                checkpointing: AtomicBool::new(false),
+                log_damage: Mutex::new(log_damage),
+                generation: AtomicU64::new(0),
+                announce: tokio::sync::broadcast::channel(SUBSCRIBER_BACKLOG).0,
+                fault: std::sync::Mutex::new(None),
+                storage_errors: AtomicU64::new(0),
+                min_free_bytes: AtomicU64::new(0),
+            }),
+        };
+        store.check_format()?;
+        store.discard_interrupted_bulk_load()?;
+        let generation = read_u64(store.meta_get(META_GENERATION)?);
+        store.inner.generation.store(generation, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let meta = self.tree(TreeRef::Meta)?;
+        match meta.get(META_FORMAT).map_err(sled_err("reading the format version"))? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(u32::MAX);
+                if found == UNPACKED_FORMAT {
+                    // An unfinished bulk load goes first: nothing to rebuild.
+                    self.discard_interrupted_bulk_load()?;
+                    self.rebuild_indexes()?;
+                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                        .map_err(sled_err("writing the format version"))?;
+                    self.flush()?;
+                } else if found == PRE_LOG_FORMAT {
+                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                        .map_err(sled_err("writing the format version"))?;
+                    self.flush()?;
+                } else if found != FORMAT_VERSION {
+                    return Err(StoreError::UnknownFormat {
+                        path: self.inner.path.clone(),
+                        found,
+                        expected: FORMAT_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
+                    .map_err(sled_err("writing the format version"))?;
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every index tree from the entities, in the packed layout
+    /// (a store of format 2 holds the same entities and one record per index
+    /// entry). The format version is written after this returns, so a
+    /// rebuild cut short is simply done again at the next start.
+    fn rebuild_indexes(&self) -> Result<(), StoreError> {
+        tracing::warn!(path = %self.path().display(), "upgrading the store from format {UNPACKED_FORMAT}: rebuilding its indexes");
+        for (tree_ref, name) in trees::all_trees() {
+            if trees::is_packed(tree_ref) {
+                self.tree(tree_ref)?
+                    .clear()
+                    .map_err(sled_err(format!("clearing tree `{name}`")))?;
+            }
+        }
+        let mut edits: BTreeMap<usize, packed::Edits<'_>> = BTreeMap::new();
+        let write = |edits: &mut BTreeMap<usize, packed::Edits<'_>>| -> Result<(), StoreError> {
+            for (position, tree_edits) in std::mem::take(edits) {
+                let tree = self.tree_at(position)?;
+                for (key, block) in tree_edits.writes() {
+                    match block {
+                        Some(block) => tree.insert(key, block),
+                        None => tree.remove(key),
+                    }
+                    .map_err(sled_err(format!("rebuilding `{}`", self.inner.names[position])))?;
+                }
+            }
+            Ok(())
+        };
+        let mut pending = 0usize;
+        for kind in EntityKind::ALL {
+            let tree_ref = TreeRef::Entity(kind);
+            for item in self.tree(tree_ref)?.iter() {
+                let (key, value) = item.map_err(sled_err("scanning entities"))?;
+                let record = decode(self.name(tree_ref), &key, &value)?;
+                for (tree, key, value) in index_entries(&record.entity) {
+                    let position = self.position(tree);
+                    let edit = match edits.entry(position) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => e.insert(packed::Edits::new(
+                            &self.tree(tree)?,
+                            self.name(tree),
+                            packed::Limits::DEFAULT,
+                        )),
+                    };
+                    edit.insert(key, value)?;
+                }
+                pending += 1;
+                if pending == REBUILD_BATCH {
+                    write(&mut edits)?;
+                    pending = 0;
+                }
+            }
+        }
+        write(&mut edits)?;
+        self.flush()
+    }
+}
+
+/// Refuses a store whose recorded format this build neither reads nor
+/// upgrades ([`Store::check_format`] does the upgrading, after the log is
+/// applied again).
+fn refuse_unknown_format(path: &Path, handles: &Handles, meta: usize) -> Result<(), StoreError> {
+    let stored = handles.trees[meta]
+        .get(META_FORMAT)
+        .map_err(sled_err("reading the format version"))?;
+    let Some(stored) = stored else { return Ok(()) };
+    let found = <[u8; 4]>::try_from(stored.as_ref())
+        .map(u32::from_be_bytes)
+        .unwrap_or(u32::MAX);
+    if [UNPACKED_FORMAT, PRE_LOG_FORMAT, FORMAT_VERSION].contains(&found) {
+        return Ok(());
+    }
+    Err(StoreError::UnknownFormat {
+        path: path.to_owned(),
+        found,
+        expected: FORMAT_VERSION,
+    })
+}

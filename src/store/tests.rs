@@ -1,0 +1,524 @@
+//! Unit tests of the store over real sled databases.
+
+use super::index::{RECORD_VERSION, RECORD_VERSION_1, RECORD_VERSION_2};
+use super::open::{PRE_LOG_FORMAT, UNPACKED_FORMAT};
+use super::*;
+use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
+use std::path::{Path, PathBuf};
+
+fn actor(n: usize) -> Entity {
+    Entity::Actor(Actor {
+        id: Id::parse(&format!("actor/a{n}")).unwrap(),
+        name: format!("Actor number {n}"),
+        kind: ActorKind::State,
+        aliases: vec![],
+        summary: None,
+        part_of: None,
+        positions: vec![],
+        sources: vec![],
+        note: None,
+    })
+}
+
+fn event(n: usize) -> Entity {
+    Entity::Event(Event {
+        id: Id::parse(&format!("event/e{n}")).unwrap(),
+        title: format!("Meeting {n} of the hub"),
+        kind: EventKind::ALL[n % EventKind::ALL.len()],
+        date: None,
+        place: None,
+        summary: None,
+        participants: (0..3)
+            .map(|i| Participant {
+                actor: Id::parse(&format!("actor/a{}", if i == 0 { 0 } else { (n + i) % 40 })).unwrap(),
+                role: Role::ALL[i % Role::ALL.len()],
+            })
+            .collect(),
+        treaties: vec![],
+        part_of: None,
+        after: vec![],
+        retracted_by: None,
+        figures: vec![],
+        sources: vec![],
+        note: None,
+    })
+}
+
+/// The events `hub` takes part in, read through the relation index.
+fn events_of(store: &Store, hub: &Id) -> Neighbours {
+    store
+        .related(
+            Relation::EventParticipant,
+            Direction::Backward,
+            std::slice::from_ref(hub),
+        )
+        .unwrap()
+}
+
+fn put(entity: Entity) -> Change {
+    Change::Put {
+        entity,
+        origin: Origin::Api,
+    }
+}
+
+#[test]
+fn a_store_of_the_unpacked_format_is_upgraded_by_rebuilding_its_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let hub = Id::parse("actor/a0").unwrap();
+    let before = {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store
+            .apply(&(0..40).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        store
+            .apply(&(0..300).map(|n| put(event(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        let before = events_of(&store, &hub);
+        // Rewrite every index the way format 2 kept it: a record per entry.
+        for (tree_ref, _) in trees::all_trees() {
+            if !trees::is_packed(tree_ref) {
+                continue;
+            }
+            let entries: Vec<_> = store
+                .index_prefix(tree_ref, &[])
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let tree = store.tree(tree_ref).unwrap();
+            tree.clear().unwrap();
+            for (key, value) in entries {
+                tree.insert(key, value).unwrap();
+            }
+        }
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(META_FORMAT, &UNPACKED_FORMAT.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+        before
+    };
+    assert_eq!(before[&hub].len(), 300, "the hub takes part in every event");
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    let after = events_of(&store, &hub);
+    assert_eq!(after, before);
+    assert_eq!(store.search("hub", 0).unwrap().len(), 300);
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+}
+
+#[test]
+fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
+    use crate::model::legacy::{EntityV1, RecordV1, SourceV1};
+    use crate::model::{Source, SourceKind};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let source_id = Id::parse("source/old").unwrap();
+    let old_source = SourceV1 {
+        id: source_id.clone(),
+        document: "A document cited before sources had a kind".into(),
+        section: Some("Background".into()),
+        url: None,
+        note: Some("written by an older build".into()),
+    };
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let mut cited = match actor(1) {
+            Entity::Actor(a) => a,
+            _ => unreachable!("actor() makes actors"),
+        };
+        cited.sources = vec![source_id.clone()];
+        store
+            .apply(
+                &[
+                    put(Entity::Actor(cited)),
+                    // The same text, so the indexes already fit the old record.
+                    put(Entity::Source(Source {
+                        id: source_id.clone(),
+                        document: old_source.document.clone(),
+                        section: old_source.section.clone(),
+                        url: None,
+                        note: old_source.note.clone(),
+                        kind: SourceKind::Caption,
+                    })),
+                ],
+                true,
+            )
+            .unwrap();
+        // Overwrite both records the way the previous build wrote them.
+        for (kind, id, entity) in [
+            (EntityKind::Actor, Id::parse("actor/a1").unwrap(), None),
+            (
+                EntityKind::Source,
+                source_id.clone(),
+                Some(EntityV1::Source(old_source.clone())),
+            ),
+        ] {
+            let entity = entity.unwrap_or_else(|| match actor(1) {
+                Entity::Actor(mut a) => {
+                    a.sources = vec![source_id.clone()];
+                    EntityV1::Actor(a)
+                }
+                _ => unreachable!("actor() makes actors"),
+            });
+            let mut bytes = vec![RECORD_VERSION_1];
+            bytes.extend(
+                postcard::to_allocvec(&RecordV1 {
+                    origin: Origin::Api,
+                    entity,
+                })
+                .unwrap(),
+            );
+            store
+                .tree(TreeRef::Entity(kind))
+                .unwrap()
+                .insert(id.as_bytes(), bytes)
+                .unwrap();
+        }
+        store.flush().unwrap();
+    }
+
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let Some(Entity::Source(source)) = store.get(&source_id).unwrap() else {
+        panic!("the layout-1 source decodes");
+    };
+    assert_eq!(source.kind, SourceKind::Body, "an old source defaults to the body text");
+    assert_eq!(source.note, old_source.note);
+    assert_eq!(source.section, old_source.section);
+    let Some(Entity::Actor(a)) = store.get(&Id::parse("actor/a1").unwrap()).unwrap() else {
+        panic!("the layout-1 actor decodes");
+    };
+    assert_eq!(a.sources, vec![source_id.clone()]);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+
+    // Written again, the source is stored in the current layout.
+    store.apply(&[put(Entity::Source(source.clone()))], true).unwrap();
+    let bytes = store
+        .tree(TreeRef::Entity(EntityKind::Source))
+        .unwrap()
+        .get(source_id.as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(store.get(&source_id).unwrap(), Some(Entity::Source(source)));
+}
+
+#[test]
+fn index_blocks_split_and_shrink_as_writes_come_and_go() {
+    let store = Store::temporary().unwrap();
+    let hub = Id::parse("actor/a0").unwrap();
+    store
+        .apply(&(0..40).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+        .unwrap();
+    // One at a time, so every write edits the blocks the last one left.
+    for n in 0..200 {
+        store.apply(&[put(event(n))], true).unwrap();
+    }
+    let blocks = store.tree(TreeRef::Backward(Relation::EventParticipant)).unwrap().len();
+    assert!(blocks > 5, "600 entries take several blocks, not {blocks}");
+    for n in (0..200).step_by(2) {
+        store
+            .apply(&[Change::Delete(Id::parse(&format!("event/e{n}")).unwrap())], true)
+            .unwrap();
+    }
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    let links = events_of(&store, &hub);
+    let want: Vec<String> = {
+        let mut ids: Vec<String> = (1..200).step_by(2).map(|n| format!("event/e{n}")).collect();
+        ids.sort();
+        ids
+    };
+    let have: Vec<String> = links[&hub].iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(have, want);
+    store
+        .apply(
+            &(1..200)
+                .step_by(2)
+                .map(|n| Change::Delete(Id::parse(&format!("event/e{n}")).unwrap()))
+                .collect::<Vec<_>>(),
+            true,
+        )
+        .unwrap();
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.tree(TreeRef::Backward(Relation::EventParticipant)).unwrap().len(),
+        0,
+        "no empty block is left behind"
+    );
+}
+
+fn create(entity: Entity) -> Change {
+    Change::Create {
+        entity,
+        origin: Origin::Api,
+    }
+}
+
+/// Copies the files of `from` into `to` (sub-directories too), leaving out
+/// those `skip` names: what a crash leaves on disk, taken while the store
+/// is quiet.
+fn copy_files(from: &Path, to: &Path, skip: &dyn Fn(&str) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if skip(&name) {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_files(&entry.path(), &to.join(&name), skip);
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+fn is_log(name: &str) -> bool {
+    name.starts_with("wal-")
+}
+
+/// A crash image of a store whose sled files hold actor 0 only, while its
+/// write-ahead log holds actors 1 and 2, each in a group of its own: sled's
+/// files are copied before the later writes, the log after them.
+fn crash_image(dir: &Path) -> PathBuf {
+    let data = dir.join("data");
+    let image = dir.join("image");
+    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    store.commit(&[create(actor(0))]).unwrap();
+    store.flush().unwrap();
+    copy_files(&data, &image, &|name| is_log(name));
+    store.commit(&[create(actor(1))]).unwrap();
+    store.commit(&[create(actor(2))]).unwrap();
+    copy_files(&data, &image, &|name| !is_log(name));
+    image
+}
+
+fn log_file(image: &Path) -> PathBuf {
+    let logs = log::files(image).unwrap();
+    assert_eq!(logs.len(), 1, "one log file: {logs:?}");
+    logs[0].1.clone()
+}
+
+fn has_actor(store: &Store, n: usize) -> bool {
+    store
+        .get(&Id::parse(&format!("actor/a{n}")).unwrap())
+        .unwrap()
+        .is_some()
+}
+
+#[test]
+fn writes_logged_but_not_yet_in_sleds_files_are_applied_again_when_the_store_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert!((0..3).all(|n| has_actor(&store, n)), "every acknowledged write is back");
+    assert_eq!(store.count(EntityKind::Actor).unwrap(), 3);
+    assert_eq!(store.generation().unwrap(), 3);
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    // Applied and flushed: the old log files are gone, a new one is started.
+    let logs = log::files(&image).unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(std::fs::metadata(&logs[0].1).unwrap().len(), 0);
+}
+
+#[test]
+fn a_write_cut_short_at_the_end_of_the_log_is_dropped_and_the_rest_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let log = log_file(&image);
+    let whole = std::fs::read(&log).unwrap();
+    // The first record again, cut in the middle of its payload: what a
+    // crash mid-append leaves.
+    let first_len = u32::from_le_bytes(whole[..4].try_into().unwrap()) as usize;
+    let mut torn = whole.clone();
+    torn.extend_from_slice(&whole[..8 + first_len / 2]);
+    std::fs::write(&log, &torn).unwrap();
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert!((0..3).all(|n| has_actor(&store, n)));
+    assert_eq!(store.damage(), Vec::<String>::new(), "a torn tail is not damage");
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_damaged_record_before_the_end_of_the_log_is_reported_and_nothing_after_it_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let log = log_file(&image);
+    let mut bytes = std::fs::read(&log).unwrap();
+    // A byte inside the first record's payload (after its 8-byte header).
+    bytes[12] ^= 0x5a;
+    std::fs::write(&log, &bytes).unwrap();
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let damage = store.damage();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert!(
+        damage[0].contains("write-ahead log") && damage[0].contains("byte 0"),
+        "{damage:?}"
+    );
+    assert!(has_actor(&store, 0));
+    assert!(
+        !has_actor(&store, 1) && !has_actor(&store, 2),
+        "nothing past the damage is applied"
+    );
+    assert_eq!(store.verify().unwrap(), damage, "verify reports it too");
+    // Accepted (`--allow-damaged`), the damaged log goes and the report with it.
+    store.accept_damage();
+    drop(store);
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert!(has_actor(&store, 0));
+}
+
+#[test]
+fn concurrent_writers_share_log_syncs_and_subscribers_see_every_commit_in_order() {
+    const WRITERS: usize = 16;
+    const EACH: usize = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let mut commits = store.subscribe();
+    let syncs_before = store.log_syncs();
+    let acknowledged: Vec<u64> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let store = store.clone();
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|i| store.commit(&[create(actor(w * EACH + i))]).unwrap().generation)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let writes = (WRITERS * EACH) as u64;
+    let syncs = store.log_syncs() - syncs_before;
+    assert!(syncs < writes, "{writes} concurrent writes took {syncs} log syncs");
+    assert!(syncs > 0);
+    // Every acknowledged write has its own generation, and is there.
+    let mut generations = acknowledged.clone();
+    generations.sort_unstable();
+    generations.dedup();
+    assert_eq!(generations.len() as u64, writes);
+    assert_eq!(store.count(EntityKind::Actor).unwrap(), writes);
+    assert!((0..WRITERS * EACH).all(|n| has_actor(&store, n)));
+    // Subscribers heard every commit once, in generation order.
+    let mut heard = Vec::new();
+    while let Ok(commit) = commits.try_recv() {
+        heard.push(commit.generation);
+    }
+    assert_eq!(heard, generations, "commits announced in order, each once");
+    assert_eq!(store.current_generation(), *generations.last().unwrap());
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_member_whose_write_fails_leaves_its_group_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    store.commit(&[create(actor(0))]).unwrap();
+    // Writers racing: half create fresh actors, half re-create actor 0
+    // together with a fresh one (refused whole: actor 0 exists).
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let store = store.clone();
+            scope.spawn(move || {
+                for i in 0..10 {
+                    let n = 1 + w * 10 + i;
+                    let result = if w % 2 == 0 {
+                        store.commit(&[create(actor(n))])
+                    } else {
+                        store.commit(&[create(actor(n)), create(actor(0))])
+                    };
+                    assert_eq!(result.is_ok(), w % 2 == 0, "{result:?}");
+                }
+            });
+        }
+    });
+    for n in 1..=80 {
+        let w = (n - 1) / 10;
+        assert_eq!(has_actor(&store, n), w % 2 == 0, "actor {n}");
+    }
+    assert_eq!(store.count(EntityKind::Actor).unwrap(), 41);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_flipped_byte_in_a_record_that_still_decodes_is_found_by_reads_and_by_verify() {
+    let store = Store::temporary().unwrap();
+    store.apply(&[put(actor(1)), put(actor(2))], true).unwrap();
+    let tree = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
+    let id = Id::parse("actor/a1").unwrap();
+    let mut bytes = tree.get(id.as_bytes()).unwrap().unwrap().to_vec();
+    // "Actor number 1" becomes "Actor Number 1": still a valid record.
+    let at = bytes.windows(6).position(|w| w == b"number").unwrap();
+    bytes[at] = b'N';
+    assert!(
+        postcard::from_bytes::<Record>(&bytes[5..]).is_ok(),
+        "the damaged body still decodes"
+    );
+    tree.insert(id.as_bytes(), bytes).unwrap();
+
+    let error = store.get(&id).unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Corrupt { key, .. } if key == "actor/a1"),
+        "a read names the damaged record: {error}"
+    );
+    assert!(error.to_string().contains("checksum"), "{error}");
+    assert!(store.get(&Id::parse("actor/a2").unwrap()).unwrap().is_some());
+    let problems = store.verify().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("actor/a1") && p.contains("checksum")),
+        "{problems:?}"
+    );
+    let mut intact = Vec::new();
+    let damaged = store
+        .for_each_intact(EntityKind::Actor, &mut |r| intact.push(r.entity.id().to_string()))
+        .unwrap();
+    assert_eq!(intact, vec!["actor/a2"], "export salvages the rest");
+    assert_eq!(damaged.len(), 1);
+}
+
+#[test]
+fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let id = Id::parse("actor/a1").unwrap();
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store.apply(&[put(actor(1))], true).unwrap();
+        // The record and the format as a build of format 3 wrote them.
+        let record = store.get_record(&id).unwrap().unwrap();
+        let mut layout_2 = vec![RECORD_VERSION_2];
+        layout_2.extend(postcard::to_allocvec(&record).unwrap());
+        let entities = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
+        entities.insert(id.as_bytes(), layout_2).unwrap();
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(META_FORMAT, &PRE_LOG_FORMAT.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    // Written again, the record carries its checksum.
+    store.apply(&[put(actor(1))], true).unwrap();
+    let bytes = store
+        .tree(TreeRef::Entity(EntityKind::Actor))
+        .unwrap()
+        .get(id.as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+}
