@@ -183,7 +183,7 @@ impl Store {
         let db = loop {
             match open_db(&self.inner.path, cache_bytes) {
                 Ok(db) => break db,
-                Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("acquire lock") => {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(5))
                 }
                 Err(e) => return Err(e),

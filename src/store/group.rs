@@ -290,6 +290,14 @@ impl Store {
             Err(TransactionError::Abort(e)) => return Err(reason(e)),
             Err(TransactionError::Storage(e)) => e,
         };
+        // sled keeps an I/O error once it has had one (a checkpoint's flush
+        // on a full disk, say), and refuses every write after it, even with
+        // room again. The group is durable in the log: reopening the
+        // database applies the log again, this group included.
+        if log.is_some() && self.reopen().is_ok() && self.generation().is_ok_and(|g| g >= last) {
+            tracing::info!(path = %self.inner.path.display(), error = %error, "sled refused a logged write; reopened and applied it from the log");
+            return Ok(());
+        }
         // Logged but not applied: cut it back out, so the replay after the
         // reopen does not bring back a write its writers were told failed.
         if let (Some(log), Some(start)) = (log.as_mut(), start) {

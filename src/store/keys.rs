@@ -155,23 +155,44 @@ pub enum Position {
     ById(String),
 }
 
-impl Position {
-    /// The position of a listing key.
-    pub fn of_key(key: &[u8]) -> Option<Position> {
-        let text = |bytes: &[u8]| std::str::from_utf8(bytes).ok().map(str::to_owned);
+/// A [`Position`] read in place from a listing key, borrowing its id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PositionRef<'k> {
+    Dated { first: i32, last: i32, id: &'k str },
+    ById(&'k str),
+}
+
+impl<'k> PositionRef<'k> {
+    /// The position of a listing key, without copying it.
+    pub fn of_key(key: &'k [u8]) -> Option<PositionRef<'k>> {
+        let text = |bytes: &'k [u8]| std::str::from_utf8(bytes).ok();
         // Ids begin with their kind in lowercase letters; a dated key with
         // the day's sign bit flipped never begins with one.
         match key.first() {
-            Some(b) if b.is_ascii_lowercase() => Some(Position::ById(text(key)?)),
+            Some(b) if b.is_ascii_lowercase() => Some(PositionRef::ById(text(key)?)),
             _ => {
                 let (first, last, id) = split_dated(key)?;
-                Some(Position::Dated {
+                Some(PositionRef::Dated {
                     first,
                     last,
                     id: text(id)?,
                 })
             }
         }
+    }
+}
+
+impl Position {
+    /// The position of a listing key.
+    pub fn of_key(key: &[u8]) -> Option<Position> {
+        Some(match PositionRef::of_key(key)? {
+            PositionRef::Dated { first, last, id } => Position::Dated {
+                first,
+                last,
+                id: id.to_owned(),
+            },
+            PositionRef::ById(id) => Position::ById(id.to_owned()),
+        })
     }
 
     /// The listing key of the position.

@@ -231,7 +231,7 @@ impl Writer<'_> {
             (Shape::NodesById, Obj::Query) => self.nodes_by_id(field),
             (Shape::Entities, Obj::Query) => self.entities(field),
             (Shape::TotalAmount, Obj::Page(page)) => self.array(&page.sums, |w, m| w.object(sel, Obj::Sum(m))),
-            (Shape::Cursor, Obj::Edge(key, _)) => self.string(&crate::read::cursor::encode(key)),
+            (Shape::Cursor, Obj::Edge(key, _)) => self.cursor(Some(key)),
             (Shape::TotalCount, Obj::Page(page)) => {
                 write!(self.out, "{}", page.total)?;
                 Ok(())
@@ -524,7 +524,12 @@ impl Writer<'_> {
 
     fn cursor(&mut self, key: Option<&[u8]>) -> Run {
         match key {
-            Some(key) => self.string(&crate::read::cursor::encode(key)),
+            Some(key) => {
+                self.out.push(b'"');
+                crate::read::cursor::encode_into(key, &mut self.out);
+                self.out.push(b'"');
+                Ok(())
+            }
             None => self.null(),
         }
     }
