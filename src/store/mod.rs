@@ -17,7 +17,8 @@
 //! - `write.rs`: applying, committing, editing and deleting; `batch.rs` works
 //!   a batch out before its transaction.
 //! - `group.rs`: group commit: concurrent writes staged into one batch, landed
-//!   with one log sync; `log.rs`: the write-ahead log, its replay and checkpoints.
+//!   with one log sync, and the checkpoints (sled flushed, old log files
+//!   deleted); `log.rs`: the write-ahead log, its files, records and replay.
 //! - `faults.rs`: disk faults, the free-space floor, reopening after a refused write.
 //! - `read.rs`: entities by id, relations, listings.
 //! - `period.rs`: period scans over the chronological indexes.

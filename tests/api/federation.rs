@@ -8,7 +8,8 @@
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_code, http_get, seed_records, spawn_app, spawn_app_with, spawn_app_with_writes, TestApp, TEST_WRITE_TOKEN,
+    error_code, http_get, seed_records, spawn_app, spawn_app_with, spawn_app_with_writes, TestApp, ENTITY_TYPES,
+    TEST_WRITE_TOKEN,
 };
 
 /// What a gateway sends for the entities another subgraph refers to.
@@ -24,20 +25,10 @@ const ENTITIES: &str = r#"query($representations: [_Any!]!) {
   }
 }"#;
 
-/// The entity types, each with its seed file.
-const KINDS: [(&str, &str); 6] = [
-    ("Actor", "actors"),
-    ("Event", "events"),
-    ("Treaty", "treaties"),
-    ("FundingAllocation", "funding"),
-    ("Place", "places"),
-    ("Source", "sources"),
-];
-
 /// Every entity of the seed as a representation, interleaved across types,
 /// and ids that name nothing, `total` in all.
 fn representations(total: usize) -> Vec<Value> {
-    let mut per_kind: Vec<Vec<Value>> = KINDS
+    let mut per_kind: Vec<Vec<Value>> = ENTITY_TYPES
         .iter()
         .map(|(ty, file)| {
             seed_records(file)
@@ -98,7 +89,7 @@ async fn the_subgraph_sdl_keys_every_entity_type_by_id_and_links_federation_v2()
         diplograph::graphql::subgraph_sdl(),
         "the CLI prints what gateways read"
     );
-    for (ty, _) in KINDS {
+    for (ty, _) in ENTITY_TYPES {
         assert!(
             sdl.contains(&format!("type {ty} implements Node @key(fields: \"id\") {{")),
             "{ty} is an entity keyed by id"

@@ -10,7 +10,7 @@ use async_graphql::Request;
 use diplograph::graphql::{in_field_table, AppSchema};
 use serde_json::{json, Value};
 
-use crate::helpers::{seed_records, seeded};
+use crate::helpers::{seed_records, seeded, ENTITY_TYPES};
 use crate::plans::{same_answers, schema};
 
 /// A field as introspection describes it.
@@ -109,7 +109,11 @@ impl Types {
     fn reachable(&self) -> BTreeMap<String, (String, Vec<String>)> {
         let mut found: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         let mut queue = VecDeque::new();
-        for entity in ENTITIES.iter().map(|(t, _)| t.to_string()).chain(["Query".to_owned()]) {
+        for entity in ENTITY_TYPES
+            .iter()
+            .map(|(t, _)| t.to_string())
+            .chain(["Query".to_owned()])
+        {
             found.insert(entity.clone(), (entity.clone(), Vec::new()));
             queue.push_back(entity);
         }
@@ -140,16 +144,6 @@ impl Types {
 fn metadata(field: &str) -> bool {
     field.starts_with("__") || field == "_service"
 }
-
-/// The entity types and the seed file each comes from.
-const ENTITIES: [(&str, &str); 6] = [
-    ("Actor", "actors"),
-    ("Event", "events"),
-    ("Treaty", "treaties"),
-    ("FundingAllocation", "funding"),
-    ("Place", "places"),
-    ("Source", "sources"),
-];
 
 /// Arguments for the root fields that need some.
 fn root_arguments(field: &str) -> &'static str {
@@ -201,7 +195,7 @@ async fn every_field_reads_can_reach_has_an_entry_in_the_field_table() {
 async fn a_query_for_each_field_reads_the_same_through_its_plan_for_every_entity() {
     let store = seeded();
     let types = served_types(&schema(&store)).await;
-    let ids: BTreeMap<&str, Vec<Value>> = ENTITIES
+    let ids: BTreeMap<&str, Vec<Value>> = ENTITY_TYPES
         .iter()
         .map(|(ty, file)| {
             let ids = seed_records(file).iter().map(|r| json!({ "id": r["id"] })).collect();

@@ -65,6 +65,18 @@ impl SmallDisk {
     }
 }
 
+/// A server taking writes with its data directory on `disk`, refusing
+/// them below `min_free_mb` of free space (0: only when the disk is full).
+async fn spawn_on(disk: &SmallDisk, min_free_mb: u64) -> TestApp {
+    let data = disk.path().join("data");
+    spawn_app_with(|s| {
+        s.store.data_dir = data;
+        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
+        s.min_free_mb = min_free_mb;
+    })
+    .await
+}
+
 impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
@@ -118,13 +130,7 @@ async fn a_write_refused_by_a_full_disk_leaves_no_trace_and_writes_resume_once_s
     let Some(disk) = SmallDisk::mount("3m") else {
         return;
     };
-    let data = disk.path().join("data");
-    let app = spawn_app_with(|s| {
-        s.store.data_dir = data.clone();
-        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
-        s.min_free_mb = 0;
-    })
-    .await;
+    let app = spawn_on(&disk, 0).await;
     let before = actor_count(&app).await;
     let ballast = disk.fill();
 
@@ -199,13 +205,7 @@ async fn a_reader_polling_while_the_disk_refuses_writes_never_sees_a_refused_one
     let Some(disk) = SmallDisk::mount("3m") else {
         return;
     };
-    let data = disk.path().join("data");
-    let app = spawn_app_with(|s| {
-        s.store.data_dir = data.clone();
-        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
-        s.min_free_mb = 0;
-    })
-    .await;
+    let app = spawn_on(&disk, 0).await;
 
     // A reader on its own thread reads the entity being written, over and
     // over, and notes every id it ever saw.
@@ -270,13 +270,7 @@ async fn a_free_space_floor_refuses_writes_with_a_clear_error_before_the_disk_is
     let Some(disk) = SmallDisk::mount("8m") else {
         return;
     };
-    let data = disk.path().join("data");
-    let app = spawn_app_with(|s| {
-        s.store.data_dir = data.clone();
-        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
-        s.min_free_mb = 4;
-    })
-    .await;
+    let app = spawn_on(&disk, 4).await;
     let before = actor_count(&app).await;
     // Leave about 2 MiB free: under the floor.
     let ballast = disk.path().join("ballast");

@@ -147,6 +147,16 @@ pub fn ready_status(address: &str) -> Option<u16> {
 
 // ---- Seed data and JSON paths, for tests that check answers against the seed ----
 
+/// The entity types, each with the seed file its records come from.
+pub const ENTITY_TYPES: [(&str, &str); 6] = [
+    ("Actor", "actors"),
+    ("Event", "events"),
+    ("Treaty", "treaties"),
+    ("FundingAllocation", "funding"),
+    ("Place", "places"),
+    ("Source", "sources"),
+];
+
 /// The records of one seed file (`"actors"`, `"events"`, …) as JSON, so tests
 /// can compute what the API should answer instead of hard-coding counts.
 pub fn seed_records(file: &str) -> Vec<Value> {
