@@ -124,15 +124,38 @@ impl<'o> Base64Url<'o> {
         }
     }
 
-    fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.pending = self.pending << 8 | b as u32;
-            self.held += 1;
-            if self.held == 3 {
-                self.emit(self.pending, 4);
-                self.pending = 0;
-                self.held = 0;
-            }
+    fn push(&mut self, mut bytes: &[u8]) {
+        // Complete a group begun by an earlier push, a byte at a time.
+        while self.held > 0 {
+            let Some((&b, rest)) = bytes.split_first() else {
+                return;
+            };
+            self.hold(b);
+            bytes = rest;
+        }
+        // Then whole groups, four characters each.
+        let mut groups = bytes.chunks_exact(3);
+        for g in &mut groups {
+            let n = (g[0] as u32) << 16 | (g[1] as u32) << 8 | g[2] as u32;
+            self.out.extend_from_slice(&[
+                ALPHABET[(n >> 18) as usize],
+                ALPHABET[(n >> 12 & 63) as usize],
+                ALPHABET[(n >> 6 & 63) as usize],
+                ALPHABET[(n & 63) as usize],
+            ]);
+        }
+        for &b in groups.remainder() {
+            self.hold(b);
+        }
+    }
+
+    fn hold(&mut self, b: u8) {
+        self.pending = self.pending << 8 | b as u32;
+        self.held += 1;
+        if self.held == 3 {
+            self.emit(self.pending, 4);
+            self.pending = 0;
+            self.held = 0;
         }
     }
 
@@ -219,6 +242,22 @@ mod tests {
                 !cursor.contains("event") && !cursor.contains("actor"),
                 "opaque: {cursor}"
             );
+        }
+    }
+
+    #[test]
+    fn base64url_is_the_same_however_the_bytes_arrive() {
+        for cuts in [&[][..], &[1], &[2, 5], &[1, 2, 3, 4], &[4, 9]] {
+            let text = b"abcdefghij";
+            let mut out = Vec::new();
+            let mut writer = Base64Url::new(&mut out);
+            let mut at = 0;
+            for &cut in cuts.iter().chain([&text.len()]) {
+                writer.push(&text[at..cut]);
+                at = cut;
+            }
+            writer.finish();
+            assert_eq!(out, b"YWJjZGVmZ2hpag", "cut at {cuts:?}");
         }
     }
 

@@ -60,21 +60,40 @@ struct Member {
     announce: bool,
 }
 
+/// Why a group did not land.
+#[derive(Clone, Debug)]
+enum Refused {
+    /// The disk refused it (full, failing): members answer
+    /// `StoreError::Unavailable` with this reason.
+    Disk(String),
+    /// Anything else (a bug, a corrupt record): an internal error, whose
+    /// text goes to the log, not to clients.
+    Other(String),
+}
+
+impl Refused {
+    fn into_error(self) -> StoreError {
+        match self {
+            Refused::Disk(reason) => StoreError::Unavailable { reason },
+            Refused::Other(message) => StoreError::Task(message),
+        }
+    }
+}
+
 /// How a group's landing ended, for its members to wait on.
 #[derive(Default)]
 struct Landed {
-    /// `Err` holds why the disk refused the group.
-    outcome: Mutex<Option<Result<(), String>>>,
+    outcome: Mutex<Option<Result<(), Refused>>>,
     done: Condvar,
 }
 
 impl Landed {
-    fn set(&self, outcome: Result<(), String>) {
+    fn set(&self, outcome: Result<(), Refused>) {
         *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         self.done.notify_all();
     }
 
-    fn wait(&self) -> Result<(), String> {
+    fn wait(&self) -> Result<(), Refused> {
         let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if let Some(outcome) = outcome.as_ref() {
@@ -95,11 +114,11 @@ pub(super) enum Join {
     Alone,
 }
 
-/// The message of a refused group, as members report it.
-fn reason(error: StoreError) -> String {
+/// A store error that stopped a group, as its members will report it.
+fn refused(error: StoreError) -> Refused {
     match error {
-        StoreError::Unavailable { reason } => reason,
-        other => other.to_string(),
+        StoreError::Unavailable { reason } => Refused::Disk(reason),
+        other => Refused::Other(other.to_string()),
     }
 }
 
@@ -162,9 +181,7 @@ impl Store {
         }
         let (committed, value) = staged?;
         if let Some(landed) = landed {
-            landed
-                .wait()
-                .map_err(|reason| E::from(StoreError::Unavailable { reason }))?;
+            landed.wait().map_err(|refusal| E::from(refusal.into_error()))?;
         }
         Ok((committed, value))
     }
@@ -256,11 +273,11 @@ impl Store {
     /// Appends the group to the log and syncs it, then applies it to sled in
     /// one transaction. A failure leaves sled as it was (cutting the record
     /// back out of the log when sled refused it).
-    fn log_and_apply(&self, batch: Batch, first: u64, last: u64) -> Result<(), String> {
+    fn log_and_apply(&self, batch: Batch, first: u64, last: u64) -> Result<(), Refused> {
         let writes = batch.into_writes(last);
         // Before logging: a group logged and then not applied would come
         // back when the log is next applied again.
-        let live = self.live().map_err(reason)?;
+        let live = self.live().map_err(refused)?;
         let mut log = self
             .inner
             .log
@@ -271,7 +288,11 @@ impl Store {
             let record = log::encode(first, last, &writes, &self.inner.names);
             if let Err(e) = log.append(&record) {
                 drop(live);
-                return Err(self.log_fault(&e));
+                // Too large for a record is the write's fault, not the disk's.
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    return Err(Refused::Other(e.to_string()));
+                }
+                return Err(Refused::Disk(self.log_fault(&e)));
             }
             self.inner.log_syncs.fetch_add(1, Ordering::Relaxed);
         }
@@ -287,7 +308,7 @@ impl Store {
         drop(live);
         let error = match result {
             Ok(()) => return Ok(()),
-            Err(TransactionError::Abort(e)) => return Err(reason(e)),
+            Err(TransactionError::Abort(e)) => return Err(refused(e)),
             Err(TransactionError::Storage(e)) => e,
         };
         // sled keeps an I/O error once it has had one (a checkpoint's flush
@@ -304,7 +325,7 @@ impl Store {
             log.cut_back(start);
         }
         drop(log);
-        Err(reason(self.disk_fault("applying a logged write", error)))
+        Err(refused(self.disk_fault("applying a logged write", error)))
     }
 
     /// Starts a new log file when a checkpoint is due (under the landing,
@@ -341,5 +362,26 @@ impl Store {
     /// Log syncs since the process started: each lands one group of writes.
     pub fn log_syncs(&self) -> u64 {
         self.inner.log_syncs.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_disk_makes_a_refused_group_storage_unavailable() {
+        let disk = refused(StoreError::Unavailable { reason: "full".into() }).into_error();
+        assert!(matches!(disk, StoreError::Unavailable { reason } if reason == "full"));
+        let corrupt = StoreError::Corrupt {
+            tree: "actors",
+            key: "actor/x".into(),
+            reason: "bad bytes".into(),
+        };
+        let internal = refused(corrupt).into_error();
+        assert!(
+            matches!(internal, StoreError::Task(message) if message.contains("actor/x")),
+            "an internal error, not the disk's"
+        );
     }
 }
