@@ -434,3 +434,54 @@ pub fn funding_keyed(store: &Store, filter: &FundingFilter) -> Result<Vec<Keyed>
         None => store.list(EntityKind::Funding, None, None, usize::MAX, false)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(n: usize) -> Id {
+        Id::parse(&format!("place/p{n}")).unwrap()
+    }
+
+    #[test]
+    fn the_walk_within_a_place_ends_on_a_cycle_and_keeps_each_place_once() {
+        // p0 holds p1 and p2, p2 holds p0 again: a loop the model refuses,
+        // which the walk must survive all the same.
+        let found = places_within("filter.place", &place(0), |p| {
+            Ok(match p.as_str() {
+                "place/p0" => vec![place(1), place(2)],
+                "place/p2" => vec![place(0), place(1)],
+                _ => vec![],
+            })
+        })
+        .unwrap();
+        assert_eq!(found, vec![place(0), place(1), place(2)]);
+    }
+
+    #[test]
+    fn the_walk_within_a_place_stops_past_its_bound_naming_the_argument() {
+        // Each place holds the next one, without end.
+        let walked = places_within("includeWithin", &place(0), |p| {
+            let n: usize = p.as_str().trim_start_matches("place/p").parse().unwrap();
+            Ok(vec![place(n + 1)])
+        });
+        match walked {
+            Err(ReadError::Argument { name, message }) => {
+                assert_eq!(name, "includeWithin");
+                assert!(message.contains(&MAX_PLACES_WITHIN.to_string()), "{message}");
+            }
+            other => panic!("expected the bound to stop the walk, got {:?}", other.map(|v| v.len())),
+        }
+        // Exactly the bound is still answered.
+        let found = places_within("filter.place", &place(0), |p| {
+            let n: usize = p.as_str().trim_start_matches("place/p").parse().unwrap();
+            Ok(if n + 1 < MAX_PLACES_WITHIN {
+                vec![place(n + 1)]
+            } else {
+                vec![]
+            })
+        })
+        .unwrap();
+        assert_eq!(found.len(), MAX_PLACES_WITHIN);
+    }
+}
