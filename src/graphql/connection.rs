@@ -116,7 +116,8 @@ pub fn events_among(
     args: PageArgs,
 ) -> Result<EventConnection> {
     let window = window(args, ctx)?;
-    let filter = filter.map(EventFilter::parse).transpose().map_err(read_error)?;
+    let store = ctx.data::<crate::store::Store>()?;
+    let filter = filter.map(|f| f.parse(store)).transpose().map_err(read_error)?;
     let (page, total_count) = window_among(events, filter.as_ref(), &window);
     let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, Totals { total_count });
     for (key, node) in page.items {

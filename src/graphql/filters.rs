@@ -1,10 +1,11 @@
 //! Filter inputs for the root connections.
 
-use async_graphql::InputObject;
+use async_graphql::{Enum, InputObject};
 
-use crate::model::{ActorKind, EntityKind, EventKind, TreatyKind};
-use crate::read::listing::{self, date_arg, id_arg};
+use crate::model::{ActorKind, EntityKind, EventKind, Relation, TreatyKind};
+use crate::read::listing::{self, date_arg, id_arg, places_within};
 use crate::read::ReadError;
+use crate::store::{Direction, Store};
 
 /// Narrows a list of actors. All given conditions must hold.
 #[derive(InputObject, Clone, Default)]
@@ -16,18 +17,41 @@ pub struct ActorFilter {
     pub kind: Option<ActorKind>,
 }
 
+/// How an event filter's `from` and `to` test an event's date, which names
+/// a whole period: "2009" is the year, "2009-01" the month.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateMatch {
+    /// Keep events any day of whose period falls in the window: `from: "2009-01", to: "2009-01"` keeps
+    /// an event dated "2009-01-16", one dated "2009-01" and one dated only "2009".
+    #[default]
+    Overlaps,
+    /// Keep events whose whole period falls in the window: `from: "2009-01", to: "2009-01"` keeps
+    /// "2009-01-16" and "2009-01" but not "2009". With `to` alone it keeps what ended by then
+    /// (before), with `from` alone what began on it or later (after).
+    Within,
+}
+
 /// Narrows a list of events. All given conditions must hold.
 #[derive(InputObject, Clone, Default)]
 pub struct EventFilter {
     /// Only events whose period overlaps this date or later: `2008`, `2009-03`, `2008-08-26`.
+    /// With `match: WITHIN`, only events that begin on or after it.
     pub from: Option<String>,
     /// Only events whose period overlaps this date or earlier. "March 2009" counts as the whole month.
+    /// With `match: WITHIN`, only events that end on or before it.
     pub to: Option<String>,
+    /// How `from` and `to` test an event's period: `OVERLAPS` (the default) or `WITHIN`.
+    #[graphql(name = "match", default)]
+    pub date_match: DateMatch,
+    /// `true`: only events with a date; `false`: only events the sources give no date
+    /// (none of which matches a `from` or `to`).
+    pub dated: Option<bool>,
     /// Only events of this kind.
     pub kind: Option<EventKind>,
     /// Only events this actor took part in (an actor id, or its bare slug).
     pub actor: Option<String>,
-    /// Only events that happened at this place (a place id, or its bare slug).
+    /// Only events that happened at this place or at any place within it, at any depth
+    /// (a place id, or its bare slug): `moscow` includes the events at the Kremlin.
     pub place: Option<String>,
 }
 
@@ -70,19 +94,44 @@ impl ActorFilter {
 }
 
 impl EventFilter {
-    pub fn parse(self) -> Result<listing::EventFilter, ReadError> {
+    /// Parsed, with the place filter grown to the places within the place
+    /// asked for (read from `store`).
+    pub fn parse(self, store: &Store) -> Result<listing::EventFilter, ReadError> {
+        let from = date_arg("filter.from", self.from.as_deref())?;
+        let to = date_arg("filter.to", self.to.as_deref())?;
+        let actor = self
+            .actor
+            .map(|a| id_arg("filter.actor", EntityKind::Actor, &a))
+            .transpose()?;
+        let place = self
+            .place
+            .map(|p| id_arg("filter.place", EntityKind::Place, &p))
+            .transpose()?;
+        let places = match place {
+            None => None,
+            Some(place) => Some(
+                places_within("filter.place", &place, |p| {
+                    let mut inner =
+                        store.related(Relation::PlaceWithin, Direction::Backward, std::slice::from_ref(p))?;
+                    Ok(inner
+                        .remove(p)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect())
+                })?
+                .into_iter()
+                .collect(),
+            ),
+        };
         Ok(listing::EventFilter {
-            from: date_arg("filter.from", self.from.as_deref())?,
-            to: date_arg("filter.to", self.to.as_deref())?,
+            from,
+            to,
+            whole: self.date_match == DateMatch::Within,
+            dated: self.dated,
             kind: self.kind,
-            actor: self
-                .actor
-                .map(|a| id_arg("filter.actor", EntityKind::Actor, &a))
-                .transpose()?,
-            place: self
-                .place
-                .map(|p| id_arg("filter.place", EntityKind::Place, &p))
-                .transpose()?,
+            actor,
+            places,
         })
     }
 }

@@ -171,7 +171,7 @@ impl QueryRoot {
             before,
         };
         let window = window(args, ctx)?;
-        let filter = filter.unwrap_or_default().parse().map_err(read_error)?;
+        let filter = filter.unwrap_or_default().parse(store).map_err(read_error)?;
         let (page, total_count) = event_listing(store, &filter, &window, wants_total(ctx)).map_err(read_error)?;
         build(ctx, page, Totals { total_count }).await
     }

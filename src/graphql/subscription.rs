@@ -127,8 +127,12 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "Only events matching this filter.")] filter: Option<EventFilter>,
     ) -> Result<impl Stream<Item = Result<Event>>> {
-        let filter = filter.unwrap_or_default().parse().map_err(super::errors::read_error)?;
         let store = ctx.data::<Store>()?;
+        // The places within a place filter are read now, once.
+        let filter = filter
+            .unwrap_or_default()
+            .parse(store)
+            .map_err(super::errors::read_error)?;
         Ok(commits(store).flat_map(move |item| {
             let events: Vec<Result<Event>> = match item {
                 Err(e) => vec![Err(e)],

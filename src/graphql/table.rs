@@ -8,6 +8,7 @@ use super::errors::internal;
 use super::types::{loaders, Node};
 use crate::model::{self, PartialDate, Relation};
 use crate::read::cache::Entity;
+use crate::read::listing::place_events as place_events_of;
 pub use crate::read::table::in_field_table;
 pub(crate) use crate::read::table::{backward, shape, Leaf, Obj, Shape, Ty};
 
@@ -72,6 +73,22 @@ pub(crate) async fn many<T: TryFrom<Node>>(
         .into_iter()
         .filter(|e| ty.is_none_or(|ty| ty.holds(e)))
         .filter_map(|e| T::try_from(Node::from(e)).ok())
+        .collect())
+}
+
+/// `Place.events`, read as its field-table entry says: the events at the
+/// place and, with `within`, at every place within it.
+pub(crate) fn place_events(ctx: &Context<'_>, place: &Entity, within: bool) -> Result<Vec<super::types::Event>> {
+    let Some(Shape::PlaceEvents) = shape(Ty::PLACE, "events") else {
+        return Err(not_in_table(Ty::PLACE, "events"));
+    };
+    let events = place_events_of(&loaders(ctx)?.direct(), place, within).map_err(super::errors::read_error)?;
+    Ok(events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Entity::Event(e) => Some(super::types::Event(e.clone())),
+            _ => None,
+        })
         .collect())
 }
 

@@ -699,10 +699,20 @@ impl Place {
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
         table::many(ctx, Ty::PLACE, "contains", &self.entity()).await
     }
-    /// Events that happened here, in chronological order.
+    /// Events that happened here, in chronological order (undated last). By default this
+    /// includes the events at every place within this one, at any depth: Moscow's events
+    /// include those at the Kremlin. Use `contains` to see those places.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
-    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
-        table::many(ctx, Ty::PLACE, "events", &self.entity()).await
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            default = true,
+            desc = "Also the events at the places within this one, at any depth (the default); false for the events recorded at this very place only."
+        )]
+        include_within: bool,
+    ) -> Result<Vec<Event>> {
+        table::place_events(ctx, &self.entity(), include_within)
     }
     /// Treaties signed here.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]

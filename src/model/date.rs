@@ -246,6 +246,12 @@ impl PartialDate {
     pub fn overlaps(&self, from: Option<&PartialDate>, to: Option<&PartialDate>) -> bool {
         from.is_none_or(|f| self.last_day() >= f.first_day()) && to.is_none_or(|t| self.first_day() <= t.last_day())
     }
+
+    /// Whether every day of this period falls within `[from, to]` (either
+    /// bound optional): "2009" lies within 2009 but not within January 2009.
+    pub fn lies_within(&self, from: Option<&PartialDate>, to: Option<&PartialDate>) -> bool {
+        from.is_none_or(|f| self.first_day() >= f.first_day()) && to.is_none_or(|t| self.last_day() <= t.last_day())
+    }
 }
 
 impl fmt::Display for PartialDate {

@@ -5,7 +5,9 @@
 
 use std::collections::HashSet;
 
-use super::cache::Entity;
+use std::sync::Arc;
+
+use super::cache::{Direct, Entity, Link, SortedEvents};
 use super::page::{page_sorted, page_with, window_bounds, Page, Window};
 use super::ReadError;
 use crate::model::{self, ActorKind, EntityKind, EventKind, Id, PartialDate, Relation, TreatyKind};
@@ -64,15 +66,19 @@ pub struct ActorFilter {
 /// Narrows a list of events, its arguments parsed. All given conditions must hold.
 #[derive(Clone, Default)]
 pub struct EventFilter {
-    /// The event's period overlaps this date or later.
+    /// The event's period overlaps this date or later (lies wholly on or after it, with `whole`).
     pub from: Option<PartialDate>,
-    /// The event's period overlaps this date or earlier.
+    /// The event's period overlaps this date or earlier (lies wholly on or before it, with `whole`).
     pub to: Option<PartialDate>,
+    /// `from` and `to` ask for the whole period, not just a day of it.
+    pub whole: bool,
+    /// Only dated events (`true`) or only undated ones (`false`).
+    pub dated: Option<bool>,
     pub kind: Option<EventKind>,
     /// An actor that took part.
     pub actor: Option<Id>,
-    /// Where it happened.
-    pub place: Option<Id>,
+    /// Where it happened: the place asked for and every place within it.
+    pub places: Option<HashSet<Id>>,
 }
 
 /// Narrows a list of treaties. All given conditions must hold.
@@ -97,16 +103,102 @@ pub struct FundingFilter {
 impl EventFilter {
     /// Whether an event held in memory passes the filter.
     pub fn matches(&self, e: &model::Event) -> bool {
-        let dated_ok = self.from.is_none() && self.to.is_none()
-            || e.date.is_some_and(|d| d.overlaps(self.from.as_ref(), self.to.as_ref()));
-        dated_ok
+        let (from, to) = (self.from.as_ref(), self.to.as_ref());
+        let in_period = from.is_none() && to.is_none()
+            || e.date.is_some_and(|d| match self.whole {
+                true => d.lies_within(from, to),
+                false => d.overlaps(from, to),
+            });
+        in_period
+            && self.dated.is_none_or(|dated| e.date.is_some() == dated)
             && self.kind.is_none_or(|k| e.kind == k)
             && self
                 .actor
                 .as_ref()
                 .is_none_or(|a| e.participants.iter().any(|p| &p.actor == a))
-            && self.place.as_ref().is_none_or(|p| e.place.as_ref() == Some(p))
+            && self
+                .places
+                .as_ref()
+                .is_none_or(|places| e.place.as_ref().is_some_and(|p| places.contains(p)))
     }
+
+    /// The scan of the chronological index that selects the filter's
+    /// period, datedness and kind.
+    fn scan(&self) -> PeriodScan<'_> {
+        PeriodScan {
+            from: self.from.as_ref(),
+            to: self.to.as_ref(),
+            whole: self.whole,
+            dated: self.dated == Some(true),
+            undated: self.dated == Some(false),
+            subkind: self.kind.map(|k| k.as_str()),
+            ..PeriodScan::default()
+        }
+    }
+}
+
+/// Most places a place filter or `Place.events` gathers: the place itself
+/// and every place within it, at any depth.
+pub const MAX_PLACES_WITHIN: usize = 10_000;
+
+/// `place` and every place within it, at any depth, breadth first;
+/// `contains` reads the places directly within one. The model refuses
+/// `within` cycles, but the walk keeps what it has seen and stops past
+/// [`MAX_PLACES_WITHIN`] all the same, naming the argument `arg`.
+pub fn places_within(
+    arg: &str,
+    place: &Id,
+    mut contains: impl FnMut(&Id) -> Result<Vec<Id>, store::StoreError>,
+) -> Result<Vec<Id>, ReadError> {
+    let mut seen: HashSet<Id> = HashSet::from([place.clone()]);
+    let mut found = vec![place.clone()];
+    let mut next = 0;
+    while let Some(current) = found.get(next).cloned() {
+        next += 1;
+        for inner in contains(&current)? {
+            if seen.insert(inner.clone()) {
+                if found.len() >= MAX_PLACES_WITHIN {
+                    return Err(ReadError::argument(
+                        arg,
+                        format!("more than {MAX_PLACES_WITHIN} places lie within `{place}`"),
+                    ));
+                }
+                found.push(inner);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The events at `place` in chronological order, with their listing keys,
+/// and with `within` the events at every place within it too.
+pub fn place_events(direct: &Direct<'_>, place: &Entity, within: bool) -> Result<SortedEvents, ReadError> {
+    let at = |id: &Id| Link {
+        relation: Relation::EventPlace,
+        direction: Direction::Backward,
+        from: id.clone(),
+    };
+    if !within {
+        return Ok(direct.sorted_events(&at(place.id()))?);
+    }
+    let places = places_within("includeWithin", place.id(), |p| {
+        let inner = direct.link(&Link {
+            relation: Relation::PlaceWithin,
+            direction: Direction::Backward,
+            from: p.clone(),
+        })?;
+        Ok(inner.iter().map(|(id, _)| id.clone()).collect())
+    })?;
+    if places.len() == 1 {
+        return Ok(direct.sorted_events(&at(place.id()))?);
+    }
+    let mut events = Vec::new();
+    for p in &places {
+        events.extend(direct.sorted_events(&at(p))?.iter().cloned());
+    }
+    // An event has one place, so the lists do not overlap.
+    events.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Arc::new(events))
 }
 
 /// A page of the events matching `filter`, in listing order, and how many
@@ -117,13 +209,8 @@ pub fn event_listing(
     window: &Window,
     count: bool,
 ) -> Result<(Page, usize), ReadError> {
-    let scan = PeriodScan {
-        from: filter.from.as_ref(),
-        to: filter.to.as_ref(),
-        subkind: filter.kind.map(|k| k.as_str()),
-        ..PeriodScan::default()
-    };
-    if filter.actor.is_none() && filter.place.is_none() {
+    let scan = filter.scan();
+    if filter.actor.is_none() && filter.places.is_none() {
         // Period and kind are ranges of ordered indexes: read just the page.
         let page = page_with(window, |after, before, limit, from_end| {
             let scan = PeriodScan {
@@ -147,8 +234,12 @@ pub fn event_listing(
     if let Some(actor) = &filter.actor {
         narrow(&mut set, related_ids(store, Relation::EventParticipant, actor)?);
     }
-    if let Some(place) = &filter.place {
-        narrow(&mut set, related_ids(store, Relation::EventPlace, place)?);
+    if let Some(places) = &filter.places {
+        let mut there = Vec::new();
+        for place in places {
+            there.extend(related_ids(store, Relation::EventPlace, place)?);
+        }
+        narrow(&mut set, there);
     }
     let ids: Vec<Id> = set.unwrap_or_default().into_iter().collect();
     let mut keyed = store.list_keys(&ids)?;
@@ -342,4 +433,55 @@ pub fn funding_keyed(store: &Store, filter: &FundingFilter) -> Result<Vec<Keyed>
         Some(set) => store.list_keys(&set.into_iter().collect::<Vec<_>>())?,
         None => store.list(EntityKind::Funding, None, None, usize::MAX, false)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(n: usize) -> Id {
+        Id::parse(&format!("place/p{n}")).unwrap()
+    }
+
+    #[test]
+    fn the_walk_within_a_place_ends_on_a_cycle_and_keeps_each_place_once() {
+        // p0 holds p1 and p2, p2 holds p0 again: a loop the model refuses,
+        // which the walk must survive all the same.
+        let found = places_within("filter.place", &place(0), |p| {
+            Ok(match p.as_str() {
+                "place/p0" => vec![place(1), place(2)],
+                "place/p2" => vec![place(0), place(1)],
+                _ => vec![],
+            })
+        })
+        .unwrap();
+        assert_eq!(found, vec![place(0), place(1), place(2)]);
+    }
+
+    #[test]
+    fn the_walk_within_a_place_stops_past_its_bound_naming_the_argument() {
+        // Each place holds the next one, without end.
+        let walked = places_within("includeWithin", &place(0), |p| {
+            let n: usize = p.as_str().trim_start_matches("place/p").parse().unwrap();
+            Ok(vec![place(n + 1)])
+        });
+        match walked {
+            Err(ReadError::Argument { name, message }) => {
+                assert_eq!(name, "includeWithin");
+                assert!(message.contains(&MAX_PLACES_WITHIN.to_string()), "{message}");
+            }
+            other => panic!("expected the bound to stop the walk, got {:?}", other.map(|v| v.len())),
+        }
+        // Exactly the bound is still answered.
+        let found = places_within("filter.place", &place(0), |p| {
+            let n: usize = p.as_str().trim_start_matches("place/p").parse().unwrap();
+            Ok(if n + 1 < MAX_PLACES_WITHIN {
+                vec![place(n + 1)]
+            } else {
+                vec![]
+            })
+        })
+        .unwrap();
+        assert_eq!(found.len(), MAX_PLACES_WITHIN);
+    }
 }

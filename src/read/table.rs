@@ -218,6 +218,9 @@ pub enum Shape {
     Follow(Relation, Ty),
     /// The events a relation leads back to, in chronological order.
     EventsByDate(Relation),
+    /// `Place.events`: the events at a place and, unless `includeWithin` is
+    /// false, at every place within it, in chronological order.
+    PlaceEvents,
     Participants,
     Ratifications,
     Figures,
@@ -278,7 +281,7 @@ impl Shape {
             | Shape::Nodes(ty)
             | Shape::Edges(ty)
             | Shape::EdgeNode(ty) => ty,
-            Shape::EventsByDate(_) | Shape::ParticipationEvent => Ty::EVENT,
+            Shape::EventsByDate(_) | Shape::PlaceEvents | Shape::ParticipationEvent => Ty::EVENT,
             Shape::Participants => Ty::Participant,
             Shape::Ratifications => Ty::Ratification,
             Shape::Figures => Ty::Figure,
@@ -484,7 +487,7 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::PLACE, "note") => leaf!(Place, |p| Leaf::OptStr(p.note.as_deref())),
         (Ty::PLACE, "within") => one!(Place, |p| p.within.as_ref(), Ty::PLACE),
         (Ty::PLACE, "contains") => Shape::Follow(R::PlaceWithin, Ty::PLACE),
-        (Ty::PLACE, "events") => Shape::EventsByDate(R::EventPlace),
+        (Ty::PLACE, "events") => Shape::PlaceEvents,
         (Ty::PLACE, "treaties") => Shape::Follow(R::TreatySignedAt, Ty::TREATY),
         (Ty::PLACE, "sources") => ids!(Place, |p| p.sources, Ty::SOURCE),
 

@@ -10,14 +10,19 @@ use crate::model::{EntityKind, Id, PartialDate};
 const SEEK_AFTER_SKIPS: usize = 8;
 
 /// What a walk over a chronological index selects: entries whose period
-/// overlaps `[from, to]` (every entry, undated ones last, when neither is
-/// set), of one event kind, strictly between two listing keys.
+/// overlaps `[from, to]` (or lies wholly inside it, with `whole`; every
+/// entry, undated ones last, when neither bound is set), of one event kind,
+/// strictly between two listing keys.
 #[derive(Clone, Copy, Default)]
 pub struct PeriodScan<'a> {
     pub from: Option<&'a PartialDate>,
     pub to: Option<&'a PartialDate>,
+    /// Only entries whose whole period lies in `[from, to]`, not merely overlaps it.
+    pub whole: bool,
     /// Leave out undated entries even when no period is set.
     pub dated: bool,
+    /// Only undated entries (none, when a period is set: no undated entry lies in one).
+    pub undated: bool,
     /// Only events of this kind ([`crate::model::EventKind::as_str`]); ignored for other kinds.
     pub subkind: Option<&'a str>,
     pub after: Option<&'a [u8]>,
@@ -29,7 +34,7 @@ pub struct PeriodScan<'a> {
 impl PeriodScan<'_> {
     /// Whether the scan selects every entry (no period, no kind).
     pub fn is_everything(&self) -> bool {
-        !self.dated_only() && self.subkind.is_none()
+        !self.dated_only() && !self.undated && self.subkind.is_none()
     }
 
     fn dated_only(&self) -> bool {
@@ -38,13 +43,20 @@ impl PeriodScan<'_> {
 
     /// Whether an entry with this listing key lies in the period (the kind is not checked).
     pub fn admits(&self, key: &[u8]) -> bool {
+        if self.undated {
+            return !self.dated_only() && keys::split_dated(key).is_some_and(|(first, _, _)| first == keys::UNDATED);
+        }
         if !self.dated_only() {
             return true;
         }
         keys::split_dated(key).is_some_and(|(first, last, _)| {
+            // Overlapping asks that the period end on or after `from` and
+            // start on or before `to`; lying wholly inside asks that it
+            // start on or after `from` and end on or before `to`.
+            let (held_to_from, held_to_to) = if self.whole { (first, last) } else { (last, first) };
             first != keys::UNDATED
-                && self.from.is_none_or(|f| last >= f.first_day())
-                && self.to.is_none_or(|t| first <= t.last_day())
+                && self.from.is_none_or(|f| held_to_from >= f.first_day())
+                && self.to.is_none_or(|t| held_to_to <= t.last_day())
         })
     }
 }
@@ -172,6 +184,11 @@ impl Store {
             let Some(i) = next else { return Ok(()) };
             let key = runs[i].take();
             let listing = &key[prefix.len()..];
+            // The runs' bounds select overlapping periods; a period that
+            // only overlaps is left out here when the scan wants it whole.
+            if scan.whole && !scan.admits(listing) {
+                continue;
+            }
             let id = keys::split_dated(listing).map_or(&[][..], |(_, _, id)| id);
             if !visit(listing, id)? {
                 return Ok(());
@@ -215,7 +232,14 @@ impl<'t> ClassRun<'t> {
         let to_day = scan.to.map(PartialDate::last_day);
         let mut lower = Included(prefix.to_vec());
         if let Some(f) = from_day {
-            lower = Included(under(&keys::day(f.saturating_sub(max_span.max(0)))));
+            // A period wholly inside starts on `from` or later; one that
+            // overlaps may start up to the class's longest period earlier.
+            let look_back = if scan.whole { 0 } else { max_span.max(0) };
+            lower = Included(under(&keys::day(f.saturating_sub(look_back))));
+        }
+        if scan.undated {
+            // Undated entries sort after every dated one.
+            lower = Included(under(&keys::day(keys::UNDATED)));
         }
         if let Some(a) = scan.after {
             let after = under(a);
@@ -246,7 +270,8 @@ impl<'t> ClassRun<'t> {
             from_day,
             entries: None,
             head: None,
-            done: false,
+            // No undated entry lies in a period.
+            done: scan.undated && scan.dated_only(),
         }
     }
 

@@ -109,7 +109,7 @@ const FUNDING: &str = r#"query($id: ID!) { fundingAllocation(id: $id) {
 
 const PLACE: &str = r#"query($id: ID!) { place(id: $id) {
     __typename id name kind aliases summary note within { id name } contains { id }
-    events { id title } treaties { id } sources { id }
+    events { id title } directly: events(includeWithin: false) { id } treaties { id } sources { id }
 } }"#;
 
 const SOURCE: &str = r#"query($id: ID!) { source(id: $id) { __typename id document section url note kind } }"#;
@@ -293,6 +293,28 @@ async fn the_node_interface_search_timeline_and_filters_read_the_same() {
             json!({ "filter": { "actor": "actor/dmitry-medvedev", "from": "2008" } }),
             json!({ "filter": { "place": "tskhinval", "kind": "MILITARY_ACTION" } }),
             json!({ "filter": { "from": "2009" }, "after": BEFORE_EVERY_EVENT }),
+            json!({ "filter": { "place": "moscow" } }),
+            json!({ "filter": { "place": "south-ossetia", "from": "2009" } }),
+            json!({ "filter": { "from": "2009-01", "to": "2009-01", "match": "WITHIN" } }),
+            json!({ "filter": { "from": "2009-01", "to": "2009-01", "match": "OVERLAPS" } }),
+            json!({ "filter": { "to": "2008-08", "match": "WITHIN", "kind": "STATEMENT" } }),
+            json!({ "filter": { "dated": false } }),
+            json!({ "filter": { "dated": false, "place": "south-ossetia" } }),
+            json!({ "filter": { "dated": true, "from": "2008-09" } }),
+            json!({ "filter": { "dated": false, "from": "2008" } }),
+        ],
+    )
+    .await;
+    let place_events = "query($id: ID!, $within: Boolean!) { \
+        place(id: $id) { events(includeWithin: $within) { id date place { id } } } }";
+    same_answers(
+        &store,
+        place_events,
+        &[
+            json!({ "id": "moscow", "within": true }),
+            json!({ "id": "moscow", "within": false }),
+            json!({ "id": "south-caucasus", "within": true }),
+            json!({ "id": "kremlin", "within": true }),
         ],
     )
     .await;
@@ -507,6 +529,9 @@ async fn requests_async_graphql_would_refuse_are_left_to_it() {
         (paged, json!({ "after": "not hex" })),
         (filtered, json!({ "filter": { "actr": "russia" } })),
         (filtered, json!({ "filter": { "kind": "NOT_A_KIND" } })),
+        (filtered, json!({ "filter": { "match": "NEARBY" } })),
+        (filtered, json!({ "filter": { "dated": "yes" } })),
+        (filtered, json!({ "filter": { "place": "not a place!" } })),
         (paged, json!({ "after": 3 })),
     ] {
         let (answer, ok) = executed(&schema, query, &variables).await;

@@ -964,12 +964,18 @@ mod random_graphs {
                     };
                     let to = t.crowded_date();
                     let subkind = t.maybe(&kinds);
-                    let dated = t.next(4) == 0;
+                    let undated = t.next(6) == 0;
+                    let dated = !undated && t.next(4) == 0;
+                    let whole = t.next(2) == 0;
+                    // Undated entries only, with or without a period (which none lies in).
+                    let (from, to) = if undated && t.next(2) == 0 { (None, None) } else { (from, to) };
                     let matching: Vec<&(Vec<u8>, Event)> = events
                         .iter()
                         .filter(|(_, e)| subkind.is_none_or(|k| e.kind == k))
                         .filter(|(_, e)| match (&from, &to, dated) {
+                            _ if undated => e.date.is_none() && from.is_none() && to.is_none(),
                             (None, None, false) => true,
+                            _ if whole => e.date.is_some_and(|d| d.lies_within(from.as_ref(), to.as_ref())),
                             _ => e.date.is_some_and(|d| d.overlaps(from.as_ref(), to.as_ref())),
                         })
                         .collect();
@@ -979,7 +985,9 @@ mod random_graphs {
                     let scan = PeriodScan {
                         from: from.as_ref(),
                         to: to.as_ref(),
+                        whole,
                         dated,
+                        undated,
                         subkind: subkind.map(EventKind::as_str),
                         after: after.as_deref(),
                         before: before.as_deref(),
@@ -997,7 +1005,16 @@ mod random_graphs {
                     };
                     let page = store.page_period(EntityKind::Event, &scan, limit).unwrap();
                     let found: Vec<&Id> = page.iter().map(|(_, id)| id).collect();
-                    prop_assert_eq!(found, expected, "page of {:?}..{:?} kind {:?}", from, to, subkind);
+                    prop_assert_eq!(
+                        found,
+                        expected,
+                        "page of {:?}..{:?} kind {:?} whole {} undated {}",
+                        from,
+                        to,
+                        subkind,
+                        whole,
+                        undated
+                    );
                     prop_assert_eq!(store.count_period(EntityKind::Event, &scan).unwrap(), between.len());
                 }
             }

@@ -197,6 +197,7 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::AllEvents | Shape::ActorEvents(_) | Shape::Listing(..) => PAGE,
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
+        Shape::PlaceEvents => &["includeWithin"],
         _ => &[],
     };
     args.iter()

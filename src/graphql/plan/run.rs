@@ -17,8 +17,8 @@ use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, Relation};
 use crate::read::cache::{Direct, Entity};
 use crate::read::listing::{
-    self, actor_set, event_listing, event_sort_key, funding_keyed, search_hits, timeline_ids, treaty_set, window_among,
-    TimelineArgs,
+    self, actor_set, event_listing, event_sort_key, funding_keyed, place_events, search_hits, timeline_ids, treaty_set,
+    window_among, TimelineArgs,
 };
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::table::{sum_amounts, Page, Sum};
@@ -134,6 +134,16 @@ impl Writer<'_> {
             }
             (Shape::EventsByDate(relation), Obj::Entity(node)) => {
                 let events = self.direct.sorted_events(&backward(relation, node))?;
+                self.list(sel, events.iter().map(|(_, e)| e))
+            }
+            (Shape::PlaceEvents, Obj::Entity(node)) => {
+                // Absent, the argument takes its default; present, it must
+                // be a Boolean (a null is async-graphql's error to report).
+                let within = match field.args.iter().any(|(name, _)| name == "includeWithin") {
+                    true => self.arg::<bool>(field, "includeWithin")?,
+                    false => true,
+                };
+                let events = place_events(&self.direct, node, within).map_err(|_| GiveUp::Unsure)?;
                 self.list(sel, events.iter().map(|(_, e)| e))
             }
             (Shape::Participants, Obj::Entity(Entity::Event(event))) => {
@@ -426,7 +436,7 @@ impl Writer<'_> {
     fn filter(&self, field: &Field) -> Run<Option<listing::EventFilter>> {
         match self.arg::<Option<EventFilter>>(field, "filter")? {
             None => Ok(None),
-            Some(filter) => filter.parse().map(Some).map_err(|_| GiveUp::Unsure),
+            Some(filter) => filter.parse(self.store).map(Some).map_err(|_| GiveUp::Unsure),
         }
     }
 
