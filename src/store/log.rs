@@ -8,13 +8,16 @@
 //! records past sled's durable generation are applied again, in order.
 //!
 //! A record on disk is `length (u32 LE) ‖ CRC-32 of the payload (u32 LE) ‖
-//! payload`, the payload being postcard of [`Record`]: the generations the
-//! group covers and its record writes, with trees named (not numbered), so
-//! a build that orders its trees differently still reads the log. A record
-//! cut short or garbled at the very end of the last file is a write that
-//! never completed (the process died mid-append): it is dropped. One that
-//! is damaged anywhere else is reported as damage, and nothing after it is
-//! applied.
+//! CRC-32 of a mark and those eight bytes (u32 LE) ‖ payload`, the payload
+//! being postcard of [`Record`]: the generations the group covers and its
+//! record writes, with trees named (not numbered), so a build that orders
+//! its trees differently still reads the log. The header's own checksum
+//! tells a damaged length from a record cut short, and the mark makes a
+//! header of zeros invalid. A record cut short or garbled at the very end
+//! of the last file, with nothing but zeros after it, is a write that never
+//! completed (the process died mid-append, or the filesystem showed zeros
+//! where it had not written yet): it is dropped. One that is damaged
+//! anywhere else is reported as damage, and nothing after it is applied.
 //!
 //! Log files are `wal-<sequence>` in the data directory; a checkpoint starts
 //! a new file and deletes the older ones once sled is flushed.
@@ -29,8 +32,20 @@ use serde::{Deserialize, Serialize};
 use super::error::sled_err;
 use super::{read_u64, Handles, StoreError, META_GENERATION};
 
-/// Bytes of a record's header: its payload's length and CRC-32.
-const HEADER_BYTES: usize = 8;
+/// Bytes of a record's header: its payload's length and CRC-32, and the
+/// header's own CRC-32.
+const HEADER_BYTES: usize = 12;
+
+/// Hashed into every header's checksum, so that zeros never make a header.
+const HEADER_MARK: &[u8] = b"diplograph-wal";
+
+/// The checksum of a header's first eight bytes.
+fn header_crc(first_eight: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(HEADER_MARK);
+    hasher.update(first_eight);
+    hasher.finalize()
+}
 
 /// The largest record written or read: a group is bounded well below
 /// this (see [`super::group::GROUP_BYTES`]); a length above it is garbage.
@@ -90,6 +105,8 @@ pub(super) fn encode(first: u64, last: u64, writes: &[super::batch::Write], name
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    let crc = header_crc(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(&payload);
     out
 }
@@ -258,7 +275,19 @@ enum Next {
     Bad { reason: String, trailing: bool },
 }
 
-fn read_record(reader: &mut impl Read, at: u64, file_len: u64) -> std::io::Result<Next> {
+/// Whether the rest of the file holds only zero bytes (or nothing).
+fn only_zeros_follow(reader: &mut impl Read) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk)? {
+            0 => return Ok(true),
+            n if chunk[..n].iter().any(|b| *b != 0) => return Ok(false),
+            _ => {}
+        }
+    }
+}
+
+fn read_record<R: Read>(reader: &mut R, at: u64, file_len: u64) -> std::io::Result<Next> {
     let mut header = [0u8; HEADER_BYTES];
     let mut got = 0;
     while got < HEADER_BYTES {
@@ -275,14 +304,24 @@ fn read_record(reader: &mut impl Read, at: u64, file_len: u64) -> std::io::Resul
     }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let own = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if header_crc(&header[..8]) != own {
+        // Garbled: a torn tail only if nothing but zeros follows.
+        return Ok(Next::Bad {
+            reason: "its header's checksum does not match".into(),
+            trailing: !only_zeros_follow(reader)?,
+        });
+    }
     let end = at + (HEADER_BYTES + len) as u64;
     if len > MAX_RECORD_BYTES {
         return Ok(Next::Bad {
             reason: format!("a length of {len} bytes is not a record's"),
-            trailing: false,
+            trailing: true,
         });
     }
     if end > file_len {
+        // A whole header whose record the file does not hold: the append
+        // did not finish.
         return Ok(Next::Bad {
             reason: "the record is cut short".into(),
             trailing: false,
@@ -290,19 +329,17 @@ fn read_record(reader: &mut impl Read, at: u64, file_len: u64) -> std::io::Resul
     }
     let mut payload = vec![0u8; len];
     reader.read_exact(&mut payload)?;
-    let trailing = end < file_len;
+    let bad = |reader: &mut R, reason: String| -> std::io::Result<Next> {
+        // Zeros after it are space the filesystem showed before it was written.
+        let trailing = end < file_len && !only_zeros_follow(reader)?;
+        Ok(Next::Bad { reason, trailing })
+    };
     if crc32fast::hash(&payload) != crc {
-        return Ok(Next::Bad {
-            reason: "its checksum does not match".into(),
-            trailing,
-        });
+        return bad(reader, "its checksum does not match".into());
     }
     match postcard::from_bytes::<Record>(&payload) {
         Ok(record) => Ok(Next::Record(record, (HEADER_BYTES + len) as u64)),
-        Err(e) => Ok(Next::Bad {
-            reason: format!("it does not decode ({e})"),
-            trailing,
-        }),
+        Err(e) => bad(reader, format!("it does not decode ({e})")),
     }
 }
 

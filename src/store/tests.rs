@@ -336,7 +336,7 @@ fn a_write_cut_short_at_the_end_of_the_log_is_dropped_and_the_rest_applied() {
     // crash mid-append leaves.
     let first_len = u32::from_le_bytes(whole[..4].try_into().unwrap()) as usize;
     let mut torn = whole.clone();
-    torn.extend_from_slice(&whole[..8 + first_len / 2]);
+    torn.extend_from_slice(&whole[..12 + first_len / 2]);
     std::fs::write(&log, &torn).unwrap();
     let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
     assert!((0..3).all(|n| has_actor(&store, n)));
@@ -350,8 +350,8 @@ fn a_damaged_record_before_the_end_of_the_log_is_reported_and_nothing_after_it_a
     let image = crash_image(dir.path());
     let log = log_file(&image);
     let mut bytes = std::fs::read(&log).unwrap();
-    // A byte inside the first record's payload (after its 8-byte header).
-    bytes[12] ^= 0x5a;
+    // A byte inside the first record's payload (after its 12-byte header).
+    bytes[14] ^= 0x5a;
     std::fs::write(&log, &bytes).unwrap();
     let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
     let damage = store.damage();
@@ -372,6 +372,37 @@ fn a_damaged_record_before_the_end_of_the_log_is_reported_and_nothing_after_it_a
     let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
     assert_eq!(store.damage(), Vec::<String>::new());
     assert!(has_actor(&store, 0));
+}
+
+#[test]
+fn a_damaged_length_is_reported_not_taken_for_a_write_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let log = log_file(&image);
+    let mut bytes = std::fs::read(&log).unwrap();
+    // The first record's length made far larger than the file: without the
+    // header's own checksum this read as a torn tail, and the two
+    // acknowledged records after it were dropped with no word.
+    bytes[2] ^= 0x40;
+    std::fs::write(&log, &bytes).unwrap();
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let damage = store.damage();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert!(damage[0].contains("header"), "{damage:?}");
+}
+
+#[test]
+fn zeros_after_the_last_record_are_a_torn_tail_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let log = log_file(&image);
+    let mut bytes = std::fs::read(&log).unwrap();
+    // What a filesystem may show past the last write after a crash.
+    bytes.extend_from_slice(&[0; 4096]);
+    std::fs::write(&log, &bytes).unwrap();
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert!((0..3).all(|n| has_actor(&store, n)));
 }
 
 #[test]
