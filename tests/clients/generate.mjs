@@ -5,13 +5,12 @@
 //
 // Run from this folder after `npm ci` (the packages in package.json):
 //   node generate.mjs
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { parse, print } from "graphql";
 import { addTypenameToDocument } from "@apollo/client/utilities/index.js";
 import { formatDocument } from "@urql/core";
+import { compileRelay } from "./relay-compile.mjs";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const write = (name, text) => fs.writeFileSync(path.join(here, name), text.trim() + "\n");
@@ -66,31 +65,6 @@ for (const [name, text] of Object.entries(urql)) {
 }
 
 // The Relay compiler's output for a refetchable connection fragment.
-const project = fs.mkdtempSync(path.join(os.tmpdir(), "relay-"));
-fs.mkdirSync(path.join(project, "src"));
-fs.copyFileSync(path.join(here, "../../schema.graphql"), path.join(project, "schema.graphql"));
-fs.writeFileSync(path.join(project, "relay.config.json"), JSON.stringify({ src: "./src", schema: "./schema.graphql", language: "javascript" }));
-fs.writeFileSync(path.join(project, "src", "ActorEvents.js"), `
-graphql\`
-  fragment ActorEvents_actor on Actor
-  @refetchable(queryName: "ActorEventsPaginationQuery")
-  @argumentDefinitions(count: { type: "Int", defaultValue: 10 }, cursor: { type: "String" }) {
-    name
-    events(first: $count, after: $cursor) @connection(key: "ActorEvents_events") {
-      edges { node { id title date } }
-    }
-  }
-\`;
-graphql\`
-  query ActorEventsQuery($id: ID!) {
-    actor(id: $id) { ...ActorEvents_actor }
-  }
-\`;
-`);
-const relay = path.join(here, "node_modules", ".bin", "relay-compiler");
-execFileSync(relay, [], { cwd: project, stdio: "inherit" });
-for (const name of ["ActorEventsPaginationQuery", "ActorEventsQuery"]) {
-  const generated = fs.readFileSync(path.join(project, "src", "__generated__", `${name}.graphql.js`), "utf8");
-  const text = JSON.parse(generated.match(/"text": ("(?:[^"\\]|\\.)*")/)[1]);
+for (const [name, text] of Object.entries(compileRelay(10))) {
   write(`relay-${name}.graphql`, text);
 }

@@ -4,52 +4,17 @@
 // (which refetches the actor by `node(id:)`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { startServer, post, root } from "./server.mjs";
+import { startServer, post } from "./server.mjs";
+import { compileRelay } from "./relay-compile.mjs";
 
-const here = path.dirname(new URL(import.meta.url).pathname);
 let server;
 before(async () => (server = await startServer()));
 after(async () => server?.stop());
 
-/** Compiles the fragment and query; returns the text of each generated query. */
+/** The generated parent and pagination queries, pages of 4 events. */
 function compile() {
-  const project = fs.mkdtempSync(path.join(os.tmpdir(), "diplograph-relay-"));
-  try {
-    fs.mkdirSync(path.join(project, "src"));
-    fs.copyFileSync(path.join(root, "schema.graphql"), path.join(project, "schema.graphql"));
-    fs.writeFileSync(path.join(project, "relay.config.json"), JSON.stringify({ src: "./src", schema: "./schema.graphql", language: "javascript" }));
-    fs.writeFileSync(
-      path.join(project, "src/ActorEvents.js"),
-      `graphql\`
-  fragment ActorEvents_actor on Actor
-  @refetchable(queryName: "ActorEventsPaginationQuery")
-  @argumentDefinitions(count: { type: "Int", defaultValue: 4 }, cursor: { type: "String" }) {
-    name
-    events(first: $count, after: $cursor) @connection(key: "ActorEvents_events") {
-      edges { node { id title date } }
-    }
-  }
-\`;
-graphql\`
-  query ActorEventsQuery($id: ID!) {
-    actor(id: $id) { ...ActorEvents_actor }
-  }
-\`;
-`,
-    );
-    execFileSync(path.join(here, "node_modules/.bin/relay-compiler"), [], { cwd: project, encoding: "utf8" });
-    const text = (name) => {
-      const generated = fs.readFileSync(path.join(project, "src/__generated__", `${name}.graphql.js`), "utf8");
-      return JSON.parse(generated.match(/"text": ("(?:[^"\\]|\\.)*")/)[1]);
-    };
-    return { parent: text("ActorEventsQuery"), pagination: text("ActorEventsPaginationQuery") };
-  } finally {
-    fs.rmSync(project, { recursive: true, force: true });
-  }
+  const queries = compileRelay(4);
+  return { parent: queries.ActorEventsQuery, pagination: queries.ActorEventsPaginationQuery };
 }
 
 test("the Relay compiler's queries for a refetchable connection page through an actor's events", async () => {
