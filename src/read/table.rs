@@ -8,6 +8,7 @@
 
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::cache::{Entity, Link};
+use crate::read::responses::Way;
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).
@@ -47,6 +48,8 @@ pub enum Obj<'a> {
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
     Sum(&'a Sum),
+    /// Typed event links: a response, with the other event and its kind.
+    Response((&'a Entity, model::ResponseKind)),
 }
 
 /// A page of events with its listing keys.
@@ -86,6 +89,8 @@ pub enum Ty {
     SearchHit,
     /// The `Node` interface: an entity of any type.
     Node,
+    /// Typed event links: `EventResponse`.
+    EventResponse,
 }
 
 impl Ty {
@@ -97,7 +102,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 21] = [
+    const OTHERS: [Ty; 22] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -119,6 +124,7 @@ impl Ty {
         Ty::Period,
         Ty::SearchHit,
         Ty::Node,
+        Ty::EventResponse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -145,6 +151,7 @@ impl Ty {
             Ty::Period => "Period",
             Ty::SearchHit => "SearchHit",
             Ty::Node => "Node",
+            Ty::EventResponse => "EventResponse",
         }
     }
 
@@ -267,6 +274,10 @@ pub enum Shape {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    /// Typed event links: `Event.responds` and `Event.respondedBy`, with an
+    /// optional `kind`, and a response's event.
+    Responses(Way),
+    ResponseEvent,
 }
 
 impl Shape {
@@ -295,6 +306,9 @@ impl Shape {
             Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById | Shape::Entities => Ty::Node,
             Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
+            // Typed event links.
+            Shape::Responses(_) => Ty::EventResponse,
+            Shape::ResponseEvent => Ty::EVENT,
             _ => return None,
         })
     }
@@ -539,6 +553,11 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
         (Ty::PageInfo, "startCursor") => Shape::StartCursor,
         (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+        // Typed event links.
+        (Ty::EVENT, "responds") => Shape::Responses(Way::Responds),
+        (Ty::EVENT, "respondedBy") => Shape::Responses(Way::RespondedBy),
+        (Ty::EventResponse, "kind") => on!(Response, |(_, kind)| Leaf::Enum(kind.graphql_name())),
+        (Ty::EventResponse, "event") => Shape::ResponseEvent,
         _ => return None,
     })
 }

@@ -41,6 +41,7 @@ fn event(n: usize) -> Entity {
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     })
 }
 

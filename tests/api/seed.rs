@@ -675,6 +675,7 @@ fn real_seed_with_api_writes() -> (Store, String) {
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     };
     let api = |entity| Change::Put {
         entity,

@@ -198,6 +198,8 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
         Shape::PlaceEvents => &["includeWithin"],
+        // Typed event links.
+        Shape::Responses(_) => &["kind"],
         _ => &[],
     };
     args.iter()
