@@ -81,8 +81,8 @@ pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
                     out.push((
                         format!("responds[{i}].kind"),
                         format!(
-                            "a retraction is recorded as `retracted_by` on the statement it takes back \
-                             (set `retracted_by` of `{}` to `{}`), not as a response",
+                            "a retraction is recorded on the statement it takes back, not as a response: \
+                             set `retracted_by` (`retractedBy` through the API) of `{}` to `{}`",
                             r.event, e.id
                         ),
                     ));

@@ -356,14 +356,23 @@ impl<'a> Lint<'a> {
                 }
             }
         }
-        for (file, answering, field, _) in &answers {
+        // A loop that mixes the two holds a response: it is reported there,
+        // once however many of its responses could name it.
+        let mut reported: HashSet<Vec<String>> = HashSet::new();
+        for (file, answering, field, _) in answers.iter().filter(|(_, _, f, _)| f.starts_with("responds")) {
             if let Some(path) = way_back(&graph, &answering.id) {
-                out.push(finding(
-                    file,
-                    &answering.id,
-                    Some(field.clone()),
-                    format!("responses and retractions loop: {path}"),
-                ));
+                let mut members: Vec<String> = path.iter().map(|id| id.to_string()).collect();
+                let shown = members.join(" → ");
+                members.sort();
+                members.dedup();
+                if reported.insert(members) {
+                    out.push(finding(
+                        file,
+                        &answering.id,
+                        Some(field.clone()),
+                        format!("responses and retractions loop: {shown}"),
+                    ));
+                }
             }
         }
     }
@@ -395,17 +404,17 @@ impl<'a> Lint<'a> {
     }
 }
 
-/// A way from `start` back to itself through `graph`, shown as ids joined
-/// by arrows; `None` if there is none.
-fn way_back(graph: &HashMap<&Id, Vec<&Id>>, start: &Id) -> Option<String> {
+/// A way from `start` back to itself through `graph`, `start` at both
+/// ends; `None` if there is none.
+fn way_back<'a>(graph: &HashMap<&'a Id, Vec<&'a Id>>, start: &'a Id) -> Option<Vec<&'a Id>> {
     let mut stack: Vec<(&Id, Vec<&Id>)> = vec![(start, vec![start])];
     let mut seen: HashSet<&Id> = HashSet::new();
     while let Some((at, path)) = stack.pop() {
         for next in graph.get(at).into_iter().flatten() {
             if *next == start {
-                let mut shown: Vec<String> = path.iter().map(|id| id.to_string()).collect();
-                shown.push(start.to_string());
-                return Some(shown.join(" → "));
+                let mut way = path;
+                way.push(start);
+                return Some(way);
             }
             if seen.insert(next) {
                 let mut way = path.clone();
