@@ -159,9 +159,11 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ search(query: \\"kalo\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search.json"
     # Two words: every match of both is ranked (no shortcut).
     printf '{"query":"{ search(query: \\"kalo vira\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search2.json"
+    # Typed event links (issue 17): a page of events with what each answers and what answers it.
+    printf '{"query":"{ events(first: 20) { nodes { id responds { kind event { id title } } respondedBy { kind event { id title } } } } }"}' >"$work/q-$n/responses.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2; do
+    for q in lookup filtered filteredcount nested3 search search2 responses; do
       out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
       line=$(echo "$out" | grep '^RESULT')
       echo "scale-$n	$q	8	$line	$(rss_mb)" >>"$results"
@@ -198,7 +200,8 @@ print("`apollo` the same as Apollo Client sends it: `$first: Int!` and `$after` 
 print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
 print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
-print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words.\n")
+print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words;")
+print("`responses` 20 events, each with the events it answers and the events answering it (typed event links).\n")
 for setup, title in (
     ("cache-off", "Article seed, response cache off (compiled plans on, the default)"),
     ("plans-off", "Article seed, response cache off, compiled plans off (async-graphql executes every request)"),
