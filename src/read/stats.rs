@@ -33,24 +33,19 @@ pub const MAX_GROUPS: usize = 10_000;
 pub const DEFAULT_CO_PARTICIPANTS: i32 = 10;
 pub const MAX_CO_PARTICIPANTS: i32 = 100;
 
-/// A dimension members are grouped by.
+/// A dimension members are grouped by: the union of the dimensions of
+/// `eventStats` ([`EVENT_DIMS`]) and `fundingStats` ([`FUNDING_DIMS`]),
+/// described in the schema. `Year` reads an event's or an allocation's date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dim {
-    /// An event's kind.
     Kind,
-    /// The year of an event's or an allocation's date.
     Year,
-    /// The month of an event's date.
     Month,
-    /// An actor taking part in an event.
     Actor,
-    /// The role an actor played in an event.
     Role,
-    /// Where an event happened.
     Place,
     Donor,
     Recipient,
-    /// The treaty an allocation rests on.
     Basis,
     AuthorizedBy,
     Currency,
