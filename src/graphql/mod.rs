@@ -14,6 +14,7 @@ mod operation;
 mod plan;
 mod query;
 mod scalars;
+mod stats;
 mod subscription;
 mod table;
 mod types;
