@@ -15,6 +15,7 @@ mod plan;
 mod query;
 mod responses;
 mod scalars;
+mod stats;
 mod subscription;
 mod table;
 mod types;
