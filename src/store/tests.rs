@@ -553,3 +553,86 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
     assert_eq!(bytes[0], RECORD_VERSION);
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
 }
+
+#[test]
+fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let image = dir.path().join("image");
+    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    store.commit(&[create(actor(0))]).unwrap();
+    store.flush().unwrap();
+    // sled's files as a crash after this point leaves them; the log is copied last.
+    copy_files(&data, &image, &|name| is_log(name));
+    let faults = faults::injected::inject(&store);
+    let set = |flag: &std::sync::atomic::AtomicBool, on: bool| flag.store(on, Ordering::SeqCst);
+
+    // The disk takes half the record and refuses the rest, and the cut fails.
+    set(&faults.appends, true);
+    set(&faults.truncates, true);
+    let refused = store.commit(&[create(actor(1))]).unwrap_err();
+    assert!(matches!(refused, StoreError::Unavailable { .. }), "{refused}");
+
+    // Room again, but the half record is still there: nothing may be
+    // appended behind it, and the store says why.
+    set(&faults.appends, false);
+    let refused = store.commit(&[create(actor(2))]).unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Unavailable { reason } if reason.contains("could not be cut off")),
+        "a write behind a failed write's bytes is refused: {refused:?}"
+    );
+    let not_ready = store.writable().unwrap_err();
+    assert!(not_ready.contains("could not be cut off"), "{not_ready}");
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2));
+
+    // Once the cut succeeds, writes go on, after the last whole record.
+    set(&faults.truncates, false);
+    store.commit(&[create(actor(3))]).unwrap();
+    assert_eq!(store.writable(), Ok(()));
+    copy_files(&data, &image, &|name| !is_log(name));
+    drop(store);
+
+    // After a crash, every acknowledged write is back and nothing else.
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert!(
+        has_actor(&store, 0) && has_actor(&store, 3),
+        "acknowledged writes survive"
+    );
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2), "refused writes do not");
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let mut n = 0;
+    for round in 0..100 {
+        let writing = std::sync::atomic::AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            for w in 0..4 {
+                let (store, writing) = (&store, &writing);
+                let mut n = n + w * 1000;
+                scope.spawn(move || {
+                    while writing.load(Ordering::SeqCst) {
+                        store.commit(&[create(actor(n))]).unwrap();
+                        n += 1;
+                    }
+                });
+            }
+            // A clear takes each tree in turn: a group landing between two
+            // of them left entities without index entries, or counts reset
+            // under entities still stored.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            store.clear().unwrap();
+            writing.store(false, Ordering::SeqCst);
+        });
+        n += 4000;
+        let problems = store.verify().unwrap();
+        assert!(
+            problems.is_empty(),
+            "round {round}, after a clear beside writes: {problems:?}"
+        );
+    }
+}
