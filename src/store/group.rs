@@ -397,42 +397,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Actor, ActorKind, Entity, Id, Origin};
     use crate::store::faults::injected;
     use crate::store::open::DEFAULT_CACHE_BYTES;
-    use crate::store::Change;
+    use crate::store::tests::{actor, create, has_actor as has};
     use std::sync::atomic::Ordering::SeqCst;
     use std::time::Duration;
-
-    fn create(n: usize) -> Change {
-        Change::Create {
-            entity: Entity::Actor(Actor {
-                id: Id::parse(&format!("actor/a{n}")).unwrap(),
-                name: format!("Actor number {n}"),
-                kind: ActorKind::State,
-                aliases: vec![],
-                summary: None,
-                part_of: None,
-                positions: vec![],
-                sources: vec![],
-                note: None,
-            }),
-            origin: Origin::Api,
-        }
-    }
-
-    fn has(store: &Store, n: usize) -> bool {
-        store
-            .get(&Id::parse(&format!("actor/a{n}")).unwrap())
-            .unwrap()
-            .is_some()
-    }
 
     /// A write whose stage puts actor `n` in the batch, then panics.
     fn panicking_write(store: &Store, n: usize) -> std::thread::Result<()> {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _ = store.write_in_group::<(), StoreError>(Join::Shared, true, |batch| {
-                batch.apply(&create(n))?;
+                batch.apply(&create(actor(n)))?;
                 panic!("a bug while staging actor {n}")
             });
         }))
@@ -453,7 +428,7 @@ mod tests {
 
         // Alone: what it staged is not committed with the next write.
         assert!(panicking_write(&store, 1).is_err(), "the panic goes on to its writer");
-        store.commit(&[create(2)]).unwrap();
+        store.commit(&[create(actor(2))]).unwrap();
         assert!(!has(&store, 1), "a panicking stage left its change in the group");
         assert!(has(&store, 2));
 
@@ -464,13 +439,13 @@ mod tests {
         faults.hold.store(true, SeqCst);
         let landing = std::thread::spawn({
             let store = store.clone();
-            move || store.commit(&[create(3)]).map(|_| ())
+            move || store.commit(&[create(actor(3))]).map(|_| ())
         });
         wait_until("the landing", || store.lock_pipeline().landing);
         let (member, answer) = std::sync::mpsc::channel();
         std::thread::spawn({
             let store = store.clone();
-            move || member.send(store.commit(&[create(4)]).map(|_| ()))
+            move || member.send(store.commit(&[create(actor(4))]).map(|_| ()))
         });
         let panicking = std::thread::spawn({
             let store = store.clone();
@@ -484,7 +459,7 @@ mod tests {
             .expect("the member that staged beside the panicking one is not left waiting");
         member.unwrap();
         assert!(panicking.join().unwrap().is_err());
-        store.commit(&[create(6)]).unwrap();
+        store.commit(&[create(actor(6))]).unwrap();
         assert!(has(&store, 3) && has(&store, 4) && has(&store, 6));
         assert!(!has(&store, 5), "a panicking stage left its change in the group");
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());

@@ -6,7 +6,7 @@ use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
 
-fn actor(n: usize) -> Entity {
+pub(super) fn actor(n: usize) -> Entity {
     Entity::Actor(Actor {
         id: Id::parse(&format!("actor/a{n}")).unwrap(),
         name: format!("Actor number {n}"),
@@ -251,7 +251,7 @@ fn index_blocks_split_and_shrink_as_writes_come_and_go() {
     );
 }
 
-fn create(entity: Entity) -> Change {
+pub(super) fn create(entity: Entity) -> Change {
     Change::Create {
         entity,
         origin: Origin::Api,
@@ -303,7 +303,7 @@ fn log_file(image: &Path) -> PathBuf {
     logs[0].1.clone()
 }
 
-fn has_actor(store: &Store, n: usize) -> bool {
+pub(super) fn has_actor(store: &Store, n: usize) -> bool {
     store
         .get(&Id::parse(&format!("actor/a{n}")).unwrap())
         .unwrap()
