@@ -636,3 +636,17 @@ fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_coun
         );
     }
 }
+
+#[test]
+fn a_bulk_load_dropped_unfinished_is_discarded_and_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
+    // Dropped while it holds the pipeline: the discard clears the store
+    // without waiting for the pipeline it holds.
+    drop(load);
+    assert!(store.meta_get(META_BULK_LOADING).unwrap().is_none());
+    store.commit(&[create(actor(1))]).unwrap();
+    assert!(has_actor(&store, 1));
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}

@@ -22,6 +22,12 @@ impl Store {
     /// without their entities, and counts off).
     pub fn clear(&self) -> Result<(), StoreError> {
         let _pipeline = self.idle_pipeline();
+        self.clear_idle()
+    }
+
+    /// [`Store::clear`] for a caller that already holds the pipeline idle
+    /// (a bulk load discarding itself) or has the store to itself (opening it).
+    pub(super) fn clear_idle(&self) -> Result<(), StoreError> {
         for (i, tree) in self.live()?.trees.iter().enumerate() {
             if self.inner.names[i] == trees::META {
                 continue;
