@@ -650,3 +650,33 @@ fn a_bulk_load_dropped_unfinished_is_discarded_and_writes_go_on() {
     assert!(has_actor(&store, 1));
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }
+
+#[test]
+fn a_replay_stops_at_its_limit_and_applies_nothing_the_log_could_not_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let (sequence, log) = log::files(&image).unwrap().remove(0);
+    let whole = std::fs::read(&log).unwrap();
+    // The log holds actor 0's record (already in sled), then actor 1's and
+    // actor 2's. The limit: the end of actor 1's; actor 2's record past it
+    // stands for a write the log could not cut off.
+    let end_of = |at: usize| at + 12 + u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) as usize;
+    let limit = end_of(end_of(0)) as u64;
+    let names: Vec<&'static str> = trees::all_trees().into_iter().map(|(_, name)| name).collect();
+    let meta = names.iter().position(|n| *n == trees::META).unwrap();
+    let handles = Handles::new(open::open_db(&image, DEFAULT_CACHE_BYTES).unwrap(), &names).unwrap();
+    let replayed = log::replay(&image, &handles, &names, meta, Some((sequence, limit))).unwrap();
+    assert_eq!(replayed.groups, 1, "only the record before the limit is applied");
+    assert_eq!(
+        replayed.damage,
+        Vec::<String>::new(),
+        "what lies past the limit is not damage"
+    );
+    let actors = &handles.trees[names.iter().position(|n| *n == "actors").unwrap()];
+    assert!(actors.contains_key("actor/a1").unwrap());
+    assert!(
+        !actors.contains_key("actor/a2").unwrap(),
+        "nothing past the limit is applied"
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), whole, "the log itself is left alone");
+}
