@@ -13,6 +13,7 @@ mod mutation;
 mod operation;
 mod plan;
 mod query;
+mod responses;
 mod scalars;
 mod stats;
 mod subscription;

@@ -217,7 +217,8 @@ enum_from_leaf!(
     model::TreatyKind,
     model::PlaceKind,
     model::SourceKind,
-    model::Role
+    model::Role,
+    model::ResponseKind
 );
 
 /// A scalar field of an object, read as its field-table entry says.

@@ -2,7 +2,8 @@
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
 //! and the root listings with their filters, search and the timeline
-//! (`listing.rs`), and the group-by aggregations (`stats.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! (`listing.rs`), the group-by aggregations (`stats.rs`), and typed
+//! responses between events (`responses.rs`). Its errors are its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
@@ -10,6 +11,7 @@ pub mod cursor;
 mod error;
 pub mod listing;
 pub mod page;
+pub mod responses;
 pub mod stats;
 pub mod table;
 

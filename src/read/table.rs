@@ -8,6 +8,7 @@
 
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::cache::{Entity, Link};
+use crate::read::responses::Way;
 use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::store::Direction;
 
@@ -52,6 +53,8 @@ pub enum Obj<'a> {
     Group(&'a Group),
     GroupKey(&'a GroupKey),
     CoParticipant(&'a CoParticipant),
+    /// Typed event links: a response, with the other event and its kind.
+    Response((&'a Entity, model::ResponseKind)),
 }
 
 /// A page of events with its listing keys.
@@ -97,6 +100,8 @@ pub enum Ty {
     FundingStatsGroup,
     FundingGroupKey,
     CoParticipant,
+    /// Typed event links: `EventResponse`.
+    EventResponse,
 }
 
 impl Ty {
@@ -108,7 +113,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 26] = [
+    const OTHERS: [Ty; 27] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -136,6 +141,7 @@ impl Ty {
         Ty::FundingStatsGroup,
         Ty::FundingGroupKey,
         Ty::CoParticipant,
+        Ty::EventResponse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -168,6 +174,7 @@ impl Ty {
             Ty::FundingStatsGroup => "FundingStatsGroup",
             Ty::FundingGroupKey => "FundingGroupKey",
             Ty::CoParticipant => "CoParticipant",
+            Ty::EventResponse => "EventResponse",
         }
     }
 
@@ -305,6 +312,10 @@ pub enum Shape {
     /// `Actor.coParticipants`, and a co-participant's shared events.
     CoParticipants,
     SharedEvents,
+    /// Typed event links: `Event.responds` and `Event.respondedBy`, with an
+    /// optional `kind`, and a response's event.
+    Responses(Way),
+    ResponseEvent,
 }
 
 impl Shape {
@@ -340,6 +351,9 @@ impl Shape {
             Shape::GroupTotalAmount => Ty::Money,
             Shape::CoParticipants => Ty::CoParticipant,
             Shape::SharedEvents => Ty::EVENT,
+            // Typed event links.
+            Shape::Responses(_) => Ty::EventResponse,
+            Shape::ResponseEvent => Ty::EVENT,
             _ => return None,
         })
     }
@@ -609,6 +623,11 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::CoParticipant, "actor") => on_one!(CoParticipant, |c| Some(&c.actor), Ty::ACTOR),
         (Ty::CoParticipant, "count") => on!(CoParticipant, |c| Leaf::Int(Some(c.events.len() as i64))),
         (Ty::CoParticipant, "events") => Shape::SharedEvents,
+        // Typed event links.
+        (Ty::EVENT, "responds") => Shape::Responses(Way::Responds),
+        (Ty::EVENT, "respondedBy") => Shape::Responses(Way::RespondedBy),
+        (Ty::EventResponse, "kind") => on!(Response, |(_, kind)| Leaf::Enum(kind.graphql_name())),
+        (Ty::EventResponse, "event") => Shape::ResponseEvent,
         _ => return None,
     })
 }
