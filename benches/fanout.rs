@@ -46,7 +46,9 @@ struct Seen {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let [address, token, subscribers, per_connection, rate, seconds] = args.as_slice() else {
-        eprintln!("usage: fanout <host:port> <write-token> <subscribers> <per-connection> <writes-per-second> <seconds>");
+        eprintln!(
+            "usage: fanout <host:port> <write-token> <subscribers> <per-connection> <writes-per-second> <seconds>"
+        );
         return;
     };
     let number = |s: &String, what: &str| s.parse::<usize>().unwrap_or_else(|_| panic!("{what} must be a number"));
@@ -58,7 +60,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    runtime.block_on(run(address.clone(), token.clone(), subscribers, per_connection, rate, seconds));
+    runtime.block_on(run(
+        address.clone(),
+        token.clone(),
+        subscribers,
+        per_connection,
+        rate,
+        seconds,
+    ));
 }
 
 async fn run(address: String, token: String, subscribers: usize, per_connection: usize, rate: usize, seconds: usize) {
@@ -72,13 +81,18 @@ async fn run(address: String, token: String, subscribers: usize, per_connection:
         left -= here;
         let (sent, seen, address) = (sent.clone(), seen.clone(), address.clone());
         let mut request = format!("ws://{address}/graphql").into_client_request().expect("a URL");
-        request
-            .headers_mut()
-            .insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("WebSocket upgrade");
-        ws.send(Message::Text(json!({ "type": "connection_init", "payload": {} }).to_string()))
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(request)
             .await
-            .expect("connection_init");
+            .expect("WebSocket upgrade");
+        ws.send(Message::Text(
+            json!({ "type": "connection_init", "payload": {} }).to_string(),
+        ))
+        .await
+        .expect("connection_init");
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) if text.contains("connection_ack") => break,
@@ -95,7 +109,9 @@ async fn run(address: String, token: String, subscribers: usize, per_connection:
             while let Some(Ok(message)) = ws.next().await {
                 let Message::Text(text) = message else { continue };
                 let arrived = Instant::now();
-                let Ok(message) = serde_json::from_str::<Value>(&text) else { continue };
+                let Ok(message) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
                 let Some(id) = message["payload"]["data"]["entityChanged"]["id"].as_str() else {
                     continue;
                 };
@@ -104,8 +120,11 @@ async fn run(address: String, token: String, subscribers: usize, per_connection:
                     *seen.probes.entry(id.to_owned()).or_default() += 1;
                     continue;
                 }
-                let Some(at) = sent.lock().unwrap().get(id).copied() else { continue };
-                seen.latencies_ms.push(arrived.duration_since(at).as_secs_f64() * 1000.0);
+                let Some(at) = sent.lock().unwrap().get(id).copied() else {
+                    continue;
+                };
+                seen.latencies_ms
+                    .push(arrived.duration_since(at).as_secs_f64() * 1000.0);
                 *seen.deliveries.entry(id.to_owned()).or_default() += 1;
             }
         }));
@@ -162,7 +181,10 @@ async fn run(address: String, token: String, subscribers: usize, per_connection:
     while Instant::now() < wait_until {
         let delivered: usize = {
             let seen = seen.lock().unwrap();
-            acknowledged.iter().map(|id| seen.deliveries.get(id).copied().unwrap_or(0)).sum()
+            acknowledged
+                .iter()
+                .map(|id| seen.deliveries.get(id).copied().unwrap_or(0))
+                .sum()
         };
         if delivered >= expected {
             break;
