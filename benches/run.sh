@@ -33,7 +33,10 @@ for tool in wrk bc; do
   fi
 done
 [ -x /usr/bin/time ] || (apt-get install -y time || (apt-get update && apt-get install -y time)) >/dev/null
-cargo build --release --quiet
+# One build for the server and the bench targets: `cargo build --release`
+# would build the dependencies a second time without the dev-dependencies'
+# features, which the bench targets unify in.
+cargo bench --no-run --quiet
 bin=./target/release/diplograph
 # The transport baseline and the fan-out client are [[bench]] targets; find
 # their executables.
