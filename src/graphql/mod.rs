@@ -3,10 +3,12 @@
 
 mod connection;
 mod errors;
+mod fanout;
 mod federation;
 mod filters;
 mod guard;
 mod introspection;
+mod key;
 mod loaders;
 mod memo;
 mod mutation;
@@ -27,11 +29,13 @@ use async_graphql::{Request, Response, Schema};
 pub use crate::read::cache::ReadCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
+pub use fanout::{subscribe_shared, Fanout, Fed, Feed};
 pub use guard::{tokens, QueryLimits, Token, TokenKind};
 pub use introspection::SCHEMA_DESCRIPTION;
+pub use key::operation_key;
 pub use loaders::Loaders;
 pub use mutation::{MutationRoot, WriteAccess};
-pub use operation::{is_mutation, run, Answered, Operation, Outcome};
+pub use operation::{is_mutation, is_subscription, run, Answered, Operation, Outcome};
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 pub use table::in_field_table;
@@ -58,6 +62,7 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
     let mut builder = described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .data(store)
         .data(Arc::new(ReadCache::default()))
+        .data(Arc::new(Fanout::default()))
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
         .limit_complexity(options.limits.max_complexity)
