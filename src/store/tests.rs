@@ -1,7 +1,7 @@
 //! Unit tests of the store over real sled databases.
 
 use super::index::{RECORD_VERSION, RECORD_VERSION_1, RECORD_VERSION_2};
-use super::open::{PRE_LOG_FORMAT, UNPACKED_FORMAT};
+use super::open::{PRE_LOG_FORMAT, SEARCH_V1_FORMAT, UNPACKED_FORMAT};
 use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
@@ -552,4 +552,60 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
         .unwrap();
     assert_eq!(bytes[0], RECORD_VERSION);
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+}
+
+#[test]
+fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let mut noted = actor(1);
+    if let Entity::Actor(a) = &mut noted {
+        a.name = "Eduard Kokoity".into();
+        a.note = Some("Zygomorphic remark".into());
+    }
+    let id = noted.id().clone();
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store.apply(&[put(noted), put(actor(2))], true).unwrap();
+        // A build of format 4 indexed names, aliases and summaries only,
+        // and no transliteration keys: keep just the name words.
+        let tree = store.tree(TreeRef::SearchTokens).unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = store
+            .index_prefix(TreeRef::SearchTokens, &[])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        tree.clear().unwrap();
+        let mut edits = packed::Edits::new(&tree, "search_tokens", packed::Limits::DEFAULT);
+        for (key, value) in entries {
+            let word = keys::first(&key);
+            if word != b"zygomorphic" && word != b"remark" && word.first() != Some(&keys::VARIANT_MARK) {
+                edits.insert(key, value).unwrap();
+            }
+        }
+        for (key, block) in edits.writes() {
+            if let Some(block) = block {
+                tree.insert(key, block).unwrap();
+            }
+        }
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(META_FORMAT, &SEARCH_V1_FORMAT.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+        assert!(store.search("zygomorphic", 1).unwrap().is_empty());
+        assert!(
+            !store.verify().unwrap().is_empty(),
+            "the old tree lacks the new entries"
+        );
+    }
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    let first = |hits: Vec<(Id, f64)>| hits.first().map(|(hit, _)| hit.clone());
+    assert_eq!(first(store.search("zygomorphic", 1).unwrap()), Some(id.clone()));
+    assert_eq!(first(store.search_forgiving("Kokoyty", 5).unwrap()), Some(id.clone()));
+    assert_eq!(first(store.search_forgiving("Kokoitty", 5).unwrap()), Some(id));
 }
