@@ -14,6 +14,7 @@ mod operation;
 mod plan;
 mod query;
 mod scalars;
+mod search;
 mod subscription;
 mod table;
 mod types;

@@ -186,8 +186,19 @@ enum_from_leaf!(
     model::TreatyKind,
     model::PlaceKind,
     model::SourceKind,
-    model::Role
+    model::Role,
+    model::SearchField,
+    model::MatchKind
 );
+
+impl FromLeaf for i32 {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<i32> {
+        match leaf {
+            Leaf::Int(n) => Some(n),
+            _ => None,
+        }
+    }
+}
 
 /// A scalar field of an object, read as its field-table entry says.
 pub(crate) fn leaf<T: FromLeaf>(parent: Ty, field: &str, obj: Obj<'_>) -> Result<T> {

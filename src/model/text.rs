@@ -41,6 +41,32 @@ fn thousands_separator(chars: &[char], i: usize) -> bool {
     i > 0 && digit(i - 1) && digit(i + 1) && digit(i + 2) && digit(i + 3) && !digit(i + 4)
 }
 
+/// The words of `text` with where they are: each word's range in
+/// characters and its folded form (as [`fold`] folds it: "3,700" is one
+/// word, "3700").
+pub fn words(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let chars: Vec<char> = text.chars().collect();
+    let in_word = |i: usize| {
+        let c = chars[i];
+        c.is_alphanumeric() || is_combining_mark(c) || (c == ',' && thousands_separator(&chars, i))
+    };
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !in_word(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && in_word(i) {
+            i += 1;
+        }
+        let word: String = chars[start..i].iter().collect();
+        out.push((start..i, fold(&word).replace(' ', "")));
+    }
+    out
+}
+
 /// The distinct folded tokens of `text`, long enough to index.
 pub fn tokens(text: &str) -> Vec<String> {
     let mut out: Vec<String> = fold(text)

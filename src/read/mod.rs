@@ -1,8 +1,8 @@
 //! The read side, apart from GraphQL, in reading order: the field table
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
-//! and the root listings with their filters, search and the timeline
-//! (`listing.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! the root listings with their filters and the timeline (`listing.rs`),
+//! and search with what each hit matched (`search.rs`). Its errors are its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
@@ -10,6 +10,7 @@ pub mod cursor;
 mod error;
 pub mod listing;
 pub mod page;
+pub mod search;
 pub mod table;
 
 pub use error::ReadError;

@@ -8,6 +8,7 @@
 
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::cache::{Entity, Link};
+use crate::read::search::{SearchMatch, TextRange};
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).
@@ -41,12 +42,16 @@ pub enum Obj<'a> {
     Edge(&'a [u8], &'a Entity),
     Money(&'a model::Money),
     Period(&'a PartialDate),
-    Hit(f64, &'a Entity),
+    /// A search hit: its score, its entity and the query it answers.
+    Hit(f64, &'a Entity, &'a str),
     Position(&'a model::Position),
     Participation((&'a Entity, model::Role)),
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
     Sum(&'a Sum),
+    // Search that forgives (issue 17): a hit's matches and their ranges.
+    Match(&'a SearchMatch),
+    Range(&'a TextRange),
 }
 
 /// A page of events with its listing keys.
@@ -86,6 +91,9 @@ pub enum Ty {
     SearchHit,
     /// The `Node` interface: an entity of any type.
     Node,
+    // Search that forgives (issue 17).
+    SearchMatch,
+    TextRange,
 }
 
 impl Ty {
@@ -97,7 +105,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 21] = [
+    const OTHERS: [Ty; 23] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -119,6 +127,9 @@ impl Ty {
         Ty::Period,
         Ty::SearchHit,
         Ty::Node,
+        // Search that forgives (issue 17).
+        Ty::SearchMatch,
+        Ty::TextRange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -145,6 +156,8 @@ impl Ty {
             Ty::Period => "Period",
             Ty::SearchHit => "SearchHit",
             Ty::Node => "Node",
+            Ty::SearchMatch => "SearchMatch",
+            Ty::TextRange => "TextRange",
         }
     }
 
@@ -196,6 +209,8 @@ pub enum Leaf<'a> {
     Bool(bool),
     /// A string made for the answer (a number sent as a string, a day).
     Text(String),
+    /// A number that fits GraphQL's `Int`.
+    Int(i32),
 }
 
 /// Reads a scalar from an object; `None` if the object is of another type.
@@ -267,6 +282,11 @@ pub enum Shape {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    // Search that forgives (issue 17).
+    /// `SearchHit.matches`: the fields that hold the query's words.
+    HitMatches,
+    /// `SearchMatch.highlights`: where the matching words are in the snippet.
+    Highlights,
 }
 
 impl Shape {
@@ -295,6 +315,8 @@ impl Shape {
             Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById | Shape::Entities => Ty::Node,
             Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
+            Shape::HitMatches => Ty::SearchMatch,
+            Shape::Highlights => Ty::TextRange,
             _ => return None,
         })
     }
@@ -539,6 +561,15 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
         (Ty::PageInfo, "startCursor") => Shape::StartCursor,
         (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+        // Search that forgives (issue 17).
+        (Ty::SearchHit, "matches") => Shape::HitMatches,
+        (Ty::SearchMatch, "field") => on!(Match, |m| Leaf::Enum(m.field.graphql_name())),
+        (Ty::SearchMatch, "kind") => on!(Match, |m| Leaf::Enum(m.kind.graphql_name())),
+        (Ty::SearchMatch, "snippet") => on!(Match, |m| Leaf::Str(&m.snippet)),
+        (Ty::SearchMatch, "highlights") => Shape::Highlights,
+        // Snippets are at most a few hundred characters: the offsets fit.
+        (Ty::TextRange, "start") => on!(Range, |r| Leaf::Int(r.start as i32)),
+        (Ty::TextRange, "end") => on!(Range, |r| Leaf::Int(r.end as i32)),
         _ => return None,
     })
 }

@@ -22,6 +22,7 @@ mod readme;
 mod relations;
 mod response_cache;
 mod schema_file;
+mod search;
 mod seed;
 mod seed_facts;
 mod seed_lint;
