@@ -206,6 +206,6 @@ mod tests {
         let r = &found[0];
         let word: String = cut.chars().skip(r.start).take(r.end - r.start).collect();
         assert_eq!(word, "Tskhinval");
-        assert!(cut.starts_with("… word"), "cut at a word boundary: {cut}");
+        assert!(cut.starts_with("…word "), "cut at a word boundary: {cut}");
     }
 }
