@@ -30,7 +30,7 @@ const MIN_WORD_CHARS: usize = 3;
 #[derive(Default)]
 pub(super) struct Vocabulary {
     /// The store generation the vocabulary is complete for.
-    generation: u64,
+    pub(super) generation: u64,
     words: HashSet<Box<str>>,
     by_len: Vec<Vec<Box<str>>>,
     bytes: usize,
