@@ -187,42 +187,68 @@ pub fn typo_allowance(query_word: &str) -> usize {
 /// The number of typos between a folded query word and an indexed word,
 /// when it is at least one and within what the query word allows
 /// ([`typo_allowance`]). A typo is a letter added, dropped, replaced, or two
-/// neighbours swapped (optimal string alignment distance). Work stops as
-/// soon as a row of the table passes the allowance.
+/// neighbours swapped (optimal string alignment distance).
 pub fn typos(query_word: &str, word: &str) -> Option<usize> {
-    let limit = typo_allowance(query_word);
-    if limit == 0 || query_word == word {
-        return None;
-    }
-    let a: Vec<char> = query_word.chars().collect();
-    let b: Vec<char> = word.chars().collect();
-    if a.len().abs_diff(b.len()) > limit {
-        return None;
-    }
-    let width = b.len() + 1;
-    let mut before: Vec<usize> = vec![0; width];
-    let mut prev: Vec<usize> = (0..width).collect();
-    let mut row: Vec<usize> = vec![0; width];
-    for i in 1..=a.len() {
-        row[0] = i;
-        let mut best = row[0];
-        for j in 1..width {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            row[j] = d;
-            best = best.min(d);
+    let word: Vec<char> = word.chars().collect();
+    Typos::new(query_word).count(&word)
+}
+
+/// [`typos`] for one query word against many words, reusing its buffers:
+/// what a search compares with every indexed word of nearby length.
+pub struct Typos {
+    query: Vec<char>,
+    limit: usize,
+    /// The table's last three rows (a swap looks two rows back).
+    rows: [Vec<usize>; 3],
+}
+
+impl Typos {
+    pub fn new(query_word: &str) -> Typos {
+        Typos {
+            query: query_word.chars().collect(),
+            limit: typo_allowance(query_word),
+            rows: Default::default(),
         }
-        if best > limit {
+    }
+
+    /// The typos between the query word and `word` (its characters), if
+    /// at least one and within the allowance. Work stops as soon as a row
+    /// of the table passes the allowance.
+    pub fn count(&mut self, word: &[char]) -> Option<usize> {
+        let (a, b, limit) = (&self.query, word, self.limit);
+        if limit == 0 || a.len().abs_diff(b.len()) > limit || a.as_slice() == b {
             return None;
         }
-        std::mem::swap(&mut before, &mut prev);
-        std::mem::swap(&mut prev, &mut row);
+        let width = b.len() + 1;
+        let [before, prev, row] = &mut self.rows;
+        for r in [&mut *before, &mut *prev, &mut *row] {
+            r.clear();
+            r.resize(width, 0);
+        }
+        for (j, cell) in prev.iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            row[0] = i;
+            let mut best = row[0];
+            for j in 1..width {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut d = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    d = d.min(before[j - 2] + 1);
+                }
+                row[j] = d;
+                best = best.min(d);
+            }
+            if best > limit {
+                return None;
+            }
+            std::mem::swap(before, prev);
+            std::mem::swap(prev, row);
+        }
+        let d = prev[b.len()];
+        (1..=limit).contains(&d).then_some(d)
     }
-    let d = prev[b.len()];
-    (1..=limit).contains(&d).then_some(d)
 }
 
 #[cfg(test)]

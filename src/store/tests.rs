@@ -616,7 +616,10 @@ fn typos_of_words_written_after_the_vocabulary_was_built_are_forgiven() {
     store.apply(&[put(actor(1))], true).unwrap();
     // The first typo search builds the vocabulary from the index.
     let first = |hits: Vec<(Id, f64)>| hits.first().map(|(hit, _)| hit.to_string());
-    assert_eq!(first(store.search_forgiving("Numbre", 5).unwrap()).as_deref(), Some("actor/a1"));
+    assert_eq!(
+        first(store.search_forgiving("Numbre", 5).unwrap()).as_deref(),
+        Some("actor/a1")
+    );
     assert_eq!(first(store.search_forgiving("Zygomorfic", 5).unwrap()), None);
     // A landed write adds its words to it, without a rebuild.
     let mut noted = actor(2);
@@ -625,6 +628,13 @@ fn typos_of_words_written_after_the_vocabulary_was_built_are_forgiven() {
     }
     store.apply(&[put(noted)], true).unwrap();
     let extended = store.inner.vocabulary.read().unwrap().as_ref().map(|v| v.generation);
-    assert_eq!(extended, Some(store.current_generation()), "the landed group extended it");
-    assert_eq!(first(store.search_forgiving("Zygomorfic", 5).unwrap()).as_deref(), Some("actor/a2"));
+    assert_eq!(
+        extended,
+        Some(store.current_generation()),
+        "the landed group extended it"
+    );
+    assert_eq!(
+        first(store.search_forgiving("Zygomorfic", 5).unwrap()).as_deref(),
+        Some("actor/a2")
+    );
 }

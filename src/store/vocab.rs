@@ -32,7 +32,8 @@ pub(super) struct Vocabulary {
     /// The store generation the vocabulary is complete for.
     pub(super) generation: u64,
     words: HashSet<Box<str>>,
-    by_len: Vec<Vec<Box<str>>>,
+    /// The words as characters, so a comparison decodes nothing.
+    by_len: Vec<Vec<Box<[char]>>>,
     bytes: usize,
     full: bool,
 }
@@ -44,7 +45,7 @@ impl Vocabulary {
         if chars < MIN_WORD_CHARS || !word.chars().all(char::is_alphabetic) || self.words.contains(word) {
             return;
         }
-        if self.bytes + word.len() > MAX_VOCABULARY_BYTES {
+        if self.bytes + word.len() + 4 * chars > MAX_VOCABULARY_BYTES {
             if !self.full {
                 tracing::warn!(
                     bytes = self.bytes,
@@ -54,11 +55,12 @@ impl Vocabulary {
             self.full = true;
             return;
         }
-        self.bytes += word.len();
+        // The word twice: as text and as characters.
+        self.bytes += word.len() + 4 * chars;
         if self.by_len.len() <= chars {
             self.by_len.resize_with(chars + 1, Vec::new);
         }
-        self.by_len[chars].push(word.into());
+        self.by_len[chars].push(word.chars().collect());
         self.words.insert(word.into());
     }
 
@@ -67,6 +69,7 @@ impl Vocabulary {
     fn near(&self, word: &str, limit: usize) -> Vec<(String, usize)> {
         let allowance = text::typo_allowance(word);
         let len = word.chars().count();
+        let mut typos = text::Typos::new(word);
         let mut out: Vec<(String, usize)> = Vec::new();
         for candidates in self
             .by_len
@@ -75,8 +78,8 @@ impl Vocabulary {
             .skip(len.saturating_sub(allowance))
         {
             for candidate in candidates {
-                if let Some(typos) = text::typos(word, candidate) {
-                    out.push((candidate.to_string(), typos));
+                if let Some(n) = typos.count(candidate) {
+                    out.push((candidate.iter().collect(), n));
                 }
             }
         }
@@ -108,6 +111,13 @@ impl Store {
             *slot = Some(built);
         }
         Ok(near)
+    }
+
+    /// Builds the vocabulary now if it is missing or behind, so the first
+    /// search that forgives a typo does not pay for it (start-up calls it
+    /// in the background once the store is whole).
+    pub fn warm_search(&self) -> Result<(), StoreError> {
+        self.words_near("", 0).map(drop)
     }
 
     /// Reads every distinct word of the search tree.
