@@ -241,7 +241,7 @@ impl Store {
             return Ok(None);
         };
         self.count_read();
-        let mut top = Vec::with_capacity(limit);
+        let mut top = Vec::with_capacity(limit.min(MAX_QUERY_WORDS));
         for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes()))? {
             let (key, _) = item?;
             let (weight, label_len, id) = self.search_entry(&key)?;
