@@ -103,6 +103,14 @@ fn open_for_serving(settings: &Settings) -> anyhow::Result<(Store, SeedPlan)> {
 }
 
 /// Loads the seed folder into the store, logging what it did.
+/// Builds the search vocabulary ahead of the first typo to forgive; a
+/// failure only means that search builds it itself.
+fn warm_search(store: &Store) {
+    if let Err(e) = store.warm_search() {
+        tracing::warn!(error = %e, "could not build the search vocabulary ahead of time");
+    }
+}
+
 fn load_seed(store: &Store, seed_dir: &Path, progress: &LoadProgress) -> anyhow::Result<()> {
     let outcome = seed::load_with_progress(store, seed_dir, false, progress)?;
     let report = outcome.report();
@@ -229,11 +237,18 @@ impl Application {
                 .with_context(|| format!("writing the address to --address-file {}", path.display()))?;
         }
         let load_failure = Arc::new(Mutex::new(None));
+        if matches!(plan, SeedPlan::Serve) {
+            let store = store.clone();
+            std::thread::spawn(move || warm_search(&store));
+        }
         if matches!(plan, SeedPlan::Load) {
             let (store, seed_dir, handle) = (store.clone(), settings.store.seed_dir.clone(), server.handle());
             let failure = load_failure.clone();
             std::thread::spawn(move || match load_seed(&store, &seed_dir, &loading) {
-                Ok(()) => loading.finish(),
+                Ok(()) => {
+                    loading.finish();
+                    warm_search(&store);
+                }
                 Err(e) => {
                     tracing::error!(error = %error_report(&e), "the seed load failed; stopping the server");
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);

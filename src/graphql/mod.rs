@@ -18,6 +18,7 @@ mod query;
 mod responses;
 mod scalars;
 mod stats;
+mod search;
 mod subscription;
 mod table;
 mod types;

@@ -1,6 +1,6 @@
 //! The root query type.
 
-use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Object, Result, ID};
 
 use super::connection::{
     self, build, wants_total, window, ActorConnection, EventConnection, FundingAllocationConnection, FundingTotals,
@@ -10,27 +10,17 @@ use super::errors::{bad_input, internal, read_error};
 use super::federation;
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::Money;
+use super::search::SearchHit;
 use super::stats::{self, EventGroup, EventStatsGroup, FundingGroup, FundingStatsGroup};
 use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id};
-use crate::read::listing::{
-    actor_set, event_listing, funding_keyed, id_arg, search_hits, timeline_ids, treaty_set, TimelineArgs,
-};
+use crate::read::listing::{actor_set, event_listing, funding_keyed, id_arg, timeline_ids, treaty_set, TimelineArgs};
 use crate::read::page::{page_sorted, page_store};
+use crate::read::search::search_hits;
 use crate::store::Store;
 
 /// The entry points of the graph.
 pub struct QueryRoot;
-
-/// One search result: the matching entity and how well it matched.
-#[derive(SimpleObject)]
-pub struct SearchHit {
-    /// Higher is better: name matches count most, then aliases, then summaries;
-    /// whole-word matches count double a word's beginning.
-    score: f64,
-    /// The matching entity; use an inline fragment (`... on Actor { name }`) for its fields.
-    node: Node,
-}
 
 fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
     ctx.data::<Store>()
@@ -272,9 +262,14 @@ impl QueryRoot {
         .await
     }
 
-    /// Finds entities of every kind by words in their names, aliases and
-    /// summaries, ignoring case and accents ("kokoity" finds Kokoïty); a word
-    /// may be the start of a longer one. Best matches first.
+    /// Finds entities of every kind by words in their names, aliases,
+    /// summaries, treaty provisions, figures (label or value: "3700"), notes
+    /// and source sections, ignoring case and accents ("kokoity" finds
+    /// Kokoïty). A word may be the start of a longer one, another
+    /// romanisation of it ("Tskhinvali" finds Tskhinval, "Kokoyty" Kokoity,
+    /// Cyrillic finds Latin), or, from five letters, one typo away (two from
+    /// eight). Exact matches first, then transliterations, then typos; each
+    /// hit says which fields matched and where.
     #[graphql(complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1")]
     async fn search(
         &self,
@@ -284,12 +279,14 @@ impl QueryRoot {
     ) -> Result<Vec<SearchHit>> {
         let top = search_hits(store(ctx)?, &query, first).map_err(read_error)?;
         let nodes: Vec<Node> = load_all(ctx, top.iter().map(|(id, _)| id.clone())).await?;
+        let query: std::sync::Arc<str> = query.into();
         Ok(top
             .into_iter()
             .filter_map(|(id, score)| {
                 nodes.iter().find(|n| *n.global_id() == id).map(|node| SearchHit {
                     score,
                     node: node.clone(),
+                    query: query.clone(),
                 })
             })
             .collect())

@@ -218,8 +218,19 @@ enum_from_leaf!(
     model::PlaceKind,
     model::SourceKind,
     model::Role,
-    model::ResponseKind
+    model::ResponseKind,
+    model::SearchField,
+    model::MatchKind
 );
+
+impl FromLeaf for i32 {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<i32> {
+        match leaf {
+            Leaf::Int(Some(n)) => i32::try_from(n).ok(),
+            _ => None,
+        }
+    }
+}
 
 /// A scalar field of an object, read as its field-table entry says.
 pub(crate) fn leaf<T: FromLeaf>(parent: Ty, field: &str, obj: Obj<'_>) -> Result<T> {

@@ -300,6 +300,46 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// The field of an entity a search word was found in.
+    SearchField {
+        /// The name of an actor, treaty or place.
+        Name,
+        /// The title of an event or a funding allocation.
+        Title,
+        /// One of the other names or spellings of an actor, treaty or place.
+        Aliases,
+        /// The one-line summary.
+        Summary,
+        /// What a funding allocation is for.
+        Purpose,
+        /// One of a treaty's provisions.
+        Provisions,
+        /// One of an event's figures: its label or its value ("3700").
+        Figures,
+        /// The editor's note on the entity.
+        Note,
+        /// The section of a source.
+        Section,
+        /// The document a source is.
+        Document,
+    }
+}
+
+vocabulary! {
+    /// How a search word matched the words of a field, closest first.
+    MatchKind {
+        /// The word itself, ignoring case and accents.
+        Exact,
+        /// A longer word the search word begins ("medved" in "Medvedev").
+        Prefix,
+        /// Another romanisation of the same name ("Tskhinvali" for "Tskhinval", "Kokoyty" for "Kokoity"), or the name in Cyrillic.
+        Transliteration,
+        /// A word one typo away (two for words of eight letters or more): a letter added, dropped, replaced or two swapped.
+        Typo,
+    }
+}
+
 // Written out because `vocabulary!` fixes the derive list for every
 // vocabulary, and only this one has a default (what older records mean).
 #[allow(clippy::derivable_impls)]
@@ -715,6 +755,10 @@ fn edge(relation: Relation, to: &Id) -> Edge {
     }
 }
 
+/// The search weight of a word in an entity's name or title; aliases weigh
+/// 3, provisions and figures 2, summaries, purposes and notes 1.
+pub const LABEL_WEIGHT: u8 = 4;
+
 impl Entity {
     pub fn id(&self) -> &Id {
         match self {
@@ -771,19 +815,46 @@ impl Entity {
         }
     }
 
-    /// Text worth searching, with a weight: names count more than summaries.
-    pub fn search_text(&self) -> Vec<(&str, u8)> {
-        let mut out: Vec<(&str, u8)> = vec![(self.label(), 4)];
-        let (aliases, summary): (&[String], Option<&String>) = match self {
-            Entity::Actor(e) => (&e.aliases, e.summary.as_ref()),
-            Entity::Event(e) => (&[], e.summary.as_ref()),
-            Entity::Treaty(e) => (&e.aliases, e.summary.as_ref()),
-            Entity::Funding(e) => (&[], Some(&e.purpose)),
-            Entity::Place(e) => (&e.aliases, e.summary.as_ref()),
-            Entity::Source(e) => (&[], Some(&e.document)),
+    /// Text worth searching: each field it is in, and its weight (names
+    /// count most, see [`LABEL_WEIGHT`]). The search index and the matches a
+    /// search hit reports both read this one list.
+    pub fn search_text(&self) -> Vec<(SearchField, std::borrow::Cow<'_, str>, u8)> {
+        use std::borrow::Cow;
+        use SearchField as F;
+        fn borrowed(field: SearchField, text: &str, weight: u8) -> (SearchField, Cow<'_, str>, u8) {
+            (field, Cow::Borrowed(text), weight)
+        }
+        let mut out = Vec::new();
+        let (label, aliases, summary, note): (SearchField, &[String], Option<&String>, Option<&String>) = match self {
+            Entity::Actor(e) => (F::Name, &e.aliases, e.summary.as_ref(), e.note.as_ref()),
+            Entity::Event(e) => (F::Title, &[], e.summary.as_ref(), e.note.as_ref()),
+            Entity::Treaty(e) => (F::Name, &e.aliases, e.summary.as_ref(), e.note.as_ref()),
+            Entity::Funding(e) => (F::Title, &[], None, e.note.as_ref()),
+            Entity::Place(e) => (F::Name, &e.aliases, e.summary.as_ref(), e.note.as_ref()),
+            Entity::Source(e) => (
+                if e.section.is_some() { F::Section } else { F::Document },
+                &[],
+                None,
+                e.note.as_ref(),
+            ),
         };
-        out.extend(aliases.iter().map(|a| (a.as_str(), 3)));
-        out.extend(summary.map(|s| (s.as_str(), 1)));
+        out.push(borrowed(label, self.label(), LABEL_WEIGHT));
+        out.extend(aliases.iter().map(|a| borrowed(F::Aliases, a, 3)));
+        match self {
+            Entity::Treaty(t) => out.extend(t.provisions.iter().map(|p| borrowed(F::Provisions, p, 2))),
+            Entity::Event(e) => out.extend(e.figures.iter().map(|f| {
+                (
+                    F::Figures,
+                    Cow::Owned(format!("{}: {} {}", f.label, f.value, f.unit)),
+                    2,
+                )
+            })),
+            Entity::Funding(f) => out.push(borrowed(F::Purpose, &f.purpose, 1)),
+            Entity::Source(s) if s.section.is_some() => out.push(borrowed(F::Document, &s.document, 1)),
+            _ => {}
+        }
+        out.extend(summary.map(|s| borrowed(F::Summary, s, 1)));
+        out.extend(note.map(|n| borrowed(F::Note, n, 1)));
         out
     }
 

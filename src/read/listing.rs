@@ -13,8 +13,6 @@ use super::ReadError;
 use crate::model::{self, ActorKind, EntityKind, EventKind, Id, PartialDate, Relation, TreatyKind};
 use crate::store::{self, Direction, Keyed, PeriodScan, Store};
 
-/// Most hits `search` returns.
-pub const MAX_SEARCH_HITS: i32 = 100;
 /// Most events `timeline` returns.
 pub const MAX_TIMELINE: i32 = 1000;
 
@@ -285,24 +283,6 @@ pub fn window_among<'e>(
         has_next: end < all.len(),
     };
     (page, all.len())
-}
-
-/// The ids and scores of the best `first` matches of a search.
-pub fn search_hits(store: &Store, query: &str, first: Option<i32>) -> Result<Vec<(Id, f64)>, ReadError> {
-    let first = first.unwrap_or(10);
-    if !(0..=MAX_SEARCH_HITS).contains(&first) {
-        return Err(ReadError::argument(
-            "first",
-            format!("must be between 0 and {MAX_SEARCH_HITS}, got {first}"),
-        ));
-    }
-    if query.len() > 200 {
-        return Err(ReadError::argument(
-            "query",
-            format!("at most 200 characters, got {}", query.len()),
-        ));
-    }
-    Ok(store.search_top(query, 1, first as usize)?)
 }
 
 /// The arguments of `timeline`, parsed.

@@ -1,9 +1,10 @@
 //! The read side, apart from GraphQL, in reading order: the field table
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
-//! and the root listings with their filters, search and the timeline
-//! (`listing.rs`), the group-by aggregations (`stats.rs`), and typed
-//! responses between events (`responses.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! the root listings with their filters and the timeline (`listing.rs`),
+//! search with what each hit matched (`search.rs`), the group-by
+//! aggregations (`stats.rs`), and typed responses between events
+//! (`responses.rs`). Its errors are its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
@@ -12,6 +13,7 @@ mod error;
 pub mod listing;
 pub mod page;
 pub mod responses;
+pub mod search;
 pub mod stats;
 pub mod table;
 

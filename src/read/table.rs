@@ -10,6 +10,7 @@ use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::cache::{Entity, Link};
 use crate::read::responses::Way;
 use crate::read::stats::{CoParticipant, Group, GroupKey};
+use crate::read::search::{SearchMatch, TextRange};
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).
@@ -43,7 +44,8 @@ pub enum Obj<'a> {
     Edge(&'a [u8], &'a Entity),
     Money(&'a model::Money),
     Period(&'a PartialDate),
-    Hit(f64, &'a Entity),
+    /// A search hit: its score, its entity and the query it answers.
+    Hit(f64, &'a Entity, &'a str),
     Position(&'a model::Position),
     Participation((&'a Entity, model::Role)),
     Figure(&'a model::Figure),
@@ -55,6 +57,9 @@ pub enum Obj<'a> {
     CoParticipant(&'a CoParticipant),
     /// Typed event links: a response, with the other event and its kind.
     Response((&'a Entity, model::ResponseKind)),
+    // Search that forgives (issue 17): a hit's matches and their ranges.
+    Match(&'a SearchMatch),
+    Range(&'a TextRange),
 }
 
 /// A page of events with its listing keys.
@@ -102,6 +107,9 @@ pub enum Ty {
     CoParticipant,
     /// Typed event links: `EventResponse`.
     EventResponse,
+    // Search that forgives (issue 17).
+    SearchMatch,
+    TextRange,
 }
 
 impl Ty {
@@ -113,7 +121,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 27] = [
+    const OTHERS: [Ty; 29] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -142,6 +150,9 @@ impl Ty {
         Ty::FundingGroupKey,
         Ty::CoParticipant,
         Ty::EventResponse,
+        // Search that forgives (issue 17).
+        Ty::SearchMatch,
+        Ty::TextRange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -175,6 +186,8 @@ impl Ty {
             Ty::FundingGroupKey => "FundingGroupKey",
             Ty::CoParticipant => "CoParticipant",
             Ty::EventResponse => "EventResponse",
+            Ty::SearchMatch => "SearchMatch",
+            Ty::TextRange => "TextRange",
         }
     }
 
@@ -316,6 +329,11 @@ pub enum Shape {
     /// optional `kind`, and a response's event.
     Responses(Way),
     ResponseEvent,
+    // Search that forgives (issue 17).
+    /// `SearchHit.matches`: the fields that hold the query's words.
+    HitMatches,
+    /// `SearchMatch.highlights`: where the matching words are in the snippet.
+    Highlights,
 }
 
 impl Shape {
@@ -354,6 +372,8 @@ impl Shape {
             // Typed event links.
             Shape::Responses(_) => Ty::EventResponse,
             Shape::ResponseEvent => Ty::EVENT,
+            Shape::HitMatches => Ty::SearchMatch,
+            Shape::Highlights => Ty::TextRange,
             _ => return None,
         })
     }
@@ -628,6 +648,15 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::EVENT, "respondedBy") => Shape::Responses(Way::RespondedBy),
         (Ty::EventResponse, "kind") => on!(Response, |(_, kind)| Leaf::Enum(kind.graphql_name())),
         (Ty::EventResponse, "event") => Shape::ResponseEvent,
+        // Search that forgives (issue 17).
+        (Ty::SearchHit, "matches") => Shape::HitMatches,
+        (Ty::SearchMatch, "field") => on!(Match, |m| Leaf::Enum(m.field.graphql_name())),
+        (Ty::SearchMatch, "kind") => on!(Match, |m| Leaf::Enum(m.kind.graphql_name())),
+        (Ty::SearchMatch, "snippet") => on!(Match, |m| Leaf::Str(&m.snippet)),
+        (Ty::SearchMatch, "highlights") => Shape::Highlights,
+        // Snippets are at most a few hundred characters: the offsets fit.
+        (Ty::TextRange, "start") => on!(Range, |r| Leaf::Int(Some(r.start as i64))),
+        (Ty::TextRange, "end") => on!(Range, |r| Leaf::Int(Some(r.end as i64))),
         _ => return None,
     })
 }

@@ -275,7 +275,13 @@ impl Store {
         if outcome.is_ok() {
             // Caches key on this: it moves only now that the group is
             // durable and in sled.
+            let before = self.current_generation();
             self.bump_generation(last);
+            self.extend_vocabulary(
+                group.members.iter().flat_map(|m| m.committed.changes.iter()),
+                before,
+                self.current_generation(),
+            );
             if self.fault().is_some() {
                 tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
                 self.set_fault(None);

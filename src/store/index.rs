@@ -102,16 +102,34 @@ pub(super) fn index_entries(entity: &Entity) -> Vec<(TreeRef, Vec<u8>, Vec<u8>)>
     }
     let label_len = text::tokens(entity.label()).len().min(255) as u8;
     let mut weights: BTreeMap<String, u8> = BTreeMap::new();
-    for (text, weight) in entity.search_text() {
-        for token in text::tokens(text) {
+    for (_, text, weight) in entity.search_text() {
+        for token in text::tokens(&text) {
             let w = weights.entry(token).or_insert(0);
             *w = (*w).max(weight);
+        }
+    }
+    // A word whose transliteration key differs from it is listed under
+    // the key too (the heaviest field's weight), so any romanisation finds
+    // it; a word that is its own key is found under itself.
+    let mut variants: BTreeMap<String, u8> = BTreeMap::new();
+    for (token, weight) in &weights {
+        let key = text::variant(token);
+        if key != *token {
+            let w = variants.entry(key).or_insert(0);
+            *w = (*w).max(*weight);
         }
     }
     for (token, weight) in weights {
         out.push((
             TreeRef::SearchTokens,
             keys::search(&token, weight, label_len, id),
+            Vec::new(),
+        ));
+    }
+    for (key, weight) in variants {
+        out.push((
+            TreeRef::SearchTokens,
+            keys::search_variant(&key, weight, label_len, id),
             Vec::new(),
         ));
     }

@@ -6,7 +6,9 @@
 //!   u32 with the sign bit flipped, so byte order is numeric order
 //! - kind trees: `kind ‖ 0xff ‖ id` (events: `kind ‖ 0xff ‖ first_day ‖ last_day ‖ id`, one tree per span class)
 //! - search tokens: `token ‖ 0xff ‖ 255 − weight ‖ name length ‖ id`, so a word's
-//!   entities list in ranking order: heaviest field first, then shortest name
+//!   entities list in ranking order: heaviest field first, then shortest name;
+//!   transliteration keys the same way behind a `0x01` mark
+//!   (`0x01 ‖ key ‖ 0xff ‖ …`)
 
 use crate::model::{Id, PartialDate};
 
@@ -35,6 +37,29 @@ pub fn search(token: &str, weight: u8, label_len: u8, id: &Id) -> Vec<u8> {
     key.push(label_len);
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// First byte of a transliteration key's entries in the search tree: it
+/// sorts before every folded word (which starts with a letter or digit), so
+/// words and keys never share a prefix.
+pub const VARIANT_MARK: u8 = 0x01;
+
+/// `0x01 ‖ key`: what a transliteration key is listed under.
+pub fn variant_word(key: &str) -> Vec<u8> {
+    let mut word = Vec::with_capacity(1 + key.len());
+    word.push(VARIANT_MARK);
+    word.extend_from_slice(key.as_bytes());
+    word
+}
+
+/// A search index key for a transliteration key (see [`crate::model::text::variant`]):
+/// `0x01 ‖ key ‖ 0xff ‖ 255 − weight ‖ name length ‖ id`.
+pub fn search_variant(key: &str, weight: u8, label_len: u8, id: &Id) -> Vec<u8> {
+    let mut out = prefix(&variant_word(key));
+    out.push(u8::MAX - weight);
+    out.push(label_len);
+    out.extend_from_slice(id.as_bytes());
+    out
 }
 
 /// (weight, name length, id bytes) of a search index key.

@@ -22,7 +22,8 @@
 //! - `faults.rs`: disk faults, the free-space floor, reopening after a refused write.
 //! - `read.rs`: entities by id, relations, listings.
 //! - `period.rs`: period scans over the chronological indexes.
-//! - `search.rs`: the token index and its ranking.
+//! - `search.rs`: the token index and its ranking; `vocab.rs`: the words
+//!   of the index held in memory, to find a query word's typos.
 //! - `verify.rs`: whole-tree scans, the consistency check, lost-write detection.
 //! - `packed.rs`: index entries packed into blocks.
 //! - `bulk.rs`: loading a seed into an empty store without transactions.
@@ -43,6 +44,7 @@ mod read;
 mod search;
 pub mod trees;
 mod verify;
+mod vocab;
 mod write;
 
 use std::collections::HashMap;
@@ -56,8 +58,9 @@ pub use error::StoreError;
 pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;
 pub use period::{event_list_key, PeriodScan};
-pub use search::MAX_PREFIX_HITS;
+pub use search::{MAX_PREFIX_HITS, MAX_TYPO_WORDS};
 pub use trees::{TreeRef, FORMAT_VERSION};
+pub use vocab::MAX_VOCABULARY_BYTES;
 
 use crate::model::{Entity, EntityKind, Id, Origin};
 
@@ -192,6 +195,8 @@ struct Inner {
     storage_errors: AtomicU64,
     /// Free bytes the data directory's filesystem must keep for writes to run.
     min_free_bytes: AtomicU64,
+    /// The search vocabulary, for typos (see [`vocab`]).
+    vocabulary: vocab::Slot,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.

@@ -29,6 +29,10 @@ pub(super) const UNPACKED_FORMAT: u32 = 2;
 /// decode, and they have no log to read).
 pub(super) const PRE_LOG_FORMAT: u32 = 3;
 
+/// The last format whose search tree held fewer fields and no
+/// transliteration keys: its stores are upgraded by rebuilding that tree.
+pub(super) const SEARCH_V1_FORMAT: u32 = 4;
+
 /// Entities whose index entries a rebuild gathers before writing them.
 const REBUILD_BATCH: usize = 2_000;
 
@@ -120,6 +124,7 @@ impl Store {
                 fault: std::sync::Mutex::new(None),
                 storage_errors: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(0),
+                vocabulary: Default::default(),
             }),
         };
         store.check_format()?;
@@ -136,14 +141,18 @@ impl Store {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found == UNPACKED_FORMAT {
+                if found == UNPACKED_FORMAT || found == PRE_LOG_FORMAT || found == SEARCH_V1_FORMAT {
                     // An unfinished bulk load goes first: nothing to rebuild.
                     self.discard_interrupted_bulk_load()?;
-                    self.rebuild_indexes()?;
-                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
-                        .map_err(sled_err("writing the format version"))?;
-                    self.flush()?;
-                } else if found == PRE_LOG_FORMAT {
+                    // Format 2 packs every index anew; 3 (whose records
+                    // still decode, and which has no log) and 4 only need
+                    // the search tree written the current way.
+                    let rebuild: fn(TreeRef) -> bool = if found == UNPACKED_FORMAT {
+                        trees::is_packed
+                    } else {
+                        |tree| tree == TreeRef::SearchTokens
+                    };
+                    self.rebuild_indexes(found, rebuild)?;
                     meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
                         .map_err(sled_err("writing the format version"))?;
                     self.flush()?;
@@ -164,14 +173,15 @@ impl Store {
         Ok(())
     }
 
-    /// Rebuilds every index tree from the entities, in the packed layout
-    /// (a store of format 2 holds the same entities and one record per index
-    /// entry). The format version is written after this returns, so a
-    /// rebuild cut short is simply done again at the next start.
-    fn rebuild_indexes(&self) -> Result<(), StoreError> {
-        tracing::warn!(path = %self.path().display(), "upgrading the store from format {UNPACKED_FORMAT}: rebuilding its indexes");
+    /// Rebuilds the index trees `rebuild` picks from the entities, in the
+    /// packed layout (a store of format 2 holds the same entities and one
+    /// record per index entry; one of format 3 or 4 an older search tree).
+    /// The format version is written after this returns, so a rebuild cut
+    /// short is simply done again at the next start.
+    fn rebuild_indexes(&self, from: u32, rebuild: fn(TreeRef) -> bool) -> Result<(), StoreError> {
+        tracing::warn!(path = %self.path().display(), from, "upgrading the store's format: rebuilding indexes");
         for (tree_ref, name) in trees::all_trees() {
-            if trees::is_packed(tree_ref) {
+            if trees::is_packed(tree_ref) && rebuild(tree_ref) {
                 self.tree(tree_ref)?
                     .clear()
                     .map_err(sled_err(format!("clearing tree `{name}`")))?;
@@ -198,6 +208,9 @@ impl Store {
                 let (key, value) = item.map_err(sled_err("scanning entities"))?;
                 let record = decode(self.name(tree_ref), &key, &value)?;
                 for (tree, key, value) in index_entries(&record.entity) {
+                    if !rebuild(tree) {
+                        continue;
+                    }
                     let position = self.position(tree);
                     let edit = match edits.entry(position) {
                         std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -232,7 +245,7 @@ fn refuse_unknown_format(path: &Path, handles: &Handles, meta: usize) -> Result<
     let found = <[u8; 4]>::try_from(stored.as_ref())
         .map(u32::from_be_bytes)
         .unwrap_or(u32::MAX);
-    if [UNPACKED_FORMAT, PRE_LOG_FORMAT, FORMAT_VERSION].contains(&found) {
+    if [UNPACKED_FORMAT, PRE_LOG_FORMAT, SEARCH_V1_FORMAT, FORMAT_VERSION].contains(&found) {
         return Ok(());
     }
     Err(StoreError::UnknownFormat {

@@ -1,78 +1,219 @@
-//! Search: the token index, ranked by field weight and name coverage.
+//! Search: the token index, ranked by how closely each word matched, field
+//! weight and name coverage.
 
 use std::collections::HashMap;
 
 use super::trees::TreeRef;
 use super::{keys, Store, StoreError};
-use crate::model::{text, Id};
+use crate::model::{text, Id, LABEL_WEIGHT};
 
 /// Most index entries a search word's prefix matches are read (whole-word
 /// matches are always read in full).
 pub const MAX_PREFIX_HITS: usize = 2_000;
 
-/// The search weight of a word in an entity's name (aliases 3, summaries 1).
-const NAME_WEIGHT: u8 = 4;
+/// Most indexed words a query word's typos are looked up as (the nearest).
+pub const MAX_TYPO_WORDS: usize = 16;
+
+/// Most index entries read for one query word's transliterations and
+/// typos together, so a forgiving search stays bounded whatever the words.
+const MAX_FORGIVEN_HITS: usize = 4_000;
+
+/// Most words of a query that are looked up.
+const MAX_QUERY_WORDS: usize = 16;
+
+/// How far a forgiving search may stray from the words asked for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Forgive {
+    /// Whole words and the words they begin only.
+    Nothing,
+    /// Also other romanisations (transliteration keys) and typos.
+    Spellings,
+}
+
+/// How closely an entity matched a query word: lower is closer. Every hit
+/// of a closer tier ranks before every hit of a farther one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Tier {
+    Exact = 0,
+    Transliteration = 1,
+    Typo = 2,
+}
+
+impl Tier {
+    /// What a hit's score is divided by: a query word scores at most 4
+    /// (65 for a whole query, with the name bonus), and at least 0.5 for a
+    /// whole-word or prefix match, so a thousandfold step keeps the tiers
+    /// apart in a single score.
+    fn divisor(self) -> f64 {
+        1000f64.powi(self as i32)
+    }
+}
+
+/// The best match of one query word in one entity.
+#[derive(Clone, Copy)]
+struct WordMatch {
+    tier: Tier,
+    score: f64,
+    in_label: bool,
+    label_len: u8,
+}
 
 impl Store {
     /// Entities whose indexed text matches the folded `query`, best first.
     /// Each query word matches an indexed word it equals or begins; the score
-    /// adds the best field weight per word (names 4, aliases 3, summaries 1),
-    /// halved for a prefix match, and an entity must match every word. Ties
-    /// go to the entity whose name the query covers best ("Kokoity" ranks the
-    /// man above an event whose long title mentions him).
-    /// `min_weight` restricts matching to names (4) or names and aliases (3).
+    /// adds the best field weight per word (names 4, aliases 3, provisions
+    /// and figures 2, summaries and notes 1), halved for a prefix match, and
+    /// an entity must match every word. Ties go to the entity whose name the
+    /// query covers best ("Kokoity" ranks the man above an event whose long
+    /// title mentions him). `min_weight` restricts matching to names (4) or
+    /// names and aliases (3).
     pub fn search(&self, query: &str, min_weight: u8) -> Result<Vec<(Id, f64)>, StoreError> {
+        self.ranked(query, min_weight, Forgive::Nothing)
+    }
+
+    /// Like [`Store::search`], and a query word also matches another
+    /// romanisation of it (its transliteration key, see
+    /// [`text::variant`]) and, from five letters, words one typo away (two
+    /// from eight letters; see [`text::typos`]), the nearest
+    /// [`MAX_TYPO_WORDS`] of them. An entity's tier is its farthest word's:
+    /// hits whose every word matched as asked come first, then those that
+    /// needed a transliteration, then those that needed a typo forgiven; a
+    /// tier divides the score by 1000 per step, so the score still orders
+    /// the hits. At most `limit` hits.
+    pub fn search_forgiving(&self, query: &str, limit: usize) -> Result<Vec<(Id, f64)>, StoreError> {
+        if let Some(top) = self.top_by_name(query, limit)? {
+            return Ok(top);
+        }
+        let mut hits = self.ranked(query, 1, Forgive::Spellings)?;
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    fn ranked(&self, query: &str, min_weight: u8, forgive: Forgive) -> Result<Vec<(Id, f64)>, StoreError> {
         self.count_read();
         let words: Vec<String> = text::fold(query)
             .split(' ')
             .filter(|w| !w.is_empty())
-            .take(16)
+            .take(MAX_QUERY_WORDS)
             .map(str::to_owned)
             .collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let tree = TreeRef::SearchTokens;
-        // id → (words matched so far, score, words matched in the name, name length)
-        let mut scores: HashMap<Id, (usize, f64, usize, u8)> = HashMap::new();
+        // id → (words matched so far, score, farthest tier, words matched in the name, name length)
+        let mut scores: HashMap<Id, (usize, f64, Tier, usize, u8)> = HashMap::new();
         for (i, word) in words.iter().enumerate() {
-            let mut best: HashMap<Id, (f64, bool, u8)> = HashMap::new();
-            // Whole-word matches first (`word ‖ 0xff …` sorts after longer
-            // words sharing the prefix), all of them; then words it begins,
-            // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
-            let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()))?;
-            let longer = self
-                .index_prefix(tree, word.as_bytes())?
-                .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
-                .take(MAX_PREFIX_HITS);
-            for item in exact.chain(longer) {
-                let (key, _) = item?;
-                let (weight, label_len, id) = self.search_entry(&key)?;
-                if weight < min_weight {
-                    continue;
-                }
-                let exact = keys::first(&key) == word.as_bytes();
-                let score = f64::from(weight) * if exact { 1.0 } else { 0.5 };
-                let entry = best.entry(id).or_insert((0.0, false, label_len));
-                entry.0 = entry.0.max(score);
-                entry.1 |= weight >= 4;
+            let mut best: HashMap<Id, WordMatch> = HashMap::new();
+            self.word_matches(word, min_weight, &mut best)?;
+            if forgive == Forgive::Spellings {
+                self.forgiven_matches(word, min_weight, &mut best)?;
             }
-            for (id, (score, in_label, label_len)) in best {
-                let entry = scores.entry(id).or_insert((0, 0.0, 0, label_len));
+            for (id, m) in best {
+                let entry = scores.entry(id).or_insert((0, 0.0, Tier::Exact, 0, m.label_len));
                 if entry.0 == i {
                     entry.0 = i + 1;
-                    entry.1 += score;
-                    entry.2 += usize::from(in_label);
+                    entry.1 += m.score;
+                    entry.2 = entry.2.max(m.tier);
+                    entry.3 += usize::from(m.in_label);
                 }
             }
         }
         let mut hits: Vec<(Id, f64)> = scores
             .into_iter()
             .filter(|(_, (matched, ..))| *matched == words.len())
-            .map(|(id, (_, score, in_label, label_len))| (id, score + in_label as f64 / f64::from(label_len)))
+            .map(|(id, (_, score, tier, in_label, label_len))| {
+                (id, (score + in_label as f64 / f64::from(label_len)) / tier.divisor())
+            })
             .collect();
         hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(hits)
+    }
+
+    /// Entities holding `word` or a word it begins.
+    fn word_matches(&self, word: &str, min_weight: u8, best: &mut HashMap<Id, WordMatch>) -> Result<(), StoreError> {
+        let tree = TreeRef::SearchTokens;
+        // Whole-word matches first (`word ‖ 0xff …` sorts after longer
+        // words sharing the prefix), all of them; then words it begins,
+        // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
+        let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()))?;
+        let longer = self
+            .index_prefix(tree, word.as_bytes())?
+            .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
+            .take(MAX_PREFIX_HITS);
+        for item in exact.chain(longer) {
+            let (key, _) = item?;
+            let whole = keys::first(&key) == word.as_bytes();
+            self.note_entry(&key, min_weight, Tier::Exact, if whole { 1.0 } else { 0.5 }, best)?;
+        }
+        Ok(())
+    }
+
+    /// Entities holding another romanisation of `word`, or a word one or
+    /// two typos away, within [`MAX_FORGIVEN_HITS`] index entries.
+    fn forgiven_matches(
+        &self,
+        word: &str,
+        min_weight: u8,
+        best: &mut HashMap<Id, WordMatch>,
+    ) -> Result<(), StoreError> {
+        let tree = TreeRef::SearchTokens;
+        let key = text::variant(word);
+        let mut lists: Vec<(Vec<u8>, Tier)> = vec![(keys::variant_word(&key), Tier::Transliteration)];
+        if key != word {
+            // Words that are their own key are listed under themselves.
+            lists.push((key.into_bytes(), Tier::Transliteration));
+        }
+        if text::typo_allowance(word) > 0 {
+            for (near, _) in self.words_near(word, MAX_TYPO_WORDS)? {
+                lists.push((near.into_bytes(), Tier::Typo));
+            }
+        }
+        let mut budget = MAX_FORGIVEN_HITS;
+        for (listed, tier) in lists {
+            for item in self.index_prefix(tree, &keys::prefix(&listed))?.take(budget) {
+                let (key, _) = item?;
+                budget -= 1;
+                self.note_entry(&key, min_weight, tier, 1.0, best)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the match an index entry stands for, if it is the entity's
+    /// best for the word so far.
+    fn note_entry(
+        &self,
+        key: &[u8],
+        min_weight: u8,
+        tier: Tier,
+        factor: f64,
+        best: &mut HashMap<Id, WordMatch>,
+    ) -> Result<(), StoreError> {
+        let (weight, label_len, id) = self.search_entry(key)?;
+        if weight < min_weight {
+            return Ok(());
+        }
+        let found = WordMatch {
+            tier,
+            score: f64::from(weight) * factor,
+            in_label: weight >= LABEL_WEIGHT,
+            label_len,
+        };
+        match best.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let known = e.get_mut();
+                if found.tier < known.tier {
+                    *known = found;
+                } else if found.tier == known.tier {
+                    known.score = known.score.max(found.score);
+                    known.in_label |= found.in_label;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(found);
+            }
+        }
+        Ok(())
     }
 
     /// The best `limit` hits of [`Store::search`], in its order. A one-word
@@ -82,26 +223,37 @@ impl Store {
     /// which is the ranking order, and a whole-word name match outranks
     /// every other kind of match. Anything else ranks every match.
     pub fn search_top(&self, query: &str, min_weight: u8, limit: usize) -> Result<Vec<(Id, f64)>, StoreError> {
-        let folded = text::fold(query);
-        let mut words = folded.split(' ').filter(|w| !w.is_empty());
-        if let (Some(word), None, true) = (words.next(), words.next(), limit > 0) {
-            self.count_read();
-            let mut top = Vec::with_capacity(limit);
-            for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes()))? {
-                let (key, _) = item?;
-                let (weight, label_len, id) = self.search_entry(&key)?;
-                if weight < NAME_WEIGHT {
-                    break;
-                }
-                top.push((id, f64::from(weight) + 1.0 / f64::from(label_len)));
-                if top.len() == limit {
-                    return Ok(top);
-                }
-            }
+        if let Some(top) = self.top_by_name(query, limit)? {
+            return Ok(top);
         }
         let mut hits = self.search(query, min_weight)?;
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    /// The one-word shortcut of [`Store::search_top`]: `None` unless the
+    /// query is one word that at least `limit` names hold whole. Such
+    /// matches outrank every other, forgiving or not.
+    fn top_by_name(&self, query: &str, limit: usize) -> Result<Option<Vec<(Id, f64)>>, StoreError> {
+        let folded = text::fold(query);
+        let mut words = folded.split(' ').filter(|w| !w.is_empty());
+        let (Some(word), None, true) = (words.next(), words.next(), limit > 0) else {
+            return Ok(None);
+        };
+        self.count_read();
+        let mut top = Vec::with_capacity(limit.min(MAX_QUERY_WORDS));
+        for item in self.index_prefix(TreeRef::SearchTokens, &keys::prefix(word.as_bytes()))? {
+            let (key, _) = item?;
+            let (weight, label_len, id) = self.search_entry(&key)?;
+            if weight < LABEL_WEIGHT {
+                break;
+            }
+            top.push((id, f64::from(weight) + 1.0 / f64::from(label_len)));
+            if top.len() == limit {
+                return Ok(Some(top));
+            }
+        }
+        Ok(None)
     }
 
     /// (weight, name length in words, id) of a search index key.

@@ -1,7 +1,7 @@
 //! Unit tests of the store over real sled databases.
 
 use super::index::{RECORD_VERSION, RECORD_VERSION_1, RECORD_VERSION_2};
-use super::open::{PRE_LOG_FORMAT, UNPACKED_FORMAT};
+use super::open::{PRE_LOG_FORMAT, SEARCH_V1_FORMAT, UNPACKED_FORMAT};
 use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
@@ -783,4 +783,86 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
         .unwrap();
     assert_eq!(back[&e2], vec![(answering.id.clone(), b"denies".to_vec())]);
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    let mut noted = actor(1);
+    if let Entity::Actor(a) = &mut noted {
+        a.name = "Eduard Kokoity".into();
+        a.note = Some("Zygomorphic remark".into());
+    }
+    let id = noted.id().clone();
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store.apply(&[put(noted), put(actor(2))], true).unwrap();
+        // A build of format 4 indexed names, aliases and summaries only,
+        // and no transliteration keys: keep just the name words.
+        let tree = store.tree(TreeRef::SearchTokens).unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = store
+            .index_prefix(TreeRef::SearchTokens, &[])
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        tree.clear().unwrap();
+        let mut edits = packed::Edits::new(&tree, "search_tokens", packed::Limits::DEFAULT);
+        for (key, value) in entries {
+            let word = keys::first(&key);
+            if word != b"zygomorphic" && word != b"remark" && word.first() != Some(&keys::VARIANT_MARK) {
+                edits.insert(key, value).unwrap();
+            }
+        }
+        for (key, block) in edits.writes() {
+            if let Some(block) = block {
+                tree.insert(key, block).unwrap();
+            }
+        }
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(META_FORMAT, &SEARCH_V1_FORMAT.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+        assert!(store.search("zygomorphic", 1).unwrap().is_empty());
+        assert!(
+            !store.verify().unwrap().is_empty(),
+            "the old tree lacks the new entries"
+        );
+    }
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    let first = |hits: Vec<(Id, f64)>| hits.first().map(|(hit, _)| hit.clone());
+    assert_eq!(first(store.search("zygomorphic", 1).unwrap()), Some(id.clone()));
+    assert_eq!(first(store.search_forgiving("Kokoyty", 5).unwrap()), Some(id.clone()));
+    assert_eq!(first(store.search_forgiving("Kokoitty", 5).unwrap()), Some(id));
+}
+
+#[test]
+fn typos_of_words_written_after_the_vocabulary_was_built_are_forgiven() {
+    let store = Store::temporary().unwrap();
+    store.apply(&[put(actor(1))], true).unwrap();
+    // The first typo search builds the vocabulary from the index.
+    let first = |hits: Vec<(Id, f64)>| hits.first().map(|(hit, _)| hit.to_string());
+    assert_eq!(
+        first(store.search_forgiving("Numbre", 5).unwrap()).as_deref(),
+        Some("actor/a1")
+    );
+    assert_eq!(first(store.search_forgiving("Zygomorfic", 5).unwrap()), None);
+    // A landed write adds its words to it, without a rebuild.
+    let mut noted = actor(2);
+    if let Entity::Actor(a) = &mut noted {
+        a.summary = Some("A zygomorphic summary".into());
+    }
+    store.apply(&[put(noted)], true).unwrap();
+    let extended = store.inner.vocabulary.read().unwrap().as_ref().map(|v| v.generation);
+    assert_eq!(
+        extended,
+        Some(store.current_generation()),
+        "the landed group extended it"
+    );
+    assert_eq!(
+        first(store.search_forgiving("Zygomorfic", 5).unwrap()).as_deref(),
+        Some("actor/a2")
+    );
 }

@@ -8,6 +8,9 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
+/// 5: the search tree also lists transliteration keys (`0x01 ‖ key ‖ …`)
+/// and the words of provisions, figures, notes and source documents; a
+/// store of format 4 or 3 is upgraded by rebuilding its search tree.
 /// 4: writes go through the write-ahead log (`wal-*` beside the database),
 /// which a build of format 3 would not read; records carry a checksum
 /// (record layout 3).
@@ -16,7 +19,7 @@ use crate::model::{EntityKind, Relation};
 /// holding entity); the event kind index carries the chronological key; search
 /// keys carry weight and name length, so a word lists in ranking order; date
 /// trees are split by span class (day, month, year, longer).
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 pub const META: &str = "meta";
 

@@ -23,6 +23,7 @@ mod relations;
 mod response_cache;
 mod responses;
 mod schema_file;
+mod search;
 mod seed;
 mod seed_facts;
 mod seed_lint;

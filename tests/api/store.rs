@@ -919,6 +919,12 @@ mod random_graphs {
                             prop_assert_eq!(&top[..], &all[..limit.min(all.len())], "top {} for {:?}", limit, query);
                         }
                     }
+                    // The same for a search that forgives.
+                    let all = store.search_forgiving(&query, usize::MAX).unwrap();
+                    for limit in [0, 1, 2, 5] {
+                        let top = store.search_forgiving(&query, limit).unwrap();
+                        prop_assert_eq!(&top[..], &all[..limit.min(all.len())], "forgiving top {} for {:?}", limit, query);
+                    }
                 }
                 for (entity, _) in live.values() {
                     let hits = store.search(entity.label(), 4).unwrap();

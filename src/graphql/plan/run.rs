@@ -18,12 +18,13 @@ use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, Relation};
 use crate::read::cache::{Direct, Entity};
 use crate::read::listing::{
-    self, actor_set, event_listing, event_sort_key, funding_keyed, place_events, search_hits, timeline_ids, treaty_set,
+    self, actor_set, event_listing, event_sort_key, funding_keyed, place_events, timeline_ids, treaty_set,
     window_among, TimelineArgs,
 };
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::responses::responses;
 use crate::read::stats::{co_participants, event_groups, funding_groups};
+use crate::read::search::{matches, search_hits};
 use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
 
@@ -205,13 +206,17 @@ impl Writer<'_> {
                     .zip(nodes)
                     .filter_map(|((_, score), node)| Some((*score, node?)))
                     .collect();
-                self.array(&found, |w, (score, node)| w.object(sel, Obj::Hit(*score, node)))
+                self.array(&found, |w, (score, node)| w.object(sel, Obj::Hit(*score, node, &query)))
             }
-            (Shape::Score, Obj::Hit(score, _)) => {
+            (Shape::Score, Obj::Hit(score, ..)) => {
                 serde_json::to_writer(&mut self.out, &score)?;
                 Ok(())
             }
-            (Shape::HitNode, Obj::Hit(_, node)) => self.any_entity(field, node),
+            (Shape::HitNode, Obj::Hit(_, node, _)) => self.any_entity(field, node),
+            (Shape::HitMatches, Obj::Hit(_, node, query)) => {
+                self.array(&matches(node, query), |w, m| w.object(sel, Obj::Match(m)))
+            }
+            (Shape::Highlights, Obj::Match(m)) => self.array(&m.highlights, |w, r| w.object(sel, Obj::Range(r))),
             (Shape::Timeline, Obj::Query) => {
                 let args = TimelineArgs::parse(
                     self.arg::<Option<String>>(field, "from")?.as_deref(),
