@@ -23,6 +23,8 @@
 //! - `read.rs`: entities by id, relations, listings.
 //! - `period.rs`: period scans over the chronological indexes.
 //! - `search.rs`: the token index and its ranking.
+//! - `stats.rs`: list statistics kept with every write (the longest list
+//!   of each kind, counts per sub-kind), read by the query guard.
 //! - `verify.rs`: whole-tree scans, the consistency check, lost-write detection.
 //! - `packed.rs`: index entries packed into blocks.
 //! - `bulk.rs`: loading a seed into an empty store without transactions.
@@ -41,6 +43,7 @@ mod packed;
 mod period;
 mod read;
 mod search;
+mod stats;
 pub mod trees;
 mod verify;
 mod write;
@@ -57,6 +60,7 @@ pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;
 pub use period::{event_list_key, PeriodScan};
 pub use search::MAX_PREFIX_HITS;
+pub use stats::{Fan, Stats};
 pub use trees::{TreeRef, FORMAT_VERSION};
 
 use crate::model::{Entity, EntityKind, Id, Origin};

@@ -31,6 +31,7 @@ impl Store {
         }
         meta.remove(META_MAX_SPAN)
             .map_err(sled_err("resetting the date span"))?;
+        self.clear_stats()?;
         self.flush()
     }
 

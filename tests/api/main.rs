@@ -14,6 +14,7 @@ mod helpers;
 mod hostile;
 mod http;
 mod layers;
+mod limits;
 mod metrics;
 mod pagination;
 mod places_and_periods;
