@@ -400,11 +400,10 @@ pub fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>, ReadEr
         }
     };
     keyed.truncate(first as usize);
-    let dated: Vec<Id> = keyed.into_iter().map(|(_, id)| id).collect();
     if !args.include_undated {
-        return Ok(dated);
+        return Ok(keyed.into_iter().map(|(_, id)| id).collect());
     }
-    let mut placed = place_undated(store, &dated, args.actor.as_ref())?;
+    let mut placed = place_undated(store, keyed, &scan, args.actor.as_ref())?;
     placed.truncate(first as usize);
     Ok(placed)
 }
@@ -413,24 +412,31 @@ pub fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>, ReadEr
 const MAX_HINT_DEPTH: usize = 32;
 
 /// Where an undated event goes among dated ones.
-#[derive(Clone, Debug, PartialEq, Eq)]
 enum Anchor {
     /// Right after this dated event (the latest it follows), `depth` hints away.
-    After(Id, usize),
+    After(model::Event, usize),
     /// Right before this dated event (the earliest that follows it), `depth` hints away.
-    Before(Id, usize),
+    Before(model::Event, usize),
 }
 
-/// `dated` (a timeline's dated events, in order) with the undated events
-/// their hints place among them: an undated event goes right after the
-/// latest dated event it follows through `after` hints (through other
-/// undated events, nearest first), or, when it follows none, right before
-/// the earliest dated event that follows it. Undated events whose hints
-/// reach none of `dated` stay out; with `actor`, so do those it took no
-/// part in. Only the hints around `dated` are read, so the work grows with
-/// the answer, not with the store.
-pub fn place_undated(store: &Store, dated: &[Id], actor: Option<&Id>) -> Result<Vec<Id>, ReadError> {
-    let in_answer: HashSet<&Id> = dated.iter().collect();
+/// `dated` (a timeline's dated events with their listing keys, in order)
+/// with the undated events their hints place among them: an undated event
+/// goes right after the latest dated event it follows through `after`
+/// hints (through other undated events, nearest first), or, when it
+/// follows none, right before the earliest dated event that follows it
+/// (farthest first). That dated event (its anchor) must lie in the
+/// timeline's period (`scan`), though not in its answer: an actor's
+/// undated statement answering an event the actor took no part in goes
+/// where that event would be. Without `actor`, the undated events are
+/// found from the answer's hints, so the work grows with the answer, not
+/// with the store; with it, they are the actor's undated events.
+/// Undated events whose hints reach no dated event stay out.
+fn place_undated(
+    store: &Store,
+    dated: Vec<Keyed>,
+    scan: &PeriodScan<'_>,
+    actor: Option<&Id>,
+) -> Result<Vec<Id>, ReadError> {
     let mut events: std::collections::HashMap<Id, Option<model::Event>> = std::collections::HashMap::new();
     let mut load = |id: &Id| -> Result<Option<model::Event>, ReadError> {
         if let Some(e) = events.get(id) {
@@ -443,62 +449,87 @@ pub fn place_undated(store: &Store, dated: &[Id], actor: Option<&Id>) -> Result<
         events.insert(id.clone(), e.clone());
         Ok(e)
     };
-    // Undated events within reach of the answer's hints, either way.
     let mut candidates: Vec<model::Event> = Vec::new();
-    let mut seen: HashSet<Id> = HashSet::new();
-    for id in dated {
-        let mut frontier = vec![id.clone()];
-        for _ in 0..MAX_HINT_DEPTH {
-            let mut next = Vec::new();
-            for at in &frontier {
-                let mut near = related_ids(store, Relation::EventAfter, at)?;
-                if let Some(e) = load(at)? {
-                    near.extend(e.after);
+    match actor {
+        Some(actor) => {
+            for id in related_ids(store, Relation::EventParticipant, actor)? {
+                if let Some(e) = load(&id)?.filter(|e| e.date.is_none()) {
+                    candidates.push(e);
                 }
-                for other in near {
-                    if let Some(e) = load(&other)? {
-                        if e.date.is_none() && seen.insert(other.clone()) {
-                            candidates.push(e);
-                            next.push(other);
+            }
+        }
+        None => {
+            // Undated events within reach of the answer's hints, either way.
+            let mut seen: HashSet<Id> = HashSet::new();
+            for (_, id) in &dated {
+                let mut frontier = vec![id.clone()];
+                for _ in 0..MAX_HINT_DEPTH {
+                    let mut next = Vec::new();
+                    for at in &frontier {
+                        let mut near = related_ids(store, Relation::EventAfter, at)?;
+                        if let Some(e) = load(at)? {
+                            near.extend(e.after);
+                        }
+                        for other in near {
+                            if let Some(e) = load(&other)?.filter(|e| e.date.is_none()) {
+                                if seen.insert(other.clone()) {
+                                    candidates.push(e);
+                                    next.push(other);
+                                }
+                            }
                         }
                     }
+                    if next.is_empty() {
+                        break;
+                    }
+                    frontier = next;
                 }
             }
-            if next.is_empty() {
-                break;
-            }
-            frontier = next;
         }
     }
-    let mut before: std::collections::HashMap<Id, Vec<(usize, Id)>> = std::collections::HashMap::new();
-    let mut after: std::collections::HashMap<Id, Vec<(usize, Id)>> = std::collections::HashMap::new();
+    // Every entry ordered by (listing key of its anchor or of itself, side,
+    // order among those on the same side, id).
+    let mut entries: Vec<(Vec<u8>, i8, i64, Id)> = dated.into_iter().map(|(key, id)| (key, 0, 0, id)).collect();
+    let mut unplaced = Vec::new();
     for event in candidates {
-        if actor.is_some_and(|a| !event.participants.iter().any(|p| &p.actor == a)) {
-            continue;
-        }
-        let (anchor, depth, side) = match anchor_of(store, &event, &mut load)? {
-            Some(Anchor::After(anchor, depth)) => (anchor, depth, &mut after),
-            Some(Anchor::Before(anchor, depth)) => (anchor, depth, &mut before),
-            None => continue,
+        let (anchor, side, order) = match anchor_of(store, &event, &mut load)? {
+            Some(Anchor::After(anchor, depth)) => (anchor, 1, depth as i64),
+            Some(Anchor::Before(anchor, depth)) => (anchor, -1, -(depth as i64)),
+            None => {
+                unplaced.push(event);
+                continue;
+            }
         };
-        if in_answer.contains(&anchor) {
-            side.entry(anchor).or_default().push((depth, event.id));
+        let key = event_sort_key(&anchor);
+        if scan.admits(&key) {
+            entries.push((key, side, order, event.id));
         }
     }
-    let mut out = Vec::with_capacity(dated.len());
-    for id in dated {
-        if let Some(mut group) = before.remove(id) {
-            // Farthest first, so a chain of hints reads in its order.
-            group.sort_by(|a, b| b.cmp(a));
-            out.extend(group.into_iter().map(|(_, id)| id));
-        }
-        out.push(id.clone());
-        if let Some(mut group) = after.remove(id) {
-            group.sort();
-            out.extend(group.into_iter().map(|(_, id)| id));
+    // An undated event that follows only undated ones goes right after the
+    // one of them that was placed (a retraction after a remark placed by
+    // what follows the remark).
+    for _ in 0..MAX_HINT_DEPTH {
+        let before = unplaced.len();
+        unplaced.retain(|event| {
+            let followed = entries
+                .iter()
+                .filter(|(_, side, _, id)| *side != 0 && event.after.contains(id))
+                .max()
+                .cloned();
+            match followed {
+                Some((key, side, order, _)) => {
+                    entries.push((key, side, order + 1, event.id.clone()));
+                    false
+                }
+                None => true,
+            }
+        });
+        if unplaced.len() == before {
+            break;
         }
     }
-    Ok(out)
+    entries.sort();
+    Ok(entries.into_iter().map(|(_, _, _, id)| id).collect())
 }
 
 /// Where the hints of the undated `event` place it (see [`place_undated`]).
@@ -508,7 +539,7 @@ fn anchor_of(
     load: &mut impl FnMut(&Id) -> Result<Option<model::Event>, ReadError>,
 ) -> Result<Option<Anchor>, ReadError> {
     // The latest dated event it follows, through undated ones.
-    let mut best: Option<(Vec<u8>, Id, usize)> = None;
+    let mut best: Option<(Vec<u8>, model::Event, usize)> = None;
     let mut frontier = event.after.clone();
     let mut seen: HashSet<Id> = HashSet::new();
     for depth in 1..=MAX_HINT_DEPTH {
@@ -522,7 +553,7 @@ fn anchor_of(
                 Some(_) => {
                     let key = event_sort_key(&e);
                     if best.as_ref().is_none_or(|(k, _, _)| key > *k) {
-                        best = Some((key, id, depth));
+                        best = Some((key, e, depth));
                     }
                 }
                 None => next.extend(e.after),
@@ -533,8 +564,8 @@ fn anchor_of(
         }
         frontier = next;
     }
-    if let Some((_, id, depth)) = best {
-        return Ok(Some(Anchor::After(id, depth)));
+    if let Some((_, anchor, depth)) = best {
+        return Ok(Some(Anchor::After(anchor, depth)));
     }
     // Else the earliest dated event that follows it, through undated ones.
     let mut frontier = vec![event.id.clone()];
@@ -550,7 +581,7 @@ fn anchor_of(
                     Some(_) => {
                         let key = event_sort_key(&e);
                         if best.as_ref().is_none_or(|(k, _, _)| key < *k) {
-                            best = Some((key, follower, depth));
+                            best = Some((key, e, depth));
                         }
                     }
                     None => next.push(follower),
@@ -562,7 +593,7 @@ fn anchor_of(
         }
         frontier = next;
     }
-    Ok(best.map(|(_, id, depth)| Anchor::Before(id, depth)))
+    Ok(best.map(|(_, anchor, depth)| Anchor::Before(anchor, depth)))
 }
 
 /// The actors `filter` leaves, or `None` when it leaves them all.

@@ -4,6 +4,7 @@ mod batching;
 mod clients;
 mod compression;
 mod cors_and_apq;
+mod dates;
 mod durability;
 mod federation;
 mod field_table;
