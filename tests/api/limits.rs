@@ -210,3 +210,13 @@ async fn events_written_one_by_one_raise_the_most_holders_of_one_target() {
         .unwrap();
     assert!(most(&store) >= n as u64 - 1);
 }
+
+#[tokio::test]
+async fn the_issues_query_costs_what_the_readme_says() {
+    // README, "Limits that fit analysts": 570 over the real seed.
+    let at = spawn_app_with(|s| s.max_complexity = 570).await;
+    let response = at.query(ISSUE_QUERY).await;
+    assert!(response.get("errors").is_none(), "{response:#}");
+    let below = spawn_app_with(|s| s.max_complexity = 569).await;
+    assert_eq!(error_code(&below.query(ISSUE_QUERY).await), "QUERY_TOO_COMPLEX");
+}
