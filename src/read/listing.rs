@@ -538,10 +538,36 @@ fn anchor_of(
     event: &model::Event,
     load: &mut impl FnMut(&Id) -> Result<Option<model::Event>, ReadError>,
 ) -> Result<Option<Anchor>, ReadError> {
-    // The latest dated event it follows, through undated ones.
-    let mut best: Option<(Vec<u8>, model::Event, usize)> = None;
-    let mut frontier = event.after.clone();
     let mut seen: HashSet<Id> = HashSet::new();
+    // The latest dated event it follows, through undated ones.
+    let followed = dated_reach(event.after.clone(), &mut seen, load, |_, e| Ok(e.after.clone()), true)?;
+    if let Some((anchor, depth)) = followed {
+        return Ok(Some(Anchor::After(anchor, depth)));
+    }
+    // Else the earliest dated event that follows it, through undated ones.
+    let followers = related_ids(store, Relation::EventAfter, &event.id)?;
+    let following = dated_reach(
+        followers,
+        &mut seen,
+        load,
+        |id, _| related_ids(store, Relation::EventAfter, id),
+        false,
+    )?;
+    Ok(following.map(|(anchor, depth)| Anchor::Before(anchor, depth)))
+}
+
+/// The latest (or, unless `latest`, the earliest) dated event reached from
+/// `start` by hints, going on from undated events only (`beyond` gives the
+/// next ones), with how many hints away it is.
+fn dated_reach(
+    start: Vec<Id>,
+    seen: &mut HashSet<Id>,
+    load: &mut impl FnMut(&Id) -> Result<Option<model::Event>, ReadError>,
+    mut beyond: impl FnMut(&Id, &model::Event) -> Result<Vec<Id>, ReadError>,
+    latest: bool,
+) -> Result<Option<(model::Event, usize)>, ReadError> {
+    let mut best: Option<(Vec<u8>, model::Event, usize)> = None;
+    let mut frontier = start;
     for depth in 1..=MAX_HINT_DEPTH {
         let mut next = Vec::new();
         for id in frontier {
@@ -549,14 +575,13 @@ fn anchor_of(
                 continue;
             }
             let Some(e) = load(&id)? else { continue };
-            match e.date {
-                Some(_) => {
-                    let key = event_sort_key(&e);
-                    if best.as_ref().is_none_or(|(k, _, _)| key > *k) {
-                        best = Some((key, e, depth));
-                    }
-                }
-                None => next.extend(e.after),
+            if e.date.is_none() {
+                next.extend(beyond(&id, &e)?);
+                continue;
+            }
+            let key = event_sort_key(&e);
+            if best.as_ref().is_none_or(|(k, _, _)| (key > *k) == latest) {
+                best = Some((key, e, depth));
             }
         }
         if next.is_empty() {
@@ -564,36 +589,7 @@ fn anchor_of(
         }
         frontier = next;
     }
-    if let Some((_, anchor, depth)) = best {
-        return Ok(Some(Anchor::After(anchor, depth)));
-    }
-    // Else the earliest dated event that follows it, through undated ones.
-    let mut frontier = vec![event.id.clone()];
-    for depth in 1..=MAX_HINT_DEPTH {
-        let mut next = Vec::new();
-        for id in frontier {
-            for follower in related_ids(store, Relation::EventAfter, &id)? {
-                if !seen.insert(follower.clone()) {
-                    continue;
-                }
-                let Some(e) = load(&follower)? else { continue };
-                match e.date {
-                    Some(_) => {
-                        let key = event_sort_key(&e);
-                        if best.as_ref().is_none_or(|(k, _, _)| key < *k) {
-                            best = Some((key, e, depth));
-                        }
-                    }
-                    None => next.push(follower),
-                }
-            }
-        }
-        if next.is_empty() {
-            break;
-        }
-        frontier = next;
-    }
-    Ok(best.map(|(_, anchor, depth)| Anchor::Before(anchor, depth)))
+    Ok(best.map(|(_, e, depth)| (e, depth)))
 }
 
 /// The actors `filter` leaves, or `None` when it leaves them all.
