@@ -148,17 +148,9 @@ impl Store {
         Ok(n)
     }
 
-    /// Tallies the statistics of a store that holds entities but none (one
-    /// written before they were kept): every entity read once, and every
-    /// relation index once in key order. Marks them complete.
-    pub(super) fn tally_stats(&self) -> Result<(), StoreError> {
-        let meta = self.tree(TreeRef::Meta)?;
-        if meta
-            .contains_key(META_STATS)
-            .map_err(sled_err("reading the meta tree"))?
-        {
-            return Ok(());
-        }
+    /// The statistics as the store's entities and indexes are now: every
+    /// entity read once, and every relation index once in key order.
+    fn measure_stats(&self) -> Result<(HashMap<Fan, u64>, HashMap<Vec<u8>, u64>), StoreError> {
         let mut longest: HashMap<Fan, u64> = HashMap::new();
         let mut subkinds: HashMap<Vec<u8>, u64> = HashMap::new();
         for kind in EntityKind::ALL {
@@ -189,6 +181,20 @@ impl Store {
             }
             longest.insert(Fan::Holders(relation), runs.longest());
         }
+        Ok((longest, subkinds))
+    }
+
+    /// Tallies the statistics of a store that holds entities but none (one
+    /// written before they were kept), and marks them complete.
+    pub(super) fn tally_stats(&self) -> Result<(), StoreError> {
+        let meta = self.tree(TreeRef::Meta)?;
+        if meta
+            .contains_key(META_STATS)
+            .map_err(sled_err("reading the meta tree"))?
+        {
+            return Ok(());
+        }
+        let (longest, subkinds) = self.measure_stats()?;
         tracing::info!(path = %self.path().display(), "tallied the list statistics of a store written before they were kept");
         let mut batch = sled::Batch::default();
         for (fan, n) in longest {
@@ -200,6 +206,34 @@ impl Store {
         batch.insert(META_STATS, &[1]);
         meta.apply_batch(batch).map_err(sled_err("recording the statistics"))?;
         self.flush()
+    }
+
+    /// What `verify` finds wrong with the statistics: a longest length below
+    /// the store's real lists (an estimate could pass a costly query), or a
+    /// sub-kind count that is not the number of such entities.
+    pub(super) fn stats_problems(&self) -> Result<Vec<String>, StoreError> {
+        let (longest, mut subkinds) = self.measure_stats()?;
+        let stored = self.stats()?;
+        let mut problems = Vec::new();
+        for (fan, n) in longest {
+            if stored.longest(fan) < n {
+                problems.push(format!(
+                    "the statistic of {fan:?} is {}, below the longest such list ({n})",
+                    stored.longest(fan)
+                ));
+            }
+        }
+        for (key, n) in &stored.values {
+            if key.starts_with(SUBKIND.as_bytes()) && subkinds.remove(key).unwrap_or(0) != *n {
+                problems.push(format!("the count {} is off", String::from_utf8_lossy(key)));
+            }
+        }
+        for (key, n) in subkinds {
+            if n > 0 {
+                problems.push(format!("the count {} is missing", String::from_utf8_lossy(&key)));
+            }
+        }
+        Ok(problems)
     }
 
     /// Removes every statistic (the store is being emptied): an empty store's are all 0.

@@ -129,6 +129,7 @@ async fn the_statistics_equal_what_the_seed_holds_after_a_bulk_load_and_after_tr
     assert_stats_match_the_seed(&app.store, "bulk load");
     // `seeded()` loads through write batches.
     assert_stats_match_the_seed(&seeded(), "write batches");
+    assert_eq!(app.store.verify().unwrap(), Vec::<String>::new());
 }
 
 /// A query whose estimate multiplies the longest participant list twice
@@ -209,6 +210,8 @@ async fn events_written_one_by_one_raise_the_most_holders_of_one_target() {
         )])
         .unwrap();
     assert!(most(&store) >= n as u64 - 1);
+    // `verify` holds the statistics to the lists and the counts.
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }
 
 #[tokio::test]
