@@ -150,7 +150,7 @@ impl Store {
 
     /// The statistics as the store's entities and indexes are now: every
     /// entity read once, and every relation index once in key order.
-    fn measure_stats(&self) -> Result<(HashMap<Fan, u64>, HashMap<Vec<u8>, u64>), StoreError> {
+    fn measure_stats(&self) -> Result<Measured, StoreError> {
         let mut longest: HashMap<Fan, u64> = HashMap::new();
         let mut subkinds: HashMap<Vec<u8>, u64> = HashMap::new();
         for kind in EntityKind::ALL {
@@ -181,7 +181,7 @@ impl Store {
             }
             longest.insert(Fan::Holders(relation), runs.longest());
         }
-        Ok((longest, subkinds))
+        Ok(Measured { longest, subkinds })
     }
 
     /// Tallies the statistics of a store that holds entities but none (one
@@ -194,7 +194,7 @@ impl Store {
         {
             return Ok(());
         }
-        let (longest, subkinds) = self.measure_stats()?;
+        let Measured { longest, subkinds } = self.measure_stats()?;
         tracing::info!(path = %self.path().display(), "tallied the list statistics of a store written before they were kept");
         let mut batch = sled::Batch::default();
         for (fan, n) in longest {
@@ -212,7 +212,7 @@ impl Store {
     /// the store's real lists (an estimate could pass a costly query), or a
     /// sub-kind count that is not the number of such entities.
     pub(super) fn stats_problems(&self) -> Result<Vec<String>, StoreError> {
-        let (longest, mut subkinds) = self.measure_stats()?;
+        let Measured { longest, mut subkinds } = self.measure_stats()?;
         let stored = self.stats()?;
         let mut problems = Vec::new();
         for (fan, n) in longest {
@@ -247,6 +247,14 @@ impl Store {
             .map_err(sled_err("resetting the statistics"))?;
         Ok(())
     }
+}
+
+/// The statistics measured from the entities and indexes themselves.
+struct Measured {
+    /// By kind of list, the longest any one entity has.
+    longest: HashMap<Fan, u64>,
+    /// By sub-kind count key, how many entities there are.
+    subkinds: HashMap<Vec<u8>, u64>,
 }
 
 /// The longest run of relation index keys (`target ‖ 0xff ‖ holder`) in key
