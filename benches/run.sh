@@ -7,8 +7,16 @@
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
-# reports per query: req/s, p50/p99 latency, server RSS, and the ratio to the
-# transport baseline (the same server's GET /health) measured in the same run.
+# reports per query: req/s, p50/p99/p99.9 latency, server RSS, the ratio to
+# the same server's GET /health, and the ratio to the transport limit: a
+# minimal actix-web server (benches/transport.rs, same worker settings)
+# answering the same bodies with the answer bytes recorded from diplograph,
+# measured in the same run. Each row also says how loaded the host was
+# meanwhile (from /proc/stat): the CPU time stolen by the hypervisor, and
+# the CPU time spent by anything but the server and wrk (neighbours).
+# Then: createActor throughput at 1 and 16 connections, and the
+# subscription fan-out (benches/fanout.rs: 1,000 subscribers of one
+# subscription, 50 writes/s, delivery latency and losses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +33,21 @@ for tool in wrk bc; do
   fi
 done
 [ -x /usr/bin/time ] || (apt-get install -y time || (apt-get update && apt-get install -y time)) >/dev/null
-cargo build --release --quiet
+# One build for the server and the bench targets: `cargo build --release`
+# would build the dependencies a second time without the dev-dependencies'
+# features, which the bench targets unify in.
+cargo bench --no-run --quiet
 bin=./target/release/diplograph
+# The transport baseline and the fan-out client are [[bench]] targets; find
+# their executables.
+bench_bin() {
+  cargo bench --bench "$1" --no-run 2>&1 | grep -o "target/release/deps/$1-[0-9a-f]*" | tail -n1
+}
+transport_bin=$(bench_bin transport)
+fanout_bin=$(bench_bin fanout)
+[ -x "$transport_bin" ] && [ -x "$fanout_bin" ] || { echo "could not build benches/transport.rs and benches/fanout.rs" >&2; exit 1; }
+clk_tck=$(getconf CLK_TCK)
+duration_s=${DURATION%s}
 work=$(mktemp -d)
 results="$work/results.tsv"
 : >"$results"
@@ -56,23 +77,79 @@ stop_server() {
   server_pid=""
 }
 
+# start_transport: the transport baseline on core $SERVER_CPU, answering from $work/answers.
+start_transport() {
+  taskset -c "$SERVER_CPU" "$transport_bin" "$work/answers" 127.0.0.1:0 >"$work/transport.log" 2>&1 &
+  server_pid=$!
+  address=""
+  for _ in $(seq 1 100); do
+    address=$(grep -o 'listening on [0-9.:]*' "$work/transport.log" | head -n1 | sed 's/listening on //' || true)
+    [ -n "$address" ] && break
+    sleep 0.1
+  done
+  [ -n "$address" ] || { cat "$work/transport.log"; exit 1; }
+}
+
+# Records each query's answer (and, for a client accepting gzip, the
+# gzipped answer) from the running server into $work/answers.
+record_answers() {
+  mkdir -p "$work/answers"
+  for q in benches/queries/*.json; do
+    local name; name=$(basename "$q" .json)
+    cp "$q" "$work/answers/$name.json"
+    curl -s -H 'content-type: application/json' -H 'accept: application/json' --data-binary @"$q" "http://$address/graphql" >"$work/answers/$name.answer"
+    local headers="$work/answers/$name.headers"
+    curl -s -D "$headers" -H 'content-type: application/json' -H 'accept: application/json' -H 'accept-encoding: gzip' \
+      --data-binary @"$q" "http://$address/graphql" >"$work/answers/$name.answer.gz"
+    grep -qi '^content-encoding: gzip' "$headers" || rm -f "$work/answers/$name.answer.gz"
+  done
+}
+
+# Host load over one row: `cpu_sample` before and after, then `host_load`
+# prints "steal% others%" of all cores' time, where others is the busy time
+# of everything but the server process and wrk (whose CPU seconds are $1).
+cpu_sample() {
+  local server_jiffies
+  server_jiffies=$(awk '{ print $14 + $15 }' "/proc/$server_pid/stat")
+  awk -v s="$server_jiffies" '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, s }' /proc/stat
+}
+host_load() {
+  local wrk_seconds=$1 before=$2 after=$3
+  echo "$before $after" | awk -v w="$wrk_seconds" -v hz="$clk_tck" '{
+    busy = $5 - $1; steal = $6 - $2; total = $7 - $3; server = $8 - $4
+    others = busy - server - w * hz; if (others < 0) others = 0
+    if (total <= 0) total = 1
+    printf "%.1f %.1f", 100 * steal / total, 100 * others / total }'
+}
+
+# run_wrk SCRIPT URL CONNS [ENV=VALUE...]: wrk from core $CLIENT_CPU; sets
+# $line (its RESULT line) and $load (the host load over the run).
+run_wrk() {
+  local script=$1 url=$2 conns=$3; shift 3
+  local before after out
+  before=$(cpu_sample)
+  out=$(env "$@" /usr/bin/time -f '%U %S' -o "$work/wrk.time" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$script" "$url")
+  after=$(cpu_sample)
+  line=$(echo "$out" | grep '^RESULT')
+  load=$(host_load "$(awk '{ print $1 + $2 }' "$work/wrk.time")" "$before" "$after")
+}
+
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
 peak_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
 
-# measure SETUP QUERY CONNECTIONS: one wrk run; appends a row to $results.
+# measure SETUP QUERY CONNECTIONS: one wrk run; appends a row to $results:
+# setup, query, conns, RESULT line, RSS MB, "steal% others%", acknowledged writes (or -).
 # QUERY+gzip sends the query with `Accept-Encoding: gzip`.
 measure() {
-  local setup=$1 query=$2 conns=$3 out encoding=""
+  local setup=$1 query=$2 conns=$3 encoding=""
   if [ "${query%+gzip}" != "$query" ]; then encoding=gzip; fi
   if [ "$query" = health ]; then
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s benches/health.lua "http://$address/health")
+    run_wrk benches/health.lua "http://$address/health" "$conns"
   else
-    out=$(ACCEPT_ENCODING="$encoding" BODY="benches/queries/${query%+gzip}.json" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
+    run_wrk benches/post.lua "http://$address/graphql" "$conns" ACCEPT_ENCODING="$encoding" BODY="benches/queries/${query%+gzip}.json"
   fi
-  local line; line=$(echo "$out" | grep '^RESULT')
-  # RESULT requests duration_us p50_us p99_us errors
-  echo "$setup	$query	$conns	$line	$(rss_mb)" >>"$results"
-  echo "$setup $query c=$conns: $line rss=$(rss_mb)MB" >&2
+  echo "$setup	$query	$conns	$line	$(rss_mb)	$load	-" >>"$results"
+  echo "$setup $query c=$conns: $line rss=$(rss_mb)MB steal/others=$load" >&2
 }
 
 # Sanity: every query answers without errors before it is measured.
@@ -83,11 +160,12 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search timeline filtered nested+gzip"
+queries="lookup nested apollo deep5 search timeline filtered groupby nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
 check_queries
+record_answers
 for c in 32 64; do
   measure cache-off health $c
   for q in $queries; do measure cache-off "$q" $c; done
@@ -101,6 +179,15 @@ start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS
 for c in 32 64; do
   measure plans-off health $c
   for q in lookup nested apollo deep5; do measure plans-off "$q" $c; done
+done
+stop_server
+
+# The transport limit: the same bodies answered with the recorded bytes.
+echo "== transport baseline: recorded answers, no GraphQL work" >&2
+start_transport
+for c in 32 64; do
+  measure transport health $c
+  for q in $queries; do measure transport "$q" $c; done
 done
 stop_server
 
@@ -130,12 +217,29 @@ for _ in $(seq 1 300); do
 done
 for c in 1 16; do
   before=$(actor_count)
-  out=$(TOKEN="$token" PREFIX="c$c" taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"$DURATION" --latency -s benches/create.lua "http://$address/graphql")
-  line=$(echo "$out" | grep '^RESULT')
+  run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
   created=$(( $(actor_count) - before ))
-  echo "writes	createActor	$c	$line	$(rss_mb)	$created" >>"$results"
-  echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB" >&2
+  echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
+  echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
 done
+stop_server
+
+# Fan-out: 1,000 subscribers of one subscription (50 connections of 20),
+# 50 createActor writes per second over HTTP, for the run's duration.
+echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
+start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
+  DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
+for _ in $(seq 1 300); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
+  sleep 0.2
+done
+before=$(cpu_sample)
+fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
+after=$(cpu_sample)
+fanout_load=$(host_load 0 "$before" "$after")
+fanout_row=""
+[ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
+echo "fan-out: $fanout_row" >&2
 stop_server
 
 scale_rows=""
@@ -157,14 +261,20 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ events(first: 20, filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }) { totalCount nodes { id title date } } }"}' >"$work/q-$n/filteredcount.json"
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { name events(first: 10) { nodes { title participants { actor { name } } } } } }"}' $((n / 100)) >"$work/q-$n/nested3.json"
     printf '{"query":"{ search(query: \\"kalo\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search.json"
+    # Group-by (issue 17): events of one kind over two years by year and month; a year's
+    # funding by currency with its sums; an actor's co-participants.
+    printf '{"query":"{ eventStats(filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }, groupBy: [YEAR, MONTH]) { key { year month } count } }"}' >"$work/q-$n/groupby.json"
+    printf '{"query":"{ fundingStats(filter: { from: \\"2005\\", to: \\"2005\\" }, groupBy: [YEAR, CURRENCY]) { key { year currency } count totalAmount { amount currency } } }"}' >"$work/q-$n/groupfunding.json"
+    printf '{"query":"{ actor(id: \\"actor/g%d\\") { coParticipants(first: 10) { actor { id } count } } }"}' $((n / 100)) >"$work/q-$n/coparticipants.json"
     # Two words: every match of both is ranked (no shortcut).
     printf '{"query":"{ search(query: \\"kalo vira\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search2.json"
+    # Typed event links (issue 17): a page of events with what each answers and what answers it.
+    printf '{"query":"{ events(first: 20) { nodes { id responds { kind event { id title } } respondedBy { kind event { id title } } } } }"}' >"$work/q-$n/responses.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2; do
-      out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
-      line=$(echo "$out" | grep '^RESULT')
-      echo "scale-$n	$q	8	$line	$(rss_mb)" >>"$results"
+    for q in lookup filtered filteredcount nested3 search search2 groupby groupfunding coparticipants responses; do
+      run_wrk benches/post.lua "http://$address/graphql" 8 BODY="$work/q-$n/$q.json"
+      echo "scale-$n	$q	8	$line	$(rss_mb)	$load	-" >>"$results"
       echo "scale-$n $q: $line rss=$(rss_mb)MB" >&2
     done
     scale_rows="$scale_rows$n	$load_s	$load_mem	$disk	$(rss_mb)
@@ -175,54 +285,80 @@ fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" <<'PY' >benches/RESULTS.md
+python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" <<'PY' >benches/RESULTS.md
 import sys
-path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows = sys.argv[1:10]
+path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row = sys.argv[1:11]
 rows = []
 for line in open(path):
-    setup, query, conns, result, rss, *acknowledged = line.rstrip("\n").split("\t")
-    _, reqs, dur_us, p50, p99, errors = result.split()
+    setup, query, conns, result, rss, load, acknowledged = line.rstrip("\n").split("\t")
+    _, reqs, dur_us, p50, p99, p999, errors = result.split()
+    steal, others = load.split()
     # Write rows count acknowledged writes (the store's growth), not requests.
-    done = int(acknowledged[0]) if acknowledged else int(reqs)
+    done = int(acknowledged) if acknowledged != "-" else int(reqs)
     rows.append(dict(setup=setup, query=query, conns=int(conns), rps=done / (int(dur_us) / 1e6),
-                     p50=float(p50) / 1000, p99=float(p99) / 1000, errors=int(errors), rss=rss))
-def health(setup, conns):
-    for r in rows:
-        if r["setup"] == setup and r["query"] == "health" and r["conns"] == conns:
-            return r["rps"]
+                     p50=float(p50) / 1000, p99=float(p99) / 1000, p999=float(p999) / 1000,
+                     errors=int(errors), rss=rss, steal=float(steal), others=float(others)))
+def find(setup, query, conns):
+    return next((r for r in rows if r["setup"] == setup and r["query"] == query and r["conns"] == conns), None)
+def noise(r):
+    return f"{r['steal']:.1f} | {r['others']:.1f}"
 print("# Benchmark results\n")
 print(f"- date: {day}\n- commit: {commit}\n- machine: {cpu}, {cores} cores; server pinned to one core (taskset), wrk on another")
-print(f"- each run: wrk -t1, {duration}; ratios are to the same server's `GET /health` at the same connection count, measured in this run\n")
+print(f"- each run: wrk -t1, {duration}; `% /health` is the ratio to the same server's `GET /health` at the same connection count;")
+print("  `× transport` the ratio to the transport limit: `benches/transport.rs`, a minimal actix-web server with the same worker")
+print("  settings answering the same request bodies with the answer bytes recorded from diplograph in this run (no GraphQL work)")
+print("- `steal %`: CPU time the hypervisor gave to other guests during the row; `others %`: CPU time spent by anything but")
+print("  the server and wrk (other processes on this host). Both are shares of all cores' time, from `/proc/stat`; a row")
+print("  with either above a few per cent ran on a noisy host, and its tail latencies say more about the neighbours than the server.\n")
 print("Queries (`benches/queries/`): `lookup` one actor by id; `nested` 20 events → participants → actor → events;")
 print("`apollo` the same as Apollo Client sends it: `$first: Int!` and `$after` variables, `__typename` at every level, `edges { cursor node }` and `pageInfo`;")
-print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
+print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page;")
+print("`groupby` events by year and kind (3 per group) and funding by donor with its sums.")
 print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
-print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words.\n")
+print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words;")
+print("`groupby` two years of one kind's events by year and month; `groupfunding` a year's funding by currency, summed; `coparticipants` an actor's top 10;")
+print("`responses` 20 events, each with the events it answers and the events answering it (typed event links).\n")
 for setup, title in (
     ("cache-off", "Article seed, response cache off (compiled plans on, the default)"),
     ("plans-off", "Article seed, response cache off, compiled plans off (async-graphql executes every request)"),
     ("cache-on", "Article seed, response cache on (the same query repeated)"),
+    ("transport", "Transport limit: the recorded answers from a minimal actix-web server"),
 ):
+    if not any(r["setup"] == setup for r in rows):
+        continue
     print(f"## {title}\n")
-    print("| query | conns | req/s | % of /health | p50 ms | p99 ms | p99/p50 | errors | RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| query | conns | req/s | % /health | × transport | p50 ms | p99 ms | p99.9 ms | p99/p50 | p99.9/p50 | errors | RSS MB | steal % | others % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if r["setup"] != setup:
             continue
-        h = health(setup, r["conns"]) or 1
-        ratio = r["p99"] / r["p50"] if r["p50"] else 0
-        print(f"| {r['query']} | {r['conns']} | {r['rps']:,.0f} | {100 * r['rps'] / h:.1f} % | {r['p50']:.2f} | {r['p99']:.2f} | {ratio:.1f} | {r['errors']} | {r['rss']} |")
+        h = find(setup, "health", r["conns"])
+        t = find("transport", r["query"], r["conns"])
+        ratio = f"{r['rps'] / t['rps']:.2f}" if t else "–"
+        p99r = r["p99"] / r["p50"] if r["p50"] else 0
+        p999r = r["p999"] / r["p50"] if r["p50"] else 0
+        print(f"| {r['query']} | {r['conns']} | {r['rps']:,.0f} | {100 * r['rps'] / (h['rps'] if h else 1):.1f} % | {ratio} | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {p99r:.1f} | {p999r:.1f} | {r['errors']} | {r['rss']} | {noise(r)} |")
     print()
-print(f"Server RSS after the cache-off run: {rss_article} MB (peak {peak_article} MB).\n")
+    if setup == "cache-off":
+        print(f"Server RSS after the cache-off run: {rss_article} MB (peak {peak_article} MB).\n")
 writes = {r["conns"]: r for r in rows if r["setup"] == "writes"}
 if writes:
     print("## Writes: `createActor` with a write token (acknowledged = durable), response cache off\n")
-    print("| conns | acknowledged creates/s | × 1 connection | p50 ms | p99 ms | errors | RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("| conns | acknowledged creates/s | × 1 connection | p50 ms | p99 ms | p99.9 ms | errors | RSS MB | steal % | others % |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     one = writes.get(1, {}).get("rps") or 1
     for conns, r in sorted(writes.items()):
-        print(f"| {conns} | {r['rps']:,.0f} | {r['rps'] / one:.1f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {r['rss']} |")
+        print(f"| {conns} | {r['rps']:,.0f} | {r['rps'] / one:.1f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {r['errors']} | {r['rss']} | {noise(r)} |")
+    print()
+if fanout_row.strip():
+    _, subscribers, writes_n, delivered, lost, p50, p99, worst, rss, peak, steal, others = fanout_row.split()
+    print("## Subscription fan-out (`benches/fanout.rs`)\n")
+    print(f"{subscribers} subscribers of one `entityChanged` subscription (50 WebSocket connections of 20), `createActor` at 50/s over HTTP")
+    print(f"for {duration}; latency from just before a write is sent to its arrival at a subscriber. `others %` includes the fan-out client.\n")
+    print("| subscribers | writes acknowledged | deliveries | lost | p50 ms | p99 ms | max ms | server RSS MB | peak RSS MB | steal % | others % |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| {subscribers} | {writes_n} | {int(delivered):,} | {lost} | {p50} | {p99} | {worst} | {rss} | {peak} | {steal} | {others} |")
     print()
 if scale_rows.strip():
     print("## Scale (generated graphs, response cache off, 8 connections)\n")
@@ -232,14 +368,14 @@ if scale_rows.strip():
         n, load_s, mem, disk, rss = line.split("\t")
         print(f"| {int(n):,} | {float(load_s):.1f} | {int(n) / float(load_s):,.0f} | {mem} | {disk} | {rss} |")
     print()
-    print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max |")
-    print("|---|---:|---:|---:|---:|")
+    print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max | p99.9 ms at max | steal % | others % |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({r["setup"] for r in rows if r["setup"].startswith("scale-")}, key=lambda s: int(s.split("-")[1]))
-    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2"):
+    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "groupby", "groupfunding", "coparticipants", "responses"):
         small = next((r for r in rows if r["setup"] == sizes[0] and r["query"] == q), None)
         big = next((r for r in rows if r["setup"] == sizes[-1] and r["query"] == q), None)
         if small and big:
-            print(f"| {q} | {small['p50']:.2f} | {big['p50']:.2f} | {big['p50'] / small['p50']:.2f}× | {big['p99']:.2f} |")
+            print(f"| {q} | {small['p50']:.2f} | {big['p50']:.2f} | {big['p50'] / small['p50']:.2f}× | {big['p99']:.2f} | {big['p999']:.2f} | {noise(big)} |")
     print()
 PY
 echo "wrote benches/RESULTS.md" >&2

@@ -4,17 +4,21 @@
 mod connection;
 mod cost;
 mod errors;
+mod fanout;
 mod federation;
 mod filters;
 mod guard;
 mod introspection;
+mod key;
 mod loaders;
 mod memo;
 mod mutation;
 mod operation;
 mod plan;
 mod query;
+mod responses;
 mod scalars;
+mod stats;
 mod subscription;
 mod table;
 mod types;
@@ -27,11 +31,13 @@ pub use crate::read::cache::ReadCache;
 use crate::read::fanout::StatsCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
+pub use fanout::{subscribe_shared, Fanout, Fed, Feed};
 pub use guard::{tokens, QueryLimits, Token, TokenKind};
 pub use introspection::SCHEMA_DESCRIPTION;
+pub use key::operation_key;
 pub use loaders::Loaders;
 pub use mutation::{MutationRoot, WriteAccess};
-pub use operation::{is_mutation, run, Answered, Operation, Outcome};
+pub use operation::{is_mutation, is_subscription, run, Answered, Operation, Outcome};
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 pub use table::in_field_table;
@@ -59,6 +65,7 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
         .data(store)
         .data(Arc::new(ReadCache::default()))
         .data(Arc::new(StatsCache::default()))
+        .data(Arc::new(Fanout::default()))
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
         .limit_complexity(options.limits.max_complexity)

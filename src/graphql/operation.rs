@@ -67,6 +67,12 @@ pub fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
     query.contains("mutation") && operation_type(query, operation_name) == Some(OperationType::Mutation)
 }
 
+/// Whether the operation of `query` that `operation_name` picks is a
+/// subscription (a document that does not parse is not).
+pub fn is_subscription(query: &str, operation_name: Option<&str>) -> bool {
+    query.contains("subscription") && operation_type(query, operation_name) == Some(OperationType::Subscription)
+}
+
 fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
     let doc = async_graphql::parser::parse_query(query).ok()?;
     let op = match operation_name {

@@ -11,9 +11,10 @@ use super::errors::internal;
 use super::filters::EventFilter;
 use super::loaders::Loaders;
 use super::memo::{Identified, Shared};
+use super::responses::{event_responses, EventResponse};
 use super::scalars::{BigInt, Money, Period};
 use super::table::{self, Obj, Ty};
-use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
+use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, ResponseKind, Role, TreatyKind};
 use crate::read::cache::Entity;
 use crate::read::cache::Link;
 use crate::store::Direction;
@@ -262,6 +263,17 @@ impl Actor {
             },
         )
     }
+    /// The actors that took part in events together with this one, each with
+    /// the events they share: most shared events first, ties by id.
+    #[graphql(complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1")]
+    async fn co_participants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many co-participants to return. Default 10, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "Only co-participants that played this role in the shared events.")] role: Option<Role>,
+    ) -> Result<Vec<super::stats::CoParticipant>> {
+        super::stats::co_participants(ctx, &self.entity(), first, role)
+    }
     /// Every event this actor took part in, with its role in each, in chronological order.
     #[graphql(complexity = "cost::list(Ty::ACTOR, \"participations\", child_complexity)")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {
@@ -472,6 +484,28 @@ impl Event {
     #[graphql(complexity = "cost::list(Ty::EVENT, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::EVENT, "sources", &self.entity()).await
+    }
+    /// The earlier events this one answers, and how: the remark a denial
+    /// denies, the recognition a condemnation condemns, the statement a
+    /// retraction takes back. Ordered by the earlier event's date (undated last).
+    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
+    async fn responds(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only responses of this kind, such as `DENIES`.")] kind: Option<ResponseKind>,
+    ) -> Result<Vec<EventResponse>> {
+        event_responses(ctx, &self.entity(), "responds", kind)
+    }
+    /// The later events that answer this one, and how: the denials,
+    /// condemnations and retractions it drew. Ordered by the later event's
+    /// date (undated last).
+    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
+    async fn responded_by(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only responses of this kind, such as `CONDEMNS`.")] kind: Option<ResponseKind>,
+    ) -> Result<Vec<EventResponse>> {
+        event_responses(ctx, &self.entity(), "respondedBy", kind)
     }
 }
 

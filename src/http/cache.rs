@@ -25,14 +25,88 @@ pub struct ResponseCache {
 
 struct Entries {
     lru: LruCache<String, (u64, Arc<Answer>)>,
-    /// Sum of [`cost`] over the entries.
+    /// The same answers by the request's raw bytes: a POST body.
+    raw_post: LruCache<Box<[u8]>, Raw>,
+    /// … and a GET query string.
+    raw_get: LruCache<Box<[u8]>, Raw>,
+    /// Sum of [`cost`] and [`raw_cost`] over the entries.
     bytes: usize,
+}
+
+/// An answer kept by the raw bytes of the request that asked for it.
+#[derive(Clone)]
+pub struct Raw {
+    generation: u64,
+    pub answer: Arc<Answer>,
+    /// How a hit is counted and served, settled when it was kept.
+    pub served: Arc<Served>,
+}
+
+/// What answering a hit needs besides the answer, resolved once when it is
+/// kept so that a hit looks nothing up: the operation's request counter and
+/// duration histogram (by its label), its counter of hits by raw bytes,
+/// and the `Cache-Control` value.
+pub struct Served {
+    pub requests: metrics::Counter,
+    pub duration: metrics::Histogram,
+    pub raw_hits: metrics::Counter,
+    pub cache_control: actix_web::http::header::HeaderValue,
+}
+
+/// The raw bytes of a request, by how they came.
+#[derive(Clone, Copy)]
+pub enum RawKey<'a> {
+    /// A POST body.
+    Post(&'a [u8]),
+    /// A GET query string.
+    Get(&'a str),
+}
+
+impl RawKey<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            RawKey::Post(body) => body,
+            RawKey::Get(query) => query.as_bytes(),
+        }
+    }
+}
+
+/// Requests longer than this are not kept by their raw bytes (the
+/// normalised key still finds their answer).
+pub const MAX_RAW_KEY: usize = 16 * 1024;
+
+/// What a raw entry costs against the byte bound: its key, and its answer
+/// twice over as a normalised entry does, since it keeps the answer alive
+/// even once the normalised entry is gone.
+fn raw_cost(key: &[u8], answer: &Answer) -> usize {
+    key.len() + 2 * answer.body.len() + 64
 }
 
 impl Entries {
     fn pop(&mut self, key: &str) {
         if let Some((_, answer)) = self.lru.pop(key) {
             self.bytes -= cost(key, &answer.body);
+        }
+    }
+
+    fn raw(&mut self, key: RawKey<'_>) -> &mut LruCache<Box<[u8]>, Raw> {
+        match key {
+            RawKey::Post(_) => &mut self.raw_post,
+            RawKey::Get(_) => &mut self.raw_get,
+        }
+    }
+
+    /// Drops least recently used entries, the raw ones first (they only
+    /// save the parse), until the bound holds.
+    fn shrink_to(&mut self, max_bytes: usize) {
+        while self.bytes > max_bytes {
+            if let Some((k, old)) = self.raw_post.pop_lru().or_else(|| self.raw_get.pop_lru()) {
+                self.bytes -= raw_cost(&k, &old.answer);
+            } else if let Some((k, (_, old))) = self.lru.pop_lru() {
+                self.bytes -= cost(&k, &old.body);
+            } else {
+                break;
+            }
         }
     }
 }
@@ -60,45 +134,9 @@ impl Answer {
     }
 }
 
-/// The full cache key, from the document's tokens (the GraphQL lexer's, so
-/// layout and comments do not split the cache, and two different documents
-/// never share a key), the variables the document mentions, and the
-/// operation name. Variables the document never mentions cannot change the
-/// answer (coercion ignores them), so they are left out: a large unused
-/// variable costs the cache nothing. No hashing: keys never collide.
-pub fn key(
-    query: &str,
-    variables: Option<&serde_json::Map<String, serde_json::Value>>,
-    operation: Option<&str>,
-) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(query.len() + 16);
-    let mut mentioned: Vec<&str> = Vec::new();
-    let mut after_dollar = false;
-    for token in crate::graphql::tokens(query) {
-        // Each token with its length: the key reads back one way only.
-        let _ = write!(out, "{}:{}", token.text.len(), token.text);
-        if after_dollar && token.kind == crate::graphql::TokenKind::Word {
-            mentioned.push(token.text);
-        }
-        after_dollar = token.text == "$";
-    }
-    out.push('\u{0}');
-    if let Some(variables) = variables {
-        let mut used: Vec<(&String, &serde_json::Value)> = variables
-            .iter()
-            .filter(|(name, _)| mentioned.contains(&name.as_str()))
-            .collect();
-        used.sort_by(|a, b| a.0.cmp(b.0));
-        for (name, value) in used {
-            let value = serde_json::to_string(value).unwrap_or_default();
-            let _ = write!(out, "{}:{name}{}:{value}", name.len(), value.len());
-        }
-    }
-    out.push('\u{0}');
-    out.push_str(operation.unwrap_or(""));
-    out
-}
+/// The full cache key: [`crate::graphql::operation_key`], which the live
+/// fan-out shares subscriptions by too.
+pub use crate::graphql::operation_key as key;
 
 /// Largest `variables` object accepted, in bytes of JSON (about): larger
 /// ones are refused before anything runs. Generous for any real operation
@@ -153,9 +191,12 @@ impl ResponseCache {
 
     /// A cache of at most `capacity` entries and `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: usize) -> ResponseCache {
+        let capacity = NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN);
         ResponseCache {
             entries: Mutex::new(Entries {
-                lru: LruCache::new(NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN)),
+                lru: LruCache::new(capacity),
+                raw_post: LruCache::new(capacity),
+                raw_get: LruCache::new(capacity),
                 bytes: 0,
             }),
             max_bytes,
@@ -189,16 +230,55 @@ impl ResponseCache {
                 entries.bytes -= cost(&old_key, &old.body);
             }
             entries.bytes += added;
-            while entries.bytes > self.max_bytes {
-                match entries.lru.pop_lru() {
-                    Some((k, (_, old))) => entries.bytes -= cost(&k, &old.body),
-                    None => break,
-                }
-            }
+            entries.shrink_to(self.max_bytes);
         }
         Some(answer)
     }
 
+    /// The answer kept for these raw request bytes, if it was computed at
+    /// `generation`. Allocates nothing: the hit path of a repeated read.
+    pub fn get_raw(&self, key: RawKey<'_>, generation: u64) -> Option<Raw> {
+        let mut entries = self.entries.lock().ok()?;
+        let map = entries.raw(key);
+        let raw = map.get(key.bytes())?;
+        if raw.generation == generation {
+            return Some(raw.clone());
+        }
+        if let Some((k, old)) = map.pop_entry(key.bytes()) {
+            entries.bytes -= raw_cost(&k, &old.answer);
+        }
+        None
+    }
+
+    /// Keeps `answer` (an entry [`ResponseCache::put`] or
+    /// [`ResponseCache::get`] returned, computed at `generation`) under the
+    /// raw bytes of a request that asked for it. Only answers without errors
+    /// to reads reach here, so a raw key never stands for a write.
+    pub fn put_raw(&self, key: RawKey<'_>, generation: u64, answer: Arc<Answer>, served: Arc<Served>) {
+        let bytes = key.bytes();
+        let added = raw_cost(bytes, &answer);
+        if bytes.len() > MAX_RAW_KEY || added > self.max_bytes {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else { return };
+        let raw = Raw {
+            generation,
+            answer,
+            served,
+        };
+        let map = entries.raw(key);
+        let mut freed = 0;
+        if let Some((k, old)) = map.pop_entry(bytes) {
+            freed += raw_cost(&k, &old.answer);
+        }
+        if let Some((k, old)) = map.push(bytes.into(), raw) {
+            freed += raw_cost(&k, &old.answer);
+        }
+        entries.bytes = entries.bytes + added - freed;
+        entries.shrink_to(self.max_bytes);
+    }
+
+    /// Entries by normalised key.
     pub fn len(&self) -> usize {
         self.entries.lock().map(|e| e.lru.len()).unwrap_or(0)
     }
@@ -256,6 +336,44 @@ mod tests {
         }
         assert!(cache.len() < 50 && cache.len() >= 4, "{} entries", cache.len());
         assert!(cache.get("k49", 1).is_some());
+    }
+
+    fn served() -> Arc<Served> {
+        Arc::new(Served {
+            requests: metrics::Counter::noop(),
+            duration: metrics::Histogram::noop(),
+            raw_hits: metrics::Counter::noop(),
+            cache_control: actix_web::http::header::HeaderValue::from_static("no-cache"),
+        })
+    }
+
+    #[test]
+    fn raw_entries_keep_to_the_byte_bound_and_to_their_generation_and_method() {
+        let cache = ResponseCache::bounded(100, 20_000);
+        let answer = cache.put("k".into(), 1, Bytes::from(vec![b'x'; 1000])).unwrap();
+        let body = br#"{"query":"{ a }"}"#;
+        cache.put_raw(RawKey::Post(body), 1, answer.clone(), served());
+        assert!(cache.get_raw(RawKey::Post(body), 1).is_some());
+        assert!(
+            cache.get_raw(RawKey::Get(r#"{"query":"{ a }"}"#), 1).is_none(),
+            "a GET is not a POST"
+        );
+        assert!(cache.get_raw(RawKey::Post(body), 2).is_none(), "another generation");
+        assert!(
+            cache.get_raw(RawKey::Post(body), 1).is_none(),
+            "a stale entry is dropped"
+        );
+        for i in 0..100 {
+            let key = format!(r#"{{"query":"{{ a }}","variables":{{"junk":{i}}}}}"#);
+            cache.put_raw(RawKey::Post(key.as_bytes()), 1, answer.clone(), served());
+            assert!(cache.bytes() <= 20_000, "{} bytes", cache.bytes());
+        }
+        let long = vec![b' '; MAX_RAW_KEY + 1];
+        cache.put_raw(RawKey::Post(&long), 1, answer, served());
+        assert!(
+            cache.get_raw(RawKey::Post(&long), 1).is_none(),
+            "too long to keep by its bytes"
+        );
     }
 
     #[test]

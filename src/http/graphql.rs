@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::auth::Denied;
-use super::cache::Answer;
+use super::cache::{Answer, RawKey, Served};
 use super::{compress, playground, AppState, RequestId};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -35,6 +35,10 @@ impl Media {
             Media::Json => "application/json; charset=utf-8",
         }
     }
+
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(self.content_type())
+    }
 }
 
 /// Picks the response type from `Accept`, honouring q-values; `None` when
@@ -49,7 +53,7 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
     let mut best: Option<(f32, u8, Media)> = None;
     for part in accept.split(',') {
         let mut pieces = part.split(';');
-        let range = pieces.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let range = pieces.next().unwrap_or_default().trim();
         let q = pieces
             .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
             .next()
@@ -58,12 +62,16 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
             continue;
         }
         // Specific types beat wildcards at equal q.
-        let candidate = match range.as_str() {
-            GRAPHQL_RESPONSE_JSON => (q, 3, Media::GraphqlResponse),
-            JSON => (q, 3, Media::Json),
-            "application/*" => (q, 2, Media::Json),
-            "*/*" => (q, 1, Media::Json),
-            _ => continue,
+        let candidate = if range.eq_ignore_ascii_case(GRAPHQL_RESPONSE_JSON) {
+            (q, 3, Media::GraphqlResponse)
+        } else if range.eq_ignore_ascii_case(JSON) {
+            (q, 3, Media::Json)
+        } else if range.eq_ignore_ascii_case("application/*") {
+            (q, 2, Media::Json)
+        } else if range == "*/*" {
+            (q, 1, Media::Json)
+        } else {
+            continue;
         };
         if best.is_none_or(|(bq, bs, _)| (candidate.0, candidate.1) > (bq, bs)) {
             best = Some(candidate);
@@ -180,12 +188,24 @@ struct Outcome {
 /// Settles the document (persisted queries), refuses mutations over GET and
 /// unauthorised ones, answers from the response cache when it can, and
 /// otherwise hands the operation to [`crate::graphql::run`]; records its metrics.
-async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: bool) -> Result<Outcome, HttpResponse> {
+/// `raw`: the request's raw bytes, under which an answer from or for the
+/// response cache is kept too, so that the same bytes are next answered
+/// before they are parsed ([`from_raw_cache`]).
+async fn run_one(
+    state: &AppState,
+    req: &HttpRequest,
+    params: Params,
+    over_get: bool,
+    raw: Option<RawKey<'_>>,
+) -> Result<Outcome, HttpResponse> {
     let media = negotiate(req).unwrap_or(Media::Json);
     if let Err(message) = super::cache::check_variables(params.variables.as_ref()) {
         metrics::counter!("diplograph_refused_queries_total", "reason" => "VARIABLES_TOO_LARGE").increment(1);
         return Err(refuse(StatusCode::BAD_REQUEST, media, "VARIABLES_TOO_LARGE", message));
     }
+    // A request that registers a persisted query is not kept by its bytes:
+    // each must reach the registry, which may have let the query go.
+    let raw = raw.filter(|_| params.query.is_none() || params.extensions.is_none());
     let query = match state.persisted.resolve(params.query, params.extensions.as_ref()) {
         Ok(q) => q,
         Err(refusal) => {
@@ -251,8 +271,11 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
     };
     if let (Some(cache), Some(key)) = (&state.cache, &cache_key) {
         if let Some(answer) = cache.get(key, generation) {
+            if let Some(raw) = raw {
+                cache.put_raw(raw, generation, answer.clone(), served(state, &label));
+            }
             record(label, "ok", lookup_started);
-            metrics::counter!("diplograph_response_cache_hits_total").increment(1);
+            cache_hits().increment(1);
             return Ok(Outcome {
                 body: answer.body.clone(),
                 kept: Some(answer),
@@ -277,13 +300,16 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         },
     )
     .await;
-    record(label, answered.outcome.label(), started);
     let body = Bytes::from(answered.body);
     let (cache, kept) = if answered.cacheable {
         keep(state, cache_key, generation, &body)
     } else {
         (CacheUse::Bypass, None)
     };
+    if let (Some(raw), Some(answer), Some(cache)) = (raw, &kept, &state.cache) {
+        cache.put_raw(raw, generation, answer.clone(), served(state, &label));
+    }
+    record(label, answered.outcome.label(), started);
     Ok(Outcome {
         body,
         kept,
@@ -291,6 +317,60 @@ async fn run_one(state: &AppState, req: &HttpRequest, params: Params, over_get: 
         has_errors: answered.outcome != crate::graphql::Outcome::Ok,
         cache,
     })
+}
+
+/// How a hit on an answer to the operation `label` is counted and served,
+/// resolved now so that [`from_raw_cache`] looks nothing up.
+fn served(state: &AppState, label: &str) -> Arc<Served> {
+    let label = label.to_owned();
+    Arc::new(Served {
+        requests: metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok"),
+        duration: metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label.clone(), "outcome" => "ok"),
+        raw_hits: metrics::counter!("diplograph_response_cache_raw_hits_total", "operation" => label),
+        cache_control: HeaderValue::from_str(&state.options.cache_control)
+            .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
+    })
+}
+
+/// The process-wide counter of response-cache hits (metrics has one
+/// recorder per process, installed before any request).
+fn cache_hits() -> &'static metrics::Counter {
+    static HITS: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    HITS.get_or_init(|| metrics::counter!("diplograph_response_cache_hits_total"))
+}
+
+fn gzipped_answers() -> &'static metrics::Counter {
+    static GZIPPED: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    GZIPPED.get_or_init(|| metrics::counter!("diplograph_gzipped_answers_total"))
+}
+
+/// A repeated read answered by its raw bytes (a POST body, a GET query
+/// string) before they are parsed: the response cache kept them with the
+/// answer, which was computed at the store's current generation. Looks up
+/// no metric label and allocates nothing of its own; the answer goes out as
+/// kept, gzipped when the client accepts it. Only answers without errors to
+/// reads are kept by raw bytes, so these bytes were a read that needed no
+/// token, and variables it does not declare were part of the bytes.
+fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey<'_>) -> Option<HttpResponse> {
+    let started = std::time::Instant::now();
+    let raw = state
+        .cache
+        .as_ref()?
+        .get_raw(key, crate::graphql::generation(&state.schema))?;
+    cache_hits().increment(1);
+    raw.served.raw_hits.increment(1);
+    raw.served.requests.increment(1);
+    let mut builder = HttpResponse::Ok();
+    builder
+        .insert_header((header::CONTENT_TYPE, media.header()))
+        .insert_header((header::CACHE_CONTROL, raw.served.cache_control.clone()))
+        .insert_header((
+            header::HeaderName::from_static("x-cache"),
+            HeaderValue::from_static("hit"),
+        ));
+    let response = send(state, req, builder, raw.answer.body.clone(), Some(&raw.answer));
+    raw.served.duration.record(started.elapsed().as_secs_f64());
+    Some(response)
 }
 
 /// Counts one operation and how long it took.
@@ -395,7 +475,7 @@ fn send(
     if !state.options.compression {
         return builder.body(body);
     }
-    builder.append_header((header::VARY, "Accept-Encoding"));
+    builder.append_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
     if body.len() < compress::MIN_COMPRESSED_BODY || !compress::accepts_gzip(req) {
         return builder.body(body);
     }
@@ -405,8 +485,8 @@ fn send(
     };
     match gzipped {
         Some(gzipped) => {
-            metrics::counter!("diplograph_gzipped_answers_total").increment(1);
-            builder.insert_header((header::CONTENT_ENCODING, "gzip"));
+            gzipped_answers().increment(1);
+            builder.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
             builder.body(gzipped)
         }
         None => builder.body(body),
@@ -430,7 +510,7 @@ fn too_large(limit: usize) -> HttpResponse {
 
 /// Reads the body, refusing at once when `Content-Length` is over `limit`
 /// and stopping as soon as the bytes read pass it.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, HttpResponse> {
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, HttpResponse> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -439,15 +519,25 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(limit));
     }
+    // A body that arrives in one chunk (most do) is kept as it came, uncopied.
+    let mut first: Option<Bytes> = None;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| bad_request(Media::Json, format!("could not read the request body: {e}")))?;
-        if body.len() + chunk.len() > limit {
+        let read = first.as_ref().map_or(0, Bytes::len) + body.len();
+        if read + chunk.len() > limit {
             return Err(too_large(limit));
+        }
+        if read == 0 && first.is_none() {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(first) = first.take() {
+            body.extend_from_slice(&first);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
 pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
@@ -481,6 +571,9 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         Ok(Ok(body)) => body,
         Ok(Err(resp)) => return resp,
     };
+    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body)) {
+        return response;
+    }
     let json: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(media, format!("the request body is not valid JSON: {e}")),
@@ -488,7 +581,7 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     match json {
         Value::Array(items) => run_batch(&state, &req, media, items).await,
         json => match params_from_json(json) {
-            Ok(params) => match run_one(&state, &req, params, false).await {
+            Ok(params) => match run_one(&state, &req, params, false, Some(RawKey::Post(&body))).await {
                 Ok(outcome) => respond(&state, &req, media, outcome),
                 Err(resp) => resp,
             },
@@ -523,7 +616,7 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
             Ok(p) => p,
             Err(message) => return bad_request(media, message),
         };
-        match run_one(state, req, params, false).await {
+        match run_one(state, req, params, false, None).await {
             Ok(outcome) => answers.push(outcome.body),
             Err(resp) => return resp,
         }
@@ -558,11 +651,14 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             "accept application/graphql-response+json or application/json",
         );
     };
+    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Get(req.query_string())) {
+        return response;
+    }
     let params = match params_from_query_string(&req) {
         Ok(p) => p,
         Err(message) => return bad_request(media, message),
     };
-    match run_one(&state, &req, params, true).await {
+    match run_one(&state, &req, params, true, Some(RawKey::Get(req.query_string()))).await {
         Ok(outcome) => respond(&state, &req, media, outcome),
         Err(resp) => resp,
     }

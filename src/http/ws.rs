@@ -222,6 +222,99 @@ fn too_many(protocol: Protocols, id: &str, max: usize) -> String {
     serde_json::json!({ "id": id, "type": "error", "payload": payload }).to_string()
 }
 
+/// A subscribe (`subscribe`, or the legacy `start`) for the shared fan-out:
+/// its operation.
+struct SharedSubscribe {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The subscribe in `text`, when it carries a document (a persisted query
+/// named only by its hash goes to async-graphql, which answers it).
+fn shared_subscribe(text: &str) -> Option<SharedSubscribe> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        #[serde(rename = "type")]
+        kind: String,
+        payload: Payload,
+    }
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        query: String,
+        #[serde(rename = "operationName", default)]
+        operation_name: Option<String>,
+        #[serde(default)]
+        variables: Option<serde_json::Map<String, serde_json::Value>>,
+    }
+    let message: Message = serde_json::from_str(text).ok()?;
+    if message.kind != "subscribe" && message.kind != "start" {
+        return None;
+    }
+    Some(SharedSubscribe {
+        query: message.payload.query,
+        operation_name: message.payload.operation_name,
+        variables: message.payload.variables,
+    })
+}
+
+/// A result message for subscription `id` around `payload` (a GraphQL
+/// response, already JSON), as async-graphql writes it: the payload's
+/// bytes are the same for every subscriber of a shared run.
+fn next_message(protocol: Protocols, id: &str, payload: &str) -> String {
+    let kind = match protocol {
+        Protocols::GraphQLWS => "next",
+        Protocols::SubscriptionsTransportWS => "data",
+    };
+    let id = serde_json::to_string(id).unwrap_or_default();
+    let mut out = String::with_capacity(payload.len() + id.len() + 40);
+    out.push_str(r#"{"type":""#);
+    out.push_str(kind);
+    out.push_str(r#"","id":"#);
+    out.push_str(&id);
+    out.push_str(r#","payload":"#);
+    out.push_str(payload);
+    out.push('}');
+    out
+}
+
+fn complete_message(id: &str) -> String {
+    serde_json::json!({ "type": "complete", "id": id }).to_string()
+}
+
+/// The error a subscriber of a shared run gets when it fell behind.
+fn lagged_message(protocol: Protocols, id: &str, missed: u64) -> String {
+    let payload = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("this subscription fell {missed} answers behind and was dropped; subscribe again"),
+            "extensions": { "code": "SLOW_CONSUMER" },
+        }],
+    });
+    next_message(protocol, id, &payload.to_string())
+}
+
+/// What a shared subscription hands the connection.
+enum Shared {
+    Next(Arc<str>),
+    Lagged(u64),
+    /// The run ended (its stream finished): the subscription is complete.
+    End,
+}
+
+/// A subscriber's feed as a stream that says when it ends.
+fn shared_stream(feed: crate::graphql::Feed) -> futures_util::stream::BoxStream<'static, Shared> {
+    futures_util::stream::unfold(Some(feed), |feed| async move {
+        let mut feed = feed?;
+        Some(match feed.next().await {
+            Some(crate::graphql::Fed::Next(text)) => (Shared::Next(text), Some(feed)),
+            Some(crate::graphql::Fed::Lagged(missed)) => (Shared::Lagged(missed), None),
+            None => (Shared::End, None),
+        })
+    })
+    .boxed()
+}
+
 /// Largest message a client may send, in bytes, whether in one frame or in
 /// fragments (reassembled up to this): a subscribe carries at most a query
 /// and its variables, both bounded well below it.
@@ -299,6 +392,42 @@ fn spec_close_code(protocol: Protocols, code: u16) -> u16 {
     }
 }
 
+/// How sending one message went.
+enum Delivery {
+    Sent,
+    /// The connection is gone.
+    Gone,
+    /// The client did not read it within the send timeout.
+    Slow,
+}
+
+async fn deliver(session: &mut actix_ws::Session, text: String, timeout: Duration) -> Delivery {
+    match tokio::time::timeout(timeout, session.text(text)).await {
+        Ok(Ok(())) => Delivery::Sent,
+        Ok(Err(_)) => Delivery::Gone,
+        Err(_) => Delivery::Slow,
+    }
+}
+
+async fn too_slow(session: actix_ws::Session) {
+    tracing::warn!("WebSocket client stopped reading; disconnecting it");
+    close(session, 1008, "client too slow").await;
+}
+
+/// Attaches the subscribe in `text` to its shared run, when the fan-out serves it.
+fn join_shared(state: &AppState, text: &str) -> Option<futures_util::stream::BoxStream<'static, Shared>> {
+    let subscribe = shared_subscribe(text)?;
+    let label = state.labels.label(subscribe.operation_name.as_deref());
+    let feed = crate::graphql::subscribe_shared(
+        &state.schema,
+        &subscribe.query,
+        subscribe.operation_name.as_deref(),
+        subscribe.variables.as_ref(),
+        label,
+    )?;
+    Some(shared_stream(feed))
+}
+
 async fn serve(
     state: Arc<AppState>,
     ip: IpAddr,
@@ -365,6 +494,9 @@ async fn serve(
         max: options.max_subscriptions,
         protocol,
     };
+    // Subscriptions served by the shared fan-out, by id.
+    let mut shared: tokio_stream::StreamMap<String, futures_util::stream::BoxStream<'static, Shared>> =
+        tokio_stream::StreamMap::new();
     // Client messages on their way to the protocol handler, in order.
     let mut queue: VecDeque<String> = VecDeque::new();
     let mut queued_bytes = 0usize;
@@ -399,8 +531,30 @@ async fn serve(
                         return;
                     }
                 };
+                let (kind, id) = kind_and_id(&text);
+                // An id async-graphql serves stays there (a legacy `start` replacing it).
+                let held_by_graphql = id.as_ref().is_some_and(|id| live.ids.contains(id) && !shared.contains_key(id));
                 match live.judge(&text) {
                     Verdict::Pass => {
+                        match (kind.as_str(), id) {
+                            ("subscribe" | "start", Some(id)) if !held_by_graphql => {
+                                shared.remove(&id);
+                                let ready = initialised.load(Ordering::SeqCst) && !forbidden.load(Ordering::SeqCst);
+                                if let Some(feed) = ready.then(|| join_shared(&state, &text)).flatten() {
+                                    shared.insert(id, feed);
+                                    continue;
+                                }
+                            }
+                            ("complete" | "stop", Some(id)) if shared.remove(&id).is_some() => {
+                                // As async-graphql does for its own: the stop is confirmed.
+                                match deliver(&mut session, complete_message(&id), options.send_timeout).await {
+                                    Delivery::Sent => continue,
+                                    Delivery::Gone => return,
+                                    Delivery::Slow => return too_slow(session).await,
+                                }
+                            }
+                            _ => {}
+                        }
                         queued_bytes += text.len();
                         queue.push_back(text);
                     }
@@ -420,17 +574,34 @@ async fn serve(
                 queued_bytes -= text.len();
                 permit.send(text);
             }
+            Some((id, item)) = shared.next(), if !shared.is_empty() => {
+                let texts = match item {
+                    Shared::Next(payload) => vec![next_message(protocol, &id, &payload)],
+                    Shared::Lagged(missed) => {
+                        shared.remove(&id);
+                        live.ids.remove(&id);
+                        vec![lagged_message(protocol, &id, missed), complete_message(&id)]
+                    }
+                    Shared::End => {
+                        live.ids.remove(&id);
+                        vec![complete_message(&id)]
+                    }
+                };
+                for text in texts {
+                    match deliver(&mut session, text, options.send_timeout).await {
+                        Delivery::Sent => {}
+                        Delivery::Gone => return,
+                        Delivery::Slow => return too_slow(session).await,
+                    }
+                }
+            }
             outgoing = graphql.next() => match outgoing {
                 Some(WsMessage::Text(text)) => {
                     live.ended(&text);
-                    match tokio::time::timeout(options.send_timeout, session.text(text)).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(_)) => return,
-                        Err(_) => {
-                            tracing::warn!("WebSocket client stopped reading; disconnecting it");
-                            close(session, 1008, "client too slow").await;
-                            return;
-                        }
+                    match deliver(&mut session, text, options.send_timeout).await {
+                        Delivery::Sent => {}
+                        Delivery::Gone => return,
+                        Delivery::Slow => return too_slow(session).await,
                     }
                 }
                 Some(WsMessage::Close(code, reason)) => {

@@ -2,7 +2,9 @@
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
 //! and the root listings with their filters, search and the timeline
-//! (`listing.rs`), the date filters' interval semantics (`interval.rs`); how long each list field can be, from the store's
+//! (`listing.rs`), the date filters' interval semantics (`interval.rs`),
+//! the group-by aggregations (`stats.rs`), typed responses between events
+//! (`responses.rs`); how long each list field can be, from the store's
 //! statistics (`fanout.rs`). Its errors are its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
@@ -13,6 +15,8 @@ pub mod fanout;
 pub mod interval;
 pub mod listing;
 pub mod page;
+pub mod responses;
+pub mod stats;
 pub mod table;
 
 pub use error::ReadError;

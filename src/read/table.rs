@@ -8,6 +8,8 @@
 
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::cache::{Entity, Link};
+use crate::read::responses::Way;
+use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).
@@ -47,6 +49,12 @@ pub enum Obj<'a> {
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
     Sum(&'a Sum),
+    // Group-by aggregations (issue 17): a group, its key, a co-participant.
+    Group(&'a Group),
+    GroupKey(&'a GroupKey),
+    CoParticipant(&'a CoParticipant),
+    /// Typed event links: a response, with the other event and its kind.
+    Response((&'a Entity, model::ResponseKind)),
 }
 
 /// A page of events with its listing keys.
@@ -86,6 +94,14 @@ pub enum Ty {
     SearchHit,
     /// The `Node` interface: an entity of any type.
     Node,
+    // Group-by aggregations (issue 17).
+    EventStatsGroup,
+    EventGroupKey,
+    FundingStatsGroup,
+    FundingGroupKey,
+    CoParticipant,
+    /// Typed event links: `EventResponse`.
+    EventResponse,
 }
 
 impl Ty {
@@ -97,7 +113,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 21] = [
+    const OTHERS: [Ty; 27] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -119,6 +135,13 @@ impl Ty {
         Ty::Period,
         Ty::SearchHit,
         Ty::Node,
+        // Group-by aggregations (issue 17).
+        Ty::EventStatsGroup,
+        Ty::EventGroupKey,
+        Ty::FundingStatsGroup,
+        Ty::FundingGroupKey,
+        Ty::CoParticipant,
+        Ty::EventResponse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -145,6 +168,13 @@ impl Ty {
             Ty::Period => "Period",
             Ty::SearchHit => "SearchHit",
             Ty::Node => "Node",
+            // Group-by aggregations (issue 17).
+            Ty::EventStatsGroup => "EventStatsGroup",
+            Ty::EventGroupKey => "EventGroupKey",
+            Ty::FundingStatsGroup => "FundingStatsGroup",
+            Ty::FundingGroupKey => "FundingGroupKey",
+            Ty::CoParticipant => "CoParticipant",
+            Ty::EventResponse => "EventResponse",
         }
     }
 
@@ -196,6 +226,8 @@ pub enum Leaf<'a> {
     Bool(bool),
     /// A string made for the answer (a number sent as a string, a day).
     Text(String),
+    /// An `Int`, or null (group-by aggregations, issue 17).
+    Int(Option<i64>),
 }
 
 /// Reads a scalar from an object; `None` if the object is of another type.
@@ -267,6 +299,23 @@ pub enum Shape {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    // Group-by aggregations (issue 17).
+    /// `Query.eventStats` and `Query.fundingStats`: the groups.
+    EventStats,
+    FundingStats,
+    /// A group's `key`.
+    GroupKey(Ty),
+    /// A group's members: `events` or `fundingAllocations`, a connection.
+    GroupMembers(Ty),
+    /// `FundingStatsGroup.totalAmount`.
+    GroupTotalAmount,
+    /// `Actor.coParticipants`, and a co-participant's shared events.
+    CoParticipants,
+    SharedEvents,
+    /// Typed event links: `Event.responds` and `Event.respondedBy`, with an
+    /// optional `kind`, and a response's event.
+    Responses(Way),
+    ResponseEvent,
 }
 
 impl Shape {
@@ -295,6 +344,16 @@ impl Shape {
             Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById | Shape::Entities => Ty::Node,
             Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
+            // Group-by aggregations (issue 17).
+            Shape::EventStats => Ty::EventStatsGroup,
+            Shape::FundingStats => Ty::FundingStatsGroup,
+            Shape::GroupKey(ty) | Shape::GroupMembers(ty) => ty,
+            Shape::GroupTotalAmount => Ty::Money,
+            Shape::CoParticipants => Ty::CoParticipant,
+            Shape::SharedEvents => Ty::EVENT,
+            // Typed event links.
+            Shape::Responses(_) => Ty::EventResponse,
+            Shape::ResponseEvent => Ty::EVENT,
             _ => return None,
         })
     }
@@ -539,6 +598,36 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
         (Ty::PageInfo, "startCursor") => Shape::StartCursor,
         (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+
+        // Group-by aggregations (issue 17).
+        (Ty::Query, "eventStats") => Shape::EventStats,
+        (Ty::Query, "fundingStats") => Shape::FundingStats,
+        (Ty::EventStatsGroup, "key") => Shape::GroupKey(Ty::EventGroupKey),
+        (Ty::EventStatsGroup | Ty::FundingStatsGroup, "count") => on!(Group, |g| Leaf::Int(Some(g.count() as i64))),
+        (Ty::EventStatsGroup, "events") => Shape::GroupMembers(Ty::EventConnection),
+        (Ty::FundingStatsGroup, "key") => Shape::GroupKey(Ty::FundingGroupKey),
+        (Ty::FundingStatsGroup, "totalAmount") => Shape::GroupTotalAmount,
+        (Ty::FundingStatsGroup, "fundingAllocations") => Shape::GroupMembers(Ty::FundingAllocationConnection),
+        (Ty::EventGroupKey, "kind") => on!(GroupKey, |k| Leaf::OptStr(k.kind.map(|k| k.graphql_name()))),
+        (Ty::EventGroupKey | Ty::FundingGroupKey, "year") => on!(GroupKey, |k| Leaf::Int(k.year.map(i64::from))),
+        (Ty::EventGroupKey, "month") => on!(GroupKey, |k| Leaf::Date(k.month)),
+        (Ty::EventGroupKey, "actor") => on_one!(GroupKey, |k| k.actor.as_ref(), Ty::ACTOR),
+        (Ty::EventGroupKey, "role") => on!(GroupKey, |k| Leaf::OptStr(k.role.map(|r| r.graphql_name()))),
+        (Ty::EventGroupKey, "place") => on_one!(GroupKey, |k| k.place.as_ref(), Ty::PLACE),
+        (Ty::FundingGroupKey, "donor") => on_one!(GroupKey, |k| k.donor.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "recipient") => on_one!(GroupKey, |k| k.recipient.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "basis") => on_one!(GroupKey, |k| k.basis.as_ref(), Ty::TREATY),
+        (Ty::FundingGroupKey, "authorizedBy") => on_one!(GroupKey, |k| k.authorized_by.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "currency") => on!(GroupKey, |k| Leaf::OptStr(k.currency.as_deref())),
+        (Ty::ACTOR, "coParticipants") => Shape::CoParticipants,
+        (Ty::CoParticipant, "actor") => on_one!(CoParticipant, |c| Some(&c.actor), Ty::ACTOR),
+        (Ty::CoParticipant, "count") => on!(CoParticipant, |c| Leaf::Int(Some(c.events.len() as i64))),
+        (Ty::CoParticipant, "events") => Shape::SharedEvents,
+        // Typed event links.
+        (Ty::EVENT, "responds") => Shape::Responses(Way::Responds),
+        (Ty::EVENT, "respondedBy") => Shape::Responses(Way::RespondedBy),
+        (Ty::EventResponse, "kind") => on!(Response, |(_, kind)| Leaf::Enum(kind.graphql_name())),
+        (Ty::EventResponse, "event") => Shape::ResponseEvent,
         _ => return None,
     })
 }

@@ -6,7 +6,7 @@ use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
 
-fn actor(n: usize) -> Entity {
+pub(super) fn actor(n: usize) -> Entity {
     Entity::Actor(Actor {
         id: Id::parse(&format!("actor/a{n}")).unwrap(),
         name: format!("Actor number {n}"),
@@ -41,6 +41,7 @@ fn event(n: usize) -> Entity {
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     })
 }
 
@@ -251,7 +252,7 @@ fn index_blocks_split_and_shrink_as_writes_come_and_go() {
     );
 }
 
-fn create(entity: Entity) -> Change {
+pub(super) fn create(entity: Entity) -> Change {
     Change::Create {
         entity,
         origin: Origin::Api,
@@ -303,7 +304,7 @@ fn log_file(image: &Path) -> PathBuf {
     logs[0].1.clone()
 }
 
-fn has_actor(store: &Store, n: usize) -> bool {
+pub(super) fn has_actor(store: &Store, n: usize) -> bool {
     store
         .get(&Id::parse(&format!("actor/a{n}")).unwrap())
         .unwrap()
@@ -552,4 +553,234 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
         .unwrap();
     assert_eq!(bytes[0], RECORD_VERSION);
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+}
+
+#[test]
+fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let image = dir.path().join("image");
+    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    store.commit(&[create(actor(0))]).unwrap();
+    store.flush().unwrap();
+    // sled's files as a crash after this point leaves them; the log is copied last.
+    copy_files(&data, &image, &|name| is_log(name));
+    let faults = faults::injected::inject(&store);
+    let set = |flag: &std::sync::atomic::AtomicBool, on: bool| flag.store(on, Ordering::SeqCst);
+
+    // The disk takes half the record and refuses the rest, and the cut fails.
+    set(&faults.appends, true);
+    set(&faults.truncates, true);
+    let refused = store.commit(&[create(actor(1))]).unwrap_err();
+    assert!(matches!(refused, StoreError::Unavailable { .. }), "{refused}");
+
+    // Room again, but the half record is still there: nothing may be
+    // appended behind it, and the store says why.
+    set(&faults.appends, false);
+    let refused = store.commit(&[create(actor(2))]).unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Unavailable { reason } if reason.contains("could not be cut off")),
+        "a write behind a failed write's bytes is refused: {refused:?}"
+    );
+    let not_ready = store.writable().unwrap_err();
+    assert!(not_ready.contains("could not be cut off"), "{not_ready}");
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2));
+
+    // Once the cut succeeds, writes go on, after the last whole record.
+    set(&faults.truncates, false);
+    store.commit(&[create(actor(3))]).unwrap();
+    assert_eq!(store.writable(), Ok(()));
+    copy_files(&data, &image, &|name| !is_log(name));
+    drop(store);
+
+    // After a crash, every acknowledged write is back and nothing else.
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert!(
+        has_actor(&store, 0) && has_actor(&store, 3),
+        "acknowledged writes survive"
+    );
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2), "refused writes do not");
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let mut n = 0;
+    for round in 0..100 {
+        let writing = std::sync::atomic::AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            for w in 0..4 {
+                let (store, writing) = (&store, &writing);
+                let mut n = n + w * 1000;
+                scope.spawn(move || {
+                    while writing.load(Ordering::SeqCst) {
+                        store.commit(&[create(actor(n))]).unwrap();
+                        n += 1;
+                    }
+                });
+            }
+            // A clear takes each tree in turn: a group landing between two
+            // of them left entities without index entries, or counts reset
+            // under entities still stored.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            store.clear().unwrap();
+            writing.store(false, Ordering::SeqCst);
+        });
+        n += 4000;
+        let problems = store.verify().unwrap();
+        assert!(
+            problems.is_empty(),
+            "round {round}, after a clear beside writes: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bulk_load_dropped_unfinished_is_discarded_and_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
+    // Dropped while it holds the pipeline: the discard clears the store
+    // without waiting for the pipeline it holds.
+    drop(load);
+    assert!(store.meta_get(META_BULK_LOADING).unwrap().is_none());
+    store.commit(&[create(actor(1))]).unwrap();
+    assert!(has_actor(&store, 1));
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_replay_stops_at_its_limit_and_applies_nothing_the_log_could_not_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let (sequence, log) = log::files(&image).unwrap().remove(0);
+    let whole = std::fs::read(&log).unwrap();
+    // The log holds actor 0's record (already in sled), then actor 1's and
+    // actor 2's. The limit: the end of actor 1's; actor 2's record past it
+    // stands for a write the log could not cut off.
+    let end_of = |at: usize| at + 12 + u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) as usize;
+    let limit = end_of(end_of(0)) as u64;
+    let names: Vec<&'static str> = trees::all_trees().into_iter().map(|(_, name)| name).collect();
+    let meta = names.iter().position(|n| *n == trees::META).unwrap();
+    let handles = Handles::new(open::open_db(&image, DEFAULT_CACHE_BYTES).unwrap(), &names).unwrap();
+    let replayed = log::replay(&image, &handles, &names, meta, Some((sequence, limit))).unwrap();
+    assert_eq!(replayed.groups, 1, "only the record before the limit is applied");
+    assert_eq!(
+        replayed.damage,
+        Vec::<String>::new(),
+        "what lies past the limit is not damage"
+    );
+    let actors = &handles.trees[names.iter().position(|n| *n == "actors").unwrap()];
+    assert!(actors.contains_key("actor/a1").unwrap());
+    assert!(
+        !actors.contains_key("actor/a2").unwrap(),
+        "nothing past the limit is applied"
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), whole, "the log itself is left alone");
+}
+
+/// The same event as [`event`], as builds before typed responses wrote it.
+fn event_v3(n: usize) -> crate::model::legacy::EventV3 {
+    let Entity::Event(e) = event(n) else {
+        unreachable!("event() makes events")
+    };
+    crate::model::legacy::EventV3 {
+        id: e.id,
+        title: e.title,
+        kind: e.kind,
+        date: e.date,
+        place: e.place,
+        summary: e.summary,
+        participants: e.participants,
+        treaties: e.treaties,
+        part_of: e.part_of,
+        after: e.after,
+        retracted_by: e.retracted_by,
+        figures: e.figures,
+        sources: e.sources,
+        note: e.note,
+    }
+}
+
+#[test]
+fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_layout_4() {
+    use super::index::RECORD_VERSION_3;
+    use crate::model::legacy::{EntityV1, EntityV3, RecordV1, RecordV3};
+    use crate::model::{Response, ResponseKind};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let actors: Vec<Change> = (0..40).map(|n| put(actor(n))).collect();
+        store.apply(&actors, true).unwrap();
+        store
+            .apply(&[put(event(1)), put(event(2)), put(event(3))], true)
+            .unwrap();
+        let tree = store.tree(TreeRef::Entity(EntityKind::Event)).unwrap();
+        // Event 1 as layout 3 wrote it (checksummed), 2 as layout 2, 3 as layout 1.
+        let v3 = |n| RecordV3 {
+            origin: Origin::Api,
+            entity: EntityV3::Event(event_v3(n)),
+        };
+        let body = postcard::to_allocvec(&v3(1)).unwrap();
+        let mut layout_3 = vec![RECORD_VERSION_3];
+        layout_3.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        layout_3.extend(body);
+        let mut layout_2 = vec![RECORD_VERSION_2];
+        layout_2.extend(postcard::to_allocvec(&v3(2)).unwrap());
+        let mut layout_1 = vec![RECORD_VERSION_1];
+        layout_1.extend(
+            postcard::to_allocvec(&RecordV1 {
+                origin: Origin::Api,
+                entity: EntityV1::Event(event_v3(3)),
+            })
+            .unwrap(),
+        );
+        for (n, bytes) in [(1, layout_3), (2, layout_2), (3, layout_1)] {
+            tree.insert(format!("event/e{n}").as_bytes(), bytes).unwrap();
+        }
+        store.flush().unwrap();
+    }
+
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    for n in 1..=3 {
+        let id = Id::parse(&format!("event/e{n}")).unwrap();
+        assert_eq!(
+            store.get(&id).unwrap(),
+            Some(event(n)),
+            "event {n} decodes, answering nothing"
+        );
+    }
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+
+    // Written again with a response, event 1 is stored in layout 4 and indexed back.
+    let Entity::Event(mut answering) = event(1) else {
+        unreachable!("event() makes events")
+    };
+    answering.responds = vec![Response {
+        event: Id::parse("event/e2").unwrap(),
+        kind: ResponseKind::Denies,
+    }];
+    store.apply(&[put(Entity::Event(answering.clone()))], true).unwrap();
+    let bytes = store
+        .tree(TreeRef::Entity(EntityKind::Event))
+        .unwrap()
+        .get(b"event/e1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(
+        store.get(&answering.id).unwrap(),
+        Some(Entity::Event(answering.clone()))
+    );
+    let e2 = Id::parse("event/e2").unwrap();
+    let back = store
+        .related(Relation::EventResponds, Direction::Backward, std::slice::from_ref(&e2))
+        .unwrap();
+    assert_eq!(back[&e2], vec![(answering.id.clone(), b"denies".to_vec())]);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }

@@ -46,13 +46,7 @@ async fn post(app: &TestApp, query: &str, accept_encoding: Option<&str>) -> Repl
     }
     let response = request.send().await.expect("request sent");
     assert_eq!(response.status(), 200);
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| crate::helpers::header(&response, name);
     let encoding = header("content-encoding");
     let cache = header("x-cache").unwrap_or_default();
     let vary = response

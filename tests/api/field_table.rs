@@ -155,6 +155,9 @@ fn root_arguments(field: &str) -> &'static str {
         "place" => r#"(id: "place/tskhinval")"#,
         "search" => r#"(query: "russia ossetia", first: 20)"#,
         "timeline" => "(first: 10)",
+        // Every dimension at once: a group per combination, every key field set.
+        "eventStats" => "(groupBy: [KIND, YEAR, MONTH, ACTOR, ROLE, PLACE])",
+        "fundingStats" => "(groupBy: [DONOR, RECIPIENT, YEAR, BASIS, AUTHORIZED_BY, CURRENCY])",
         "_entities" => {
             r#"(representations: [{ __typename: "Actor", id: "actor/russia" }, { __typename: "Place", id: "place/tskhinval" }, { __typename: "Event", id: "event/nothing" }, { __typename: "Treaty", id: "treaty/friendship-2008" }])"#
         }

@@ -246,3 +246,12 @@ pub fn seeded() -> Store {
     diplograph::seed::load(&store, &seed_dir(), false).expect("the real seed loads");
     store
 }
+
+/// A response header as text, if it is there.
+pub fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

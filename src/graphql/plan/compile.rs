@@ -198,6 +198,12 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first", "includeUndated"],
         Shape::PlaceEvents => &["includeWithin"],
+        // Group-by aggregations (issue 17).
+        Shape::EventStats | Shape::FundingStats => &["filter", "groupBy"],
+        Shape::GroupMembers(_) => &["first", "last", "after", "before"],
+        Shape::CoParticipants => &["first", "role"],
+        // Typed event links.
+        Shape::Responses(_) => &["kind"],
         _ => &[],
     };
     args.iter()
