@@ -163,8 +163,10 @@ pub struct Settings {
     #[arg(long, env = "DIPLOGRAPH_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,
     /// Highest query complexity: every field costs 1; a list multiplies its
-    /// contents by its page size (`first`), or by 5 when it has none.
-    #[arg(long, env = "DIPLOGRAPH_MAX_COMPLEXITY", default_value_t = 20_000)]
+    /// contents by the most items it can return as the store stands: a page
+    /// by `first`/`last` or what the store holds for that list if fewer, any
+    /// other list by the longest list of its kind in the store.
+    #[arg(long, env = "DIPLOGRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
     /// Most aliases in one query document.
     #[arg(long, env = "DIPLOGRAPH_MAX_ALIASES", default_value_t = 30)]

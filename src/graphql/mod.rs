@@ -2,6 +2,7 @@
 //! through [`crate::store::Store`], and HTTP hands it requests.
 
 mod connection;
+mod cost;
 mod errors;
 mod fanout;
 mod federation;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use async_graphql::{Request, Response, Schema};
 
 pub use crate::read::cache::ReadCache;
+use crate::read::fanout::StatsCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use fanout::{subscribe_shared, Fanout, Fed, Feed};
@@ -63,6 +65,7 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
     let mut builder = described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .data(store)
         .data(Arc::new(ReadCache::default()))
+        .data(Arc::new(StatsCache::default()))
         .data(Arc::new(Fanout::default()))
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
@@ -84,6 +87,30 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
 /// a limit, stopped at the time limit, every error given a code. Attach the
 /// request's loaders ([`loaders_for`]) first.
 pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&str>) -> Response {
+    execute_with(schema, request, request_id, known(schema)).await
+}
+
+/// What the cost estimate knows of the store now: its statistics (as of
+/// its current generation) and the page limits.
+fn known(schema: &AppSchema) -> Option<cost::Known> {
+    let store = schema.data::<Store>()?;
+    let stats = schema.data::<Arc<StatsCache>>()?.get(store);
+    let stats = stats
+        .map_err(|e| tracing::error!(error = %e, "could not read the store statistics"))
+        .ok()?;
+    Some(cost::Known {
+        stats,
+        pages: schema.data::<Limits>().copied().unwrap_or_default(),
+    })
+}
+
+/// [`execute`], estimating the query's complexity with `known`.
+async fn execute_with(
+    schema: &AppSchema,
+    request: Request,
+    request_id: Option<&str>,
+    known: Option<cost::Known>,
+) -> Response {
     let mut request = request
         .data(memo::SubtreeMemo::default())
         .data(federation::Prefetched::default());
@@ -106,7 +133,9 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
     // has passed, so the rest of the operation ends at once.
     let deadline = Deadline(std::time::Instant::now() + guard.limits.timeout);
     let request = request.data(deadline);
-    let mut response = match tokio::time::timeout(guard.limits.timeout, schema.execute(request)).await {
+    // Validation, which adds up the complexity, runs inside `schema.execute`.
+    let run = tokio::time::timeout(guard.limits.timeout, schema.execute(request));
+    let mut response = match cost::with_known(known, run).await {
         Ok(_) if deadline.passed() => Response::from_errors(vec![guard.timed_out()]),
         Ok(response) => response,
         Err(_) => Response::from_errors(vec![guard.timed_out()]),
@@ -153,6 +182,7 @@ pub fn answer_compiled(
         cache: schema.data::<Arc<ReadCache>>()?,
         limits: schema.data::<Limits>().copied().unwrap_or_default(),
         deadline: std::time::Instant::now() + guard.limits.timeout,
+        stats: known(schema).map(|k| k.stats),
     };
     match plans.answer(query, operation, variables, reads) {
         Ok(body) => Some(Planned::Answer(body)),
@@ -174,15 +204,27 @@ pub fn learn_plan(
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
 ) {
+    let stats = known(schema).map(|k| k.stats);
+    learn_plan_under(schema, query, operation, variables, stats);
+}
+
+/// [`learn_plan`] for a read whose complexity was estimated under `stats`.
+fn learn_plan_under(
+    schema: &AppSchema,
+    query: &str,
+    operation: Option<&str>,
+    variables: Option<&serde_json::Map<String, serde_json::Value>>,
+    stats: Option<Arc<crate::store::Stats>>,
+) {
     let (Some(plans), Some(guard)) = (schema.data::<Arc<plan::Plans>>(), schema.data::<Arc<guard::Guard>>()) else {
         return;
     };
     if plans.knows(query, operation) {
-        plans.learn(query, operation, None, variables);
+        plans.learn(query, operation, None, variables, stats);
         return;
     }
     if let Ok(doc) = guard.check(query) {
-        plans.learn(query, operation, Some(&doc), variables);
+        plans.learn(query, operation, Some(&doc), variables, stats);
     }
 }
 

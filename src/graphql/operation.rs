@@ -9,7 +9,7 @@ use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::{answer_compiled, execute, learn_plan, loaders_for, AppSchema, Planned, WriteAccess};
+use super::{answer_compiled, execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, WriteAccess};
 
 /// One operation, as a transport hands it over.
 #[derive(Debug, Default)]
@@ -122,7 +122,11 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         request = request.data(WriteAccess);
     }
     let request = request.data(loaders_for(schema));
-    let response = execute(schema, request, request_id.as_deref())
+    // The statistics the complexity is estimated under: a plan learned from
+    // this run holds only while the store's are no higher.
+    let known = known(schema);
+    let stats = known.as_ref().map(|k| k.stats.clone());
+    let response = execute_with(schema, request, request_id.as_deref(), known)
         .instrument(tracing::info_span!("operation", operation = %label))
         .await;
     let outcome = if is_request_error(&response) {
@@ -140,7 +144,7 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         };
     };
     if outcome == Outcome::Ok && !write {
-        learn_plan(schema, &query, operation_name.as_deref(), variables.as_ref());
+        learn_plan_under(schema, &query, operation_name.as_deref(), variables.as_ref(), stats);
     }
     Answered {
         body,

@@ -6,12 +6,14 @@ use super::connection::{
     self, build, wants_total, window, ActorConnection, EventConnection, FundingAllocationConnection, FundingTotals,
     PageArgs, PlaceConnection, Totals, TreatyConnection,
 };
+use super::cost;
 use super::errors::{bad_input, internal, read_error};
 use super::federation;
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::Money;
 use super::search::SearchHit;
 use super::stats::{self, EventGroup, EventStatsGroup, FundingGroup, FundingStatsGroup};
+use super::table::Ty;
 use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id};
 use crate::read::listing::{actor_set, event_listing, funding_keyed, id_arg, timeline_ids, treaty_set, TimelineArgs};
@@ -119,7 +121,7 @@ impl QueryRoot {
     }
 
     /// Actors, ordered by id, optionally filtered by name and kind. Pages default to 20 items, at most 100.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    #[graphql(complexity = "cost::page(Ty::Query, \"actors\", first, last, None, child_complexity)")]
     async fn actors(
         &self,
         ctx: &Context<'_>,
@@ -144,7 +146,9 @@ impl QueryRoot {
 
     /// Events in chronological order (undated events last), optionally filtered
     /// by period, kind, participant and place. Pages default to 20 items, at most 100.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    #[graphql(
+        complexity = "cost::page(Ty::Query, \"events\", first, last, filter.as_ref().and_then(|f| f.kind), child_complexity)"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -169,7 +173,7 @@ impl QueryRoot {
 
     /// Treaties and agreements, ordered by id, optionally filtered by party,
     /// kind and signing date. Pages default to 20 items, at most 100.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    #[graphql(complexity = "cost::page(Ty::Query, \"treaties\", first, last, None, child_complexity)")]
     async fn treaties(
         &self,
         ctx: &Context<'_>,
@@ -195,7 +199,7 @@ impl QueryRoot {
     /// Funding allocations, ordered by id, optionally filtered by donor,
     /// recipient and date, with the total amount per currency of all that
     /// match. Pages default to 20 items, at most 100.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    #[graphql(complexity = "cost::page(Ty::Query, \"fundingAllocations\", first, last, None, child_complexity)")]
     async fn funding_allocations(
         &self,
         ctx: &Context<'_>,
@@ -239,7 +243,7 @@ impl QueryRoot {
     }
 
     /// Places, ordered by id. Pages default to 20 items, at most 100.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, None)")]
+    #[graphql(complexity = "cost::page(Ty::Query, \"places\", first, None, None, child_complexity)")]
     async fn places(
         &self,
         ctx: &Context<'_>,
@@ -295,8 +299,9 @@ impl QueryRoot {
     /// Dated events in chronological order, optionally within a period and
     /// for one actor. A partial date counts as the whole period it names:
     /// `from: "2009-03"` includes an event dated "March 2009". Events the
-    /// source gives no date for are left out.
-    #[graphql(complexity = "first.unwrap_or(200).clamp(1, 1_000_000) as usize * child_complexity + 1")]
+    /// source gives no date for are left out, unless `includeUndated` places
+    /// them by their hints; an entry with a null `date` was placed that way.
+    #[graphql(complexity = "cost::capped(Ty::Query, \"timeline\", first, 200, child_complexity)")]
     async fn timeline(
         &self,
         ctx: &Context<'_>,
@@ -304,12 +309,18 @@ impl QueryRoot {
         #[graphql(desc = "End of the period, inclusive: `2009`, `2009-03` or `2009-03-31`.")] to: Option<String>,
         #[graphql(desc = "Only events this actor took part in (an id or bare slug).")] actor: Option<ID>,
         #[graphql(desc = "How many events to return. Default 200, at most 1000.")] first: Option<i32>,
+        #[graphql(
+            default_with = "Some(false)",
+            desc = "Also the events the sources give no date for, placed by their `after` hints: right after the latest dated event an event follows (through other undated ones, nearest first), or, if it follows none, right before the earliest dated event that follows it. Their `date` is null, which marks them as placed by a hint; one whose hints reach no event of the answer is left out."
+        )]
+        include_undated: Option<bool>,
     ) -> Result<Vec<Event>> {
         let args = TimelineArgs::parse(
             from.as_deref(),
             to.as_deref(),
             actor.as_ref().map(|a| a.as_str()),
             first,
+            include_undated.unwrap_or(false),
         )
         .map_err(read_error)?;
         let ids = timeline_ids(store(ctx)?, args).map_err(read_error)?;
@@ -325,7 +336,7 @@ impl QueryRoot {
     /// dimension by dimension in the order of `groupBy`, a missing value
     /// (undated, no place) last. At most 100,000 events are grouped and
     /// 10,000 groups answered; past that the filter must narrow them.
-    #[graphql(complexity = "super::types::FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "super::cost::FAN_OUT * child_complexity + 1")]
     async fn event_stats(
         &self,
         ctx: &Context<'_>,
@@ -344,7 +355,7 @@ impl QueryRoot {
     /// currency and its allocations. Undated allocations form a group of
     /// their own (`year: null`). Groups are ordered by key, dimension by
     /// dimension in the order of `groupBy`, a missing value last.
-    #[graphql(complexity = "super::types::FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "super::cost::FAN_OUT * child_complexity + 1")]
     async fn funding_stats(
         &self,
         ctx: &Context<'_>,

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use async_graphql::{Object, Result};
 
 use super::table::{self, Obj, Ty};
-use super::types::{Node, FAN_OUT};
+use super::cost::FAN_OUT;
+use super::types::Node;
 use crate::model::{MatchKind, SearchField};
 use crate::read::cache::Entity;
 use crate::read::search::{self, matches};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Interface, Object, Result, ID};
 
 use super::connection::{self, EventConnection, PageArgs};
+use super::cost;
 use super::errors::internal;
 use super::filters::EventFilter;
 use super::loaders::Loaders;
@@ -82,10 +83,6 @@ macro_rules! as_node {
     )+};
 }
 as_node!(Actor, Event, Treaty, FundingAllocation, Place, Source);
-
-/// The complexity multiplier of a list field without paging arguments: the
-/// number of items such a list is assumed to hold.
-pub const FAN_OUT: usize = 5;
 
 // ---- loading helpers --------------------------------------------------------
 
@@ -203,7 +200,7 @@ impl Actor {
         table::leaf(Ty::ACTOR, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names and spellings (Kokoity, Kokoyty); search matches them too.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"aliases\", child_complexity)")]
     async fn aliases(&self) -> Result<Vec<String>> {
         table::leaf(Ty::ACTOR, "aliases", Obj::Entity(&self.entity()))
     }
@@ -220,23 +217,25 @@ impl Actor {
         table::one(ctx, Ty::ACTOR, "partOf", Obj::Entity(&self.entity())).await
     }
     /// The actors that belong to this one (a state's ministries).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"parts\", child_complexity)")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         table::many(ctx, Ty::ACTOR, "parts", &self.entity()).await
     }
     /// Posts this actor holds, such as "President of Russia".
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"positions\", child_complexity)")]
     async fn positions(&self) -> Vec<Position> {
         self.0.positions.iter().map(|p| Position(p.clone())).collect()
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"positionHolders\", child_complexity)")]
     async fn position_holders(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         table::many(ctx, Ty::ACTOR, "positionHolders", &self.entity()).await
     }
     /// Events this actor took part in, in chronological order (undated last),
     /// as a Relay connection that can be filtered and paged.
-    #[graphql(complexity = "connection::complexity(child_complexity, first, last)")]
+    #[graphql(
+        complexity = "cost::page(Ty::ACTOR, \"events\", first, last, filter.as_ref().and_then(|f| f.kind), child_complexity)"
+    )]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -276,7 +275,7 @@ impl Actor {
         super::stats::co_participants(ctx, &self.entity(), first, role)
     }
     /// Every event this actor took part in, with its role in each, in chronological order.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"participations\", child_complexity)")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {
         let relation = table::relation_of(Ty::ACTOR, "participations")?;
         let targets = follow(ctx, relation, Direction::Backward, &self.0.id).await?;
@@ -297,47 +296,47 @@ impl Actor {
             .collect())
     }
     /// Treaties and agreements this actor is a party to.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"treaties\", child_complexity)")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::ACTOR, "treaties", &self.entity()).await
     }
     /// Treaties and agreements this actor signed in person.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"signedTreaties\", child_complexity)")]
     async fn signed_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::ACTOR, "signedTreaties", &self.entity()).await
     }
     /// Treaties this actor ratified (a legislature).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"ratifiedTreaties\", child_complexity)")]
     async fn ratified_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::ACTOR, "ratifiedTreaties", &self.entity()).await
     }
     /// Agreements this actor brokered between others.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"mediatedTreaties\", child_complexity)")]
     async fn mediated_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::ACTOR, "mediatedTreaties", &self.entity()).await
     }
     /// Funding this actor gave.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"fundingProvided\", child_complexity)")]
     async fn funding_provided(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         table::many(ctx, Ty::ACTOR, "fundingProvided", &self.entity()).await
     }
     /// Funding this actor received.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"fundingReceived\", child_complexity)")]
     async fn funding_received(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         table::many(ctx, Ty::ACTOR, "fundingReceived", &self.entity()).await
     }
     /// Funding this actor authorised or instructed.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"fundingAuthorized\", child_complexity)")]
     async fn funding_authorized(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         table::many(ctx, Ty::ACTOR, "fundingAuthorized", &self.entity()).await
     }
     /// Events with a figure this actor claimed (such as a share of buildings destroyed).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"claimedFiguresIn\", child_complexity)")]
     async fn claimed_figures_in(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::ACTOR, "claimedFiguresIn", &self.entity()).await
     }
     /// Where the facts about this actor come from.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::ACTOR, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::ACTOR, "sources", &self.entity()).await
     }
@@ -434,22 +433,22 @@ impl Event {
         table::leaf(Ty::EVENT, "note", Obj::Entity(&self.entity()))
     }
     /// Who took part, and in what role.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"participants\", child_complexity)")]
     async fn participants(&self) -> Vec<Participant> {
         self.0.participants.iter().map(|p| Participant(p.clone())).collect()
     }
     /// Treaties this event concerned (signed, ratified, invoked).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"treaties\", child_complexity)")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::EVENT, "treaties", &self.entity()).await
     }
     /// Funding allocated in this event.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"fundingAllocations\", child_complexity)")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         table::many(ctx, Ty::EVENT, "fundingAllocations", &self.entity()).await
     }
     /// Numbers stated about this event.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"figures\", child_complexity)")]
     async fn figures(&self) -> Vec<Figure> {
         self.0.figures.iter().cloned().map(Figure).collect()
     }
@@ -458,17 +457,17 @@ impl Event {
         table::one(ctx, Ty::EVENT, "partOf", Obj::Entity(&self.entity())).await
     }
     /// The smaller events this one is made of.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"parts\", child_complexity)")]
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::EVENT, "parts", &self.entity()).await
     }
     /// For undated events: events the source says this one came after.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"after\", child_complexity)")]
     async fn after(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::EVENT, "after", &self.entity()).await
     }
     /// Events the source says came after this one.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"followedBy\", child_complexity)")]
     async fn followed_by(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::EVENT, "followedBy", &self.entity()).await
     }
@@ -477,19 +476,19 @@ impl Event {
         table::one(ctx, Ty::EVENT, "retractedBy", Obj::Entity(&self.entity())).await
     }
     /// For a retraction: the statements it took back.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"retracts\", child_complexity)")]
     async fn retracts(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::EVENT, "retracts", &self.entity()).await
     }
     /// Where the facts about this event come from.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::EVENT, "sources", &self.entity()).await
     }
     /// The earlier events this one answers, and how: the remark a denial
     /// denies, the recognition a condemnation condemns, the statement a
     /// retraction takes back. Ordered by the earlier event's date (undated last).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
     async fn responds(
         &self,
         ctx: &Context<'_>,
@@ -500,7 +499,7 @@ impl Event {
     /// The later events that answer this one, and how: the denials,
     /// condemnations and retractions it drew. Ordered by the later event's
     /// date (undated last).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
     async fn responded_by(
         &self,
         ctx: &Context<'_>,
@@ -551,7 +550,7 @@ impl Treaty {
         table::leaf(Ty::TREATY, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names it goes by.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"aliases\", child_complexity)")]
     async fn aliases(&self) -> Result<Vec<String>> {
         table::leaf(Ty::TREATY, "aliases", Obj::Entity(&self.entity()))
     }
@@ -577,17 +576,17 @@ impl Treaty {
         table::one(ctx, Ty::TREATY, "signedAt", Obj::Entity(&self.entity())).await
     }
     /// The states or bodies bound by it.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"parties\", child_complexity)")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         table::many(ctx, Ty::TREATY, "parties", &self.entity()).await
     }
     /// The people who signed it.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"signatories\", child_complexity)")]
     async fn signatories(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         table::many(ctx, Ty::TREATY, "signatories", &self.entity()).await
     }
     /// Who ratified it, and when.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"ratifications\", child_complexity)")]
     async fn ratifications(&self) -> Vec<Ratification> {
         self.0.ratifications.iter().cloned().map(Ratification).collect()
     }
@@ -596,7 +595,7 @@ impl Treaty {
         table::leaf(Ty::TREATY, "enteredIntoForceOn", Obj::Entity(&self.entity()))
     }
     /// What it provides, each in a sentence of our own.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"provisions\", child_complexity)")]
     async fn provisions(&self) -> Result<Vec<String>> {
         table::leaf(Ty::TREATY, "provisions", Obj::Entity(&self.entity()))
     }
@@ -609,22 +608,22 @@ impl Treaty {
         table::one(ctx, Ty::TREATY, "basedOn", Obj::Entity(&self.entity())).await
     }
     /// Treaties and agreements that rest on this one.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"derivedTreaties\", child_complexity)")]
     async fn derived_treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::TREATY, "derivedTreaties", &self.entity()).await
     }
     /// Events that concerned this treaty (its signing, ratification, invocation), in chronological order.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"events\", child_complexity)")]
     async fn events(&self, ctx: &Context<'_>) -> Result<Vec<Event>> {
         table::many(ctx, Ty::TREATY, "events", &self.entity()).await
     }
     /// Funding allocated on the basis of this treaty.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"fundingAllocations\", child_complexity)")]
     async fn funding_allocations(&self, ctx: &Context<'_>) -> Result<Vec<FundingAllocation>> {
         table::many(ctx, Ty::TREATY, "fundingAllocations", &self.entity()).await
     }
     /// Where the facts about this treaty come from.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::TREATY, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::TREATY, "sources", &self.entity()).await
     }
@@ -684,7 +683,7 @@ impl FundingAllocation {
         table::leaf(Ty::FUNDING, "note", Obj::Entity(&self.entity()))
     }
     /// Where the facts about this allocation come from.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::FUNDING, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::FUNDING, "sources", &self.entity()).await
     }
@@ -712,7 +711,7 @@ impl Place {
         table::leaf(Ty::PLACE, "kind", Obj::Entity(&self.entity()))
     }
     /// Other names and spellings (Tskhinvali).
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::PLACE, \"aliases\", child_complexity)")]
     async fn aliases(&self) -> Result<Vec<String>> {
         table::leaf(Ty::PLACE, "aliases", Obj::Entity(&self.entity()))
     }
@@ -729,14 +728,14 @@ impl Place {
         table::one(ctx, Ty::PLACE, "within", Obj::Entity(&self.entity())).await
     }
     /// Places that lie directly within this one.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::PLACE, \"contains\", child_complexity)")]
     async fn contains(&self, ctx: &Context<'_>) -> Result<Vec<Place>> {
         table::many(ctx, Ty::PLACE, "contains", &self.entity()).await
     }
     /// Events that happened here, in chronological order (undated last). By default this
     /// includes the events at every place within this one, at any depth: Moscow's events
     /// include those at the Kremlin. Use `contains` to see those places.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::PLACE, \"events\", child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -749,12 +748,12 @@ impl Place {
         table::place_events(ctx, &self.entity(), include_within)
     }
     /// Treaties signed here.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::PLACE, \"treaties\", child_complexity)")]
     async fn treaties(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Treaty>>> {
         table::many(ctx, Ty::PLACE, "treaties", &self.entity()).await
     }
     /// Where the facts about this place come from.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::PLACE, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::PLACE, "sources", &self.entity()).await
     }
@@ -798,7 +797,7 @@ impl Source {
         table::leaf(Ty::SOURCE, "kind", Obj::Entity(&self.entity()))
     }
     /// Every entity that cites this source.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::SOURCE, \"citedBy\", child_complexity)")]
     async fn cited_by(&self, ctx: &Context<'_>) -> Result<Vec<Node>> {
         table::many(ctx, Ty::SOURCE, "citedBy", &self.entity()).await
     }

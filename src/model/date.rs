@@ -100,6 +100,21 @@ pub fn days_from_civil(year: i32, month: u8, day: u8) -> i32 {
     era * 146_097 + doe - 719_468
 }
 
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), the inverse of [`days_from_civil`].
+pub fn civil_from_days(days: i32) -> (i32, u8, u8) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe + era * 400 + i32::from(month <= 2);
+    (year, month, day)
+}
+
 impl DatePoint {
     fn parse(input: &str, part: &str) -> Result<DatePoint, DateError> {
         let fields: Vec<&str> = part.split('-').collect();
@@ -202,6 +217,20 @@ impl PartialDate {
         }
     }
 
+    /// The single day `days` after 1970-01-01 (a window's edge: the day
+    /// before a window begins, the day after it ends).
+    pub fn on_day(days: i32) -> PartialDate {
+        let (year, month, day) = civil_from_days(days);
+        PartialDate {
+            start: DatePoint {
+                year,
+                month: Some(month),
+                day: Some(day),
+            },
+            end: None,
+        }
+    }
+
     pub fn precision(&self) -> Precision {
         if self.end.is_some() {
             Precision::Range
@@ -286,6 +315,25 @@ impl<'de> Deserialize<'de> for PartialDate {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_day_number_turns_back_into_its_date() {
+        for text in [
+            "1970-01-01",
+            "2008-08-26",
+            "2008-02-29",
+            "2009-12-31",
+            "1991-03-01",
+            "0001-01-01",
+        ] {
+            let date = PartialDate::parse(text).unwrap();
+            assert_eq!(PartialDate::on_day(date.first_day()), date, "{text}");
+        }
+        assert_eq!(
+            PartialDate::on_day(PartialDate::parse("2009").unwrap().first_day() - 1).to_string(),
+            "2008-12-31"
+        );
+    }
+
     use super::*;
 
     #[test]

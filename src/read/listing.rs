@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::cache::{Direct, Entity, Link, SortedEvents};
+use super::interval::{of_precision, DateWindow};
 use super::page::{page_sorted, page_with, window_bounds, Page, Window};
 use super::ReadError;
-use crate::model::{self, ActorKind, EntityKind, EventKind, Id, PartialDate, Relation, TreatyKind};
+use crate::model::{self, ActorKind, EntityKind, EventKind, Id, PartialDate, Precision, Relation, TreatyKind};
 use crate::store::{self, Direction, Keyed, PeriodScan, Store};
 
 /// Most events `timeline` returns.
@@ -72,6 +73,8 @@ pub struct EventFilter {
     pub whole: bool,
     /// Only dated events (`true`) or only undated ones (`false`).
     pub dated: Option<bool>,
+    /// Only events dated with one of these precisions.
+    pub precision: Option<Vec<Precision>>,
     pub kind: Option<EventKind>,
     /// An actor that took part.
     pub actor: Option<Id>,
@@ -85,8 +88,12 @@ pub struct TreatyFilter {
     /// An actor party to it.
     pub party: Option<Id>,
     pub kind: Option<TreatyKind>,
-    pub signed_from: Option<PartialDate>,
-    pub signed_to: Option<PartialDate>,
+    /// The window the signing date is tested against.
+    pub signed: DateWindow,
+    /// Only signed (`true`) or only unsigned, undated (`false`) treaties.
+    pub dated: Option<bool>,
+    /// Only treaties whose signing date has one of these precisions.
+    pub precision: Option<Vec<Precision>>,
 }
 
 /// Narrows a list of funding allocations. All given conditions must hold.
@@ -94,8 +101,12 @@ pub struct TreatyFilter {
 pub struct FundingFilter {
     pub donor: Option<Id>,
     pub recipient: Option<Id>,
-    pub from: Option<PartialDate>,
-    pub to: Option<PartialDate>,
+    /// The window the allocation's date is tested against.
+    pub window: DateWindow,
+    /// Only dated (`true`) or only undated (`false`) allocations.
+    pub dated: Option<bool>,
+    /// Only allocations dated with one of these precisions.
+    pub precision: Option<Vec<Precision>>,
 }
 
 impl EventFilter {
@@ -109,6 +120,7 @@ impl EventFilter {
             });
         in_period
             && self.dated.is_none_or(|dated| e.date.is_some() == dated)
+            && of_precision(self.precision.as_deref(), e.date.as_ref())
             && self.kind.is_none_or(|k| e.kind == k)
             && self
                 .actor
@@ -208,6 +220,24 @@ pub fn event_listing(
     count: bool,
 ) -> Result<(Page, usize), ReadError> {
     let scan = filter.scan();
+    if let Some(precisions) = &filter.precision {
+        // The date indexes do not hold a date's precision: read the period's
+        // events and keep those of the precisions asked for.
+        let mut keyed = match filter.actor.is_none() && filter.places.is_none() {
+            true => store.page_period(EntityKind::Event, &scan, usize::MAX)?,
+            false => {
+                let unfiltered = EventFilter {
+                    precision: None,
+                    ..filter.clone()
+                };
+                let (page, _) = event_listing(store, &unfiltered, &Window::everything(), false)?;
+                page.items
+            }
+        };
+        keyed = of_precisions(store, keyed, precisions)?;
+        let total_count = keyed.len();
+        return Ok((page_sorted(keyed, window), total_count));
+    }
     if filter.actor.is_none() && filter.places.is_none() {
         // Period and kind are ranges of ordered indexes: read just the page.
         let page = page_with(window, |after, before, limit, from_end| {
@@ -255,6 +285,17 @@ pub fn event_listing(
     Ok((page_sorted(keyed, window), total_count))
 }
 
+/// The entries of `keyed` whose entity's date has one of `precisions`.
+fn of_precisions(store: &Store, keyed: Vec<Keyed>, precisions: &[Precision]) -> Result<Vec<Keyed>, ReadError> {
+    let mut kept = Vec::with_capacity(keyed.len());
+    for (key, id) in keyed {
+        if of_precision(Some(precisions), store.get(&id)?.as_ref().and_then(model::Entity::date)) {
+            kept.push((key, id));
+        }
+    }
+    Ok(kept)
+}
+
 /// The page `window` selects among `events` (sorted, with their listing
 /// keys) that pass `filter`, and how many pass in all.
 pub fn window_among<'e>(
@@ -291,6 +332,8 @@ pub struct TimelineArgs {
     pub to: Option<PartialDate>,
     pub actor: Option<Id>,
     pub first: Option<i32>,
+    /// Place undated events by their `after` hints (see [`place_undated`]).
+    pub include_undated: bool,
 }
 
 impl TimelineArgs {
@@ -300,12 +343,14 @@ impl TimelineArgs {
         to: Option<&str>,
         actor: Option<&str>,
         first: Option<i32>,
+        include_undated: bool,
     ) -> Result<TimelineArgs, ReadError> {
         Ok(TimelineArgs {
             from: date_arg("from", from)?,
             to: date_arg("to", to)?,
             actor: actor.map(|a| id_arg("actor", EntityKind::Actor, a)).transpose()?,
             first,
+            include_undated,
         })
     }
 }
@@ -335,7 +380,196 @@ pub fn timeline_ids(store: &Store, args: TimelineArgs) -> Result<Vec<Id>, ReadEr
         }
     };
     keyed.truncate(first as usize);
-    Ok(keyed.into_iter().map(|(_, id)| id).collect())
+    if !args.include_undated {
+        return Ok(keyed.into_iter().map(|(_, id)| id).collect());
+    }
+    let mut placed = place_undated(store, keyed, &scan, args.actor.as_ref())?;
+    placed.truncate(first as usize);
+    Ok(placed)
+}
+
+/// How far `place_undated` follows hints from one event.
+const MAX_HINT_DEPTH: usize = 32;
+
+/// Where an undated event goes among dated ones.
+enum Anchor {
+    /// Right after this dated event (the latest it follows), `depth` hints away.
+    After(model::Event, usize),
+    /// Right before this dated event (the earliest that follows it), `depth` hints away.
+    Before(model::Event, usize),
+}
+
+/// `dated` (a timeline's dated events with their listing keys, in order)
+/// with the undated events their hints place among them: an undated event
+/// goes right after the latest dated event it follows through `after`
+/// hints (through other undated events, nearest first), or, when it
+/// follows none, right before the earliest dated event that follows it
+/// (farthest first). That dated event (its anchor) must lie in the
+/// timeline's period (`scan`), though not in its answer: an actor's
+/// undated statement answering an event the actor took no part in goes
+/// where that event would be. Without `actor`, the undated events are
+/// found from the answer's hints, so the work grows with the answer, not
+/// with the store; with it, they are the actor's undated events.
+/// Undated events whose hints reach no dated event stay out.
+fn place_undated(
+    store: &Store,
+    dated: Vec<Keyed>,
+    scan: &PeriodScan<'_>,
+    actor: Option<&Id>,
+) -> Result<Vec<Id>, ReadError> {
+    let mut events: std::collections::HashMap<Id, Option<model::Event>> = std::collections::HashMap::new();
+    let mut load = |id: &Id| -> Result<Option<model::Event>, ReadError> {
+        if let Some(e) = events.get(id) {
+            return Ok(e.clone());
+        }
+        let e = match store.get(id)? {
+            Some(model::Entity::Event(e)) => Some(e),
+            _ => None,
+        };
+        events.insert(id.clone(), e.clone());
+        Ok(e)
+    };
+    let mut candidates: Vec<model::Event> = Vec::new();
+    match actor {
+        Some(actor) => {
+            for id in related_ids(store, Relation::EventParticipant, actor)? {
+                if let Some(e) = load(&id)?.filter(|e| e.date.is_none()) {
+                    candidates.push(e);
+                }
+            }
+        }
+        None => {
+            // Undated events within reach of the answer's hints, either way.
+            let mut seen: HashSet<Id> = HashSet::new();
+            for (_, id) in &dated {
+                let mut frontier = vec![id.clone()];
+                for _ in 0..MAX_HINT_DEPTH {
+                    let mut next = Vec::new();
+                    for at in &frontier {
+                        let mut near = related_ids(store, Relation::EventAfter, at)?;
+                        if let Some(e) = load(at)? {
+                            near.extend(e.after);
+                        }
+                        for other in near {
+                            if let Some(e) = load(&other)?.filter(|e| e.date.is_none()) {
+                                if seen.insert(other.clone()) {
+                                    candidates.push(e);
+                                    next.push(other);
+                                }
+                            }
+                        }
+                    }
+                    if next.is_empty() {
+                        break;
+                    }
+                    frontier = next;
+                }
+            }
+        }
+    }
+    // Every entry ordered by (listing key of its anchor or of itself, side,
+    // order among those on the same side, id).
+    let mut entries: Vec<(Vec<u8>, i8, i64, Id)> = dated.into_iter().map(|(key, id)| (key, 0, 0, id)).collect();
+    let mut unplaced = Vec::new();
+    for event in candidates {
+        let (anchor, side, order) = match anchor_of(store, &event, &mut load)? {
+            Some(Anchor::After(anchor, depth)) => (anchor, 1, depth as i64),
+            Some(Anchor::Before(anchor, depth)) => (anchor, -1, -(depth as i64)),
+            None => {
+                unplaced.push(event);
+                continue;
+            }
+        };
+        let key = event_sort_key(&anchor);
+        if scan.admits(&key) {
+            entries.push((key, side, order, event.id));
+        }
+    }
+    // An undated event that follows only undated ones goes right after the
+    // one of them that was placed (a retraction after a remark placed by
+    // what follows the remark).
+    for _ in 0..MAX_HINT_DEPTH {
+        let before = unplaced.len();
+        unplaced.retain(|event| {
+            let followed = entries
+                .iter()
+                .filter(|(_, side, _, id)| *side != 0 && event.after.contains(id))
+                .max()
+                .cloned();
+            match followed {
+                Some((key, side, order, _)) => {
+                    entries.push((key, side, order + 1, event.id.clone()));
+                    false
+                }
+                None => true,
+            }
+        });
+        if unplaced.len() == before {
+            break;
+        }
+    }
+    entries.sort();
+    Ok(entries.into_iter().map(|(_, _, _, id)| id).collect())
+}
+
+/// Where the hints of the undated `event` place it (see [`place_undated`]).
+fn anchor_of(
+    store: &Store,
+    event: &model::Event,
+    load: &mut impl FnMut(&Id) -> Result<Option<model::Event>, ReadError>,
+) -> Result<Option<Anchor>, ReadError> {
+    let mut seen: HashSet<Id> = HashSet::new();
+    // The latest dated event it follows, through undated ones.
+    let followed = dated_reach(event.after.clone(), &mut seen, load, |_, e| Ok(e.after.clone()), true)?;
+    if let Some((anchor, depth)) = followed {
+        return Ok(Some(Anchor::After(anchor, depth)));
+    }
+    // Else the earliest dated event that follows it, through undated ones.
+    let followers = related_ids(store, Relation::EventAfter, &event.id)?;
+    let following = dated_reach(
+        followers,
+        &mut seen,
+        load,
+        |id, _| related_ids(store, Relation::EventAfter, id),
+        false,
+    )?;
+    Ok(following.map(|(anchor, depth)| Anchor::Before(anchor, depth)))
+}
+
+/// The latest (or, unless `latest`, the earliest) dated event reached from
+/// `start` by hints, going on from undated events only (`beyond` gives the
+/// next ones), with how many hints away it is.
+fn dated_reach(
+    start: Vec<Id>,
+    seen: &mut HashSet<Id>,
+    load: &mut impl FnMut(&Id) -> Result<Option<model::Event>, ReadError>,
+    mut beyond: impl FnMut(&Id, &model::Event) -> Result<Vec<Id>, ReadError>,
+    latest: bool,
+) -> Result<Option<(model::Event, usize)>, ReadError> {
+    let mut best: Option<(Vec<u8>, model::Event, usize)> = None;
+    let mut frontier = start;
+    for depth in 1..=MAX_HINT_DEPTH {
+        let mut next = Vec::new();
+        for id in frontier {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let Some(e) = load(&id)? else { continue };
+            if e.date.is_none() {
+                next.extend(beyond(&id, &e)?);
+                continue;
+            }
+            let key = event_sort_key(&e);
+            if best.as_ref().is_none_or(|(k, _, _)| (key > *k) == latest) {
+                best = Some((key, e, depth));
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(best.map(|(_, e, depth)| (e, depth)))
 }
 
 /// The actors `filter` leaves, or `None` when it leaves them all.
@@ -359,18 +593,32 @@ pub fn actor_set(store: &Store, filter: &ActorFilter) -> Result<Option<HashSet<I
     Ok(set)
 }
 
-/// Narrows `set` to the `kind` entities whose period overlaps `from`..`to`,
-/// when either is given.
+/// Narrows `set` to the `kind` entities whose date passes `window`, is
+/// there or not as `dated` asks, and has one of `precisions`, when any is given.
 fn narrow_to_period(
     set: &mut Option<HashSet<Id>>,
     store: &Store,
     kind: EntityKind,
-    from: Option<&PartialDate>,
-    to: Option<&PartialDate>,
+    window: &DateWindow,
+    dated: Option<bool>,
+    precisions: Option<&[Precision]>,
 ) -> Result<(), ReadError> {
-    if from.is_some() || to.is_some() {
-        narrow(set, store.ids_in_period(kind, from, to)?);
+    if !window.is_set() && dated.is_none() && precisions.is_none() {
+        return Ok(());
     }
+    let scan = PeriodScan {
+        from: window.from.as_ref(),
+        to: window.to.as_ref(),
+        whole: window.whole,
+        dated: dated == Some(true) || precisions.is_some(),
+        undated: dated == Some(false),
+        ..PeriodScan::default()
+    };
+    let mut keyed = store.page_period(kind, &scan, usize::MAX)?;
+    if let Some(precisions) = precisions {
+        keyed = of_precisions(store, keyed, precisions)?;
+    }
+    narrow(set, keyed.into_iter().map(|(_, id)| id));
     Ok(())
 }
 
@@ -381,8 +629,9 @@ pub fn treaty_set(store: &Store, filter: &TreatyFilter) -> Result<Option<HashSet
         &mut set,
         store,
         EntityKind::Treaty,
-        filter.signed_from.as_ref(),
-        filter.signed_to.as_ref(),
+        &filter.signed,
+        filter.dated,
+        filter.precision.as_deref(),
     )?;
     if let Some(kind) = filter.kind {
         narrow(&mut set, store.ids_of_subkind(EntityKind::Treaty, kind.as_str())?);
@@ -400,8 +649,9 @@ pub fn funding_keyed(store: &Store, filter: &FundingFilter) -> Result<Vec<Keyed>
         &mut set,
         store,
         EntityKind::Funding,
-        filter.from.as_ref(),
-        filter.to.as_ref(),
+        &filter.window,
+        filter.dated,
+        filter.precision.as_deref(),
     )?;
     if let Some(donor) = &filter.donor {
         narrow(&mut set, related_ids(store, Relation::FundingDonor, donor)?);

@@ -2,14 +2,18 @@
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
 //! the root listings with their filters and the timeline (`listing.rs`),
-//! search with what each hit matched (`search.rs`), the group-by
-//! aggregations (`stats.rs`), and typed responses between events
-//! (`responses.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! the date filters' interval semantics (`interval.rs`), search with what
+//! each hit matched (`search.rs`), the group-by aggregations (`stats.rs`),
+//! typed responses between events (`responses.rs`); how long each list
+//! field can be, from the store's statistics (`fanout.rs`). Its errors are
+//! its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
 pub mod cursor;
 mod error;
+pub mod fanout;
+pub mod interval;
 pub mod listing;
 pub mod page;
 pub mod responses;

@@ -85,6 +85,19 @@ impl PageArgs {
     }
 }
 
+impl Window {
+    /// No bounds and no page size: all of a listing held in memory
+    /// ([`page_sorted`]).
+    pub fn everything() -> Window {
+        Window {
+            after: None,
+            before: None,
+            first: None,
+            last: None,
+        }
+    }
+}
+
 /// Pages a listing already held in memory, sorted by key.
 pub fn page_sorted(all: Vec<Keyed>, w: &Window) -> Page {
     let len = all.len();

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::index::{encode, index_entries};
 use super::packed::{Edits, Limits};
+use super::stats::{held, Pending};
 use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{Change, ChangeKind, Changed, META_GENERATION, META_MAX_SPAN};
 use crate::model::{Entity, EntityKind, Id, Record};
@@ -31,6 +32,8 @@ pub(super) struct Batch {
     edits: BTreeMap<usize, Edits<'static>>,
     counts: BTreeMap<EntityKind, u64>,
     max_span: Option<u64>,
+    /// What the batch does to the list statistics (see [`super::stats`]).
+    stats: Pending,
 }
 
 impl Batch {
@@ -41,6 +44,7 @@ impl Batch {
             edits: BTreeMap::new(),
             counts: BTreeMap::new(),
             max_span: None,
+            stats: Pending::default(),
         }
     }
 
@@ -103,8 +107,14 @@ impl Batch {
         if let Some(new) = &new {
             for (tree, key, value) in index_entries(&new.entity) {
                 if stale.remove(&(tree, key.clone())).as_ref() != Some(&value) {
+                    if let TreeRef::Backward(relation) = tree {
+                        self.stats.inserted(&self.store, relation, &key)?;
+                    }
                     self.edits(tree)?.insert(key, value)?;
                 }
+            }
+            for (fan, n) in held(&new.entity) {
+                self.stats.raise(&self.store, fan, n)?;
             }
             if let Some(date) = new.entity.date() {
                 let span = (date.last_day() - date.first_day()) as u64;
@@ -119,6 +129,16 @@ impl Batch {
             self.edits(tree)?.remove(&key)?;
         }
         let kind = id.kind();
+        let old_sub = old.as_ref().and_then(|r| r.entity.subkind());
+        let new_sub = new.as_ref().and_then(|r| r.entity.subkind());
+        if old_sub != new_sub {
+            if let Some(sub) = old_sub {
+                self.stats.count(&self.store, kind, sub, false)?;
+            }
+            if let Some(sub) = new_sub {
+                self.stats.count(&self.store, kind, sub, true)?;
+            }
+        }
         match (&old, &new) {
             (None, Some(_)) => *self.count(kind)? += 1,
             (Some(_), None) => {
@@ -225,6 +245,9 @@ impl Batch {
         }
         if let Some(span) = self.max_span {
             out.push((meta, META_MAX_SPAN.to_vec(), Some(span.to_be_bytes().to_vec())));
+        }
+        for (key, n) in self.stats.writes() {
+            out.push((meta, key, Some(n.to_be_bytes().to_vec())));
         }
         out.push((meta, META_GENERATION.to_vec(), Some(generation.to_be_bytes().to_vec())));
         out

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::error::sled_err;
 use super::index::{encode, index_entries};
 use super::packed::{Packer, FILL_ENTRIES};
+use super::stats::{held, subkind_key, Fan, RunLength, META_STATS};
 use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
@@ -49,6 +50,33 @@ pub struct Prepared {
     counts: BTreeMap<EntityKind, u64>,
     max_span: u64,
     entities: usize,
+    /// List statistics of the batch: longest lengths and sub-kind counts.
+    stats: BulkStats,
+}
+
+/// The list statistics a bulk load tallies (see [`super::stats`]): the
+/// longest list each entity holds and the sub-kind counts from the
+/// entities; the most holders of one target from the filled index trees.
+#[derive(Default)]
+struct BulkStats {
+    longest: BTreeMap<Fan, u64>,
+    subkinds: BTreeMap<Vec<u8>, u64>,
+}
+
+impl BulkStats {
+    fn raise(&mut self, fan: Fan, n: u64) {
+        let at = self.longest.entry(fan).or_default();
+        *at = (*at).max(n);
+    }
+
+    fn add(&mut self, other: BulkStats) {
+        for (fan, n) in other.longest {
+            self.raise(fan, n);
+        }
+        for (key, n) in other.subkinds {
+            *self.subkinds.entry(key).or_default() += n;
+        }
+    }
 }
 
 impl Prepared {
@@ -112,6 +140,7 @@ pub struct BulkLoad<'a> {
     _guard: std::sync::MutexGuard<'a, super::group::Pipeline>,
     counts: BTreeMap<EntityKind, u64>,
     max_span: u64,
+    stats: BulkStats,
     scratch: Scratch,
     runs: Vec<Run>,
     finished: bool,
@@ -191,6 +220,7 @@ impl Store {
             _guard: guard,
             counts: BTreeMap::new(),
             max_span: read_u64(self.meta_get(META_MAX_SPAN)?),
+            stats: BulkStats::default(),
             scratch,
             runs: Vec::new(),
             finished: false,
@@ -224,9 +254,16 @@ impl Store {
         let mut trees: Vec<Entries> = vec![Vec::new(); self.inner.names.len()];
         let mut counts = BTreeMap::new();
         let mut max_span = 0;
+        let mut stats = BulkStats::default();
         let entities = records.len();
         for record in records {
             let entity = &record.entity;
+            for (fan, n) in held(entity) {
+                stats.raise(fan, n);
+            }
+            if let Some(sub) = entity.subkind() {
+                *stats.subkinds.entry(subkind_key(entity.kind(), sub)).or_default() += 1;
+            }
             for (tree, key, value) in index_entries(entity) {
                 trees[self.position(tree)].push((key, value));
             }
@@ -255,6 +292,7 @@ impl Store {
             counts,
             max_span,
             entities,
+            stats,
         }
     }
 }
@@ -287,6 +325,7 @@ impl BulkLoad<'_> {
             *self.counts.entry(kind).or_insert(0) += n;
         }
         self.max_span = self.max_span.max(prepared.max_span);
+        self.stats.add(prepared.stats);
         Ok(())
     }
 
@@ -325,11 +364,24 @@ impl BulkLoad<'_> {
         std::thread::scope(|scope| {
             let writers: Vec<_> = shares
                 .into_iter()
-                .map(|(_, positions)| scope.spawn(move || positions.into_iter().try_for_each(|p| fill(store, runs, p))))
+                .map(|(_, positions)| {
+                    scope.spawn(move || {
+                        positions
+                            .into_iter()
+                            .map(|p| Ok((p, fill(store, runs, p)?)))
+                            .collect::<Result<Vec<_>, StoreError>>()
+                    })
+                })
                 .collect();
-            writers
-                .into_iter()
-                .try_for_each(|writer| writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            writers.into_iter().try_for_each(|writer| {
+                let filled = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                for (position, holders) in filled {
+                    if let Some((TreeRef::Backward(relation), _)) = all.get(position) {
+                        self.stats.raise(Fan::Holders(*relation), holders);
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
         })?;
 
         let generation = store.generation()? + 1;
@@ -340,6 +392,13 @@ impl BulkLoad<'_> {
         if self.max_span > 0 {
             batch.insert(META_MAX_SPAN, &self.max_span.to_be_bytes());
         }
+        for (fan, n) in &self.stats.longest {
+            batch.insert(fan.key(), &n.to_be_bytes());
+        }
+        for (key, n) in &self.stats.subkinds {
+            batch.insert(key.as_slice(), &n.to_be_bytes());
+        }
+        batch.insert(META_STATS, &[1]);
         batch.insert(META_GENERATION, &generation.to_be_bytes());
         batch.remove(META_BULK_LOADING);
         store
@@ -361,7 +420,9 @@ const FIRST_PASS: usize = 9;
 const LEAF_SPAN: usize = 16;
 
 /// Inserts the tree at `position` from a merge of its sections of `runs`,
-/// in two passes over the merge.
+/// in two passes over the merge. Returns the most entries with one target
+/// (the first part of a relation index key): for a relation's index, the
+/// most holders any one target has.
 ///
 /// Inserted in plain key order, sled's leaves split at 17 entries and keep
 /// 9, so every leaf ends up about half full. So the first pass inserts the
@@ -370,10 +431,11 @@ const LEAF_SPAN: usize = 16;
 /// Measured at a million entities: the database is a fifth smaller and the
 /// server's memory a tenth lower, for the same load time (the loader peaks
 /// higher: the second pass reads leaves back in).
-fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> {
+fn fill(store: &Store, runs: &[Run], position: usize) -> Result<u64, StoreError> {
     let packed = trees::all_trees()
         .get(position)
         .is_some_and(|(tree, _)| trees::is_packed(*tree));
+    let mut runs_of = RunLength::default();
     for pass in 0..2 {
         let mut index = 0usize;
         let mut put = |key: Vec<u8>, value: Vec<u8>| {
@@ -390,9 +452,14 @@ fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> 
         if packed {
             // Index entries go in as blocks (see `packed`).
             let mut packer = Packer::default();
-            merge(runs, position, |key, value| match packer.push(key, value) {
-                Some((key, block)) => put(key, block),
-                None => Ok(()),
+            merge(runs, position, |key, value| {
+                if pass == 0 {
+                    runs_of.push(&key);
+                }
+                match packer.push(key, value) {
+                    Some((key, block)) => put(key, block),
+                    None => Ok(()),
+                }
             })?;
             if let Some((key, block)) = packer.finish() {
                 put(key, block)?;
@@ -401,7 +468,7 @@ fn fill(store: &Store, runs: &[Run], position: usize) -> Result<(), StoreError> 
             merge(runs, position, &mut put)?;
         }
     }
-    Ok(())
+    Ok(runs_of.longest())
 }
 
 /// Hands `each` every entry of the tree at `position` from `runs`, in key order.

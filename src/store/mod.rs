@@ -24,6 +24,8 @@
 //! - `period.rs`: period scans over the chronological indexes.
 //! - `search.rs`: the token index and its ranking; `vocab.rs`: the words
 //!   of the index held in memory, to find a query word's typos.
+//! - `stats.rs`: list statistics kept with every write (the longest list
+//!   of each kind, counts per sub-kind), read by the query guard.
 //! - `verify.rs`: whole-tree scans, the consistency check, lost-write detection.
 //! - `packed.rs`: index entries packed into blocks.
 //! - `bulk.rs`: loading a seed into an empty store without transactions.
@@ -42,6 +44,7 @@ mod packed;
 mod period;
 mod read;
 mod search;
+mod stats;
 pub mod trees;
 mod verify;
 mod vocab;
@@ -59,6 +62,7 @@ pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;
 pub use period::{event_list_key, PeriodScan};
 pub use search::{MAX_PREFIX_HITS, MAX_TYPO_WORDS};
+pub use stats::{Fan, Stats};
 pub use trees::{TreeRef, FORMAT_VERSION};
 pub use vocab::MAX_VOCABULARY_BYTES;
 

@@ -129,6 +129,7 @@ impl Store {
         };
         store.check_format()?;
         store.discard_interrupted_bulk_load()?;
+        store.tally_stats()?;
         let generation = read_u64(store.meta_get(META_GENERATION)?);
         store.inner.generation.store(generation, Ordering::SeqCst);
         Ok(store)

@@ -124,7 +124,9 @@ impl Store {
     }
 
     /// Checks that index trees and entities agree exactly: every entry an
-    /// entity implies exists, and every index entry is implied by an entity.
+    /// entity implies exists, and every index entry is implied by an entity;
+    /// then that the list statistics are no lower than the lists and the
+    /// sub-kind counts exact.
     /// Returns a description of each disagreement (empty when consistent).
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
         let mut expected: HashMap<TreeRef, BTreeMap<Vec<u8>, Vec<u8>>> = HashMap::new();
@@ -174,6 +176,10 @@ impl Store {
             for k in have.keys().filter(|k| !want.contains_key(*k)) {
                 problems.push(format!("`{name}` has an orphan entry {}", String::from_utf8_lossy(k)));
             }
+        }
+        if problems.is_empty() {
+            // Measured from the entities and indexes, so only once they agree.
+            problems.extend(self.stats_problems()?);
         }
         Ok(problems)
     }

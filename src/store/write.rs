@@ -42,6 +42,7 @@ impl Store {
         }
         meta.remove(META_MAX_SPAN)
             .map_err(sled_err("resetting the date span"))?;
+        self.clear_stats()?;
         self.flush()?;
         // Caches must not serve what was cleared.
         self.bump_generation(0);

@@ -196,7 +196,7 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::Entities => &["representations"],
         Shape::AllEvents | Shape::ActorEvents(_) | Shape::Listing(..) => PAGE,
         Shape::Search => &["query", "first"],
-        Shape::Timeline => &["from", "to", "actor", "first"],
+        Shape::Timeline => &["from", "to", "actor", "first", "includeUndated"],
         Shape::PlaceEvents => &["includeWithin"],
         // Group-by aggregations (issue 17).
         Shape::EventStats | Shape::FundingStats => &["filter", "groupBy"],

@@ -31,7 +31,7 @@ use serde_json::{Map, Value as Json};
 
 use super::connection::Limits;
 use crate::read::cache::ReadCache;
-use crate::store::Store;
+use crate::store::{Stats, Store};
 
 mod compile;
 mod run;
@@ -75,13 +75,15 @@ impl Plans {
     /// Learns from a run of `doc` that async-graphql just finished without
     /// error: what plans need of the document, the first time; and, every
     /// time, that its page sizes (the values of its `Int` variables) passed
-    /// the complexity limit.
+    /// the complexity limit under the store statistics `stats` (those its
+    /// validation estimated with).
     pub fn learn(
         &self,
         query: &str,
         operation: Option<&str>,
         doc: Option<&ExecutableDocument>,
         variables: Option<&Map<String, Json>>,
+        stats: Option<Arc<Stats>>,
     ) {
         let learned = match self.get(query, operation) {
             Some(learned) => learned,
@@ -100,7 +102,7 @@ impl Plans {
             }
         };
         if let Some(document) = learned {
-            document.prove(document.sizes(variables));
+            document.prove(document.sizes(variables), stats);
         }
     }
 
@@ -129,8 +131,32 @@ pub struct Document {
     /// first asked for; `None` when that combination cannot be planned.
     variants: Mutex<Vec<(u64, Option<Arc<Plan>>)>>,
     /// Page sizes (the values of the `Int` variables, in order) async-graphql
-    /// ran the document with, without error.
-    proven: Mutex<Vec<Vec<Option<i64>>>>,
+    /// ran the document with, without error, and under which statistics.
+    proven: Mutex<Proven>,
+}
+
+/// Page sizes proven within the complexity limit, and the store statistics
+/// they were proven under: a list's estimate grows with the statistics
+/// (see `graphql/cost.rs`), so the proofs hold while no statistic is higher.
+#[derive(Default)]
+struct Proven {
+    sizes: Vec<Vec<Option<i64>>>,
+    under: Option<Arc<Stats>>,
+}
+
+impl Proven {
+    /// Whether the proofs hold under `now`; if so they are kept under it.
+    fn hold_under(&mut self, now: Option<&Arc<Stats>>) -> bool {
+        match (now, &self.under) {
+            (None, None) => true,
+            (Some(now), Some(under)) if Arc::ptr_eq(now, under) => true,
+            (Some(now), Some(under)) if now.within(under) => {
+                self.under = Some(now.clone());
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The operation of a document, as a request names it.
@@ -176,7 +202,7 @@ impl Document {
             variables,
             switches,
             variants: Mutex::new(Vec::new()),
-            proven: Mutex::new(Vec::new()),
+            proven: Mutex::new(Proven::default()),
         })
     }
 
@@ -197,10 +223,15 @@ impl Document {
         sizes
     }
 
-    /// Remembers page sizes async-graphql accepted, keeping only sets no
-    /// other set covers.
-    fn prove(&self, sizes: Vec<Option<i64>>) {
+    /// Remembers page sizes async-graphql accepted under `stats`, keeping
+    /// only sets no other set covers (and none proven under higher statistics).
+    fn prove(&self, sizes: Vec<Option<i64>>, stats: Option<Arc<Stats>>) {
         let Ok(mut proven) = self.proven.lock() else { return };
+        if !proven.hold_under(stats.as_ref()) {
+            proven.sizes.clear();
+            proven.under = stats;
+        }
+        let proven = &mut proven.sizes;
         if proven.iter().any(|p| covered(&sizes, p)) {
             return;
         }
@@ -219,18 +250,15 @@ impl Document {
                 return Err(GiveUp::Unsure);
             }
         }
-        // Complexity grows with every page size, so sizes no larger than
-        // ones async-graphql accepted are within the limit too.
+        // Complexity grows with every page size and every statistic, so
+        // sizes no larger than ones async-graphql accepted, under statistics
+        // no higher, are within the limit too.
         let sizes = self.sizes(variables);
-        if !self
-            .proven
-            .lock()
-            .map_err(|_| GiveUp::Unsure)?
-            .iter()
-            .any(|p| covered(&sizes, p))
-        {
+        let mut proven = self.proven.lock().map_err(|_| GiveUp::Unsure)?;
+        if !proven.hold_under(reads.stats.as_ref()) || !proven.sizes.iter().any(|p| covered(&sizes, p)) {
             return Err(GiveUp::Unsure);
         }
+        drop(proven);
         let plan = self.variant(variables)?;
         plan.run(variables, &self.variables, reads)
     }
@@ -383,6 +411,8 @@ pub struct Reads<'a> {
     pub limits: Limits,
     /// The operation's time limit: a plan that runs past it stops.
     pub deadline: Instant,
+    /// The store's statistics now, which the query's cost estimate depends on.
+    pub stats: Option<Arc<Stats>>,
 }
 
 /// A document compiled for one operation.

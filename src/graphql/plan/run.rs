@@ -223,6 +223,7 @@ impl Writer<'_> {
                     self.arg::<Option<String>>(field, "to")?.as_deref(),
                     self.arg::<Option<ID>>(field, "actor")?.as_ref().map(|a| a.as_str()),
                     self.arg(field, "first")?,
+                    self.arg::<Option<bool>>(field, "includeUndated")?.unwrap_or(false),
                 )
                 .map_err(|_| GiveUp::Unsure)?;
                 let ids = timeline_ids(self.store, args).map_err(|_| GiveUp::Unsure)?;
