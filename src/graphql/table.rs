@@ -186,8 +186,39 @@ enum_from_leaf!(
     model::TreatyKind,
     model::PlaceKind,
     model::SourceKind,
-    model::Role
+    model::Role,
+    model::RelationKind,
+    model::TreatyState,
+    model::Tenure
 );
+
+impl FromLeaf for i32 {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<i32> {
+        match leaf {
+            Leaf::Int(n) => i32::try_from(n).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for Vec<PartialDate> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Vec<PartialDate>> {
+        match leaf {
+            Leaf::Dates(dates) => Some(dates.to_vec()),
+            _ => None,
+        }
+    }
+}
+
+/// An optional role: null as `OptStr(None)`, a value by its GraphQL name.
+impl FromLeaf for Option<model::Role> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Option<model::Role>> {
+        match leaf {
+            Leaf::OptStr(None) => Some(None),
+            other => model::Role::from_leaf(other).map(Some),
+        }
+    }
+}
 
 /// A scalar field of an object, read as its field-table entry says.
 pub(crate) fn leaf<T: FromLeaf>(parent: Ty, field: &str, obj: Obj<'_>) -> Result<T> {

@@ -11,5 +11,8 @@ mod error;
 pub mod listing;
 pub mod page;
 pub mod table;
+// Issue 17: paths between entities, and as-of views.
+pub mod asof;
+pub mod paths;
 
 pub use error::ReadError;

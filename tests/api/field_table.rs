@@ -155,6 +155,8 @@ fn root_arguments(field: &str) -> &'static str {
         "place" => r#"(id: "place/tskhinval")"#,
         "search" => r#"(query: "russia ossetia", first: 20)"#,
         "timeline" => "(first: 10)",
+        "paths" => r#"(from: "actor/sergey-lavrov", to: "actor/federation-council")"#,
+        "positionHolders" => r#"(title: "President of Russia", asOf: "2008-08-26")"#,
         "_entities" => {
             r#"(representations: [{ __typename: "Actor", id: "actor/russia" }, { __typename: "Place", id: "place/tskhinval" }, { __typename: "Event", id: "event/nothing" }, { __typename: "Treaty", id: "treaty/friendship-2008" }])"#
         }

@@ -16,6 +16,7 @@ mod http;
 mod layers;
 mod metrics;
 mod pagination;
+mod paths_asof;
 mod places_and_periods;
 mod plans;
 mod readme;

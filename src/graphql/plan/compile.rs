@@ -198,6 +198,9 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
         Shape::PlaceEvents => &["includeWithin"],
+        Shape::Paths => &["from", "to", "maxHops", "via", "first", "budget"],
+        Shape::Positions | Shape::TreatyStatus => &["asOf"],
+        Shape::PositionHolders => &["title", "of", "asOf"],
         _ => &[],
     };
     args.iter()
