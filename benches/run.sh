@@ -83,7 +83,7 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search timeline filtered nested+gzip"
+queries="lookup nested apollo deep5 search timeline filtered paths nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -160,8 +160,23 @@ if [ "$SCALE" = 1 ]; then
     # Two words: every match of both is ranked (no shortcut).
     printf '{"query":"{ search(query: \\"kalo vira\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search2.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
+    # Paths of 2, 3 and 4 steps: from one actor to the first actors (g1, g2, ...) whose
+    # shortest path from it has that many steps, as the server finds them.
+    for _ in $(seq 1 300); do
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
+      sleep 0.2
+    done
+    for i in $(seq 1 400); do
+      body='{"query":"{ paths(from: \"actor/g'$((n / 50))'\", to: \"actor/g'$i'\", first: 5) { complete expanded paths { hops nodes { id } steps { kind phrase } } } }"}'
+      hops=$(curl -s -H 'content-type: application/json' --data "$body" "http://$address/graphql" | grep -o '"hops":[0-9]*' | head -n1 | cut -d: -f2 || true)
+      if [ -n "$hops" ] && [ "$hops" -ge 2 ] && [ "$hops" -le 4 ] && [ ! -e "$work/q-$n/paths$hops.json" ]; then
+        echo "$body" >"$work/q-$n/paths$hops.json"
+      fi
+      [ -e "$work/q-$n/paths2.json" ] && [ -e "$work/q-$n/paths3.json" ] && [ -e "$work/q-$n/paths4.json" ] && break
+    done
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2; do
+    for q in lookup filtered filteredcount nested3 search search2 paths2 paths3 paths4; do
+      [ -e "$work/q-$n/$q.json" ] || { echo "scale-$n: no pair for $q" >&2; continue; }
       out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
       line=$(echo "$out" | grep '^RESULT')
       echo "scale-$n	$q	8	$line	$(rss_mb)" >>"$results"
@@ -198,7 +213,9 @@ print("`apollo` the same as Apollo Client sends it: `$first: Int!` and `$after` 
 print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
 print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
-print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words.\n")
+print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words;")
+print("`paths2`, `paths3`, `paths4` the shortest paths (first 5) between two actors 2, 3 and 4 steps apart.")
+print("`paths` (article seed): Sergey Lavrov to the Federation Council, four steps.\n")
 for setup, title in (
     ("cache-off", "Article seed, response cache off (compiled plans on, the default)"),
     ("plans-off", "Article seed, response cache off, compiled plans off (async-graphql executes every request)"),
@@ -235,7 +252,7 @@ if scale_rows.strip():
     print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max |")
     print("|---|---:|---:|---:|---:|")
     sizes = sorted({r["setup"] for r in rows if r["setup"].startswith("scale-")}, key=lambda s: int(s.split("-")[1]))
-    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2"):
+    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "paths2", "paths3", "paths4"):
         small = next((r for r in rows if r["setup"] == sizes[0] and r["query"] == q), None)
         big = next((r for r in rows if r["setup"] == sizes[-1] and r["query"] == q), None)
         if small and big:

@@ -3,18 +3,14 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::errors::{internal, read_error};
+use super::errors::read_error;
 use super::memo::Shared;
-use super::table::{self, shape, Obj, Shape, Ty};
+use super::table::{self, not_in_table, shape, Obj, Shape, Ty};
 use super::types::{loaders, Actor, Position};
 use crate::model::{PartialDate, TreatyState};
 use crate::read::asof::{self, HeldPosition};
 use crate::read::cache::Entity;
 use crate::store::Store;
-
-fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
-    internal(format!("{}.{field} has no entry in the field table", parent.name()))
-}
 
 /// `Actor.positions(asOf:)`, as the field table reads it.
 pub(super) async fn positions(ctx: &Context<'_>, actor: &Entity, as_of: Option<PartialDate>) -> Result<Vec<Position>> {

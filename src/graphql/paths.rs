@@ -5,15 +5,11 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::errors::{internal, read_error};
-use super::table::{self, shape, Obj, Shape, Ty};
+use super::errors::read_error;
+use super::table::{self, not_in_table, shape, Obj, Shape, Ty};
 use super::types::{loaders, Node};
 use crate::model::{RelationKind, Role};
 use crate::read::paths::{self, PathAnswer, PathArgs};
-
-fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
-    internal(format!("{}.{field} has no entry in the field table", parent.name()))
-}
 
 /// `Query.paths`, as the field table reads it.
 pub(super) fn find(

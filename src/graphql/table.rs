@@ -12,7 +12,7 @@ use crate::read::listing::place_events as place_events_of;
 pub use crate::read::table::in_field_table;
 pub(crate) use crate::read::table::{backward, shape, Leaf, Obj, Shape, Ty};
 
-fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
+pub(crate) fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
     internal(format!(
         "{}.{field} has no relation entry in the field table",
         parent.name()

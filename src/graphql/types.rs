@@ -350,8 +350,7 @@ impl Actor {
 }
 
 pub(super) fn role_from(payload: &[u8]) -> Option<Role> {
-    let name = std::str::from_utf8(payload).ok()?;
-    Role::ALL.iter().copied().find(|r| r.as_str() == name)
+    crate::read::paths::role_of(payload)
 }
 
 // ---- Event ------------------------------------------------------------------

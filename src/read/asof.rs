@@ -6,7 +6,11 @@
 //! Dmitry Medvedev"). Such a post gets no invented tenure: it is answered
 //! from the dates of the events its holder took part in (`attestedOn`),
 //! and taken as held from the first of them to the last, which the answer
-//! marks as an inference (`Tenure::Attested`).
+//! marks as an inference (`Tenure::Attested`). An event dated within the
+//! stated tenure of another of the holder's posts is taken to be in that
+//! capacity and attests no undated post: Dmitry Medoyev's undated post of
+//! plenipotentiary representative, which he held before his appointment as
+//! ambassador, is not attested by the events of his time as ambassador.
 
 use crate::model::{self, text::fold, Id, PartialDate, Relation, Tenure, TreatyState};
 use crate::read::cache::{Direct, Entity, Link};
@@ -67,6 +71,13 @@ fn attested_dates(direct: &Direct<'_>, holder: &Id) -> Result<Vec<PartialDate>, 
     Ok(dates)
 }
 
+/// Whether every day of `date` falls within the stated tenure of `position`.
+fn within_stated(position: &model::Position, date: &PartialDate) -> bool {
+    (position.from.is_some() || position.to.is_some())
+        && position.from.is_none_or(|f| date.first_day() >= f.first_day())
+        && position.to.is_none_or(|t| date.last_day() <= t.last_day())
+}
+
 /// The posts `actor` holds, each with its tenure; with `as_of`, only those
 /// held on any day of it.
 pub fn positions(
@@ -83,10 +94,15 @@ pub fn positions(
         let (tenure, dates) = if position.from.is_some() || position.to.is_some() {
             (Tenure::Stated, Vec::new())
         } else {
-            let dates = match &attested {
-                Some(dates) => dates.clone(),
-                None => attested.insert(attested_dates(direct, &a.id)?).clone(),
+            let all = match &attested {
+                Some(dates) => dates,
+                None => attested.insert(attested_dates(direct, &a.id)?),
             };
+            let dates: Vec<PartialDate> = all
+                .iter()
+                .filter(|d| !a.positions.iter().any(|other| within_stated(other, d)))
+                .copied()
+                .collect();
             let tenure = if dates.is_empty() {
                 Tenure::Unknown
             } else {

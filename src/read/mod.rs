@@ -2,7 +2,8 @@
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
 //! and the root listings with their filters, search and the timeline
-//! (`listing.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! (`listing.rs`); paths between two entities (`paths.rs`) and the as-of
+//! views of posts and treaties (`asof.rs`). Its errors are its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;

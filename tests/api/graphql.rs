@@ -145,6 +145,18 @@ async fn every_root_field_of_query_returns_real_data() {
             json!([{ "id": "event/medoyev-appointment" }, { "id": "event/medoyev-credentials" }]),
         ),
         (
+            "paths",
+            r#"{ paths(from: "actor/sergey-lavrov", to: "actor/federation-council", first: 1) { paths { hops } } }"#,
+            "/paths/paths",
+            json!([{ "hops": 4 }]),
+        ),
+        (
+            "positionHolders",
+            r#"{ positionHolders(title: "President of Russia", asOf: "2008-08-26") { holder { id } } }"#,
+            "/positionHolders",
+            json!([{ "holder": { "id": "actor/dmitry-medvedev" } }]),
+        ),
+        (
             "_entities",
             r#"{ _entities(representations: [{ __typename: "Actor", id: "actor/russia" }]) { ... on Actor { name } } }"#,
             "/_entities",

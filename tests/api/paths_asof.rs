@@ -368,6 +368,31 @@ async fn a_post_with_stated_dates_is_held_from_them_on() {
 }
 
 #[tokio::test]
+async fn events_within_a_stated_tenure_attest_no_undated_post() {
+    let app = spawn_app().await;
+    // Medoyev was plenipotentiary representative before he became ambassador on 2009-01-13; the
+    // seed gives the first post no dates, and all his dated events come after the appointment.
+    let data = app
+        .data(
+            r#"{ actor(id: "dmitry-medoyev") {
+                   all: positions { title tenure attestedOn }
+                   february: positions(asOf: "2009-02") { title } } }"#,
+        )
+        .await;
+    let all = data["actor"]["all"].as_array().unwrap();
+    assert_eq!(all.len(), 2, "{data:#}");
+    assert_eq!(
+        all[0],
+        json!({ "title": "Plenipotentiary Representative of the President of the Republic of South Ossetia to Russia",
+                "tenure": "UNKNOWN", "attestedOn": [] })
+    );
+    assert_eq!(
+        data["actor"]["february"],
+        json!([{ "title": "Ambassador of South Ossetia to Russia" }])
+    );
+}
+
+#[tokio::test]
 async fn the_friendship_treaty_was_ratified_but_not_in_force_on_1_december_2008_and_in_force_on_1_february_2009() {
     let app = spawn_app().await;
     let data = app
