@@ -72,6 +72,7 @@ impl Path {
         table::leaf(Ty::Path, "hops", Obj::Path(self.path()))
     }
     /// The entities along the path, from `from` to `to`; use inline fragments for their fields.
+    #[graphql(complexity = "(paths::MAX_HOPS as usize + 1) * child_complexity + 1")]
     async fn nodes(&self) -> Result<Vec<Node>> {
         match shape(Ty::Path, "nodes") {
             Some(Shape::PathNodes) => Ok(self.path().nodes.iter().cloned().map(Node::from).collect()),

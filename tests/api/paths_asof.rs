@@ -456,3 +456,20 @@ async fn paths_and_as_of_views_read_the_same_through_plans() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_costly_selection_under_paths_is_refused_before_it_runs() {
+    let app = spawn_app().await;
+    // Fifty paths of up to seven nodes, each with two nested pages of a hundred events.
+    let response = app
+        .query(
+            r#"{ paths(from: "actor/sergey-lavrov", to: "actor/federation-council", first: 50) { paths { nodes {
+                 ... on Actor { events(first: 100) { nodes { participants { actor {
+                   events(first: 100) { nodes { id } } } } } } } } } } }"#,
+        )
+        .await;
+    assert_eq!(
+        response["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX",
+        "{response}"
+    );
+}
