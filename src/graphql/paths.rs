@@ -24,7 +24,8 @@ pub(super) fn find(
     let Some(Shape::Paths) = shape(Ty::Query, "paths") else {
         return Err(not_in_table(Ty::Query, "paths"));
     };
-    let args = PathArgs::parse(from, to, Some(max_hops), via, Some(first), Some(budget)).map_err(read_error)?;
+    let mut args = PathArgs::parse(from, to, Some(max_hops), via, Some(first), Some(budget)).map_err(read_error)?;
+    args.deadline = ctx.data_opt::<super::Deadline>().map(|d| d.0);
     let answer = paths::find(&loaders(ctx)?.direct(), &args).map_err(read_error)?;
     Ok(PathSearch(Arc::new(answer)))
 }
@@ -43,8 +44,9 @@ impl PathSearch {
             _ => Err(not_in_table(Ty::PathSearch, "paths")),
         }
     }
-    /// False when the search was cut short by its budget: some of the shortest paths may be
-    /// missing, or none be listed though one exists. Raise `budget` or narrow `via` to finish.
+    /// False when the search was cut short by its budget (or the operation's time limit): some of
+    /// the shortest paths may be missing, or none be listed though one exists. Raise `budget` or
+    /// narrow `via` to finish.
     async fn complete(&self) -> Result<bool> {
         table::leaf(Ty::PathSearch, "complete", Obj::PathSearch(&self.0))
     }

@@ -6,9 +6,10 @@
 //! Why both ends: the entities within `h` steps of one grow roughly as the
 //! mean degree to the power `h`; meeting in the middle reads about twice
 //! that to the power `h / 2`. The work is bounded all the same: past a
-//! budget of entities expanded (or of relation entries read), the search
-//! stops and the answer says it was cut short, with whatever paths it had
-//! found (all of the shortest length), rather than failing.
+//! budget of entities expanded (or of relation entries read, or past the
+//! operation's time limit), the search stops and the answer says it was
+//! cut short, with whatever paths it had found (all of the shortest
+//! length), rather than failing.
 
 use std::collections::BTreeSet;
 
@@ -42,6 +43,9 @@ pub struct PathArgs {
     pub via: Vec<Relation>,
     pub first: usize,
     pub budget: usize,
+    /// The operation's time limit: the search stops there as it does at
+    /// its budget, cut short.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl PathArgs {
@@ -84,6 +88,7 @@ impl PathArgs {
             via,
             first,
             budget,
+            deadline: None,
         })
     }
 }
@@ -282,7 +287,8 @@ pub fn find(direct: &Direct<'_>, args: &PathArgs) -> Result<PathAnswer, ReadErro
             let mut frontier = std::mem::take(&mut this.frontier);
             frontier.sort();
             for id in &frontier {
-                if expanded >= args.budget || entries >= MAX_ENTRIES {
+                let late = expanded % 32 == 31 && args.deadline.is_some_and(|d| std::time::Instant::now() > d);
+                if expanded >= args.budget || entries >= MAX_ENTRIES || late {
                     complete = false;
                     break 'levels;
                 }

@@ -266,6 +266,10 @@ impl Writer<'_> {
                     Some(self.arg_or(field, "budget", paths::DEFAULT_BUDGET)?),
                 )
                 .map_err(|_| GiveUp::Unsure)?;
+                let args = PathArgs {
+                    deadline: Some(self.deadline),
+                    ..args
+                };
                 let answer = paths::find(&self.direct, &args).map_err(|_| GiveUp::Unsure)?;
                 self.object(sel, Obj::PathSearch(&answer))
             }
