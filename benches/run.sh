@@ -83,7 +83,7 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search timeline filtered paths nested+gzip"
+queries="lookup nested apollo deep5 search timeline filtered groupby paths nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -157,6 +157,11 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ events(first: 20, filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }) { totalCount nodes { id title date } } }"}' >"$work/q-$n/filteredcount.json"
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { name events(first: 10) { nodes { title participants { actor { name } } } } } }"}' $((n / 100)) >"$work/q-$n/nested3.json"
     printf '{"query":"{ search(query: \\"kalo\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search.json"
+    # Group-by (issue 17): events of one kind over two years by year and month; a year's
+    # funding by currency with its sums; an actor's co-participants.
+    printf '{"query":"{ eventStats(filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }, groupBy: [YEAR, MONTH]) { key { year month } count } }"}' >"$work/q-$n/groupby.json"
+    printf '{"query":"{ fundingStats(filter: { from: \\"2005\\", to: \\"2005\\" }, groupBy: [YEAR, CURRENCY]) { key { year currency } count totalAmount { amount currency } } }"}' >"$work/q-$n/groupfunding.json"
+    printf '{"query":"{ actor(id: \\"actor/g%d\\") { coParticipants(first: 10) { actor { id } count } } }"}' $((n / 100)) >"$work/q-$n/coparticipants.json"
     # Two words: every match of both is ranked (no shortcut).
     printf '{"query":"{ search(query: \\"kalo vira\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search2.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
@@ -175,8 +180,8 @@ if [ "$SCALE" = 1 ]; then
       [ -e "$work/q-$n/paths2.json" ] && [ -e "$work/q-$n/paths3.json" ] && [ -e "$work/q-$n/paths4.json" ] && break
     done
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2 paths2 paths3 paths4; do
-      [ -e "$work/q-$n/$q.json" ] || { echo "scale-$n: no pair for $q" >&2; continue; }
+    for q in lookup filtered filteredcount nested3 search search2 groupby groupfunding coparticipants paths2 paths3 paths4; do
+      [ -e "$work/q-$n/$q.json" ] || { echo "scale-$n: no query for $q" >&2; continue; }
       out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
       line=$(echo "$out" | grep '^RESULT')
       echo "scale-$n	$q	8	$line	$(rss_mb)" >>"$results"
@@ -210,10 +215,12 @@ print(f"- date: {day}\n- commit: {commit}\n- machine: {cpu}, {cores} cores; serv
 print(f"- each run: wrk -t1, {duration}; ratios are to the same server's `GET /health` at the same connection count, measured in this run\n")
 print("Queries (`benches/queries/`): `lookup` one actor by id; `nested` 20 events → participants → actor → events;")
 print("`apollo` the same as Apollo Client sends it: `$first: Int!` and `$after` variables, `__typename` at every level, `edges { cursor node }` and `pageInfo`;")
-print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page.")
+print("`deep5` actor → events → participants → actor → treaties → funding; `search`; `timeline`; `filtered` a filtered connection page;")
+print("`groupby` events by year and kind (3 per group) and funding by donor with its sums.")
 print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer comes gzipped (without the response cache, compressed per request).")
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
 print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words;")
+print("`groupby` two years of one kind's events by year and month; `groupfunding` a year's funding by currency, summed; `coparticipants` an actor's top 10;")
 print("`paths2`, `paths3`, `paths4` the shortest paths (first 5) between two actors 2, 3 and 4 steps apart.")
 print("`paths` (article seed): Sergey Lavrov to the Federation Council, four steps.\n")
 for setup, title in (
@@ -252,7 +259,7 @@ if scale_rows.strip():
     print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max |")
     print("|---|---:|---:|---:|---:|")
     sizes = sorted({r["setup"] for r in rows if r["setup"].startswith("scale-")}, key=lambda s: int(s.split("-")[1]))
-    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "paths2", "paths3", "paths4"):
+    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "groupby", "groupfunding", "coparticipants", "paths2", "paths3", "paths4"):
         small = next((r for r in rows if r["setup"] == sizes[0] and r["query"] == q), None)
         big = next((r for r in rows if r["setup"] == sizes[-1] and r["query"] == q), None)
         if small and big:

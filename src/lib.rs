@@ -13,8 +13,8 @@
 //!   loads them into the store all or nothing; the seed lint.
 //! - [`read`]: the read side apart from GraphQL: the field table (how
 //!   every read field is read), the shared read cache, opaque versioned
-//!   cursors, paging, and the root listings with their filters, search and
-//!   the timeline.
+//!   cursors, paging, the root listings with their filters, search and
+//!   the timeline, and the group-by aggregations.
 //! - [`graphql`]: the schema (async-graphql) over the read layer. Resolvers
 //!   and the compiled plans both read through the field table; the guard
 //!   refuses hostile documents before they run; [`graphql::run`] is the one

@@ -119,13 +119,43 @@ pub fn events_among(
     let store = ctx.data::<crate::store::Store>()?;
     let filter = filter.map(|f| f.parse(store)).transpose().map_err(read_error)?;
     let (page, total_count) = window_among(events, filter.as_ref(), &window);
-    let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, Totals { total_count });
-    for (key, node) in page.items {
-        if let Entity::Event(event) = node {
-            connection
-                .edges
-                .push(Edge::new(Cursor(key.to_vec()), Event(event.clone())));
+    Ok(page_among(page, Totals { total_count }, |node| match node {
+        Entity::Event(event) => Some(Event(event.clone())),
+        _ => None,
+    }))
+}
+
+/// A connection over a known set of funding allocations sorted by their
+/// listing keys (a group's members), paged in memory, with their totals.
+pub fn funding_among(
+    ctx: &Context<'_>,
+    allocations: &[(Vec<u8>, Entity)],
+    total_amount: Vec<Money>,
+    args: PageArgs,
+) -> Result<FundingAllocationConnection> {
+    let window = window(args, ctx)?;
+    let (page, total_count) = window_among(allocations, None, &window);
+    let totals = FundingTotals {
+        total_count,
+        total_amount,
+    };
+    Ok(page_among(page, totals, |node| match node {
+        Entity::FundingAllocation(f) => Some(FundingAllocation(f.clone())),
+        _ => None,
+    }))
+}
+
+/// A page of entities held in memory as a connection, each node made by `node`.
+fn page_among<T: OutputType, F: ObjectType>(
+    page: Page<(&[u8], &Entity)>,
+    totals: F,
+    node: impl Fn(&Entity) -> Option<T>,
+) -> Connection<Cursor, T, F> {
+    let mut connection = Connection::with_additional_fields(page.has_prev, page.has_next, totals);
+    for (key, entity) in page.items {
+        if let Some(node) = node(entity) {
+            connection.edges.push(Edge::new(Cursor(key.to_vec()), node));
         }
     }
-    Ok(connection)
+    connection
 }

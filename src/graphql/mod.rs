@@ -17,6 +17,7 @@ mod paths;
 mod plan;
 mod query;
 mod scalars;
+mod stats;
 mod subscription;
 mod table;
 mod types;

@@ -167,6 +167,24 @@ impl FromLeaf for super::scalars::BigInt {
     }
 }
 
+impl FromLeaf for Option<i32> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Option<i32>> {
+        match leaf {
+            Leaf::Int(n) => n.map(i32::try_from).transpose().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for usize {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<usize> {
+        match leaf {
+            Leaf::Int(Some(n)) => usize::try_from(n).ok(),
+            _ => None,
+        }
+    }
+}
+
 /// Enums come out of the table by their GraphQL names.
 macro_rules! enum_from_leaf {
     ($($ty:ty),+) => {$(
@@ -174,6 +192,19 @@ macro_rules! enum_from_leaf {
             fn from_leaf(leaf: Leaf<'_>) -> Option<$ty> {
                 match leaf {
                     Leaf::Enum(name) => <$ty as EnumType>::items().iter().find(|i| i.name == name).map(|i| i.value),
+                    _ => None,
+                }
+            }
+        }
+
+        /// An enum that may be null (a group key's kind or role).
+        impl FromLeaf for Option<$ty> {
+            fn from_leaf(leaf: Leaf<'_>) -> Option<Option<$ty>> {
+                match leaf {
+                    Leaf::OptStr(None) => Some(None),
+                    Leaf::OptStr(Some(name)) | Leaf::Enum(name) => {
+                        <$ty as EnumType>::items().iter().find(|i| i.name == name).map(|i| Some(i.value))
+                    }
                     _ => None,
                 }
             }
@@ -195,7 +226,7 @@ enum_from_leaf!(
 impl FromLeaf for i32 {
     fn from_leaf(leaf: Leaf<'_>) -> Option<i32> {
         match leaf {
-            Leaf::Int(n) => i32::try_from(n).ok(),
+            Leaf::Int(Some(n)) => i32::try_from(n).ok(),
             _ => None,
         }
     }
@@ -206,16 +237,6 @@ impl FromLeaf for Vec<PartialDate> {
         match leaf {
             Leaf::Dates(dates) => Some(dates.to_vec()),
             _ => None,
-        }
-    }
-}
-
-/// An optional role: null as `OptStr(None)`, a value by its GraphQL name.
-impl FromLeaf for Option<model::Role> {
-    fn from_leaf(leaf: Leaf<'_>) -> Option<Option<model::Role>> {
-        match leaf {
-            Leaf::OptStr(None) => Some(None),
-            other => model::Role::from_leaf(other).map(Some),
         }
     }
 }

@@ -281,6 +281,17 @@ impl Actor {
             },
         )
     }
+    /// The actors that took part in events together with this one, each with
+    /// the events they share: most shared events first, ties by id.
+    #[graphql(complexity = "first.unwrap_or(10).clamp(1, 1_000_000) as usize * child_complexity + 1")]
+    async fn co_participants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many co-participants to return. Default 10, at most 100.")] first: Option<i32>,
+        #[graphql(desc = "Only co-participants that played this role in the shared events.")] role: Option<Role>,
+    ) -> Result<Vec<super::stats::CoParticipant>> {
+        super::stats::co_participants(ctx, &self.entity(), first, role)
+    }
     /// Every event this actor took part in, with its role in each, in chronological order.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn participations(&self, ctx: &Context<'_>) -> Result<Vec<Participation>> {

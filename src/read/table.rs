@@ -10,6 +10,7 @@ use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::asof::{HeldPosition, TreatyStatus};
 use crate::read::cache::{Entity, Link};
 use crate::read::paths::{Path, PathAnswer, Step};
+use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).
@@ -50,6 +51,10 @@ pub enum Obj<'a> {
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
     Sum(&'a Sum),
+    // Group-by aggregations (issue 17): a group, its key, a co-participant.
+    Group(&'a Group),
+    GroupKey(&'a GroupKey),
+    CoParticipant(&'a CoParticipant),
     // Issue 17, paths and as-of views.
     PathSearch(&'a PathAnswer),
     Path(&'a Path),
@@ -94,6 +99,12 @@ pub enum Ty {
     SearchHit,
     /// The `Node` interface: an entity of any type.
     Node,
+    // Group-by aggregations (issue 17).
+    EventStatsGroup,
+    EventGroupKey,
+    FundingStatsGroup,
+    FundingGroupKey,
+    CoParticipant,
     // Issue 17, paths and as-of views.
     PathSearch,
     Path,
@@ -111,7 +122,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 26] = [
+    const OTHERS: [Ty; 31] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -133,6 +144,13 @@ impl Ty {
         Ty::Period,
         Ty::SearchHit,
         Ty::Node,
+        // Group-by aggregations (issue 17).
+        Ty::EventStatsGroup,
+        Ty::EventGroupKey,
+        Ty::FundingStatsGroup,
+        Ty::FundingGroupKey,
+        Ty::CoParticipant,
+        // Issue 17, paths and as-of views.
         Ty::PathSearch,
         Ty::Path,
         Ty::PathStep,
@@ -164,6 +182,13 @@ impl Ty {
             Ty::Period => "Period",
             Ty::SearchHit => "SearchHit",
             Ty::Node => "Node",
+            // Group-by aggregations (issue 17).
+            Ty::EventStatsGroup => "EventStatsGroup",
+            Ty::EventGroupKey => "EventGroupKey",
+            Ty::FundingStatsGroup => "FundingStatsGroup",
+            Ty::FundingGroupKey => "FundingGroupKey",
+            Ty::CoParticipant => "CoParticipant",
+            // Issue 17, paths and as-of views.
             Ty::PathSearch => "PathSearch",
             Ty::Path => "Path",
             Ty::PathStep => "PathStep",
@@ -220,8 +245,8 @@ pub enum Leaf<'a> {
     Bool(bool),
     /// A string made for the answer (a number sent as a string, a day).
     Text(String),
-    /// An `Int`.
-    Int(i64),
+    /// An `Int`, or null (group-by aggregations, issue 17).
+    Int(Option<i64>),
     /// A list of dates (`Position.attestedOn`).
     Dates(&'a [PartialDate]),
 }
@@ -295,6 +320,19 @@ pub enum Shape {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    // Group-by aggregations (issue 17).
+    /// `Query.eventStats` and `Query.fundingStats`: the groups.
+    EventStats,
+    FundingStats,
+    /// A group's `key`.
+    GroupKey(Ty),
+    /// A group's members: `events` or `fundingAllocations`, a connection.
+    GroupMembers(Ty),
+    /// `FundingStatsGroup.totalAmount`.
+    GroupTotalAmount,
+    /// `Actor.coParticipants`, and a co-participant's shared events.
+    CoParticipants,
+    SharedEvents,
     // Issue 17, paths and as-of views.
     /// `Query.paths`: the shortest paths between two entities.
     Paths,
@@ -335,6 +373,13 @@ impl Shape {
             Shape::NodeLookup | Shape::HitNode | Shape::CitedBy(_) | Shape::NodesById | Shape::Entities => Ty::Node,
             Shape::TotalAmount => Ty::Money,
             Shape::Period => Ty::Period,
+            // Group-by aggregations (issue 17).
+            Shape::EventStats => Ty::EventStatsGroup,
+            Shape::FundingStats => Ty::FundingStatsGroup,
+            Shape::GroupKey(ty) | Shape::GroupMembers(ty) => ty,
+            Shape::GroupTotalAmount => Ty::Money,
+            Shape::CoParticipants => Ty::CoParticipant,
+            Shape::SharedEvents => Ty::EVENT,
             Shape::Paths => Ty::PathSearch,
             Shape::PathList => Ty::Path,
             Shape::PathNodes => Ty::Node,
@@ -584,8 +629,8 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::TREATY, "status") => Shape::TreatyStatus,
         (Ty::PathSearch, "paths") => Shape::PathList,
         (Ty::PathSearch, "complete") => on!(PathSearch, |a| Leaf::Bool(a.complete)),
-        (Ty::PathSearch, "expanded") => on!(PathSearch, |a| Leaf::Int(a.expanded as i64)),
-        (Ty::Path, "hops") => on!(Path, |p| Leaf::Int(p.steps.len() as i64)),
+        (Ty::PathSearch, "expanded") => on!(PathSearch, |a| Leaf::Int(Some(a.expanded as i64))),
+        (Ty::Path, "hops") => on!(Path, |p| Leaf::Int(Some(p.steps.len() as i64))),
         (Ty::Path, "nodes") => Shape::PathNodes,
         (Ty::Path, "steps") => Shape::PathSteps,
         (Ty::PathStep, "kind") => on!(Step, |s| Leaf::Enum(s.kind().graphql_name())),
@@ -612,6 +657,31 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::PageInfo, "hasPreviousPage") => Shape::HasPreviousPage,
         (Ty::PageInfo, "startCursor") => Shape::StartCursor,
         (Ty::PageInfo, "endCursor") => Shape::EndCursor,
+
+        // Group-by aggregations (issue 17).
+        (Ty::Query, "eventStats") => Shape::EventStats,
+        (Ty::Query, "fundingStats") => Shape::FundingStats,
+        (Ty::EventStatsGroup, "key") => Shape::GroupKey(Ty::EventGroupKey),
+        (Ty::EventStatsGroup | Ty::FundingStatsGroup, "count") => on!(Group, |g| Leaf::Int(Some(g.count() as i64))),
+        (Ty::EventStatsGroup, "events") => Shape::GroupMembers(Ty::EventConnection),
+        (Ty::FundingStatsGroup, "key") => Shape::GroupKey(Ty::FundingGroupKey),
+        (Ty::FundingStatsGroup, "totalAmount") => Shape::GroupTotalAmount,
+        (Ty::FundingStatsGroup, "fundingAllocations") => Shape::GroupMembers(Ty::FundingAllocationConnection),
+        (Ty::EventGroupKey, "kind") => on!(GroupKey, |k| Leaf::OptStr(k.kind.map(|k| k.graphql_name()))),
+        (Ty::EventGroupKey | Ty::FundingGroupKey, "year") => on!(GroupKey, |k| Leaf::Int(k.year.map(i64::from))),
+        (Ty::EventGroupKey, "month") => on!(GroupKey, |k| Leaf::Date(k.month)),
+        (Ty::EventGroupKey, "actor") => on_one!(GroupKey, |k| k.actor.as_ref(), Ty::ACTOR),
+        (Ty::EventGroupKey, "role") => on!(GroupKey, |k| Leaf::OptStr(k.role.map(|r| r.graphql_name()))),
+        (Ty::EventGroupKey, "place") => on_one!(GroupKey, |k| k.place.as_ref(), Ty::PLACE),
+        (Ty::FundingGroupKey, "donor") => on_one!(GroupKey, |k| k.donor.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "recipient") => on_one!(GroupKey, |k| k.recipient.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "basis") => on_one!(GroupKey, |k| k.basis.as_ref(), Ty::TREATY),
+        (Ty::FundingGroupKey, "authorizedBy") => on_one!(GroupKey, |k| k.authorized_by.as_ref(), Ty::ACTOR),
+        (Ty::FundingGroupKey, "currency") => on!(GroupKey, |k| Leaf::OptStr(k.currency.as_deref())),
+        (Ty::ACTOR, "coParticipants") => Shape::CoParticipants,
+        (Ty::CoParticipant, "actor") => on_one!(CoParticipant, |c| Some(&c.actor), Ty::ACTOR),
+        (Ty::CoParticipant, "count") => on!(CoParticipant, |c| Leaf::Int(Some(c.events.len() as i64))),
+        (Ty::CoParticipant, "events") => Shape::SharedEvents,
         _ => return None,
     })
 }

@@ -205,7 +205,9 @@ impl Store {
             return Ok(());
         }
         tracing::warn!(path = %self.path().display(), "discarding an interrupted bulk load");
-        self.clear()?;
+        // Its callers hold the pipeline idle (a load dropped unfinished
+        // still holds its guard) or have the store to themselves (opening it).
+        self.clear_idle()?;
         self.tree(TreeRef::Meta)?
             .remove(META_BULK_LOADING)
             .map_err(sled_err("unmarking a bulk load"))?;

@@ -143,6 +143,19 @@ impl Store {
         format!("{reason}; nothing of it was kept, and writes resume once the disk has room")
     }
 
+    /// Cuts off what a failed cut left in the write-ahead log, if anything
+    /// (see [`log::Log::make_whole`]): `Unavailable` while it cannot be.
+    fn make_log_whole(&self) -> Result<(), StoreError> {
+        let Some(log) = self.inner.log.as_ref() else {
+            return Ok(());
+        };
+        let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+        log.make_whole().map_err(|e| {
+            self.inner.storage_errors.fetch_add(1, Ordering::Relaxed);
+            StoreError::Unavailable { reason: e.to_string() }
+        })
+    }
+
     /// A write the disk let down after it was logged (sled refused it):
     /// counted, logged, and made invisible. sled has applied the transaction in memory and
     /// refuses every write after an I/O error until the database is opened
@@ -169,9 +182,21 @@ impl Store {
     /// Closes the database and opens it again from disk, and applies the
     /// write-ahead log to it again (every acknowledged group comes back;
     /// a group sled refused was cut out of the log first). Runs while no
-    /// group is staged or landing (or by the landing group itself). Readers
-    /// get `Unavailable` for the few milliseconds it takes.
+    /// group is staged or landing (or by the landing group itself, through
+    /// [`Store::reopen_until`], since it holds the log). Readers get
+    /// `Unavailable` for the few milliseconds it takes.
     pub(super) fn reopen(&self) -> Result<(), StoreError> {
+        let limit = self
+            .inner
+            .log
+            .as_ref()
+            .and_then(|log| log.lock().unwrap_or_else(|p| p.into_inner()).replay_limit());
+        self.reopen_until(limit)
+    }
+
+    /// [`Store::reopen`], the log applied again up to `limit` (what the
+    /// log could not cut off is left out: see [`log::Log::replay_limit`]).
+    pub(super) fn reopen_until(&self, limit: Option<(u64, u64)>) -> Result<(), StoreError> {
         let Some(cache_bytes) = self.inner.cache_bytes else {
             return Ok(());
         };
@@ -195,6 +220,7 @@ impl Store {
             &handles,
             &self.inner.names,
             self.position(TreeRef::Meta),
+            limit,
         )?;
         self.inner
             .log_damage
@@ -224,6 +250,7 @@ impl Store {
             return Err(reason);
         };
         let probe = || -> Result<(), StoreError> {
+            self.make_log_whole()?;
             if self.live().is_err() {
                 self.reopen()?;
             }
@@ -241,6 +268,71 @@ impl Store {
                 Ok(())
             }
             Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A log file that fails on command, for tests of what the store does
+/// when the disk lets it down.
+#[cfg(test)]
+pub(super) mod injected {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+
+    use crate::store::log::LogFile;
+    use crate::store::Store;
+
+    /// Puts a [`FaultyFile`] in place of `store`'s log file; the faults it
+    /// obeys, all off.
+    pub(in crate::store) fn inject(store: &Store) -> Arc<Faults> {
+        let faults = Arc::new(Faults::default());
+        let log = store.inner.log.as_ref().expect("a store on disk has a log");
+        log.lock().unwrap_or_else(|p| p.into_inner()).wrap_file(|file| {
+            Box::new(FaultyFile {
+                file,
+                faults: faults.clone(),
+            })
+        });
+        faults
+    }
+
+    /// Disk faults a test switches on and off, obeyed by a [`FaultyFile`].
+    #[derive(Default)]
+    pub(in crate::store) struct Faults {
+        /// Appends write half their bytes, then fail as on a full disk.
+        pub(in crate::store) appends: std::sync::atomic::AtomicBool,
+        /// Cutting the file back fails.
+        pub(in crate::store) truncates: std::sync::atomic::AtomicBool,
+        /// Appends wait while this is set (a landing held open).
+        pub(in crate::store) hold: std::sync::atomic::AtomicBool,
+    }
+
+    /// A log file that fails when its [`Faults`] say so.
+    pub(in crate::store) struct FaultyFile {
+        pub(in crate::store) file: Box<dyn LogFile>,
+        pub(in crate::store) faults: Arc<Faults>,
+    }
+
+    impl LogFile for FaultyFile {
+        fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            while self.faults.hold.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if self.faults.appends.load(Ordering::SeqCst) {
+                self.file.append(&bytes[..bytes.len() / 2])?;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ));
+            }
+            self.file.append(bytes)
+        }
+
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            if self.faults.truncates.load(Ordering::SeqCst) {
+                return Err(std::io::Error::other("truncate refused (injected)"));
+            }
+            self.file.truncate(len)
         }
     }
 }

@@ -104,6 +104,9 @@ impl Landed {
     }
 }
 
+/// A panic caught while staging, to be resumed once the pipeline is in order.
+type Panic = Box<dyn std::any::Any + Send>;
+
 /// How a writer takes part in a group.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Join {
@@ -163,6 +166,9 @@ impl Store {
         if !alone {
             pipeline.waiting -= 1;
         }
+        // A stage that panics has been undone (see `stage_in`); the panic
+        // goes on once the group is sealed if this writer was to seal it,
+        // so no member is left waiting for a landing nobody starts.
         let staged = self.stage_in(&mut pipeline, announce, stage);
         let landed = pipeline.open.as_ref().map(|g| g.landed.clone());
         let seal = pipeline
@@ -179,35 +185,56 @@ impl Store {
         } else {
             drop(pipeline);
         }
-        let (committed, value) = staged?;
+        let (committed, value) = staged.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         if let Some(landed) = landed {
             landed.wait().map_err(|refusal| E::from(refusal.into_error()))?;
         }
         Ok((committed, value))
     }
 
-    /// Stages one member into the open group (opening one if needed).
+    /// Stages one member into the open group (opening one if needed). A
+    /// stage that fails or panics leaves the group as it was before it
+    /// began (a panic is handed back, to go on once the pipeline is left
+    /// in order): whatever it staged would otherwise land with the next
+    /// member's changes.
     fn stage_in<T, E: From<StoreError>>(
         &self,
         pipeline: &mut Pipeline,
         announce: bool,
         stage: impl FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E>,
-    ) -> Result<(Arc<Committed>, T), E> {
+    ) -> Result<Result<(Arc<Committed>, T), E>, Panic> {
         // First, so a database left closed by a fault is reopened before
         // the batch reads it.
-        self.ensure_writable()?;
+        if let Err(e) = self.ensure_writable() {
+            return Ok(Err(e.into()));
+        }
+        let base = match pipeline.open.as_ref() {
+            Some(group) => group.base,
+            None => match self.meta_get(META_GENERATION) {
+                Ok(generation) => read_u64(generation),
+                Err(e) => return Ok(Err(e.into())),
+            },
+        };
         let group = match &mut pipeline.open {
             Some(group) => group,
             empty => empty.insert(Group {
                 batch: Batch::new(self.clone()),
-                base: read_u64(self.meta_get(META_GENERATION)?),
+                base,
                 members: Vec::new(),
                 bytes: 0,
                 landed: Arc::default(),
             }),
         };
         let before = (!group.members.is_empty()).then(|| group.batch.clone());
-        match stage(&mut group.batch) {
+        // The batch is put back as it was whatever the stage left it in,
+        // so nothing it holds is observed half-made.
+        let staged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage(&mut group.batch)));
+        let staged = match staged {
+            Ok(Ok(staged)) => Ok(staged),
+            Ok(Err(e)) => Err(Ok(e)),
+            Err(panic) => Err(Err(panic)),
+        };
+        Ok(match staged {
             Ok((changes, value)) => {
                 group.bytes += changes
                     .iter()
@@ -229,14 +256,14 @@ impl Store {
                 });
                 Ok((committed, value))
             }
-            Err(e) => {
+            Err(failed) => {
                 match before {
                     Some(batch) => group.batch = batch,
                     None => pipeline.open = None,
                 }
-                Err(e)
+                return failed.map(Err);
             }
-        }
+        })
     }
 
     /// Logs a sealed group, applies it, announces its commits and wakes its
@@ -315,7 +342,9 @@ impl Store {
         // on a full disk, say), and refuses every write after it, even with
         // room again. The group is durable in the log: reopening the
         // database applies the log again, this group included.
-        if log.is_some() && self.reopen().is_ok() && self.generation().is_ok_and(|g| g >= last) {
+        // (The log is held here: the replay limit comes from it directly.)
+        let limit = log.as_ref().and_then(|log| log.replay_limit());
+        if log.is_some() && self.reopen_until(limit).is_ok() && self.generation().is_ok_and(|g| g >= last) {
             tracing::info!(path = %self.inner.path.display(), error = %error, "sled refused a logged write; reopened and applied it from the log");
             return Ok(());
         }
@@ -368,6 +397,73 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::faults::injected;
+    use crate::store::open::DEFAULT_CACHE_BYTES;
+    use crate::store::tests::{actor, create, has_actor as has};
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::Duration;
+
+    /// A write whose stage puts actor `n` in the batch, then panics.
+    fn panicking_write(store: &Store, n: usize) -> std::thread::Result<()> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = store.write_in_group::<(), StoreError>(Join::Shared, true, |batch| {
+                batch.apply(&create(actor(n)))?;
+                panic!("a bug while staging actor {n}")
+            });
+        }))
+    }
+
+    fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "waited 10 s for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_stage_that_panics_leaves_nothing_in_the_group_and_strands_no_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+
+        // Alone: what it staged is not committed with the next write.
+        assert!(panicking_write(&store, 1).is_err(), "the panic goes on to its writer");
+        store.commit(&[create(actor(2))]).unwrap();
+        assert!(!has(&store, 1), "a panicking stage left its change in the group");
+        assert!(has(&store, 2));
+
+        // In a group with another member, whichever of the two stages first.
+        // A landing is held open while both arrive, so they form the next
+        // group together.
+        let faults = injected::inject(&store);
+        faults.hold.store(true, SeqCst);
+        let landing = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(3))]).map(|_| ())
+        });
+        wait_until("the landing", || store.lock_pipeline().landing);
+        let (member, answer) = std::sync::mpsc::channel();
+        std::thread::spawn({
+            let store = store.clone();
+            move || member.send(store.commit(&[create(actor(4))]).map(|_| ()))
+        });
+        let panicking = std::thread::spawn({
+            let store = store.clone();
+            move || panicking_write(&store, 5)
+        });
+        wait_until("both writers", || store.lock_pipeline().waiting == 2);
+        faults.hold.store(false, SeqCst);
+        landing.join().unwrap().unwrap();
+        let member = answer
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the member that staged beside the panicking one is not left waiting");
+        member.unwrap();
+        assert!(panicking.join().unwrap().is_err());
+        store.commit(&[create(actor(6))]).unwrap();
+        assert!(has(&store, 3) && has(&store, 4) && has(&store, 6));
+        assert!(!has(&store, 5), "a panicking stage left its change in the group");
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
 
     #[test]
     fn only_the_disk_makes_a_refused_group_storage_unavailable() {

@@ -111,13 +111,42 @@ pub(super) fn encode(first: u64, last: u64, writes: &[super::batch::Write], name
     out
 }
 
+/// What the log needs of its file. A trait so that tests can put a file
+/// that fails on command in its place (see the store's tests).
+pub(super) trait LogFile: Send {
+    /// Writes `bytes` at the current end and syncs them (`fdatasync`).
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Cuts the file to `len` bytes, moves the end there, and syncs.
+    fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl LogFile for File {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.write_all(bytes)?;
+        self.sync_data()
+    }
+
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        use std::io::Seek;
+        self.set_len(len)?;
+        self.seek(std::io::SeekFrom::Start(len))?;
+        self.sync_data()
+    }
+}
+
 /// The log file writes are appended to.
 pub(super) struct Log {
     dir: PathBuf,
     sequence: u64,
-    file: File,
+    file: Box<dyn LogFile>,
     /// Bytes of whole records in the file (what a failed append is cut back to).
     len: u64,
+    /// Whether the file may hold bytes past `len` that could not be cut off
+    /// (part of a failed append, or a record sled refused). Until they are,
+    /// nothing is appended (a record after them would sit behind garbage,
+    /// and be lost with everything after it at the next start) and a replay
+    /// stops at `len`.
+    dirty: bool,
     /// When the file was started (what the checkpoint interval counts from).
     started: Instant,
 }
@@ -186,14 +215,18 @@ impl Log {
         Ok(Log {
             dir: dir.to_owned(),
             sequence,
-            file,
+            file: Box::new(file),
             len: 0,
+            dirty: false,
             started: Instant::now(),
         })
     }
 
     /// Appends a record and syncs it to disk. On failure the file is cut
     /// back to its last whole record, so nothing of it is ever replayed.
+    /// While a cut that failed has not been made good, nothing is
+    /// appended: the error says why (a disk fault, like the one that
+    /// failed the cut).
     pub(super) fn append(&mut self, record: &[u8]) -> std::io::Result<()> {
         if record.len() > HEADER_BYTES + MAX_RECORD_BYTES {
             return Err(std::io::Error::new(
@@ -201,8 +234,8 @@ impl Log {
                 format!("a write of {} bytes is larger than a log record may be", record.len()),
             ));
         }
-        let written = self.file.write_all(record).and_then(|()| self.file.sync_data());
-        match written {
+        self.make_whole()?;
+        match self.file.append(record) {
             Ok(()) => {
                 self.len += record.len() as u64;
                 Ok(())
@@ -212,6 +245,44 @@ impl Log {
                 Err(e)
             }
         }
+    }
+
+    /// Cuts off what a failed cut left past the last whole record, if
+    /// anything; an error while that cannot be done.
+    pub(super) fn make_whole(&mut self) -> std::io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.file.truncate(self.len).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "the write-ahead log {} still holds part of a failed write that could not be cut off ({e}); writes are refused until it can be",
+                    file_path(&self.dir, self.sequence).display()
+                ),
+            )
+        })?;
+        tracing::info!(dir = %self.dir.display(), "cut a failed write out of the write-ahead log");
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// While the file holds bytes past its last whole record that could
+    /// not be cut off: the file and the length a replay must stop at.
+    pub(super) fn replay_limit(&self) -> Option<(u64, u64)> {
+        self.dirty.then_some((self.sequence, self.len))
+    }
+
+    /// Puts `wrap(the file)` in place of the log's file, opened again for
+    /// appending (tests inject faults through it).
+    #[cfg(test)]
+    pub(super) fn wrap_file(&mut self, wrap: impl FnOnce(Box<dyn LogFile>) -> Box<dyn LogFile>) {
+        let path = file_path(&self.dir, self.sequence);
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("the log file opens again");
+        self.file = wrap(Box::new(file));
     }
 
     /// The file's sequence number (files before it are older).
@@ -225,20 +296,14 @@ impl Log {
     }
 
     /// Cuts the file back to `len` bytes (dropping the records after it).
-    /// A failure is logged: a cut that did not happen leaves a record that
-    /// is applied again at the next start.
+    /// A cut that fails is logged and remembered: the log then refuses
+    /// appends, and replays stop at `len`, until a later try succeeds
+    /// ([`Log::make_whole`]).
     pub(super) fn cut_back(&mut self, len: u64) {
-        use std::io::Seek;
-        let cut = self
-            .file
-            .set_len(len)
-            .and_then(|()| self.file.seek(std::io::SeekFrom::Start(len)).map(|_| ()))
-            .and_then(|()| self.file.sync_data());
-        match cut {
-            Ok(()) => self.len = len,
-            Err(e) => {
-                tracing::error!(error = %e, dir = %self.dir.display(), "could not cut a failed write out of the write-ahead log")
-            }
+        self.len = len;
+        self.dirty = true;
+        if let Err(e) = self.make_whole() {
+            tracing::error!(error = %e, dir = %self.dir.display(), "could not cut a failed write out of the write-ahead log");
         }
     }
 
@@ -347,11 +412,15 @@ fn read_record<R: Read>(reader: &mut R, at: u64, file_len: u64) -> std::io::Resu
 /// in order, each in one transaction. A torn record at the end of the last
 /// file is cut off; a damaged one elsewhere stops the replay and is
 /// reported. Flushes sled when anything was applied. Deletes nothing.
+/// `limit` (a file's sequence and a length) stops the replay of that file
+/// there: what follows is a write the log could not cut off
+/// ([`Log::replay_limit`]).
 pub(super) fn replay(
     dir: &Path,
     handles: &Handles,
     names: &[&'static str],
     meta: usize,
+    limit: Option<(u64, u64)>,
 ) -> Result<Replayed, StoreError> {
     use sled::transaction::ConflictableTransactionError;
     use sled::Transactional;
@@ -366,8 +435,11 @@ pub(super) fn replay(
     let last_file = all.last().map(|(s, _)| *s);
     'files: for (sequence, path) in &all {
         let file = File::open(path).map_err(log_err(path))?;
-        let file_len = file.metadata().map_err(log_err(path))?.len();
-        let mut reader = BufReader::new(file);
+        let mut file_len = file.metadata().map_err(log_err(path))?.len();
+        if let Some((_, end)) = limit.filter(|(s, _)| s == sequence) {
+            file_len = file_len.min(end);
+        }
+        let mut reader = BufReader::new(file.take(file_len));
         let mut at = 0u64;
         loop {
             let record = match read_record(&mut reader, at, file_len).map_err(log_err(path))? {

@@ -91,7 +91,7 @@ impl Store {
                 // A store of a format this build does not know is refused
                 // before its log (if it has one) touches it.
                 refuse_unknown_format(&path, &handles, meta)?;
-                let replayed = log::replay(&path, &handles, &names, meta)?;
+                let replayed = log::replay(&path, &handles, &names, meta, None)?;
                 if replayed.damage.is_empty() {
                     // Every logged group is in sled's files now.
                     log::remove_before(&path, u64::MAX);

@@ -6,7 +6,7 @@ use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
 
-fn actor(n: usize) -> Entity {
+pub(super) fn actor(n: usize) -> Entity {
     Entity::Actor(Actor {
         id: Id::parse(&format!("actor/a{n}")).unwrap(),
         name: format!("Actor number {n}"),
@@ -251,7 +251,7 @@ fn index_blocks_split_and_shrink_as_writes_come_and_go() {
     );
 }
 
-fn create(entity: Entity) -> Change {
+pub(super) fn create(entity: Entity) -> Change {
     Change::Create {
         entity,
         origin: Origin::Api,
@@ -303,7 +303,7 @@ fn log_file(image: &Path) -> PathBuf {
     logs[0].1.clone()
 }
 
-fn has_actor(store: &Store, n: usize) -> bool {
+pub(super) fn has_actor(store: &Store, n: usize) -> bool {
     store
         .get(&Id::parse(&format!("actor/a{n}")).unwrap())
         .unwrap()
@@ -552,4 +552,131 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
         .unwrap();
     assert_eq!(bytes[0], RECORD_VERSION);
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
+}
+
+#[test]
+fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let image = dir.path().join("image");
+    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    store.commit(&[create(actor(0))]).unwrap();
+    store.flush().unwrap();
+    // sled's files as a crash after this point leaves them; the log is copied last.
+    copy_files(&data, &image, &|name| is_log(name));
+    let faults = faults::injected::inject(&store);
+    let set = |flag: &std::sync::atomic::AtomicBool, on: bool| flag.store(on, Ordering::SeqCst);
+
+    // The disk takes half the record and refuses the rest, and the cut fails.
+    set(&faults.appends, true);
+    set(&faults.truncates, true);
+    let refused = store.commit(&[create(actor(1))]).unwrap_err();
+    assert!(matches!(refused, StoreError::Unavailable { .. }), "{refused}");
+
+    // Room again, but the half record is still there: nothing may be
+    // appended behind it, and the store says why.
+    set(&faults.appends, false);
+    let refused = store.commit(&[create(actor(2))]).unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Unavailable { reason } if reason.contains("could not be cut off")),
+        "a write behind a failed write's bytes is refused: {refused:?}"
+    );
+    let not_ready = store.writable().unwrap_err();
+    assert!(not_ready.contains("could not be cut off"), "{not_ready}");
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2));
+
+    // Once the cut succeeds, writes go on, after the last whole record.
+    set(&faults.truncates, false);
+    store.commit(&[create(actor(3))]).unwrap();
+    assert_eq!(store.writable(), Ok(()));
+    copy_files(&data, &image, &|name| !is_log(name));
+    drop(store);
+
+    // After a crash, every acknowledged write is back and nothing else.
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage(), Vec::<String>::new());
+    assert!(
+        has_actor(&store, 0) && has_actor(&store, 3),
+        "acknowledged writes survive"
+    );
+    assert!(!has_actor(&store, 1) && !has_actor(&store, 2), "refused writes do not");
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let mut n = 0;
+    for round in 0..100 {
+        let writing = std::sync::atomic::AtomicBool::new(true);
+        std::thread::scope(|scope| {
+            for w in 0..4 {
+                let (store, writing) = (&store, &writing);
+                let mut n = n + w * 1000;
+                scope.spawn(move || {
+                    while writing.load(Ordering::SeqCst) {
+                        store.commit(&[create(actor(n))]).unwrap();
+                        n += 1;
+                    }
+                });
+            }
+            // A clear takes each tree in turn: a group landing between two
+            // of them left entities without index entries, or counts reset
+            // under entities still stored.
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            store.clear().unwrap();
+            writing.store(false, Ordering::SeqCst);
+        });
+        n += 4000;
+        let problems = store.verify().unwrap();
+        assert!(
+            problems.is_empty(),
+            "round {round}, after a clear beside writes: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn a_bulk_load_dropped_unfinished_is_discarded_and_writes_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
+    // Dropped while it holds the pipeline: the discard clears the store
+    // without waiting for the pipeline it holds.
+    drop(load);
+    assert!(store.meta_get(META_BULK_LOADING).unwrap().is_none());
+    store.commit(&[create(actor(1))]).unwrap();
+    assert!(has_actor(&store, 1));
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_replay_stops_at_its_limit_and_applies_nothing_the_log_could_not_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = crash_image(dir.path());
+    let (sequence, log) = log::files(&image).unwrap().remove(0);
+    let whole = std::fs::read(&log).unwrap();
+    // The log holds actor 0's record (already in sled), then actor 1's and
+    // actor 2's. The limit: the end of actor 1's; actor 2's record past it
+    // stands for a write the log could not cut off.
+    let end_of = |at: usize| at + 12 + u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) as usize;
+    let limit = end_of(end_of(0)) as u64;
+    let names: Vec<&'static str> = trees::all_trees().into_iter().map(|(_, name)| name).collect();
+    let meta = names.iter().position(|n| *n == trees::META).unwrap();
+    let handles = Handles::new(open::open_db(&image, DEFAULT_CACHE_BYTES).unwrap(), &names).unwrap();
+    let replayed = log::replay(&image, &handles, &names, meta, Some((sequence, limit))).unwrap();
+    assert_eq!(replayed.groups, 1, "only the record before the limit is applied");
+    assert_eq!(
+        replayed.damage,
+        Vec::<String>::new(),
+        "what lies past the limit is not damage"
+    );
+    let actors = &handles.trees[names.iter().position(|n| *n == "actors").unwrap()];
+    assert!(actors.contains_key("actor/a1").unwrap());
+    assert!(
+        !actors.contains_key("actor/a2").unwrap(),
+        "nothing past the limit is applied"
+    );
+    assert_eq!(std::fs::read(&log).unwrap(), whole, "the log itself is left alone");
 }

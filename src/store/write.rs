@@ -15,8 +15,19 @@ use crate::model::{Entity, EntityKind, Id, Origin};
 impl Store {
     /// Removes every entity and index entry, keeping the format version.
     /// Not atomic: callers mark the seed state `Loading` first, so a crash
-    /// part-way is detected on the next start.
+    /// part-way is detected on the next start. Runs under the pipeline lock
+    /// once no group is open or landing, like a bulk load: a group landing
+    /// between two trees' clears, or staged from index blocks read before
+    /// them, would leave entities without their index entries (or entries
+    /// without their entities, and counts off).
     pub fn clear(&self) -> Result<(), StoreError> {
+        let _pipeline = self.idle_pipeline();
+        self.clear_idle()
+    }
+
+    /// [`Store::clear`] for a caller that already holds the pipeline idle
+    /// (a bulk load discarding itself) or has the store to itself (opening it).
+    pub(super) fn clear_idle(&self) -> Result<(), StoreError> {
         for (i, tree) in self.live()?.trees.iter().enumerate() {
             if self.inner.names[i] == trees::META {
                 continue;
@@ -31,7 +42,10 @@ impl Store {
         }
         meta.remove(META_MAX_SPAN)
             .map_err(sled_err("resetting the date span"))?;
-        self.flush()
+        self.flush()?;
+        // Caches must not serve what was cleared.
+        self.bump_generation(0);
+        Ok(())
     }
 
     /// Applies `changes` in one transaction: entities, their index entries,

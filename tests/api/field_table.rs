@@ -155,6 +155,9 @@ fn root_arguments(field: &str) -> &'static str {
         "place" => r#"(id: "place/tskhinval")"#,
         "search" => r#"(query: "russia ossetia", first: 20)"#,
         "timeline" => "(first: 10)",
+        // Every dimension at once: a group per combination, every key field set.
+        "eventStats" => "(groupBy: [KIND, YEAR, MONTH, ACTOR, ROLE, PLACE])",
+        "fundingStats" => "(groupBy: [DONOR, RECIPIENT, YEAR, BASIS, AUTHORIZED_BY, CURRENCY])",
         "paths" => r#"(from: "actor/sergey-lavrov", to: "actor/federation-council")"#,
         "positionHolders" => r#"(title: "President of Russia", asOf: "2008-08-26")"#,
         "_entities" => {

@@ -145,6 +145,18 @@ async fn every_root_field_of_query_returns_real_data() {
             json!([{ "id": "event/medoyev-appointment" }, { "id": "event/medoyev-credentials" }]),
         ),
         (
+            "eventStats",
+            r#"{ eventStats(filter: { from: "2009-01", to: "2009-01" }, groupBy: [MONTH]) { key { month } count } }"#,
+            "/eventStats/0",
+            json!({ "key": { "month": "2009-01" }, "count": 3 }),
+        ),
+        (
+            "fundingStats",
+            r#"{ fundingStats(groupBy: [RECIPIENT]) { key { recipient { id } } totalAmount { amount currency } } }"#,
+            "/fundingStats",
+            json!([{ "key": { "recipient": { "id": "actor/south-ossetia" } }, "totalAmount": [{ "amount": "11300000000", "currency": "RUB" }] }]),
+        ),
+        (
             "paths",
             r#"{ paths(from: "actor/sergey-lavrov", to: "actor/federation-council", first: 1) { paths { hops } } }"#,
             "/paths/paths",

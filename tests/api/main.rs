@@ -27,6 +27,7 @@ mod seed;
 mod seed_facts;
 mod seed_lint;
 mod shared_subtrees;
+mod stats;
 mod store;
 mod subscriptions;
 mod writes;

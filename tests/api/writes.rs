@@ -1002,6 +1002,30 @@ fn bad_writes() -> Vec<BadWrite> {
                 "input.after",
             )
         },
+        BadWrite {
+            setup: Some((
+                CREATE_EVENT,
+                json!({ "input": with(&event, json!({ "id": "event/cycle-retracting", "retractedBy": "event/war-2008" })) }),
+            )),
+            ..bad(
+                "two events each retracted by the other",
+                UPDATE_EVENT,
+                json!({ "id": "event/war-2008", "input": { "retractedBy": "event/cycle-retracting" } }),
+                "input.retractedBy",
+            )
+        },
+        BadWrite {
+            setup: Some((
+                CREATE_TREATY,
+                json!({ "input": { "id": "treaty/cycle-a", "name": "Cycle A", "kind": "TREATY", "basedOn": "treaty/friendship-2008" } }),
+            )),
+            ..bad(
+                "two treaties each based on the other",
+                UPDATE_TREATY,
+                json!({ "id": "treaty/friendship-2008", "input": { "basedOn": "treaty/cycle-a" } }),
+                "input.basedOn",
+            )
+        },
         // ---- text: limits per field, and no control characters but newline and tab ----
         bad(
             "a 50 KB name",
@@ -1195,6 +1219,54 @@ async fn eleven_wrong_tokens_in_a_minute_get_429_with_retry_after_while_the_righ
         assert_eq!(answer.status, 200, "{authorization:?}: {:#}", answer.body);
         assert_eq!(answer.body["data"]["actor"]["name"], json!("Russia"));
     }
+}
+
+/// The status of a write with a wrong token sent from `source`, one of
+/// loopback's addresses (all of 127.0.0.0/8 reaches the server on Linux),
+/// so the server sees a client of its own; `None` if `source` cannot be bound.
+async fn wrong_token_from(app: &TestApp, source: std::net::Ipv4Addr) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.bind((source, 0).into()).ok()?;
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .expect("connected");
+    let body = json!({ "query": CREATE_INTRUDER }).to_string();
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer wrong-token-0123456789-wrong\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("request sent");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.expect("answer read");
+    let status = String::from_utf8_lossy(&answer[..answer.len().min(12)]).into_owned();
+    Some(status[9..12].parse().expect("a status line"))
+}
+
+#[tokio::test]
+async fn once_10050_addresses_have_failed_a_new_one_is_still_limited() {
+    use futures_util::StreamExt;
+    let app = spawn_app_with_writes().await;
+    if wrong_token_from(&app, [127, 1, 0, 1].into()).await.is_none() {
+        eprintln!("skipped: this host cannot send from 127.1.0.1 (loopback is not all of 127.0.0.0/8)");
+        return;
+    }
+    // One failure each from 10,050 addresses: more than the table holds.
+    let statuses: Vec<Option<u16>> = futures_util::stream::iter(1..10_050u32)
+        .map(|n| wrong_token_from(&app, [127, 1, (n / 250) as u8, (n % 250 + 1) as u8].into()))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == Some(401)), "{:?}", &statuses[..8]);
+    // A new address is limited like the first ever was (the table did not
+    // fill up and stop limiting).
+    let late = [127, 2, 0, 1].into();
+    for attempt in 1..=10 {
+        assert_eq!(wrong_token_from(&app, late).await, Some(401), "attempt {attempt}");
+    }
+    assert_eq!(wrong_token_from(&app, late).await, Some(429), "the eleventh attempt");
 }
 
 #[tokio::test]

@@ -198,6 +198,10 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::Search => &["query", "first"],
         Shape::Timeline => &["from", "to", "actor", "first"],
         Shape::PlaceEvents => &["includeWithin"],
+        // Group-by aggregations (issue 17).
+        Shape::EventStats | Shape::FundingStats => &["filter", "groupBy"],
+        Shape::GroupMembers(_) => &["first", "last", "after", "before"],
+        Shape::CoParticipants => &["first", "role"],
         Shape::Paths => &["from", "to", "maxHops", "via", "first", "budget"],
         Shape::Positions | Shape::TreatyStatus => &["asOf"],
         Shape::PositionHolders => &["title", "of", "asOf"],

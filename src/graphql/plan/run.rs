@@ -12,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use super::compile::{Field, Variable, ENTITY_TYPES};
 use super::{GiveUp, Plan, Reads, Run};
 use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
+use crate::graphql::stats::{dims, EventGroup, FundingGroup};
 use crate::graphql::table::{backward, Leaf, Obj, Shape, Ty};
 use crate::graphql::types::role_from;
 use crate::model::{self, EntityKind, Id, PartialDate, Relation, RelationKind};
@@ -23,6 +24,7 @@ use crate::read::listing::{
 };
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::paths::{self, PathArgs};
+use crate::read::stats::{co_participants, event_groups, funding_groups};
 use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
 
@@ -251,6 +253,29 @@ impl Writer<'_> {
                 Ok(())
             }
             (Shape::PageInfo, Obj::Page(_)) => self.object(sel, obj),
+            // Group-by aggregations (issue 17).
+            (Shape::EventStats | Shape::FundingStats, Obj::Query) => self.stats(field),
+            (Shape::GroupKey(_), Obj::Group(group)) => self.object(sel, Obj::GroupKey(&group.key)),
+            (Shape::GroupMembers(_), Obj::Group(group)) => {
+                let window = self.window(field)?;
+                let (page, total) = window_among(&group.members, None, &window);
+                let page = Page {
+                    items: page.items,
+                    has_prev: page.has_prev,
+                    has_next: page.has_next,
+                    total,
+                    sums: group.sums.clone(),
+                };
+                self.object(sel, Obj::Page(&page))
+            }
+            (Shape::GroupTotalAmount, Obj::Group(group)) => self.array(&group.sums, |w, m| w.object(sel, Obj::Sum(m))),
+            (Shape::CoParticipants, Obj::Entity(node @ Entity::Actor(_))) => {
+                let role = self.arg::<Option<model::Role>>(field, "role")?;
+                let found =
+                    co_participants(&self.direct, node, self.arg(field, "first")?, role).map_err(|_| GiveUp::Unsure)?;
+                self.array(&found, |w, c| w.object(sel, Obj::CoParticipant(c)))
+            }
+            (Shape::SharedEvents, Obj::CoParticipant(c)) => self.list(sel, c.events.iter()),
             (Shape::HasNextPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_next)),
             (Shape::HasPreviousPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_prev)),
             (Shape::StartCursor, Obj::Page(page)) => self.cursor(page.items.first().map(|(k, _)| *k)),
@@ -363,6 +388,23 @@ impl Writer<'_> {
         .map_err(|_| GiveUp::Unsure)?;
         let (page, total) = listing_page(self.store, kind, set, &window).map_err(|_| GiveUp::Unsure)?;
         self.page(field, ty, borrowed(&page), Totals::count(total))
+    }
+
+    /// `Query.eventStats` or `Query.fundingStats`: the groups, each written
+    /// with the field's selection.
+    fn stats(&mut self, field: &Field) -> Run {
+        let groups = if matches!(field.shape, Shape::EventStats) {
+            let by: Vec<EventGroup> = self.arg(field, "groupBy")?;
+            let filter = self.filter(field)?.unwrap_or_default();
+            event_groups(self.store, &self.direct, &filter, &dims(by))
+        } else {
+            let by: Vec<FundingGroup> = self.arg(field, "groupBy")?;
+            let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
+            let filter = filter.unwrap_or_default().parse().map_err(|_| GiveUp::Unsure)?;
+            funding_groups(self.store, &self.direct, &filter, &dims(by))
+        }
+        .map_err(|_| GiveUp::Unsure)?;
+        self.array(&groups, |w, g| w.object(&field.sel, Obj::Group(g)))
     }
 
     /// `Query.nodes(ids:)`: entities of any type in the order asked, null
@@ -579,12 +621,13 @@ impl Writer<'_> {
             Leaf::Strs(items) => self.array(items, |w, s| w.string(s)),
             Leaf::Date(Some(date)) => self.string(&date.to_string()),
             Leaf::Text(text) => self.string(&text),
-            Leaf::Bool(b) => {
-                self.out.extend_from_slice(if b { b"true" } else { b"false" });
+            Leaf::Int(None) => self.null(),
+            Leaf::Int(Some(n)) => {
+                write!(self.out, "{n}")?;
                 Ok(())
             }
-            Leaf::Int(n) => {
-                write!(self.out, "{n}")?;
+            Leaf::Bool(b) => {
+                self.out.extend_from_slice(if b { b"true" } else { b"false" });
                 Ok(())
             }
             Leaf::Dates(dates) => self.array(dates, |w, d| w.string(&d.to_string())),
