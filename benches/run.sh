@@ -164,6 +164,8 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { coParticipants(first: 10) { actor { id } count } } }"}' $((n / 100)) >"$work/q-$n/coparticipants.json"
     # Two words: every match of both is ranked (no shortcut).
     printf '{"query":"{ search(query: \\"kalo vira\\", first: 10) { score node { id } } }"}' >"$work/q-$n/search2.json"
+    # Typed event links (issue 17): a page of events with what each answers and what answers it.
+    printf '{"query":"{ events(first: 20) { nodes { id responds { kind event { id title } } respondedBy { kind event { id title } } } } }"}' >"$work/q-$n/responses.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
     # Paths of 2, 3 and 4 steps: from one actor to the first actors (g1, g2, ...) whose
     # shortest path from it has that many steps, as the server finds them.
@@ -180,7 +182,7 @@ if [ "$SCALE" = 1 ]; then
       [ -e "$work/q-$n/paths2.json" ] && [ -e "$work/q-$n/paths3.json" ] && [ -e "$work/q-$n/paths4.json" ] && break
     done
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2 groupby groupfunding coparticipants paths2 paths3 paths4; do
+    for q in lookup filtered filteredcount nested3 search search2 groupby groupfunding coparticipants responses paths2 paths3 paths4; do
       [ -e "$work/q-$n/$q.json" ] || { echo "scale-$n: no query for $q" >&2; continue; }
       out=$(BODY="$work/q-$n/$q.json" taskset -c "$CLIENT_CPU" wrk -t1 -c8 -d"$DURATION" --latency -s benches/post.lua "http://$address/graphql")
       line=$(echo "$out" | grep '^RESULT')
@@ -221,6 +223,7 @@ print("`+gzip`: the same query sent with `Accept-Encoding: gzip`, so the answer 
 print("Scale queries: `filtered` a page of 20 events of one kind in a two-year period; `filteredcount` the same with `totalCount`;")
 print("`nested3` actor → events → participants → actor; `search` one word; `search2` two words;")
 print("`groupby` two years of one kind's events by year and month; `groupfunding` a year's funding by currency, summed; `coparticipants` an actor's top 10;")
+print("`responses` 20 events, each with the events it answers and the events answering it (typed event links);")
 print("`paths2`, `paths3`, `paths4` the shortest paths (first 5) between two actors 2, 3 and 4 steps apart.")
 print("`paths` (article seed): Sergey Lavrov to the Federation Council, four steps.\n")
 for setup, title in (
@@ -259,7 +262,7 @@ if scale_rows.strip():
     print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max |")
     print("|---|---:|---:|---:|---:|")
     sizes = sorted({r["setup"] for r in rows if r["setup"].startswith("scale-")}, key=lambda s: int(s.split("-")[1]))
-    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "groupby", "groupfunding", "coparticipants", "paths2", "paths3", "paths4"):
+    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "groupby", "groupfunding", "coparticipants", "responses", "paths2", "paths3", "paths4"):
         small = next((r for r in rows if r["setup"] == sizes[0] and r["query"] == q), None)
         big = next((r for r in rows if r["setup"] == sizes[-1] and r["query"] == q), None)
         if small and big:

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::model::{
     Actor, ActorKind, Currency, Event, EventKind, Figure, FundingAllocation, Id, Money, PartialDate, Participant,
-    Place, PlaceKind, Position, Ratification, Role, Source, SourceKind, Treaty, TreatyKind,
+    Place, PlaceKind, Position, Ratification, Response, ResponseKind, Role, Source, SourceKind, Treaty, TreatyKind,
 };
 
 /// SplitMix64: tiny, fast and good enough for shaping test data.
@@ -308,6 +308,22 @@ pub fn generate(total: usize, seed: u64, dir: &Path) -> std::io::Result<Shape> {
             },
             sources: source(&mut rng),
             note: None,
+            // One event in ten answers an earlier one, by any kind but a
+            // retraction (which `retracted_by` records). Drawn from `n` alone,
+            // not the random stream, so the rest of the graph is unchanged.
+            responds: if n > 0 && n % 10 == 0 {
+                let kinds: Vec<ResponseKind> = ResponseKind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|k| *k != ResponseKind::Retracts)
+                    .collect();
+                vec![Response {
+                    event: id("event", n / 2),
+                    kind: kinds[(n / 10) % kinds.len()],
+                }]
+            } else {
+                vec![]
+            },
         })?;
     }
     w.finish()?;

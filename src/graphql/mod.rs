@@ -16,6 +16,7 @@ mod operation;
 mod paths;
 mod plan;
 mod query;
+mod responses;
 mod scalars;
 mod stats;
 mod subscription;

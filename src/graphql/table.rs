@@ -218,6 +218,7 @@ enum_from_leaf!(
     model::PlaceKind,
     model::SourceKind,
     model::Role,
+    model::ResponseKind,
     model::RelationKind,
     model::TreatyState,
     model::Tenure

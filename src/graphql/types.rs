@@ -10,9 +10,10 @@ use super::errors::internal;
 use super::filters::EventFilter;
 use super::loaders::Loaders;
 use super::memo::{Identified, Shared};
+use super::responses::{event_responses, EventResponse};
 use super::scalars::{BigInt, Money, Period};
 use super::table::{self, Obj, Ty};
-use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, Role, TreatyKind};
+use crate::model::{self, ActorKind, EventKind, Id, PartialDate, PlaceKind, Relation, ResponseKind, Role, TreatyKind};
 use crate::read::cache::Entity;
 use crate::read::cache::Link;
 use crate::store::Direction;
@@ -501,6 +502,28 @@ impl Event {
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::EVENT, "sources", &self.entity()).await
+    }
+    /// The earlier events this one answers, and how: the remark a denial
+    /// denies, the recognition a condemnation condemns, the statement a
+    /// retraction takes back. Ordered by the earlier event's date (undated last).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    async fn responds(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only responses of this kind, such as `DENIES`.")] kind: Option<ResponseKind>,
+    ) -> Result<Vec<EventResponse>> {
+        event_responses(ctx, &self.entity(), "responds", kind)
+    }
+    /// The later events that answer this one, and how: the denials,
+    /// condemnations and retractions it drew. Ordered by the later event's
+    /// date (undated last).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    async fn responded_by(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only responses of this kind, such as `CONDEMNS`.")] kind: Option<ResponseKind>,
+    ) -> Result<Vec<EventResponse>> {
+        event_responses(ctx, &self.entity(), "respondedBy", kind)
     }
 }
 

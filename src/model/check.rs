@@ -6,7 +6,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Actor, Entity, EntityKind, Event, FundingAllocation, Place, Source, Treaty};
+use super::{Actor, Entity, EntityKind, Event, FundingAllocation, Place, ResponseKind, Source, Treaty};
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -70,6 +70,33 @@ pub fn check_entity(entity: &Entity) -> Vec<(String, String)> {
             }
             if e.part_of.as_ref() == Some(&e.id) {
                 out.push(("part_of".into(), "an event cannot be part of itself".into()));
+            }
+            for (i, r) in e.responds.iter().enumerate() {
+                if r.event == e.id {
+                    out.push((format!("responds[{i}].event"), "an event cannot answer itself".into()));
+                }
+                // A retraction is stored once, on the statement it takes back,
+                // so that the two directions can never disagree.
+                if r.kind == ResponseKind::Retracts {
+                    out.push((
+                        format!("responds[{i}].kind"),
+                        format!(
+                            "a retraction is recorded on the statement it takes back, not as a response: \
+                             set `retracted_by` (`retractedBy` through the API) of `{}` to `{}`",
+                            r.event, e.id
+                        ),
+                    ));
+                }
+                // The index holds one response per pair of events.
+                if let Some(j) = e.responds[..i].iter().position(|earlier| earlier.event == r.event) {
+                    out.push((
+                        format!("responds[{i}].event"),
+                        format!(
+                            "`{}` is already answered by responds[{j}]; give one response per event",
+                            r.event
+                        ),
+                    ));
+                }
             }
         }
         Entity::Treaty(t) => {

@@ -309,6 +309,44 @@ impl Default for SourceKind {
     }
 }
 
+vocabulary! {
+    /// How an event answers an earlier one (see `Event.responds`).
+    ResponseKind {
+        /// Takes back an earlier statement of the same speaker. Read from the
+        /// retracted statement's `retractedBy`, the one place a retraction is
+        /// stored: `responds` in a seed file or a mutation never lists one.
+        Retracts,
+        /// Says that what an earlier statement claimed is not so.
+        Denies,
+        /// Says that an earlier event did happen as stated, such as a deployment completed.
+        Confirms,
+        /// Condemns or criticises an earlier act.
+        Condemns,
+        /// Calls on the author of an earlier act to undo it, such as to rescind a recognition.
+        DemandsReversal,
+        /// Dismisses the criticism an earlier statement made.
+        RejectsCriticism,
+        /// Welcomes or praises an earlier act.
+        Welcomes,
+        /// Takes up and backs what an earlier appeal asked for.
+        Endorses,
+        /// Carries out what an earlier instruction or decision ordered.
+        Implements,
+        /// Answers an earlier act with an act of its own against it, such as severing relations over a recognition.
+        Counters,
+    }
+}
+
+/// An earlier event an event answers, and how: a denial of a remark, a
+/// condemnation of a recognition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Response {
+    /// The earlier event answered.
+    pub event: Id,
+    pub kind: ResponseKind,
+}
+
 /// A post held by a person (or a body), in or for another actor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -396,6 +434,13 @@ pub struct Event {
     pub sources: Vec<Id>,
     #[serde(default)]
     pub note: Option<String>,
+    /// Earlier events this one answers, and how (a denial, a condemnation).
+    /// A retraction is not listed here: `retracted_by` on the retracted
+    /// statement says it, and reads show it as a `retracts` response. Last
+    /// in the record, after the fields of record layout 3, which had none
+    /// (see [`legacy`]).
+    #[serde(default)]
+    pub responds: Vec<Response>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -554,10 +599,12 @@ pub enum Relation {
     PlaceWithin,
     /// any entity → source.
     CitedSource,
+    /// event → earlier event it answers, with the kind of response (issue 17: typed event links).
+    EventResponds,
 }
 
 impl Relation {
-    pub const ALL: [Relation; 22] = [
+    pub const ALL: [Relation; 23] = [
         Relation::EventParticipant,
         Relation::EventPlace,
         Relation::EventTreaty,
@@ -580,6 +627,7 @@ impl Relation {
         Relation::FundingEvent,
         Relation::PlaceWithin,
         Relation::CitedSource,
+        Relation::EventResponds,
     ];
 
     /// The kind the relation points at (`None`: any kind, for sources' holders).
@@ -592,20 +640,20 @@ impl Relation {
             }
             EventPlace | TreatySignedAt | PlaceWithin => EntityKind::Place,
             EventTreaty | TreatyBasedOn | FundingBasis => EntityKind::Treaty,
-            EventPartOf | EventAfter | EventRetractedBy | FundingEvent => EntityKind::Event,
+            EventPartOf | EventAfter | EventRetractedBy | FundingEvent | EventResponds => EntityKind::Event,
             CitedSource => EntityKind::Source,
         }
     }
 
     /// The seed field that holds the relation, for error messages.
     /// Whether the relation must never loop: nothing is part of, within,
-    /// after, retracted by or based on itself, directly or through others.
+    /// after, retracted by, answering or based on itself, directly or through others.
     /// Mutations refuse a write that would make such a cycle.
     pub fn is_acyclic(self) -> bool {
         use Relation::*;
         matches!(
             self,
-            EventPartOf | EventAfter | EventRetractedBy | ActorPartOf | TreatyBasedOn | PlaceWithin
+            EventPartOf | EventAfter | EventRetractedBy | ActorPartOf | TreatyBasedOn | PlaceWithin | EventResponds
         )
     }
 
@@ -634,6 +682,7 @@ impl Relation {
             FundingEvent => "event",
             PlaceWithin => "within",
             CitedSource => "sources",
+            EventResponds => "responds.event",
         }
     }
 }
@@ -759,6 +808,11 @@ impl Entity {
                 out.extend(e.part_of.iter().map(|p| edge(EventPartOf, p)));
                 out.extend(e.after.iter().map(|p| edge(EventAfter, p)));
                 out.extend(e.retracted_by.iter().map(|p| edge(EventRetractedBy, p)));
+                out.extend(e.responds.iter().map(|r| Edge {
+                    relation: EventResponds,
+                    to: r.event.clone(),
+                    payload: r.kind.as_str().as_bytes().to_vec(),
+                }));
                 out.extend(
                     e.figures
                         .iter()
@@ -825,9 +879,89 @@ pub struct Record {
 pub mod legacy {
     use serde::{Deserialize, Serialize};
 
-    use super::{Actor, Entity, Event, FundingAllocation, Id, Origin, Place, Record, Source, SourceKind, Treaty};
+    use super::{
+        Actor, Entity, Event, Figure, FundingAllocation, Id, Origin, PartialDate, Participant, Place, Record, Source,
+        SourceKind, Treaty,
+    };
 
-    /// Layout 1: a source had no `kind`; everything else is unchanged.
+    /// Layouts 2 and 3: an event had no `responds`; everything else is as now.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct RecordV3 {
+        pub origin: Origin,
+        pub entity: EntityV3,
+    }
+
+    /// [`Entity`] in layouts 2 and 3: the same variants, in the same order.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub enum EntityV3 {
+        Actor(Actor),
+        Event(EventV3),
+        Treaty(Treaty),
+        Funding(FundingAllocation),
+        Place(Place),
+        Source(Source),
+    }
+
+    /// [`Event`] in layouts 1 to 3, without `responds`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct EventV3 {
+        pub id: Id,
+        pub title: String,
+        pub kind: super::EventKind,
+        pub date: Option<PartialDate>,
+        pub place: Option<Id>,
+        pub summary: Option<String>,
+        pub participants: Vec<Participant>,
+        pub treaties: Vec<Id>,
+        pub part_of: Option<Id>,
+        pub after: Vec<Id>,
+        pub retracted_by: Option<Id>,
+        pub figures: Vec<Figure>,
+        pub sources: Vec<Id>,
+        pub note: Option<String>,
+    }
+
+    impl From<EventV3> for Event {
+        fn from(old: EventV3) -> Event {
+            Event {
+                id: old.id,
+                title: old.title,
+                kind: old.kind,
+                date: old.date,
+                place: old.place,
+                summary: old.summary,
+                participants: old.participants,
+                treaties: old.treaties,
+                part_of: old.part_of,
+                after: old.after,
+                retracted_by: old.retracted_by,
+                figures: old.figures,
+                sources: old.sources,
+                note: old.note,
+                // Written before events had typed responses: they answered nothing.
+                responds: Vec::new(),
+            }
+        }
+    }
+
+    impl From<RecordV3> for Record {
+        fn from(old: RecordV3) -> Record {
+            let entity = match old.entity {
+                EntityV3::Actor(a) => Entity::Actor(a),
+                EntityV3::Event(e) => Entity::Event(e.into()),
+                EntityV3::Treaty(t) => Entity::Treaty(t),
+                EntityV3::Funding(f) => Entity::Funding(f),
+                EntityV3::Place(p) => Entity::Place(p),
+                EntityV3::Source(s) => Entity::Source(s),
+            };
+            Record {
+                origin: old.origin,
+                entity,
+            }
+        }
+    }
+
+    /// Layout 1: a source had no `kind` (and an event no `responds`).
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
     pub struct RecordV1 {
         pub origin: Origin,
@@ -838,7 +972,7 @@ pub mod legacy {
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
     pub enum EntityV1 {
         Actor(Actor),
-        Event(Event),
+        Event(EventV3),
         Treaty(Treaty),
         Funding(FundingAllocation),
         Place(Place),
@@ -859,7 +993,7 @@ pub mod legacy {
         fn from(old: RecordV1) -> Record {
             let entity = match old.entity {
                 EntityV1::Actor(a) => Entity::Actor(a),
-                EntityV1::Event(e) => Entity::Event(e),
+                EntityV1::Event(e) => Entity::Event(e.into()),
                 EntityV1::Treaty(t) => Entity::Treaty(t),
                 EntityV1::Funding(f) => Entity::Funding(f),
                 EntityV1::Place(p) => Entity::Place(p),
@@ -906,6 +1040,7 @@ impl Entity {
                 keep_opt(&mut e.part_of);
                 e.after.retain(keep);
                 keep_opt(&mut e.retracted_by);
+                e.responds.retain(|r| keep(&r.event));
                 for f in &mut e.figures {
                     keep_opt(&mut f.claimed_by);
                 }
@@ -984,6 +1119,9 @@ vocabulary! {
         MadeIn,
         /// An event came after an earlier one (an ordering hint).
         After,
+        /// An event responds to an earlier one (denies, confirms, condemns it...); a retraction
+        /// is a `RETRACTS` step.
+        Responds,
         /// An entity cites a source. Left out of paths unless `via` names it: shared sources
         /// connect nearly everything in two steps.
         Cites,
@@ -1043,6 +1181,7 @@ impl Relation {
             Relation::TreatyBasedOn | Relation::FundingBasis => (K::BasedOn, true),
             Relation::FundingEvent => (K::MadeIn, true),
             Relation::EventAfter => (K::After, true),
+            Relation::EventResponds => (K::Responds, true),
             Relation::CitedSource => (K::Cites, true),
         }
     }
@@ -1072,6 +1211,7 @@ impl RelationKind {
             K::BasedOn => ("based on", "basis of"),
             K::MadeIn => ("made in", "occasion of"),
             K::After => ("after", "followed by"),
+            K::Responds => ("responds to", "responded to by"),
             K::Cites => ("cites", "cited by"),
         }
     }

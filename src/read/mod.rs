@@ -2,9 +2,10 @@
 //! (`table.rs`: how every field is read), the read cache and the entities
 //! it hands out (`cache.rs`), cursors (`cursor.rs`), paging (`page.rs`),
 //! and the root listings with their filters, search and the timeline
-//! (`listing.rs`), the group-by aggregations (`stats.rs`), paths between
-//! two entities (`paths.rs`) and the as-of views of posts and treaties
-//! (`asof.rs`). Its errors are its own ([`ReadError`]); the GraphQL
+//! (`listing.rs`), the group-by aggregations (`stats.rs`), typed responses
+//! between events (`responses.rs`), paths between two entities (`paths.rs`)
+//! and the as-of views of posts and treaties (`asof.rs`). Its errors are
+//! its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
 pub mod cache;
@@ -12,6 +13,7 @@ pub mod cursor;
 mod error;
 pub mod listing;
 pub mod page;
+pub mod responses;
 pub mod stats;
 pub mod table;
 // Issue 17: paths between entities, and as-of views.

@@ -10,6 +10,7 @@ use crate::model::{self, EntityKind, Id, PartialDate, Relation};
 use crate::read::asof::{HeldPosition, TreatyStatus};
 use crate::read::cache::{Entity, Link};
 use crate::read::paths::{Path, PathAnswer, Step};
+use crate::read::responses::Way;
 use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::store::Direction;
 
@@ -55,6 +56,8 @@ pub enum Obj<'a> {
     Group(&'a Group),
     GroupKey(&'a GroupKey),
     CoParticipant(&'a CoParticipant),
+    /// Typed event links: a response, with the other event and its kind.
+    Response((&'a Entity, model::ResponseKind)),
     // Issue 17, paths and as-of views.
     PathSearch(&'a PathAnswer),
     Path(&'a Path),
@@ -105,6 +108,8 @@ pub enum Ty {
     FundingStatsGroup,
     FundingGroupKey,
     CoParticipant,
+    /// Typed event links: `EventResponse`.
+    EventResponse,
     // Issue 17, paths and as-of views.
     PathSearch,
     Path,
@@ -122,7 +127,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 31] = [
+    const OTHERS: [Ty; 32] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -150,6 +155,7 @@ impl Ty {
         Ty::FundingStatsGroup,
         Ty::FundingGroupKey,
         Ty::CoParticipant,
+        Ty::EventResponse,
         // Issue 17, paths and as-of views.
         Ty::PathSearch,
         Ty::Path,
@@ -188,6 +194,7 @@ impl Ty {
             Ty::FundingStatsGroup => "FundingStatsGroup",
             Ty::FundingGroupKey => "FundingGroupKey",
             Ty::CoParticipant => "CoParticipant",
+            Ty::EventResponse => "EventResponse",
             // Issue 17, paths and as-of views.
             Ty::PathSearch => "PathSearch",
             Ty::Path => "Path",
@@ -333,6 +340,10 @@ pub enum Shape {
     /// `Actor.coParticipants`, and a co-participant's shared events.
     CoParticipants,
     SharedEvents,
+    /// Typed event links: `Event.responds` and `Event.respondedBy`, with an
+    /// optional `kind`, and a response's event.
+    Responses(Way),
+    ResponseEvent,
     // Issue 17, paths and as-of views.
     /// `Query.paths`: the shortest paths between two entities.
     Paths,
@@ -380,6 +391,9 @@ impl Shape {
             Shape::GroupTotalAmount => Ty::Money,
             Shape::CoParticipants => Ty::CoParticipant,
             Shape::SharedEvents => Ty::EVENT,
+            // Typed event links.
+            Shape::Responses(_) => Ty::EventResponse,
+            Shape::ResponseEvent => Ty::EVENT,
             Shape::Paths => Ty::PathSearch,
             Shape::PathList => Ty::Path,
             Shape::PathNodes => Ty::Node,
@@ -682,6 +696,11 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::CoParticipant, "actor") => on_one!(CoParticipant, |c| Some(&c.actor), Ty::ACTOR),
         (Ty::CoParticipant, "count") => on!(CoParticipant, |c| Leaf::Int(Some(c.events.len() as i64))),
         (Ty::CoParticipant, "events") => Shape::SharedEvents,
+        // Typed event links.
+        (Ty::EVENT, "responds") => Shape::Responses(Way::Responds),
+        (Ty::EVENT, "respondedBy") => Shape::Responses(Way::RespondedBy),
+        (Ty::EventResponse, "kind") => on!(Response, |(_, kind)| Leaf::Enum(kind.graphql_name())),
+        (Ty::EventResponse, "event") => Shape::ResponseEvent,
         _ => return None,
     })
 }

@@ -4,8 +4,9 @@
 //! the ways a valid seed can still state what its sources do not: an entity
 //! left over with no link to anything, one body recorded twice (as an actor
 //! and as a place, or as two actors merged through an alias), a signatory the
-//! cited text never names, and a date more precise than the cited text gives.
-//! It needs the whole graph at once, so it runs on request
+//! cited text never names, a date more precise than the cited text gives,
+//! and a response dated before what it answers or looping back through a
+//! retraction. It needs the whole graph at once, so it runs on request
 //! (`diplograph seed --check`), not on every load.
 //!
 //! Two checks read the cited text itself when a plain-text copy of the
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::files::{each_entity, seed_files};
 use super::{Problem, SeedError};
-use crate::model::{text, ActorKind, DatePoint, Entity, Id, PartialDate, Relation, Role};
+use crate::model::{text, ActorKind, DatePoint, Entity, Event, Id, PartialDate, Relation, Role};
 
 /// Relations through which an actor plays a part in the story, as opposed
 /// to being cited, contained or holding a post.
@@ -134,6 +135,7 @@ impl<'a> Lint<'a> {
         self.actor_repeats_place(&mut out);
         self.alias_names_another_actor(&mut out);
         self.unnamed_signatories(&mut out);
+        self.responses_out_of_order(&mut out);
         if self.has_article {
             self.dates_finer_than_sources(&mut out);
         }
@@ -318,6 +320,63 @@ impl<'a> Lint<'a> {
         }
     }
 
+    /// A response (or a retraction) must not come before what it answers,
+    /// and answers must not loop: validation refuses a loop of responses or
+    /// of retractions alone, this finds one that mixes the two (an event
+    /// answering the statement that retracts it).
+    fn responses_out_of_order(&self, out: &mut Vec<Problem>) {
+        // Every "answers" link: (file, answering event, field, answered event).
+        let mut answers: Vec<(&Path, &Event, String, &Id)> = Vec::new();
+        for (file, entity) in self.entities {
+            let Entity::Event(e) = entity else { continue };
+            for (i, r) in e.responds.iter().enumerate() {
+                answers.push((file, e, format!("responds[{i}].event"), &r.event));
+            }
+            if let Some(Entity::Event(retraction)) = e.retracted_by.as_ref().and_then(|r| self.by_id.get(r)) {
+                answers.push((file, retraction, "retracted_by".into(), &e.id));
+            }
+        }
+        let mut graph: HashMap<&Id, Vec<&Id>> = HashMap::new();
+        for (file, answering, field, answered) in &answers {
+            graph.entry(&answering.id).or_default().push(answered);
+            let Some(Entity::Event(earlier)) = self.by_id.get(answered) else {
+                continue;
+            };
+            if let (Some(later), Some(first)) = (answering.date, earlier.date) {
+                if later.last_day() < first.first_day() {
+                    out.push(finding(
+                        file,
+                        if field == "retracted_by" { &earlier.id } else { &answering.id },
+                        Some(field.clone()),
+                        format!(
+                            "`{}` ({later}) answers `{}` ({first}), which comes after it: a response cannot precede what it answers",
+                            answering.id, earlier.id
+                        ),
+                    ));
+                }
+            }
+        }
+        // A loop that mixes the two holds a response: it is reported there,
+        // once however many of its responses could name it.
+        let mut reported: HashSet<Vec<String>> = HashSet::new();
+        for (file, answering, field, _) in answers.iter().filter(|(_, _, f, _)| f.starts_with("responds")) {
+            if let Some(path) = way_back(&graph, &answering.id) {
+                let mut members: Vec<String> = path.iter().map(|id| id.to_string()).collect();
+                let shown = members.join(" → ");
+                members.sort();
+                members.dedup();
+                if reported.insert(members) {
+                    out.push(finding(
+                        file,
+                        &answering.id,
+                        Some(field.clone()),
+                        format!("responses and retractions loop: {shown}"),
+                    ));
+                }
+            }
+        }
+    }
+
     /// Every date must be given, at its precision or finer, by a section its
     /// entity cites (checked where the article is at hand).
     fn dates_finer_than_sources(&self, out: &mut Vec<Problem>) {
@@ -343,6 +402,28 @@ impl<'a> Lint<'a> {
             }
         }
     }
+}
+
+/// A way from `start` back to itself through `graph`, `start` at both
+/// ends; `None` if there is none.
+fn way_back<'a>(graph: &HashMap<&'a Id, Vec<&'a Id>>, start: &'a Id) -> Option<Vec<&'a Id>> {
+    let mut stack: Vec<(&Id, Vec<&Id>)> = vec![(start, vec![start])];
+    let mut seen: HashSet<&Id> = HashSet::new();
+    while let Some((at, path)) = stack.pop() {
+        for next in graph.get(at).into_iter().flatten() {
+            if *next == start {
+                let mut way = path;
+                way.push(start);
+                return Some(way);
+            }
+            if seen.insert(next) {
+                let mut way = path.clone();
+                way.push(next);
+                stack.push((next, way));
+            }
+        }
+    }
+    None
 }
 
 fn list_ids(ids: &[&Id]) -> String {

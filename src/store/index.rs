@@ -8,16 +8,19 @@ use super::{keys, StoreError};
 use crate::model::{legacy, text, Entity, EntityKind, Record};
 
 /// First byte of every stored record: the record layout version.
-/// Layout 3 follows it with a CRC-32 of the body (little-endian), so a
-/// flipped byte that still decodes is found by every read and by `verify`.
-/// Layout 2 (sources with a `kind`, no checksum) and layout 1 (see
-/// [`crate::model::legacy`]) still decode, and are rewritten in layout 3
+/// Layout 4 gave events their typed responses (`responds`); like layout 3
+/// it follows the version byte with a CRC-32 of the body (little-endian),
+/// so a flipped byte that still decodes is found by every read and by
+/// `verify`. Layout 3 (checksummed, events without `responds`), layout 2
+/// (sources with a `kind`, no checksum) and layout 1 (see
+/// [`crate::model::legacy`]) still decode, and are rewritten in layout 4
 /// when next written.
-pub(super) const RECORD_VERSION: u8 = 3;
+pub(super) const RECORD_VERSION: u8 = 4;
+pub(super) const RECORD_VERSION_3: u8 = 3;
 pub(super) const RECORD_VERSION_2: u8 = 2;
 pub(super) const RECORD_VERSION_1: u8 = 1;
 
-/// Bytes of a layout 3 record's checksum.
+/// Bytes of a checksummed record's checksum (layouts 3 and 4).
 const CHECKSUM_BYTES: usize = 4;
 
 pub(super) fn encode(record: &Record) -> Vec<u8> {
@@ -37,18 +40,24 @@ pub(super) fn decode(tree: &'static str, key: &[u8], bytes: &[u8]) -> Result<Rec
         reason,
     };
     match bytes.split_first() {
-        Some((&RECORD_VERSION, rest)) => {
+        Some((&version @ (RECORD_VERSION | RECORD_VERSION_3), rest)) => {
             let (checksum, body) = rest
                 .split_at_checked(CHECKSUM_BYTES)
                 .ok_or_else(|| corrupt("the record is shorter than its checksum".into()))?;
             if checksum != crc32fast::hash(body).to_le_bytes() {
                 return Err(corrupt("its checksum does not match: the record is damaged".into()));
             }
-            postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
+            if version == RECORD_VERSION {
+                postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))
+            } else {
+                postcard::from_bytes::<legacy::RecordV3>(body)
+                    .map(Record::from)
+                    .map_err(|e| corrupt(format!("record layout 3: {e}")))
+            }
         }
-        Some((&RECORD_VERSION_2, body)) => {
-            postcard::from_bytes(body).map_err(|e| corrupt(format!("record layout 2: {e}")))
-        }
+        Some((&RECORD_VERSION_2, body)) => postcard::from_bytes::<legacy::RecordV3>(body)
+            .map(Record::from)
+            .map_err(|e| corrupt(format!("record layout 2: {e}"))),
         Some((&RECORD_VERSION_1, body)) => postcard::from_bytes::<legacy::RecordV1>(body)
             .map(Record::from)
             .map_err(|e| corrupt(format!("record layout 1: {e}"))),

@@ -41,6 +41,7 @@ fn event(n: usize) -> Entity {
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     })
 }
 
@@ -679,4 +680,107 @@ fn a_replay_stops_at_its_limit_and_applies_nothing_the_log_could_not_cut_off() {
         "nothing past the limit is applied"
     );
     assert_eq!(std::fs::read(&log).unwrap(), whole, "the log itself is left alone");
+}
+
+/// The same event as [`event`], as builds before typed responses wrote it.
+fn event_v3(n: usize) -> crate::model::legacy::EventV3 {
+    let Entity::Event(e) = event(n) else {
+        unreachable!("event() makes events")
+    };
+    crate::model::legacy::EventV3 {
+        id: e.id,
+        title: e.title,
+        kind: e.kind,
+        date: e.date,
+        place: e.place,
+        summary: e.summary,
+        participants: e.participants,
+        treaties: e.treaties,
+        part_of: e.part_of,
+        after: e.after,
+        retracted_by: e.retracted_by,
+        figures: e.figures,
+        sources: e.sources,
+        note: e.note,
+    }
+}
+
+#[test]
+fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_layout_4() {
+    use super::index::RECORD_VERSION_3;
+    use crate::model::legacy::{EntityV1, EntityV3, RecordV1, RecordV3};
+    use crate::model::{Response, ResponseKind};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let actors: Vec<Change> = (0..40).map(|n| put(actor(n))).collect();
+        store.apply(&actors, true).unwrap();
+        store
+            .apply(&[put(event(1)), put(event(2)), put(event(3))], true)
+            .unwrap();
+        let tree = store.tree(TreeRef::Entity(EntityKind::Event)).unwrap();
+        // Event 1 as layout 3 wrote it (checksummed), 2 as layout 2, 3 as layout 1.
+        let v3 = |n| RecordV3 {
+            origin: Origin::Api,
+            entity: EntityV3::Event(event_v3(n)),
+        };
+        let body = postcard::to_allocvec(&v3(1)).unwrap();
+        let mut layout_3 = vec![RECORD_VERSION_3];
+        layout_3.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        layout_3.extend(body);
+        let mut layout_2 = vec![RECORD_VERSION_2];
+        layout_2.extend(postcard::to_allocvec(&v3(2)).unwrap());
+        let mut layout_1 = vec![RECORD_VERSION_1];
+        layout_1.extend(
+            postcard::to_allocvec(&RecordV1 {
+                origin: Origin::Api,
+                entity: EntityV1::Event(event_v3(3)),
+            })
+            .unwrap(),
+        );
+        for (n, bytes) in [(1, layout_3), (2, layout_2), (3, layout_1)] {
+            tree.insert(format!("event/e{n}").as_bytes(), bytes).unwrap();
+        }
+        store.flush().unwrap();
+    }
+
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    for n in 1..=3 {
+        let id = Id::parse(&format!("event/e{n}")).unwrap();
+        assert_eq!(
+            store.get(&id).unwrap(),
+            Some(event(n)),
+            "event {n} decodes, answering nothing"
+        );
+    }
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+
+    // Written again with a response, event 1 is stored in layout 4 and indexed back.
+    let Entity::Event(mut answering) = event(1) else {
+        unreachable!("event() makes events")
+    };
+    answering.responds = vec![Response {
+        event: Id::parse("event/e2").unwrap(),
+        kind: ResponseKind::Denies,
+    }];
+    store.apply(&[put(Entity::Event(answering.clone()))], true).unwrap();
+    let bytes = store
+        .tree(TreeRef::Entity(EntityKind::Event))
+        .unwrap()
+        .get(b"event/e1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(
+        store.get(&answering.id).unwrap(),
+        Some(Entity::Event(answering.clone()))
+    );
+    let e2 = Id::parse("event/e2").unwrap();
+    let back = store
+        .related(Relation::EventResponds, Direction::Backward, std::slice::from_ref(&e2))
+        .unwrap();
+    assert_eq!(back[&e2], vec![(answering.id.clone(), b"denies".to_vec())]);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }

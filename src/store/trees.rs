@@ -63,6 +63,7 @@ pub fn relation_tree(relation: Relation) -> &'static str {
         FundingEvent => "event_funding",
         PlaceWithin => "place_children",
         CitedSource => "source_entities",
+        EventResponds => "event_responses",
     }
 }
 

@@ -22,6 +22,7 @@ mod plans;
 mod readme;
 mod relations;
 mod response_cache;
+mod responses;
 mod schema_file;
 mod seed;
 mod seed_facts;

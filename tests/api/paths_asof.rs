@@ -59,6 +59,9 @@ fn seed_edges() -> Vec<(String, &'static str, String)> {
             for p in r["figures"].as_array().into_iter().flatten() {
                 add("figures", &p["claimed_by"]);
             }
+            for p in r["responds"].as_array().into_iter().flatten() {
+                add("responds", &p["event"]);
+            }
         }
     }
     out

@@ -155,6 +155,71 @@ const BAD_SEEDS: &[BadSeed] = &[
         message: "within itself",
     },
     BadSeed {
+        description: "a response to an event that no file defines",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/denial", "title": "Denial", "kind": "statement",
+                   "responds": [ { "event": "event/remark", "kind": "denies" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/denial"),
+        field: Some("responds.event"),
+        message: "no seed file defines",
+    },
+    BadSeed {
+        description: "an event answering itself",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/denial", "title": "Denial", "kind": "statement",
+                   "responds": [ { "event": "event/denial", "kind": "denies" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/denial"),
+        field: Some("responds[0].event"),
+        message: "cannot answer itself",
+    },
+    BadSeed {
+        description: "two events each answering the other",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/denial", "title": "Denial", "kind": "statement",
+                   "responds": [ { "event": "event/remark", "kind": "denies" } ] },
+                 { "id": "event/remark", "title": "Remark", "kind": "statement",
+                   "responds": [ { "event": "event/denial", "kind": "condemns" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/denial"),
+        field: Some("responds.event"),
+        message: "cycle",
+    },
+    BadSeed {
+        description: "a retraction written as a response instead of as retracted_by",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/remark", "title": "Remark", "kind": "statement" },
+                 { "id": "event/retraction", "title": "Retraction", "kind": "retraction",
+                   "responds": [ { "event": "event/remark", "kind": "retracts" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/retraction"),
+        field: Some("responds[0].kind"),
+        message: "set `retracted_by` (`retractedBy` through the API) of `event/remark` to `event/retraction`",
+    },
+    BadSeed {
+        description: "two responses to the same event",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/remark", "title": "Remark", "kind": "statement" },
+                 { "id": "event/denial", "title": "Denial", "kind": "statement",
+                   "responds": [ { "event": "event/remark", "kind": "denies" },
+                                 { "event": "event/remark", "kind": "condemns" } ] } ]"#,
+        )],
+        file: "events.json",
+        id: Some("event/denial"),
+        field: Some("responds[1].event"),
+        message: "already answered by responds[0]",
+    },
+    BadSeed {
         description: "two actors each part of the other",
         files: &[(
             "actors.json",
@@ -675,6 +740,7 @@ fn real_seed_with_api_writes() -> (Store, String) {
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     };
     let api = |entity| Change::Put {
         entity,

@@ -228,6 +228,48 @@ const CASES: &[Case] = &[
         article: None,
         finding: None,
     },
+    Case {
+        description: "a response dated before the event it answers",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/recognition", "title": "Recognition", "kind": "recognition", "date": "2008-08-26",
+                   "place": "place/moscow", "participants": [ { "actor": "actor/russia", "role": "actor" },
+                                     { "actor": "actor/south-ossetia", "role": "target" } ] },
+                 { "id": "event/condemnation", "title": "Condemnation", "kind": "condemnation", "date": "2008-08",
+                   "responds": [ { "event": "event/recognition", "kind": "condemns" } ] },
+                 { "id": "event/early-praise", "title": "Praise", "kind": "statement", "date": "2008-07-01",
+                   "responds": [ { "event": "event/recognition", "kind": "welcomes" } ] } ]"#,
+        )],
+        article: None,
+        // A month that holds the day answered is not before it; a day before it is.
+        finding: Some((
+            "events.json",
+            "event/early-praise",
+            Some("responds[0].event"),
+            "a response cannot precede what it answers",
+        )),
+    },
+    Case {
+        description: "a response to the retraction that takes it back: a loop through both relations",
+        files: &[(
+            "events.json",
+            r#"[ { "id": "event/recognition", "title": "Recognition", "kind": "recognition",
+                   "place": "place/moscow", "participants": [ { "actor": "actor/russia", "role": "actor" },
+                                     { "actor": "actor/south-ossetia", "role": "target" } ] },
+                 { "id": "event/remark", "title": "Remark", "kind": "statement",
+                   "retracted_by": "event/retraction",
+                   "responds": [ { "event": "event/retraction", "kind": "denies" } ] },
+                 { "id": "event/retraction", "title": "Retraction", "kind": "retraction",
+                   "responds": [ { "event": "event/recognition", "kind": "condemns" } ] } ]"#,
+        )],
+        article: None,
+        finding: Some((
+            "events.json",
+            "event/remark",
+            Some("responds[0].event"),
+            "responses and retractions loop: event/remark → event/retraction → event/remark",
+        )),
+    },
 ];
 
 #[test]

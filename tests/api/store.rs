@@ -53,6 +53,7 @@ fn event(slug: &str, when: Option<&str>, participants: &[(&str, Role)]) -> Event
         figures: vec![],
         sources: vec![],
         note: None,
+        responds: vec![],
     }
 }
 
@@ -453,8 +454,8 @@ mod random_graphs {
 
     use diplograph::model::{
         Actor, ActorKind, Currency, Entity, EntityKind, Event, EventKind, Figure, FundingAllocation, Id, Money, Origin,
-        PartialDate, Participant, Place, PlaceKind, Position, Ratification, Role, Source, SourceKind, Treaty,
-        TreatyKind,
+        PartialDate, Participant, Place, PlaceKind, Position, Ratification, Response, ResponseKind, Role, Source,
+        SourceKind, Treaty, TreatyKind,
     };
     use diplograph::store::{Change, PeriodScan, Store};
     use proptest::prelude::*;
@@ -694,6 +695,16 @@ mod random_graphs {
                     .collect(),
                 sources: t.some(&ids.sources, 2),
                 note,
+                // At most one, so never two responses to one event; never a
+                // retraction, which `retracted_by` records.
+                responds: t
+                    .maybe(&ids.events[..i])
+                    .map(|event| Response {
+                        event,
+                        kind: pick_kind(t, &ResponseKind::ALL[1..]),
+                    })
+                    .into_iter()
+                    .collect(),
             }),
             EntityKind::Funding => Entity::Funding(FundingAllocation {
                 id: ids.funding[i].clone(),

@@ -371,6 +371,52 @@ async fn five_writes_reach_a_legacy_graphql_ws_subscriber_once_each_in_commit_or
     five_writes_arrive_in_order(LEGACY_WS).await;
 }
 
+/// Typed event links: a new response reaches subscribers with the event,
+/// and the event it answers, changed by it, lists it.
+#[tokio::test]
+async fn subscribers_see_a_new_response_on_the_answering_event() {
+    let app = spawn_app_with_writes_and(|_| {}).await;
+    let mut socket = Socket::open(&app, TRANSPORT_WS).await;
+    socket.init(json!({})).await;
+    socket
+        .subscribe(
+            "answers",
+            "subscription { eventAdded { id responds { kind event { id \
+             respondedBy(kind: DENIES) { event { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    until_live(&mut socket, &app, "answers", russian_event_probe).await;
+    let writer = reqwest::Client::new();
+    write(
+        &writer,
+        &app,
+        CREATE_EVENT,
+        json!({ "input": { "id": "event/ws-denial", "title": "Another denial", "kind": "STATEMENT",
+                           "responds": [ { "event": "event/kokoity-joining-russia-remark", "kind": "DENIES" } ] } }),
+    )
+    .await;
+    let added = next_result(&mut socket, "answers", "eventAdded").await;
+    assert_eq!(added["id"], "event/ws-denial");
+    assert_eq!(added["responds"][0]["kind"], "DENIES");
+    assert_eq!(
+        added["responds"][0]["event"]["id"],
+        "event/kokoity-joining-russia-remark"
+    );
+    let denials = strings_at_ids(&added["responds"][0]["event"]["respondedBy"]);
+    assert!(denials.contains(&"event/ws-denial".to_owned()), "{added:#}");
+    assert!(denials.contains(&"event/lavrov-warsaw-denial".to_owned()), "{added:#}");
+}
+
+/// The `event { id }` of each element of a list of responses.
+fn strings_at_ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["event"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 // ---- filters ------------------------------------------------------------------------------
 
 #[tokio::test]

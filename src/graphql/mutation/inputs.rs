@@ -5,7 +5,7 @@ use async_graphql::{InputObject, ID};
 use serde::Serialize;
 
 use crate::graphql::scalars::BigInt;
-use crate::model::{ActorKind, EventKind, PartialDate, PlaceKind, Role, TreatyKind};
+use crate::model::{ActorKind, EventKind, PartialDate, PlaceKind, ResponseKind, Role, TreatyKind};
 
 /// A post held by a person, as input.
 #[derive(InputObject, Serialize, Clone)]
@@ -107,6 +107,15 @@ pub struct FigureInput {
     pub claimed_by: Option<ID>,
 }
 
+/// An earlier event an event answers, and how, as input (typed event links).
+#[derive(InputObject, Serialize, Clone)]
+pub struct ResponseInput {
+    /// The earlier event answered (a full event id); not the event itself.
+    pub event: ID,
+    /// How it is answered. Not `RETRACTS`: set `retractedBy` on the retracted statement instead.
+    pub kind: ResponseKind,
+}
+
 /// A new event.
 #[derive(InputObject, Serialize)]
 pub struct CreateEventInput {
@@ -144,6 +153,9 @@ pub struct CreateEventInput {
     /// Numbers stated about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub figures: Option<Vec<FigureInput>>,
+    /// Earlier events it answers, and how (one response per event; no loops).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responds: Option<Vec<ResponseInput>>,
     /// Source ids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<ID>>,
@@ -188,6 +200,9 @@ pub struct UpdateEventInput {
     /// New figures (replacing the old list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub figures: Option<Vec<FigureInput>>,
+    /// New responses to earlier events (replacing the old list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responds: Option<Vec<ResponseInput>>,
     /// New sources (replacing the old list).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources: Option<Vec<ID>>,

@@ -202,6 +202,8 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::EventStats | Shape::FundingStats => &["filter", "groupBy"],
         Shape::GroupMembers(_) => &["first", "last", "after", "before"],
         Shape::CoParticipants => &["first", "role"],
+        // Typed event links.
+        Shape::Responses(_) => &["kind"],
         Shape::Paths => &["from", "to", "maxHops", "via", "first", "budget"],
         Shape::Positions | Shape::TreatyStatus => &["asOf"],
         Shape::PositionHolders => &["title", "of", "asOf"],

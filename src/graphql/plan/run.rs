@@ -24,6 +24,7 @@ use crate::read::listing::{
 };
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::paths::{self, PathArgs};
+use crate::read::responses::responses;
 use crate::read::stats::{co_participants, event_groups, funding_groups};
 use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
@@ -280,6 +281,13 @@ impl Writer<'_> {
             (Shape::HasPreviousPage, Obj::Page(page)) => self.leaf(Leaf::Bool(page.has_prev)),
             (Shape::StartCursor, Obj::Page(page)) => self.cursor(page.items.first().map(|(k, _)| *k)),
             (Shape::EndCursor, Obj::Page(page)) => self.cursor(page.items.last().map(|(k, _)| *k)),
+            // Typed event links.
+            (Shape::Responses(way), Obj::Entity(node)) => {
+                let kind = self.arg::<Option<model::ResponseKind>>(field, "kind")?;
+                let found = responses(&self.direct, node, way, kind)?;
+                self.array(&found, |w, (event, kind)| w.object(sel, Obj::Response((event, *kind))))
+            }
+            (Shape::ResponseEvent, Obj::Response((event, _))) => self.entity(sel, event),
             // Issue 17, paths and as-of views.
             (Shape::Paths, Obj::Query) => {
                 let args = PathArgs::parse(
