@@ -160,7 +160,7 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search searchtypo timeline filtered groupby nested+gzip"
+queries="lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip"
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -276,8 +276,23 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ search(query: \\"kalovi\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchword.json"
     printf '{"query":"{ search(query: \\"kalovx\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchtypo.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
+    # Paths of 2, 3 and 4 steps: from one actor to the first actors (g1, g2, ...) whose
+    # shortest path from it has that many steps, as the server finds them.
+    for _ in $(seq 1 300); do
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
+      sleep 0.2
+    done
+    for i in $(seq 1 400); do
+      body='{"query":"{ paths(from: \"actor/g'$((n / 50))'\", to: \"actor/g'$i'\", first: 5) { complete expanded paths { hops nodes { id } steps { kind phrase } } } }"}'
+      hops=$(curl -s -H 'content-type: application/json' --data "$body" "http://$address/graphql" | grep -o '"hops":[0-9]*' | head -n1 | cut -d: -f2 || true)
+      if [ -n "$hops" ] && [ "$hops" -ge 2 ] && [ "$hops" -le 4 ] && [ ! -e "$work/q-$n/paths$hops.json" ]; then
+        echo "$body" >"$work/q-$n/paths$hops.json"
+      fi
+      [ -e "$work/q-$n/paths2.json" ] && [ -e "$work/q-$n/paths3.json" ] && [ -e "$work/q-$n/paths4.json" ] && break
+    done
     check_queries "$work/q-$n"
-    for q in lookup filtered filteredcount nested3 search search2 searchword searchtypo groupby groupfunding coparticipants responses; do
+    for q in lookup filtered filteredcount nested3 search search2 searchword searchtypo groupby groupfunding coparticipants responses paths2 paths3 paths4; do
+      [ -e "$work/q-$n/$q.json" ] || { echo "scale-$n: no query for $q" >&2; continue; }
       run_wrk benches/post.lua "http://$address/graphql" 8 BODY="$work/q-$n/$q.json"
       echo "scale-$n	$q	8	$line	$(rss_mb)	$load	-" >>"$results"
       echo "scale-$n $q: $line rss=$(rss_mb)MB" >&2
@@ -324,7 +339,9 @@ print("Scale queries: `filtered` a page of 20 events of one kind in a two-year p
 print("`nested3` actor → events → participants → actor; `search` one word (a prefix); `search2` two words;")
 print("`searchword` one whole word with each hit's matches; `searchtypo` the same word with one typo (issue 17 targets at 1M: p50 ≤ 5 ms and ≤ 20 ms);")
 print("`groupby` two years of one kind's events by year and month; `groupfunding` a year's funding by currency, summed; `coparticipants` an actor's top 10;")
-print("`responses` 20 events, each with the events it answers and the events answering it (typed event links).\n")
+print("`responses` 20 events, each with the events it answers and the events answering it (typed event links);")
+print("`paths2`, `paths3`, `paths4` the shortest paths (first 5) between two actors 2, 3 and 4 steps apart.")
+print("`paths` (article seed): Sergey Lavrov to the Federation Council, four steps.\n")
 for setup, title in (
     ("cache-off", "Article seed, response cache off (compiled plans on, the default)"),
     ("plans-off", "Article seed, response cache off, compiled plans off (async-graphql executes every request)"),
@@ -377,7 +394,7 @@ if scale_rows.strip():
     print("| query | p50 ms at 10k | p50 ms at max | ratio | p99 ms at max | p99.9 ms at max | steal % | others % |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     sizes = sorted({r["setup"] for r in rows if r["setup"].startswith("scale-")}, key=lambda s: int(s.split("-")[1]))
-    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "searchword", "searchtypo", "groupby", "groupfunding", "coparticipants", "responses"):
+    for q in ("lookup", "filtered", "filteredcount", "nested3", "search", "search2", "searchword", "searchtypo", "groupby", "groupfunding", "coparticipants", "responses", "paths2", "paths3", "paths4"):
         small = next((r for r in rows if r["setup"] == sizes[0] and r["query"] == q), None)
         big = next((r for r in rows if r["setup"] == sizes[-1] and r["query"] == q), None)
         if small and big:

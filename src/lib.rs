@@ -14,8 +14,9 @@
 //! - [`read`]: the read side apart from GraphQL: the field table (how
 //!   every read field is read), the shared read cache, opaque versioned
 //!   cursors, paging, the root listings with their filters, search and
-//!   the timeline, the group-by aggregations, and the typed responses
-//!   between events.
+//!   the timeline, the group-by aggregations, the typed responses between
+//!   events, paths between two entities and the as-of views of posts and
+//!   treaties.
 //! - [`graphql`]: the schema (async-graphql) over the read layer. Resolvers
 //!   and the compiled plans both read through the field table; the guard
 //!   refuses hostile documents before they run; [`graphql::run`] is the one

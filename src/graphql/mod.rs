@@ -1,6 +1,8 @@
 //! The GraphQL schema. It knows nothing of HTTP and nothing of sled: it reads
 //! through [`crate::store::Store`], and HTTP hands it requests.
 
+// Issue 17: paths and as-of views.
+mod asof;
 mod connection;
 mod cost;
 mod errors;
@@ -14,6 +16,7 @@ mod loaders;
 mod memo;
 mod mutation;
 mod operation;
+mod paths;
 mod plan;
 mod query;
 mod responses;

@@ -13,9 +13,10 @@ use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::Money;
 use super::search::SearchHit;
 use super::stats::{self, EventGroup, EventStatsGroup, FundingGroup, FundingStatsGroup};
+use super::cost::FAN_OUT;
 use super::table::Ty;
 use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
-use crate::model::{EntityKind, Id};
+use crate::model::{EntityKind, Id, PartialDate, RelationKind};
 use crate::read::listing::{actor_set, event_listing, funding_keyed, id_arg, timeline_ids, treaty_set, TimelineArgs};
 use crate::read::page::{page_sorted, page_store};
 use crate::read::search::search_hits;
@@ -366,6 +367,45 @@ impl QueryRoot {
         group_by: Vec<FundingGroup>,
     ) -> Result<Vec<FundingStatsGroup>> {
         stats::funding_stats(ctx, filter, group_by)
+    }
+
+    /// The shortest paths between two entities over the graph's relations ("how is Sergey Lavrov
+    /// connected to the Federation Council?"), each as its entities and the typed steps between
+    /// them. The search runs from both ends and stops past `budget` entities expanded, saying so
+    /// (`complete: false`) rather than failing.
+    #[graphql(complexity = "first.clamp(1, 50) as usize * child_complexity + 1")]
+    #[allow(clippy::too_many_arguments)]
+    async fn paths(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Where paths start: a global id, `actor/sergey-lavrov`.")] from: ID,
+        #[graphql(desc = "Where paths end: a global id, `actor/federation-council`.")] to: ID,
+        #[graphql(desc = "The most steps a path may take, 1 to 6.", default = 4)] max_hops: i32,
+        #[graphql(desc = "Only steps of these kinds. Default: every kind but `CITES`.")] via: Option<Vec<RelationKind>>,
+        #[graphql(desc = "How many paths to list, 1 to 50.", default = 5)] first: i32,
+        #[graphql(
+            desc = "The most entities the search expands before it stops, 1 to 50000.",
+            default = 5000
+        )]
+        budget: i32,
+    ) -> Result<super::paths::PathSearch> {
+        super::paths::find(ctx, &from, &to, max_hops, via.as_deref(), first, budget)
+    }
+
+    /// Who held a post, by its title (case and accents aside): "President of Russia". With `asOf`,
+    /// only those holding it on any day of that date; a post the sources give no dates for counts
+    /// between the first and last dates its holder is attested on (`Position.attestedOn`).
+    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    async fn position_holders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The post's title, as the sources give it: \"President of Russia\".")] title: String,
+        #[graphql(desc = "Only posts in this actor (an id or bare slug): `russia`.")] of: Option<ID>,
+        #[graphql(desc = "Only holders on any day of this date: `2008-08-26`, `2009-03`, `2009`.")] as_of: Option<
+            PartialDate,
+        >,
+    ) -> Result<Vec<super::asof::PositionHolding>> {
+        super::asof::position_holders(ctx, &title, of.as_ref(), as_of)
     }
 
     /// Federation: an actor a gateway refers to by its key, `id`.

@@ -12,7 +12,7 @@ use crate::read::listing::place_events as place_events_of;
 pub use crate::read::table::in_field_table;
 pub(crate) use crate::read::table::{backward, shape, Leaf, Obj, Shape, Ty};
 
-fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
+pub(crate) fn not_in_table(parent: Ty, field: &str) -> async_graphql::Error {
     internal(format!(
         "{}.{field} has no relation entry in the field table",
         parent.name()
@@ -220,13 +220,25 @@ enum_from_leaf!(
     model::Role,
     model::ResponseKind,
     model::SearchField,
-    model::MatchKind
+    model::MatchKind,
+    model::RelationKind,
+    model::TreatyState,
+    model::Tenure
 );
 
 impl FromLeaf for i32 {
     fn from_leaf(leaf: Leaf<'_>) -> Option<i32> {
         match leaf {
             Leaf::Int(Some(n)) => i32::try_from(n).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl FromLeaf for Vec<PartialDate> {
+    fn from_leaf(leaf: Leaf<'_>) -> Option<Vec<PartialDate>> {
+        match leaf {
+            Leaf::Dates(dates) => Some(dates.to_vec()),
             _ => None,
         }
     }

@@ -136,7 +136,7 @@ pub struct Actor(pub Arc<model::Actor>);
 
 /// A post an actor holds in another actor, such as "President" of Russia.
 #[derive(Clone)]
-pub struct Position(model::Position);
+pub struct Position(pub(crate) crate::read::asof::HeldPosition);
 
 /// A post an actor holds in another actor, such as "President" of Russia.
 #[Object]
@@ -160,6 +160,17 @@ impl Position {
     /// The actor the post belongs to: a state, a ministry, a party.
     async fn of(&self, ctx: &Context<'_>) -> Result<Option<Shared<Actor>>> {
         table::one(ctx, Ty::Position, "of", Obj::Position(&self.0)).await
+    }
+    /// Where the tenure comes from: `STATED` (the sources give `from` or `to`), `ATTESTED` (they
+    /// give no dates; see `attestedOn`) or `UNKNOWN` (no dates and no dated event).
+    async fn tenure(&self) -> Result<model::Tenure> {
+        table::leaf(Ty::Position, "tenure", Obj::Position(&self.0))
+    }
+    /// For a post the sources give no dates for: the dates of the events its holder took part in,
+    /// in order (the sources do not say in which capacity). `asOf` takes the post as held from the
+    /// first to the last, an inference. Empty for a post with dates of its own.
+    async fn attested_on(&self) -> Result<Vec<PartialDate>> {
+        table::leaf(Ty::Position, "attestedOn", Obj::Position(&self.0))
     }
 }
 
@@ -221,10 +232,17 @@ impl Actor {
     async fn parts(&self, ctx: &Context<'_>) -> Result<Vec<Shared<Actor>>> {
         table::many(ctx, Ty::ACTOR, "parts", &self.entity()).await
     }
-    /// Posts this actor holds, such as "President of Russia".
+    /// Posts this actor holds, such as "President of Russia"; with `asOf`, only those held on any
+    /// day of that date (a post without dates counts between its first and last `attestedOn`).
     #[graphql(complexity = "cost::list(Ty::ACTOR, \"positions\", child_complexity)")]
-    async fn positions(&self) -> Vec<Position> {
-        self.0.positions.iter().map(|p| Position(p.clone())).collect()
+    async fn positions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only posts held on any day of this date: `2008-08-26`, `2009-03`, `2009`.")] as_of: Option<
+            PartialDate,
+        >,
+    ) -> Result<Vec<Position>> {
+        super::asof::positions(ctx, &self.entity(), as_of).await
     }
     /// People (or bodies) holding a post in this actor: the ministers of a ministry.
     #[graphql(complexity = "cost::list(Ty::ACTOR, \"positionHolders\", child_complexity)")]
@@ -343,8 +361,7 @@ impl Actor {
 }
 
 pub(super) fn role_from(payload: &[u8]) -> Option<Role> {
-    let name = std::str::from_utf8(payload).ok()?;
-    Role::ALL.iter().copied().find(|r| r.as_str() == name)
+    crate::read::paths::role_of(payload)
 }
 
 // ---- Event ------------------------------------------------------------------
@@ -626,6 +643,18 @@ impl Treaty {
     #[graphql(complexity = "cost::list(Ty::TREATY, \"sources\", child_complexity)")]
     async fn sources(&self, ctx: &Context<'_>) -> Result<Vec<Source>> {
         table::many(ctx, Ty::TREATY, "sources", &self.entity()).await
+    }
+    /// How far the treaty had come by the end of a date (signed, ratified, in force), with the date
+    /// of each step taken by then; without `asOf`, as far as the sources follow it.
+    async fn status(
+        &self,
+        #[graphql(
+            desc = "The date: `2008-12-01`, `2009-02`, `2009`. A step dated only by month or year \
+                          counts once that whole period has passed."
+        )]
+        as_of: Option<PartialDate>,
+    ) -> Result<super::asof::TreatyStatus> {
+        super::asof::treaty_status(&self.entity(), as_of)
     }
 }
 

@@ -1144,3 +1144,146 @@ impl Entity {
         Some(out)
     }
 }
+
+// Issue 17, paths and as-of views: the vocabularies their answers use.
+
+vocabulary! {
+    /// A kind of step between two entities, named in one sense (`Sergey Lavrov SIGNED the exchange
+    /// of notes`); a path step says whether it reads in that sense or the other (`signed by`).
+    /// `PART_OF` covers actors and events, `BASED_ON` treaties and funding.
+    RelationKind {
+        /// An actor took part in an event, in a role.
+        ParticipatedIn,
+        /// An actor is a party to a treaty.
+        PartyTo,
+        /// An actor signed a treaty.
+        Signed,
+        /// An actor ratified a treaty.
+        Ratified,
+        /// An actor mediated a treaty.
+        Mediated,
+        /// An actor gave a funding allocation.
+        Funded,
+        /// An actor received a funding allocation.
+        Received,
+        /// An actor authorized a funding allocation.
+        Authorized,
+        /// An actor claimed one of an event's figures.
+        ClaimedFigureIn,
+        /// An event (a retraction) retracts an earlier statement.
+        Retracts,
+        /// A person holds a position in an actor (a state, a ministry).
+        HoldsPositionIn,
+        /// An actor belongs to a larger one; an event is part of a larger one.
+        PartOf,
+        /// An event took place at a place.
+        LocatedAt,
+        /// A treaty was signed at a place.
+        SignedAt,
+        /// A place lies within a larger one.
+        Within,
+        /// An event concerns a treaty.
+        Concerns,
+        /// A treaty rests on an earlier one; a funding allocation rests on a treaty.
+        BasedOn,
+        /// A funding allocation was made in an event.
+        MadeIn,
+        /// An event came after an earlier one (an ordering hint).
+        After,
+        /// An event responds to an earlier one (denies, confirms, condemns it...); a retraction
+        /// is a `RETRACTS` step.
+        Responds,
+        /// An entity cites a source. Left out of paths unless `via` names it: shared sources
+        /// connect nearly everything in two steps.
+        Cites,
+    }
+}
+
+vocabulary! {
+    /// How far a treaty had come by a date.
+    TreatyState {
+        /// None of its recorded steps had been taken yet (or none is dated).
+        Proposed,
+        /// Signed, not yet ratified by every ratifier the sources record.
+        Signed,
+        /// Signed and ratified by every ratifier the sources record, not yet in force.
+        Ratified,
+        /// In force.
+        InForce,
+    }
+}
+
+vocabulary! {
+    /// Where a position's tenure comes from.
+    Tenure {
+        /// The sources give its dates (`from`, `to`, or both).
+        Stated,
+        /// The sources give no dates; `attestedOn` lists the dates of the events the holder
+        /// took part in, and the post is taken as held from the first to the last (an inference).
+        Attested,
+        /// The sources give no dates and the holder took part in no dated event.
+        Unknown,
+    }
+}
+
+impl Relation {
+    /// The kind of step the relation is, and whether its holder is the
+    /// subject of that kind's sense (`PART_OF`: the part holds it) or its
+    /// target is (`SIGNED`: the treaty holds its signatories).
+    pub fn step_kind(self) -> (RelationKind, bool) {
+        use RelationKind as K;
+        match self {
+            Relation::EventParticipant => (K::ParticipatedIn, false),
+            Relation::TreatyParty => (K::PartyTo, false),
+            Relation::TreatySignatory => (K::Signed, false),
+            Relation::TreatyRatifier => (K::Ratified, false),
+            Relation::TreatyMediator => (K::Mediated, false),
+            Relation::FundingDonor => (K::Funded, false),
+            Relation::FundingRecipient => (K::Received, false),
+            Relation::FundingAuthorizedBy => (K::Authorized, false),
+            Relation::EventFigureClaimant => (K::ClaimedFigureIn, false),
+            Relation::EventRetractedBy => (K::Retracts, false),
+            Relation::ActorPositionIn => (K::HoldsPositionIn, true),
+            Relation::ActorPartOf | Relation::EventPartOf => (K::PartOf, true),
+            Relation::EventPlace => (K::LocatedAt, true),
+            Relation::TreatySignedAt => (K::SignedAt, true),
+            Relation::PlaceWithin => (K::Within, true),
+            Relation::EventTreaty => (K::Concerns, true),
+            Relation::TreatyBasedOn | Relation::FundingBasis => (K::BasedOn, true),
+            Relation::FundingEvent => (K::MadeIn, true),
+            Relation::EventAfter => (K::After, true),
+            Relation::EventResponds => (K::Responds, true),
+            Relation::CitedSource => (K::Cites, true),
+        }
+    }
+}
+
+impl RelationKind {
+    /// How a step of this kind reads, in its sense and in the other.
+    pub fn phrases(self) -> (&'static str, &'static str) {
+        use RelationKind as K;
+        match self {
+            K::ParticipatedIn => ("participated in", "had as participant"),
+            K::PartyTo => ("party to", "has as party"),
+            K::Signed => ("signed", "signed by"),
+            K::Ratified => ("ratified", "ratified by"),
+            K::Mediated => ("mediated", "mediated by"),
+            K::Funded => ("funded", "funded by"),
+            K::Received => ("received", "received by"),
+            K::Authorized => ("authorized", "authorized by"),
+            K::ClaimedFigureIn => ("claimed a figure in", "has a figure claimed by"),
+            K::Retracts => ("retracts", "retracted by"),
+            K::HoldsPositionIn => ("holds a position in", "has as position holder"),
+            K::PartOf => ("part of", "has as part"),
+            K::LocatedAt => ("took place at", "place of"),
+            K::SignedAt => ("signed at", "place of signing of"),
+            K::Within => ("within", "contains"),
+            K::Concerns => ("concerns", "concerned by"),
+            K::BasedOn => ("based on", "basis of"),
+            K::MadeIn => ("made in", "occasion of"),
+            K::After => ("after", "followed by"),
+            K::Responds => ("responds to", "responded to by"),
+            K::Cites => ("cites", "cited by"),
+        }
+    }
+}

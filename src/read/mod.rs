@@ -4,8 +4,10 @@
 //! the root listings with their filters and the timeline (`listing.rs`),
 //! the date filters' interval semantics (`interval.rs`), search with what
 //! each hit matched (`search.rs`), the group-by aggregations (`stats.rs`),
-//! typed responses between events (`responses.rs`); how long each list
-//! field can be, from the store's statistics (`fanout.rs`). Its errors are
+//! typed responses between events (`responses.rs`), paths between two
+//! entities (`paths.rs`) and the as-of views of posts and treaties
+//! (`asof.rs`); how long each list field can be, from the store's
+//! statistics (`fanout.rs`). Its errors are
 //! its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
@@ -20,5 +22,8 @@ pub mod responses;
 pub mod search;
 pub mod stats;
 pub mod table;
+// Issue 17: paths between entities, and as-of views.
+pub mod asof;
+pub mod paths;
 
 pub use error::ReadError;

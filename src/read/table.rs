@@ -7,7 +7,9 @@
 //! served field without an entry.
 
 use crate::model::{self, EntityKind, Id, PartialDate, Relation};
+use crate::read::asof::{HeldPosition, TreatyStatus};
 use crate::read::cache::{Entity, Link};
+use crate::read::paths::{Path, PathAnswer, Step};
 use crate::read::responses::Way;
 use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::read::search::{SearchMatch, TextRange};
@@ -46,7 +48,8 @@ pub enum Obj<'a> {
     Period(&'a PartialDate),
     /// A search hit: its score, its entity and the query it answers.
     Hit(f64, &'a Entity, &'a str),
-    Position(&'a model::Position),
+    /// A post with its holder and tenure (`Position`, `PositionHolding`).
+    Position(&'a HeldPosition),
     Participation((&'a Entity, model::Role)),
     Figure(&'a model::Figure),
     /// A sum of amounts in one currency.
@@ -60,6 +63,11 @@ pub enum Obj<'a> {
     // Search that forgives (issue 17): a hit's matches and their ranges.
     Match(&'a SearchMatch),
     Range(&'a TextRange),
+    // Issue 17, paths and as-of views.
+    PathSearch(&'a PathAnswer),
+    Path(&'a Path),
+    Step(&'a Step),
+    TreatyStatus(&'a TreatyStatus),
 }
 
 /// A page of events with its listing keys.
@@ -110,6 +118,12 @@ pub enum Ty {
     // Search that forgives (issue 17).
     SearchMatch,
     TextRange,
+    // Issue 17, paths and as-of views.
+    PathSearch,
+    Path,
+    PathStep,
+    TreatyStatus,
+    PositionHolding,
 }
 
 impl Ty {
@@ -121,7 +135,7 @@ impl Ty {
     pub const SOURCE: Ty = Ty::Entity(EntityKind::Source);
 
     /// Every type a plan writes but the entity types.
-    const OTHERS: [Ty; 29] = [
+    const OTHERS: [Ty; 34] = [
         Ty::Query,
         Ty::Participant,
         Ty::Ratification,
@@ -153,6 +167,12 @@ impl Ty {
         // Search that forgives (issue 17).
         Ty::SearchMatch,
         Ty::TextRange,
+        // Issue 17, paths and as-of views.
+        Ty::PathSearch,
+        Ty::Path,
+        Ty::PathStep,
+        Ty::TreatyStatus,
+        Ty::PositionHolding,
     ];
 
     pub fn name(self) -> &'static str {
@@ -188,6 +208,12 @@ impl Ty {
             Ty::EventResponse => "EventResponse",
             Ty::SearchMatch => "SearchMatch",
             Ty::TextRange => "TextRange",
+            // Issue 17, paths and as-of views.
+            Ty::PathSearch => "PathSearch",
+            Ty::Path => "Path",
+            Ty::PathStep => "PathStep",
+            Ty::TreatyStatus => "TreatyStatus",
+            Ty::PositionHolding => "PositionHolding",
         }
     }
 
@@ -241,6 +267,8 @@ pub enum Leaf<'a> {
     Text(String),
     /// An `Int`, or null (group-by aggregations, issue 17).
     Int(Option<i64>),
+    /// A list of dates (`Position.attestedOn`).
+    Dates(&'a [PartialDate]),
 }
 
 /// Reads a scalar from an object; `None` if the object is of another type.
@@ -334,6 +362,18 @@ pub enum Shape {
     HitMatches,
     /// `SearchMatch.highlights`: where the matching words are in the snippet.
     Highlights,
+    // Issue 17, paths and as-of views.
+    /// `Query.paths`: the shortest paths between two entities.
+    Paths,
+    /// `PathSearch.paths`, `Path.nodes` and `Path.steps`.
+    PathList,
+    PathNodes,
+    PathSteps,
+    /// `Treaty.status(asOf:)`.
+    TreatyStatus,
+    /// `Query.positionHolders`, and a holding's post.
+    PositionHolders,
+    HeldPosition,
 }
 
 impl Shape {
@@ -374,6 +414,13 @@ impl Shape {
             Shape::ResponseEvent => Ty::EVENT,
             Shape::HitMatches => Ty::SearchMatch,
             Shape::Highlights => Ty::TextRange,
+            Shape::Paths => Ty::PathSearch,
+            Shape::PathList => Ty::Path,
+            Shape::PathNodes => Ty::Node,
+            Shape::PathSteps => Ty::PathStep,
+            Shape::TreatyStatus => Ty::TreatyStatus,
+            Shape::PositionHolders => Ty::PositionHolding,
+            Shape::HeldPosition => Ty::Position,
             _ => return None,
         })
     }
@@ -583,11 +630,13 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Ratification, "date") => on!(Ratification, |r| Leaf::Date(r.date)),
         (Ty::Participation, "event") => Shape::ParticipationEvent,
         (Ty::Participation, "role") => on!(Participation, |(_, role)| Leaf::Enum(role.graphql_name())),
-        (Ty::Position, "title") => on!(Position, |p| Leaf::Str(&p.title)),
-        (Ty::Position, "from") => on!(Position, |p| Leaf::Date(p.from)),
-        (Ty::Position, "to") => on!(Position, |p| Leaf::Date(p.to)),
-        (Ty::Position, "note") => on!(Position, |p| Leaf::OptStr(p.note.as_deref())),
-        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.of), Ty::ACTOR),
+        (Ty::Position, "title") => on!(Position, |p| Leaf::Str(&p.position.title)),
+        (Ty::Position, "from") => on!(Position, |p| Leaf::Date(p.position.from)),
+        (Ty::Position, "to") => on!(Position, |p| Leaf::Date(p.position.to)),
+        (Ty::Position, "note") => on!(Position, |p| Leaf::OptStr(p.position.note.as_deref())),
+        (Ty::Position, "of") => on_one!(Position, |p| Some(&p.position.of), Ty::ACTOR),
+        (Ty::Position, "tenure") => on!(Position, |p| Leaf::Enum(p.tenure.graphql_name())),
+        (Ty::Position, "attestedOn") => on!(Position, |p| Leaf::Dates(&p.attested)),
         (Ty::Figure, "label") => on!(Figure, |f| Leaf::Str(&f.label)),
         // A BigInt: a decimal string.
         (Ty::Figure, "value") => on!(Figure, |f| Leaf::Text(f.value.to_string())),
@@ -607,6 +656,30 @@ pub fn shape(parent: Ty, name: &str) -> Option<Shape> {
         (Ty::Period, "precision") => on!(Period, |d| Leaf::Enum(d.precision().graphql_name())),
         (Ty::Period, "start") => on!(Period, |d| Leaf::Text(d.first_iso())),
         (Ty::Period, "end") => on!(Period, |d| Leaf::Text(d.last_iso())),
+
+        // Issue 17, paths and as-of views.
+        (Ty::Query, "paths") => Shape::Paths,
+        (Ty::Query, "positionHolders") => Shape::PositionHolders,
+        (Ty::TREATY, "status") => Shape::TreatyStatus,
+        (Ty::PathSearch, "paths") => Shape::PathList,
+        (Ty::PathSearch, "complete") => on!(PathSearch, |a| Leaf::Bool(a.complete)),
+        (Ty::PathSearch, "expanded") => on!(PathSearch, |a| Leaf::Int(Some(a.expanded as i64))),
+        (Ty::Path, "hops") => on!(Path, |p| Leaf::Int(Some(p.steps.len() as i64))),
+        (Ty::Path, "nodes") => Shape::PathNodes,
+        (Ty::Path, "steps") => Shape::PathSteps,
+        (Ty::PathStep, "kind") => on!(Step, |s| Leaf::Enum(s.kind().graphql_name())),
+        (Ty::PathStep, "reversed") => on!(Step, |s| Leaf::Bool(!s.in_sense())),
+        (Ty::PathStep, "role") => on!(Step, |s| match s.role() {
+            Some(role) => Leaf::Enum(role.graphql_name()),
+            None => Leaf::OptStr(None),
+        }),
+        (Ty::PathStep, "phrase") => on!(Step, |s| Leaf::Text(s.phrase())),
+        (Ty::TreatyStatus, "state") => on!(TreatyStatus, |t| Leaf::Enum(t.state.graphql_name())),
+        (Ty::TreatyStatus, "signedOn") => on!(TreatyStatus, |t| Leaf::Date(t.signed_on)),
+        (Ty::TreatyStatus, "ratifiedOn") => on!(TreatyStatus, |t| Leaf::Date(t.ratified_on)),
+        (Ty::TreatyStatus, "enteredIntoForceOn") => on!(TreatyStatus, |t| Leaf::Date(t.in_force_on)),
+        (Ty::PositionHolding, "holder") => on_one!(Position, |p| Some(p.holder.id()), Ty::ACTOR),
+        (Ty::PositionHolding, "position") => Shape::HeldPosition,
 
         (connection, "nodes") if connection.connection().is_some() => Shape::Nodes(connection.connection()?.0),
         (connection, "edges") if connection.connection().is_some() => Shape::Edges(connection.connection()?.1),

@@ -95,6 +95,23 @@ impl Store {
         Ok(out)
     }
 
+    /// The distinct entities holding `relation` to anything, in id order,
+    /// at most `limit` (one counted read of the relation's whole index,
+    /// which lists only the holders: `Query.positionHolders` without `of`).
+    pub fn holders(&self, relation: Relation, limit: usize) -> Result<Vec<Id>, StoreError> {
+        self.count_read();
+        let tree_ref = TreeRef::Backward(relation);
+        let mut out = std::collections::BTreeSet::new();
+        for item in self.index_prefix(tree_ref, &[])? {
+            let (key, _) = item?;
+            out.insert(self.id_in(tree_ref, &key, keys::second(&key))?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     pub(super) fn id_in(&self, tree: TreeRef, key: &[u8], bytes: &[u8]) -> Result<Id, StoreError> {
         Id::from_key(bytes).map_err(|e| StoreError::Corrupt {
             tree: self.name(tree),

@@ -158,6 +158,8 @@ fn root_arguments(field: &str) -> &'static str {
         // Every dimension at once: a group per combination, every key field set.
         "eventStats" => "(groupBy: [KIND, YEAR, MONTH, ACTOR, ROLE, PLACE])",
         "fundingStats" => "(groupBy: [DONOR, RECIPIENT, YEAR, BASIS, AUTHORIZED_BY, CURRENCY])",
+        "paths" => r#"(from: "actor/sergey-lavrov", to: "actor/federation-council")"#,
+        "positionHolders" => r#"(title: "President of Russia", asOf: "2008-08-26")"#,
         "_entities" => {
             r#"(representations: [{ __typename: "Actor", id: "actor/russia" }, { __typename: "Place", id: "place/tskhinval" }, { __typename: "Event", id: "event/nothing" }, { __typename: "Treaty", id: "treaty/friendship-2008" }])"#
         }

@@ -157,6 +157,18 @@ async fn every_root_field_of_query_returns_real_data() {
             json!([{ "key": { "recipient": { "id": "actor/south-ossetia" } }, "totalAmount": [{ "amount": "11300000000", "currency": "RUB" }] }]),
         ),
         (
+            "paths",
+            r#"{ paths(from: "actor/sergey-lavrov", to: "actor/federation-council", first: 1) { paths { hops } } }"#,
+            "/paths/paths",
+            json!([{ "hops": 4 }]),
+        ),
+        (
+            "positionHolders",
+            r#"{ positionHolders(title: "President of Russia", asOf: "2008-08-26") { holder { id } } }"#,
+            "/positionHolders",
+            json!([{ "holder": { "id": "actor/dmitry-medvedev" } }]),
+        ),
+        (
             "_entities",
             r#"{ _entities(representations: [{ __typename: "Actor", id: "actor/russia" }]) { ... on Actor { name } } }"#,
             "/_entities",

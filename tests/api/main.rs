@@ -18,6 +18,7 @@ mod layers;
 mod limits;
 mod metrics;
 mod pagination;
+mod paths_asof;
 mod places_and_periods;
 mod plans;
 mod readme;

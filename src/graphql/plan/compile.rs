@@ -204,6 +204,9 @@ pub(super) fn arguments(shape: Shape, args: &[(Positioned<Name>, Positioned<Valu
         Shape::CoParticipants => &["first", "role"],
         // Typed event links.
         Shape::Responses(_) => &["kind"],
+        Shape::Paths => &["from", "to", "maxHops", "via", "first", "budget"],
+        Shape::Positions | Shape::TreatyStatus => &["asOf"],
+        Shape::PositionHolders => &["title", "of", "asOf"],
         _ => &[],
     };
     args.iter()

@@ -357,6 +357,10 @@ fn coercible(ty: &Type, value: Option<&Json>) -> bool {
             "Int" => value.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             "Boolean" => value.is_boolean(),
             "String" | "ID" => value.is_string(),
+            // As the scalar parses it (`graphql/scalars.rs`).
+            "PartialDate" => value
+                .as_str()
+                .is_some_and(|s| crate::model::PartialDate::parse(s).is_ok()),
             // A federation representation: any value.
             "_Any" => true,
             other => input_registry().input_value(other, value),

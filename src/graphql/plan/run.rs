@@ -15,13 +15,15 @@ use crate::graphql::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFil
 use crate::graphql::stats::{dims, EventGroup, FundingGroup};
 use crate::graphql::table::{backward, Leaf, Obj, Shape, Ty};
 use crate::graphql::types::role_from;
-use crate::model::{self, EntityKind, Id, Relation};
+use crate::model::{self, EntityKind, Id, PartialDate, Relation, RelationKind};
+use crate::read::asof;
 use crate::read::cache::{Direct, Entity};
 use crate::read::listing::{
     self, actor_set, event_listing, event_sort_key, funding_keyed, place_events, timeline_ids, treaty_set,
     window_among, TimelineArgs,
 };
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
+use crate::read::paths::{self, PathArgs};
 use crate::read::responses::responses;
 use crate::read::stats::{co_participants, event_groups, funding_groups};
 use crate::read::search::{matches, search_hits};
@@ -159,8 +161,10 @@ impl Writer<'_> {
             (Shape::Figures, Obj::Entity(Entity::Event(event))) => {
                 self.array(&event.figures, |w, f| w.object(sel, Obj::Figure(f)))
             }
-            (Shape::Positions, Obj::Entity(Entity::Actor(actor))) => {
-                self.array(&actor.positions, |w, p| w.object(sel, Obj::Position(p)))
+            (Shape::Positions, Obj::Entity(node @ Entity::Actor(_))) => {
+                let as_of = self.arg::<Option<PartialDate>>(field, "asOf")?;
+                let held = asof::positions(&self.direct, node, as_of.as_ref()).map_err(|_| GiveUp::Unsure)?;
+                self.array(&held, |w, p| w.object(sel, Obj::Position(p)))
             }
             (Shape::Participations(relation), Obj::Entity(node)) => self.participations(sel, relation, node),
             (Shape::ParticipationEvent, Obj::Participation((event, _))) => self.entity(sel, event),
@@ -290,6 +294,47 @@ impl Writer<'_> {
                 self.array(&found, |w, (event, kind)| w.object(sel, Obj::Response((event, *kind))))
             }
             (Shape::ResponseEvent, Obj::Response((event, _))) => self.entity(sel, event),
+            // Issue 17, paths and as-of views.
+            (Shape::Paths, Obj::Query) => {
+                let args = PathArgs::parse(
+                    self.arg::<ID>(field, "from")?.as_str(),
+                    self.arg::<ID>(field, "to")?.as_str(),
+                    Some(self.arg_or(field, "maxHops", paths::DEFAULT_MAX_HOPS)?),
+                    self.arg::<Option<Vec<RelationKind>>>(field, "via")?.as_deref(),
+                    Some(self.arg_or(field, "first", paths::DEFAULT_FIRST)?),
+                    Some(self.arg_or(field, "budget", paths::DEFAULT_BUDGET)?),
+                )
+                .map_err(|_| GiveUp::Unsure)?;
+                let args = PathArgs {
+                    deadline: Some(self.deadline),
+                    ..args
+                };
+                let answer = paths::find(&self.direct, &args).map_err(|_| GiveUp::Unsure)?;
+                self.object(sel, Obj::PathSearch(&answer))
+            }
+            (Shape::PathList, Obj::PathSearch(answer)) => self.array(&answer.paths, |w, p| w.object(sel, Obj::Path(p))),
+            (Shape::PathNodes, Obj::Path(path)) => self.array(&path.nodes, |w, node| w.any_entity(field, node)),
+            (Shape::PathSteps, Obj::Path(path)) => self.array(&path.steps, |w, step| w.object(sel, Obj::Step(step))),
+            (Shape::TreatyStatus, Obj::Entity(Entity::Treaty(treaty))) => {
+                let as_of = self.arg::<Option<PartialDate>>(field, "asOf")?;
+                let status = asof::treaty_status(treaty, as_of.as_ref());
+                self.object(sel, Obj::TreatyStatus(&status))
+            }
+            (Shape::PositionHolders, Obj::Query) => {
+                let title: String = self.arg(field, "title")?;
+                let of = self.arg::<Option<ID>>(field, "of")?;
+                let as_of = self.arg::<Option<PartialDate>>(field, "asOf")?;
+                let held = asof::position_holders(
+                    self.store,
+                    &self.direct,
+                    &title,
+                    of.as_ref().map(|of| of.as_str()),
+                    as_of.as_ref(),
+                )
+                .map_err(|_| GiveUp::Unsure)?;
+                self.array(&held, |w, p| w.object(sel, Obj::Position(p)))
+            }
+            (Shape::HeldPosition, Obj::Position(_)) => self.object(sel, obj),
             _ => Err(GiveUp::Unsure),
         }
     }
@@ -463,6 +508,15 @@ impl Writer<'_> {
         T::parse(value).map_err(|_| GiveUp::Unsure)
     }
 
+    /// An `Int` argument with a default: the default when the field does
+    /// not name it (a null, or a variable not given, is left to async-graphql).
+    fn arg_or(&self, field: &Field, name: &str, default: i32) -> Run<i32> {
+        match field.args.iter().any(|(n, _)| n.as_str() == name) {
+            true => self.arg(field, name),
+            false => Ok(default),
+        }
+    }
+
     fn variable(&self, name: &Name) -> Run<async_graphql::Value> {
         match self.variables.and_then(|v| v.get(name.as_str())) {
             Some(json) => Ok(async_graphql::Value::from_json(json.clone())?),
@@ -590,6 +644,7 @@ impl Writer<'_> {
                 self.out.extend_from_slice(if b { b"true" } else { b"false" });
                 Ok(())
             }
+            Leaf::Dates(dates) => self.array(dates, |w, d| w.string(&d.to_string())),
         }
     }
 
