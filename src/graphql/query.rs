@@ -7,13 +7,13 @@ use super::connection::{
     PageArgs, PlaceConnection, Totals, TreatyConnection,
 };
 use super::cost;
+use super::cost::FAN_OUT;
 use super::errors::{bad_input, internal, read_error};
 use super::federation;
 use super::filters::{ActorFilter, EventFilter, FundingFilter, TreatyFilter};
 use super::scalars::Money;
 use super::search::SearchHit;
 use super::stats::{self, EventGroup, EventStatsGroup, FundingGroup, FundingStatsGroup};
-use super::cost::FAN_OUT;
 use super::table::Ty;
 use super::types::{load_all, load_one, Actor, Event, FundingAllocation, Node, Place, Source, Treaty};
 use crate::model::{EntityKind, Id, PartialDate, RelationKind};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use async_graphql::{Object, Result};
 
-use super::table::{self, Obj, Ty};
 use super::cost::FAN_OUT;
+use super::table::{self, Obj, Ty};
 use super::types::Node;
 use crate::model::{MatchKind, SearchField};
 use crate::read::cache::Entity;

@@ -11,8 +11,8 @@ use crate::read::asof::{HeldPosition, TreatyStatus};
 use crate::read::cache::{Entity, Link};
 use crate::read::paths::{Path, PathAnswer, Step};
 use crate::read::responses::Way;
-use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::read::search::{SearchMatch, TextRange};
+use crate::read::stats::{CoParticipant, Group, GroupKey};
 use crate::store::Direction;
 
 /// A sum of amounts in one currency (`totalAmount`).

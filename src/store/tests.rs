@@ -783,6 +783,9 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
         .unwrap();
     assert_eq!(back[&e2], vec![(answering.id.clone(), b"denies".to_vec())]);
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
 fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data");

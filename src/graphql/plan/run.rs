@@ -25,8 +25,8 @@ use crate::read::listing::{
 use crate::read::page::{self, listing_page, page_sorted, page_with, Limits, PageArgs, Window};
 use crate::read::paths::{self, PathArgs};
 use crate::read::responses::responses;
-use crate::read::stats::{co_participants, event_groups, funding_groups};
 use crate::read::search::{matches, search_hits};
+use crate::read::stats::{co_participants, event_groups, funding_groups};
 use crate::read::table::{sum_amounts, Page, Sum};
 use crate::store::{Keyed, Store};
 
