@@ -62,13 +62,29 @@ start_server() {
   env "$@" DIPLOGRAPH_WORKERS=1 DIPLOGRAPH_DATA_DIR="$work/$name/data" DIPLOGRAPH_BIND=127.0.0.1:0 RUST_LOG=warn,diplograph::startup=info \
     taskset -c "$SERVER_CPU" "$bin" serve >"$work/$name/server.log" 2>&1 &
   server_pid=$!
+  await_address "$work/$name/server.log" 'listening; open http://'
+}
+
+# await_address LOG PREFIX: sets $address to the host:port that follows PREFIX
+# in LOG once the server writes it (for up to two minutes), or shows LOG and exits.
+await_address() {
+  local log=$1 prefix=$2
   address=""
   for _ in $(seq 1 600); do
-    address=$(grep -o 'listening; open http://[0-9.:]*' "$work/$name/server.log" | head -n1 | sed 's/.*http:\/\///' || true)
-    [ -n "$address" ] && break
+    address=$(grep -o "${prefix}[0-9.:]*" "$log" | head -n1 | sed "s|^${prefix}||" || true)
+    [ -n "$address" ] && return
     sleep 0.2
   done
-  [ -n "$address" ] || { cat "$work/$name/server.log"; exit 1; }
+  cat "$log"; exit 1
+}
+
+# await_ready: waits until the server at $address answers /ready with 200 (a
+# seed loads in the background), for up to a minute.
+await_ready() {
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && return
+    sleep 0.2
+  done
 }
 
 stop_server() {
@@ -81,13 +97,7 @@ stop_server() {
 start_transport() {
   taskset -c "$SERVER_CPU" "$transport_bin" "$work/answers" 127.0.0.1:0 >"$work/transport.log" 2>&1 &
   server_pid=$!
-  address=""
-  for _ in $(seq 1 100); do
-    address=$(grep -o 'listening on [0-9.:]*' "$work/transport.log" | head -n1 | sed 's/listening on //' || true)
-    [ -n "$address" ] && break
-    sleep 0.1
-  done
-  [ -n "$address" ] || { cat "$work/transport.log"; exit 1; }
+  await_address "$work/transport.log" 'listening on '
 }
 
 # Records each query's answer (and, for a client accepting gzip, the
@@ -211,10 +221,7 @@ actor_count() {
 }
 start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
 # The seed loads in the background: wait until the server is ready.
-for _ in $(seq 1 300); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
-  sleep 0.2
-done
+await_ready
 for c in 1 16; do
   before=$(actor_count)
   run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
@@ -229,10 +236,7 @@ stop_server
 echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
 start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
   DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
-for _ in $(seq 1 300); do
-  [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
-  sleep 0.2
-done
+await_ready
 before=$(cpu_sample)
 fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
 after=$(cpu_sample)
@@ -276,12 +280,9 @@ if [ "$SCALE" = 1 ]; then
     printf '{"query":"{ search(query: \\"kalovi\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchword.json"
     printf '{"query":"{ search(query: \\"kalovx\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchtypo.json"
     start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
+    await_ready
     # Paths of 2, 3 and 4 steps: from one actor to the first actors (its co-participants,
     # then g1, g2, ...) whose shortest path from it has that many steps, as the server finds them.
-    for _ in $(seq 1 300); do
-      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && break
-      sleep 0.2
-    done
     # In a large graph two actors taken at random are rarely two steps apart:
     # the actors sharing an event with the first one are tried first.
     from="actor/g$((n / 50))"
