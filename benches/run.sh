@@ -4,6 +4,10 @@
 #   bash benches/run.sh            # everything (about 10 minutes on 2 cores)
 #   SCALE=0 bash benches/run.sh    # skip the 1M-entity scale run
 #   DURATION=5s bash benches/run.sh
+#   ONLY="writes" bash benches/run.sh   # only these sections (reads, writes, fanout,
+#                                       # scale), printed; RESULTS.md is left as it is
+#   KILL9=1 bash benches/run.sh         # also 100 kill -9 cycles under 16 writers
+#                                       # (benches/kill9.sh; CYCLES=, WRITERS=)
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
@@ -21,6 +25,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
+ONLY=${ONLY:-}
+KILL9=${KILL9:-0}
+# want SECTION: whether SECTION runs (every one unless ONLY names some).
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -171,6 +179,10 @@ check_queries() {
 }
 
 queries="lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip"
+rss_article=""; peak_article=""; fanout_row=""; kill9_line=""; groups=""
+
+# Reads (the sections up to the writes; not indented, to keep them as they were).
+if want reads; then
 
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
@@ -209,16 +221,19 @@ for c in 32 64; do
 done
 stop_server
 
+fi
+
 # Writes: createActor with a write token, at 1 and 16 connections. An
 # acknowledged write is durable (its group's log record is synced), so the
 # figure is acknowledged creates per second: the actor count's growth over
 # the run (a refused write would not count), not wrk's request count.
-echo "== writes: createActor with a token, response cache off" >&2
 token=bench-write-token-0123456789abcdef
 actor_count() {
   curl -s -H 'content-type: application/json' --data '{"query":"{ actors { totalCount } }"}' "http://$address/graphql" |
     grep -o '"totalCount":[0-9]*' | cut -d: -f2
 }
+if want writes; then
+echo "== writes: createActor with a token, response cache off" >&2
 start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
 # The seed loads in the background: wait until the server is ready.
 await_ready
@@ -229,8 +244,19 @@ for c in 1 16; do
   echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
   echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
 done
+# Writes per log sync over both runs (writes share syncs in groups).
+groups=$(curl -s "http://$address/metrics" | awk '/^diplograph_store_log_syncs_total / { s = $2 } /^diplograph_store_writes_total / { w = $2 } END { if (s > 0) printf "%d writes in %d log syncs: %.1f per sync", w, s, w / s }')
+echo "writes: $groups" >&2
 stop_server
+fi
 
+if [ "$KILL9" = 1 ]; then
+  echo "== kill -9 under concurrent writers (benches/kill9.sh)" >&2
+  kill9_line=$(bash benches/kill9.sh | grep '^crash test:' || true)
+  echo "kill9: $kill9_line" >&2
+fi
+
+if want fanout; then
 # Fan-out: 1,000 subscribers of one subscription (50 connections of 20),
 # 50 createActor writes per second over HTTP, for the run's duration.
 echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
@@ -245,9 +271,10 @@ fanout_row=""
 [ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
 echo "fan-out: $fanout_row" >&2
 stop_server
+fi
 
 scale_rows=""
-if [ "$SCALE" = 1 ]; then
+if [ "$SCALE" = 1 ] && want scale; then
   echo "== scale: 10k vs ${SCALE_ENTITIES} generated entities, response cache off" >&2
   for n in 10000 "$SCALE_ENTITIES"; do
     "$bin" generate --entities "$n" --out "$work/gen-$n" >/dev/null
@@ -312,9 +339,12 @@ fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" <<'PY' >benches/RESULTS.md
+# A partial run (ONLY) is printed, and RESULTS.md left as it is.
+report=benches/RESULTS.md
+[ -n "$ONLY" ] && report="$work/RESULTS.md"
+python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" "$groups" "$kill9_line" <<'PY' >"$report"
 import sys
-path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row = sys.argv[1:11]
+path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row, groups, kill9 = sys.argv[1:13]
 rows = []
 for line in open(path):
     setup, query, conns, result, rss, load, acknowledged = line.rstrip("\n").split("\t")
@@ -381,6 +411,10 @@ if writes:
     for conns, r in sorted(writes.items()):
         print(f"| {conns} | {r['rps']:,.0f} | {r['rps'] / one:.1f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {r['errors']} | {r['rss']} | {noise(r)} |")
     print()
+    if groups:
+        print(f"Group commit over both runs: {groups}.\n")
+if kill9:
+    print(f"Durability (`benches/kill9.sh`): {kill9}.\n")
 if fanout_row.strip():
     _, subscribers, writes_n, delivered, lost, p50, p99, worst, rss, peak, steal, others = fanout_row.split()
     print("## Subscription fan-out (`benches/fanout.rs`)\n")
@@ -408,5 +442,5 @@ if scale_rows.strip():
             print(f"| {q} | {small['p50']:.2f} | {big['p50']:.2f} | {big['p50'] / small['p50']:.2f}× | {big['p99']:.2f} | {big['p999']:.2f} | {noise(big)} |")
     print()
 PY
-echo "wrote benches/RESULTS.md" >&2
-cat benches/RESULTS.md
+echo "wrote $report" >&2
+cat "$report"

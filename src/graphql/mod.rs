@@ -32,7 +32,6 @@ use std::sync::Arc;
 use async_graphql::{Request, Response, Schema};
 
 pub use crate::read::cache::ReadCache;
-use crate::read::fanout::StatsCache;
 pub use connection::Limits;
 pub use errors::{BAD_USER_INPUT, INTERNAL_SERVER_ERROR, NOT_FOUND};
 pub use fanout::{subscribe_shared, Fanout, Fed, Feed};
@@ -68,7 +67,6 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
     let mut builder = described(Schema::build(QueryRoot, MutationRoot, SubscriptionRoot))
         .data(store)
         .data(Arc::new(ReadCache::default()))
-        .data(Arc::new(StatsCache::default()))
         .data(Arc::new(Fanout::default()))
         .data(options.pages)
         .limit_depth(options.limits.max_depth)
@@ -97,7 +95,7 @@ pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&s
 /// its current generation) and the page limits.
 fn known(schema: &AppSchema) -> Option<cost::Known> {
     let store = schema.data::<Store>()?;
-    let stats = schema.data::<Arc<StatsCache>>()?.get(store);
+    let stats = store.stats_snapshot();
     let stats = stats
         .map_err(|e| tracing::error!(error = %e, "could not read the store statistics"))
         .ok()?;
@@ -317,6 +315,10 @@ pub struct StoreCounters {
     pub reads: u64,
     pub writes: u64,
     pub storage_errors: u64,
+    /// Groups of writes sealed (each landed with one log sync, or refused).
+    pub write_groups: u64,
+    /// Syncs of the write-ahead log.
+    pub log_syncs: u64,
 }
 
 pub fn store_counters(schema: &AppSchema) -> StoreCounters {
@@ -325,11 +327,15 @@ pub fn store_counters(schema: &AppSchema) -> StoreCounters {
             reads: 0,
             writes: 0,
             storage_errors: 0,
+            write_groups: 0,
+            log_syncs: 0,
         },
         |store| StoreCounters {
             reads: store.reads(),
             writes: store.writes(),
             storage_errors: store.storage_errors(),
+            write_groups: store.sealed_groups().groups,
+            log_syncs: store.log_syncs(),
         },
     )
 }

@@ -4,6 +4,9 @@
 //! answer. The transport keeps what is its own: parsing the request,
 //! persisted queries, authentication and the response cache.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{Map, Value};
@@ -73,7 +76,58 @@ pub fn is_subscription(query: &str, operation_name: Option<&str>) -> bool {
     query.contains("subscription") && operation_type(query, operation_name) == Some(OperationType::Subscription)
 }
 
+/// Operation types of the documents seen lately, by document text and
+/// operation name: telling a write from a read means parsing the document,
+/// which costs more than the rest of a small write, and clients send the
+/// same few documents over and over. At most [`KINDS_BYTES`] of document
+/// text is kept (all of it is dropped when a new one would pass that), and
+/// no document longer than [`KINDS_LONGEST`].
+#[derive(Default)]
+struct Kinds {
+    by_query: HashMap<String, Vec<(Option<String>, Option<OperationType>)>>,
+    bytes: usize,
+}
+
+const KINDS_BYTES: usize = 1024 * 1024;
+const KINDS_LONGEST: usize = 16 * 1024;
+
+fn kinds() -> &'static Mutex<Kinds> {
+    static KINDS: OnceLock<Mutex<Kinds>> = OnceLock::new();
+    KINDS.get_or_init(Mutex::default)
+}
+
 fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    if query.len() > KINDS_LONGEST {
+        return parse_operation_type(query, operation_name);
+    }
+    let known = kinds().lock().ok().and_then(|kinds| {
+        kinds
+            .by_query
+            .get(query)?
+            .iter()
+            .find(|(name, _)| name.as_deref() == operation_name)
+            .map(|(_, ty)| *ty)
+    });
+    if let Some(ty) = known {
+        return ty;
+    }
+    let ty = parse_operation_type(query, operation_name);
+    if let Ok(mut kinds) = kinds().lock() {
+        let bytes = query.len() + operation_name.map_or(0, str::len);
+        if kinds.bytes + bytes > KINDS_BYTES {
+            *kinds = Kinds::default();
+        }
+        kinds.bytes += bytes;
+        kinds
+            .by_query
+            .entry(query.to_owned())
+            .or_default()
+            .push((operation_name.map(str::to_owned), ty));
+    }
+    ty
+}
+
+fn parse_operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
     let doc = async_graphql::parser::parse_query(query).ok()?;
     let op = match operation_name {
         Some(name) => {

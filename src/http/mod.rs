@@ -215,6 +215,8 @@ async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
     metrics::counter!("diplograph_store_reads_total").absolute(counters.reads);
     metrics::counter!("diplograph_store_writes_total").absolute(counters.writes);
     metrics::counter!("diplograph_storage_errors_total").absolute(counters.storage_errors);
+    metrics::counter!("diplograph_store_write_groups_total").absolute(counters.write_groups);
+    metrics::counter!("diplograph_store_log_syncs_total").absolute(counters.log_syncs);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(prometheus().render())

@@ -8,11 +8,9 @@
 //! what reading the field returns for any entity, because the statistics
 //! behind it are (see [`crate::store::Stats`]).
 
-use std::sync::{Arc, Mutex};
-
 use crate::model::{EntityKind, Relation};
 use crate::read::table::{shape, Shape, Ty};
-use crate::store::{Fan, Stats, Store, StoreError};
+use crate::store::{Fan, Stats};
 
 /// What bounds how many items a list field returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,29 +60,5 @@ impl Bound {
             Bound::Longest(fan) => stats.longest(fan),
             Bound::All(kind) => stats.count(kind),
         }
-    }
-}
-
-/// The statistics as of the store's current generation, read once per
-/// generation and shared by every request. Read after the generation, so a
-/// snapshot is never older than the generation it is kept under.
-#[derive(Default)]
-pub struct StatsCache {
-    current: Mutex<Option<(u64, Arc<Stats>)>>,
-}
-
-impl StatsCache {
-    pub fn get(&self, store: &Store) -> Result<Arc<Stats>, StoreError> {
-        let generation = store.current_generation();
-        if let Some((at, stats)) = self.current.lock().ok().as_deref().and_then(Option::as_ref) {
-            if *at == generation {
-                return Ok(stats.clone());
-            }
-        }
-        let stats = Arc::new(store.stats()?);
-        if let Ok(mut current) = self.current.lock() {
-            *current = Some((generation, stats.clone()));
-        }
-        Ok(stats)
     }
 }

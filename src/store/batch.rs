@@ -1,12 +1,16 @@
 //! A write batch worked out before its transaction.
 //!
 //! Writes are staged under the store's pipeline lock, into the open group's
-//! batch, and a group forms only once the last one is in sled (see
-//! [`super::group`]), so the store cannot change while a batch is prepared:
-//! the batch reads the entities it replaces and the index blocks it edits
-//! from the trees directly, tracks what its own earlier changes did (a
-//! batch may touch one entity twice, and a group's members each extend
-//! it), and ends as a list of plain record writes for one transaction.
+//! batch (see [`super::group`]). A group opened while none lands reads the
+//! entities it replaces and the index blocks it edits from the trees
+//! directly: nothing else writes them meanwhile. One opened while a group
+//! lands goes on from that group's batch ([`Batch::continued`]), reading
+//! what it leaves rather than the trees, which take it at some point
+//! during the staging; once they have, [`Batch::prune`] drops what the
+//! batch only repeated of it. A batch tracks what its own earlier changes
+//! did (a batch may touch one entity twice, and a group's members each
+//! extend it), and ends as a list of plain record writes for one
+//! transaction.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,6 +50,40 @@ impl Batch {
             max_span: None,
             stats: Pending::default(),
         }
+    }
+
+    /// A batch that goes on from this one, for writes staged while this
+    /// one lands: it reads everything this one leaves (and nothing of the
+    /// trees this one changes), so its view is the same before and after
+    /// this one is in sled. It writes this one's changes again until
+    /// [`Batch::prune`] drops them.
+    pub(super) fn continued(&self) -> Batch {
+        let mut next = self.clone();
+        for edits in next.edits.values_mut() {
+            *edits = edits.continued();
+        }
+        next
+    }
+
+    /// Once `landed` (the batch this one went on from) is in sled: drops
+    /// whatever this batch leaves as `landed` wrote it, so that it holds
+    /// (and writes) only what it changes in sled as sled now is.
+    pub(super) fn prune(&mut self, landed: &Batch) {
+        self.entities
+            .retain(|id, state| landed.entities.get(id) != Some(&*state));
+        for (position, landed) in &landed.edits {
+            if let Some(edits) = self.edits.get_mut(position) {
+                edits.prune(landed);
+                if edits.is_empty() {
+                    self.edits.remove(position);
+                }
+            }
+        }
+        self.counts.retain(|kind, n| landed.counts.get(kind) != Some(&*n));
+        if self.max_span == landed.max_span {
+            self.max_span = None;
+        }
+        self.stats.prune(&landed.stats);
     }
 
     /// An entity as the batch leaves it so far (read from the store when
@@ -226,13 +264,13 @@ impl Batch {
     }
 
     /// The record writes of the whole batch, with the new generation.
-    pub(super) fn into_writes(self, generation: u64) -> Vec<Write> {
+    pub(super) fn writes(&self, generation: u64) -> Vec<Write> {
         let store = &self.store;
         let meta = store.position(TreeRef::Meta);
         let mut out: Vec<Write> = Vec::new();
-        for (id, state) in self.entities {
+        for (id, state) in &self.entities {
             let position = store.position(TreeRef::Entity(id.kind()));
-            out.push((position, id.as_bytes().to_vec(), state.map(|r| encode(&r))));
+            out.push((position, id.as_bytes().to_vec(), state.as_ref().map(encode)));
         }
         for (position, edits) in &self.edits {
             debug_assert_ne!(store.inner.names[*position], trees::META);
@@ -240,14 +278,14 @@ impl Batch {
                 out.push((*position, key, block));
             }
         }
-        for (kind, n) in self.counts {
-            out.push((meta, meta_count_key(kind), Some(n.to_be_bytes().to_vec())));
+        for (kind, n) in &self.counts {
+            out.push((meta, meta_count_key(*kind), Some(n.to_be_bytes().to_vec())));
         }
         if let Some(span) = self.max_span {
             out.push((meta, META_MAX_SPAN.to_vec(), Some(span.to_be_bytes().to_vec())));
         }
         for (key, n) in self.stats.writes() {
-            out.push((meta, key, Some(n.to_be_bytes().to_vec())));
+            out.push((meta, key.to_vec(), Some(n.to_be_bytes().to_vec())));
         }
         out.push((meta, META_GENERATION.to_vec(), Some(generation.to_be_bytes().to_vec())));
         out

@@ -1,20 +1,37 @@
-//! Group commit: concurrent writers share one log sync.
+//! Group commit: concurrent writers share one log sync, and the next group
+//! forms while one lands.
 //!
 //! Writers take turns, under the pipeline lock, staging their changes into
 //! the *open group*: one [`Batch`] that each member extends, so a member
 //! sees what the members before it wrote (a batch tracks its own changes),
-//! and each member gets the next generation. The member that finds nobody
-//! else waiting to join (or the group full, in bytes) seals the group and
-//! lands it: logs it as one record and syncs the log once
-//! ([`super::log`]), applies it to sled in one transaction, moves the
-//! generation, announces every member's commit in order, and wakes the
-//! members. Until the group has landed, nothing of it is in sled, so no
-//! reader can see it; a group the disk refuses leaves sled untouched.
+//! and each member gets the next generation. A group is sealed as soon as
+//! no other is landing, by whichever member holds the lock then, and
+//! landed: logged as one record and the log synced once ([`super::log`]),
+//! applied to sled in one transaction, the generation moved, every
+//! member's commit announced in order, and the members woken. Until a
+//! group has landed, nothing of it is in sled, so no reader can see it; a
+//! group the disk refuses leaves sled untouched.
 //!
-//! Writers that arrive while a group lands wait for it (a batch reads sled,
-//! which must hold every earlier group) and then form the next group
-//! together. A member whose changes fail (a missing reference, a cycle)
-//! leaves the group as it was before it joined.
+//! Landings are pipelined: writers that arrive while a group lands stage
+//! into the next group at once, over a batch that goes on from the landing
+//! one ([`Batch::continued`]: it reads what the landing group leaves, not
+//! sled, which may or may not hold it yet), and that group is sealed and
+//! its sync started the moment the landing ends, with everyone who arrived
+//! meanwhile. So a sync is never idle while writers wait, and every writer
+//! that arrives during a sync shares the next one. Once the landing group
+//! is in sled, the next group's batch drops what it only repeated of it
+//! ([`Batch::prune`]), so a group logs and applies only its own changes.
+//! At most two groups exist at once (one landing, one open), each bounded
+//! by [`GROUP_BYTES`]: a writer that finds the open group full waits.
+//!
+//! Should the landing group fail (the disk refused it), the group staged
+//! over it fails with it, with the same reason: its members read a state
+//! that never came to be. A member whose own changes fail (a missing
+//! reference, a cycle) leaves the group as it was before it joined.
+//! Writers that need sled to hold every earlier group (a delete reads the
+//! relation indexes, which a batch does not track; a bulk load or a clear
+//! writes sled directly) wait until nothing is open or landing, and no new
+//! group opens while one of them waits.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -22,7 +39,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use super::batch::Batch;
+use super::batch::{Batch, Write};
 use super::{log, read_u64, Changed, Committed, Store, StoreError, META_GENERATION};
 
 /// A group stops taking members once their entities add up to this many
@@ -40,8 +57,25 @@ pub(super) struct Pipeline {
     open: Option<Group>,
     /// Whether a sealed group is being logged and applied.
     landing: bool,
-    /// Writers waiting for a landing to end, to join the next group.
-    waiting: usize,
+    /// The landing group's batch and last generation, while it lands: a
+    /// group opened meanwhile goes on from them.
+    landing_view: Option<(Arc<Batch>, u64)>,
+    /// Writers waiting for the pipeline to themselves (see [`Join::Alone`],
+    /// [`Store::idle_pipeline`]): no new group opens while there are any.
+    exclusive: usize,
+    /// Groups sealed so far, and their members (for tests and metrics).
+    pub(super) sealed: Sealed,
+}
+
+/// How many groups were sealed and how many members they had.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Sealed {
+    /// Groups sealed (one log sync each, unless refused before it).
+    pub groups: u64,
+    /// Members of those groups (writes).
+    pub members: u64,
+    /// The most members one group had.
+    pub largest: u64,
 }
 
 /// Writes staged together, landed with one log sync.
@@ -52,6 +86,9 @@ struct Group {
     members: Vec<Member>,
     bytes: usize,
     landed: Arc<Landed>,
+    /// Why the group cannot land, decided before it is sealed (the group it
+    /// was staged over failed): its members get this.
+    doomed: Option<Refused>,
 }
 
 struct Member {
@@ -76,6 +113,16 @@ impl Refused {
         match self {
             Refused::Disk(reason) => StoreError::Unavailable { reason },
             Refused::Other(message) => StoreError::Task(message),
+        }
+    }
+
+    /// The refusal of a group staged over one refused with `self`.
+    fn for_next(&self) -> Refused {
+        match self {
+            Refused::Disk(reason) => Refused::Disk(format!(
+                "{reason} (it was refused together with the write before it, which it followed)"
+            )),
+            Refused::Other(message) => Refused::Other(format!("the write before it failed: {message}")),
         }
     }
 }
@@ -125,25 +172,62 @@ fn refused(error: StoreError) -> Refused {
     }
 }
 
+impl Pipeline {
+    /// Whether nothing is open or landing (sled holds every group).
+    fn idle(&self) -> bool {
+        !self.landing && self.open.is_none()
+    }
+
+    /// Whether a shared writer may stage now: into the open group unless
+    /// it is full or doomed, into a new one unless someone waits for the
+    /// pipeline to themselves; and not at all while a group lands on a
+    /// failing disk (its landing may reopen the database, which must not
+    /// meet a batch holding the old database's trees, or a second reopen).
+    fn may_join(&self, faulty: bool) -> bool {
+        if self.landing && faulty {
+            return false;
+        }
+        match &self.open {
+            Some(group) => group.doomed.is_none() && group.bytes < GROUP_BYTES,
+            None => self.exclusive == 0,
+        }
+    }
+}
+
 impl Store {
     fn lock_pipeline(&self) -> MutexGuard<'_, Pipeline> {
         self.inner.pipeline.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn wait_turn<'a>(&self, pipeline: MutexGuard<'a, Pipeline>) -> MutexGuard<'a, Pipeline> {
+        self.inner.turn.wait(pipeline).unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The pipeline lock, once no group is open or landing: for work that
     /// writes sled directly (a bulk load) and must not interleave with groups.
+    /// No new group opens while it waits.
     pub(super) fn idle_pipeline(&self) -> MutexGuard<'_, Pipeline> {
         let mut pipeline = self.lock_pipeline();
-        while pipeline.landing || pipeline.open.is_some() {
-            pipeline = self.inner.turn.wait(pipeline).unwrap_or_else(|p| p.into_inner());
+        pipeline.exclusive += 1;
+        while !pipeline.idle() {
+            pipeline = self.wait_turn(pipeline);
         }
+        pipeline.exclusive -= 1;
+        // Writers held back for this one may go once the lock is free.
+        self.inner.turn.notify_all();
         pipeline
     }
 
     /// The pipeline lock if it is free and no group is open or landing.
     pub(super) fn try_idle_pipeline(&self) -> Option<MutexGuard<'_, Pipeline>> {
         let pipeline = self.inner.pipeline.try_lock().ok()?;
-        (!pipeline.landing && pipeline.open.is_none()).then_some(pipeline)
+        pipeline.idle().then_some(pipeline)
+    }
+
+    /// Groups sealed since the store opened, and their members: how well
+    /// concurrent writes share log syncs.
+    pub fn sealed_groups(&self) -> Sealed {
+        self.lock_pipeline().sealed
     }
 
     /// Stages a write with `stage` (which extends the group's batch and
@@ -155,48 +239,52 @@ impl Store {
         announce: bool,
         stage: impl FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E>,
     ) -> Result<(Arc<Committed>, T), E> {
-        let alone = join == Join::Alone;
-        let mut pipeline = self.lock_pipeline();
-        if !alone {
-            pipeline.waiting += 1;
-        }
-        while pipeline.landing || (alone && pipeline.open.is_some()) {
-            pipeline = self.inner.turn.wait(pipeline).unwrap_or_else(|p| p.into_inner());
-        }
-        if !alone {
-            pipeline.waiting -= 1;
-        }
-        // A stage that panics has been undone (see `stage_in`); the panic
-        // goes on once the group is sealed if this writer was to seal it,
-        // so no member is left waiting for a landing nobody starts.
-        let staged = self.stage_in(&mut pipeline, announce, stage);
-        let landed = pipeline.open.as_ref().map(|g| g.landed.clone());
-        let seal = pipeline
-            .open
-            .as_ref()
-            .is_some_and(|g| alone || pipeline.waiting == 0 || g.bytes >= GROUP_BYTES);
-        if seal {
-            let group = pipeline.open.take();
-            pipeline.landing = true;
-            drop(pipeline);
-            if let Some(group) = group {
-                self.land(group);
+        let mut pipeline = match join {
+            Join::Alone => self.idle_pipeline(),
+            Join::Shared => {
+                let mut pipeline = self.lock_pipeline();
+                while !pipeline.may_join(self.fault().is_some()) {
+                    pipeline = self.wait_turn(pipeline);
+                }
+                pipeline
             }
-        } else {
-            drop(pipeline);
+        };
+        // A stage that panics has been undone (see `stage_in`); the panic
+        // goes on once the pipeline is in order (the group sealed if this
+        // writer was to seal it), so no member is left waiting.
+        let staged = self.stage_in(&mut pipeline, announce, stage);
+        let mine = match &staged {
+            Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
+            _ => None,
+        };
+        // Whoever holds the lock while nothing lands seals the open group.
+        if !pipeline.landing && pipeline.open.is_some() {
+            pipeline = self.seal(pipeline);
         }
+        // Until its group is sealed, a member waits for the landing before
+        // it to end, and then seals it (the first member awake does).
+        if let Some(mine) = &mine {
+            while pipeline.open.as_ref().is_some_and(|g| Arc::ptr_eq(&g.landed, mine)) {
+                if pipeline.landing {
+                    pipeline = self.wait_turn(pipeline);
+                } else {
+                    pipeline = self.seal(pipeline);
+                }
+            }
+        }
+        drop(pipeline);
         let (committed, value) = staged.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        if let Some(landed) = landed {
-            landed.wait().map_err(|refusal| E::from(refusal.into_error()))?;
+        if let Some(mine) = mine {
+            mine.wait().map_err(|refusal| E::from(refusal.into_error()))?;
         }
         Ok((committed, value))
     }
 
-    /// Stages one member into the open group (opening one if needed). A
-    /// stage that fails or panics leaves the group as it was before it
-    /// began (a panic is handed back, to go on once the pipeline is left
-    /// in order): whatever it staged would otherwise land with the next
-    /// member's changes.
+    /// Stages one member into the open group (opening one if needed: over
+    /// the landing group's batch while one lands). A stage that fails or
+    /// panics leaves the group as it was before it began (a panic is handed
+    /// back, to go on once the pipeline is left in order): whatever it
+    /// staged would otherwise land with the next member's changes.
     fn stage_in<T, E: From<StoreError>>(
         &self,
         pipeline: &mut Pipeline,
@@ -208,22 +296,25 @@ impl Store {
         if let Err(e) = self.ensure_writable() {
             return Ok(Err(e.into()));
         }
-        let base = match pipeline.open.as_ref() {
-            Some(group) => group.base,
-            None => match self.meta_get(META_GENERATION) {
-                Ok(generation) => read_u64(generation),
-                Err(e) => return Ok(Err(e.into())),
-            },
-        };
-        let group = match &mut pipeline.open {
-            Some(group) => group,
-            empty => empty.insert(Group {
-                batch: Batch::new(self.clone()),
+        if pipeline.open.is_none() {
+            let (batch, base) = match &pipeline.landing_view {
+                Some((landing, last)) => (landing.continued(), *last),
+                None => match self.meta_get(META_GENERATION) {
+                    Ok(generation) => (Batch::new(self.clone()), read_u64(generation)),
+                    Err(e) => return Ok(Err(e.into())),
+                },
+            };
+            pipeline.open = Some(Group {
+                batch,
                 base,
                 members: Vec::new(),
                 bytes: 0,
                 landed: Arc::default(),
-            }),
+                doomed: None,
+            });
+        }
+        let Some(group) = pipeline.open.as_mut() else {
+            unreachable!("a group was opened above");
         };
         let before = (!group.members.is_empty()).then(|| group.batch.clone());
         // The batch is put back as it was whatever the stage left it in,
@@ -266,48 +357,99 @@ impl Store {
         })
     }
 
+    /// Seals the open group (under the lock, with nothing landing) and lands
+    /// it; returns the lock taken again. A doomed group is refused at once.
+    fn seal<'a>(&'a self, mut pipeline: MutexGuard<'a, Pipeline>) -> MutexGuard<'a, Pipeline> {
+        let Some(group) = pipeline.open.take() else {
+            return pipeline;
+        };
+        let members = group.members.len() as u64;
+        let sealed = &mut pipeline.sealed;
+        sealed.groups += 1;
+        sealed.members += members;
+        sealed.largest = sealed.largest.max(members);
+        if let Some(refusal) = group.doomed.clone() {
+            drop(pipeline);
+            self.inner.turn.notify_all();
+            group.landed.set(Err(refusal));
+            return self.lock_pipeline();
+        }
+        let batch = Arc::new(group.batch);
+        let last = group.base + members;
+        pipeline.landing = true;
+        pipeline.landing_view = Some((batch.clone(), last));
+        drop(pipeline);
+        self.land(batch, group.base, group.members, group.landed);
+        self.lock_pipeline()
+    }
+
     /// Logs a sealed group, applies it, announces its commits and wakes its
-    /// members; then lets the next group form.
-    fn land(&self, group: Group) {
-        let last = group.base + group.members.len() as u64;
-        let outcome = self.log_and_apply(group.batch, group.base + 1, last);
+    /// members; then lets the next group be sealed (dropping from it what
+    /// this one wrote, or dooming it if this one failed).
+    fn land(&self, batch: Arc<Batch>, base: u64, members: Vec<Member>, landed: Arc<Landed>) {
+        let last = base + members.len() as u64;
+        let outcome = self.log_and_apply(batch, base + 1, last);
         let mut checkpoint = None;
-        if outcome.is_ok() {
+        if let Ok(writes) = &outcome {
             // Caches key on this: it moves only now that the group is
             // durable and in sled.
             let before = self.current_generation();
             self.bump_generation(last);
-            self.extend_vocabulary(
-                group.members.iter().flat_map(|m| m.committed.changes.iter()),
-                before,
-                self.current_generation(),
-            );
+            let after = self.current_generation();
+            self.extend_vocabulary(members.iter().flat_map(|m| m.committed.changes.iter()), before, after);
+            self.advance_stats(writes, before, after);
             if self.fault().is_some() {
                 tracing::info!(path = %self.inner.path.display(), "the disk takes writes again");
                 self.set_fault(None);
             }
-            self.inner
-                .writes
-                .fetch_add(group.members.len() as u64, Ordering::Relaxed);
-            for member in group.members.iter().filter(|m| m.announce) {
+            self.inner.writes.fetch_add(members.len() as u64, Ordering::Relaxed);
+            for member in members.iter().filter(|m| m.announce) {
                 // No subscribers is not an error.
                 let _ = self.inner.announce.send(member.committed.clone());
             }
             checkpoint = self.rotate_log_if_due(last);
         }
-        self.lock_pipeline().landing = false;
+        {
+            let mut pipeline = self.lock_pipeline();
+            pipeline.landing = false;
+            let view = pipeline.landing_view.take();
+            if let Some(next) = pipeline.open.as_mut() {
+                match (&outcome, view) {
+                    (Ok(_), Some((landed, _))) => next.batch.prune(&landed),
+                    (Ok(_), None) => {}
+                    (Err(refusal), _) => next.doomed = Some(refusal.for_next()),
+                }
+            }
+        }
         self.inner.turn.notify_all();
-        group.landed.set(outcome);
+        landed.set(outcome.map(drop));
         if let Some(sequence) = checkpoint {
             self.checkpoint(sequence, last);
+        }
+    }
+
+    /// A group staged over the landing one must not hold the database's
+    /// trees while it is reopened: the reopen waits for every handle to go.
+    /// Dooms it (its members are told to send their writes again) and
+    /// drops the landing group's batch, before a reopen.
+    fn release_staged_batches(&self) {
+        let mut pipeline = self.lock_pipeline();
+        pipeline.landing_view = None;
+        if let Some(next) = pipeline.open.as_mut() {
+            next.batch = Batch::new(self.clone());
+            next.doomed = Some(Refused::Disk(
+                "the database was reopened after a disk fault while this write waited to be logged; nothing of it was kept: send it again".into(),
+            ));
         }
     }
 
     /// Appends the group to the log and syncs it, then applies it to sled in
     /// one transaction. A failure leaves sled as it was (cutting the record
     /// back out of the log when sled refused it).
-    fn log_and_apply(&self, batch: Batch, first: u64, last: u64) -> Result<(), Refused> {
-        let writes = batch.into_writes(last);
+    /// Returns the record writes.
+    fn log_and_apply(&self, batch: Arc<Batch>, first: u64, last: u64) -> Result<Vec<Write>, Refused> {
+        let writes = batch.writes(last);
+        drop(batch);
         // Before logging: a group logged and then not applied would come
         // back when the log is next applied again.
         let live = self.live().map_err(refused)?;
@@ -329,18 +471,30 @@ impl Store {
             }
             self.inner.log_syncs.fetch_add(1, Ordering::Relaxed);
         }
-        let result = live.trees.as_slice().transaction(|tx| {
+        // Only the trees the group writes take part: sled's transaction
+        // costs something per tree, and a small write touches a few of dozens.
+        let mut slot = vec![usize::MAX; live.trees.len()];
+        let mut trees = Vec::new();
+        for (position, _, _) in &writes {
+            if slot[*position] == usize::MAX {
+                slot[*position] = trees.len();
+                trees.push(live.trees[*position].clone());
+            }
+        }
+        let result = trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
+                let tree = &tx[slot[*position]];
                 match value {
-                    Some(value) => tx[*position].insert(key.as_slice(), value.as_slice())?,
-                    None => tx[*position].remove(key.as_slice())?,
+                    Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                    None => tree.remove(key.as_slice())?,
                 };
             }
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
+        drop(trees);
         drop(live);
         let error = match result {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(writes),
             Err(TransactionError::Abort(e)) => return Err(refused(e)),
             Err(TransactionError::Storage(e)) => e,
         };
@@ -350,9 +504,12 @@ impl Store {
         // database applies the log again, this group included.
         // (The log is held here: the replay limit comes from it directly.)
         let limit = log.as_ref().and_then(|log| log.replay_limit());
+        if log.is_some() {
+            self.release_staged_batches();
+        }
         if log.is_some() && self.reopen_until(limit).is_ok() && self.generation().is_ok_and(|g| g >= last) {
             tracing::info!(path = %self.inner.path.display(), error = %error, "sled refused a logged write; reopened and applied it from the log");
-            return Ok(());
+            return Ok(writes);
         }
         // Logged but not applied: cut it back out, so the replay after the
         // reopen does not bring back a write its writers were told failed.
@@ -362,7 +519,6 @@ impl Store {
         drop(log);
         Err(refused(self.disk_fault("applying a logged write", error)))
     }
-
     /// Starts a new log file when a checkpoint is due (under the landing,
     /// so every group up to `generation` is in sled); returns its sequence.
     fn rotate_log_if_due(&self, generation: u64) -> Option<u64> {
@@ -439,8 +595,8 @@ mod tests {
         assert!(has(&store, 2));
 
         // In a group with another member, whichever of the two stages first.
-        // A landing is held open while both arrive, so they form the next
-        // group together.
+        // A landing is held open while both arrive, so they stage into the
+        // next group together (over the landing one).
         let faults = injected::inject(&store);
         faults.hold.store(true, SeqCst);
         let landing = std::thread::spawn({
@@ -457,7 +613,14 @@ mod tests {
             let store = store.clone();
             move || panicking_write(&store, 5)
         });
-        wait_until("both writers", || store.lock_pipeline().waiting == 2);
+        wait_until("both writers", || {
+            panicking.is_finished()
+                && store
+                    .lock_pipeline()
+                    .open
+                    .as_ref()
+                    .is_some_and(|g| g.members.len() == 1)
+        });
         faults.hold.store(false, SeqCst);
         landing.join().unwrap().unwrap();
         let member = answer
@@ -468,6 +631,143 @@ mod tests {
         store.commit(&[create(actor(6))]).unwrap();
         assert!(has(&store, 3) && has(&store, 4) && has(&store, 6));
         assert!(!has(&store, 5), "a panicking stage left its change in the group");
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn writers_arriving_while_a_group_lands_stage_at_once_and_share_the_next_sync() {
+        const LATE: usize = 15;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        store.commit(&[create(actor(0))]).unwrap();
+        let mut commits = store.subscribe();
+        let syncs_before = store.log_syncs();
+        let sealed_before = store.sealed_groups();
+        let faults = injected::inject(&store);
+        faults.hold.store(true, SeqCst);
+        let first = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(1))]).unwrap().generation
+        });
+        wait_until("the landing", || store.lock_pipeline().landing);
+        let late: Vec<_> = (0..LATE)
+            .map(|n| {
+                let store = store.clone();
+                // Each refers to the first actor, which is not in sled
+                // yet: the next group reads it from the landing one.
+                std::thread::spawn(move || {
+                    let mut late = actor(2 + n);
+                    if let crate::model::Entity::Actor(a) = &mut late {
+                        a.part_of = Some(crate::model::Id::parse("actor/a1").unwrap());
+                    }
+                    store.commit(&[create(late)]).unwrap().generation
+                })
+            })
+            .collect();
+        // Staged while the first group is still landing (before, they
+        // waited for the landing to end before staging anything).
+        wait_until("every late writer in the next group", || {
+            store
+                .lock_pipeline()
+                .open
+                .as_ref()
+                .is_some_and(|g| g.members.len() == LATE)
+        });
+        assert!(!has(&store, 1), "nothing of a landing group is visible before its sync");
+        faults.hold.store(false, SeqCst);
+        let first = first.join().unwrap();
+        let mut acknowledged: Vec<u64> = late.into_iter().map(|w| w.join().unwrap()).collect();
+        acknowledged.sort_unstable();
+        assert_eq!(acknowledged, ((first + 1)..=(first + LATE as u64)).collect::<Vec<_>>());
+        assert_eq!(
+            store.log_syncs() - syncs_before,
+            2,
+            "one sync for the first, one for the 15 after it"
+        );
+        let sealed = store.sealed_groups();
+        assert_eq!(sealed.groups - sealed_before.groups, 2);
+        assert_eq!(sealed.members - sealed_before.members, 1 + LATE as u64);
+        assert!(sealed.largest >= LATE as u64);
+        assert!((0..=1 + LATE).all(|n| has(&store, n)));
+        let mut heard = Vec::new();
+        while let Ok(commit) = commits.try_recv() {
+            heard.push(commit.generation);
+        }
+        assert_eq!(
+            heard,
+            (first..=first + LATE as u64).collect::<Vec<_>>(),
+            "announced in commit order"
+        );
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+        // The next group logged only its own changes: a store opened from
+        // the log alone (sled never flushed) has everything.
+        drop(store);
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        assert!((0..=1 + LATE).all(|n| has(&store, n)));
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_batch_that_goes_on_from_a_landed_one_writes_only_its_own_changes() {
+        use crate::model::EntityKind;
+        use crate::store::trees::TreeRef;
+        let store = Store::temporary().unwrap();
+        let mut landing = Batch::new(store.clone());
+        landing.apply(&create(actor(1))).unwrap();
+        let mut next = landing.continued();
+        // It reads what the landing batch leaves: actor 1 exists.
+        assert!(next
+            .current(&crate::model::Id::parse("actor/a1").unwrap())
+            .unwrap()
+            .is_some());
+        assert!(
+            next.apply(&create(actor(1))).is_err(),
+            "actor 1 already exists in its view"
+        );
+        next.apply(&create(actor(2))).unwrap();
+        let entities = store.position(TreeRef::Entity(EntityKind::Actor));
+        let written = |batch: &Batch| -> Vec<Vec<u8>> {
+            batch
+                .writes(9)
+                .into_iter()
+                .filter(|(position, _, _)| *position == entities)
+                .map(|(_, key, _)| key)
+                .collect()
+        };
+        assert_eq!(written(&next).len(), 2, "before the prune it repeats the landing batch");
+        next.prune(&landing);
+        assert_eq!(written(&next), vec![b"actor/a2".to_vec()]);
+    }
+
+    #[test]
+    fn a_group_staged_over_one_the_disk_refuses_is_refused_with_it_and_leaves_no_trace() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        let faults = injected::inject(&store);
+        faults.hold.store(true, SeqCst);
+        faults.appends.store(true, SeqCst);
+        let first = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(1))]).map(|_| ())
+        });
+        wait_until("the landing", || store.lock_pipeline().landing);
+        let next = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(2))]).map(|_| ())
+        });
+        wait_until("the next group", || store.lock_pipeline().open.is_some());
+        faults.hold.store(false, SeqCst);
+        let first = first.join().unwrap().unwrap_err();
+        let next = next.join().unwrap().unwrap_err();
+        assert!(matches!(first, StoreError::Unavailable { .. }), "{first:?}");
+        assert!(
+            matches!(&next, StoreError::Unavailable { reason } if reason.contains("the write before it")),
+            "{next:?}"
+        );
+        faults.appends.store(false, SeqCst);
+        assert!(!has(&store, 1) && !has(&store, 2));
+        store.commit(&[create(actor(3))]).unwrap();
+        assert!(!has(&store, 1) && !has(&store, 2) && has(&store, 3));
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 

@@ -201,6 +201,8 @@ struct Inner {
     min_free_bytes: AtomicU64,
     /// The search vocabulary, for typos (see [`vocab`]).
     vocabulary: vocab::Slot,
+    /// The statistics snapshot requests estimate under (see [`Store::stats_snapshot`]).
+    stats: stats::Slot,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.

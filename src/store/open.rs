@@ -125,6 +125,7 @@ impl Store {
                 storage_errors: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(0),
                 vocabulary: Default::default(),
+                stats: Default::default(),
             }),
         };
         store.check_format()?;

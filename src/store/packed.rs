@@ -548,6 +548,41 @@ impl<'t> Edits<'t> {
             .collect()
     }
 
+    /// Edits that go on from these, for a write staged while these are
+    /// being written: they read these edits' blocks, and never a stored
+    /// block at a key these edits wrote (until [`Edits::prune`] says the
+    /// tree holds them), so they read the same whether or not the tree
+    /// has taken these edits yet.
+    pub fn continued(&self) -> Edits<'t> {
+        let mut next = self.clone();
+        next.gone.extend(self.live.keys().cloned());
+        next
+    }
+
+    /// Drops what the tree now holds as these edits hold it, once `landed`
+    /// (edits these were [`Edits::continued`] from, or that came before)
+    /// are in the tree: a block these edits left as `landed` wrote it, and
+    /// the mark of a block `landed` removed. What remains is what these
+    /// edits change in the tree as it now is.
+    pub fn prune(&mut self, landed: &Edits<'_>) {
+        for (key, block) in &landed.live {
+            if self.live.get(key) == Some(block) {
+                self.live.remove(key);
+                self.gone.remove(key);
+            }
+        }
+        for key in landed.gone.iter().filter(|k| !landed.live.contains_key(*k)) {
+            if !self.live.contains_key(key) {
+                self.gone.remove(key);
+            }
+        }
+    }
+
+    /// Whether these edits change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty() && self.gone.is_empty()
+    }
+
     /// Whether a stored block key still stands for a stored block.
     fn untouched(&self, key: &[u8]) -> bool {
         !self.gone.contains(key) && !self.live.contains_key(key)

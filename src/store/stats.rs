@@ -13,6 +13,7 @@
 //! opened. All live in the meta tree, so the write-ahead log carries them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::error::sled_err;
 use super::packed::Range;
@@ -122,13 +123,71 @@ impl Stats {
     }
 }
 
+/// The shared slot the store keeps its statistics snapshot in, with the
+/// generation it is current at (`None`: not read yet).
+pub(super) type Slot = std::sync::RwLock<Option<(u64, Arc<Stats>)>>;
+
+/// Whether a meta key holds a statistic [`Store::stats`] reads.
+fn is_statistic(key: &[u8]) -> bool {
+    STATISTICS.iter().any(|prefix| key.starts_with(prefix.as_bytes()))
+}
+
+/// The meta key prefixes of what [`Stats`] holds.
+const STATISTICS: [&str; 2] = ["stats/", "count/"];
+
 impl Store {
+    /// The statistics as of the current generation, shared by every request:
+    /// read from the meta tree when the snapshot is missing or behind (read
+    /// after the generation, so a snapshot is never older than the
+    /// generation it is kept under), and otherwise moved along by each
+    /// landed group with the statistics it wrote ([`Store::advance_stats`]),
+    /// so a stream of writes does not make every request read them again.
+    pub fn stats_snapshot(&self) -> Result<Arc<Stats>, StoreError> {
+        let generation = self.current_generation();
+        {
+            let slot = self.inner.stats.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, stats)) = slot.as_ref().filter(|(at, _)| *at == generation) {
+                return Ok(stats.clone());
+            }
+        }
+        let stats = Arc::new(self.stats()?);
+        let mut slot = self.inner.stats.write().unwrap_or_else(|p| p.into_inner());
+        // A landed group may have moved it past this generation meanwhile.
+        if slot.as_ref().is_none_or(|(at, _)| *at <= generation) {
+            *slot = Some((generation, stats.clone()));
+        }
+        Ok(stats)
+    }
+
+    /// Applies a landed group's record writes to the statistics snapshot,
+    /// if it was current up to the group (`before`); it is then current at
+    /// `after`. The writes set values outright, so a snapshot read while
+    /// the group was being applied comes out the same.
+    pub(super) fn advance_stats(&self, writes: &[super::batch::Write], before: u64, after: u64) {
+        let meta = self.position(TreeRef::Meta);
+        let mut slot = self.inner.stats.write().unwrap_or_else(|p| p.into_inner());
+        let Some((_, stats)) = slot.as_ref().filter(|(at, _)| *at == before) else {
+            return;
+        };
+        let mut next = Stats::clone(stats);
+        for (_, key, value) in writes
+            .iter()
+            .filter(|(position, key, _)| *position == meta && is_statistic(key))
+        {
+            match value {
+                Some(value) => next.values.insert(key.clone(), read_u64(Some(value.as_slice().into()))),
+                None => next.values.remove(key),
+            };
+        }
+        *slot = Some((after, Arc::new(next)));
+    }
+
     /// The statistics as they stand: a few dozen small meta records.
     pub fn stats(&self) -> Result<Stats, StoreError> {
         self.count_read();
         let meta = self.tree(TreeRef::Meta)?;
         let mut values = HashMap::new();
-        for prefix in ["stats/", "count/"] {
+        for prefix in STATISTICS {
             for item in meta.scan_prefix(prefix) {
                 let (key, value) = item.map_err(sled_err("reading the statistics"))?;
                 values.insert(key.to_vec(), read_u64(Some(value)));
@@ -346,7 +405,21 @@ impl Pending {
     }
 
     /// The meta records to write.
-    pub(super) fn writes(self) -> impl Iterator<Item = (Vec<u8>, u64)> {
-        self.longest.into_iter().chain(self.subkinds)
+    pub(super) fn writes(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.longest
+            .iter()
+            .chain(&self.subkinds)
+            .map(|(key, n)| (key.as_slice(), *n))
+    }
+
+    /// Drops what the store now holds as this holds it, once `landed` (the
+    /// statistics of the batch this one went on from) is stored.
+    pub(super) fn prune(&mut self, landed: &Pending) {
+        fn same<K: Eq + std::hash::Hash, V: PartialEq>(mine: &mut HashMap<K, V>, landed: &HashMap<K, V>) {
+            mine.retain(|key, value| landed.get(key) != Some(value));
+        }
+        same(&mut self.longest, &landed.longest);
+        same(&mut self.subkinds, &landed.subkinds);
+        same(&mut self.holders, &landed.holders);
     }
 }

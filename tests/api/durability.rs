@@ -3,7 +3,10 @@
 //! seed load cut short is never taken for a whole one.
 //!
 //! `DIPLOGRAPH_CRASH_CYCLES` sets how many crash cycles to run (default 3,
-//! to keep CI short); run with `--nocapture` to see the figures.
+//! to keep CI short) and `DIPLOGRAPH_CRASH_WRITERS` how many concurrent
+//! writers each cycle kills the server under (default 16, so writes share
+//! log syncs in groups, one landing while the next forms); run with
+//! `--nocapture` to see the figures (`benches/kill9.sh` runs 100 cycles).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -211,16 +214,15 @@ async fn missing_over_http(url: &str, wanted: &[String]) -> Vec<String> {
     missing
 }
 
-fn crash_cycles() -> usize {
-    std::env::var("DIPLOGRAPH_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
+/// A count from the environment variable `name`, or `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_acknowledged_write_survives_kill_minus_9_and_the_indexes_still_agree() {
-    let cycles = crash_cycles();
+    let cycles = env_count("DIPLOGRAPH_CRASH_CYCLES", 3);
+    let writers = env_count("DIPLOGRAPH_CRASH_WRITERS", 16);
     let scratch = tempfile::tempdir().unwrap();
     let data = scratch.path().join("data");
     let mut acknowledged: Vec<String> = Vec::new();
@@ -237,13 +239,13 @@ async fn every_acknowledged_write_survives_kill_minus_9_and_the_indexes_still_ag
                 .await
                 .unwrap()
         };
-        let writers: Vec<_> = (0..4)
+        let writing: Vec<_> = (0..writers)
             .map(|w| tokio::spawn(writer(server.url.clone(), cycle, w)))
             .collect();
         tokio::time::sleep(Duration::from_millis(prng.between(100, 600))).await;
         server.crash();
         let mut this_cycle = Vec::new();
-        for w in writers {
+        for w in writing {
             let written = w.await.unwrap();
             this_cycle.extend(written.acknowledged);
             unexpected.extend(written.unexpected);
@@ -292,7 +294,7 @@ async fn every_acknowledged_write_survives_kill_minus_9_and_the_indexes_still_ag
     }
 
     println!(
-        "crash test: {cycles} cycles, {} writes acknowledged, {} writes lost, {} index disagreements, in {:.1} s",
+        "crash test: {cycles} cycles of kill -9 under {writers} writers, {} writes acknowledged, {} writes lost, {} index disagreements, in {:.1} s",
         acknowledged.len(),
         lost.len(),
         disagreements.len(),
