@@ -1228,7 +1228,7 @@ async fn a_hundred_subscribers_of_three_subscriptions_cost_three_resolutions_per
 }
 
 #[tokio::test]
-async fn under_sixteen_concurrent_writers_subscribers_see_commits_in_acknowledgement_order() {
+async fn under_sixteen_concurrent_writers_syncs_are_shared_and_subscribers_see_commits_in_acknowledgement_order() {
     let app = spawn_fanout_app().await;
     let mut sockets = open_sockets(&app, 2).await;
     let ids = vec!["order".to_owned()];
@@ -1239,6 +1239,8 @@ async fn under_sixteen_concurrent_writers_subscribers_see_commits_in_acknowledge
 
     const WRITERS: usize = 16;
     const EACH: usize = 8;
+    let sealed_before = app.store.sealed_groups();
+    let syncs_before = app.store.log_syncs();
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let address = app.address.clone();
@@ -1260,6 +1262,21 @@ async fn under_sixteen_concurrent_writers_subscribers_see_commits_in_acknowledge
     for writer in writers {
         acknowledged.extend(writer.await.expect("writer finished"));
     }
+    // They shared log syncs: a write arriving while a group's sync runs
+    // joins the next group, which syncs once for all of its members.
+    let writes = (WRITERS * EACH) as u64;
+    let sealed = app.store.sealed_groups();
+    assert_eq!(
+        sealed.members - sealed_before.members,
+        writes,
+        "every write was in a group"
+    );
+    let syncs = app.store.log_syncs() - syncs_before;
+    assert!(
+        syncs * 2 <= writes,
+        "{writes} writes from {WRITERS} clients at once took {syncs} log syncs (groups of up to {})",
+        sealed.largest
+    );
     let payloads = collect(&mut sockets, &ids, WRITERS * EACH).await;
     assert_eq!(payloads[0], payloads[1], "both subscribers saw one order");
     let seen: Vec<Value> = payloads[0]
