@@ -84,9 +84,13 @@ pub fn is_subscription(query: &str, operation_name: Option<&str>) -> bool {
 /// no document longer than [`KINDS_LONGEST`].
 #[derive(Default)]
 struct Kinds {
-    by_query: HashMap<String, Vec<(Option<String>, Option<OperationType>)>>,
+    by_query: HashMap<String, Vec<Kind>>,
     bytes: usize,
 }
+
+/// An operation name in a document, and the type of the operation it picks
+/// (`None`: the document does not parse, or has no such operation).
+type Kind = (Option<String>, Option<OperationType>);
 
 const KINDS_BYTES: usize = 1024 * 1024;
 const KINDS_LONGEST: usize = 16 * 1024;
