@@ -178,6 +178,9 @@ async fn the_metrics_page_names_its_series_in_the_prometheus_text_format() {
         (REQUESTS, "counter"),
         ("diplograph_graphql_request_duration_seconds", "histogram"),
         (STORE_READS, "counter"),
+        ("diplograph_store_writes_total", "counter"),
+        ("diplograph_store_write_groups_total", "counter"),
+        ("diplograph_store_log_syncs_total", "counter"),
     ] {
         assert!(
             text.lines().any(|l| l == format!("# TYPE {series} {kind}")),
