@@ -3,11 +3,14 @@
 #
 #   bash benches/run.sh            # everything (about 10 minutes on 2 cores)
 #   SCALE=0 bash benches/run.sh    # skip the 1M-entity scale run
+#   ARTICLE=0 bash benches/run.sh  # only the scale run (no article-seed, write or fan-out rows)
+#   SCALE_ENTITIES=10000000 ARTICLE=0 RESULTS=/tmp/scale.md bash benches/run.sh
 #   DURATION=5s bash benches/run.sh
 #   ONLY="writes" bash benches/run.sh   # only these sections (reads, writes, fanout,
 #                                       # scale), printed; RESULTS.md is left as it is
 #   KILL9=1 bash benches/run.sh         # also 100 kill -9 cycles under 16 writers
 #                                       # (benches/kill9.sh; CYCLES=, WRITERS=)
+#   SCALE_SEEDS=/some/dir ...      # keep the generated seeds in /some/dir/gen-N and reuse them
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
@@ -31,6 +34,11 @@ KILL9=${KILL9:-0}
 want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
+ARTICLE=${ARTICLE:-1}
+# ARTICLE=0: the scale run alone.
+[ "$ARTICLE" = 1 ] || ONLY=${ONLY:-scale}
+# Where the tables go (a partial run can write elsewhere than the committed file).
+RESULTS=${RESULTS:-benches/RESULTS.md}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
@@ -86,10 +94,10 @@ await_address() {
   cat "$log"; exit 1
 }
 
-# await_ready: waits until the server at $address answers /ready with 200 (a
-# seed loads in the background), for up to a minute.
+# await_ready [SECONDS]: waits until the server at $address answers /ready with
+# 200 (a seed loads in the background), for up to SECONDS (a minute by default).
 await_ready() {
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 $(( ${1:-60} * 5 ))); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$address/ready")" = 200 ] && return
     sleep 0.2
   done
@@ -183,7 +191,6 @@ rss_article=""; peak_article=""; fanout_row=""; kill9_line=""; groups=""
 
 # Reads (the sections up to the writes; not indented, to keep them as they were).
 if want reads; then
-
 echo "== article seed, response cache off" >&2
 start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
 check_queries
@@ -277,14 +284,16 @@ scale_rows=""
 if [ "$SCALE" = 1 ] && want scale; then
   echo "== scale: 10k vs ${SCALE_ENTITIES} generated entities, response cache off" >&2
   for n in 10000 "$SCALE_ENTITIES"; do
-    "$bin" generate --entities "$n" --out "$work/gen-$n" >/dev/null
+    gen="${SCALE_SEEDS:-$work}/gen-$n"
+    # A kept seed is reused (generating 10M entities takes minutes); delete it after changing the generator.
+    [ -n "${SCALE_SEEDS:-}" ] && [ -d "$gen" ] || "$bin" generate --entities "$n" --out "$gen" >/dev/null
     start=$(date +%s.%N)
-    /usr/bin/time -f '%M' -o "$work/load-$n.mem" "$bin" seed --data-dir "$work/scale-$n/data" --seed-dir "$work/gen-$n" >/dev/null
+    /usr/bin/time -f '%M' -o "$work/load-$n.mem" "$bin" seed --data-dir "$work/scale-$n/data" --seed-dir "$gen" >/dev/null
     end=$(date +%s.%N)
     load_s=$(echo "$end - $start" | bc -l)
     load_mem=$(awk '{ printf "%.1f", $1 / 1024 }' "$work/load-$n.mem")
     disk=$(du -sm "$work/scale-$n/data" | cut -f1)
-    cp -r "$work/scale-$n" "$work/srv-$n"
+    mv "$work/scale-$n" "$work/srv-$n"
     mkdir -p "$work/q-$n"
     printf '{"query":"{ actor(id: \\"actor/g%d\\") { id name kind aliases summary } }"}' $((n / 50)) >"$work/q-$n/lookup.json"
     printf '{"query":"{ events(first: 20, filter: { kind: VISIT, from: \\"2005\\", to: \\"2006\\" }) { nodes { id title date } } }"}' >"$work/q-$n/filtered.json"
@@ -306,8 +315,9 @@ if [ "$SCALE" = 1 ] && want scale; then
     # the typo path runs every time).
     printf '{"query":"{ search(query: \\"kalovi\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchword.json"
     printf '{"query":"{ search(query: \\"kalovx\\", first: 10) { score node { id } matches { field kind snippet } } }"}' >"$work/q-$n/searchtypo.json"
-    start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$work/gen-$n"
-    await_ready
+    start_server "srv-$n" DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_SEED_DIR="$gen"
+    # Opening a large store hashes its seed files again: allow for it.
+    await_ready 600
     # Paths of 2, 3 and 4 steps: from one actor to the first actors (its co-participants,
     # then g1, g2, ...) whose shortest path from it has that many steps, as the server finds them.
     # In a large graph two actors taken at random are rarely two steps apart:
@@ -339,9 +349,10 @@ fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-# A partial run (ONLY) is printed, and RESULTS.md left as it is.
-report=benches/RESULTS.md
-[ -n "$ONLY" ] && report="$work/RESULTS.md"
+# A partial run (ONLY) is printed, and RESULTS.md left as it is, unless
+# RESULTS names where it goes.
+report=$RESULTS
+[ -n "$ONLY" ] && [ "$RESULTS" = benches/RESULTS.md ] && report="$work/RESULTS.md"
 python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" "$groups" "$kill9_line" <<'PY' >"$report"
 import sys
 path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row, groups, kill9 = sys.argv[1:13]

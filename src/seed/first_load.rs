@@ -1,39 +1,27 @@
 //! The first load into an empty store: validated while it is written, and
 //! written through the bulk path.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use crate::model::check::check_entity;
-use crate::model::{Entity, EntityKind, Id, Origin, Record, Relation};
-use crate::store::{BulkLoad, SeedState, Store};
+use crate::model::{Entity, EntityKind, Origin, Record};
+use crate::store::{BulkLoad, SeedState, Store, StoreError};
 
 use super::files::{seed_files, stream, SeedFile};
-use super::load::node_on_cycle;
+use super::fingerprints::{has_cycle, ids_unique_and_referenced, Fingerprints, Runs, HELD_FINGERPRINTS};
 use super::{LoadProgress, SeedError, SeedReport, BULK_BATCH_SIZE};
-
-/// Fingerprints of ids (128 bits, keyed per process): what a first load
-/// checks references against, at a fraction of the ids' memory.
-struct Fingerprints(std::hash::RandomState, std::hash::RandomState);
-
-impl Fingerprints {
-    fn new() -> Fingerprints {
-        Fingerprints(std::hash::RandomState::new(), std::hash::RandomState::new())
-    }
-
-    fn of(&self, id: &Id) -> u128 {
-        use std::hash::BuildHasher;
-        (u128::from(self.0.hash_one(id)) << 64) | u128::from(self.1.hash_one(id))
-    }
-}
 
 /// The first load into an empty store, validated while it is written: the
 /// thread that parses the seed also checks every entity on its own (fields,
-/// kinds, duplicate ids by fingerprint, the content hash) and notes every
-/// reference, while this one encodes and spills the bulk load's scratch
-/// runs; at the end the references are checked against the ids. Only then
+/// kinds, the content hash) and notes every id and reference by fingerprint
+/// (spilled to sorted scratch runs, so memory does not grow with the seed),
+/// while this one encodes and spills the bulk load's scratch runs; at the
+/// end one merge checks that no id repeats and every reference names one,
+/// and the edges of relations that must not loop (held as fingerprint
+/// pairs, 16 bytes each) are checked for cycles. Only then
 /// does the bulk load fill the trees: until [`BulkLoad::finish`], it has
 /// written nothing but scratch files.
 ///
@@ -54,13 +42,14 @@ pub(super) fn load_fresh(store: &Store, dir: &Path, progress: &LoadProgress) -> 
     };
     let fingerprints = Fingerprints::new();
     let mut hasher = Sha256::new();
-    let mut ids: HashSet<u128> = HashSet::new();
-    let mut targets: HashSet<u128> = HashSet::new();
+    let mut ids = Runs::new(bulk.scratch().join("ids"), HELD_FINGERPRINTS, false);
+    let mut references = Runs::new(bulk.scratch().join("references"), HELD_FINGERPRINTS, true);
+    let mut noted: Result<(), StoreError> = Ok(());
     let mut counts: BTreeMap<EntityKind, usize> = BTreeMap::new();
     let mut valid = true;
-    // Relations that must not loop, by fingerprint: a cycle sends the load
-    // to the validating path, which names it.
-    let mut acyclic: HashMap<(Relation, u128), Vec<u128>> = HashMap::new();
+    // Edges of relations that must not loop, nodes keyed with their
+    // relation: a cycle sends the load to the validating path, which names it.
+    let mut acyclic: Vec<(u64, u64)> = Vec::new();
     let spilled = spill(
         store,
         &mut bulk,
@@ -69,32 +58,27 @@ pub(super) fn load_fresh(store: &Store, dir: &Path, progress: &LoadProgress) -> 
         Some(&mut hasher),
         progress,
         |file, entity| {
-            valid &= entity.id().kind() == file.kind
-                && check_entity(entity).is_empty()
-                && ids.insert(fingerprints.of(entity.id()));
+            valid &= entity.id().kind() == file.kind && check_entity(entity).is_empty();
             *counts.entry(file.kind).or_default() += 1;
+            noted = ids.push(fingerprints.of(entity.id()));
             for edge in entity.edges() {
                 valid &= edge.to.kind() == edge.relation.target_kind();
-                targets.insert(fingerprints.of(&edge.to));
+                if noted.is_ok() {
+                    noted = references.push(fingerprints.of(&edge.to));
+                }
                 if edge.relation.is_acyclic() {
-                    acyclic
-                        .entry((edge.relation, fingerprints.of(entity.id())))
-                        .or_default()
-                        .push(fingerprints.of(&edge.to));
+                    acyclic.push((
+                        fingerprints.of(&(edge.relation, entity.id())) as u64,
+                        fingerprints.of(&(edge.relation, &edge.to)) as u64,
+                    ));
                 }
             }
             // An invalid seed stops here; the validating path names its problems.
-            valid
+            valid && noted.is_ok()
         },
     );
-    valid &= targets.is_subset(&ids);
-    drop((ids, targets));
-    // One graph over every acyclic relation, nodes keyed with their relation.
-    let graph: HashMap<(Relation, u128), Vec<(Relation, u128)>> = acyclic
-        .into_iter()
-        .map(|((relation, from), to)| ((relation, from), to.into_iter().map(|t| (relation, t)).collect()))
-        .collect();
-    valid &= node_on_cycle(&graph).is_none();
+    noted?;
+    valid = valid && spilled.is_ok() && ids_unique_and_referenced(ids, references)? && !has_cycle(acyclic);
     match spilled {
         Ok(()) if valid => {
             let report = SeedReport {

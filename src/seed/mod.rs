@@ -19,11 +19,14 @@
 //! - `files.rs`: listing seed files, streaming their elements, hashing them.
 //! - `load.rs`: validating a seed, then writing it (replace, merge, resume).
 //! - `first_load.rs`: the first load into an empty store, through the bulk path.
+//! - `fingerprints.rs`: what the first load checks ids, references and
+//!   cycles against, in memory that does not grow with the seed.
 //! - `export.rs`: writing a store out as seed files.
 //! - `lint.rs`: the seed lint (`seed --check`).
 
 mod export;
 mod files;
+mod fingerprints;
 mod first_load;
 mod lint;
 mod load;

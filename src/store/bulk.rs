@@ -23,7 +23,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::error::sled_err;
+use super::error::{scratch_err, sled_err};
 use super::index::{encode, index_entries};
 use super::packed::{Packer, FILL_ENTRIES};
 use super::stats::{held, subkind_key, Fan, RunLength, META_STATS};
@@ -37,8 +37,27 @@ const WRITERS: usize = 2;
 /// The scratch directory of a bulk load, inside the database directory.
 const SCRATCH_DIR: &str = "seed-load.tmp";
 
-/// Read buffer per run while merging.
-const RUN_BUFFER: usize = 64 * 1024;
+/// Read buffer per run while merging, at most (and the write buffer of a run).
+pub(super) const RUN_BUFFER: usize = 64 * 1024;
+
+/// Read buffers of one tree's merge, all runs together: a load of many
+/// runs gives each a smaller buffer rather than taking more memory.
+pub(super) const MERGE_BUFFERS: usize = 16 * 1024 * 1024;
+
+/// The smallest read buffer of a run; [`MAX_MERGED_RUNS`] of them fill
+/// [`MERGE_BUFFERS`].
+pub(super) const MIN_RUN_BUFFER: usize = 16 * 1024;
+
+/// Runs one merge reads at once. A load with more first merges them in
+/// groups of this many into larger runs (one more pass over the scratch
+/// data), so the merge's buffers stay within [`MERGE_BUFFERS`] whatever the
+/// size of the seed (10,000 entities a run: 10 million entities in one pass).
+pub(super) const MAX_MERGED_RUNS: usize = MERGE_BUFFERS / MIN_RUN_BUFFER;
+
+/// The read buffer of each of `runs` runs merged together.
+pub(super) fn run_buffer(runs: usize) -> usize {
+    (MERGE_BUFFERS / runs.max(1)).clamp(MIN_RUN_BUFFER, RUN_BUFFER)
+}
 
 /// A tree's (key, value) pairs.
 type Entries = Vec<(Vec<u8>, Vec<u8>)>;
@@ -105,12 +124,12 @@ struct RunReader {
 }
 
 impl RunReader {
-    fn open(run: &Run, position: usize) -> std::io::Result<RunReader> {
+    fn open(run: &Run, position: usize, buffer: usize) -> std::io::Result<RunReader> {
         let (offset, count) = run.sections[position];
         let mut file = File::open(&run.path)?;
         file.seek(SeekFrom::Start(offset))?;
         Ok(RunReader {
-            reader: BufReader::with_capacity(RUN_BUFFER, file),
+            reader: BufReader::with_capacity(buffer, file),
             left: count,
         })
     }
@@ -132,6 +151,52 @@ impl RunReader {
     }
 }
 
+/// Writes a run: each tree's pairs in key order, tree after tree.
+struct RunWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    sections: Vec<(u64, u64)>,
+    offset: u64,
+}
+
+impl RunWriter {
+    fn create(path: PathBuf) -> Result<RunWriter, StoreError> {
+        let out = BufWriter::with_capacity(RUN_BUFFER, File::create(&path).map_err(scratch_err(&path))?);
+        Ok(RunWriter {
+            path,
+            out,
+            sections: Vec::new(),
+            offset: 0,
+        })
+    }
+
+    /// Starts the next tree's section.
+    fn next_tree(&mut self) {
+        self.sections.push((self.offset, 0));
+    }
+
+    fn push(&mut self, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let err = scratch_err(&self.path);
+        self.out.write_all(&(key.len() as u32).to_le_bytes()).map_err(&err)?;
+        self.out.write_all(&(value.len() as u32).to_le_bytes()).map_err(&err)?;
+        self.out.write_all(key).map_err(&err)?;
+        self.out.write_all(value).map_err(&err)?;
+        self.offset += 8 + key.len() as u64 + value.len() as u64;
+        if let Some(section) = self.sections.last_mut() {
+            section.1 += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Run, StoreError> {
+        self.out.flush().map_err(scratch_err(&self.path))?;
+        Ok(Run {
+            path: self.path,
+            sections: self.sections,
+        })
+    }
+}
+
 /// A load into an empty store without transactions (see the module docs).
 /// Counts, the longest date span and the generation are kept here and
 /// written once by [`BulkLoad::finish`]; the pipeline lock is held throughout (no group is open or landing).
@@ -143,6 +208,8 @@ pub struct BulkLoad<'a> {
     stats: BulkStats,
     scratch: Scratch,
     runs: Vec<Run>,
+    /// Runs one merge reads at once ([`MAX_MERGED_RUNS`]; fewer in tests).
+    pub(super) max_merged_runs: usize,
     finished: bool,
 }
 
@@ -171,14 +238,10 @@ impl Scratch {
             let n = LOADS.fetch_add(1, Ordering::Relaxed);
             std::env::temp_dir().join(format!("diplograph-seed-load-{}-{n}", std::process::id()))
         };
-        let err = |source| StoreError::Scratch {
-            path: dir.clone(),
-            source,
-        };
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(err)?;
+            std::fs::remove_dir_all(&dir).map_err(scratch_err(&dir))?;
         }
-        std::fs::create_dir_all(&dir).map_err(err)?;
+        std::fs::create_dir_all(&dir).map_err(scratch_err(&dir))?;
         Ok(Scratch(dir))
     }
 
@@ -223,6 +286,7 @@ impl Store {
             stats: BulkStats::default(),
             scratch,
             runs: Vec::new(),
+            max_merged_runs: MAX_MERGED_RUNS,
             finished: false,
         }))
     }
@@ -298,29 +362,23 @@ impl Store {
 }
 
 impl BulkLoad<'_> {
+    /// The load's scratch directory, removed with it: a loader may keep
+    /// files of its own there.
+    pub fn scratch(&self) -> &Path {
+        self.scratch.path()
+    }
+
     /// Spills a prepared batch to a scratch run. Each id may appear once in
     /// the whole load: a bulk load never replaces an entity.
     pub fn write(&mut self, prepared: Prepared) -> Result<(), StoreError> {
-        let path = self.scratch.path().join(format!("run-{}", self.runs.len()));
-        let err = |source| StoreError::Scratch {
-            path: path.clone(),
-            source,
-        };
-        let mut out = BufWriter::with_capacity(RUN_BUFFER, File::create(&path).map_err(err)?);
-        let mut sections = Vec::with_capacity(prepared.trees.len());
-        let mut offset = 0u64;
+        let mut run = RunWriter::create(self.scratch.path().join(format!("run-{}", self.runs.len())))?;
         for entries in &prepared.trees {
-            sections.push((offset, entries.len() as u64));
+            run.next_tree();
             for (key, value) in entries {
-                out.write_all(&(key.len() as u32).to_le_bytes()).map_err(err)?;
-                out.write_all(&(value.len() as u32).to_le_bytes()).map_err(err)?;
-                out.write_all(key).map_err(err)?;
-                out.write_all(value).map_err(err)?;
-                offset += 8 + key.len() as u64 + value.len() as u64;
+                run.push(key, value)?;
             }
         }
-        out.flush().map_err(err)?;
-        self.runs.push(Run { path, sections });
+        self.runs.push(run.finish()?);
         for (kind, n) in prepared.counts {
             *self.counts.entry(kind).or_insert(0) += n;
         }
@@ -333,6 +391,7 @@ impl BulkLoad<'_> {
     /// span and one new generation, then flushes: when this returns,
     /// everything is on disk.
     pub fn finish(mut self) -> Result<u64, StoreError> {
+        self.compact()?;
         let store = self.store;
         // Trees shared out over the writers, most inserts first, each to the
         // least loaded writer. A packed tree takes one insert per block.
@@ -414,6 +473,31 @@ impl BulkLoad<'_> {
     }
 }
 
+impl BulkLoad<'_> {
+    /// While there are more runs than one merge reads at once, merges them
+    /// in groups into larger runs, in order (a later run's value still wins).
+    fn compact(&mut self) -> Result<(), StoreError> {
+        let mut level = 0;
+        while self.runs.len() > self.max_merged_runs {
+            let mut merged = Vec::new();
+            for (n, group) in self.runs.chunks(self.max_merged_runs).enumerate() {
+                let mut run = RunWriter::create(self.scratch.path().join(format!("merged-{level}-{n}")))?;
+                for position in 0..self.store.inner.names.len() {
+                    run.next_tree();
+                    merge(group, position, |key, value| run.push(&key, &value))?;
+                }
+                merged.push(run.finish()?);
+                for spent in group {
+                    let _ = std::fs::remove_file(&spent.path);
+                }
+            }
+            self.runs = merged;
+            level += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Of every [`LEAF_SPAN`] keys in order, the first pass inserts this many.
 const FIRST_PASS: usize = 9;
 /// Entries a full sled leaf holds (it splits at one more, into 9 and 8).
@@ -478,16 +562,13 @@ fn merge(
     mut each: impl FnMut(Vec<u8>, Vec<u8>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let mut readers = Vec::with_capacity(runs.len());
+    let buffer = run_buffer(runs.len());
     // The smallest pending key of each run, and its value.
     let mut heap = BinaryHeap::with_capacity(runs.len());
     let mut values: Vec<Vec<u8>> = vec![Vec::new(); runs.len()];
     for (i, run) in runs.iter().enumerate() {
-        let err = |source| StoreError::Scratch {
-            path: run.path.clone(),
-            source,
-        };
-        let mut reader = RunReader::open(run, position).map_err(err)?;
-        if let Some((key, value)) = reader.next().map_err(err)? {
+        let mut reader = RunReader::open(run, position, buffer).map_err(scratch_err(&run.path))?;
+        if let Some((key, value)) = reader.next().map_err(scratch_err(&run.path))? {
             heap.push(Reverse((key, i)));
             values[i] = value;
         }
@@ -506,10 +587,7 @@ fn merge(
             }
             None => held = Some((key, value)),
         }
-        let next = readers[i].next().map_err(|source| StoreError::Scratch {
-            path: runs[i].path.clone(),
-            source,
-        })?;
+        let next = readers[i].next().map_err(scratch_err(&runs[i].path))?;
         if let Some((key, value)) = next {
             heap.push(Reverse((key, i)));
             values[i] = value;

@@ -65,3 +65,11 @@ pub(crate) fn sled_err(context: impl Into<String>) -> impl FnOnce(sled::Error) -
     let context = context.into();
     move |source| StoreError::Sled { context, source }
 }
+
+/// An I/O error on a bulk load's scratch file at `path`.
+pub fn scratch_err(path: &std::path::Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Scratch {
+        path: path.to_owned(),
+        source,
+    }
+}

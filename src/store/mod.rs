@@ -57,7 +57,7 @@ use std::sync::Arc;
 
 pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
-pub use error::StoreError;
+pub use error::{scratch_err, StoreError};
 pub use group::Sealed;
 pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;

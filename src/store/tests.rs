@@ -869,3 +869,62 @@ fn typos_of_words_written_after_the_vocabulary_was_built_are_forgiven() {
         Some("actor/a2")
     );
 }
+
+/// Every entry of every tree but the meta tree, by tree name.
+fn tree_contents(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let mut all = Vec::new();
+    for (position, name) in store.inner.names.iter().enumerate() {
+        if *name == trees::META {
+            continue;
+        }
+        for entry in store.tree_at(position).unwrap().iter() {
+            let (key, value) = entry.unwrap();
+            all.push((*name, key.to_vec(), value.to_vec()));
+        }
+    }
+    all
+}
+
+/// Bulk-loads actors 0..40 and events 0..30, one entity per run.
+fn bulk_loaded(dir: &Path, max_merged_runs: Option<usize>) -> Store {
+    let store = Store::open(dir, DEFAULT_CACHE_BYTES).unwrap();
+    let mut load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
+    if let Some(max) = max_merged_runs {
+        load.max_merged_runs = max;
+    }
+    for entity in (0..40).map(actor).chain((0..30).map(event)) {
+        let record = Record {
+            origin: Origin::Seed,
+            entity,
+        };
+        load.write(store.prepare(vec![record])).unwrap();
+    }
+    load.finish().unwrap();
+    store
+}
+
+#[test]
+fn a_bulk_load_of_more_runs_than_one_merge_reads_merges_them_in_groups_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = bulk_loaded(&dir.path().join("whole"), None);
+    // 70 runs, at most 3 read at once: merged into 24, 8, then 3.
+    let grouped = bulk_loaded(&dir.path().join("grouped"), Some(3));
+    assert_eq!(grouped.verify().unwrap(), Vec::<String>::new());
+    let expected = tree_contents(&whole);
+    assert!(expected.len() > 70, "entities and their index blocks");
+    assert_eq!(tree_contents(&grouped), expected);
+    assert_eq!(grouped.get(&Id::parse("event/e29").unwrap()).unwrap(), Some(event(29)));
+    assert!(
+        !dir.path().join("grouped").join("seed-load.tmp").exists(),
+        "the scratch runs are removed"
+    );
+}
+
+#[test]
+fn the_read_buffers_of_a_merge_stay_within_their_budget() {
+    for runs in [1, 2, 100, 256, 1000, bulk::MAX_MERGED_RUNS] {
+        let buffer = bulk::run_buffer(runs);
+        assert!(runs * buffer <= bulk::MERGE_BUFFERS, "{runs} runs");
+        assert!(buffer >= bulk::MIN_RUN_BUFFER);
+    }
+}
