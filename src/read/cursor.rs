@@ -64,12 +64,12 @@ const NOTHING: u8 = 63;
 /// The characters of a slug, in the order of their digit.
 const SLUG: &[u8; 37] = b"-0123456789abcdefghijklmnopqrstuvwxyz";
 
-/// The digit of each slug character; 0xff for any other byte.
-const SLUG_DIGIT: [u8; 256] = {
-    let mut table = [0xff; 256];
+/// The cursor character of each slug character; 0 for any other byte.
+const SLUG_CHAR: [u8; 256] = {
+    let mut table = [0; 256];
     let mut i = 0;
     while i < SLUG.len() {
-        table[SLUG[i] as usize] = i as u8;
+        table[SLUG[i] as usize] = ALPHABET[i];
         i += 1;
     }
     table
@@ -105,30 +105,31 @@ fn write_position(key: &[u8], out: &mut Vec<u8>) -> bool {
         Some(PositionRef::Dated { first, last, id }) => (DATED, Some((first, last)), id),
         None => return false,
     };
-    let Some((prefix, slug)) = id.split_once('/') else {
+    let id = id.as_bytes();
+    // The kinds' prefixes begin with different letters.
+    let Some(kind) = KINDS.iter().position(|k| id.first() == k.prefix().as_bytes().first()) else {
         return false;
     };
-    let Some(kind) = KINDS.iter().position(|k| k.prefix() == prefix) else {
-        return false;
-    };
-    if slug.is_empty() {
+    let prefix = KINDS[kind].prefix().len();
+    if id.len() <= prefix + 1 || !id.starts_with(KINDS[kind].prefix().as_bytes()) || id[prefix] != b'/' {
         return false;
     }
-    out.reserve(2 + 14 + slug.len());
+    let slug = &id[prefix + 1..];
+    out.reserve(16 + slug.len());
     out.push(VERSION);
     out.push(ALPHABET[(form * 8) as usize + kind]);
     if let Some((first, last)) = days {
         write_number(zigzag(i64::from(first)), out);
         write_number(zigzag(i64::from(last) - i64::from(first)), out);
     }
-    for &c in slug.as_bytes() {
-        let digit = SLUG_DIGIT[c as usize];
-        if digit == 0xff {
-            return false;
-        }
-        out.push(ALPHABET[digit as usize]);
-    }
-    true
+    // A character at a time, with no check of the room left.
+    let mut valid = true;
+    out.extend(slug.iter().map(|&c| {
+        let written = SLUG_CHAR[c as usize];
+        valid &= written != 0;
+        written
+    }));
+    valid
 }
 
 fn zigzag(n: i64) -> u64 {
