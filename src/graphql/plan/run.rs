@@ -693,9 +693,9 @@ fn json_string(out: &mut Vec<u8>, s: &str) -> Run {
 }
 
 /// Whether a string holds a byte JSON escapes: a quote, a backslash or a
-/// control character. Sixteen bytes at a time, without stopping early (the
-/// compiler makes each a few vector instructions); most strings need no
-/// escape at all.
+/// control character. Sixteen bytes at a time (the compiler makes each a
+/// few vector instructions; stopping after each keeps it from mixing bytes
+/// of different words); most strings need no escape at all.
 fn needs_escape(bytes: &[u8]) -> bool {
     fn special(b: u8) -> bool {
         (b < 0x20) | (b == b'"') | (b == b'\\')
@@ -706,7 +706,7 @@ fn needs_escape(bytes: &[u8]) -> bool {
     // The last word overlaps the others when the length is not a multiple.
     if let Some(last) = bytes.last_chunk::<16>() {
         let (words, _) = bytes.as_chunks::<16>();
-        return words.iter().fold(false, |dirty, word| dirty | any(word)) | any(last);
+        return words.iter().any(any) || any(last);
     }
     if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         return any(first) | any(last);
