@@ -183,9 +183,16 @@ impl Id {
     }
 
     pub fn kind(&self) -> EntityKind {
-        let prefix = self.0.split_once('/').map(|(k, _)| k).unwrap_or_default();
-        // Every constructor checked the prefix, so this cannot fall through.
-        EntityKind::from_prefix(prefix).unwrap_or(EntityKind::Source)
+        // Every constructor checked the prefix, and the kinds' prefixes
+        // begin with different letters: the first one tells them apart.
+        match self.0.as_bytes().first() {
+            Some(b'a') => EntityKind::Actor,
+            Some(b'e') => EntityKind::Event,
+            Some(b't') => EntityKind::Treaty,
+            Some(b'f') => EntityKind::Funding,
+            Some(b'p') => EntityKind::Place,
+            _ => EntityKind::Source,
+        }
     }
 
     pub fn slug(&self) -> &str {
@@ -246,6 +253,20 @@ mod tests {
             Id::parse_as(EntityKind::Event, "actor/dmitry-medvedev"),
             Err(IdError::WrongKind { .. })
         ));
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_ids() {
+        for kind in EntityKind::ALL {
+            assert_eq!(Id::new(kind, "x-1").unwrap().kind(), kind);
+            let others = EntityKind::ALL.into_iter().filter(|k| *k != kind);
+            assert!(
+                others
+                    .into_iter()
+                    .all(|k| k.prefix().as_bytes()[0] != kind.prefix().as_bytes()[0]),
+                "{kind}: the first letter tells the kinds apart"
+            );
+        }
     }
 
     #[test]

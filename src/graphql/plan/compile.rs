@@ -14,7 +14,12 @@ use crate::graphql::table::{shape, Shape, Ty};
 
 /// One field of a selection: its response key, already JSON, and what it writes.
 pub(super) struct Field {
-    pub(super) key: String,
+    /// What the answer has before the field's value: `{` for the first
+    /// field of an object, `,` for the others, then `"key":`. A field whose
+    /// value is the same in every answer (`__typename`) has it here too.
+    pub(super) key: Box<[u8]>,
+    /// Whether `key` holds the value as well.
+    pub(super) whole: bool,
     pub(super) shape: Shape,
     /// The arguments as written; variables are read at run time.
     pub(super) args: Vec<(Name, Value)>,
@@ -82,7 +87,11 @@ impl<'d> Compiler<'d> {
         for set in sets {
             self.gather(ty, set, 0, &mut keyed)?;
         }
-        keyed.iter().map(|(_, nodes)| self.field(ty, nodes)).collect()
+        keyed
+            .iter()
+            .enumerate()
+            .map(|(i, (_, nodes))| self.field(ty, nodes, if i == 0 { b'{' } else { b',' }))
+            .collect()
     }
 
     /// Whether a selection's `@include`/`@skip` directives keep it.
@@ -157,7 +166,8 @@ impl<'d> Compiler<'d> {
 
     /// One response key of `parent`: the fields under it (validation made
     /// them the same field with the same arguments) and their selections merged.
-    fn field(&self, parent: Ty, nodes: &[&'d FieldNode]) -> Option<Field> {
+    /// `before` is the byte that comes before it in its object.
+    fn field(&self, parent: Ty, nodes: &[&'d FieldNode], before: u8) -> Option<Field> {
         let first = nodes.first()?;
         let shape = shape(parent, first.name.node.as_str())?;
         let sets: Vec<&SelectionSet> = nodes.iter().map(|n| &n.selection_set.node).collect();
@@ -175,8 +185,18 @@ impl<'d> Compiler<'d> {
             }
             Some(child) => (self.selection(child, &sets)?, Box::default()),
         };
+        let mut key = vec![before];
+        key.extend_from_slice(json_key(first.response_key().node.as_str()).as_bytes());
+        let whole = match shape {
+            Shape::Typename(ty) => {
+                key.extend_from_slice(serde_json::to_string(ty.name()).ok()?.as_bytes());
+                true
+            }
+            _ => false,
+        };
         Some(Field {
-            key: json_key(first.response_key().node.as_str()),
+            key: key.into(),
+            whole,
             shape,
             args: arguments(shape, &first.arguments)?,
             sel,

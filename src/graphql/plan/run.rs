@@ -71,7 +71,7 @@ impl Plan {
             variables,
             defaults,
             out: Vec::with_capacity(self.size.load(Ordering::Relaxed)),
-            written: FxHashMap::default(),
+            written: Vec::new(),
             deadline: reads.deadline,
             objects: 0,
         };
@@ -82,6 +82,9 @@ impl Plan {
         Ok(writer.out)
     }
 }
+
+/// Where each entity's subtree lies in the answer, by id.
+type Spans = FxHashMap<Id, (usize, usize)>;
 
 struct Writer<'a> {
     direct: Direct<'a>,
@@ -94,7 +97,8 @@ struct Writer<'a> {
     /// Entity subtrees already written, by selection and entity id: where
     /// they lie in `out`. The same entity under the same field of the query
     /// always reads the same, so a repeat is a copy.
-    written: FxHashMap<usize, FxHashMap<Id, (usize, usize)>>,
+    /// A query has few such selections: they are looked for in order.
+    written: Vec<(*const Field, Spans)>,
     /// When the operation's time is up.
     deadline: Instant,
     /// Objects written so far; the clock is read every so many.
@@ -112,13 +116,11 @@ impl Writer<'_> {
         if sel.is_empty() {
             return self.null();
         }
-        self.out.push(b'{');
-        for (i, field) in sel.iter().enumerate() {
-            if i > 0 {
-                self.out.push(b',');
+        for field in sel {
+            self.out.extend_from_slice(&field.key);
+            if !field.whole {
+                self.field(field, obj)?;
             }
-            self.out.extend_from_slice(field.key.as_bytes());
-            self.field(field, obj)?;
         }
         self.out.push(b'}');
         Ok(())
@@ -575,8 +577,8 @@ impl Writer<'_> {
 
     /// Copies the subtree `sel` of entity `id` if it was written before.
     fn copy(&mut self, sel: &[Field], id: &Id) -> bool {
-        let written = self.written.get(&(sel.as_ptr() as usize)).and_then(|w| w.get(id));
-        match written {
+        let written = self.written.iter().find(|(at, _)| *at == sel.as_ptr());
+        match written.and_then(|(_, w)| w.get(id)) {
             Some(&(start, end)) => {
                 self.out.extend_from_within(start..end);
                 true
@@ -597,10 +599,15 @@ impl Writer<'_> {
         let start = self.out.len();
         self.object(sel, Obj::Entity(node))?;
         let end = self.out.len();
-        self.written
-            .entry(sel.as_ptr() as usize)
-            .or_default()
-            .insert(id.clone(), (start, end));
+        let at = match self.written.iter().position(|(at, _)| *at == sel.as_ptr()) {
+            Some(at) => at,
+            None => {
+                let map = FxHashMap::with_capacity_and_hasher(64, Default::default());
+                self.written.push((sel.as_ptr(), map));
+                self.written.len() - 1
+            }
+        };
+        self.written[at].1.insert(id.clone(), (start, end));
         Ok(())
     }
 
@@ -674,14 +681,7 @@ impl Writer<'_> {
 /// backslashes and control characters; nothing else), so that answers match
 /// async-graphql's byte for byte.
 fn json_string(out: &mut Vec<u8>, s: &str) -> Run {
-    // Checked a chunk at a time without stopping early, which compiles to
-    // vector instructions; most strings need no escape at all.
-    let clean = |chunk: &[u8]| {
-        !chunk
-            .iter()
-            .fold(false, |dirty, &b| dirty | (b < 0x20) | (b == b'"') | (b == b'\\'))
-    };
-    if s.as_bytes().chunks(32).all(clean) {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -692,9 +692,46 @@ fn json_string(out: &mut Vec<u8>, s: &str) -> Run {
     Ok(())
 }
 
+/// Whether a string holds a byte JSON escapes: a quote, a backslash or a
+/// control character. Sixteen bytes at a time (the compiler makes each a
+/// few vector instructions; stopping after each keeps it from mixing bytes
+/// of different words); most strings need no escape at all.
+fn needs_escape(bytes: &[u8]) -> bool {
+    fn special(b: u8) -> bool {
+        (b < 0x20) | (b == b'"') | (b == b'\\')
+    }
+    fn any<const N: usize>(word: &[u8; N]) -> bool {
+        word.iter().fold(false, |dirty, &b| dirty | special(b))
+    }
+    // The last word overlaps the others when the length is not a multiple.
+    if let Some(last) = bytes.last_chunk::<16>() {
+        let (words, _) = bytes.as_chunks::<16>();
+        return words.iter().any(any) || any(last);
+    }
+    if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        return any(first) | any(last);
+    }
+    bytes.iter().any(|&b| special(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_escape_is_found_wherever_it_lies() {
+        for len in 0..50 {
+            let plain = "é".repeat(len / 2) + &"a".repeat(len % 2);
+            assert!(!needs_escape(plain.as_bytes()), "{plain:?}");
+            for at in 0..len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert!(needs_escape(&bytes), "{special} at {at} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
@@ -706,12 +743,23 @@ mod tests {
             "tab\tnew line\ncarriage\r",
             "\u{0}\u{1f}\u{7f}\u{80}",
             "emoji 🇷🇺 and </script>",
+            "a longer title with no escape at all, but more than eight bytes",
+            "eight by\"tes then a quote",
+            "sixteen bytes ok\\",
+            "\u{1f}eight by",
+            "seven b\u{7f}\u{80}\u{ff}",
+            "Ünïcödé ÿ \u{2028} \u{a0} ok",
         ] {
             let mut out = Vec::new();
             assert!(json_string(&mut out, s).is_ok());
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+            assert_eq!(
+                needs_escape(s.as_bytes()),
+                serde_json::to_string(s).unwrap().len() != s.len() + 2,
                 "{s:?}"
             );
         }
