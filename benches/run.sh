@@ -4,6 +4,9 @@
 #   bash benches/run.sh            # everything (about 10 minutes on 2 cores)
 #   SCALE=0 bash benches/run.sh    # skip the 1M-entity scale run
 #   DURATION=5s bash benches/run.sh
+#   PARTS="cache-off transport cache-on" QUERIES="lookup nested" OUT=/tmp/r.md bash benches/run.sh
+#                                  # only those sections and article queries (health always),
+#                                  # written to OUT instead of benches/RESULTS.md
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
@@ -23,6 +26,10 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
+# Sections: cache-off plans-off transport cache-on writes fanout (the scale run is SCALE's).
+PARTS=${PARTS:-cache-off plans-off transport cache-on writes fanout}
+QUERIES=${QUERIES:-lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip}
+OUT=${OUT:-benches/RESULTS.md}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
@@ -170,81 +177,100 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip"
+queries=$QUERIES
+# part NAME: whether the section NAME is to run; only QUERY...: those of the queries in $QUERIES.
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+only() { local q; for q in "$@"; do case " $queries " in *" $q "*) echo "$q" ;; esac; done; }
 
-echo "== article seed, response cache off" >&2
-start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
-check_queries
-record_answers
-for c in 32 64; do
-  measure cache-off health $c
-  for q in $queries; do measure cache-off "$q" $c; done
-done
-rss_article=$(rss_mb); peak_article=$(peak_mb)
-stop_server
+# The transport baseline answers with what this server answered: recorded here.
+rss_article=-; peak_article=-
+if part cache-off || part transport; then
+  echo "== article seed, response cache off" >&2
+  start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
+  check_queries
+  record_answers
+  if part cache-off; then
+    for c in 32 64; do
+      measure cache-off health $c
+      for q in $queries; do measure cache-off "$q" $c; done
+    done
+  fi
+  rss_article=$(rss_mb); peak_article=$(peak_mb)
+  stop_server
+fi
 
 # The same without compiled plans: async-graphql executes every request.
-echo "== article seed, response cache off, compiled plans off" >&2
-start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
-for c in 32 64; do
-  measure plans-off health $c
-  for q in lookup nested apollo deep5; do measure plans-off "$q" $c; done
-done
-stop_server
+if part plans-off; then
+  echo "== article seed, response cache off, compiled plans off" >&2
+  start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
+  for c in 32 64; do
+    measure plans-off health $c
+    for q in $(only lookup nested apollo deep5); do measure plans-off "$q" $c; done
+  done
+  stop_server
+fi
 
 # The transport limit: the same bodies answered with the recorded bytes.
-echo "== transport baseline: recorded answers, no GraphQL work" >&2
-start_transport
-for c in 32 64; do
-  measure transport health $c
-  for q in $queries; do measure transport "$q" $c; done
-done
-stop_server
+if part transport; then
+  echo "== transport baseline: recorded answers, no GraphQL work" >&2
+  start_transport
+  for c in 32 64; do
+    measure transport health $c
+    for q in $queries; do measure transport "$q" $c; done
+  done
+  stop_server
+fi
 
-echo "== article seed, response cache on" >&2
-start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
-for c in 32 64; do
-  measure cache-on health $c
-  for q in lookup nested nested+gzip; do measure cache-on "$q" $c; done
-done
-stop_server
+if part cache-on; then
+  echo "== article seed, response cache on" >&2
+  start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
+  for c in 32 64; do
+    measure cache-on health $c
+    for q in $(only lookup nested nested+gzip); do measure cache-on "$q" $c; done
+  done
+  stop_server
+fi
 
 # Writes: createActor with a write token, at 1 and 16 connections. An
 # acknowledged write is durable (its group's log record is synced), so the
 # figure is acknowledged creates per second: the actor count's growth over
 # the run (a refused write would not count), not wrk's request count.
-echo "== writes: createActor with a token, response cache off" >&2
 token=bench-write-token-0123456789abcdef
 actor_count() {
   curl -s -H 'content-type: application/json' --data '{"query":"{ actors { totalCount } }"}' "http://$address/graphql" |
     grep -o '"totalCount":[0-9]*' | cut -d: -f2
 }
-start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
-# The seed loads in the background: wait until the server is ready.
-await_ready
-for c in 1 16; do
-  before=$(actor_count)
-  run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
-  created=$(( $(actor_count) - before ))
-  echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
-  echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
-done
-stop_server
+if part writes; then
+  echo "== writes: createActor with a token, response cache off" >&2
+  start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
+  # The seed loads in the background: wait until the server is ready.
+  await_ready
+  for c in 1 16; do
+    before=$(actor_count)
+    run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
+    created=$(( $(actor_count) - before ))
+    echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
+    echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
+  done
+  stop_server
+fi
 
 # Fan-out: 1,000 subscribers of one subscription (50 connections of 20),
 # 50 createActor writes per second over HTTP, for the run's duration.
-echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
-start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
-  DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
-await_ready
-before=$(cpu_sample)
-fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
-after=$(cpu_sample)
-fanout_load=$(host_load 0 "$before" "$after")
 fanout_row=""
-[ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
-echo "fan-out: $fanout_row" >&2
-stop_server
+if part fanout; then
+  echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
+  start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
+    DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
+  await_ready
+  before=$(cpu_sample)
+  fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
+  after=$(cpu_sample)
+  fanout_load=$(host_load 0 "$before" "$after")
+  [ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
+  echo "fan-out: $fanout_row" >&2
+  stop_server
+fi
 
 scale_rows=""
 if [ "$SCALE" = 1 ]; then
@@ -312,7 +338,7 @@ fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" <<'PY' >benches/RESULTS.md
+python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" <<'PY' >"$OUT"
 import sys
 path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row = sys.argv[1:11]
 rows = []
@@ -408,5 +434,5 @@ if scale_rows.strip():
             print(f"| {q} | {small['p50']:.2f} | {big['p50']:.2f} | {big['p50'] / small['p50']:.2f}× | {big['p99']:.2f} | {big['p999']:.2f} | {noise(big)} |")
     print()
 PY
-echo "wrote benches/RESULTS.md" >&2
-cat benches/RESULTS.md
+echo "wrote $OUT" >&2
+cat "$OUT"
