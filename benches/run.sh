@@ -44,7 +44,8 @@ done
 # would build the dependencies a second time without the dev-dependencies'
 # features, which the bench targets unify in.
 cargo bench --no-run --quiet
-bin=./target/release/diplograph
+# BIN: another build of the server to measure (e.g. a copy of an older one).
+bin=${BIN:-./target/release/diplograph}
 # The transport baseline and the fan-out client are [[bench]] targets; find
 # their executables.
 bench_bin() {

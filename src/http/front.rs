@@ -137,7 +137,7 @@ where
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
-    type Future = FrontFuture<S::Future>;
+    type Future = FrontFuture<GateFuture<S::Future>>;
 
     fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.gate.service.poll_ready(cx)
@@ -177,29 +177,27 @@ where
     }
 }
 
-enum Inner<F> {
+enum Inner<G> {
     Cors(LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<BoxBody>>, Error>>),
-    /// A request without `Origin`, and the `Access-Control-Expose-Headers`
-    /// value its answer gets.
-    Plain(GateFuture<F>, HeaderValue),
+    /// A request without `Origin` on its way through the [`Gate`], and the
+    /// `Access-Control-Expose-Headers` value its answer gets.
+    Plain(G, HeaderValue),
 }
 
-/// A request on its way through [`FrontService`].
-pub struct FrontFuture<F> {
-    inner: Inner<F>,
+/// A request on its way through [`FrontService`]; `G`: the [`Gate`]'s future.
+pub struct FrontFuture<G> {
+    inner: Inner<G>,
     id: HeaderValue,
     span: tracing::Span,
     started: Instant,
 }
 
-impl<F, B> Future for FrontFuture<F>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>> + Unpin,
-    B: MessageBody + 'static,
-{
-    type Output = Result<ServiceResponse<BoxBody>, Error>;
+type Answer = Result<ServiceResponse<BoxBody>, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
+    type Output = Answer;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
         let this = self.get_mut();
         let _entered = this.span.enter();
         let answered = match &mut this.inner {
