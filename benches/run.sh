@@ -6,11 +6,14 @@
 #   ARTICLE=0 bash benches/run.sh  # only the scale run (no article-seed, write or fan-out rows)
 #   SCALE_ENTITIES=10000000 ARTICLE=0 RESULTS=/tmp/scale.md bash benches/run.sh
 #   DURATION=5s bash benches/run.sh
-#   ONLY="writes" bash benches/run.sh   # only these sections (reads, writes, fanout,
-#                                       # scale), printed; RESULTS.md is left as it is
-#   KILL9=1 bash benches/run.sh         # also 100 kill -9 cycles under 16 writers
-#                                       # (benches/kill9.sh; CYCLES=, WRITERS=)
+#   PARTS="cache-off transport cache-on" QUERIES="lookup nested" bash benches/run.sh
+#                                  # only those sections and article queries (health always),
+#                                  # printed; RESULTS.md is left as it is unless RESULTS= names it
+#                                  # (sections: cache-off plans-off transport cache-on writes fanout scale)
+#   KILL9=1 bash benches/run.sh    # also 100 kill -9 cycles under 16 writers
+#                                  # (benches/kill9.sh; CYCLES=, WRITERS=)
 #   SCALE_SEEDS=/some/dir ...      # keep the generated seeds in /some/dir/gen-N and reuse them
+#   BIN=/path/to/diplograph ...    # measure another build of the server
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
@@ -28,17 +31,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
-ONLY=${ONLY:-}
 KILL9=${KILL9:-0}
-# want SECTION: whether SECTION runs (every one unless ONLY names some).
-want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
 ARTICLE=${ARTICLE:-1}
-# ARTICLE=0: the scale run alone.
-[ "$ARTICLE" = 1 ] || ONLY=${ONLY:-scale}
-# Where the tables go (a partial run can write elsewhere than the committed file).
-RESULTS=${RESULTS:-benches/RESULTS.md}
+# Sections: every one by default; ARTICLE=0 is the scale run alone, SCALE=0 leaves it out.
+ALL_PARTS="cache-off plans-off transport cache-on writes fanout scale"
+PARTS_SET=${PARTS:+1}
+PARTS=${PARTS:-$ALL_PARTS}
+[ "$ARTICLE" = 1 ] || PARTS=scale
+[ "$SCALE" = 1 ] || PARTS=${PARTS/scale/}
+QUERIES_SET=${QUERIES:+1}
+QUERIES=${QUERIES:-lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip}
+# Where the tables go: a partial run is printed and leaves RESULTS.md as it is,
+# unless RESULTS names where it goes.
+RESULTS=${RESULTS:-${OUT:-}}
+if [ -z "$RESULTS" ]; then
+  if [ -z "$PARTS_SET$QUERIES_SET" ] && [ "$ARTICLE" = 1 ]; then RESULTS=benches/RESULTS.md; fi
+fi
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 
@@ -53,7 +63,8 @@ done
 # would build the dependencies a second time without the dev-dependencies'
 # features, which the bench targets unify in.
 cargo bench --no-run --quiet
-bin=./target/release/diplograph
+# BIN: another build of the server to measure (e.g. a copy of an older one).
+bin=${BIN:-./target/release/diplograph}
 # The transport baseline and the fan-out client are [[bench]] targets; find
 # their executables.
 bench_bin() {
@@ -186,49 +197,60 @@ check_queries() {
   done
 }
 
-queries="lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip"
-rss_article=""; peak_article=""; fanout_row=""; kill9_line=""; groups=""
+queries=$QUERIES
+# part NAME: whether the section NAME is to run; only QUERY...: those of the queries in $QUERIES.
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+only() { local q; for q in "$@"; do case " $queries " in *" $q "*) echo "$q" ;; esac; done; }
 
-# Reads (the sections up to the writes; not indented, to keep them as they were).
-if want reads; then
-echo "== article seed, response cache off" >&2
-start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
-check_queries
-record_answers
-for c in 32 64; do
-  measure cache-off health $c
-  for q in $queries; do measure cache-off "$q" $c; done
-done
-rss_article=$(rss_mb); peak_article=$(peak_mb)
-stop_server
+# The transport baseline answers with what this server answered: recorded here.
+rss_article=""; peak_article=""; fanout_row=""; kill9_line=""; groups=""
+if part cache-off || part transport; then
+  echo "== article seed, response cache off" >&2
+  start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
+  check_queries
+  record_answers
+  if part cache-off; then
+    for c in 32 64; do
+      measure cache-off health $c
+      for q in $queries; do measure cache-off "$q" $c; done
+    done
+  fi
+  rss_article=$(rss_mb); peak_article=$(peak_mb)
+  stop_server
+fi
 
 # The same without compiled plans: async-graphql executes every request.
-echo "== article seed, response cache off, compiled plans off" >&2
-start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
-for c in 32 64; do
-  measure plans-off health $c
-  for q in lookup nested apollo deep5; do measure plans-off "$q" $c; done
-done
-stop_server
+if part plans-off; then
+  echo "== article seed, response cache off, compiled plans off" >&2
+  start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
+  for c in 32 64; do
+    measure plans-off health $c
+    for q in $(only lookup nested apollo deep5); do measure plans-off "$q" $c; done
+  done
+  stop_server
+fi
 
 # The transport limit: the same bodies answered with the recorded bytes.
-echo "== transport baseline: recorded answers, no GraphQL work" >&2
-start_transport
-for c in 32 64; do
-  measure transport health $c
-  for q in $queries; do measure transport "$q" $c; done
-done
-stop_server
-
-echo "== article seed, response cache on" >&2
-start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
-for c in 32 64; do
-  measure cache-on health $c
-  for q in lookup nested nested+gzip; do measure cache-on "$q" $c; done
-done
-stop_server
-
+if part transport; then
+  echo "== transport baseline: recorded answers, no GraphQL work" >&2
+  start_transport
+  for c in 32 64; do
+    measure transport health $c
+    for q in $queries; do measure transport "$q" $c; done
+  done
+  stop_server
 fi
+
+if part cache-on; then
+  echo "== article seed, response cache on" >&2
+  start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
+  for c in 32 64; do
+    measure cache-on health $c
+    for q in $(only lookup nested nested+gzip); do measure cache-on "$q" $c; done
+  done
+  stop_server
+fi
+
 
 # Writes: createActor with a write token, at 1 and 16 connections. An
 # acknowledged write is durable (its group's log record is synced), so the
@@ -239,22 +261,22 @@ actor_count() {
   curl -s -H 'content-type: application/json' --data '{"query":"{ actors { totalCount } }"}' "http://$address/graphql" |
     grep -o '"totalCount":[0-9]*' | cut -d: -f2
 }
-if want writes; then
-echo "== writes: createActor with a token, response cache off" >&2
-start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
-# The seed loads in the background: wait until the server is ready.
-await_ready
-for c in 1 16; do
-  before=$(actor_count)
-  run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
-  created=$(( $(actor_count) - before ))
-  echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
-  echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
-done
-# Writes per log sync over both runs (writes share syncs in groups).
-groups=$(curl -s "http://$address/metrics" | awk '/^diplograph_store_log_syncs_total / { s = $2 } /^diplograph_store_writes_total / { w = $2 } END { if (s > 0) printf "%d writes in %d log syncs: %.1f per sync", w, s, w / s }')
-echo "writes: $groups" >&2
-stop_server
+if part writes; then
+  echo "== writes: createActor with a token, response cache off" >&2
+  start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
+  # The seed loads in the background: wait until the server is ready.
+  await_ready
+  for c in 1 16; do
+    before=$(actor_count)
+    run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
+    created=$(( $(actor_count) - before ))
+    echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
+    echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
+  done
+  # Writes per log sync over both runs (writes share syncs in groups).
+  groups=$(curl -s "http://$address/metrics" | awk '/^diplograph_store_log_syncs_total / { s = $2 } /^diplograph_store_writes_total / { w = $2 } END { if (s > 0) printf "%d writes in %d log syncs: %.1f per sync", w, s, w / s }')
+  echo "writes: $groups" >&2
+  stop_server
 fi
 
 if [ "$KILL9" = 1 ]; then
@@ -263,25 +285,25 @@ if [ "$KILL9" = 1 ]; then
   echo "kill9: $kill9_line" >&2
 fi
 
-if want fanout; then
 # Fan-out: 1,000 subscribers of one subscription (50 connections of 20),
 # 50 createActor writes per second over HTTP, for the run's duration.
-echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
-start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
-  DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
-await_ready
-before=$(cpu_sample)
-fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
-after=$(cpu_sample)
-fanout_load=$(host_load 0 "$before" "$after")
 fanout_row=""
-[ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
-echo "fan-out: $fanout_row" >&2
-stop_server
+if part fanout; then
+  echo "== fan-out: 1000 subscribers, 50 writes/s" >&2
+  start_server fanout DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token" \
+    DIPLOGRAPH_MAX_WS_PER_CLIENT=60 DIPLOGRAPH_MAX_SUBSCRIPTIONS=20
+  await_ready
+  before=$(cpu_sample)
+  fanout_line=$(taskset -c "$CLIENT_CPU" "$fanout_bin" "$address" "$token" 1000 20 50 "$duration_s" | grep '^FANOUT' || true)
+  after=$(cpu_sample)
+  fanout_load=$(host_load 0 "$before" "$after")
+  [ -n "$fanout_line" ] && fanout_row="$fanout_line $(rss_mb) $(peak_mb) $fanout_load"
+  echo "fan-out: $fanout_row" >&2
+  stop_server
 fi
 
 scale_rows=""
-if [ "$SCALE" = 1 ] && want scale; then
+if part scale; then
   echo "== scale: 10k vs ${SCALE_ENTITIES} generated entities, response cache off" >&2
   for n in 10000 "$SCALE_ENTITIES"; do
     gen="${SCALE_SEEDS:-$work}/gen-$n"
@@ -349,10 +371,7 @@ fi
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
-# A partial run (ONLY) is printed, and RESULTS.md left as it is, unless
-# RESULTS names where it goes.
-report=$RESULTS
-[ -n "$ONLY" ] && [ "$RESULTS" = benches/RESULTS.md ] && report="$work/RESULTS.md"
+report=${RESULTS:-$work/RESULTS.md}
 python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" "$groups" "$kill9_line" <<'PY' >"$report"
 import sys
 path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row, groups, kill9 = sys.argv[1:13]

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
 use actix_web::dev::Server;
+use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 
@@ -183,9 +184,11 @@ impl Application {
                 cors_allow_headers: settings.cors_allow_headers.clone(),
                 client_timeout: Duration::from_secs(settings.client_timeout_secs.max(1)),
                 cache_control: if settings.cache_max_age == 0 {
-                    "no-cache".to_owned()
+                    HeaderValue::from_static("no-cache")
                 } else {
-                    format!("public, max-age={}", settings.cache_max_age)
+                    // Digits after plain text: always a valid header value.
+                    HeaderValue::from_str(&format!("public, max-age={}", settings.cache_max_age))
+                        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
                 },
                 compression: settings.compression,
             },
@@ -214,11 +217,8 @@ impl Application {
         let connections = state.connections.clone();
         let server = HttpServer::new(move || {
             App::new()
-                // The last wrap is the outermost: a 503 while loading still
-                // gets its request id and CORS headers.
-                .wrap(actix_web::middleware::from_fn(http::until_ready))
-                .wrap(http::cors(&state.options))
-                .wrap(actix_web::middleware::from_fn(http::request_id))
+                // The request id, the CORS headers and the 503 while loading.
+                .wrap(http::Front::new(http::cors(&state.options), state.loading.clone()))
                 .configure(http::configure(state.clone()))
         })
         .workers(if settings.workers == 0 {

@@ -5,7 +5,7 @@
 //! persisted queries, authentication and the response cache.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Variables};
@@ -27,6 +27,10 @@ pub struct Operation {
     pub request_id: Option<String>,
     /// The operation's label in metrics and traces.
     pub label: String,
+    /// Where the transport keeps the counter of compiled answers under
+    /// `label` between requests: registered here when a plan first answers
+    /// under it, then only incremented (`None`: looked up by `label` each time).
+    pub compiled_answers: Option<Arc<OnceLock<metrics::Counter>>>,
 }
 
 /// How an operation ended.
@@ -67,13 +71,24 @@ pub struct Answered {
 /// mutation. A document that does not parse is not: running it reports why.
 pub fn is_mutation(query: &str, operation_name: Option<&str>) -> bool {
     // A mutation needs the keyword; most documents skip the parse.
-    query.contains("mutation") && operation_type(query, operation_name) == Some(OperationType::Mutation)
+    mentions(query, "mutation") && operation_type(query, operation_name) == Some(OperationType::Mutation)
+}
+
+/// Whether `word` occurs in `text`: `str::contains` for a short text, without
+/// its searcher's set-up (which costs more than the search on a document of
+/// a few hundred bytes, and this runs for every read).
+fn mentions(text: &str, word: &str) -> bool {
+    let (text, word) = (text.as_bytes(), word.as_bytes());
+    let Some(&first) = word.first() else { return true };
+    text.iter()
+        .enumerate()
+        .any(|(i, &b)| b == first && text[i..].starts_with(word))
 }
 
 /// Whether the operation of `query` that `operation_name` picks is a
 /// subscription (a document that does not parse is not).
 pub fn is_subscription(query: &str, operation_name: Option<&str>) -> bool {
-    query.contains("subscription") && operation_type(query, operation_name) == Some(OperationType::Subscription)
+    mentions(query, "subscription") && operation_type(query, operation_name) == Some(OperationType::Subscription)
 }
 
 /// Operation types of the documents seen lately, by document text and
@@ -155,6 +170,14 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
             return answered;
         }
     }
+    // Boxed: async-graphql's execution is a future of many kilobytes, which
+    // would otherwise make this one (and its callers') as large, to be moved
+    // whole when a transport boxes it even though a plan answers.
+    Box::pin(execute_operation(schema, operation, write)).await
+}
+
+/// [`run`] through async-graphql behind the guard.
+async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool) -> Answered {
     let Operation {
         query,
         operation_name,
@@ -163,6 +186,7 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         write_access,
         request_id,
         label,
+        compiled_answers: _,
     } = operation;
     let mut request = Request::new(query.clone());
     if let Some(name) = &operation_name {
@@ -226,7 +250,12 @@ fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
     )?;
     Some(match planned {
         Planned::Answer(body) => {
-            metrics::counter!("diplograph_compiled_answers_total", "operation" => operation.label.clone()).increment(1);
+            let counter =
+                || metrics::counter!("diplograph_compiled_answers_total", "operation" => operation.label.clone());
+            match &operation.compiled_answers {
+                Some(kept) => kept.get_or_init(counter).increment(1),
+                None => counter().increment(1),
+            }
             Answered {
                 body,
                 outcome: Outcome::Ok,
@@ -273,4 +302,25 @@ fn serialise(response: &Response, outcome: Outcome) -> Option<Vec<u8>> {
     };
     body.map_err(|e| tracing::error!(error = %e, "could not serialise a response"))
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_finds_a_word_anywhere_as_contains_does() {
+        for (text, word) in [
+            ("mutation { a }", "mutation"),
+            ("{ a } mutation", "mutation"),
+            ("{ mutatio mutation }", "mutation"),
+            ("{ mutatio }", "mutation"),
+            ("mmutation", "mutation"),
+            ("", "mutation"),
+            ("mutatio", "mutation"),
+            ("abc", ""),
+        ] {
+            assert_eq!(mentions(text, word), text.contains(word), "{word} in {text:?}");
+        }
+    }
 }

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::auth::Denied;
 use super::cache::{Answer, RawKey, Served};
-use super::{compress, playground, AppState, RequestId};
+use super::observe::OperationMetrics;
+use super::{compress, playground, AppState};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -37,9 +38,23 @@ impl Media {
     }
 
     fn header(self) -> HeaderValue {
-        HeaderValue::from_static(self.content_type())
+        match self {
+            Media::GraphqlResponse => GRAPHQL_RESPONSE_JSON_UTF8,
+            Media::Json => JSON_UTF8,
+        }
     }
 }
+
+// Header names and values built at compile time: `from_static` at run time
+// checks its argument on every call.
+const GRAPHQL_RESPONSE_JSON_UTF8: HeaderValue =
+    HeaderValue::from_static("application/graphql-response+json; charset=utf-8");
+const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
+const HIT: HeaderValue = HeaderValue::from_static("hit");
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// Picks the response type from `Accept`, honouring q-values; `None` when
 /// the client accepts neither JSON type.
@@ -47,6 +62,12 @@ fn negotiate(req: &HttpRequest) -> Option<Media> {
     let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Some(Media::Json);
     };
+    // What most clients send, settled without splitting it up.
+    match accept {
+        JSON | "*/*" => return Some(Media::Json),
+        GRAPHQL_RESPONSE_JSON => return Some(Media::GraphqlResponse),
+        _ => {}
+    }
     if accept.trim().is_empty() {
         return Some(Media::Json);
     }
@@ -115,13 +136,55 @@ fn params_from_json(body: Value) -> Result<Params, String> {
         }
         _ => return Err("the request body must be a JSON object with a `query` string".into()),
     };
-    let query = match map.remove("query") {
+    params_from_fields(Fields {
+        query: map.remove("query"),
+        operation_name: map.remove("operationName"),
+        variables: map.remove("variables"),
+        extensions: map.remove("extensions"),
+    })
+}
+
+/// The members of a request object that mean something, each as it came
+/// (`Some(Value::Null)` for a `null`); other members are ignored.
+#[derive(serde::Deserialize)]
+struct Fields {
+    #[serde(default, deserialize_with = "present")]
+    query: Option<Value>,
+    #[serde(default, deserialize_with = "present", rename = "operationName")]
+    operation_name: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    variables: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    extensions: Option<Value>,
+}
+
+/// A member that is there, `null` included (a bare `Option` would read
+/// `null` as absent, and `"query": null` is an error).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// A request object read straight into [`Fields`], without building a map
+/// of its members first; `None` when that does not work (not an object, a
+/// member given twice, not JSON), and the body is then read as a
+/// [`Value`] as ever, which says what is wrong with it.
+fn fields_from_slice(body: &[u8]) -> Option<Fields> {
+    // An array would be read by position into the fields: only objects here.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
+}
+
+fn params_from_fields(fields: Fields) -> Result<Params, String> {
+    let query = match fields.query {
         Some(Value::String(q)) => Some(q),
         Some(_) => return Err("`query` must be a string".into()),
         // Allowed only for a persisted query, which names it by hash.
         None => None,
     };
-    let operation_name = match map.remove("operationName") {
+    let operation_name = match fields.operation_name {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(_) => return Err("`operationName` must be a string or null".into()),
@@ -131,8 +194,8 @@ fn params_from_json(body: Value) -> Result<Params, String> {
         Some(Value::Object(m)) => Ok(Some(m)),
         Some(_) => Err(format!("`{name}` must be an object or null")),
     };
-    let variables = object("variables", map.remove("variables"))?;
-    let extensions = object("extensions", map.remove("extensions"))?;
+    let variables = object("variables", fields.variables)?;
+    let extensions = object("extensions", fields.extensions)?;
     Ok(Params {
         query,
         operation_name,
@@ -194,11 +257,11 @@ struct Outcome {
 async fn run_one(
     state: &AppState,
     req: &HttpRequest,
+    media: Media,
     params: Params,
     over_get: bool,
     raw: Option<RawKey<'_>>,
 ) -> Result<Outcome, HttpResponse> {
-    let media = negotiate(req).unwrap_or(Media::Json);
     if let Err(message) = super::cache::check_variables(params.variables.as_ref()) {
         metrics::counter!("diplograph_refused_queries_total", "reason" => "VARIABLES_TOO_LARGE").increment(1);
         return Err(refuse(StatusCode::BAD_REQUEST, media, "VARIABLES_TOO_LARGE", message));
@@ -255,7 +318,7 @@ async fn run_one(
             Err(denied) => return Err(deny(media, denied)),
         }
     }
-    let label = state.labels.label(params.operation_name.as_deref());
+    let metrics = state.labels.metrics(params.operation_name.as_deref());
     // Reads may be answered from the response cache, keyed on the store
     // generation read before execution: a write that lands meanwhile makes
     // the new entry stale at once.
@@ -272,9 +335,9 @@ async fn run_one(
     if let (Some(cache), Some(key)) = (&state.cache, &cache_key) {
         if let Some(answer) = cache.get(key, generation) {
             if let Some(raw) = raw {
-                cache.put_raw(raw, generation, answer.clone(), served(state, &label));
+                cache.put_raw(raw, generation, answer.clone(), served(state, &metrics));
             }
-            record(label, "ok", lookup_started);
+            metrics.record("ok", lookup_started);
             cache_hits().increment(1);
             return Ok(Outcome {
                 body: answer.body.clone(),
@@ -285,7 +348,7 @@ async fn run_one(
             });
         }
     }
-    let request_id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+    let request_id = super::request_id(req).map(str::to_owned);
     let started = std::time::Instant::now();
     let answered = crate::graphql::run(
         &state.schema,
@@ -296,7 +359,8 @@ async fn run_one(
             extensions: params.extensions,
             write_access,
             request_id,
-            label: label.clone(),
+            label: metrics.label.clone(),
+            compiled_answers: Some(metrics.compiled_answers.clone()),
         },
     )
     .await;
@@ -307,9 +371,9 @@ async fn run_one(
         (CacheUse::Bypass, None)
     };
     if let (Some(raw), Some(answer), Some(cache)) = (raw, &kept, &state.cache) {
-        cache.put_raw(raw, generation, answer.clone(), served(state, &label));
+        cache.put_raw(raw, generation, answer.clone(), served(state, &metrics));
     }
-    record(label, answered.outcome.label(), started);
+    metrics.record(answered.outcome.label(), started);
     Ok(Outcome {
         body,
         kept,
@@ -319,16 +383,15 @@ async fn run_one(
     })
 }
 
-/// How a hit on an answer to the operation `label` is counted and served,
-/// resolved now so that [`from_raw_cache`] looks nothing up.
-fn served(state: &AppState, label: &str) -> Arc<Served> {
-    let label = label.to_owned();
+/// How a hit on an answer to an operation is counted and served, so that
+/// [`from_raw_cache`] looks nothing up.
+fn served(state: &AppState, metrics: &OperationMetrics) -> Arc<Served> {
+    let (requests, duration) = metrics.outcome("ok");
     Arc::new(Served {
-        requests: metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => "ok"),
-        duration: metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label.clone(), "outcome" => "ok"),
-        raw_hits: metrics::counter!("diplograph_response_cache_raw_hits_total", "operation" => label),
-        cache_control: HeaderValue::from_str(&state.options.cache_control)
-            .unwrap_or_else(|_| HeaderValue::from_static("no-cache")),
+        requests: requests.clone(),
+        duration: duration.clone(),
+        raw_hits: metrics.raw_hits().clone(),
+        cache_control: state.options.cache_control.clone(),
     })
 }
 
@@ -364,21 +427,10 @@ fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey
     builder
         .insert_header((header::CONTENT_TYPE, media.header()))
         .insert_header((header::CACHE_CONTROL, raw.served.cache_control.clone()))
-        .insert_header((
-            header::HeaderName::from_static("x-cache"),
-            HeaderValue::from_static("hit"),
-        ));
+        .insert_header((X_CACHE, HIT));
     let response = send(state, req, builder, raw.answer.body.clone(), Some(&raw.answer));
     raw.served.duration.record(started.elapsed().as_secs_f64());
     Some(response)
-}
-
-/// Counts one operation and how long it took.
-fn record(label: String, outcome: &'static str, started: std::time::Instant) {
-    metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome)
-        .record(started.elapsed().as_secs_f64());
 }
 
 /// Keeps an answer without errors in the response cache, when it is on and
@@ -443,20 +495,20 @@ fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) 
         StatusCode::OK
     };
     let mut builder = HttpResponse::build(status);
-    builder.content_type(media.content_type());
+    builder.insert_header((header::CONTENT_TYPE, media.header()));
     // Answers stay valid until the next write; say how long a client or a
     // proxy may reuse one without asking. Errors and writes: never.
     if outcome.has_errors || outcome.cache == CacheUse::Bypass && state.cache.is_some() {
-        builder.insert_header((header::CACHE_CONTROL, "no-store"));
+        builder.insert_header((header::CACHE_CONTROL, NO_STORE));
     } else {
-        builder.insert_header((header::CACHE_CONTROL, state.options.cache_control.as_str()));
+        builder.insert_header((header::CACHE_CONTROL, state.options.cache_control.clone()));
     }
     builder.insert_header((
-        header::HeaderName::from_static("x-cache"),
+        X_CACHE,
         match outcome.cache {
-            CacheUse::Hit => "hit",
-            CacheUse::Miss => "miss",
-            CacheUse::Bypass => "bypass",
+            CacheUse::Hit => HIT,
+            CacheUse::Miss => HeaderValue::from_static("miss"),
+            CacheUse::Bypass => HeaderValue::from_static("bypass"),
         },
     ));
     send(state, req, builder, outcome.body, outcome.kept.as_deref())
@@ -475,7 +527,7 @@ fn send(
     if !state.options.compression {
         return builder.body(body);
     }
-    builder.append_header((header::VARY, HeaderValue::from_static("Accept-Encoding")));
+    builder.append_header((header::VARY, ACCEPT_ENCODING));
     if body.len() < compress::MIN_COMPRESSED_BODY || !compress::accepts_gzip(req) {
         return builder.body(body);
     }
@@ -486,7 +538,7 @@ fn send(
     match gzipped {
         Some(gzipped) => {
             gzipped_answers().increment(1);
-            builder.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+            builder.insert_header((header::CONTENT_ENCODING, GZIP));
             builder.body(gzipped)
         }
         None => builder.body(body),
@@ -494,9 +546,16 @@ fn send(
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    // What most clients send, without splitting it up.
+    if value.as_bytes() == JSON.as_bytes() {
+        return true;
+    }
+    value
+        .to_str()
+        .ok()
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case(JSON))
 }
@@ -574,19 +633,28 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body)) {
         return response;
     }
-    let json: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(media, format!("the request body is not valid JSON: {e}")),
-    };
-    match json {
-        Value::Array(items) => run_batch(&state, &req, media, items).await,
-        json => match params_from_json(json) {
-            Ok(params) => match run_one(&state, &req, params, false, Some(RawKey::Post(&body))).await {
-                Ok(outcome) => respond(&state, &req, media, outcome),
-                Err(resp) => resp,
-            },
-            Err(message) => bad_request(media, message),
+    // Boxed: parsing and running an operation is a future of many kilobytes
+    // (async-graphql's execution inside), which would otherwise be part of
+    // this one and be moved whole on every request, a cache hit's too.
+    Box::pin(post_parsed(state, req, media, body)).await
+}
+
+/// A POST body the raw cache did not answer: parsed, then run.
+async fn post_parsed(state: web::Data<AppState>, req: HttpRequest, media: Media, body: Bytes) -> HttpResponse {
+    let parsed = match fields_from_slice(&body) {
+        Some(fields) => params_from_fields(fields),
+        None => match serde_json::from_slice(&body) {
+            Ok(Value::Array(items)) => return run_batch(&state, &req, media, items).await,
+            Ok(json) => params_from_json(json),
+            Err(e) => return bad_request(media, format!("the request body is not valid JSON: {e}")),
         },
+    };
+    match parsed {
+        Ok(params) => match run_one(&state, &req, media, params, false, Some(RawKey::Post(&body))).await {
+            Ok(outcome) => respond(&state, &req, media, outcome),
+            Err(resp) => resp,
+        },
+        Err(message) => bad_request(media, message),
     }
 }
 
@@ -616,7 +684,7 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
             Ok(p) => p,
             Err(message) => return bad_request(media, message),
         };
-        match run_one(state, req, params, false, None).await {
+        match run_one(state, req, media, params, false, None).await {
             Ok(outcome) => answers.push(outcome.body),
             Err(resp) => return resp,
         }
@@ -658,7 +726,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         Ok(p) => p,
         Err(message) => return bad_request(media, message),
     };
-    match run_one(&state, &req, params, true, Some(RawKey::Get(req.query_string()))).await {
+    // Boxed, as in `post`: the cache hit above does not carry this future.
+    let running = Box::pin(run_one(
+        &state,
+        &req,
+        media,
+        params,
+        true,
+        Some(RawKey::Get(req.query_string())),
+    ));
+    match running.await {
         Ok(outcome) => respond(&state, &req, media, outcome),
         Err(resp) => resp,
     }

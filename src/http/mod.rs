@@ -10,6 +10,7 @@
 mod auth;
 mod cache;
 mod compress;
+mod front;
 mod graphql;
 mod observe;
 mod persisted;
@@ -24,7 +25,8 @@ use actix_web::{web, HttpResponse};
 
 pub use auth::Auth;
 pub use cache::ResponseCache;
-pub use observe::{prometheus, request_id, OperationLabels, RequestId, REQUEST_ID_HEADER};
+pub use front::{request_id, Front, EXPOSED_HEADERS, REQUEST_ID_HEADER};
+pub use observe::{prometheus, OperationLabels};
 pub use persisted::{sha256_hex, Persisted};
 pub use playground::{install_command, Assets, AssetsError};
 pub use ws::{close_all_on_signal, Connections, WsOptions};
@@ -47,7 +49,7 @@ pub struct HttpOptions {
     /// How long a client may take to send a request body.
     pub client_timeout: std::time::Duration,
     /// The `Cache-Control` value of a successful read.
-    pub cache_control: String,
+    pub cache_control: header::HeaderValue,
     /// gzip answers for clients that accept it.
     pub compression: bool,
 }
@@ -100,11 +102,7 @@ pub fn cors(options: &HttpOptions) -> Cors {
     Cors::default()
         .allowed_methods(["GET", "POST"])
         .allowed_headers(headers)
-        .expose_headers([
-            header::HeaderName::from_static(REQUEST_ID_HEADER),
-            // Set by graphql.rs: whether the response cache answered.
-            header::HeaderName::from_static("x-cache"),
-        ])
+        .expose_headers(EXPOSED_HEADERS.map(header::HeaderName::from_static))
         .block_on_origin_mismatch(false)
         .max_age(PREFLIGHT_MAX_AGE_SECS)
         .allowed_origin_fn(move |origin, head| {
@@ -118,26 +116,29 @@ pub fn cors(options: &HttpOptions) -> Cors {
 /// Registers every route.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg: &mut web::ServiceConfig| {
+        // Routes are tried in order: `/graphql` first, as nearly every
+        // request is for it (the asset pattern further down is a regex).
         cfg.app_data(web::Data::new(state))
-            .route("/health", web::get().to(health))
-            .route("/ready", web::get().to(ready))
-            .route("/metrics", web::get().to(metrics_page))
-            .route("/", web::get().to(playground::page))
-            .route("/graphql/schema.graphql", web::get().to(schema_sdl))
-            .route("/playground-assets/{file:.*}", web::get().to(playground::asset))
             .service(
                 web::resource("/graphql")
                     .route(web::post().to(graphql::post))
                     .route(web::get().to(get_or_upgrade))
                     .default_service(web::to(graphql::other_method)),
-            );
+            )
+            .route("/health", web::get().to(health))
+            .route("/ready", web::get().to(ready))
+            .route("/metrics", web::get().to(metrics_page))
+            .route("/", web::get().to(playground::page))
+            .route("/graphql/schema.graphql", web::get().to(schema_sdl))
+            .route("/playground-assets/{file:.*}", web::get().to(playground::asset));
     }
 }
 
 /// `GET /graphql`: a WebSocket upgrade, the IDE, or a query.
 async fn get_or_upgrade(req: actix_web::HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    // The upgrade is boxed so that a query over GET does not carry its future.
     if ws::is_upgrade(&req) {
-        ws::upgrade(req, body, state).await
+        Box::pin(ws::upgrade(req, body, state)).await
     } else {
         graphql::get(req, state).await
     }
@@ -154,7 +155,13 @@ async fn schema_sdl(state: web::Data<AppState>) -> HttpResponse {
 
 /// Liveness: the process answers.
 async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    // The same bytes `json!({ "status": "ok" })` writes, without writing them.
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        ))
+        .body(r#"{"status":"ok"}"#)
 }
 
 /// Readiness: the store is open, a seed is fully loaded, and writes can
@@ -185,28 +192,6 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "store unavailable" }))
         }
     }
-}
-
-/// While the start-up seed load runs, `/graphql` answers 503 with a GraphQL
-/// error (code `NOT_READY`) instead of reading a store that is not whole;
-/// `/health`, `/ready`, `/metrics` and the IDE page answer as ever.
-pub async fn until_ready(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let loading = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| !state.loading.is_finished());
-    if loading && req.path() == "/graphql" {
-        let response = HttpResponse::ServiceUnavailable()
-            .insert_header((header::RETRY_AFTER, "1"))
-            .json(serde_json::json!({ "errors": [{
-                "message": "the server is still loading its seed; GET /ready shows the progress",
-                "extensions": { "code": "NOT_READY" },
-            }] }));
-        return Ok(req.into_response(response));
-    }
-    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Prometheus text format.

@@ -1,71 +1,10 @@
-//! Observability: request ids, per-request spans, and Prometheus metrics.
+//! Observability: Prometheus metrics and operation labels (request ids and
+//! per-request spans are [`super::front`]'s).
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::HttpMessage;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing::Instrument;
-
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The id of one HTTP request, in its extensions, its log lines and its response.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
-fn new_request_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    // Unique within a process (the counter) and unlikely to repeat across
-    // restarts (the clock), without pulling in a UUID crate.
-    format!("{:012x}{:04x}", nanos & 0xffff_ffff_ffff, n & 0xffff)
-}
-
-/// A client-supplied id is kept if it is short and plain; otherwise ours is used.
-fn acceptable(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Assigns a request id, runs the request in a span carrying it, and
-/// returns it in `x-request-id`.
-pub async fn request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
-    let started = std::time::Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
-    span.in_scope(|| {
-        tracing::info!(
-            status = res.status().as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            "request finished"
-        );
-    });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
-    }
-    Ok(res)
-}
 
 /// The process-wide Prometheus recorder (metrics has one global recorder,
 /// so every server in the process shares it).
@@ -107,41 +46,145 @@ pub fn prometheus() -> &'static PrometheusHandle {
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Operation names become metric labels; clients choose them, so only the
-/// first few hundred distinct names get their own label.
+/// first few hundred distinct names get their own label. Each label's
+/// metric handles are resolved once, when it is first seen: a request then
+/// counts itself without building a metric key or searching the registry.
+#[derive(Default)]
 pub struct OperationLabels {
-    seen: Mutex<HashSet<String>>,
+    seen: Mutex<HashMap<String, Arc<OperationMetrics>>>,
+    anonymous: OnceLock<Arc<OperationMetrics>>,
+    other: OnceLock<Arc<OperationMetrics>>,
 }
 
 const MAX_OPERATION_LABELS: usize = 200;
 
-impl Default for OperationLabels {
-    fn default() -> Self {
-        OperationLabels {
-            seen: Mutex::new(HashSet::new()),
+/// The metrics of one operation label. Each series is registered when it
+/// is first counted (so `/metrics` lists only the series that happened),
+/// and its handle kept.
+pub struct OperationMetrics {
+    pub label: String,
+    /// Requests and their durations, by outcome: ok, error, refused.
+    outcomes: [OnceLock<(metrics::Counter, metrics::Histogram)>; 3],
+    /// Answers written by a compiled plan (registered by `crate::graphql::run`).
+    pub compiled_answers: Arc<OnceLock<metrics::Counter>>,
+    /// Answers from the response cache by a request's raw bytes.
+    raw_hits: OnceLock<metrics::Counter>,
+}
+
+/// The outcomes [`OperationMetrics`] counts, as `crate::graphql::Outcome` labels them.
+const OUTCOMES: [&str; 3] = ["ok", "error", "refused"];
+
+impl OperationMetrics {
+    fn new(label: String) -> OperationMetrics {
+        OperationMetrics {
+            label,
+            outcomes: Default::default(),
+            compiled_answers: Arc::default(),
+            raw_hits: OnceLock::new(),
         }
     }
+
+    /// The request counter and duration histogram of `outcome` (one of
+    /// "ok", "error", "refused").
+    pub fn outcome(&self, outcome: &'static str) -> &(metrics::Counter, metrics::Histogram) {
+        let i = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(1);
+        self.outcomes[i].get_or_init(|| {
+            let label = self.label.clone();
+            let outcome = OUTCOMES[i];
+            (
+                metrics::counter!("diplograph_graphql_requests_total", "operation" => label.clone(), "outcome" => outcome),
+                metrics::histogram!("diplograph_graphql_request_duration_seconds", "operation" => label, "outcome" => outcome),
+            )
+        })
+    }
+
+    /// Counts one operation that ended with `outcome`, and how long it took.
+    pub fn record(&self, outcome: &'static str, started: std::time::Instant) {
+        let (requests, duration) = self.outcome(outcome);
+        requests.increment(1);
+        duration.record(started.elapsed().as_secs_f64());
+    }
+
+    /// The counter of answers from the response cache by raw bytes.
+    pub fn raw_hits(&self) -> &metrics::Counter {
+        self.raw_hits.get_or_init(
+            || metrics::counter!("diplograph_response_cache_raw_hits_total", "operation" => self.label.clone()),
+        )
+    }
+}
+
+/// Whether `name` is a label as it is: what [`OperationLabels`] keeps of a
+/// name is its ASCII letters, digits and underscores, at most 64.
+fn is_clean(name: &str) -> bool {
+    name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl OperationLabels {
     pub fn label(&self, name: Option<&str>) -> String {
+        self.metrics(name).label.clone()
+    }
+
+    /// The metrics of the operation `name` (its label's).
+    pub fn metrics(&self, name: Option<&str>) -> Arc<OperationMetrics> {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
-            return "anonymous".into();
+            return Self::fixed(&self.anonymous, "anonymous");
         };
+        let Ok(mut seen) = self.seen.lock() else {
+            return Self::fixed(&self.other, "other");
+        };
+        // A name seen before is found without copying it.
+        if is_clean(name) {
+            if let Some(found) = seen.get(name) {
+                return found.clone();
+            }
+        }
         let clean: String = name
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .take(64)
             .collect();
-        let Ok(mut seen) = self.seen.lock() else {
-            return "other".into();
-        };
-        if seen.contains(&clean) {
-            return clean;
+        if let Some(found) = seen.get(&clean) {
+            return found.clone();
         }
         if seen.len() >= MAX_OPERATION_LABELS {
-            return "other".into();
+            drop(seen);
+            return Self::fixed(&self.other, "other");
         }
-        seen.insert(clean.clone());
-        clean
+        let metrics = Arc::new(OperationMetrics::new(clean.clone()));
+        seen.insert(clean, metrics.clone());
+        metrics
+    }
+
+    fn fixed(cell: &OnceLock<Arc<OperationMetrics>>, label: &str) -> Arc<OperationMetrics> {
+        cell.get_or_init(|| Arc::new(OperationMetrics::new(label.to_owned())))
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_are_cleaned_and_bounded_in_number() {
+        let labels = OperationLabels::default();
+        assert_eq!(labels.label(None), "anonymous");
+        assert_eq!(labels.label(Some("")), "anonymous");
+        assert_eq!(labels.label(Some("Get-Actor!")), "GetActor");
+        assert_eq!(labels.label(Some("GetActor")), "GetActor");
+        assert!(Arc::ptr_eq(
+            &labels.metrics(Some("GetActor")),
+            &labels.metrics(Some("Get Actor"))
+        ));
+        assert_eq!(labels.label(Some(&"x".repeat(100))), "x".repeat(64));
+        for i in 0..MAX_OPERATION_LABELS {
+            labels.label(Some(&format!("Op{i}")));
+        }
+        assert_eq!(labels.label(Some("OneTooMany")), "other");
+        assert_eq!(
+            labels.label(Some("GetActor")),
+            "GetActor",
+            "a label seen before keeps its name"
+        );
     }
 }
