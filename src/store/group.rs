@@ -60,6 +60,9 @@ pub(super) struct Pipeline {
     /// The landing group's batch and last generation, while it lands: a
     /// group opened meanwhile goes on from them.
     landing_view: Option<(Arc<Batch>, u64)>,
+    /// Whether the landing group is reopening the database (sled refused
+    /// it): no new group may open over the old database's trees meanwhile.
+    reopening: bool,
     /// Writers waiting for the pipeline to themselves (see [`Join::Alone`],
     /// [`Store::idle_pipeline`]): no new group opens while there are any.
     exclusive: usize,
@@ -181,10 +184,10 @@ impl Pipeline {
     /// Whether a shared writer may stage now: into the open group unless
     /// it is full or doomed, into a new one unless someone waits for the
     /// pipeline to themselves; and not at all while a group lands on a
-    /// failing disk (its landing may reopen the database, which must not
-    /// meet a batch holding the old database's trees, or a second reopen).
+    /// failing disk or reopening the database (a reopen must not meet a
+    /// batch holding the old database's trees, or a second reopen).
     fn may_join(&self, faulty: bool) -> bool {
-        if self.landing && faulty {
+        if self.landing && (faulty || self.reopening) {
             return false;
         }
         match &self.open {
@@ -379,6 +382,9 @@ impl Store {
         pipeline.landing = true;
         pipeline.landing_view = Some((batch.clone(), last));
         drop(pipeline);
+        // Writers that found this group full wait for it to seal: now they
+        // may stage over its landing.
+        self.inner.turn.notify_all();
         self.land(batch, group.base, group.members, group.landed);
         self.lock_pipeline()
     }
@@ -412,6 +418,7 @@ impl Store {
         {
             let mut pipeline = self.lock_pipeline();
             pipeline.landing = false;
+            pipeline.reopening = false;
             let view = pipeline.landing_view.take();
             if let Some(next) = pipeline.open.as_mut() {
                 match (&outcome, view) {
@@ -435,6 +442,7 @@ impl Store {
     fn release_staged_batches(&self) {
         let mut pipeline = self.lock_pipeline();
         pipeline.landing_view = None;
+        pipeline.reopening = true;
         if let Some(next) = pipeline.open.as_mut() {
             next.batch = Batch::new(self.clone());
             next.doomed = Some(Refused::Disk(
