@@ -45,7 +45,7 @@ QUERIES_SET=${QUERIES:+1}
 QUERIES=${QUERIES:-lookup nested apollo deep5 search searchtypo timeline filtered groupby paths nested+gzip}
 # Where the tables go: a partial run is printed and leaves RESULTS.md as it is,
 # unless RESULTS names where it goes.
-RESULTS=${RESULTS:-${OUT:-}}
+RESULTS=${RESULTS:-}
 if [ -z "$RESULTS" ]; then
   if [ -z "$PARTS_SET$QUERIES_SET" ] && [ "$ARTICLE" = 1 ]; then RESULTS=benches/RESULTS.md; fi
 fi
