@@ -5,7 +5,7 @@
 //! functions here. A list is counted at the most items it can return: a
 //! page at `min(first, what the store holds for that list)`, an unpaged
 //! list at the longest list of its kind in the store
-//! ([`crate::read::fanout`]). Both are upper bounds of what it returns for
+//! ([`crate::read::bounds`]). Both are upper bounds of what it returns for
 //! any parent (the statistics never fall below the store's real lists), so
 //! the estimate stays an upper bound of the objects the query can produce,
 //! while an analyst's `first: 100` over a list that holds three items
@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use super::connection::Limits;
 use crate::model::{EntityKind, EventKind};
-use crate::read::fanout::{bound, Bound};
+use crate::read::bounds::{bound, Bound};
 use crate::read::table::Ty;
 use crate::store::Stats;
 

@@ -7,14 +7,14 @@
 //! typed responses between events (`responses.rs`), paths between two
 //! entities (`paths.rs`) and the as-of views of posts and treaties
 //! (`asof.rs`); how long each list field can be, from the store's
-//! statistics (`fanout.rs`). Its errors are
+//! statistics (`bounds.rs`). Its errors are
 //! its own ([`ReadError`]); the GraphQL
 //! layer gives them codes. It depends on `model` and `store` only.
 
+pub mod bounds;
 pub mod cache;
 pub mod cursor;
 mod error;
-pub mod fanout;
 pub mod interval;
 pub mod listing;
 pub mod page;
