@@ -337,6 +337,9 @@ impl QueryRoot {
     /// dimension by dimension in the order of `groupBy`, a missing value
     /// (undated, no place) last. At most 100,000 events are grouped and
     /// 10,000 groups answered; past that the filter must narrow them.
+    // Groups count at a flat length: their number depends on the filter and
+    // the values the store holds, and the read refuses past 10,000 groups or
+    // 100,000 events grouped, so the work is bounded where it is done.
     #[graphql(complexity = "super::cost::FAN_OUT * child_complexity + 1")]
     async fn event_stats(
         &self,
@@ -356,6 +359,7 @@ impl QueryRoot {
     /// currency and its allocations. Undated allocations form a group of
     /// their own (`year: null`). Groups are ordered by key, dimension by
     /// dimension in the order of `groupBy`, a missing value last.
+    // A flat length, as for `eventStats`.
     #[graphql(complexity = "super::cost::FAN_OUT * child_complexity + 1")]
     async fn funding_stats(
         &self,
@@ -395,6 +399,8 @@ impl QueryRoot {
     /// Who held a post, by its title (case and accents aside): "President of Russia". With `asOf`,
     /// only those holding it on any day of that date; a post the sources give no dates for counts
     /// between the first and last dates its holder is attested on (`Position.attestedOn`).
+    // A flat length: the holders of one title are few, and the read refuses
+    // past 10,000 of them.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn position_holders(
         &self,

@@ -38,7 +38,7 @@ impl SearchHit {
     }
     /// Each field of the entity that holds words of the query, closest
     /// matches first: which field, how it matched, and the words in a snippet.
-    #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "super::cost::list(Ty::SearchHit, \"matches\", child_complexity)")]
     async fn matches(&self) -> Vec<SearchMatch> {
         matches(&entity_of(&self.node), &self.query)
             .into_iter()
@@ -67,6 +67,8 @@ impl SearchMatch {
         table::leaf(Ty::SearchMatch, "snippet", Obj::Match(&self.0))
     }
     /// Where the matching words are in `snippet`, in order.
+    // Counted at a flat length: a range is two integers with nothing below
+    // it to multiply, and a snippet of at most 160 characters holds few.
     #[graphql(complexity = "FAN_OUT * child_complexity + 1")]
     async fn highlights(&self) -> Vec<TextRange> {
         self.0.highlights.iter().cloned().map(TextRange).collect()

@@ -309,7 +309,7 @@ impl CoParticipant {
         table::leaf(Ty::CoParticipant, "count", Obj::CoParticipant(&self.0))
     }
     /// The events they share, in chronological order (undated last).
-    #[graphql(complexity = "super::cost::FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "super::cost::list(Ty::CoParticipant, \"events\", child_complexity)")]
     async fn events(&self) -> Vec<Event> {
         self.0
             .events

@@ -505,7 +505,7 @@ impl Event {
     /// The earlier events this one answers, and how: the remark a denial
     /// denies, the recognition a condemnation condemns, the statement a
     /// retraction takes back. Ordered by the earlier event's date (undated last).
-    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"responds\", child_complexity)")]
     async fn responds(
         &self,
         ctx: &Context<'_>,
@@ -516,7 +516,7 @@ impl Event {
     /// The later events that answer this one, and how: the denials,
     /// condemnations and retractions it drew. Ordered by the later event's
     /// date (undated last).
-    #[graphql(complexity = "cost::FAN_OUT * child_complexity + 1")]
+    #[graphql(complexity = "cost::list(Ty::EVENT, \"respondedBy\", child_complexity)")]
     async fn responded_by(
         &self,
         ctx: &Context<'_>,

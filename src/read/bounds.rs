@@ -9,6 +9,8 @@
 //! behind it are (see [`crate::store::Stats`]).
 
 use crate::model::{EntityKind, Relation};
+use crate::read::responses::Way;
+use crate::read::search::MAX_MATCHES;
 use crate::read::table::{shape, Shape, Ty};
 use crate::store::{Fan, Stats};
 
@@ -20,6 +22,12 @@ pub enum Bound {
     /// Every entity of a kind: a root listing, `Place.events` with the
     /// places within (which may be every event), the timeline.
     All(EntityKind),
+    /// Items from two lists at once: an event's responses are those it
+    /// stores and the retractions indexed back to it (`responds`), or those
+    /// indexed back to it and the retraction it names (`respondedBy`).
+    Both(Fan, Fan),
+    /// A length the read itself never exceeds (a hit's matches).
+    AtMost(u64),
 }
 
 /// The bound of the list field `field` of `parent`; `None` for a field that
@@ -47,6 +55,17 @@ pub fn bound(parent: Ty, field: &str) -> Option<Bound> {
             "signatories" => R::TreatySignatory,
             _ => return None,
         })),
+        Shape::Responses(Way::Responds) => Some(Bound::Both(
+            Fan::Held(R::EventResponds),
+            Fan::Holders(R::EventRetractedBy),
+        )),
+        Shape::Responses(Way::RespondedBy) => Some(Bound::Both(
+            Fan::Holders(R::EventResponds),
+            Fan::Held(R::EventRetractedBy),
+        )),
+        // The events two actors share are among either one's events.
+        Shape::SharedEvents => longest(Fan::Holders(R::EventParticipant)),
+        Shape::HitMatches => Some(Bound::AtMost(MAX_MATCHES as u64)),
         Shape::PlaceEvents | Shape::Timeline | Shape::AllEvents => Some(Bound::All(EntityKind::Event)),
         Shape::Listing(kind, _) => Some(Bound::All(kind)),
         _ => None,
@@ -59,6 +78,8 @@ impl Bound {
         match self {
             Bound::Longest(fan) => stats.longest(fan),
             Bound::All(kind) => stats.count(kind),
+            Bound::Both(one, other) => stats.longest(one).saturating_add(stats.longest(other)),
+            Bound::AtMost(n) => n,
         }
     }
 }

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::error::{scratch_err, sled_err};
 use super::index::{encode, index_entries};
 use super::packed::{Packer, FILL_ENTRIES};
-use super::stats::{held, subkind_key, Fan, RunLength, META_STATS};
+use super::stats::{held, subkind_key, Fan, RunLength, META_STATS, STATS_VERSION};
 use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
 use crate::model::{EntityKind, Record};
@@ -457,7 +457,7 @@ impl BulkLoad<'_> {
         for (key, n) in &self.stats.subkinds {
             batch.insert(key.as_slice(), &n.to_be_bytes());
         }
-        batch.insert(META_STATS, &[1]);
+        batch.insert(META_STATS, STATS_VERSION);
         batch.insert(META_GENERATION, &generation.to_be_bytes());
         batch.remove(META_BULK_LOADING);
         store

@@ -25,8 +25,14 @@ use crate::model::{Entity, EntityKind, Relation};
 const LONGEST: &str = "stats/longest/";
 /// Meta key prefix of the per sub-kind counts.
 const SUBKIND: &str = "stats/kind/";
-/// Present once the statistics cover every entity the store holds.
+/// Present once the statistics cover every entity the store holds; its
+/// value is the [`STATS_VERSION`] they were kept by.
 pub(super) const META_STATS: &[u8] = b"stats_complete";
+/// Which statistics are kept: 1 before an event's responses and retraction
+/// were (`Fan::Held(EventResponds)`, `Fan::Held(EventRetractedBy)`). A store
+/// whose statistics are of another version has them tallied again on open,
+/// since a statistic it never kept would read as 0, below the real lists.
+pub(super) const STATS_VERSION: &[u8] = &[2];
 
 /// A kind of list whose longest length the store keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +76,8 @@ pub(super) fn held(entity: &Entity) -> Vec<(Fan, u64)> {
                 (Fan::Held(EventParticipant), n(e.participants.len())),
                 (Fan::Held(EventTreaty), n(e.treaties.len())),
                 (Fan::Held(EventAfter), n(e.after.len())),
+                (Fan::Held(EventResponds), n(e.responds.len())),
+                (Fan::Held(EventRetractedBy), n(usize::from(e.retracted_by.is_some()))),
                 (Fan::Figures, n(e.figures.len())),
             ],
             &e.sources,
@@ -243,18 +251,20 @@ impl Store {
         Ok(Measured { longest, subkinds })
     }
 
-    /// Tallies the statistics of a store that holds entities but none (one
-    /// written before they were kept), and marks them complete.
+    /// Tallies the statistics of a store that holds entities but none, or
+    /// not all that are kept now (one written before they were), and marks
+    /// them complete.
     pub(super) fn tally_stats(&self) -> Result<(), StoreError> {
         let meta = self.tree(TreeRef::Meta)?;
-        if meta
-            .contains_key(META_STATS)
-            .map_err(sled_err("reading the meta tree"))?
-        {
+        let kept = meta.get(META_STATS).map_err(sled_err("reading the meta tree"))?;
+        if kept.as_deref() == Some(STATS_VERSION) {
             return Ok(());
         }
         let Measured { longest, subkinds } = self.measure_stats()?;
-        tracing::info!(path = %self.path().display(), "tallied the list statistics of a store written before they were kept");
+        tracing::info!(
+            path = %self.path().display(),
+            "tallied the list statistics of a store written before they were kept as they are now"
+        );
         let mut batch = sled::Batch::default();
         for (fan, n) in longest {
             batch.insert(fan.key(), &n.to_be_bytes());
@@ -262,7 +272,7 @@ impl Store {
         for (key, n) in subkinds {
             batch.insert(key, &n.to_be_bytes());
         }
-        batch.insert(META_STATS, &[1]);
+        batch.insert(META_STATS, STATS_VERSION);
         meta.apply_batch(batch).map_err(sled_err("recording the statistics"))?;
         self.flush()
     }
@@ -302,7 +312,7 @@ impl Store {
             let (key, _) = item.map_err(sled_err("reading the statistics"))?;
             meta.remove(key).map_err(sled_err("resetting the statistics"))?;
         }
-        meta.insert(META_STATS, &[1])
+        meta.insert(META_STATS, STATS_VERSION)
             .map_err(sled_err("resetting the statistics"))?;
         Ok(())
     }

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use async_graphql::Request;
-use diplograph::graphql::{in_field_table, AppSchema};
+use diplograph::graphql::{build_schema, in_field_table, AppSchema, QueryLimits, SchemaOptions};
 use serde_json::{json, Value};
 
 use crate::helpers::{seed_records, seeded, ENTITY_TYPES};
-use crate::plans::{same_answers, schema};
+use crate::plans::{same_answers_in, schema};
 
 /// A field as introspection describes it.
 struct FieldInfo {
@@ -200,6 +200,20 @@ async fn every_field_reads_can_reach_has_an_entry_in_the_field_table() {
 async fn a_query_for_each_field_reads_the_same_through_its_plan_for_every_entity() {
     let store = seeded();
     let types = served_types(&schema(&store)).await;
+    // Each query asks for every field of a type at once, lists in lists:
+    // far past the complexity limit where a list is long (an actor's
+    // co-participants' shared events). The limit is not what this checks.
+    let walk = build_schema(
+        store.clone(),
+        SchemaOptions {
+            compiled_plans: true,
+            limits: QueryLimits {
+                max_complexity: 10_000_000,
+                ..QueryLimits::default()
+            },
+            ..SchemaOptions::default()
+        },
+    );
     let ids: BTreeMap<&str, Vec<Value>> = ENTITY_TYPES
         .iter()
         .map(|(ty, file)| {
@@ -226,10 +240,10 @@ async fn a_query_for_each_field_reads_the_same_through_its_plan_for_every_entity
             }
             fields += 1;
             if root == "Query" {
-                same_answers(&store, &format!("{{ {inner} }}"), &[json!({})]).await;
+                same_answers_in(&walk, &format!("{{ {inner} }}"), &[json!({})]).await;
             } else {
                 let query = format!("query($id: ID!) {{ node(id: $id) {{ ... on {root} {{ {inner} }} }} }}");
-                same_answers(&store, &query, &ids[root.as_str()]).await;
+                same_answers_in(&walk, &query, &ids[root.as_str()]).await;
             }
         }
     }

@@ -223,3 +223,86 @@ async fn the_issues_query_costs_what_the_readme_says() {
     let below = spawn_app_with(|s| s.max_complexity = 569).await;
     assert_eq!(error_code(&below.query(ISSUE_QUERY).await), "QUERY_TOO_COMPLEX");
 }
+
+/// The longest lists of responses, counted from the seed files: the most
+/// responses one event stores, the most events answering one event, and the
+/// most statements one retraction took back.
+fn seed_responses() -> (u64, u64, u64) {
+    let events = seed_records("events");
+    let stored = events
+        .iter()
+        .map(|e| e["responds"].as_array().map_or(0, Vec::len) as u64)
+        .max()
+        .unwrap();
+    let mut answers: HashMap<String, u64> = HashMap::new();
+    let mut taken_back: HashMap<String, u64> = HashMap::new();
+    for event in &events {
+        for r in event["responds"].as_array().into_iter().flatten() {
+            *answers.entry(r["event"].as_str().unwrap().to_owned()).or_default() += 1;
+        }
+        if let Some(by) = event["retracted_by"].as_str() {
+            *taken_back.entry(by.to_owned()).or_default() += 1;
+        }
+    }
+    let most = |m: HashMap<String, u64>| m.into_values().max().unwrap_or(0);
+    (stored, most(answers), most(taken_back))
+}
+
+#[tokio::test]
+async fn the_statistics_bound_an_events_responses_both_ways() {
+    let (stored, answering, taken_back) = seed_responses();
+    assert!(
+        stored > 0 && answering > 0 && taken_back > 0,
+        "the seed has typed links and a retraction"
+    );
+    for (how, store) in [
+        ("bulk load", spawn_app().await.store.clone()),
+        ("write batches", seeded()),
+    ] {
+        let stats = store.stats().unwrap();
+        assert_eq!(stats.longest(Fan::Held(Relation::EventResponds)), stored, "{how}");
+        assert_eq!(stats.longest(Fan::Holders(Relation::EventResponds)), answering, "{how}");
+        assert_eq!(stats.longest(Fan::Held(Relation::EventRetractedBy)), 1, "{how}");
+        assert_eq!(
+            stats.longest(Fan::Holders(Relation::EventRetractedBy)),
+            taken_back,
+            "{how}"
+        );
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new(), "{how}");
+    }
+}
+
+/// Responses three deep from the retraction the seed records.
+const RESPONSES_CUBED: &str = r#"{ event(id: "event/kokoity-interfax-retraction") { responds { event { respondedBy { event { responds { kind event { id } } } } } } } }"#;
+
+#[tokio::test]
+async fn an_event_answering_many_raises_the_estimate_of_responses_until_the_query_is_refused() {
+    let app = spawn_app_with_writes().await;
+    for _ in 0..2 {
+        let before = app.query(RESPONSES_CUBED).await;
+        assert!(before.get("errors").is_none(), "{before:#}");
+    }
+    // One statement answering forty earlier events: any event's responses
+    // may now number forty, and a response list three deep is too costly.
+    let answered: Vec<Value> = seed_records("events")
+        .iter()
+        .filter(|e| e["kind"] != "retraction")
+        .take(40)
+        .map(|e| json!({ "event": e["id"], "kind": "DENIES" }))
+        .collect();
+    assert_eq!(answered.len(), 40);
+    let created = app
+        .query_as(
+            TEST_WRITE_TOKEN,
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { event { id } } }",
+            json!({ "input": { "title": "A sweeping denial", "kind": "STATEMENT", "responds": answered } }),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created:#}");
+    assert_eq!(
+        app.store.stats().unwrap().longest(Fan::Held(Relation::EventResponds)),
+        40
+    );
+    let after = app.query(RESPONSES_CUBED).await;
+    assert_eq!(error_code(&after), "QUERY_TOO_COMPLEX", "{after:#}");
+}

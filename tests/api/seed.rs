@@ -979,6 +979,38 @@ fn a_reopened_store_keeps_its_seed() {
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }
 
+#[test]
+fn a_store_kept_by_older_statistics_has_them_tallied_again_on_open() {
+    use diplograph::model::Relation;
+    use diplograph::store::Fan;
+    let dir = tempfile::tempdir().unwrap();
+    let expected = {
+        let store = when_unlocked(|| Store::open(dir.path(), 1024 * 1024)).unwrap();
+        seed::load(&store, &seed_dir(), false).unwrap();
+        store.stats().unwrap().longest(Fan::Held(Relation::EventResponds))
+    };
+    assert!(expected > 0, "the seed's events store responses");
+    // As a store written before responses were counted: statistics of
+    // version 1, without the lengths of the lists events hold.
+    {
+        let db = when_unlocked(|| sled::open(dir.path())).unwrap();
+        let meta = db.open_tree("meta").unwrap();
+        assert_eq!(meta.get(b"stats_complete").unwrap().as_deref(), Some(&[2u8][..]));
+        for key in meta.scan_prefix("stats/longest/held/").keys() {
+            meta.remove(key.unwrap()).unwrap();
+        }
+        meta.insert(b"stats_complete", &[1]).unwrap();
+        db.flush().unwrap();
+    }
+    let store = when_unlocked(|| Store::open(dir.path(), 1024 * 1024)).unwrap();
+    assert_eq!(
+        store.stats().unwrap().longest(Fan::Held(Relation::EventResponds)),
+        expected,
+        "a statistic the store never kept must not read as 0"
+    );
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
 /// Runs the real binary with `args` in a scratch directory.
 pub(crate) fn diplograph(args: &[&str], cwd: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_diplograph"))
