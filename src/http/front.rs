@@ -1,6 +1,6 @@
 //! The one middleware in front of every route: it gives each request its
-//! id (kept in the request's own `x-request-id` header, so that handlers
-//! read it from there, and returned on the response), runs it in a span,
+//! id (which handlers read with [`request_id`] while they run, and which is
+//! returned on the response), runs it in a span,
 //! adds the CORS headers, and answers `/graphql` with 503 while the seed
 //! loads.
 //!
@@ -13,11 +13,12 @@
 //! `Access-Control-Expose-Headers` and `Vary`. Requests with an `Origin`,
 //! and every `OPTIONS` (a preflight), go through [`actix_cors`] as before.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +27,7 @@ use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::{Error, HttpRequest, HttpResponse};
+use actix_web::{Error, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 
 use crate::seed::LoadProgress;
@@ -47,24 +48,62 @@ const VARY_ENCODING: &str = "Accept-Encoding";
 const VARY_ENCODING_AND_CORS: &str =
     "Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 
-/// The id of the request, as [`Front`] settled it: the client's when it
-/// sent a short plain one, else a new one.
-pub fn request_id(req: &HttpRequest) -> Option<&str> {
-    req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok())
+thread_local! {
+    /// The id of the request whose handler this thread is polling: a
+    /// [`FrontFuture`] moves its id here while it polls the routes and
+    /// takes it back after (see [`Current`]).
+    static CURRENT: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
 }
 
-/// A new request id: 16 hex digits, unique within a process (a counter)
-/// and unlikely to repeat across restarts (the clock), without pulling in
-/// a UUID crate.
+/// The id of the request being handled, as [`Front`] settled it: the
+/// client's when it sent a short plain one, else a new one. For handlers,
+/// while they run (they run only while [`FrontFuture`] polls them; a task
+/// they spawn gets `None`). The id used to be written into the request's
+/// own headers for handlers to read, an insertion into its header map on
+/// every request that most (all cache hits) never read.
+pub fn request_id() -> Option<String> {
+    CURRENT.with(|current| {
+        current
+            .borrow()
+            .as_ref()
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
+/// A request's id moved to where [`request_id`] finds it, for as long as
+/// this lives (the inner future's poll), then moved back.
+struct Current<'a>(&'a mut Option<HeaderValue>);
+
+impl<'a> Current<'a> {
+    fn enter(id: &'a mut Option<HeaderValue>) -> Current<'a> {
+        CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), id));
+        Current(id)
+    }
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), self.0));
+    }
+}
+
+/// A new request id: 16 hex digits, without pulling in a UUID crate: the
+/// clock in nanoseconds when the first id was made, plus a counter. Unique
+/// within a process (the counter), and unlikely to repeat across restarts:
+/// a later process starts its ids from a later clock, and the earlier one
+/// would have to have made more ids than nanoseconds passed between the
+/// two starts. The clock is read once, not per request.
 fn new_request_id() -> HeaderValue {
+    static START: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    // 48 bits of the clock, then 16 of the counter.
-    let value = (nanos & 0xffff_ffff_ffff) << 16 | (n & 0xffff);
+    let start = *START.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let value = start.wrapping_add(COUNTER.fetch_add(1, Ordering::Relaxed));
     let mut digits = [0u8; 16];
     for (i, digit) in digits.iter_mut().enumerate() {
         *digit = b"0123456789abcdef"[(value >> (60 - 4 * i) & 0xf) as usize];
@@ -143,14 +182,10 @@ where
         self.gate.service.poll_ready(cx)
     }
 
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+    fn call(&self, req: ServiceRequest) -> Self::Future {
         let id = match req.headers().get(REQUEST_ID) {
             Some(id) if acceptable(id.as_bytes()) => id.clone(),
-            _ => {
-                let id = new_request_id();
-                req.headers_mut().insert(REQUEST_ID, id.clone());
-                id
-            }
+            _ => new_request_id(),
         };
         // The fields are formatted only when the span is enabled.
         let span = tracing::info_span!(
@@ -170,9 +205,10 @@ where
         };
         FrontFuture {
             inner,
-            id,
+            id: Some(id),
             span,
-            started: Instant::now(),
+            // Read only for the event that says the request finished.
+            started: tracing::enabled!(tracing::Level::INFO).then(Instant::now),
         }
     }
 }
@@ -187,9 +223,12 @@ enum Inner<G> {
 /// A request on its way through [`FrontService`]; `G`: the [`Gate`]'s future.
 pub struct FrontFuture<G> {
     inner: Inner<G>,
-    id: HeaderValue,
+    /// The request's id: moved out for [`request_id`] while the routes are
+    /// polled, and onto the answer at the end.
+    id: Option<HeaderValue>,
     span: tracing::Span,
-    started: Instant,
+    /// When the request came, if the `request finished` event is on.
+    started: Option<Instant>,
 }
 
 type Answer = Result<ServiceResponse<BoxBody>, Error>;
@@ -200,6 +239,7 @@ impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
         let this = self.get_mut();
         let _entered = this.span.enter();
+        let current = Current::enter(&mut this.id);
         let answered = match &mut this.inner {
             Inner::Cors(future) => ready!(future.as_mut().poll(cx)).map(ServiceResponse::map_into_boxed_body),
             Inner::Plain(future, exposed) => match ready!(Pin::new(future).poll(cx)) {
@@ -217,13 +257,18 @@ impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
                 }
             },
         };
+        drop(current);
         let mut res = answered?;
-        tracing::info!(
-            status = res.status().as_u16(),
-            elapsed_ms = this.started.elapsed().as_secs_f64() * 1e3,
-            "request finished"
-        );
-        res.headers_mut().insert(REQUEST_ID, this.id.clone());
+        if let Some(started) = this.started {
+            tracing::info!(
+                status = res.status().as_u16(),
+                elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                "request finished"
+            );
+        }
+        if let Some(id) = this.id.take() {
+            res.headers_mut().insert(REQUEST_ID, id);
+        }
         Poll::Ready(Ok(res))
     }
 }
@@ -331,6 +376,41 @@ mod tests {
             assert!(acceptable(id.as_bytes()));
             assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit), "{id:?}");
         }
+    }
+
+    #[test]
+    fn the_request_id_is_there_for_handlers_only_while_they_are_polled() {
+        let exposed = HeaderValue::from_static("x-request-id, x-cache");
+        let id = HeaderValue::from_static("probe-123");
+        let mut seen = Vec::new();
+        let mut polls = 0;
+        let handler = std::future::poll_fn(|cx| {
+            seen.push(request_id());
+            polls += 1;
+            if polls < 2 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let req = actix_web::test::TestRequest::default().to_http_request();
+            Poll::Ready(Ok(ServiceResponse::new(req, HttpResponse::Ok().finish())))
+        });
+        let mut front = FrontFuture {
+            inner: Inner::Plain(Box::pin(handler), exposed),
+            id: Some(id.clone()),
+            span: tracing::Span::none(),
+            started: None,
+        };
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(Pin::new(&mut front).poll(&mut cx).is_pending());
+        assert_eq!(request_id(), None, "between polls");
+        let Poll::Ready(Ok(res)) = Pin::new(&mut front).poll(&mut cx) else {
+            panic!("the handler answered on its second poll");
+        };
+        assert_eq!(request_id(), None, "after the answer");
+        drop(front);
+        assert_eq!(seen, vec![Some("probe-123".to_owned()); 2]);
+        assert_eq!(res.headers().get(REQUEST_ID), Some(&id));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! async-graphql-actix-web handler, which accepts any content type, runs
 //! mutations over GET and always answers `application/graphql-response+json`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -59,15 +62,19 @@ const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 /// Picks the response type from `Accept`, honouring q-values; `None` when
 /// the client accepts neither JSON type.
 fn negotiate(req: &HttpRequest) -> Option<Media> {
-    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = req.headers().get(header::ACCEPT) else {
         return Some(Media::Json);
     };
-    // What most clients send, settled without splitting it up.
-    match accept {
-        JSON | "*/*" => return Some(Media::Json),
-        GRAPHQL_RESPONSE_JSON => return Some(Media::GraphqlResponse),
+    // What most clients send, settled by its bytes without checking them
+    // as text or splitting them up.
+    match accept.as_bytes() {
+        b"application/json" | b"*/*" => return Some(Media::Json),
+        b"application/graphql-response+json" => return Some(Media::GraphqlResponse),
         _ => {}
     }
+    let Ok(accept) = accept.to_str() else {
+        return Some(Media::Json);
+    };
     if accept.trim().is_empty() {
         return Some(Media::Json);
     }
@@ -348,7 +355,7 @@ async fn run_one(
             });
         }
     }
-    let request_id = super::request_id(req).map(str::to_owned);
+    let request_id = super::request_id();
     let started = std::time::Instant::now();
     let answered = crate::graphql::run(
         &state.schema,
@@ -599,6 +606,38 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
+/// `reading`'s output, or `None` when it is not done `timeout` after the
+/// first poll. The timer is armed only once `reading` is still pending on
+/// its second poll: actix calls the handler, and polls it once, before it
+/// feeds it the body bytes it read with the head, then polls it again at
+/// once (`poll_response` after `poll_request`, in the same turn of its
+/// dispatcher), by when a body that came with the head (nearly every one)
+/// is all there. Arming a timer per request cost a timer-wheel insertion
+/// and removal on every POST. A body that is not complete by then gets the
+/// timer with the deadline counted from the first poll
+/// (`tests/api/hostile.rs` stalls a body to check that it is cut off).
+async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F::Output> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut reading = std::pin::pin!(reading);
+    let mut pending = 0u8;
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(out) = reading.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        pending = pending.saturating_add(1);
+        if pending < 2 {
+            return Poll::Pending;
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
 pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let Some(media) = negotiate(&req) else {
         return refuse(
@@ -618,8 +657,8 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     }
     // The body must arrive within the client timeout too (actix's own covers headers).
     let reading = read_body(&req, payload, state.options.body_limit);
-    let body = match tokio::time::timeout(state.options.client_timeout, reading).await {
-        Err(_) => {
+    let body = match within(state.options.client_timeout, reading).await {
+        None => {
             return refuse(
                 StatusCode::REQUEST_TIMEOUT,
                 media,
@@ -627,8 +666,8 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
                 "the request body did not arrive in time",
             )
         }
-        Ok(Ok(body)) => body,
-        Ok(Err(resp)) => return resp,
+        Some(Ok(body)) => body,
+        Some(Err(resp)) => return resp,
     };
     if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body)) {
         return response;
