@@ -328,6 +328,16 @@ pub(super) mod injected {
             self.file.append(bytes)
         }
 
+        fn fill(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+            if self.faults.appends.load(Ordering::SeqCst) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ));
+            }
+            self.file.fill(from, to)
+        }
+
         fn truncate(&mut self, len: u64) -> std::io::Result<()> {
             if self.faults.truncates.load(Ordering::SeqCst) {
                 return Err(std::io::Error::other("truncate refused (injected)"));

@@ -115,6 +115,8 @@ impl Store {
                 writes: AtomicU64::new(0),
                 pipeline: Mutex::default(),
                 turn: Condvar::new(),
+                coming: std::sync::atomic::AtomicUsize::new(0),
+                gathering: std::sync::atomic::AtomicBool::new(false),
                 log,
                 log_syncs: AtomicU64::new(0),
                 checkpointing: AtomicBool::new(false),
