@@ -335,8 +335,7 @@ impl Store {
         // Until its group is sealed, a member waits for the landing before
         // it to end or for the gathering, and then seals it (the first
         // member awake does).
-        loop {
-            let Some(open) = pipeline.open.as_ref() else { break };
+        while let Some(open) = pipeline.open.as_ref() {
             let member = mine.as_ref().is_some_and(|m| Arc::ptr_eq(&open.landed, m));
             if mine.is_some() && !member {
                 break; // Sealed by another member.

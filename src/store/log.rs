@@ -71,6 +71,10 @@ const FILE_PREFIX: &str = "wal-";
 /// nothing but zeros for the end of the file.
 pub(super) const FILL_BYTES: u64 = 1024 * 1024;
 
+/// Below this much free space a log file is not filled ahead (it grows
+/// with each append instead).
+const LOW_DISK_BYTES: u64 = 64 * FILL_BYTES;
+
 /// A record write as logged: the tree's name, the key, the value or `None`
 /// to remove it.
 type LoggedWrite = (String, Vec<u8>, Option<Vec<u8>>);
@@ -262,7 +266,12 @@ impl Log {
             ));
         }
         self.make_whole()?;
-        self.fill_ahead(record.len() as u64);
+        if !self.fill_ahead(record.len() as u64) {
+            // Whatever part of the zeros was written is cut off again: the
+            // append then grows the file (or fails as the fill did).
+            self.cut_back(self.len);
+            self.make_whole()?;
+        }
         match self.file.append(record) {
             Ok(()) => {
                 self.len += record.len() as u64;
@@ -278,20 +287,28 @@ impl Log {
     /// Makes sure the file is filled (with zeros) past a record of `bytes`
     /// about to be appended, [`FILL_BYTES`] at a time: an append that
     /// overwrites zeros syncs faster than one that grows the file (about
-    /// half the time on the disks measured), and costs the kernel less. A
-    /// fill that fails is left to the append, which then grows the file.
-    fn fill_ahead(&mut self, bytes: u64) {
+    /// half the time on the disks measured), and costs the kernel less.
+    /// Whether it is filled (a fill that fails, on a full disk say, is
+    /// cut off by the caller, and the append grows the file).
+    fn fill_ahead(&mut self, bytes: u64) -> bool {
         let end = self.len + bytes;
         if end <= self.filled {
-            return;
+            return true;
+        }
+        // Not on a disk nearly full: the zeros would take room sled may need.
+        if fs2::available_space(&self.dir).map_or(true, |free| free < LOW_DISK_BYTES) {
+            return true;
         }
         let to = end + FILL_BYTES;
         match self.file.fill(self.len, to) {
-            Ok(()) => self.filled = to,
+            Ok(()) => {
+                self.filled = to;
+                true
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "could not fill the write-ahead log ahead");
-                // Whatever got written is zeros past `len`: a replay ends there.
                 self.filled = self.len;
+                false
             }
         }
     }
