@@ -589,6 +589,12 @@ impl Store {
                 trees.push(live.trees[*position].clone());
             }
         }
+        #[cfg(test)]
+        if self.inner.hooks.refuse_apply.swap(false, Ordering::SeqCst) {
+            drop(trees);
+            let refusal = std::io::Error::other("sled refused the transaction (injected)");
+            return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
+        }
         let result = trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
                 let tree = &tx[slot[*position]];
@@ -600,12 +606,25 @@ impl Store {
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
         drop(trees);
-        drop(live);
         let error = match result {
             Ok(()) => return Ok(writes),
             Err(TransactionError::Abort(e)) => return Err(refused(e)),
             Err(TransactionError::Storage(e)) => e,
         };
+        self.after_sled_refused(log, start, live, error, last, writes)
+    }
+
+    /// What [`Store::log_and_apply`] does once sled refused a logged group.
+    fn after_sled_refused(
+        &self,
+        mut log: Option<MutexGuard<'_, log::Log>>,
+        start: Option<u64>,
+        live: Arc<super::Handles>,
+        error: sled::Error,
+        last: u64,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Write>, Refused> {
+        drop(live);
         // sled keeps an I/O error once it has had one (a checkpoint's flush
         // on a full disk, say), and refuses every write after it, even with
         // room again. The group is durable in the log: reopening the
@@ -908,6 +927,39 @@ mod tests {
         assert!(held.elapsed() < Duration::from_secs(10));
         drop(never);
         assert!(has(&store, 5) && has(&store, 6));
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn no_group_opens_while_a_landing_reopens_the_database_after_sled_refused_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        store.commit(&[create(actor(0))]).unwrap();
+        let hooks = &store.inner.hooks;
+        hooks.refuse_apply.store(true, SeqCst);
+        hooks.hold_reopen.store(true, SeqCst);
+        let first = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(1))]).map(|c| c.generation)
+        });
+        // The landing group is logged, sled refused it, and the database
+        // is closed for the reopen (held there).
+        wait_until("the reopen", || store.lock_pipeline().reopening);
+        let late = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(2))]).map(|c| c.generation)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            store.lock_pipeline().open.is_none(),
+            "a writer arriving during the reopen waits: a group opened now would read a closed database"
+        );
+        assert!(!late.is_finished(), "it waits, rather than failing");
+        hooks.hold_reopen.store(false, SeqCst);
+        let first = first.join().unwrap().expect("applied from the log by the reopen");
+        let late = late.join().unwrap().expect("staged once the database is open again");
+        assert_eq!(late, first + 1);
+        assert!(has(&store, 1) && has(&store, 2));
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 

@@ -208,6 +208,9 @@ struct Inner {
     vocabulary: vocab::Slot,
     /// The statistics snapshot requests estimate under (see [`Store::stats_snapshot`]).
     stats: stats::Slot,
+    /// Faults tests switch on in the write path beyond the log file's.
+    #[cfg(test)]
+    hooks: faults::injected::Hooks,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.

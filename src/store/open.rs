@@ -128,6 +128,8 @@ impl Store {
                 min_free_bytes: AtomicU64::new(0),
                 vocabulary: Default::default(),
                 stats: Default::default(),
+                #[cfg(test)]
+                hooks: Default::default(),
             }),
         };
         store.check_format()?;
