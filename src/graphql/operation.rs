@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::{answer_compiled, execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, WriteAccess};
+use crate::store::Store;
 
 /// One operation, as a transport hands it over.
 #[derive(Debug, Default)]
@@ -165,6 +166,12 @@ fn parse_operation_type(query: &str, operation_name: Option<&str>) -> Option<Ope
 /// guard (learning a plan when a read runs without error).
 pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
     let write = is_mutation(&operation.query, operation.operation_name.as_deref());
+    // An authorised write is noted as on its way until it is answered, so
+    // that a group of writes about to be sealed may wait for it to join.
+    let _coming = match (write && operation.write_access, schema.data::<Store>()) {
+        (true, Some(store)) => Some(store.write_coming()),
+        _ => None,
+    };
     if !write {
         if let Some(answered) = run_planned(schema, &operation) {
             return answered;

@@ -27,7 +27,6 @@ pub(super) type Write = (usize, Vec<u8>, Option<Vec<u8>>);
 /// Most entities a cycle check visits from one edge (hierarchies are shallow).
 const MAX_CYCLE_WALK: usize = 10_000;
 
-#[derive(Clone)]
 pub(super) struct Batch {
     store: Store,
     /// Entities as the batch leaves them so far (`None`: deleted).
@@ -38,6 +37,37 @@ pub(super) struct Batch {
     max_span: Option<u64>,
     /// What the batch does to the list statistics (see [`super::stats`]).
     stats: Pending,
+    /// While a savepoint is open: how to put the batch back as it was then.
+    undo: Option<Box<Undo>>,
+}
+
+/// What a batch was at a savepoint ([`Batch::savepoint`]): the small parts
+/// whole, and for the large ones (entities, index edits) only what was
+/// replaced since, so that opening one does not copy the batch.
+struct Undo {
+    /// Entities as they were before their first change since (`None`: the
+    /// batch had not touched them), oldest first.
+    entities: Vec<(Id, Option<Option<Record>>)>,
+    /// Trees whose edits began after the savepoint.
+    new_edits: Vec<usize>,
+    counts: BTreeMap<EntityKind, u64>,
+    max_span: Option<u64>,
+    stats: Pending,
+}
+
+impl Clone for Batch {
+    /// A copy without the savepoint (a copy is a new batch of its own).
+    fn clone(&self) -> Batch {
+        Batch {
+            store: self.store.clone(),
+            entities: self.entities.clone(),
+            edits: self.edits.clone(),
+            counts: self.counts.clone(),
+            max_span: self.max_span,
+            stats: self.stats.clone(),
+            undo: None,
+        }
+    }
 }
 
 impl Batch {
@@ -49,7 +79,65 @@ impl Batch {
             counts: BTreeMap::new(),
             max_span: None,
             stats: Pending::default(),
+            undo: None,
         }
+    }
+
+    /// Starts noting what the batch changes, so that [`Batch::rollback`]
+    /// can put it back as it is now: what a group does before each member
+    /// stages, so a member that fails leaves it as it was. Costs what the
+    /// member changes, not a copy of the batch (a group's batch holds
+    /// every member's entities and index blocks).
+    pub(super) fn savepoint(&mut self) {
+        for edits in self.edits.values_mut() {
+            edits.savepoint();
+        }
+        self.undo = Some(Box::new(Undo {
+            entities: Vec::new(),
+            new_edits: Vec::new(),
+            counts: self.counts.clone(),
+            max_span: self.max_span,
+            stats: self.stats.clone(),
+        }));
+    }
+
+    /// Keeps what was changed since the savepoint, and stops noting changes.
+    pub(super) fn release(&mut self) {
+        self.undo = None;
+        for edits in self.edits.values_mut() {
+            edits.release();
+        }
+    }
+
+    /// Puts the batch back as it was at the savepoint, however far a change
+    /// since got (a stage may fail or panic half-way), and stops noting
+    /// changes. Without a savepoint, does nothing.
+    pub(super) fn rollback(&mut self) {
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        let Undo {
+            entities,
+            new_edits,
+            counts,
+            max_span,
+            stats,
+        } = *undo;
+        for (id, before) in entities.into_iter().rev() {
+            match before {
+                Some(state) => self.entities.insert(id, state),
+                None => self.entities.remove(&id),
+            };
+        }
+        for position in new_edits {
+            self.edits.remove(&position);
+        }
+        for edits in self.edits.values_mut() {
+            edits.rollback();
+        }
+        self.counts = counts;
+        self.max_span = max_span;
+        self.stats = stats;
     }
 
     /// A batch that goes on from this one, for writes staged while this
@@ -109,6 +197,10 @@ impl Batch {
         Ok(match self.edits.entry(position) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
+                // Begun since the savepoint: a rollback drops them whole.
+                if let Some(undo) = self.undo.as_mut() {
+                    undo.new_edits.push(position);
+                }
                 e.insert(Edits::new(&store.tree(tree)?, store.name(tree), Limits::DEFAULT))
             }
         })
@@ -194,7 +286,10 @@ impl Batch {
             },
             entity: new.as_ref().map(|r| r.entity.clone()),
         };
-        self.entities.insert(id.clone(), new);
+        let before = self.entities.insert(id.clone(), new);
+        if let Some(undo) = self.undo.as_mut() {
+            undo.entities.push((id.clone(), before));
+        }
         Ok(changed)
     }
 
@@ -289,5 +384,82 @@ impl Batch {
         }
         out.push((meta, META_GENERATION.to_vec(), Some(generation.to_be_bytes().to_vec())));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{actor, create};
+    use crate::store::Change;
+
+    fn sorted(mut writes: Vec<Write>) -> Vec<Write> {
+        writes.sort();
+        writes
+    }
+
+    #[test]
+    fn a_rollback_puts_the_batch_back_as_it_was_at_the_savepoint_and_a_release_keeps_the_changes() {
+        let store = Store::temporary().unwrap();
+        store
+            .apply(&(0..40).map(|n| create(actor(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        let mut batch = Batch::new(store.clone());
+        for n in 40..60 {
+            batch.apply(&create(actor(n))).unwrap();
+        }
+        let before = sorted(batch.writes(7));
+        batch.savepoint();
+        // A member that adds enough to split index blocks, rewrites an
+        // entity an earlier member staged, deletes a stored one, and
+        // writes trees the batch had not touched yet; then fails.
+        for n in 60..200 {
+            batch.apply(&create(actor(n))).unwrap();
+        }
+        let Entity::Actor(mut renamed) = actor(45) else {
+            unreachable!()
+        };
+        renamed.name = "Renamed while staged".into();
+        batch
+            .apply(&Change::Put {
+                entity: Entity::Actor(renamed),
+                origin: crate::model::Origin::Api,
+            })
+            .unwrap();
+        batch.apply(&Change::Delete(Id::parse("actor/a3").unwrap())).unwrap();
+        let Entity::Actor(mut placed) = actor(500) else {
+            unreachable!()
+        };
+        placed.part_of = Some(Id::parse("actor/a1").unwrap());
+        placed.aliases = vec!["Another name".into()];
+        batch.apply(&create(Entity::Actor(placed))).unwrap();
+        assert!(
+            batch.apply(&create(actor(1))).is_err(),
+            "a change that fails half-way through the member"
+        );
+        let during = sorted(batch.writes(7));
+        assert!(during.len() > before.len() + 140);
+        batch.rollback();
+        assert_eq!(sorted(batch.writes(7)), before, "the batch as it was at the savepoint");
+        assert!(batch.current(&Id::parse("actor/a3").unwrap()).unwrap().is_some());
+        assert!(batch.current(&Id::parse("actor/a150").unwrap()).unwrap().is_none());
+
+        // Released: the member's changes stay, and a rollback after it
+        // (no savepoint) changes nothing.
+        batch.savepoint();
+        batch.apply(&create(actor(300))).unwrap();
+        batch.release();
+        let kept = sorted(batch.writes(7));
+        batch.rollback();
+        assert_eq!(sorted(batch.writes(7)), kept);
+        assert!(batch.current(&Id::parse("actor/a300").unwrap()).unwrap().is_some());
+
+        // What the batch writes, as rolled back and released, is what a
+        // batch that only ever staged those changes writes.
+        let mut plain = Batch::new(store.clone());
+        for n in (40..60).chain([300]) {
+            plain.apply(&create(actor(n))).unwrap();
+        }
+        assert_eq!(sorted(plain.writes(7)), kept);
     }
 }

@@ -202,6 +202,10 @@ impl Store {
         };
         let taken = self.inner.handles.write().unwrap_or_else(|p| p.into_inner()).take();
         drop(taken);
+        #[cfg(test)]
+        while self.inner.hooks.hold_reopen.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         // Scans in flight hold tree handles, and with them sled's lock on
         // the database file: they end within milliseconds.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -296,6 +300,15 @@ pub(super) mod injected {
         faults
     }
 
+    /// Faults in the store's own write path (see `Inner::hooks`).
+    #[derive(Default)]
+    pub(in crate::store) struct Hooks {
+        /// The next group's sled transaction fails as on a disk fault.
+        pub(in crate::store) refuse_apply: std::sync::atomic::AtomicBool,
+        /// A reopen waits, with the old database closed, while this is set.
+        pub(in crate::store) hold_reopen: std::sync::atomic::AtomicBool,
+    }
+
     /// Disk faults a test switches on and off, obeyed by a [`FaultyFile`].
     #[derive(Default)]
     pub(in crate::store) struct Faults {
@@ -326,6 +339,16 @@ pub(super) mod injected {
                 ));
             }
             self.file.append(bytes)
+        }
+
+        fn fill(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+            if self.faults.appends.load(Ordering::SeqCst) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    "no space left on device (injected)",
+                ));
+            }
+            self.file.fill(from, to)
         }
 
         fn truncate(&mut self, len: u64) -> std::io::Result<()> {

@@ -35,6 +35,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -50,8 +51,11 @@ pub(super) const GROUP_BYTES: usize = 4 * 1024 * 1024;
 /// Bytes a change is counted for beyond its entity (its index entries).
 const CHANGE_OVERHEAD_BYTES: usize = 256;
 
+/// The longest a group waits, once it could be sealed, for writes on their
+/// way to join it (see [`Pipeline::gather_until`]).
+pub(super) const GATHER: Duration = Duration::from_micros(1000);
+
 /// The write pipeline's state, under the store's pipeline lock.
-#[derive(Default)]
 pub(super) struct Pipeline {
     /// The group writers are joining, if any.
     open: Option<Group>,
@@ -68,6 +72,23 @@ pub(super) struct Pipeline {
     exclusive: usize,
     /// Groups sealed so far, and their members (for tests and metrics).
     pub(super) sealed: Sealed,
+    /// How long a group may wait for writes on their way ([`GATHER`];
+    /// tests make it long, to tell a wait from an end).
+    gather: Duration,
+}
+
+impl Default for Pipeline {
+    fn default() -> Pipeline {
+        Pipeline {
+            open: None,
+            landing: false,
+            landing_view: None,
+            reopening: false,
+            exclusive: 0,
+            sealed: Sealed::default(),
+            gather: GATHER,
+        }
+    }
 }
 
 /// How many groups were sealed and how many members they had.
@@ -89,6 +110,9 @@ struct Group {
     members: Vec<Member>,
     bytes: usize,
     landed: Arc<Landed>,
+    /// Until when it may wait for writes on their way, once it could be
+    /// sealed (set the first time it could).
+    gather_until: Option<Instant>,
     /// Why the group cannot land, decided before it is sealed (the group it
     /// was staged over failed): its members get this.
     doomed: Option<Refused>,
@@ -197,7 +221,53 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Whether the open group (nothing landing) is to wait for more members
+    /// rather than be sealed now, and until when: while writes are on their
+    /// way that have not joined it (`coming` counts them with its members),
+    /// for at most [`GATHER`] from the moment it could first be sealed.
+    /// Never while it is full or doomed, or someone waits for the pipeline
+    /// to themselves. A lone writer, or writers that all joined, seal at
+    /// once: the wait is only ever for writers known to be coming, whose
+    /// requests the CPU is working through meanwhile, so one log sync (and
+    /// one transaction) serves more of them.
+    fn gather_until(&mut self, coming: usize) -> Option<Instant> {
+        let group = self.open.as_mut()?;
+        if self.exclusive > 0 || group.doomed.is_some() || group.bytes >= GROUP_BYTES || coming <= group.members.len() {
+            return None;
+        }
+        let now = Instant::now();
+        let until = *group.gather_until.get_or_insert(now + self.gather);
+        (now < until).then_some(until)
+    }
+}
+
+/// A write on its way to the store, from before its request is parsed
+/// until it is answered (see [`Store::write_coming`]).
+pub struct WriteComing {
+    store: Store,
+}
+
+impl Drop for WriteComing {
+    fn drop(&mut self) {
+        self.store.inner.coming.fetch_sub(1, Ordering::AcqRel);
+        // A group gathering for it goes on without it.
+        if self.store.inner.gathering.load(Ordering::Acquire) {
+            self.store.inner.turn.notify_all();
+        }
+    }
+}
+
 impl Store {
+    /// Notes a write on its way, until the guard is dropped: a group that
+    /// could be sealed waits a little for the writes on their way (at most
+    /// [`GATHER`]), so that they share its log sync. The HTTP layer takes
+    /// one for each authorised mutation before it is executed.
+    pub fn write_coming(&self) -> WriteComing {
+        self.inner.coming.fetch_add(1, Ordering::AcqRel);
+        WriteComing { store: self.clone() }
+    }
+
     fn lock_pipeline(&self) -> MutexGuard<'_, Pipeline> {
         self.inner.pipeline.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -260,18 +330,39 @@ impl Store {
             Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
             _ => None,
         };
-        // Whoever holds the lock while nothing lands seals the open group.
-        if !pipeline.landing && pipeline.open.is_some() {
-            pipeline = self.seal(pipeline);
-        }
+        // Whoever holds the lock while nothing lands seals the open group,
+        // unless it gathers writes on their way (then its members wait).
         // Until its group is sealed, a member waits for the landing before
-        // it to end, and then seals it (the first member awake does).
-        if let Some(mine) = &mine {
-            while pipeline.open.as_ref().is_some_and(|g| Arc::ptr_eq(&g.landed, mine)) {
-                if pipeline.landing {
-                    pipeline = self.wait_turn(pipeline);
-                } else {
+        // it to end or for the gathering, and then seals it (the first
+        // member awake does).
+        while let Some(open) = pipeline.open.as_ref() {
+            let member = mine.as_ref().is_some_and(|m| Arc::ptr_eq(&open.landed, m));
+            if mine.is_some() && !member {
+                break; // Sealed by another member.
+            }
+            if pipeline.landing {
+                if !member {
+                    break;
+                }
+                pipeline = self.wait_turn(pipeline);
+                continue;
+            }
+            match pipeline.gather_until(self.inner.coming.load(Ordering::Acquire)) {
+                Some(until) if member => {
+                    self.inner.gathering.store(true, Ordering::Release);
+                    let wait = until.saturating_duration_since(Instant::now());
+                    pipeline = self
+                        .inner
+                        .turn
+                        .wait_timeout(pipeline, wait)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                Some(_) => break,
+                None => {
+                    self.inner.gathering.store(false, Ordering::Release);
                     pipeline = self.seal(pipeline);
+                    break;
                 }
             }
         }
@@ -313,15 +404,22 @@ impl Store {
                 members: Vec::new(),
                 bytes: 0,
                 landed: Arc::default(),
+                gather_until: None,
                 doomed: None,
             });
         }
         let Some(group) = pipeline.open.as_mut() else {
             unreachable!("a group was opened above");
         };
-        let before = (!group.members.is_empty()).then(|| group.batch.clone());
-        // The batch is put back as it was whatever the stage left it in,
-        // so nothing it holds is observed half-made.
+        // The first member's failure drops the group; a later one's puts
+        // the batch back as it was at the savepoint (noting what the member
+        // changes, rather than copying a batch that holds every earlier
+        // member's entities and index blocks), whatever the stage left it
+        // in, so nothing it holds is observed half-made.
+        let first = group.members.is_empty();
+        if !first {
+            group.batch.savepoint();
+        }
         let staged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stage(&mut group.batch)));
         let staged = match staged {
             Ok(Ok(staged)) => Ok(staged),
@@ -330,6 +428,7 @@ impl Store {
         };
         Ok(match staged {
             Ok((changes, value)) => {
+                group.batch.release();
                 group.bytes += changes
                     .iter()
                     .map(|c| {
@@ -351,9 +450,10 @@ impl Store {
                 Ok((committed, value))
             }
             Err(failed) => {
-                match before {
-                    Some(batch) => group.batch = batch,
-                    None => pipeline.open = None,
+                if first {
+                    pipeline.open = None;
+                } else {
+                    group.batch.rollback();
                 }
                 return failed.map(Err);
             }
@@ -489,6 +589,12 @@ impl Store {
                 trees.push(live.trees[*position].clone());
             }
         }
+        #[cfg(test)]
+        if self.inner.hooks.refuse_apply.swap(false, Ordering::SeqCst) {
+            drop(trees);
+            let refusal = std::io::Error::other("sled refused the transaction (injected)");
+            return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
+        }
         let result = trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
                 let tree = &tx[slot[*position]];
@@ -500,12 +606,25 @@ impl Store {
             Ok::<_, ConflictableTransactionError<StoreError>>(())
         });
         drop(trees);
-        drop(live);
         let error = match result {
             Ok(()) => return Ok(writes),
             Err(TransactionError::Abort(e)) => return Err(refused(e)),
             Err(TransactionError::Storage(e)) => e,
         };
+        self.after_sled_refused(log, start, live, error, last, writes)
+    }
+
+    /// What [`Store::log_and_apply`] does once sled refused a logged group.
+    fn after_sled_refused(
+        &self,
+        mut log: Option<MutexGuard<'_, log::Log>>,
+        start: Option<u64>,
+        live: Arc<super::Handles>,
+        error: sled::Error,
+        last: u64,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Write>, Refused> {
+        drop(live);
         // sled keeps an I/O error once it has had one (a checkpoint's flush
         // on a full disk, say), and refuses every write after it, even with
         // room again. The group is durable in the log: reopening the
@@ -712,6 +831,135 @@ mod tests {
         drop(store);
         let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
         assert!((0..=1 + LATE).all(|n| has(&store, n)));
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_group_that_could_be_sealed_waits_for_writes_on_their_way_and_no_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        store.commit(&[create(actor(0))]).unwrap();
+        // Long enough that a test passing in time saw the gathering end
+        // because every write on its way joined (or went), not by the clock.
+        store.lock_pipeline().gather = Duration::from_secs(30);
+        let started = std::time::Instant::now();
+        let syncs_before = store.log_syncs();
+        let write = |n: usize, coming: WriteComing| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let generation = store.commit(&[create(actor(n))]).unwrap().generation;
+                drop(coming);
+                generation
+            })
+        };
+
+        // Alone, a writer seals at once: nothing else is on its way.
+        let alone = write(1, store.write_coming());
+        alone.join().unwrap();
+        assert_eq!(store.log_syncs() - syncs_before, 1);
+
+        // One lands (held), one stages meanwhile, two more are on their way.
+        let faults = injected::inject(&store);
+        faults.hold.store(true, SeqCst);
+        let first = write(2, store.write_coming());
+        wait_until("the landing", || store.lock_pipeline().landing);
+        let second = write(3, store.write_coming());
+        wait_until("the second in the next group", || {
+            store
+                .lock_pipeline()
+                .open
+                .as_ref()
+                .is_some_and(|g| g.members.len() == 1)
+        });
+        let third = store.write_coming();
+        let refused = store.write_coming();
+        faults.hold.store(false, SeqCst);
+        first.join().unwrap();
+        // The landing ended, the next group could be sealed: it waits for
+        // the writes on their way.
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            store
+                .lock_pipeline()
+                .open
+                .as_ref()
+                .is_some_and(|g| g.members.len() == 1),
+            "the group waits for the writes on their way"
+        );
+        assert_eq!(store.log_syncs() - syncs_before, 2);
+        let third = write(4, third);
+        wait_until("the third in the group", || {
+            store
+                .lock_pipeline()
+                .open
+                .as_ref()
+                .is_some_and(|g| g.members.len() == 2)
+        });
+        // One on its way never writes (its request was refused): the group
+        // goes without it at once.
+        drop(refused);
+        let (second, third) = (second.join().unwrap(), third.join().unwrap());
+        assert_eq!(third, second + 1);
+        assert_eq!(store.log_syncs() - syncs_before, 3, "the two shared one sync");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sealed by the clock, not by the writes"
+        );
+        assert!((0..=4).all(|n| has(&store, n)));
+
+        // A write on its way that never comes holds a group for the gathering
+        // time at most.
+        store.lock_pipeline().gather = Duration::from_millis(200);
+        faults.hold.store(true, SeqCst);
+        let first = write(5, store.write_coming());
+        wait_until("the landing", || store.lock_pipeline().landing);
+        let second = write(6, store.write_coming());
+        wait_until("the second in the next group", || store.lock_pipeline().open.is_some());
+        let never = store.write_coming();
+        let held = std::time::Instant::now();
+        faults.hold.store(false, SeqCst);
+        first.join().unwrap();
+        second.join().unwrap();
+        assert!(
+            held.elapsed() >= Duration::from_millis(200),
+            "it waited for the write on its way"
+        );
+        assert!(held.elapsed() < Duration::from_secs(10));
+        drop(never);
+        assert!(has(&store, 5) && has(&store, 6));
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn no_group_opens_while_a_landing_reopens_the_database_after_sled_refused_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        store.commit(&[create(actor(0))]).unwrap();
+        let hooks = &store.inner.hooks;
+        hooks.refuse_apply.store(true, SeqCst);
+        hooks.hold_reopen.store(true, SeqCst);
+        let first = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(1))]).map(|c| c.generation)
+        });
+        // The landing group is logged, sled refused it, and the database
+        // is closed for the reopen (held there).
+        wait_until("the reopen", || store.lock_pipeline().reopening);
+        let late = std::thread::spawn({
+            let store = store.clone();
+            move || store.commit(&[create(actor(2))]).map(|c| c.generation)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            store.lock_pipeline().open.is_none(),
+            "a writer arriving during the reopen waits: a group opened now would read a closed database"
+        );
+        assert!(!late.is_finished(), "it waits, rather than failing");
+        hooks.hold_reopen.store(false, SeqCst);
+        let first = first.join().unwrap().expect("applied from the log by the reopen");
+        let late = late.join().unwrap().expect("staged once the database is open again");
+        assert_eq!(late, first + 1);
+        assert!(has(&store, 1) && has(&store, 2));
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 

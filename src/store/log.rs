@@ -66,6 +66,15 @@ const CHECKPOINT_INTERVAL: Duration = if cfg!(test) {
 
 const FILE_PREFIX: &str = "wal-";
 
+/// A log file is filled with zeros this far ahead of its last record (see
+/// [`Log::fill_ahead`]); a replay takes a header of zeros followed by
+/// nothing but zeros for the end of the file.
+pub(super) const FILL_BYTES: u64 = 1024 * 1024;
+
+/// Below this much free space a log file is not filled ahead (it grows
+/// with each append instead).
+const LOW_DISK_BYTES: u64 = 64 * FILL_BYTES;
+
 /// A record write as logged: the tree's name, the key, the value or `None`
 /// to remove it.
 type LoggedWrite = (String, Vec<u8>, Option<Vec<u8>>);
@@ -118,12 +127,30 @@ pub(super) trait LogFile: Send {
     fn append(&mut self, bytes: &[u8]) -> std::io::Result<()>;
     /// Cuts the file to `len` bytes, moves the end there, and syncs.
     fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+    /// Writes zeros from `from` (the current end) up to `to`, syncs them
+    /// (file size included), and moves the end back to `from`.
+    fn fill(&mut self, from: u64, to: u64) -> std::io::Result<()>;
 }
 
 impl LogFile for File {
     fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.write_all(bytes)?;
         self.sync_data()
+    }
+
+    fn fill(&mut self, from: u64, to: u64) -> std::io::Result<()> {
+        use std::io::Seek;
+        let zeros = vec![0u8; 64 * 1024];
+        self.seek(std::io::SeekFrom::Start(from))?;
+        let mut at = from;
+        while at < to {
+            let n = (to - at).min(zeros.len() as u64) as usize;
+            self.write_all(&zeros[..n])?;
+            at += n as u64;
+        }
+        self.sync_data()?;
+        self.seek(std::io::SeekFrom::Start(from))?;
+        Ok(())
     }
 
     fn truncate(&mut self, len: u64) -> std::io::Result<()> {
@@ -141,6 +168,9 @@ pub(super) struct Log {
     file: Box<dyn LogFile>,
     /// Bytes of whole records in the file (what a failed append is cut back to).
     len: u64,
+    /// Bytes of the file written (records, then zeros): appends within it
+    /// overwrite zeros in place, so their sync has no file size to record.
+    filled: u64,
     /// Whether the file may hold bytes past `len` that could not be cut off
     /// (part of a failed append, or a record sled refused). Until they are,
     /// nothing is appended (a record after them would sit behind garbage,
@@ -217,6 +247,7 @@ impl Log {
             sequence,
             file: Box::new(file),
             len: 0,
+            filled: 0,
             dirty: false,
             started: Instant::now(),
         })
@@ -235,6 +266,12 @@ impl Log {
             ));
         }
         self.make_whole()?;
+        if !self.fill_ahead(record.len() as u64) {
+            // Whatever part of the zeros was written is cut off again: the
+            // append then grows the file (or fails as the fill did).
+            self.cut_back(self.len);
+            self.make_whole()?;
+        }
         match self.file.append(record) {
             Ok(()) => {
                 self.len += record.len() as u64;
@@ -243,6 +280,35 @@ impl Log {
             Err(e) => {
                 self.cut_back(self.len);
                 Err(e)
+            }
+        }
+    }
+
+    /// Makes sure the file is filled (with zeros) past a record of `bytes`
+    /// about to be appended, [`FILL_BYTES`] at a time: an append that
+    /// overwrites zeros syncs faster than one that grows the file (about
+    /// half the time on the disks measured), and costs the kernel less.
+    /// Whether it is filled (a fill that fails, on a full disk say, is
+    /// cut off by the caller, and the append grows the file).
+    fn fill_ahead(&mut self, bytes: u64) -> bool {
+        let end = self.len + bytes;
+        if end <= self.filled {
+            return true;
+        }
+        // Not on a disk nearly full: the zeros would take room sled may need.
+        if fs2::available_space(&self.dir).map_or(true, |free| free < LOW_DISK_BYTES) {
+            return true;
+        }
+        let to = end + FILL_BYTES;
+        match self.file.fill(self.len, to) {
+            Ok(()) => {
+                self.filled = to;
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not fill the write-ahead log ahead");
+                self.filled = self.len;
+                false
             }
         }
     }
@@ -263,6 +329,7 @@ impl Log {
             )
         })?;
         tracing::info!(dir = %self.dir.display(), "cut a failed write out of the write-ahead log");
+        self.filled = self.len;
         self.dirty = false;
         Ok(())
     }
@@ -277,11 +344,14 @@ impl Log {
     /// appending (tests inject faults through it).
     #[cfg(test)]
     pub(super) fn wrap_file(&mut self, wrap: impl FnOnce(Box<dyn LogFile>) -> Box<dyn LogFile>) {
+        use std::io::Seek;
         let path = file_path(&self.dir, self.sequence);
-        let file = OpenOptions::new()
-            .append(true)
+        let mut file = OpenOptions::new()
+            .write(true)
             .open(&path)
             .expect("the log file opens again");
+        file.seek(std::io::SeekFrom::Start(self.len))
+            .expect("the log file seeks to its end");
         self.file = wrap(Box::new(file));
     }
 
@@ -366,6 +436,18 @@ fn read_record<R: Read>(reader: &mut R, at: u64, file_len: u64) -> std::io::Resu
             }
             n => got += n,
         }
+    }
+    if header.iter().all(|b| *b == 0) {
+        // Where the records end in a file filled ahead with zeros; more
+        // records after zeros are damage.
+        return Ok(if only_zeros_follow(reader)? {
+            Next::End
+        } else {
+            Next::Bad {
+                reason: "a header of zeros".into(),
+                trailing: true,
+            }
+        });
     }
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);

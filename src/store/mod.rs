@@ -58,7 +58,7 @@ use std::sync::Arc;
 pub use bulk::{BulkLoad, Prepared};
 use error::sled_err;
 pub use error::{scratch_err, StoreError};
-pub use group::Sealed;
+pub use group::{Sealed, WriteComing};
 pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;
 pub use period::{event_list_key, PeriodScan};
@@ -181,6 +181,10 @@ struct Inner {
     pipeline: std::sync::Mutex<group::Pipeline>,
     /// Signalled when a group has landed (the next one may form).
     turn: std::sync::Condvar,
+    /// Writes on their way to the store (see [`Store::write_coming`]).
+    coming: std::sync::atomic::AtomicUsize,
+    /// Whether members wait for writes on their way before sealing their group.
+    gathering: std::sync::atomic::AtomicBool,
     /// The write-ahead log (`None` for a temporary database).
     log: Option<std::sync::Mutex<log::Log>>,
     /// Log syncs since the process started (one per group of writes).
@@ -204,6 +208,9 @@ struct Inner {
     vocabulary: vocab::Slot,
     /// The statistics snapshot requests estimate under (see [`Store::stats_snapshot`]).
     stats: stats::Slot,
+    /// Faults tests switch on in the write path beyond the log file's.
+    #[cfg(test)]
+    hooks: faults::injected::Hooks,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.

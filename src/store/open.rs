@@ -115,6 +115,8 @@ impl Store {
                 writes: AtomicU64::new(0),
                 pipeline: Mutex::default(),
                 turn: Condvar::new(),
+                coming: std::sync::atomic::AtomicUsize::new(0),
+                gathering: std::sync::atomic::AtomicBool::new(false),
                 log,
                 log_syncs: AtomicU64::new(0),
                 checkpointing: AtomicBool::new(false),
@@ -126,6 +128,8 @@ impl Store {
                 min_free_bytes: AtomicU64::new(0),
                 vocabulary: Default::default(),
                 stats: Default::default(),
+                #[cfg(test)]
+                hooks: Default::default(),
             }),
         };
         store.check_format()?;

@@ -481,6 +481,18 @@ pub struct Edits<'t> {
     live: BTreeMap<Vec<u8>, Vec<Entry>>,
     /// Keys of stored blocks the edits replaced (unless `live` has the key again).
     gone: BTreeSet<Vec<u8>>,
+    /// While a savepoint is open ([`Edits::savepoint`]): what each change
+    /// to `live` and `gone` replaced, oldest first, to undo them.
+    journal: Option<Vec<Undo>>,
+}
+
+/// What one change to [`Edits`] replaced.
+#[derive(Clone)]
+enum Undo {
+    /// `live` held this at the key (`None`: nothing).
+    Live(Vec<u8>, Option<Vec<Entry>>),
+    /// Whether `gone` held the key.
+    Gone(Vec<u8>, bool),
 }
 
 /// A block taken out for editing: its key, its entries, and whether it
@@ -500,6 +512,70 @@ impl<'t> Edits<'t> {
             limits,
             live: BTreeMap::new(),
             gone: BTreeSet::new(),
+            journal: None,
+        }
+    }
+
+    /// Starts noting what the edits change, so that [`Edits::rollback`]
+    /// can put them back as they are now (a savepoint already open is
+    /// dropped). Costs a copy of each block taken out, not of the edits.
+    pub fn savepoint(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Keeps the changes since the savepoint, and stops noting them.
+    pub fn release(&mut self) {
+        self.journal = None;
+    }
+
+    /// Puts the edits back as they were at the savepoint, and stops noting
+    /// changes. Without a savepoint, does nothing.
+    pub fn rollback(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
+        };
+        for undo in journal.into_iter().rev() {
+            match undo {
+                Undo::Live(key, Some(block)) => {
+                    self.live.insert(key, block);
+                }
+                Undo::Live(key, None) => {
+                    self.live.remove(&key);
+                }
+                Undo::Gone(key, true) => {
+                    self.gone.insert(key);
+                }
+                Undo::Gone(key, false) => {
+                    self.gone.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Takes the edited block at `key` out of `live` (noted for a rollback).
+    fn live_remove(&mut self, key: &[u8]) -> Option<Vec<Entry>> {
+        let block = self.live.remove(key);
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(Undo::Live(key.to_vec(), block.clone()));
+        }
+        block
+    }
+
+    /// Puts an edited block in `live` (noted for a rollback).
+    fn live_insert(&mut self, key: Vec<u8>, block: Vec<Entry>) {
+        let noted = self.journal.is_some().then(|| key.clone());
+        let before = self.live.insert(key, block);
+        if let (Some(journal), Some(key)) = (self.journal.as_mut(), noted) {
+            journal.push(Undo::Live(key, before));
+        }
+    }
+
+    /// Marks a stored block as replaced (noted for a rollback).
+    fn gone_insert(&mut self, key: Vec<u8>) {
+        let noted = self.journal.is_some().then(|| key.clone());
+        let new = self.gone.insert(key);
+        if let (Some(journal), Some(key)) = (self.journal.as_mut(), noted) {
+            journal.push(Undo::Gone(key, !new));
         }
     }
 
@@ -555,6 +631,7 @@ impl<'t> Edits<'t> {
     /// has taken these edits yet.
     pub fn continued(&self) -> Edits<'t> {
         let mut next = self.clone();
+        next.journal = None;
         next.gone.extend(self.live.keys().cloned());
         next
     }
@@ -640,7 +717,7 @@ impl<'t> Edits<'t> {
                 .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
             decode_block(self.name, &block_key, &bytes)?
         } else {
-            self.live.remove(&block_key).unwrap_or_default()
+            self.live_remove(&block_key).unwrap_or_default()
         };
         Ok(Some(Taken {
             key: block_key,
@@ -654,12 +731,12 @@ impl<'t> Edits<'t> {
     fn put_back(&mut self, block: Taken, changed: bool) {
         if !changed {
             if !block.stored {
-                self.live.insert(block.key, block.entries);
+                self.live_insert(block.key, block.entries);
             }
             return;
         }
         if block.stored {
-            self.gone.insert(block.key);
+            self.gone_insert(block.key);
         }
         let mut stack = vec![block.entries];
         while let Some(mut entries) = stack.pop() {
@@ -675,7 +752,7 @@ impl<'t> Edits<'t> {
                 continue;
             }
             let key = entries.last().map(|(k, _)| k.clone()).unwrap_or_default();
-            self.live.insert(key, entries);
+            self.live_insert(key, entries);
         }
     }
 }

@@ -327,22 +327,82 @@ fn writes_logged_but_not_yet_in_sleds_files_are_applied_again_when_the_store_ope
     assert_eq!(std::fs::metadata(&logs[0].1).unwrap().len(), 0);
 }
 
+/// Where the records of a log file end (the zeros it is filled ahead with follow).
+fn records_end(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while at + 12 <= bytes.len() && bytes[at..at + 12].iter().any(|b| *b != 0) {
+        at += 12 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    }
+    at
+}
+
 #[test]
-fn a_write_cut_short_at_the_end_of_the_log_is_dropped_and_the_rest_applied() {
+fn a_log_file_is_filled_ahead_with_zeros_that_a_replay_takes_for_its_end() {
     let dir = tempfile::tempdir().unwrap();
     let image = crash_image(dir.path());
-    let log = log_file(&image);
-    let whole = std::fs::read(&log).unwrap();
-    // The first record again, cut in the middle of its payload: what a
-    // crash mid-append leaves.
-    let first_len = u32::from_le_bytes(whole[..4].try_into().unwrap()) as usize;
-    let mut torn = whole.clone();
-    torn.extend_from_slice(&whole[..12 + first_len / 2]);
-    std::fs::write(&log, &torn).unwrap();
+    let bytes = std::fs::read(log_file(&image)).unwrap();
+    let end = records_end(&bytes);
+    assert!(end > 0);
+    assert!(
+        bytes.len() as u64 >= log::FILL_BYTES && bytes.len() > end,
+        "filled ahead: {} bytes for {end} of records",
+        bytes.len()
+    );
+    assert!(bytes[end..].iter().all(|b| *b == 0));
     let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
     assert!((0..3).all(|n| has_actor(&store, n)));
-    assert_eq!(store.damage(), Vec::<String>::new(), "a torn tail is not damage");
-    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    assert_eq!(
+        store.damage(),
+        Vec::<String>::new(),
+        "zeros filled ahead are not damage"
+    );
+    // Zeros, then a record: damage, not an end.
+    let mut after = bytes[..end].to_vec();
+    after.extend_from_slice(&[0; 100]);
+    after.extend_from_slice(&bytes[..end]);
+    drop(store);
+    let image = crash_image(&dir.path().join("again"));
+    std::fs::write(log_file(&image), &after).unwrap();
+    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    assert_eq!(store.damage().len(), 1, "{:?}", store.damage());
+}
+
+#[test]
+fn a_write_cut_short_at_the_end_of_the_log_is_dropped_and_the_rest_applied() {
+    for filled in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let image = crash_image(dir.path());
+        let log = log_file(&image);
+        let whole = std::fs::read(&log).unwrap();
+        let end = records_end(&whole);
+        // The first record again, cut in the middle of its payload: what a
+        // crash mid-append leaves, at the end of the file or over the
+        // zeros it was filled ahead with.
+        let first_len = u32::from_le_bytes(whole[..4].try_into().unwrap()) as usize;
+        let half = &whole[..12 + first_len / 2];
+        let torn = if filled {
+            let mut torn = whole.clone();
+            torn[end..end + half.len()].copy_from_slice(half);
+            torn
+        } else {
+            [&whole[..end], half].concat()
+        };
+        std::fs::write(&log, &torn).unwrap();
+        let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+        assert!((0..3).all(|n| has_actor(&store, n)), "filled: {filled}");
+        assert!(!has_actor(&store, 3));
+        assert_eq!(
+            store.generation().unwrap(),
+            3,
+            "exactly the whole records (filled: {filled})"
+        );
+        assert_eq!(
+            store.damage(),
+            Vec::<String>::new(),
+            "a torn tail is not damage (filled: {filled})"
+        );
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
 }
 
 #[test]
