@@ -7,7 +7,7 @@
 //! - [`model`]: the domain. Ids (`kind/slug`), partial dates, money, the
 //!   entity records and the relations between them. No I/O.
 //! - [`store`]: the only code that knows sled. Entity trees, relation and
-//!   index trees (packed blocks of entries), key encodings, transactions,
+//!   index trees (all packed blocks of entries), key encodings, transactions,
 //!   the bulk load, `verify`.
 //! - [`seed`]: reads `seed/*.json`, checks every entity and reference, and
 //!   loads them into the store all or nothing; the seed lint.

@@ -4,6 +4,9 @@ use std::process::ExitCode;
 // serves them markedly faster than the system allocator. It is built without
 // transparent huge pages (the `no_thp` feature): with them, its arenas held
 // ~50 MB resident on an idle server; without, ~14 MB.
+// The `system-alloc` feature leaves the system allocator in place, so that
+// heap profilers which intercept malloc (heaptrack) see every allocation.
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

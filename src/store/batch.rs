@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::index::{encode, index_entries};
-use super::packed::{Edits, Limits};
+use super::packed::{self, Edits, Limits};
 use super::stats::{held, Pending};
 use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{Change, ChangeKind, Changed, META_GENERATION, META_MAX_SPAN};
@@ -31,7 +31,7 @@ pub(super) struct Batch {
     store: Store,
     /// Entities as the batch leaves them so far (`None`: deleted).
     entities: HashMap<Id, Option<Record>>,
-    /// Index edits per tree position.
+    /// Block edits per tree position: entity records and index entries.
     edits: BTreeMap<usize, Edits<'static>>,
     counts: BTreeMap<EntityKind, u64>,
     max_span: Option<u64>,
@@ -201,7 +201,7 @@ impl Batch {
                 if let Some(undo) = self.undo.as_mut() {
                     undo.new_edits.push(position);
                 }
-                e.insert(Edits::new(&store.tree(tree)?, store.name(tree), Limits::DEFAULT))
+                e.insert(Edits::new(&store.tree(tree)?, store.name(tree), Limits::of(tree)))
             }
         })
     }
@@ -259,6 +259,12 @@ impl Batch {
             self.edits(tree)?.remove(&key)?;
         }
         let kind = id.kind();
+        match &new {
+            Some(record) => self
+                .edits(TreeRef::Entity(kind))?
+                .insert(id.as_bytes().to_vec(), encode(record))?,
+            None => self.edits(TreeRef::Entity(kind))?.remove(id.as_bytes())?,
+        }
         let old_sub = old.as_ref().and_then(|r| r.entity.subkind());
         let new_sub = new.as_ref().and_then(|r| r.entity.subkind());
         if old_sub != new_sub {
@@ -300,11 +306,11 @@ impl Batch {
             let exists = edge.to.kind() == edge.relation.target_kind()
                 && match self.entities.get(&edge.to) {
                     Some(state) => state.is_some(),
-                    None => self
-                        .store
-                        .tree(TreeRef::Entity(edge.to.kind()))?
-                        .contains_key(edge.to.as_bytes())
-                        .map_err(super::sled_err(format!("reading {}", edge.to)))?,
+                    None => {
+                        let tree = TreeRef::Entity(edge.to.kind());
+                        let store = &self.store;
+                        packed::get(&store.tree(tree)?, store.name(tree), edge.to.as_bytes())?.is_some()
+                    }
                 };
             if !exists {
                 return Err(StoreError::MissingReference {
@@ -363,10 +369,7 @@ impl Batch {
         let store = &self.store;
         let meta = store.position(TreeRef::Meta);
         let mut out: Vec<Write> = Vec::new();
-        for (id, state) in &self.entities {
-            let position = store.position(TreeRef::Entity(id.kind()));
-            out.push((position, id.as_bytes().to_vec(), state.as_ref().map(encode)));
-        }
+        // Entity records and index entries alike go in as packed blocks.
         for (position, edits) in &self.edits {
             debug_assert_ne!(store.inner.names[*position], trees::META);
             for (key, block) in edits.writes() {
@@ -438,7 +441,11 @@ mod tests {
             "a change that fails half-way through the member"
         );
         let during = sorted(batch.writes(7));
-        assert!(during.len() > before.len() + 140);
+        assert_ne!(during, before);
+        assert!(
+            batch.current(&Id::parse("actor/a150").unwrap()).unwrap().is_some(),
+            "staged until the rollback"
+        );
         batch.rollback();
         assert_eq!(sorted(batch.writes(7)), before, "the batch as it was at the savepoint");
         assert!(batch.current(&Id::parse("actor/a3").unwrap()).unwrap().is_some());

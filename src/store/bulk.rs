@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{scratch_err, sled_err};
 use super::index::{encode, index_entries};
-use super::packed::{Packer, FILL_ENTRIES};
+use super::packed::{Limits, Packer};
 use super::stats::{held, subkind_key, Fan, RunLength, META_STATS, STATS_VERSION};
 use super::{meta_count_key, read_u64, trees, Store, StoreError, TreeRef};
 use super::{META_BULK_LOADING, META_GENERATION, META_MAX_SPAN};
@@ -399,13 +399,15 @@ impl BulkLoad<'_> {
         let mut sizes: Vec<(usize, u64)> = (0..store.inner.names.len())
             .map(|position| {
                 let entries: u64 = self.runs.iter().map(|r| r.sections[position].1).sum();
-                let packed = all.get(position).is_some_and(|(tree, _)| trees::is_packed(*tree));
+                let packed = all
+                    .get(position)
+                    .map(|(tree, _)| *tree)
+                    .filter(|tree| trees::is_packed(*tree));
                 (
                     position,
-                    if packed {
-                        entries.div_ceil(FILL_ENTRIES as u64)
-                    } else {
-                        entries
+                    match packed {
+                        Some(tree) => entries.div_ceil(Limits::of(tree).fill_entries() as u64),
+                        None => entries,
                     },
                 )
             })
@@ -518,7 +520,8 @@ const LEAF_SPAN: usize = 16;
 fn fill(store: &Store, runs: &[Run], position: usize) -> Result<u64, StoreError> {
     let packed = trees::all_trees()
         .get(position)
-        .is_some_and(|(tree, _)| trees::is_packed(*tree));
+        .map(|(tree, _)| *tree)
+        .filter(|tree| trees::is_packed(*tree));
     let mut runs_of = RunLength::default();
     for pass in 0..2 {
         let mut index = 0usize;
@@ -533,9 +536,9 @@ fn fill(store: &Store, runs: &[Run], position: usize) -> Result<u64, StoreError>
             }
             Ok(())
         };
-        if packed {
-            // Index entries go in as blocks (see `packed`).
-            let mut packer = Packer::default();
+        if let Some(tree) = packed {
+            // Entries go in as blocks (see `packed`).
+            let mut packer = Packer::new(Limits::of(tree));
             merge(runs, position, |key, value| {
                 if pass == 0 {
                     runs_of.push(&key);

@@ -33,8 +33,30 @@ pub(super) const PRE_LOG_FORMAT: u32 = 3;
 /// transliteration keys: its stores are upgraded by rebuilding that tree.
 pub(super) const SEARCH_V1_FORMAT: u32 = 4;
 
+/// The last format with one record per entity: its stores (and older
+/// ones) have their entity trees packed into blocks when opened.
+pub(super) const RECORD_PER_ENTITY_FORMAT: u32 = 5;
+
+/// The formats this build upgrades when it opens a store of one.
+const UPGRADED_FORMATS: [u32; 4] = [
+    UNPACKED_FORMAT,
+    PRE_LOG_FORMAT,
+    SEARCH_V1_FORMAT,
+    RECORD_PER_ENTITY_FORMAT,
+];
+
 /// Entities whose index entries a rebuild gathers before writing them.
 const REBUILD_BATCH: usize = 2_000;
+
+/// Entity records packed into blocks per transaction when a store of
+/// format 5 or older is upgraded.
+pub(super) const PACK_BATCH: usize = 4_800;
+
+/// The meta key recording how far the packing of one entity tree has come
+/// (the last id packed), so an upgrade cut short goes on where it was.
+pub(super) fn packing_mark(kind: EntityKind) -> Vec<u8> {
+    format!("packing/{}", kind.prefix()).into_bytes()
+}
 
 pub(super) fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     sled::Config::new()
@@ -147,20 +169,28 @@ impl Store {
                 let found = <[u8; 4]>::try_from(v.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if found == UNPACKED_FORMAT || found == PRE_LOG_FORMAT || found == SEARCH_V1_FORMAT {
+                if UPGRADED_FORMATS.contains(&found) {
                     // An unfinished bulk load goes first: nothing to rebuild.
                     self.discard_interrupted_bulk_load()?;
+                    // Every older format stores one record per entity.
+                    self.pack_entities(found)?;
                     // Format 2 packs every index anew; 3 (whose records
                     // still decode, and which has no log) and 4 only need
-                    // the search tree written the current way.
-                    let rebuild: fn(TreeRef) -> bool = if found == UNPACKED_FORMAT {
-                        trees::is_packed
-                    } else {
-                        |tree| tree == TreeRef::SearchTokens
-                    };
-                    self.rebuild_indexes(found, rebuild)?;
-                    meta.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes())
-                        .map_err(sled_err("writing the format version"))?;
+                    // the search tree written the current way; 5 nothing more.
+                    if found != RECORD_PER_ENTITY_FORMAT {
+                        let rebuild: fn(TreeRef) -> bool = if found == UNPACKED_FORMAT {
+                            trees::is_index
+                        } else {
+                            |tree| tree == TreeRef::SearchTokens
+                        };
+                        self.rebuild_indexes(found, rebuild)?;
+                    }
+                    let mut done = sled::Batch::default();
+                    done.insert(META_FORMAT, &FORMAT_VERSION.to_be_bytes());
+                    for kind in EntityKind::ALL {
+                        done.remove(packing_mark(kind));
+                    }
+                    meta.apply_batch(done).map_err(sled_err("writing the format version"))?;
                     self.flush()?;
                 } else if found != FORMAT_VERSION {
                     return Err(StoreError::UnknownFormat {
@@ -179,6 +209,62 @@ impl Store {
         Ok(())
     }
 
+    /// Packs the entity trees of a store of format 5 or older (one record
+    /// per entity) into blocks, in id order, a batch of records per
+    /// transaction that also moves the tree's packing mark: what lies past
+    /// the mark is still one record per key, what lies up to it is blocks,
+    /// so an upgrade cut short goes on from the mark when the store is
+    /// next opened.
+    fn pack_entities(&self, from: u32) -> Result<(), StoreError> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        use sled::Transactional;
+        use std::ops::Bound::{Excluded, Unbounded};
+
+        tracing::warn!(path = %self.path().display(), from, "upgrading the store's format: packing entity records into blocks");
+        let meta = self.tree(TreeRef::Meta)?;
+        for kind in EntityKind::ALL {
+            let tree_ref = TreeRef::Entity(kind);
+            let name = self.name(tree_ref);
+            let tree = self.tree(tree_ref)?;
+            let mark = packing_mark(kind);
+            let mut packed_to = meta.get(&mark).map_err(sled_err("reading the packing mark"))?;
+            loop {
+                let lower = packed_to.as_ref().map_or(Unbounded, |k| Excluded(k.to_vec()));
+                let mut records = Vec::with_capacity(PACK_BATCH);
+                for item in tree.range::<Vec<u8>, _>((lower, Unbounded)).take(PACK_BATCH) {
+                    let (key, value) = item.map_err(sled_err(format!("packing `{name}`")))?;
+                    records.push((key, value));
+                }
+                let Some(last) = records.last().map(|(key, _)| key.clone()) else {
+                    break;
+                };
+                let mut packer = packed::Packer::new(packed::Limits::ENTITIES);
+                let mut blocks = Vec::new();
+                for (key, value) in &records {
+                    blocks.extend(packer.push(key.to_vec(), value.to_vec()));
+                }
+                blocks.extend(packer.finish());
+                (&tree, &meta)
+                    .transaction(|(tree, meta)| {
+                        for (key, _) in &records {
+                            tree.remove(key)?;
+                        }
+                        for (key, block) in &blocks {
+                            tree.insert(key.as_slice(), block.as_slice())?;
+                        }
+                        meta.insert(mark.as_slice(), &last)?;
+                        Ok::<_, ConflictableTransactionError<StoreError>>(())
+                    })
+                    .map_err(|e| match e {
+                        TransactionError::Abort(e) => e,
+                        TransactionError::Storage(e) => sled_err(format!("packing `{name}`"))(e),
+                    })?;
+                packed_to = Some(last);
+            }
+        }
+        self.flush()
+    }
+
     /// Rebuilds the index trees `rebuild` picks from the entities, in the
     /// packed layout (a store of format 2 holds the same entities and one
     /// record per index entry; one of format 3 or 4 an older search tree).
@@ -187,7 +273,7 @@ impl Store {
     fn rebuild_indexes(&self, from: u32, rebuild: fn(TreeRef) -> bool) -> Result<(), StoreError> {
         tracing::warn!(path = %self.path().display(), from, "upgrading the store's format: rebuilding indexes");
         for (tree_ref, name) in trees::all_trees() {
-            if trees::is_packed(tree_ref) && rebuild(tree_ref) {
+            if trees::is_index(tree_ref) && rebuild(tree_ref) {
                 self.tree(tree_ref)?
                     .clear()
                     .map_err(sled_err(format!("clearing tree `{name}`")))?;
@@ -210,8 +296,8 @@ impl Store {
         let mut pending = 0usize;
         for kind in EntityKind::ALL {
             let tree_ref = TreeRef::Entity(kind);
-            for item in self.tree(tree_ref)?.iter() {
-                let (key, value) = item.map_err(sled_err("scanning entities"))?;
+            for item in self.records(kind)? {
+                let (key, value) = item?;
                 let record = decode(self.name(tree_ref), &key, &value)?;
                 for (tree, key, value) in index_entries(&record.entity) {
                     if !rebuild(tree) {
@@ -223,7 +309,7 @@ impl Store {
                         std::collections::btree_map::Entry::Vacant(e) => e.insert(packed::Edits::new(
                             &self.tree(tree)?,
                             self.name(tree),
-                            packed::Limits::DEFAULT,
+                            packed::Limits::of(tree),
                         )),
                     };
                     edit.insert(key, value)?;
@@ -251,7 +337,7 @@ fn refuse_unknown_format(path: &Path, handles: &Handles, meta: usize) -> Result<
     let found = <[u8; 4]>::try_from(stored.as_ref())
         .map(u32::from_be_bytes)
         .unwrap_or(u32::MAX);
-    if [UNPACKED_FORMAT, PRE_LOG_FORMAT, SEARCH_V1_FORMAT, FORMAT_VERSION].contains(&found) {
+    if UPGRADED_FORMATS.contains(&found) || found == FORMAT_VERSION {
         return Ok(());
     }
     Err(StoreError::UnknownFormat {

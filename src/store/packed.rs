@@ -1,12 +1,16 @@
-//! Packed index trees: many index entries to one sled record.
+//! Packed trees: many entries to one sled record.
 //!
 //! sled 0.34 splits a leaf at 17 records whatever their size, keeps metadata
-//! in memory for every page, and copies a whole leaf on every insert. Index
-//! entries are small and many (a dozen per entity), so stored one per record
-//! they made a million-entity store take a million pages, most of a bulk
-//! load's time and most of the server's memory.
+//! in memory for every page (about 250 bytes: its page-table slot, the page,
+//! and a vector of where its fragments lie on disk), and copies a whole leaf
+//! on every insert. Index entries are small and many (a dozen per entity), so
+//! stored one per record they made a million-entity store take a million
+//! pages, most of a bulk load's time and most of the server's memory; entity
+//! records, one per record, still took a page per dozen entities, about 40
+//! bytes of memory per entity whatever was read (since format 6 they are
+//! packed too).
 //!
-//! So an index tree holds *blocks*: a run of consecutive entries, in key
+//! So every tree but the meta tree holds *blocks*: a run of consecutive entries, in key
 //! order, stored under the key of its **last** entry. The block that holds
 //! (or would hold) a key is then the first block whose key is not below it,
 //! a plain forward seek; a key past every block belongs to the last one.
@@ -23,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 
 use super::error::sled_err;
+use super::trees::TreeRef;
 use super::StoreError;
 
 /// One index entry: key and value.
@@ -38,16 +43,41 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Index trees: small entries, many to a block.
     pub const DEFAULT: Limits = Limits {
         max_entries: 64,
         max_bytes: 8 * 1024,
     };
-}
 
-/// How full a bulk load packs blocks: room is left for later inserts, so
-/// the first write into a block does not split it at once.
-pub const FILL_ENTRIES: usize = 48;
-pub const FILL_BYTES: usize = 6 * 1024;
+    /// Entity trees: records of a few hundred bytes, in smaller blocks.
+    /// sled's cache is split into 256 shards of an equal share of its
+    /// capacity (64 KiB of the default 16 MiB), and a shard keeps the page
+    /// it last read however large: a leaf of 17 blocks of 3 KiB stays
+    /// within a share, where blocks of 8 KiB made pages of up to 136 KiB
+    /// and the cache hold twice its capacity.
+    pub const ENTITIES: Limits = Limits {
+        max_entries: 64,
+        max_bytes: 3 * 1024,
+    };
+
+    /// The limits of a tree's blocks.
+    pub fn of(tree: TreeRef) -> Limits {
+        match tree {
+            TreeRef::Entity(_) => Limits::ENTITIES,
+            _ => Limits::DEFAULT,
+        }
+    }
+
+    /// How full a bulk load packs blocks: three quarters, leaving room for
+    /// later inserts, so the first write into a block does not split it at once.
+    pub fn fill_entries(self) -> usize {
+        self.max_entries * 3 / 4
+    }
+
+    pub fn fill_bytes(self) -> usize {
+        self.max_bytes * 3 / 4
+    }
+}
 
 // ---- block encoding ---------------------------------------------------------
 
@@ -758,18 +788,27 @@ impl<'t> Edits<'t> {
 }
 
 /// Groups a bulk load's entries, arriving in key order, into blocks.
-#[derive(Default)]
 pub struct Packer {
     block: Vec<Entry>,
     bytes: usize,
+    limits: Limits,
 }
 
 impl Packer {
+    /// Fills blocks as [`Limits::fill_entries`] and [`Limits::fill_bytes`] say.
+    pub fn new(limits: Limits) -> Packer {
+        Packer {
+            block: Vec::new(),
+            bytes: 0,
+            limits,
+        }
+    }
+
     /// Adds an entry; returns a block (key and bytes) once one is full.
     pub fn push(&mut self, key: Vec<u8>, value: Vec<u8>) -> Option<(Vec<u8>, Vec<u8>)> {
         self.bytes += key.len() + value.len() + 3;
         self.block.push((key, value));
-        (self.block.len() >= FILL_ENTRIES || self.bytes >= FILL_BYTES).then(|| self.take())
+        (self.block.len() >= self.limits.fill_entries() || self.bytes >= self.limits.fill_bytes()).then(|| self.take())
     }
 
     /// The last, partly filled block, if any.
@@ -933,7 +972,7 @@ mod tests {
         fn packed_blocks_read_back(keys in prop::collection::btree_set(prop::collection::vec(any::<u8>(), 1..6), 0..200)) {
             let db = sled::Config::new().temporary(true).open().unwrap();
             let tree = db.open_tree("t").unwrap();
-            let mut packer = Packer::default();
+            let mut packer = Packer::new(Limits::DEFAULT);
             for key in &keys {
                 if let Some((k, v)) = packer.push(key.clone(), key.clone()) {
                     tree.insert(k, v).unwrap();

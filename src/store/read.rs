@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::error::sled_err;
 use super::index::decode;
 use super::period::PeriodScan;
 use super::trees::TreeRef;
@@ -35,14 +34,16 @@ impl Store {
 
     pub(super) fn get_uncounted(&self, id: &Id) -> Result<Option<Record>, StoreError> {
         let tree = TreeRef::Entity(id.kind());
-        match self
-            .tree(tree)?
-            .get(id.as_bytes())
-            .map_err(sled_err(format!("reading {id}")))?
-        {
+        match packed::get(&self.tree(tree)?, self.name(tree), id.as_bytes())? {
             Some(bytes) => Ok(Some(decode(self.name(tree), id.as_bytes(), &bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// Every stored record of `kind`, in id order: the id's bytes and the
+    /// record's (not decoded).
+    pub(super) fn records(&self, kind: EntityKind) -> Result<packed::Range<'_>, StoreError> {
+        self.index_prefix(TreeRef::Entity(kind), &[])
     }
 
     pub fn get(&self, id: &Id) -> Result<Option<Entity>, StoreError> {
@@ -142,20 +143,15 @@ impl Store {
         }
         self.count_read();
         let tree_ref = TreeRef::Entity(kind);
-        let tree = self.tree(tree_ref)?;
         use std::ops::Bound::*;
         let lower = after.map_or(Unbounded, |a| Excluded(a.to_vec()));
         let upper = before.map_or(Unbounded, |b| Excluded(b.to_vec()));
-        let range = tree.range::<Vec<u8>, _>((lower, upper));
-        let items: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if from_end {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
+        let range = packed::Range::new(&self.tree(tree_ref)?, self.name(tree_ref), lower, upper, from_end);
         let mut out = Vec::new();
-        for item in items.take(limit) {
-            let (key, _) = item.map_err(sled_err(format!("listing `{}`", self.name(tree_ref))))?;
-            out.push((key.to_vec(), self.id_in(tree_ref, &key, &key)?));
+        for item in range.take(limit) {
+            let (key, _) = item?;
+            let id = self.id_in(tree_ref, &key, &key)?;
+            out.push((key, id));
         }
         if from_end {
             out.reverse();

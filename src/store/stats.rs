@@ -222,8 +222,8 @@ impl Store {
         let mut subkinds: HashMap<Vec<u8>, u64> = HashMap::new();
         for kind in EntityKind::ALL {
             let tree_ref = TreeRef::Entity(kind);
-            for item in self.tree(tree_ref)?.iter() {
-                let (key, value) = item.map_err(sled_err("scanning entities"))?;
+            for item in self.records(kind)? {
+                let (key, value) = item?;
                 let record = super::index::decode(self.name(tree_ref), &key, &value)?;
                 for (fan, n) in held(&record.entity) {
                     let at = longest.entry(fan).or_default();

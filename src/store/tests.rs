@@ -1,7 +1,9 @@
 //! Unit tests of the store over real sled databases.
 
 use super::index::{RECORD_VERSION, RECORD_VERSION_1, RECORD_VERSION_2};
-use super::open::{PRE_LOG_FORMAT, SEARCH_V1_FORMAT, UNPACKED_FORMAT};
+use super::open::{
+    packing_mark, PACK_BATCH, PRE_LOG_FORMAT, RECORD_PER_ENTITY_FORMAT, SEARCH_V1_FORMAT, UNPACKED_FORMAT,
+};
 use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ pub(super) fn actor(n: usize) -> Entity {
     })
 }
 
-fn event(n: usize) -> Entity {
+pub(super) fn event(n: usize) -> Entity {
     Entity::Event(Event {
         id: Id::parse(&format!("event/e{n}")).unwrap(),
         title: format!("Meeting {n} of the hub"),
@@ -174,11 +176,8 @@ fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
                 })
                 .unwrap(),
             );
-            store
-                .tree(TreeRef::Entity(kind))
-                .unwrap()
-                .insert(id.as_bytes(), bytes)
-                .unwrap();
+            assert_eq!(id.kind(), kind);
+            store_record(&store, &id, bytes);
         }
         store.flush().unwrap();
     }
@@ -198,13 +197,7 @@ fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
 
     // Written again, the source is stored in the current layout.
     store.apply(&[put(Entity::Source(source.clone()))], true).unwrap();
-    let bytes = store
-        .tree(TreeRef::Entity(EntityKind::Source))
-        .unwrap()
-        .get(source_id.as_bytes())
-        .unwrap()
-        .unwrap();
-    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(stored_record(&store, &source_id)[0], RECORD_VERSION);
     assert_eq!(store.get(&source_id).unwrap(), Some(Entity::Source(source)));
 }
 
@@ -250,6 +243,51 @@ fn index_blocks_split_and_shrink_as_writes_come_and_go() {
         0,
         "no empty block is left behind"
     );
+}
+
+/// The stored bytes of an entity's record, as its block holds them.
+fn stored_record(store: &Store, id: &Id) -> Vec<u8> {
+    let tree = TreeRef::Entity(id.kind());
+    packed::get(&store.tree(tree).unwrap(), store.name(tree), id.as_bytes())
+        .unwrap()
+        .unwrap()
+}
+
+/// Writes `bytes` as an entity's record in its block, past every check
+/// (a record of an older layout, or a damaged one).
+fn store_record(store: &Store, id: &Id, bytes: Vec<u8>) {
+    let tree_ref = TreeRef::Entity(id.kind());
+    let tree = store.tree(tree_ref).unwrap();
+    let mut edits = packed::Edits::new(&tree, store.name(tree_ref), packed::Limits::ENTITIES);
+    edits.insert(id.as_bytes().to_vec(), bytes).unwrap();
+    for (key, block) in edits.writes() {
+        match block {
+            Some(block) => tree.insert(key, block).unwrap(),
+            None => tree.remove(key).unwrap(),
+        };
+    }
+}
+
+/// Rewrites every entity tree the way formats 5 and older kept it: one
+/// sled record per entity.
+fn unpack_entities(store: &Store) {
+    for kind in EntityKind::ALL {
+        let records: Vec<_> = store.records(kind).unwrap().collect::<Result<_, _>>().unwrap();
+        let tree = store.tree(TreeRef::Entity(kind)).unwrap();
+        tree.clear().unwrap();
+        for (key, value) in records {
+            tree.insert(key, value).unwrap();
+        }
+    }
+}
+
+/// Sets the format version a store says it is written in.
+fn set_format(store: &Store, format: u32) {
+    store
+        .tree(TreeRef::Meta)
+        .unwrap()
+        .insert(META_FORMAT, &format.to_be_bytes())
+        .unwrap();
 }
 
 pub(super) fn create(entity: Entity) -> Change {
@@ -543,9 +581,8 @@ fn a_member_whose_write_fails_leaves_its_group_as_it_was() {
 fn a_flipped_byte_in_a_record_that_still_decodes_is_found_by_reads_and_by_verify() {
     let store = Store::temporary().unwrap();
     store.apply(&[put(actor(1)), put(actor(2))], true).unwrap();
-    let tree = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
     let id = Id::parse("actor/a1").unwrap();
-    let mut bytes = tree.get(id.as_bytes()).unwrap().unwrap().to_vec();
+    let mut bytes = stored_record(&store, &id);
     // "Actor number 1" becomes "Actor Number 1": still a valid record.
     let at = bytes.windows(6).position(|w| w == b"number").unwrap();
     bytes[at] = b'N';
@@ -553,7 +590,7 @@ fn a_flipped_byte_in_a_record_that_still_decodes_is_found_by_reads_and_by_verify
         postcard::from_bytes::<Record>(&bytes[5..]).is_ok(),
         "the damaged body still decodes"
     );
-    tree.insert(id.as_bytes(), bytes).unwrap();
+    store_record(&store, &id, bytes);
 
     let error = store.get(&id).unwrap_err();
     assert!(
@@ -589,13 +626,10 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
         let record = store.get_record(&id).unwrap().unwrap();
         let mut layout_2 = vec![RECORD_VERSION_2];
         layout_2.extend(postcard::to_allocvec(&record).unwrap());
+        unpack_entities(&store);
         let entities = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
         entities.insert(id.as_bytes(), layout_2).unwrap();
-        store
-            .tree(TreeRef::Meta)
-            .unwrap()
-            .insert(META_FORMAT, &PRE_LOG_FORMAT.to_be_bytes())
-            .unwrap();
+        set_format(&store, PRE_LOG_FORMAT);
         store.flush().unwrap();
     }
     let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
@@ -605,13 +639,7 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     // Written again, the record carries its checksum.
     store.apply(&[put(actor(1))], true).unwrap();
-    let bytes = store
-        .tree(TreeRef::Entity(EntityKind::Actor))
-        .unwrap()
-        .get(id.as_bytes())
-        .unwrap()
-        .unwrap();
-    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(stored_record(&store, &id)[0], RECORD_VERSION);
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
 }
 
@@ -780,7 +808,6 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
         store
             .apply(&[put(event(1)), put(event(2)), put(event(3))], true)
             .unwrap();
-        let tree = store.tree(TreeRef::Entity(EntityKind::Event)).unwrap();
         // Event 1 as layout 3 wrote it (checksummed), 2 as layout 2, 3 as layout 1.
         let v3 = |n| RecordV3 {
             origin: Origin::Api,
@@ -801,7 +828,7 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
             .unwrap(),
         );
         for (n, bytes) in [(1, layout_3), (2, layout_2), (3, layout_1)] {
-            tree.insert(format!("event/e{n}").as_bytes(), bytes).unwrap();
+            store_record(&store, &Id::parse(&format!("event/e{n}")).unwrap(), bytes);
         }
         store.flush().unwrap();
     }
@@ -826,13 +853,7 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
         kind: ResponseKind::Denies,
     }];
     store.apply(&[put(Entity::Event(answering.clone()))], true).unwrap();
-    let bytes = store
-        .tree(TreeRef::Entity(EntityKind::Event))
-        .unwrap()
-        .get(b"event/e1")
-        .unwrap()
-        .unwrap();
-    assert_eq!(bytes[0], RECORD_VERSION);
+    assert_eq!(stored_record(&store, &answering.id)[0], RECORD_VERSION);
     assert_eq!(
         store.get(&answering.id).unwrap(),
         Some(Entity::Event(answering.clone()))
@@ -879,11 +900,8 @@ fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
                 tree.insert(key, block).unwrap();
             }
         }
-        store
-            .tree(TreeRef::Meta)
-            .unwrap()
-            .insert(META_FORMAT, &SEARCH_V1_FORMAT.to_be_bytes())
-            .unwrap();
+        unpack_entities(&store);
+        set_format(&store, SEARCH_V1_FORMAT);
         store.flush().unwrap();
         assert!(store.search("zygomorphic", 1).unwrap().is_empty());
         assert!(
@@ -971,7 +989,9 @@ fn a_bulk_load_of_more_runs_than_one_merge_reads_merges_them_in_groups_first() {
     let grouped = bulk_loaded(&dir.path().join("grouped"), Some(3));
     assert_eq!(grouped.verify().unwrap(), Vec::<String>::new());
     let expected = tree_contents(&whole);
-    assert!(expected.len() > 70, "entities and their index blocks");
+    assert!(expected.len() > 10, "entity and index blocks: {}", expected.len());
+    assert_eq!(grouped.all(EntityKind::Actor).unwrap().len(), 40);
+    assert_eq!(grouped.all(EntityKind::Event).unwrap().len(), 30);
     assert_eq!(tree_contents(&grouped), expected);
     assert_eq!(grouped.get(&Id::parse("event/e29").unwrap()).unwrap(), Some(event(29)));
     assert!(
@@ -987,4 +1007,130 @@ fn the_read_buffers_of_a_merge_stay_within_their_budget() {
         assert!(runs * buffer <= bulk::MERGE_BUFFERS, "{runs} runs");
         assert!(buffer >= bulk::MIN_RUN_BUFFER);
     }
+}
+
+#[test]
+fn a_store_of_format_5_has_its_entities_packed_and_an_upgrade_cut_short_goes_on_from_its_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data");
+    // More actors than one packing transaction takes.
+    let actors = PACK_BATCH + 300;
+    let hub = Id::parse("actor/a0").unwrap();
+    let before = {
+        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        store
+            .apply(&(0..actors).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        store
+            .apply(&(0..50).map(|n| put(event(n))).collect::<Vec<_>>(), true)
+            .unwrap();
+        let before = events_of(&store, &hub);
+        unpack_entities(&store);
+        set_format(&store, RECORD_PER_ENTITY_FORMAT);
+        // An upgrade cut short after its first transaction over the actors:
+        // their first 100 records packed, the mark at the last of them.
+        let tree = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap();
+        let first: Vec<(sled::IVec, sled::IVec)> = tree.iter().take(100).collect::<Result<_, _>>().unwrap();
+        let mut packer = packed::Packer::new(packed::Limits::ENTITIES);
+        let mut blocks = Vec::new();
+        for (key, value) in &first {
+            blocks.extend(packer.push(key.to_vec(), value.to_vec()));
+            tree.remove(key).unwrap();
+        }
+        blocks.extend(packer.finish());
+        for (key, block) in &blocks {
+            tree.insert(key.as_slice(), block.as_slice()).unwrap();
+        }
+        let mark = &first.last().unwrap().0;
+        store
+            .tree(TreeRef::Meta)
+            .unwrap()
+            .insert(packing_mark(EntityKind::Actor), mark)
+            .unwrap();
+        store.flush().unwrap();
+        assert_eq!(
+            tree.len(),
+            actors - 100 + blocks.len(),
+            "one record per actor past the mark"
+        );
+        before
+    };
+    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let format = store.meta_get(META_FORMAT).unwrap().unwrap();
+    assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
+    assert_eq!(store.meta_get(&packing_mark(EntityKind::Actor)).unwrap(), None);
+    for n in 0..actors {
+        assert_eq!(
+            store.get(&Id::parse(&format!("actor/a{n}")).unwrap()).unwrap(),
+            Some(actor(n))
+        );
+    }
+    for n in 0..50 {
+        assert_eq!(
+            store.get(&Id::parse(&format!("event/e{n}")).unwrap()).unwrap(),
+            Some(event(n))
+        );
+    }
+    assert_eq!(events_of(&store, &hub), before);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    let records = store.tree(TreeRef::Entity(EntityKind::Actor)).unwrap().len();
+    assert!(
+        records * 16 <= actors,
+        "{actors} actors packed into {records} sled records"
+    );
+    // Writes go on in the packed layout.
+    store.apply(&[put(actor(actors))], true).unwrap();
+    assert_eq!(
+        store.get(&Id::parse(&format!("actor/a{actors}")).unwrap()).unwrap(),
+        Some(actor(actors))
+    );
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn entity_records_share_sled_records_whether_written_together_or_one_at_a_time() {
+    let store = Store::temporary().unwrap();
+    store
+        .apply(&(0..1000).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
+        .unwrap();
+    for n in 0..200 {
+        store.apply(&[put(event(n))], true).unwrap();
+    }
+    // sled keeps memory for every page, and a page holds at most 17
+    // records: few records, few pages.
+    let records = |kind| store.tree(TreeRef::Entity(kind)).unwrap().len();
+    assert!(
+        records(EntityKind::Actor) * 16 <= 1000,
+        "{} records",
+        records(EntityKind::Actor)
+    );
+    assert!(
+        records(EntityKind::Event) * 6 <= 200,
+        "{} records",
+        records(EntityKind::Event)
+    );
+    // Blocks of more than one record stay small, so that a sled leaf of
+    // them fits one share of sled's cache (see `packed::Limits::ENTITIES`).
+    for kind in [EntityKind::Actor, EntityKind::Event] {
+        for item in store.tree(TreeRef::Entity(kind)).unwrap().iter() {
+            let (key, block) = item.unwrap();
+            let entries = packed::decode(&block).unwrap().len();
+            assert!(
+                entries == 1 || block.len() <= packed::Limits::ENTITIES.max_bytes,
+                "the block at {key:?} holds {entries} records in {} bytes",
+                block.len()
+            );
+        }
+    }
+    assert_eq!(store.all(EntityKind::Event).unwrap().len(), 200);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    // Deleted one at a time, the blocks shrink and go.
+    for n in 0..200 {
+        store
+            .apply(&[Change::Delete(Id::parse(&format!("event/e{n}")).unwrap())], true)
+            .unwrap();
+    }
+    assert_eq!(records(EntityKind::Event), 0);
+    assert_eq!(store.get(&Id::parse("event/e7").unwrap()).unwrap(), None);
+    assert_eq!(store.verify().unwrap(), Vec::<String>::new());
 }

@@ -8,6 +8,9 @@ use crate::model::{EntityKind, Relation};
 
 /// Storage format version, recorded in the meta tree. Bump it whenever a
 /// record layout, a key encoding or a tree name changes.
+/// 6: entity trees hold packed blocks of records too (see `packed`), so a
+/// sled page holds a hundred entities or more rather than about a dozen;
+/// a store of format 5 or older has its entity trees packed when opened.
 /// 5: the search tree also lists transliteration keys (`0x01 ‖ key ‖ …`)
 /// and the words of provisions, figures, notes and source documents; a
 /// store of format 4 or 3 is upgraded by rebuilding its search tree.
@@ -19,14 +22,14 @@ use crate::model::{EntityKind, Relation};
 /// holding entity); the event kind index carries the chronological key; search
 /// keys carry weight and name length, so a word lists in ranking order; date
 /// trees are split by span class (day, month, year, longer).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 pub const META: &str = "meta";
 
 /// How many span classes the date trees are split into.
 pub const SPAN_CLASS_COUNT: u8 = 4;
 
-/// Entity trees: id → versioned record.
+/// Entity trees: id → versioned record, packed into blocks (see `packed`).
 pub fn entity_tree(kind: EntityKind) -> &'static str {
     match kind {
         EntityKind::Actor => "actors",
@@ -140,9 +143,16 @@ pub enum TreeRef {
     EventSortKeys,
 }
 
-/// Whether a tree holds packed index blocks (see [`super::packed`]) rather
-/// than one record per key: every tree but the meta and entity trees.
+/// Whether a tree holds packed blocks (see [`super::packed`]) rather than
+/// one record per key: every tree but the meta tree (entity trees too,
+/// since format 6).
 pub fn is_packed(tree: TreeRef) -> bool {
+    !matches!(tree, TreeRef::Meta)
+}
+
+/// Whether a tree is an index: derived from the entities, so it can be
+/// rebuilt from them.
+pub fn is_index(tree: TreeRef) -> bool {
     !matches!(tree, TreeRef::Meta | TreeRef::Entity(_))
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::error::sled_err;
 use super::index::{decode, index_entries};
 use super::trees::{self, TreeRef};
 use super::{log, meta_count_key, packed, read_u64, Store, StoreError};
@@ -84,8 +83,8 @@ impl Store {
     /// Calls `f` with every entity of `kind`, one at a time (exports).
     pub fn for_each(&self, kind: EntityKind, f: &mut dyn FnMut(Record)) -> Result<(), StoreError> {
         let tree_ref = TreeRef::Entity(kind);
-        for item in self.tree(tree_ref)?.iter() {
-            let (key, value) = item.map_err(sled_err("scanning entities"))?;
+        for item in self.records(kind)? {
+            let (key, value) = item?;
             f(decode(self.name(tree_ref), &key, &value)?);
         }
         Ok(())
@@ -97,15 +96,27 @@ impl Store {
     pub fn for_each_intact(&self, kind: EntityKind, f: &mut dyn FnMut(Record)) -> Result<Vec<String>, StoreError> {
         let tree_ref = TreeRef::Entity(kind);
         let mut damaged = Vec::new();
+        // Block by block, so a damaged block loses its own entities only.
         for item in self.tree(tree_ref)?.iter() {
-            match item {
-                Ok((key, value)) => match decode(self.name(tree_ref), &key, &value) {
-                    Ok(record) => f(record),
-                    Err(e) => damaged.push(format!("damaged record {}: {e}", String::from_utf8_lossy(&key))),
-                },
+            let (block_key, block) = match item {
+                Ok(item) => item,
                 Err(e) => {
                     damaged.push(format!("`{}` cannot be read past some point: {e}", self.name(tree_ref)));
                     break;
+                }
+            };
+            let Some(entries) = packed::decode(&block) else {
+                damaged.push(format!(
+                    "damaged block of `{}` at {}: the records it holds cannot be read",
+                    self.name(tree_ref),
+                    String::from_utf8_lossy(&block_key)
+                ));
+                continue;
+            };
+            for (key, value) in entries {
+                match decode(self.name(tree_ref), &key, &value) {
+                    Ok(record) => f(record),
+                    Err(e) => damaged.push(format!("damaged record {}: {e}", String::from_utf8_lossy(&key))),
                 }
             }
         }
@@ -116,8 +127,8 @@ impl Store {
     pub fn all(&self, kind: EntityKind) -> Result<Vec<Record>, StoreError> {
         let tree_ref = TreeRef::Entity(kind);
         let mut out = Vec::new();
-        for item in self.tree(tree_ref)?.iter() {
-            let (key, value) = item.map_err(sled_err("scanning entities"))?;
+        for item in self.records(kind)? {
+            let (key, value) = item?;
             out.push(decode(self.name(tree_ref), &key, &value)?);
         }
         Ok(out)
@@ -149,7 +160,11 @@ impl Store {
             }
         }
         for (tree_ref, name) in trees::all_trees() {
-            if matches!(tree_ref, TreeRef::Meta | TreeRef::Entity(_)) {
+            if let TreeRef::Entity(_) = tree_ref {
+                // Read above, entry by entry; here, the blocks themselves.
+                problems.extend(packed::check(&self.tree(tree_ref)?, name)?);
+            }
+            if !trees::is_index(tree_ref) {
                 continue;
             }
             let want = expected.remove(&tree_ref).unwrap_or_default();

@@ -22,6 +22,12 @@ use crate::model::text;
 /// added (their typos go unforgiven) and a warning is logged once.
 pub const MAX_VOCABULARY_BYTES: usize = 64 * 1024 * 1024;
 
+/// What a word costs in memory beyond its text and its characters: its
+/// entry in the set (a boxed string and the table's slot), its entry in
+/// the list of its length (a boxed slice, and the list's spare room), and
+/// the allocator's rounding of both allocations.
+const WORD_OVERHEAD_BYTES: usize = 64;
+
 /// Shortest word kept: a five-letter query word forgives one typo, so its
 /// nearest words have four letters or more; three leaves room.
 const MIN_WORD_CHARS: usize = 3;
@@ -45,7 +51,8 @@ impl Vocabulary {
         if chars < MIN_WORD_CHARS || !word.chars().all(char::is_alphabetic) || self.words.contains(word) {
             return;
         }
-        if self.bytes + word.len() + 4 * chars > MAX_VOCABULARY_BYTES {
+        let cost = word.len() + 4 * chars + WORD_OVERHEAD_BYTES;
+        if self.bytes + cost > MAX_VOCABULARY_BYTES {
             if !self.full {
                 tracing::warn!(
                     bytes = self.bytes,
@@ -56,7 +63,7 @@ impl Vocabulary {
             return;
         }
         // The word twice: as text and as characters.
-        self.bytes += word.len() + 4 * chars;
+        self.bytes += cost;
         if self.by_len.len() <= chars {
             self.by_len.resize_with(chars + 1, Vec::new);
         }
