@@ -105,7 +105,10 @@ pub(crate) fn event_stats(
 ) -> Result<Vec<EventStatsGroup>> {
     let store = ctx.data::<Store>()?;
     let filter = filter.unwrap_or_default().parse(store).map_err(read_error)?;
-    let groups = read::event_groups(store, &loaders(ctx)?.direct(), &filter, &dims(group_by)).map_err(read_error)?;
+    // Without `events` asked for, a group's events need not be loaded.
+    let members = ctx.look_ahead().field("events").exists();
+    let groups =
+        read::event_groups(store, &loaders(ctx)?.direct(), &filter, &dims(group_by), members).map_err(read_error)?;
     Ok(groups.into_iter().map(|g| EventStatsGroup(Arc::new(g))).collect())
 }
 

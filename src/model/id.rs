@@ -217,6 +217,15 @@ impl Id {
     }
 }
 
+/// An id is looked up in maps by its text (hashing and equality are those
+/// of the string it holds), so a key read from an index need not be parsed
+/// first.
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -17,7 +17,7 @@ mod id;
 mod money;
 pub mod text;
 
-pub use date::{days_from_civil, DateError, DatePoint, PartialDate, Precision};
+pub use date::{civil_from_days, days_from_civil, DateError, DatePoint, PartialDate, Precision};
 pub use id::{EntityKind, Id, IdError, MAX_ID_LEN};
 pub use money::{Currency, Money, MoneyError};
 

@@ -18,7 +18,7 @@ use super::listing::{event_listing, funding_keyed, EventFilter, FundingFilter};
 use super::page::{Limits, PageArgs};
 use super::table::{backward, sum_amounts, Sum};
 use super::ReadError;
-use crate::model::{self, EventKind, Id, PartialDate, Relation, Role};
+use crate::model::{self, civil_from_days, EventKind, Id, PartialDate, Relation, Role};
 use crate::store::Store;
 
 /// Most members a grouping reads: past it the filter must narrow them.
@@ -70,17 +70,20 @@ pub struct GroupKey {
 }
 
 /// One group: its key, its members in listing order (with their listing
-/// keys, for paging) and, for funding, the sum of its amounts per currency.
+/// keys, for paging; empty when the grouping was asked without them) and,
+/// for funding, the sum of its amounts per currency.
 pub struct Group {
     pub key: GroupKey,
     pub members: Vec<(Vec<u8>, Entity)>,
     pub sums: Vec<Sum>,
+    /// How many members the group has (whether or not they were loaded).
+    count: usize,
 }
 
 impl Group {
     /// How many members the group has.
     pub fn count(&self) -> usize {
-        self.members.len()
+        self.count
     }
 }
 
@@ -259,25 +262,130 @@ fn gather(
                 Some(&slot) => slot,
                 None => {
                     if groups.len() >= MAX_GROUPS {
-                        return Err(ReadError::argument(
-                            "groupBy",
-                            format!("more than {MAX_GROUPS} groups; narrow the filter or group by less"),
-                        ));
+                        return Err(too_many_groups());
                     }
                     index.insert(group_key.clone(), groups.len());
                     groups.push(Group {
                         key: group_key,
                         members: Vec::new(),
                         sums: Vec::new(),
+                        count: 0,
                     });
                     groups.len() - 1
                 }
             };
             groups[slot].members.push((key.clone(), member.clone()));
+            groups[slot].count += 1;
         }
     }
     groups.sort_by(|a, b| compare(&a.key, &b.key, by));
     Ok(groups)
+}
+
+/// What a group's key holds when the grouping is by year and month only:
+/// the year, and the month as (year, month).
+type YearMonth = (Option<i32>, Option<(i32, u8)>);
+
+/// The year and month of the event at `listing` (its chronological listing
+/// key), each only when grouped by (`by_year`, `by_month`). `None` when the
+/// key cannot tell the month: a period within January from its first day,
+/// or within December to its last, may be dated only to a year at that end,
+/// and such a date names no month (see [`month_of`]).
+fn year_month_of_listing(listing: &[u8], by_year: bool, by_month: bool) -> Option<YearMonth> {
+    let Some((first, last)) = crate::store::listing_days(listing) else {
+        return Some((None, None));
+    };
+    let ((y1, m1, d1), (y2, m2, d2)) = (civil_from_days(first), civil_from_days(last));
+    let year = (by_year && y1 == y2).then_some(y1);
+    let month = match by_month && y1 == y2 && m1 == m2 {
+        true if (m1 == 1 && d1 == 1) || (m2 == 12 && d2 == 31) => return None,
+        true => Some((y1, m1)),
+        false => None,
+    };
+    Some((year, month))
+}
+
+/// Counts the events of `keyed` (listing keys and ids) by group without
+/// loading them, when the grouping is by year, month and (when the filter
+/// names one) kind only, which their listing keys tell
+/// ([`year_month_of_listing`]); the few whose keys cannot tell are loaded.
+/// `None` when the grouping needs every event loaded. The groups come back
+/// as [`gather`] makes them, without members.
+fn count_by_listing(
+    direct: &Direct<'_>,
+    keyed: &[(Vec<u8>, Id)],
+    by: &[Dim],
+    kind: Option<EventKind>,
+) -> Result<Option<Vec<Group>>, ReadError> {
+    if !by
+        .iter()
+        .all(|d| matches!(d, Dim::Year | Dim::Month) || (*d == Dim::Kind && kind.is_some()))
+    {
+        return Ok(None);
+    }
+    let (by_year, by_month) = (by.contains(&Dim::Year), by.contains(&Dim::Month));
+    let mut index: HashMap<YearMonth, usize> = HashMap::new();
+    let mut counted: Vec<(YearMonth, usize)> = Vec::new();
+    for (listing, id) in keyed {
+        let year_month = match year_month_of_listing(listing, by_year, by_month) {
+            Some(year_month) => year_month,
+            None => match direct.entities(std::slice::from_ref(id))?.pop().flatten() {
+                Some(Entity::Event(e)) => {
+                    let month = month_of(e.date.as_ref()).map(|m| civil_from_days(m.first_day()));
+                    (
+                        year_of(e.date.as_ref()).filter(|_| by_year),
+                        month.map(|(y, m, _)| (y, m)).filter(|_| by_month),
+                    )
+                }
+                _ => continue,
+            },
+        };
+        let slot = match index.get(&year_month) {
+            Some(&slot) => slot,
+            None => {
+                if counted.len() >= MAX_GROUPS {
+                    return Err(too_many_groups());
+                }
+                index.insert(year_month, counted.len());
+                counted.push((year_month, 0));
+                counted.len() - 1
+            }
+        };
+        counted[slot].1 += 1;
+    }
+    let mut groups = Vec::with_capacity(counted.len());
+    for ((year, month), count) in counted {
+        let month = match month {
+            Some((y, m)) => Some(
+                PartialDate::parse(&format!("{y:04}-{m:02}"))
+                    .map_err(|e| ReadError::argument("groupBy", format!("month {y:04}-{m:02}: {e}")))?,
+            ),
+            None => None,
+        };
+        let key = GroupKey {
+            kind: kind.filter(|_| by.contains(&Dim::Kind)),
+            year,
+            month,
+            ..GroupKey::default()
+        };
+        groups.push(Group {
+            key,
+            members: Vec::new(),
+            sums: Vec::new(),
+            count,
+        });
+    }
+    groups.sort_by(|a, b| compare(&a.key, &b.key, by));
+    Ok(Some(groups))
+}
+
+/// Too many groups for a grouping: the filter must narrow them, or the
+/// grouping be by less.
+fn too_many_groups() -> ReadError {
+    ReadError::argument(
+        "groupBy",
+        format!("more than {MAX_GROUPS} groups; narrow the filter or group by less"),
+    )
 }
 
 /// Too many members for a grouping: the filter must narrow them.
@@ -299,12 +407,16 @@ fn load(direct: &Direct<'_>, keyed: Vec<(Vec<u8>, Id)>) -> Result<Vec<(Vec<u8>, 
         .collect())
 }
 
-/// `eventStats`: the events `filter` selects, grouped by `by`.
+/// `eventStats`: the events `filter` selects, grouped by `by`; with
+/// `members`, each group holds its events (for `events`), else only its
+/// count, and groups by year, month (and the filter's kind) are then
+/// counted from the listing keys without loading the events.
 pub fn event_groups(
     store: &Store,
     direct: &Direct<'_>,
     filter: &EventFilter,
     by: &[Dim],
+    members: bool,
 ) -> Result<Vec<Group>, ReadError> {
     check_dims(by, &EVENT_DIMS)?;
     // One page of every match, one item more than the bound to learn
@@ -321,6 +433,11 @@ pub fn event_groups(
     let (page, _) = event_listing(store, filter, &window, false)?;
     if page.items.len() > MAX_MEMBERS {
         return Err(too_many());
+    }
+    if !members {
+        if let Some(groups) = count_by_listing(direct, &page.items, by, filter.kind)? {
+            return Ok(groups);
+        }
     }
     let members = load(direct, page.items)?;
     gather(members, by, |member| match member {

@@ -61,7 +61,7 @@ pub use error::{scratch_err, StoreError};
 pub use group::{Sealed, WriteComing};
 pub use keys::{Position, PositionRef};
 pub use open::DEFAULT_CACHE_BYTES;
-pub use period::{event_list_key, PeriodScan};
+pub use period::{event_list_key, listing_days, PeriodScan};
 pub use search::{MAX_PREFIX_HITS, MAX_TYPO_WORDS};
 pub use stats::{Fan, Stats};
 pub use trees::{TreeRef, FORMAT_VERSION};
@@ -172,7 +172,8 @@ struct Inner {
     /// a temporary database, which cannot.
     cache_bytes: Option<u64>,
     names: Vec<&'static str>,
-    positions: HashMap<TreeRef, usize>,
+    /// Looked up on every store access: a fast hash, not SipHash.
+    positions: rustc_hash::FxHashMap<TreeRef, usize>,
     reads: AtomicU64,
     writes: AtomicU64,
     /// The write pipeline (see [`group`]): writes are staged one at a time

@@ -1,7 +1,7 @@
 //! Opening a store: the sled database, its trees, the format check, and
 //! the upgrade of older formats (rebuilding the indexes from the entities).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,7 +105,7 @@ impl Store {
 
     fn from_db(db: sled::Db, path: PathBuf, cache_bytes: Option<u64>) -> Result<Store, StoreError> {
         let mut names = Vec::new();
-        let mut positions = HashMap::new();
+        let mut positions = rustc_hash::FxHashMap::default();
         for (i, (tree_ref, name)) in trees::all_trees().into_iter().enumerate() {
             names.push(name);
             positions.insert(tree_ref, i);

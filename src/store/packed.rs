@@ -311,6 +311,24 @@ impl<'t> Range<'t> {
         Range::new(tree, name, lower, upper, false)
     }
 
+    /// Forwards: moves the lower bound up to `key` (when that is higher),
+    /// and the walk goes on from there: within the block being read when
+    /// that block reaches `key` (the entries in between are passed over
+    /// without being handed out), else from the first block that can hold
+    /// `key` (one seek, which stands for the one the walk would make at
+    /// the block's end anyway). Backwards, nothing changes.
+    pub fn skip_to(&mut self, key: Vec<u8>) {
+        if self.reverse || !above_lower(&self.lower, &key) {
+            return;
+        }
+        if let Some((_, block_key)) = &self.cursor {
+            if block_key.as_ref() < key.as_slice() {
+                self.cursor = None;
+            }
+        }
+        self.lower = Included(key);
+    }
+
     /// Backwards: keeps the entries of a block within the bounds, and moves
     /// the upper bound below the block.
     fn load(&mut self, key: &[u8], bytes: &[u8]) -> Result<(), StoreError> {
@@ -435,6 +453,67 @@ impl Iterator for Range<'_> {
             }
         }
     }
+}
+
+/// How many entries lie between two bounds. A block that lies wholly
+/// within them is counted from its header, without reading its entries,
+/// so a count reads each block once rather than each entry: the blocks at
+/// the two ends are the only ones walked. Blocks come in key order and
+/// only entries past the last one counted are counted, so a write that
+/// splits or re-keys a block while the count goes on does not count an
+/// entry twice.
+pub fn count(
+    tree: &sled::Tree,
+    name: &'static str,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+) -> Result<usize, StoreError> {
+    count_at_most(tree, name, lower, upper, usize::MAX)
+}
+
+/// [`count`], stopping at the first block that brings the count to
+/// `limit` or past it (so at most `limit` plus a block's entries).
+pub fn count_at_most(
+    tree: &sled::Tree,
+    name: &'static str,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    if is_empty(&lower, &upper) {
+        return Ok(n);
+    }
+    let mut counted: Option<Vec<u8>> = None;
+    let fresh = |key: &[u8], counted: &Option<Vec<u8>>| counted.as_deref().is_none_or(|c| key > c);
+    for item in tree.range::<Vec<u8>, _>((lower.clone(), Unbounded)) {
+        let (key, bytes) = item.map_err(sled_err(format!("scanning `{name}`")))?;
+        let bad = || corrupt(name, &key, "not an index block");
+        let within = below_upper(&upper, &key);
+        let mut cursor = Cursor::new(bytes.as_ref()).ok_or_else(bad)?;
+        let entries = cursor.left;
+        let whole = within
+            && match cursor.advance().map_err(|()| bad())? {
+                Some(_) => above_lower(&lower, &cursor.key) && fresh(&cursor.key, &counted),
+                None => true,
+            };
+        if whole {
+            n += entries;
+        } else {
+            let mut cursor = Cursor::new(bytes.as_ref()).ok_or_else(bad)?;
+            while cursor.advance().map_err(|()| bad())?.is_some() {
+                let key = cursor.key.as_slice();
+                if above_lower(&lower, key) && below_upper(&upper, key) && fresh(key, &counted) {
+                    n += 1;
+                }
+            }
+        }
+        if !within || n >= limit {
+            break;
+        }
+        counted = Some(key.to_vec());
+    }
+    Ok(n)
 }
 
 /// The value at `key` in a packed tree.
@@ -919,6 +998,9 @@ mod tests {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 prop_assert_eq!(all(&tree, lower.clone(), upper.clone(), false), want.clone());
+                prop_assert_eq!(count(&tree, "t", lower.clone(), upper.clone()).unwrap(), want.len());
+                let at_most = count_at_most(&tree, "t", lower.clone(), upper.clone(), 3).unwrap();
+                prop_assert!(at_most == want.len() || (3..=want.len()).contains(&at_most), "{} of {}", at_most, want.len());
                 want.reverse();
                 prop_assert_eq!(all(&tree, lower, upper, true), want);
             }

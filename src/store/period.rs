@@ -5,8 +5,8 @@ use super::trees::TreeRef;
 use super::{keys, packed, read_u64, Keyed, Store, StoreError, META_MAX_SPAN};
 use crate::model::{EntityKind, Id, PartialDate};
 
-/// How many entries that start on one day and end too early a period scan
-/// reads one by one before it seeks past the rest of them.
+/// How many entries that start on one day and end too early a backwards
+/// period scan reads one by one before it seeks past the rest of them.
 const SEEK_AFTER_SKIPS: usize = 8;
 
 /// What a walk over a chronological index selects: entries whose period
@@ -109,7 +109,83 @@ impl Store {
     }
 
     /// How many entries `scan` selects (keys only; no entity is read).
+    ///
+    /// Without cursors, and for periods that need only overlap, every entry
+    /// of a span class that starts within the period lies in it, so those
+    /// are counted by blocks ([`packed::count`]); only the entries that
+    /// start up to the class's longest period earlier are read one by one
+    /// (an entry ending too early is passed over with the rest of its day's
+    /// that do, as a page does). A count then costs about a block read per
+    /// 48 entries instead of a merge step per entry.
     pub fn count_period(&self, kind: EntityKind, scan: &PeriodScan<'_>) -> Result<usize, StoreError> {
+        use std::ops::Bound::{Excluded, Included};
+        if scan.whole || scan.undated || scan.after.is_some() || scan.before.is_some() {
+            return self.count_period_walking(kind, scan);
+        }
+        self.count_read();
+        let events_by_kind = scan.subkind.is_some() && kind == EntityKind::Event;
+        let prefix = match scan.subkind {
+            Some(sub) if events_by_kind => keys::prefix(sub.as_bytes()),
+            _ => Vec::new(),
+        };
+        let under = |day: i32| [prefix.as_slice(), &keys::day(day)].concat();
+        let longest = read_u64(self.meta_get(META_MAX_SPAN)?).min(i32::MAX as u64) as i32;
+        let from_day = scan.from.map(PartialDate::first_day);
+        // Undated entries sort last and never overlap a period.
+        let end = match scan.dated_only() {
+            true => Excluded(under(scan.to.map_or(keys::UNDATED, |t| t.last_day().saturating_add(1)))),
+            false => keys::prefix_end(&prefix).map_or(std::ops::Bound::Unbounded, Excluded),
+        };
+        let mut n = 0;
+        for (class, max_span) in keys::SPAN_CLASSES.iter().enumerate() {
+            let tree_ref = if events_by_kind {
+                TreeRef::ByKind(kind, class as u8)
+            } else {
+                TreeRef::ByDate(kind, class as u8)
+            };
+            let (tree, name) = (self.tree(tree_ref)?, self.name(tree_ref));
+            let start = match from_day {
+                None => prefix.clone(),
+                Some(f) => {
+                    // Entries starting before `from` count when they end on
+                    // or after it (and start by the period's end).
+                    let look_back = (*max_span).min(longest).max(0);
+                    let upper = match &end {
+                        Excluded(e) if *e < under(f) => e.clone(),
+                        _ => under(f),
+                    };
+                    let mut earlier = packed::Range::new(
+                        &tree,
+                        name,
+                        Included(under(f.saturating_sub(look_back))),
+                        Excluded(upper),
+                        false,
+                    );
+                    while let Some(entry) = earlier.next() {
+                        let (key, _) = entry?;
+                        let Some((first, last, _)) = keys::split_dated(&key[prefix.len().min(key.len())..]) else {
+                            return Err(StoreError::Corrupt {
+                                tree: name,
+                                key: String::from_utf8_lossy(&key).into_owned(),
+                                reason: "not a chronological index key".into(),
+                            });
+                        };
+                        if last < f {
+                            earlier.skip_to([prefix.as_slice(), &keys::day(first), &keys::day(f)].concat());
+                        } else {
+                            n += 1;
+                        }
+                    }
+                    under(f)
+                }
+            };
+            n += packed::count(&tree, name, Included(start), end.clone())?;
+        }
+        Ok(n)
+    }
+
+    /// [`Store::count_period`] by walking every entry the scan selects.
+    fn count_period_walking(&self, kind: EntityKind, scan: &PeriodScan<'_>) -> Result<usize, StoreError> {
         let mut n = 0;
         self.scan_period(kind, scan, |_, _| {
             n += 1;
@@ -203,13 +279,22 @@ pub fn event_list_key(date: Option<&PartialDate>, id: &Id) -> Vec<u8> {
     keys::dated(date, id)
 }
 
+/// The first and last day of the period a chronological listing key (from
+/// [`event_list_key`]) holds; `None` for an undated entry or another key.
+pub fn listing_days(key: &[u8]) -> Option<(i32, i32)> {
+    keys::split_dated(key).and_then(|(first, last, _)| (first != keys::UNDATED).then_some((first, last)))
+}
+
 /// One span class of a chronological index, walked in listing order (or
 /// backwards): the entries under `prefix` whose period overlaps the scan's,
 /// between its cursors. The walk starts from `from` minus the class's
-/// longest period; an entry that ends before `from` is skipped, and after a
-/// few such entries that start the same day the walk seeks past the rest of
-/// them (they all sort before `first ‖ from`). So a page costs about the same
-/// at ten thousand entities as at a million.
+/// longest period; an entry that ends before `from` is skipped with the
+/// rest of its day's that do (they all sort before `first ‖ from`):
+/// forwards, the walk goes on from `first ‖ from` at once, inside the block
+/// it is reading when that block reaches so far, else with the one seek it
+/// would make at the block's end anyway; backwards, after a few such
+/// entries of one day it seeks past the rest. So a page costs about the
+/// same at ten thousand entities as at a million.
 struct ClassRun<'t> {
     tree: sled::Tree,
     name: &'static str,
@@ -277,7 +362,7 @@ impl<'t> ClassRun<'t> {
 
     /// Reads up to the next selected entry, unless it is already read.
     fn fill(&mut self) -> Result<(), StoreError> {
-        use std::ops::Bound::{Excluded, Included};
+        use std::ops::Bound::Excluded;
         let mut same_day_skips = 0usize;
         let mut skipped_day = None;
         while self.head.is_none() && !self.done {
@@ -303,6 +388,12 @@ impl<'t> ClassRun<'t> {
                 });
             };
             match self.from_day {
+                // Forwards, the entries of that day that end before `from`
+                // all sort before `first ‖ from`: the walk goes on from
+                // there, in the same block when it reaches that far (no seek).
+                Some(f) if last < f && !self.from_end => {
+                    entries.skip_to([self.prefix.as_slice(), &keys::day(first), &keys::day(f)].concat());
+                }
                 Some(f) if last < f => {
                     same_day_skips = if skipped_day == Some(first) {
                         same_day_skips + 1
@@ -311,12 +402,8 @@ impl<'t> ClassRun<'t> {
                     };
                     skipped_day = Some(first);
                     if same_day_skips >= SEEK_AFTER_SKIPS {
-                        let start = [self.prefix.as_slice(), &keys::day(first)].concat();
-                        if self.from_end {
-                            self.upper = Excluded(start);
-                        } else {
-                            self.lower = Included([start.as_slice(), &keys::day(f)].concat());
-                        }
+                        // Backwards, the rest of that day's entries end earlier still.
+                        self.upper = Excluded([self.prefix.as_slice(), &keys::day(first)].concat());
                         self.entries = None;
                         same_day_skips = 0;
                     }

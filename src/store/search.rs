@@ -1,10 +1,12 @@
 //! Search: the token index, ranked by how closely each word matched, field
 //! weight and name coverage.
 
-use std::collections::HashMap;
+use std::ops::Bound::{Excluded, Included};
+
+use rustc_hash::FxHashMap;
 
 use super::trees::TreeRef;
-use super::{keys, Store, StoreError};
+use super::{keys, packed, Store, StoreError};
 use crate::model::{text, Id, LABEL_WEIGHT};
 
 /// Most index entries a search word's prefix matches are read (whole-word
@@ -20,6 +22,13 @@ const MAX_FORGIVEN_HITS: usize = 4_000;
 
 /// Most words of a query that are looked up.
 const MAX_QUERY_WORDS: usize = 16;
+
+/// Past how many index entries a query word counts as large when the
+/// words are ordered, smallest first.
+const SIZE_WORDS_UP_TO: usize = 8_192;
+
+/// The entities every word so far matched, with what they scored.
+type Candidates = FxHashMap<Id, (usize, f64, Tier, usize, u8)>;
 
 /// How far a forgiving search may stray from the words asked for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -91,7 +100,7 @@ impl Store {
 
     fn ranked(&self, query: &str, min_weight: u8, forgive: Forgive) -> Result<Vec<(Id, f64)>, StoreError> {
         self.count_read();
-        let words: Vec<String> = text::fold(query)
+        let mut words: Vec<String> = text::fold(query)
             .split(' ')
             .filter(|w| !w.is_empty())
             .take(MAX_QUERY_WORDS)
@@ -100,13 +109,30 @@ impl Store {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        // An entity must match every word, so only the first word's
+        // matches can: the word with the fewest index entries goes first,
+        // and the others' entries are kept only for entities it matched
+        // (looked up by the id's text, never parsed). Scores are sums of
+        // halves, so the order they are added in changes nothing.
+        let mut expected = 0;
+        if words.len() > 1 {
+            let mut sized = Vec::with_capacity(words.len());
+            for word in words {
+                sized.push((self.word_entries_at_most(&word, SIZE_WORDS_UP_TO)?, word));
+            }
+            sized.sort_by_key(|(n, _)| *n);
+            expected = sized[0].0.min(SIZE_WORDS_UP_TO);
+            words = sized.into_iter().map(|(_, word)| word).collect();
+        }
         // id → (words matched so far, score, farthest tier, words matched in the name, name length)
-        let mut scores: HashMap<Id, (usize, f64, Tier, usize, u8)> = HashMap::new();
+        let mut scores: Candidates = FxHashMap::with_capacity_and_hasher(expected, Default::default());
         for (i, word) in words.iter().enumerate() {
-            let mut best: HashMap<Id, WordMatch> = HashMap::new();
-            self.word_matches(word, min_weight, &mut best)?;
+            let mut best: FxHashMap<Id, WordMatch> =
+                FxHashMap::with_capacity_and_hasher(if i == 0 { expected } else { scores.len() }, Default::default());
+            let only = (i > 0).then_some(&scores);
+            self.word_matches(word, min_weight, only, &mut best)?;
             if forgive == Forgive::Spellings {
-                self.forgiven_matches(word, min_weight, &mut best)?;
+                self.forgiven_matches(word, min_weight, only, &mut best)?;
             }
             for (id, m) in best {
                 let entry = scores.entry(id).or_insert((0, 0.0, Tier::Exact, 0, m.label_len));
@@ -129,32 +155,55 @@ impl Store {
         Ok(hits)
     }
 
+    /// How many index entries `word` and the words it begins have, counted
+    /// by blocks and at most about `limit` (to order a query's words).
+    fn word_entries_at_most(&self, word: &str, limit: usize) -> Result<usize, StoreError> {
+        let tree = TreeRef::SearchTokens;
+        let (lower, upper) = packed::prefix_bounds(word.as_bytes());
+        packed::count_at_most(&self.tree(tree)?, self.name(tree), lower, upper, limit)
+    }
+
     /// Entities holding `word` or a word it begins.
-    fn word_matches(&self, word: &str, min_weight: u8, best: &mut HashMap<Id, WordMatch>) -> Result<(), StoreError> {
+    /// With `only`, entities it does not hold are passed over.
+    fn word_matches(
+        &self,
+        word: &str,
+        min_weight: u8,
+        only: Option<&Candidates>,
+        best: &mut FxHashMap<Id, WordMatch>,
+    ) -> Result<(), StoreError> {
         let tree = TreeRef::SearchTokens;
         // Whole-word matches first (`word ‖ 0xff …` sorts after longer
         // words sharing the prefix), all of them; then words it begins,
         // at most MAX_PREFIX_HITS, so a short common prefix stays cheap.
         let exact = self.index_prefix(tree, &keys::prefix(word.as_bytes()))?;
-        let longer = self
-            .index_prefix(tree, word.as_bytes())?
-            .filter(|item| item.as_ref().map_or(true, |(k, _)| keys::first(k) != word.as_bytes()))
-            .take(MAX_PREFIX_HITS);
+        // The longer words sort between `word` and `word ‖ 0xff` (no
+        // folded word holds that byte), before the whole word's entries.
+        let longer = packed::Range::new(
+            &self.tree(tree)?,
+            self.name(tree),
+            Included(word.as_bytes().to_vec()),
+            Excluded(keys::prefix(word.as_bytes())),
+            false,
+        )
+        .take(MAX_PREFIX_HITS);
         for item in exact.chain(longer) {
             let (key, _) = item?;
             let whole = keys::first(&key) == word.as_bytes();
-            self.note_entry(&key, min_weight, Tier::Exact, if whole { 1.0 } else { 0.5 }, best)?;
+            self.note_entry(&key, min_weight, only, Tier::Exact, if whole { 1.0 } else { 0.5 }, best)?;
         }
         Ok(())
     }
 
     /// Entities holding another romanisation of `word`, or a word one or
-    /// two typos away, within [`MAX_FORGIVEN_HITS`] index entries.
+    /// two typos away, within [`MAX_FORGIVEN_HITS`] index entries. With
+    /// `only`, entities it does not hold are passed over.
     fn forgiven_matches(
         &self,
         word: &str,
         min_weight: u8,
-        best: &mut HashMap<Id, WordMatch>,
+        only: Option<&Candidates>,
+        best: &mut FxHashMap<Id, WordMatch>,
     ) -> Result<(), StoreError> {
         let tree = TreeRef::SearchTokens;
         let key = text::variant(word);
@@ -173,22 +222,31 @@ impl Store {
             for item in self.index_prefix(tree, &keys::prefix(&listed))?.take(budget) {
                 let (key, _) = item?;
                 budget -= 1;
-                self.note_entry(&key, min_weight, tier, 1.0, best)?;
+                self.note_entry(&key, min_weight, only, tier, 1.0, best)?;
             }
         }
         Ok(())
     }
 
     /// Records the match an index entry stands for, if it is the entity's
-    /// best for the word so far.
+    /// best for the word so far (and, with `only`, an entity it holds).
     fn note_entry(
         &self,
         key: &[u8],
         min_weight: u8,
+        only: Option<&Candidates>,
         tier: Tier,
         factor: f64,
-        best: &mut HashMap<Id, WordMatch>,
+        best: &mut FxHashMap<Id, WordMatch>,
     ) -> Result<(), StoreError> {
+        if let Some(only) = only {
+            let held = keys::split_search(key)
+                .and_then(|(_, _, id)| std::str::from_utf8(id).ok())
+                .is_some_and(|id| only.contains_key(id));
+            if !held {
+                return Ok(());
+            }
+        }
         let (weight, label_len, id) = self.search_entry(key)?;
         if weight < min_weight {
             return Ok(());

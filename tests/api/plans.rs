@@ -23,7 +23,7 @@ pub(crate) fn schema(store: &Store) -> AppSchema {
 }
 
 /// async-graphql's answer, as the HTTP endpoint serialises it.
-async fn executed(schema: &AppSchema, query: &str, variables: &Value) -> (String, bool) {
+pub(crate) async fn executed(schema: &AppSchema, query: &str, variables: &Value) -> (String, bool) {
     let request = Request::new(query)
         .variables(Variables::from_json(variables.clone()))
         .data(graphql::loaders_for(schema));

@@ -412,7 +412,9 @@ impl Writer<'_> {
         let groups = if matches!(field.shape, Shape::EventStats) {
             let by: Vec<EventGroup> = self.arg(field, "groupBy")?;
             let filter = self.filter(field)?.unwrap_or_default();
-            event_groups(self.store, &self.direct, &filter, &dims(by))
+            // Without `events` asked for, a group's events need not be loaded.
+            let members = field.sel.iter().any(|f| matches!(f.shape, Shape::GroupMembers(_)));
+            event_groups(self.store, &self.direct, &filter, &dims(by), members)
         } else {
             let by: Vec<FundingGroup> = self.arg(field, "groupBy")?;
             let filter = self.arg::<Option<FundingFilter>>(field, "filter")?;
