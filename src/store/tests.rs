@@ -8,6 +8,21 @@ use super::*;
 use crate::model::{Actor, ActorKind, Entity, Event, EventKind, Origin, Participant, Record, Relation, Role};
 use std::path::{Path, PathBuf};
 
+/// Opens the store in `path`, waiting while sled still holds its file lock:
+/// sled releases it from its flusher thread a moment after the last handle
+/// of an earlier open is dropped.
+fn reopen(path: &Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(path, DEFAULT_CACHE_BYTES) {
+            Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            opened => return opened.unwrap(),
+        }
+    }
+}
+
 pub(super) fn actor(n: usize) -> Entity {
     Entity::Actor(Actor {
         id: Id::parse(&format!("actor/a{n}")).unwrap(),
@@ -71,7 +86,7 @@ fn a_store_of_the_unpacked_format_is_upgraded_by_rebuilding_its_indexes() {
     let path = dir.path().join("data");
     let hub = Id::parse("actor/a0").unwrap();
     let before = {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         store
             .apply(&(0..40).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
             .unwrap();
@@ -104,7 +119,7 @@ fn a_store_of_the_unpacked_format_is_upgraded_by_rebuilding_its_indexes() {
         before
     };
     assert_eq!(before[&hub].len(), 300, "the hub takes part in every event");
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     let after = events_of(&store, &hub);
     assert_eq!(after, before);
@@ -129,7 +144,7 @@ fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
         note: Some("written by an older build".into()),
     };
     {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         let mut cited = match actor(1) {
             Entity::Actor(a) => a,
             _ => unreachable!("actor() makes actors"),
@@ -182,7 +197,7 @@ fn records_of_layout_1_still_open_and_their_sources_cite_the_body_text() {
         store.flush().unwrap();
     }
 
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     let Some(Entity::Source(source)) = store.get(&source_id).unwrap() else {
         panic!("the layout-1 source decodes");
     };
@@ -326,7 +341,7 @@ fn is_log(name: &str) -> bool {
 fn crash_image(dir: &Path) -> PathBuf {
     let data = dir.join("data");
     let image = dir.join("image");
-    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&data);
     store.commit(&[create(actor(0))]).unwrap();
     store.flush().unwrap();
     copy_files(&data, &image, &|name| is_log(name));
@@ -353,7 +368,7 @@ pub(super) fn has_actor(store: &Store, n: usize) -> bool {
 fn writes_logged_but_not_yet_in_sleds_files_are_applied_again_when_the_store_opens() {
     let dir = tempfile::tempdir().unwrap();
     let image = crash_image(dir.path());
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert!((0..3).all(|n| has_actor(&store, n)), "every acknowledged write is back");
     assert_eq!(store.count(EntityKind::Actor).unwrap(), 3);
     assert_eq!(store.generation().unwrap(), 3);
@@ -387,7 +402,7 @@ fn a_log_file_is_filled_ahead_with_zeros_that_a_replay_takes_for_its_end() {
         bytes.len()
     );
     assert!(bytes[end..].iter().all(|b| *b == 0));
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert!((0..3).all(|n| has_actor(&store, n)));
     assert_eq!(
         store.damage(),
@@ -401,7 +416,7 @@ fn a_log_file_is_filled_ahead_with_zeros_that_a_replay_takes_for_its_end() {
     drop(store);
     let image = crash_image(&dir.path().join("again"));
     std::fs::write(log_file(&image), &after).unwrap();
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert_eq!(store.damage().len(), 1, "{:?}", store.damage());
 }
 
@@ -426,7 +441,7 @@ fn a_write_cut_short_at_the_end_of_the_log_is_dropped_and_the_rest_applied() {
             [&whole[..end], half].concat()
         };
         std::fs::write(&log, &torn).unwrap();
-        let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&image);
         assert!((0..3).all(|n| has_actor(&store, n)), "filled: {filled}");
         assert!(!has_actor(&store, 3));
         assert_eq!(
@@ -452,7 +467,7 @@ fn a_damaged_record_before_the_end_of_the_log_is_reported_and_nothing_after_it_a
     // A byte inside the first record's payload (after its 12-byte header).
     bytes[14] ^= 0x5a;
     std::fs::write(&log, &bytes).unwrap();
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     let damage = store.damage();
     assert_eq!(damage.len(), 1, "{damage:?}");
     assert!(
@@ -468,7 +483,7 @@ fn a_damaged_record_before_the_end_of_the_log_is_reported_and_nothing_after_it_a
     // Accepted (`--allow-damaged`), the damaged log goes and the report with it.
     store.accept_damage();
     drop(store);
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert_eq!(store.damage(), Vec::<String>::new());
     assert!(has_actor(&store, 0));
 }
@@ -484,7 +499,7 @@ fn a_damaged_length_is_reported_not_taken_for_a_write_cut_short() {
     // acknowledged records after it were dropped with no word.
     bytes[2] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     let damage = store.damage();
     assert_eq!(damage.len(), 1, "{damage:?}");
     assert!(damage[0].contains("header"), "{damage:?}");
@@ -499,7 +514,7 @@ fn zeros_after_the_last_record_are_a_torn_tail_not_damage() {
     // What a filesystem may show past the last write after a crash.
     bytes.extend_from_slice(&[0; 4096]);
     std::fs::write(&log, &bytes).unwrap();
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert_eq!(store.damage(), Vec::<String>::new());
     assert!((0..3).all(|n| has_actor(&store, n)));
 }
@@ -509,7 +524,7 @@ fn concurrent_writers_share_log_syncs_and_subscribers_see_every_commit_in_order(
     const WRITERS: usize = 16;
     const EACH: usize = 25;
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&dir.path().join("data"));
     let mut commits = store.subscribe();
     let syncs_before = store.log_syncs();
     let acknowledged: Vec<u64> = std::thread::scope(|scope| {
@@ -549,7 +564,7 @@ fn concurrent_writers_share_log_syncs_and_subscribers_see_every_commit_in_order(
 #[test]
 fn a_member_whose_write_fails_leaves_its_group_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&dir.path().join("data"));
     store.commit(&[create(actor(0))]).unwrap();
     // Writers racing: half create fresh actors, half re-create actor 0
     // together with a fresh one (refused whole: actor 0 exists).
@@ -620,7 +635,7 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
     let path = dir.path().join("data");
     let id = Id::parse("actor/a1").unwrap();
     {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         store.apply(&[put(actor(1))], true).unwrap();
         // The record and the format as a build of format 3 wrote them.
         let record = store.get_record(&id).unwrap().unwrap();
@@ -632,7 +647,7 @@ fn a_store_of_format_3_is_upgraded_and_its_unchecksummed_records_still_read() {
         set_format(&store, PRE_LOG_FORMAT);
         store.flush().unwrap();
     }
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     let format = store.meta_get(META_FORMAT).unwrap().unwrap();
     assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
     assert_eq!(store.get(&id).unwrap(), Some(actor(1)));
@@ -648,7 +663,7 @@ fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let image = dir.path().join("image");
-    let store = Store::open(&data, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&data);
     store.commit(&[create(actor(0))]).unwrap();
     store.flush().unwrap();
     // sled's files as a crash after this point leaves them; the log is copied last.
@@ -682,7 +697,7 @@ fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole
     drop(store);
 
     // After a crash, every acknowledged write is back and nothing else.
-    let store = Store::open(&image, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&image);
     assert_eq!(store.damage(), Vec::<String>::new());
     assert!(
         has_actor(&store, 0) && has_actor(&store, 3),
@@ -695,7 +710,7 @@ fn a_failed_append_whose_cut_back_fails_too_stops_appends_until_the_log_is_whole
 #[test]
 fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_count() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&dir.path().join("data"));
     let mut n = 0;
     for round in 0..100 {
         let writing = std::sync::atomic::AtomicBool::new(true);
@@ -729,7 +744,7 @@ fn clearing_while_writes_land_leaves_no_entity_without_its_index_entries_or_coun
 #[test]
 fn a_bulk_load_dropped_unfinished_is_discarded_and_writes_go_on() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&dir.path().join("data"));
     let load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
     // Dropped while it holds the pipeline: the discard clears the store
     // without waiting for the pipeline it holds.
@@ -802,7 +817,7 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data");
     {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         let actors: Vec<Change> = (0..40).map(|n| put(actor(n))).collect();
         store.apply(&actors, true).unwrap();
         store
@@ -833,7 +848,7 @@ fn events_of_layouts_1_to_3_still_open_answering_nothing_and_are_rewritten_in_la
         store.flush().unwrap();
     }
 
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     for n in 1..=3 {
         let id = Id::parse(&format!("event/e{n}")).unwrap();
         assert_eq!(
@@ -877,7 +892,7 @@ fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
     }
     let id = noted.id().clone();
     {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         store.apply(&[put(noted), put(actor(2))], true).unwrap();
         // A build of format 4 indexed names, aliases and summaries only,
         // and no transliteration keys: keep just the name words.
@@ -909,7 +924,7 @@ fn a_store_of_format_4_gets_its_search_tree_rebuilt_with_notes_and_spellings() {
             "the old tree lacks the new entries"
         );
     }
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     let format = store.meta_get(META_FORMAT).unwrap().unwrap();
     assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
     assert_eq!(store.verify().unwrap(), Vec::<String>::new());
@@ -965,7 +980,7 @@ fn tree_contents(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
 
 /// Bulk-loads actors 0..40 and events 0..30, one entity per run.
 fn bulk_loaded(dir: &Path, max_merged_runs: Option<usize>) -> Store {
-    let store = Store::open(dir, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(dir);
     let mut load = store.bulk_load().unwrap().expect("an empty store takes a bulk load");
     if let Some(max) = max_merged_runs {
         load.max_merged_runs = max;
@@ -1017,7 +1032,7 @@ fn a_store_of_format_5_has_its_entities_packed_and_an_upgrade_cut_short_goes_on_
     let actors = PACK_BATCH + 300;
     let hub = Id::parse("actor/a0").unwrap();
     let before = {
-        let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+        let store = reopen(&path);
         store
             .apply(&(0..actors).map(|n| put(actor(n))).collect::<Vec<_>>(), true)
             .unwrap();
@@ -1055,7 +1070,7 @@ fn a_store_of_format_5_has_its_entities_packed_and_an_upgrade_cut_short_goes_on_
         );
         before
     };
-    let store = Store::open(&path, DEFAULT_CACHE_BYTES).unwrap();
+    let store = reopen(&path);
     let format = store.meta_get(META_FORMAT).unwrap().unwrap();
     assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
     assert_eq!(store.meta_get(&packing_mark(EntityKind::Actor)).unwrap(), None);

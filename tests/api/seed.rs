@@ -922,7 +922,12 @@ fn when_unlocked<T, E: std::fmt::Display>(mut open: impl FnMut() -> Result<T, E>
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match open() {
-            Err(e) if e.to_string().contains("could not acquire lock") && Instant::now() < deadline => {
+            Err(e)
+                if ["could not acquire lock", "in use by another diplograph process"]
+                    .iter()
+                    .any(|held| e.to_string().contains(held))
+                    && Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(20))
             }
             other => return other,

