@@ -53,7 +53,20 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
 /// until it is ready.
 pub async fn start_app(settings: Settings, data_dir: TempDir) -> TestApp {
     diplograph::telemetry::init_for_tests();
-    let app = Application::build(settings).await.expect("server starts");
+    // A store this test just closed may still hold sled's file lock for a
+    // moment (sled lets go of it from its flusher thread).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let app = loop {
+        match Application::build(settings.clone()).await {
+            Err(e)
+                if format!("{e:#}").contains("in use by another diplograph process")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await
+            }
+            built => break built.expect("server starts"),
+        }
+    };
     let port = app.port();
     let store = app.store().clone();
     tokio::spawn(app.run_until_stopped());
