@@ -4,9 +4,7 @@
 //! mutations over GET and always answers `application/graphql-response+json`.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -607,35 +605,13 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
 }
 
 /// `reading`'s output, or `None` when it is not done `timeout` after the
-/// first poll. The timer is armed only once `reading` is still pending on
-/// its second poll: actix calls the handler, and polls it once, before it
-/// feeds it the body bytes it read with the head, then polls it again at
-/// once (`poll_response` after `poll_request`, in the same turn of its
-/// dispatcher), by when a body that came with the head (nearly every one)
-/// is all there. Arming a timer per request cost a timer-wheel insertion
-/// and removal on every POST. A body that is not complete by then gets the
-/// timer with the deadline counted from the first poll
-/// (`tests/api/hostile.rs` stalls a body to check that it is cut off).
+/// first poll. The timer is armed on the first poll that finds the body
+/// incomplete: not later, on a hunch that actix polls again at once (it
+/// does when it reads a request and its body together, but a pipelined
+/// request queued behind another is polled once and then left until more
+/// bytes come, so a deadline armed on a later poll would never be set).
 async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F::Output> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut reading = std::pin::pin!(reading);
-    let mut pending = 0u8;
-    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(out) = reading.as_mut().poll(cx) {
-            return Poll::Ready(Some(out));
-        }
-        pending = pending.saturating_add(1);
-        if pending < 2 {
-            return Poll::Pending;
-        }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-    .await
+    tokio::time::timeout(timeout, reading).await.ok()
 }
 
 pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {

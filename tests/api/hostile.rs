@@ -883,6 +883,49 @@ async fn a_client_that_stalls_in_its_body_is_cut_off_and_the_server_goes_on() {
 }
 
 #[tokio::test]
+async fn a_pipelined_request_that_stalls_in_its_body_is_cut_off_too() {
+    // actix queues a request whose head arrives while the one before is
+    // being answered, and polls its handler once when it gets to it:
+    // nothing polls it again until more bytes come, so the body's deadline
+    // must be set on that first poll.
+    let app = spawn_app_with(|s| {
+        s.client_timeout_secs = 1;
+        s.response_cache = false;
+    })
+    .await;
+    for pause in [0, 1, 3] {
+        // A slow first request (a forgiving search), then the second's
+        // head and part of its body while the first is being answered.
+        let slow = r#"{"query":"{ search(query: \"Tskinvali Kokoyti Medvedv\", first: 50) { score } }"}"#;
+        let first = format!("{RAW_HEAD}Content-Length: {}\r\n\r\n{slow}", slow.len());
+        let second = format!("{RAW_HEAD}Content-Length: 100\r\n\r\n{{\"query\":");
+        let mut stream = TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+        stream.write_all(first.as_bytes()).await.expect("write");
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        stream.write_all(second.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(4), async {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                answer.extend_from_slice(&buf[..n]);
+            }
+        })
+        .await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("HTTP/1.1 200"),
+            "the first request is answered: {text}"
+        );
+        assert!(
+            ended.is_ok() || text.contains("HTTP/1.1 408"),
+            "pause {pause} ms: the connection was still open 4 s after the second request stopped sending its body: {}",
+            shorten(&text)
+        );
+    }
+    still_serves(&app).await.unwrap();
+}
+
+#[tokio::test]
 async fn a_url_too_long_for_the_http_parser_is_refused_and_the_server_goes_on() {
     let app = spawn_app().await;
     // Longer than reqwest will build, so sent by hand.
