@@ -827,22 +827,26 @@ async fn raw_exchange(app: &TestApp, bytes: &[u8], hang_up: bool, within: Durati
     if hang_up {
         stream.shutdown().await.expect("close our side");
     }
+    let (answer, closed) = read_for(&mut stream, within).await;
+    match (closed, answer.is_empty()) {
+        (_, false) => RawAnswer::Answered(String::from_utf8_lossy(&answer).into_owned()),
+        (true, true) => RawAnswer::Closed,
+        (false, true) => RawAnswer::Silent,
+    }
+}
+
+/// What the server sends on `stream` for up to `within`, and whether it
+/// closed the connection by then.
+async fn read_for(stream: &mut TcpStream, within: Duration) -> (Vec<u8>, bool) {
     let mut answer = Vec::new();
     let read = tokio::time::timeout(within, async {
         let mut buf = [0u8; 4096];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => answer.extend_from_slice(&buf[..n]),
-            }
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            answer.extend_from_slice(&buf[..n]);
         }
     })
     .await;
-    match (read, answer.is_empty()) {
-        (_, false) => RawAnswer::Answered(String::from_utf8_lossy(&answer).into_owned()),
-        (Ok(()), true) => RawAnswer::Closed,
-        (Err(_), true) => RawAnswer::Silent,
-    }
+    (answer, read.is_ok())
 }
 
 /// The body of a raw HTTP/1.1 answer (after the blank line).
@@ -903,21 +907,14 @@ async fn a_pipelined_request_that_stalls_in_its_body_is_cut_off_too() {
         stream.write_all(first.as_bytes()).await.expect("write");
         tokio::time::sleep(Duration::from_millis(pause)).await;
         stream.write_all(second.as_bytes()).await.expect("write");
-        let mut answer = Vec::new();
-        let ended = tokio::time::timeout(Duration::from_secs(4), async {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stream.read(&mut buf).await {
-                answer.extend_from_slice(&buf[..n]);
-            }
-        })
-        .await;
+        let (answer, closed) = read_for(&mut stream, Duration::from_secs(4)).await;
         let text = String::from_utf8_lossy(&answer);
         assert!(
             text.starts_with("HTTP/1.1 200"),
             "the first request is answered: {text}"
         );
         assert!(
-            ended.is_ok() || text.contains("HTTP/1.1 408"),
+            closed || text.contains("HTTP/1.1 408"),
             "pause {pause} ms: the connection was still open 4 s after the second request stopped sending its body: {}",
             shorten(&text)
         );
