@@ -13,7 +13,7 @@
 //! `Access-Control-Expose-Headers` and `Vary`. Requests with an `Origin`,
 //! and every `OPTIONS` (a preflight), go through [`actix_cors`] as before.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -23,7 +23,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_cors::{Cors, CorsMiddleware};
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::Method;
@@ -48,11 +48,31 @@ const VARY_ENCODING: &str = "Accept-Encoding";
 const VARY_ENCODING_AND_CORS: &str =
     "Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
 
+/// [`EXPOSED_HEADERS`] as the CORS middleware sends them (a test checks
+/// that they agree), built at compile time: cloning it copies a pointer.
+const EXPOSED: HeaderValue = HeaderValue::from_static("x-request-id, x-cache");
+
 thread_local! {
     /// The id of the request whose handler this thread is polling: a
     /// [`FrontFuture`] moves its id here while it polls the routes and
     /// takes it back after (see [`Current`]).
     static CURRENT: RefCell<Option<HeaderValue>> = const { RefCell::new(None) };
+    /// Whether that request came without `Origin` (not through the CORS
+    /// middleware), so that [`vary_encoding`] can give its final `Vary`.
+    static PLAIN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The `Vary` of an answer that may be gzipped, for the handler being
+/// polled: `Accept-Encoding` for a cross-origin request (the CORS
+/// middleware appends to it), and for any other the value [`Front`] would
+/// make of it once the handler is done, so that it is inserted once rather
+/// than inserted and then replaced.
+pub fn vary_encoding() -> HeaderValue {
+    if PLAIN.with(Cell::get) {
+        HeaderValue::from_static(VARY_ENCODING_AND_CORS)
+    } else {
+        HeaderValue::from_static(VARY_ENCODING)
+    }
 }
 
 /// The id of the request being handled, as [`Front`] settled it: the
@@ -71,13 +91,15 @@ pub fn request_id() -> Option<String> {
     })
 }
 
-/// A request's id moved to where [`request_id`] finds it, for as long as
-/// this lives (the inner future's poll), then moved back.
+/// A request's id moved to where [`request_id`] finds it, and whether it
+/// came without `Origin` (for [`vary_encoding`]), for as long as this lives
+/// (the inner future's poll), then moved back.
 struct Current<'a>(&'a mut Option<HeaderValue>);
 
 impl<'a> Current<'a> {
-    fn enter(id: &'a mut Option<HeaderValue>) -> Current<'a> {
+    fn enter(id: &'a mut Option<HeaderValue>, plain: bool) -> Current<'a> {
         CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), id));
+        PLAIN.with(|p| p.set(plain));
         Current(id)
     }
 }
@@ -85,6 +107,7 @@ impl<'a> Current<'a> {
 impl Drop for Current<'_> {
     fn drop(&mut self) {
         CURRENT.with(|current| std::mem::swap(&mut *current.borrow_mut(), self.0));
+        PLAIN.with(|p| p.set(false));
     }
 }
 
@@ -130,11 +153,10 @@ impl Front {
     }
 }
 
-impl<S, B> Transform<S, ServiceRequest> for Front
+impl<S> Transform<S, ServiceRequest> for Front
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
     S::Future: Unpin + 'static,
-    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
@@ -148,12 +170,10 @@ where
             loading: self.loading.clone(),
         };
         let cors = self.cors.new_transform(gate.clone());
-        let exposed = HeaderValue::from_str(&EXPOSED_HEADERS.join(", ")).map_err(|_| ());
         Box::pin(async move {
             Ok(FrontService {
                 gate,
                 cors: cors.await?,
-                exposed: exposed?,
             })
         })
     }
@@ -164,15 +184,12 @@ pub struct FrontService<S> {
     gate: Gate<S>,
     /// The same routes behind the CORS middleware, for cross-origin requests.
     cors: CorsMiddleware<Gate<S>>,
-    /// `Access-Control-Expose-Headers`, as the CORS middleware sends it.
-    exposed: HeaderValue,
 }
 
-impl<S, B> Service<ServiceRequest> for FrontService<S>
+impl<S> Service<ServiceRequest> for FrontService<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error> + 'static,
     S::Future: Unpin + 'static,
-    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
@@ -200,7 +217,7 @@ where
             if cross_origin {
                 Inner::Cors(self.cors.call(req))
             } else {
-                Inner::Plain(self.gate.call(req), self.exposed.clone())
+                Inner::Plain(self.gate.call(req))
             }
         };
         FrontFuture {
@@ -215,9 +232,8 @@ where
 
 enum Inner<G> {
     Cors(LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<BoxBody>>, Error>>),
-    /// A request without `Origin` on its way through the [`Gate`], and the
-    /// `Access-Control-Expose-Headers` value its answer gets.
-    Plain(G, HeaderValue),
+    /// A request without `Origin` on its way through the [`Gate`].
+    Plain(G),
 }
 
 /// A request on its way through [`FrontService`]; `G`: the [`Gate`]'s future.
@@ -239,18 +255,18 @@ impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Answer> {
         let this = self.get_mut();
         let _entered = this.span.enter();
-        let current = Current::enter(&mut this.id);
+        let plain = matches!(this.inner, Inner::Plain(_));
+        let current = Current::enter(&mut this.id, plain);
         let answered = match &mut this.inner {
             Inner::Cors(future) => ready!(future.as_mut().poll(cx)).map(ServiceResponse::map_into_boxed_body),
-            Inner::Plain(future, exposed) => match ready!(Pin::new(future).poll(cx)) {
+            Inner::Plain(future) => match ready!(Pin::new(future).poll(cx)) {
                 Ok(mut res) => {
-                    cors_headers(res.headers_mut(), exposed);
+                    cors_headers(res.headers_mut());
                     Ok(res)
                 }
                 Err(mut err) => {
-                    let exposed = exposed.clone();
-                    err.add_response_mapper(move |mut res| {
-                        cors_headers(res.headers_mut(), &exposed);
+                    err.add_response_mapper(|mut res| {
+                        cors_headers(res.headers_mut());
                         res
                     });
                     Err(err)
@@ -274,11 +290,13 @@ impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
 }
 
 /// The headers the CORS middleware gives an answer to a request without
-/// `Origin`: which headers a page may read, and `Vary` (appended to).
-fn cors_headers(headers: &mut HeaderMap, exposed: &HeaderValue) {
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, exposed.clone());
+/// `Origin`: which headers a page may read, and `Vary` (appended to,
+/// unless the handler gave it as it ends up, from [`vary_encoding`]).
+fn cors_headers(headers: &mut HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
     let vary = match headers.get(header::VARY) {
         None => HeaderValue::from_static(VARY_CORS),
+        Some(v) if v == VARY_ENCODING_AND_CORS => return,
         Some(v) if v == VARY_ENCODING => HeaderValue::from_static(VARY_ENCODING_AND_CORS),
         Some(v) => {
             let mut joined = Vec::with_capacity(v.len() + 2 + VARY_CORS.len());
@@ -308,11 +326,10 @@ impl<S> Clone for Gate<S> {
     }
 }
 
-impl<S, B> Service<ServiceRequest> for Gate<S>
+impl<S> Service<ServiceRequest> for Gate<S>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = Error>,
     S::Future: Unpin,
-    B: MessageBody + 'static,
 {
     type Response = ServiceResponse<BoxBody>;
     type Error = Error;
@@ -342,10 +359,9 @@ pub enum GateFuture<F> {
     Passed(F),
 }
 
-impl<F, B> Future for GateFuture<F>
+impl<F> Future for GateFuture<F>
 where
-    F: Future<Output = Result<ServiceResponse<B>, Error>> + Unpin,
-    B: MessageBody + 'static,
+    F: Future<Output = Result<ServiceResponse<BoxBody>, Error>> + Unpin,
 {
     type Output = Result<ServiceResponse<BoxBody>, Error>;
 
@@ -355,9 +371,8 @@ where
                 Some(response) => Poll::Ready(Ok(response)),
                 None => Poll::Pending,
             },
-            GateFuture::Passed(future) => Pin::new(future)
-                .poll(cx)
-                .map(|answered| answered.map(ServiceResponse::map_into_boxed_body)),
+            // The routes answer with a boxed body already: nothing to map.
+            GateFuture::Passed(future) => Pin::new(future).poll(cx),
         }
     }
 }
@@ -380,12 +395,11 @@ mod tests {
 
     #[test]
     fn the_request_id_is_there_for_handlers_only_while_they_are_polled() {
-        let exposed = HeaderValue::from_static("x-request-id, x-cache");
         let id = HeaderValue::from_static("probe-123");
         let mut seen = Vec::new();
         let mut polls = 0;
         let handler = std::future::poll_fn(|cx| {
-            seen.push(request_id());
+            seen.push((request_id(), vary_encoding()));
             polls += 1;
             if polls < 2 {
                 cx.waker().wake_by_ref();
@@ -395,7 +409,7 @@ mod tests {
             Poll::Ready(Ok(ServiceResponse::new(req, HttpResponse::Ok().finish())))
         });
         let mut front = FrontFuture {
-            inner: Inner::Plain(Box::pin(handler), exposed),
+            inner: Inner::Plain(Box::pin(handler)),
             id: Some(id.clone()),
             span: tracing::Span::none(),
             started: None,
@@ -408,25 +422,33 @@ mod tests {
             panic!("the handler answered on its second poll");
         };
         assert_eq!(request_id(), None, "after the answer");
+        assert_eq!(vary_encoding(), VARY_ENCODING, "outside a request without Origin");
         drop(front);
-        assert_eq!(seen, vec![Some("probe-123".to_owned()); 2]);
+        let during = (
+            Some("probe-123".to_owned()),
+            HeaderValue::from_static(VARY_ENCODING_AND_CORS),
+        );
+        assert_eq!(seen, vec![during.clone(), during]);
         assert_eq!(res.headers().get(REQUEST_ID), Some(&id));
     }
 
     #[test]
     fn vary_is_appended_to_as_the_cors_middleware_does() {
-        let exposed = HeaderValue::from_static("x-request-id, x-cache");
+        let exposed = HeaderValue::from_str(&EXPOSED_HEADERS.join(", ")).unwrap();
+        assert_eq!(EXPOSED, exposed, "the constant says what EXPOSED_HEADERS lists");
         let vary_after = |before: Option<&'static str>| {
             let mut headers = HeaderMap::new();
             if let Some(v) = before {
                 headers.insert(header::VARY, HeaderValue::from_static(v));
             }
-            cors_headers(&mut headers, &exposed);
+            cors_headers(&mut headers);
             assert_eq!(headers.get(header::ACCESS_CONTROL_EXPOSE_HEADERS), Some(&exposed));
             headers.get(header::VARY).unwrap().to_str().unwrap().to_owned()
         };
         assert_eq!(vary_after(None), VARY_CORS);
         assert_eq!(vary_after(Some("Accept-Encoding")), VARY_ENCODING_AND_CORS);
+        // As `vary_encoding` gives it to a handler of a request without Origin.
+        assert_eq!(vary_after(Some(VARY_ENCODING_AND_CORS)), VARY_ENCODING_AND_CORS);
         assert_eq!(vary_after(Some("Cookie")), format!("Cookie, {VARY_CORS}"));
     }
 }

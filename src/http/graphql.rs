@@ -5,7 +5,9 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
+use actix_web::body::BoxBody;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
@@ -53,8 +55,9 @@ const GRAPHQL_RESPONSE_JSON_UTF8: HeaderValue =
 const JSON_UTF8: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 const X_CACHE: header::HeaderName = header::HeaderName::from_static("x-cache");
 const HIT: HeaderValue = HeaderValue::from_static("hit");
+const MISS: HeaderValue = HeaderValue::from_static("miss");
+const BYPASS: HeaderValue = HeaderValue::from_static("bypass");
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
-const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("Accept-Encoding");
 const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// Picks the response type from `Accept`, honouring q-values; `None` when
@@ -428,12 +431,11 @@ fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey
     cache_hits().increment(1);
     raw.served.raw_hits.increment(1);
     raw.served.requests.increment(1);
-    let mut builder = HttpResponse::Ok();
-    builder
-        .insert_header((header::CONTENT_TYPE, media.header()))
-        .insert_header((header::CACHE_CONTROL, raw.served.cache_control.clone()))
-        .insert_header((X_CACHE, HIT));
-    let response = send(state, req, builder, raw.answer.body.clone(), Some(&raw.answer));
+    let mut response = send(state, req, StatusCode::OK, raw.answer.body.clone(), Some(&raw.answer));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.header());
+    headers.insert(header::CACHE_CONTROL, raw.served.cache_control.clone());
+    headers.insert(X_CACHE, HIT);
     raw.served.duration.record(started.elapsed().as_secs_f64());
     Some(response)
 }
@@ -499,55 +501,58 @@ fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) 
     } else {
         StatusCode::OK
     };
-    let mut builder = HttpResponse::build(status);
-    builder.insert_header((header::CONTENT_TYPE, media.header()));
+    let mut response = send(state, req, status, outcome.body, outcome.kept.as_deref());
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.header());
     // Answers stay valid until the next write; say how long a client or a
     // proxy may reuse one without asking. Errors and writes: never.
     if outcome.has_errors || outcome.cache == CacheUse::Bypass && state.cache.is_some() {
-        builder.insert_header((header::CACHE_CONTROL, NO_STORE));
+        headers.insert(header::CACHE_CONTROL, NO_STORE);
     } else {
-        builder.insert_header((header::CACHE_CONTROL, state.options.cache_control.clone()));
+        headers.insert(header::CACHE_CONTROL, state.options.cache_control.clone());
     }
-    builder.insert_header((
-        X_CACHE,
-        match outcome.cache {
-            CacheUse::Hit => HIT,
-            CacheUse::Miss => HeaderValue::from_static("miss"),
-            CacheUse::Bypass => HeaderValue::from_static("bypass"),
-        },
-    ));
-    send(state, req, builder, outcome.body, outcome.kept.as_deref())
+    let cache = match outcome.cache {
+        CacheUse::Hit => HIT,
+        CacheUse::Miss => MISS,
+        CacheUse::Bypass => BYPASS,
+    };
+    headers.insert(X_CACHE, cache);
+    response
 }
 
-/// Finishes a response with `body`, gzipped when the client accepts it and
-/// the answer is long enough: from the response cache's entry when there is
-/// one (compressed once), else compressed now.
-fn send(
-    state: &AppState,
-    req: &HttpRequest,
-    mut builder: actix_web::HttpResponseBuilder,
-    body: Bytes,
-    kept: Option<&Answer>,
-) -> HttpResponse {
+/// A response of `status` with `body`, gzipped when the client accepts it
+/// and the answer is long enough: from the response cache's entry when
+/// there is one (compressed once), else compressed now. `Vary` and
+/// `Content-Encoding` are set; the caller adds its other headers. Built
+/// as a response at once and its headers inserted into its map, rather
+/// than through actix's response builder, which checks for an error it
+/// carries and converts each header anew.
+fn send(state: &AppState, req: &HttpRequest, status: StatusCode, body: Bytes, kept: Option<&Answer>) -> HttpResponse {
+    let plain = |body: Bytes| HttpResponse::with_body(status, BoxBody::new(body));
     if !state.options.compression {
-        return builder.body(body);
+        return plain(body);
     }
-    builder.append_header((header::VARY, ACCEPT_ENCODING));
-    if body.len() < compress::MIN_COMPRESSED_BODY || !compress::accepts_gzip(req) {
-        return builder.body(body);
-    }
-    let gzipped = match kept {
-        Some(answer) => answer.gzipped(),
-        None => compress::gzip(&body, compress::for_once()),
+    // The value the answer ends up with, CORS's part included (see `front`).
+    let vary = super::front::vary_encoding();
+    let gzipped = if body.len() < compress::MIN_COMPRESSED_BODY || !compress::accepts_gzip(req) {
+        None
+    } else {
+        match kept {
+            Some(answer) => answer.gzipped(),
+            None => compress::gzip(&body, compress::for_once()),
+        }
     };
-    match gzipped {
+    let mut response = match gzipped {
         Some(gzipped) => {
             gzipped_answers().increment(1);
-            builder.insert_header((header::CONTENT_ENCODING, GZIP));
-            builder.body(gzipped)
+            let mut response = plain(gzipped);
+            response.headers_mut().insert(header::CONTENT_ENCODING, GZIP);
+            response
         }
-        None => builder.body(body),
-    }
+        None => plain(body),
+    };
+    response.headers_mut().insert(header::VARY, vary);
+    response
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -604,14 +609,33 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     Ok(first.unwrap_or_else(|| body.freeze()))
 }
 
-/// `reading`'s output, or `None` when it is not done `timeout` after the
-/// first poll. The timer is armed on the first poll that finds the body
-/// incomplete: not later, on a hunch that actix polls again at once (it
-/// does when it reads a request and its body together, but a pipelined
-/// request queued behind another is polled once and then left until more
-/// bytes come, so a deadline armed on a later poll would never be set).
+/// `reading`'s output, or `None` when it is not done `timeout` after its
+/// second poll. A timer costs an insertion into tokio's timer wheel and a
+/// removal (about 600 instructions a request), and actix nearly always
+/// polls a handler a second time at once: it polls it once before it feeds
+/// it the body read with the head, then again. So a first poll that finds
+/// the body incomplete arms no timer but asks for that second poll itself
+/// (a wake, which costs nothing when actix polls again anyway): a pipelined
+/// request queued behind another is polled once by actix and then left
+/// until more bytes come, and its deadline must not wait for those bytes.
+/// The second poll arms the timer if the body is still incomplete.
 async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F::Output> {
-    tokio::time::timeout(timeout, reading).await.ok()
+    let mut reading = std::pin::pin!(reading);
+    let mut first = true;
+    let early = std::future::poll_fn(|cx| match reading.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending if first => {
+            first = false;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await;
+    match early {
+        Some(output) => Some(output),
+        None => tokio::time::timeout(timeout, reading).await.ok(),
+    }
 }
 
 pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
@@ -714,11 +738,11 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
         body.extend_from_slice(answer);
     }
     body.push(b']');
-    let mut builder = HttpResponse::Ok();
-    builder
-        .content_type(media.content_type())
-        .insert_header((header::CACHE_CONTROL, "no-store"));
-    send(state, req, builder, Bytes::from(body), None)
+    let mut response = send(state, req, StatusCode::OK, Bytes::from(body), None);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.header());
+    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    response
 }
 
 pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
