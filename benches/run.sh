@@ -14,6 +14,9 @@
 #                                  # (benches/kill9.sh; CYCLES=, WRITERS=)
 #   SCALE_SEEDS=/some/dir ...      # keep the generated seeds in /some/dir/gen-N and reuse them
 #   BIN=/path/to/diplograph ...    # measure another build of the server
+#   SCHED=1 ...                    # trace each row with `perf sched` and say which other tasks held
+#                                  # the server's or wrk's core for 1 ms or more (benches/sched.py),
+#                                  # to tell a slow tail from the host's from one of the server's
 #
 # Builds release, starts the server on a fresh data directory pinned to core
 # 0 (taskset), drives it with wrk from core 1 at 32 and 64 connections, and
@@ -32,6 +35,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 KILL9=${KILL9:-0}
+SCHED=${SCHED:-0}
 SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
 ARTICLE=${ARTICLE:-1}
@@ -59,6 +63,7 @@ for tool in wrk bc; do
   fi
 done
 [ -x /usr/bin/time ] || (apt-get install -y time || (apt-get update && apt-get install -y time)) >/dev/null
+if [ "$SCHED" = 1 ] && ! command -v perf >/dev/null; then echo "SCHED=1 needs perf" >&2; exit 1; fi
 # One build for the server and the bench targets: `cargo build --release`
 # would build the dependencies a second time without the dev-dependencies'
 # features, which the bench targets unify in.
@@ -160,15 +165,22 @@ host_load() {
 }
 
 # run_wrk SCRIPT URL CONNS [ENV=VALUE...]: wrk from core $CLIENT_CPU; sets
-# $line (its RESULT line) and $load (the host load over the run).
+# $line (its RESULT line) and $load (the host load over the run); with
+# SCHED=1, also $sched (who held the cores meanwhile, benches/sched.py).
 run_wrk() {
   local script=$1 url=$2 conns=$3; shift 3
-  local before after out
+  local before after out trace=()
+  sched=""
+  [ "$SCHED" = 1 ] && trace=(perf sched record -a -q -o "$work/sched.data" --)
   before=$(cpu_sample)
-  out=$(env "$@" /usr/bin/time -f '%U %S' -o "$work/wrk.time" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$script" "$url")
+  out=$(env "$@" ${trace[@]+"${trace[@]}"} /usr/bin/time -f '%U %S' -o "$work/wrk.time" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$script" "$url")
   after=$(cpu_sample)
   line=$(echo "$out" | grep '^RESULT')
   load=$(host_load "$(awk '{ print $1 + $2 }' "$work/wrk.time")" "$before" "$after")
+  if [ "$SCHED" = 1 ]; then
+    sched=$(python3 benches/sched.py "$work/sched.data" "$server_pid")
+    echo "$script $conns: $sched" >&2
+  fi
 }
 
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$server_pid/status"; }
@@ -187,6 +199,7 @@ measure() {
   fi
   echo "$setup	$query	$conns	$line	$(rss_mb)	$load	-" >>"$results"
   echo "$setup $query c=$conns: $line rss=$(rss_mb)MB steal/others=$load" >&2
+  [ -z "$sched" ] || echo "| $setup | $query | $conns | $sched |" >>"$work/sched.md"
 }
 
 # Sanity: every query answers without errors before it is measured.
@@ -472,5 +485,18 @@ if scale_rows.strip():
             print(f"| {q} | {small['p50']:.2f} | {big['p50']:.2f} | {big['p50'] / small['p50']:.2f}× | {big['p99']:.2f} | {big['p999']:.2f} | {noise(big)} |")
     print()
 PY
+if [ -s "$work/sched.md" ]; then
+  {
+    echo "## Who held the cores (SCHED=1: \`perf sched\`, benches/sched.py)"
+    echo
+    echo "Times the server's worker thread or wrk was ready to run but waited 1 ms or more for its core, and the other"
+    echo "tasks that ran there meanwhile (\`server:\` the server's own threads; the rest the host's). The trace itself adds load."
+    echo
+    echo "| setup | query | conns | waits and holders |"
+    echo "|---|---|---:|---|"
+    cat "$work/sched.md"
+    echo
+  } >>"$report"
+fi
 echo "wrote $report" >&2
 cat "$report"
