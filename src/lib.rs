@@ -28,6 +28,9 @@
 //!   reads flags, `DIPLOGRAPH_*` variables and the config file;
 //!   [`telemetry`] sets up logging.
 //! - [`generate`]: a deterministic synthetic graph for load tests.
+//! - [`allocator`]: how the server's allocator (mimalloc) gives freed
+//!   memory back to the system.
+pub mod allocator;
 pub mod config;
 pub mod generate;
 pub mod graphql;
