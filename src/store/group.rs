@@ -503,8 +503,10 @@ impl Store {
                         CHANGE_OVERHEAD_BYTES
                             + c.entity
                                 .as_ref()
-                                .and_then(|e| postcard::to_allocvec(e).ok())
-                                .map_or(0, |bytes| bytes.len())
+                                .and_then(|e| {
+                                    postcard::serialize_with_flavor(e, postcard::ser_flavors::Size::default()).ok()
+                                })
+                                .unwrap_or(0)
                     })
                     .sum::<usize>();
                 let committed = Arc::new(Committed {
