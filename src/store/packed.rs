@@ -801,15 +801,15 @@ impl<'t> Edits<'t> {
         !self.gone.contains(key) && !self.live.contains_key(key)
     }
 
-    /// The first untouched stored block key among `blocks`.
+    /// The first untouched stored block among `blocks`: its key and bytes.
     fn first_untouched(
         &self,
         blocks: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<(Vec<u8>, sled::IVec)>, StoreError> {
         for item in blocks {
-            let (key, _) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
             if self.untouched(&key) {
-                return Ok(Some(key.to_vec()));
+                return Ok(Some((key.to_vec(), bytes)));
             }
         }
         Ok(None)
@@ -820,45 +820,50 @@ impl<'t> Edits<'t> {
     fn take(&mut self, key: &[u8]) -> Result<Option<Taken>, StoreError> {
         // Edited and stored blocks interleave; nothing stored past the
         // first edited candidate can come first, so the scans stop there.
-        let edited = self
-            .live
-            .range::<[u8], _>((Included(key), Unbounded))
-            .next()
-            .map(|(k, _)| k.clone());
-        let stored = {
+        // Blocks never overlap (stored ones the edits left alone and edited
+        // ones together cover each key once), so when `key` lies inside
+        // the edited candidate's span, no stored block can come first, and
+        // the scan of the tree (the dearest part of an edit of a block
+        // edited before) is skipped.
+        let (edited, inside) = match self.live.range::<[u8], _>((Included(key), Unbounded)).next() {
+            Some((k, block)) => (
+                Some(k.clone()),
+                block.first().is_some_and(|(first, _)| first.as_slice() <= key),
+            ),
+            None => (None, false),
+        };
+        let stored = if inside {
+            None
+        } else {
             let upper = edited.as_deref().map_or(Unbounded, Excluded);
             self.first_untouched(self.tree.range::<&[u8], _>((Included(key), upper)))?
         };
+        // A stored block comes with its bytes, read by the scan that found
+        // it (not looked up again).
         let (block_key, stored) = match (edited, stored) {
-            (_, Some(s)) => (s, true),
-            (Some(e), None) => (e, false),
+            (_, Some((key, bytes))) => (key, Some(bytes)),
+            (Some(e), None) => (e, None),
             (None, None) => {
                 // Past every block: the last one takes the key.
                 let edited = self.live.keys().next_back().cloned();
                 let lower = edited.as_deref().map_or(Unbounded, Excluded);
                 match self.first_untouched(self.tree.range::<&[u8], _>((lower, Unbounded)).rev())? {
-                    Some(s) => (s, true),
+                    Some((key, bytes)) => (key, Some(bytes)),
                     None => match edited {
-                        Some(e) => (e, false),
+                        Some(e) => (e, None),
                         None => return Ok(None),
                     },
                 }
             }
         };
-        let entries = if stored {
-            let bytes = self
-                .tree
-                .get(&block_key)
-                .map_err(sled_err(format!("reading `{}`", self.name)))?
-                .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
-            decode_block(self.name, &block_key, &bytes)?
-        } else {
-            self.live_remove(&block_key).unwrap_or_default()
+        let entries = match &stored {
+            Some(bytes) => decode_block(self.name, &block_key, bytes)?,
+            None => self.live_remove(&block_key).unwrap_or_default(),
         };
         Ok(Some(Taken {
             key: block_key,
             entries,
-            stored,
+            stored: stored.is_some(),
         }))
     }
 
