@@ -658,11 +658,12 @@ mod tests {
         let record = encode(3, 5, &writes, &names);
         // The format as written before (plain slices, which serde writes
         // as sequences): header, then the payload.
+        type PlainWrite<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
         #[derive(Serialize)]
         struct Before<'a> {
             first: u64,
             last: u64,
-            writes: Vec<(&'a str, &'a [u8], Option<&'a [u8]>)>,
+            writes: Vec<PlainWrite<'a>>,
         }
         let payload = postcard::to_allocvec(&Before {
             first: 3,
