@@ -907,14 +907,20 @@ mod tests {
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 
+    /// A store holding one actor whose groups may gather for 30 s: long
+    /// enough that a test passing in time saw each gathering end because
+    /// every write on its way joined (or went), not by the clock.
+    fn gathering_store(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        store.commit(&[create(actor(0))]).unwrap();
+        store.lock_pipeline().gather = Duration::from_secs(30);
+        store
+    }
+
     #[test]
     fn a_group_that_could_be_sealed_waits_for_writes_on_their_way_and_no_longer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
-        store.commit(&[create(actor(0))]).unwrap();
-        // Long enough that a test passing in time saw the gathering end
-        // because every write on its way joined (or went), not by the clock.
-        store.lock_pipeline().gather = Duration::from_secs(30);
+        let store = gathering_store(dir.path());
         let started = std::time::Instant::now();
         let syncs_before = store.log_syncs();
         let write = |n: usize, coming: WriteComing| {
@@ -1006,11 +1012,7 @@ mod tests {
     #[test]
     fn writers_still_being_answered_after_their_group_landed_hold_no_later_group() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
-        store.commit(&[create(actor(0))]).unwrap();
-        // A gathering that ran its course would take this long: a test
-        // passing in time saw every group sealed without one.
-        store.lock_pipeline().gather = Duration::from_secs(30);
+        let store = gathering_store(dir.path());
         let started = std::time::Instant::now();
         let syncs_before = store.log_syncs();
         // A write as the GraphQL layer runs one: announced before its
