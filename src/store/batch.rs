@@ -146,11 +146,21 @@ impl Batch {
     /// this one is in sled. It writes this one's changes again until
     /// [`Batch::prune`] drops them.
     pub(super) fn continued(&self) -> Batch {
-        let mut next = self.clone();
-        for edits in next.edits.values_mut() {
-            *edits = edits.continued();
+        // Each tree's edits are copied once, by `Edits::continued` (not
+        // cloned with the batch first and then copied again).
+        Batch {
+            store: self.store.clone(),
+            entities: self.entities.clone(),
+            edits: self
+                .edits
+                .iter()
+                .map(|(position, edits)| (*position, edits.continued()))
+                .collect(),
+            counts: self.counts.clone(),
+            max_span: self.max_span,
+            stats: self.stats.clone(),
+            undo: None,
         }
-        next
     }
 
     /// Once `landed` (the batch this one went on from) is in sled: drops

@@ -52,6 +52,13 @@ fn release_reserve(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(RESERVE_FILE));
 }
 
+/// How long a reading of the free space serves the floor check, while it
+/// was far above the floor (see [`Store::free_bytes_lately`]).
+pub(super) const FREE_READING_AGE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How far above the floor a reading must be to serve again.
+pub(super) const FREE_READING_SLACK: u64 = 256 * 1024 * 1024;
+
 /// Free bytes on the filesystem holding `path` (`None` if it cannot be told).
 fn free_bytes(path: &Path) -> Option<u64> {
     fs2::available_space(path).ok()
@@ -83,7 +90,7 @@ impl Store {
         if floor == 0 || self.inner.cache_bytes.is_none() {
             return Ok(());
         }
-        match free_bytes(&self.inner.path) {
+        match self.free_bytes_lately(floor) {
             Some(free) if free < floor => Err(StoreError::Unavailable {
                 reason: format!(
                     "the disk holding {} has {} KiB free, under the floor of {} KiB (--min-free-mb); writes resume once space is freed",
@@ -94,6 +101,26 @@ impl Store {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The data directory's free space for the floor check: a reading up to
+    /// [`FREE_READING_AGE`] old while it was at least [`FREE_READING_SLACK`]
+    /// above `floor`, else a new one. A filesystem call per write cost
+    /// more than the rest of the check; the disk cannot lose that much to
+    /// this server's writes (a group is at most a few MiB) in that time,
+    /// and a disk that fills regardless still refuses the log append,
+    /// which leaves no trace (see `docs/failure-modes.md`).
+    fn free_bytes_lately(&self, floor: u64) -> Option<u64> {
+        let mut seen = self.inner.free_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if let Some((at, free)) = *seen {
+            if now.duration_since(at) < FREE_READING_AGE && free >= floor.saturating_add(FREE_READING_SLACK) {
+                return Some(free);
+            }
+        }
+        let free = free_bytes(&self.inner.path);
+        *seen = free.map(|free| (now, free));
+        free
     }
 
     /// After a fault: whether the disk has room again for the reserve and
@@ -357,5 +384,41 @@ pub(super) mod injected {
             }
             self.file.truncate(len)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::open::DEFAULT_CACHE_BYTES;
+    use crate::store::tests::{actor, create};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_free_space_reading_serves_the_floor_check_only_while_recent_and_far_above_the_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        let free = free_bytes(&store.inner.path).unwrap();
+        // A floor above what the disk has: a fresh reading refuses writes.
+        let floor = free + 1024 * 1024 * 1024;
+        store.set_min_free_bytes(floor);
+        let fake = |age: Duration, free: u64| {
+            *store.inner.free_seen.lock().unwrap() = Some((Instant::now() - age, free));
+        };
+        // A recent reading far above the floor is taken as it is.
+        fake(Duration::ZERO, floor + FREE_READING_SLACK);
+        store.commit(&[create(actor(1))]).unwrap();
+        // An old one is read again: the disk is under the floor.
+        fake(FREE_READING_AGE, floor + FREE_READING_SLACK);
+        let refused = store.commit(&[create(actor(2))]).unwrap_err();
+        assert!(matches!(refused, StoreError::Unavailable { .. }), "{refused:?}");
+        // So is a recent one that was near the floor.
+        fake(Duration::ZERO, floor + FREE_READING_SLACK - 1);
+        assert!(store.commit(&[create(actor(3))]).is_err());
+        // The reading the refusals took is kept, and it is under the floor.
+        assert!(store.inner.free_seen.lock().unwrap().is_some_and(|(_, f)| f < floor));
+        assert!(store.commit(&[create(actor(4))]).is_err());
+        store.set_min_free_bytes(0);
+        store.commit(&[create(actor(5))]).unwrap();
     }
 }

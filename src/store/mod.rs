@@ -205,6 +205,9 @@ struct Inner {
     storage_errors: AtomicU64,
     /// Free bytes the data directory's filesystem must keep for writes to run.
     min_free_bytes: AtomicU64,
+    /// The last reading of the data directory's free space, and when it
+    /// was taken (see [`faults::FREE_READING_AGE`]).
+    free_seen: std::sync::Mutex<Option<(std::time::Instant, u64)>>,
     /// The search vocabulary, for typos (see [`vocab`]).
     vocabulary: vocab::Slot,
     /// The statistics snapshot requests estimate under (see [`Store::stats_snapshot`]).

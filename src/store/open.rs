@@ -148,6 +148,7 @@ impl Store {
                 fault: std::sync::Mutex::new(None),
                 storage_errors: AtomicU64::new(0),
                 min_free_bytes: AtomicU64::new(0),
+                free_seen: Mutex::new(None),
                 vocabulary: Default::default(),
                 stats: Default::default(),
                 #[cfg(test)]

@@ -661,27 +661,47 @@ impl<'t> Edits<'t> {
         }
     }
 
+    /// Whether the journal has what `live` held at `key` at the savepoint
+    /// already. Only a key's first change since the savepoint is noted: a
+    /// rollback puts back each key's state from then, so later changes need
+    /// no note (and a block edited entry by entry is copied once, not once
+    /// per entry). A member notes a few keys, so a scan is cheap.
+    fn noted_live(journal: &[Undo], key: &[u8]) -> bool {
+        journal.iter().any(|undo| matches!(undo, Undo::Live(k, _) if k == key))
+    }
+
     /// Takes the edited block at `key` out of `live` (noted for a rollback).
     fn live_remove(&mut self, key: &[u8]) -> Option<Vec<Entry>> {
         let block = self.live.remove(key);
         if let Some(journal) = self.journal.as_mut() {
-            journal.push(Undo::Live(key.to_vec(), block.clone()));
+            if !Self::noted_live(journal, key) {
+                journal.push(Undo::Live(key.to_vec(), block.clone()));
+            }
         }
         block
     }
 
     /// Puts an edited block in `live` (noted for a rollback).
     fn live_insert(&mut self, key: Vec<u8>, block: Vec<Entry>) {
-        let noted = self.journal.is_some().then(|| key.clone());
+        let noted = self
+            .journal
+            .as_ref()
+            .is_some_and(|journal| !Self::noted_live(journal, &key))
+            .then(|| key.clone());
         let before = self.live.insert(key, block);
         if let (Some(journal), Some(key)) = (self.journal.as_mut(), noted) {
             journal.push(Undo::Live(key, before));
         }
     }
 
-    /// Marks a stored block as replaced (noted for a rollback).
+    /// Marks a stored block as replaced (noted for a rollback, the first
+    /// time since the savepoint, like [`Edits::live_remove`]).
     fn gone_insert(&mut self, key: Vec<u8>) {
-        let noted = self.journal.is_some().then(|| key.clone());
+        let noted = self
+            .journal
+            .as_ref()
+            .is_some_and(|journal| !journal.iter().any(|undo| matches!(undo, Undo::Gone(k, _) if *k == key)))
+            .then(|| key.clone());
         let new = self.gone.insert(key);
         if let (Some(journal), Some(key)) = (self.journal.as_mut(), noted) {
             journal.push(Undo::Gone(key, !new));
@@ -739,10 +759,17 @@ impl<'t> Edits<'t> {
     /// tree holds them), so they read the same whether or not the tree
     /// has taken these edits yet.
     pub fn continued(&self) -> Edits<'t> {
-        let mut next = self.clone();
-        next.journal = None;
-        next.gone.extend(self.live.keys().cloned());
-        next
+        let mut gone = self.gone.clone();
+        gone.extend(self.live.keys().cloned());
+        Edits {
+            tree: self.tree.clone(),
+            _edits: std::marker::PhantomData,
+            name: self.name,
+            limits: self.limits,
+            live: self.live.clone(),
+            gone,
+            journal: None,
+        }
     }
 
     /// Drops what the tree now holds as these edits hold it, once `landed`
@@ -774,15 +801,15 @@ impl<'t> Edits<'t> {
         !self.gone.contains(key) && !self.live.contains_key(key)
     }
 
-    /// The first untouched stored block key among `blocks`.
+    /// The first untouched stored block among `blocks`: its key and bytes.
     fn first_untouched(
         &self,
         blocks: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<(Vec<u8>, sled::IVec)>, StoreError> {
         for item in blocks {
-            let (key, _) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
+            let (key, bytes) = item.map_err(sled_err(format!("scanning `{}`", self.name)))?;
             if self.untouched(&key) {
-                return Ok(Some(key.to_vec()));
+                return Ok(Some((key.to_vec(), bytes)));
             }
         }
         Ok(None)
@@ -793,45 +820,50 @@ impl<'t> Edits<'t> {
     fn take(&mut self, key: &[u8]) -> Result<Option<Taken>, StoreError> {
         // Edited and stored blocks interleave; nothing stored past the
         // first edited candidate can come first, so the scans stop there.
-        let edited = self
-            .live
-            .range::<[u8], _>((Included(key), Unbounded))
-            .next()
-            .map(|(k, _)| k.clone());
-        let stored = {
+        // Blocks never overlap (stored ones the edits left alone and edited
+        // ones together cover each key once), so when `key` lies inside
+        // the edited candidate's span, no stored block can come first, and
+        // the scan of the tree (the dearest part of an edit of a block
+        // edited before) is skipped.
+        let (edited, inside) = match self.live.range::<[u8], _>((Included(key), Unbounded)).next() {
+            Some((k, block)) => (
+                Some(k.clone()),
+                block.first().is_some_and(|(first, _)| first.as_slice() <= key),
+            ),
+            None => (None, false),
+        };
+        let stored = if inside {
+            None
+        } else {
             let upper = edited.as_deref().map_or(Unbounded, Excluded);
             self.first_untouched(self.tree.range::<&[u8], _>((Included(key), upper)))?
         };
+        // A stored block comes with its bytes, read by the scan that found
+        // it (not looked up again).
         let (block_key, stored) = match (edited, stored) {
-            (_, Some(s)) => (s, true),
-            (Some(e), None) => (e, false),
+            (_, Some((key, bytes))) => (key, Some(bytes)),
+            (Some(e), None) => (e, None),
             (None, None) => {
                 // Past every block: the last one takes the key.
                 let edited = self.live.keys().next_back().cloned();
                 let lower = edited.as_deref().map_or(Unbounded, Excluded);
                 match self.first_untouched(self.tree.range::<&[u8], _>((lower, Unbounded)).rev())? {
-                    Some(s) => (s, true),
+                    Some((key, bytes)) => (key, Some(bytes)),
                     None => match edited {
-                        Some(e) => (e, false),
+                        Some(e) => (e, None),
                         None => return Ok(None),
                     },
                 }
             }
         };
-        let entries = if stored {
-            let bytes = self
-                .tree
-                .get(&block_key)
-                .map_err(sled_err(format!("reading `{}`", self.name)))?
-                .ok_or_else(|| corrupt(self.name, &block_key, "an index block vanished during a write"))?;
-            decode_block(self.name, &block_key, &bytes)?
-        } else {
-            self.live_remove(&block_key).unwrap_or_default()
+        let entries = match &stored {
+            Some(bytes) => decode_block(self.name, &block_key, bytes)?,
+            None => self.live_remove(&block_key).unwrap_or_default(),
         };
         Ok(Some(Taken {
             key: block_key,
             entries,
-            stored,
+            stored: stored.is_some(),
         }))
     }
 
@@ -1004,6 +1036,57 @@ mod tests {
                 want.reverse();
                 prop_assert_eq!(all(&tree, lower, upper, true), want);
             }
+        }
+
+        /// Edits, a savepoint, more edits (the same blocks edited entry by
+        /// entry, split and emptied), a rollback: the edits write exactly
+        /// what they wrote at the savepoint; without the rollback, what a
+        /// map of all the edits holds.
+        #[test]
+        fn a_rollback_puts_the_edits_back_as_they_were_at_the_savepoint(
+            stored in prop::collection::vec((key(), prop::collection::vec(any::<u8>(), 0..20)), 0..12),
+            before in prop::collection::vec((any::<bool>(), key(), prop::collection::vec(any::<u8>(), 0..20)), 0..12),
+            after in prop::collection::vec((any::<bool>(), key(), prop::collection::vec(any::<u8>(), 0..20)), 1..16),
+            roll_back in any::<bool>(),
+        ) {
+            let db = sled::Config::new().temporary(true).open().unwrap();
+            let tree = db.open_tree("t").unwrap();
+            let mut seed = Edits::new(&tree, "t", small());
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for (key, value) in stored {
+                seed.insert(key.clone(), value.clone()).unwrap();
+                model.insert(key, value);
+            }
+            apply(&tree, &seed);
+            let edit = |edits: &mut Edits<'_>, model: &mut BTreeMap<Vec<u8>, Vec<u8>>, ops: &[(bool, Vec<u8>, Vec<u8>)]| {
+                for (put, key, value) in ops {
+                    if *put {
+                        edits.insert(key.clone(), value.clone()).unwrap();
+                        model.insert(key.clone(), value.clone());
+                    } else {
+                        edits.remove(key).unwrap();
+                        model.remove(key);
+                    }
+                }
+            };
+            let mut edits = Edits::new(&tree, "t", small());
+            edit(&mut edits, &mut model, &before);
+            let at_savepoint = (edits.writes(), model.clone());
+            edits.savepoint();
+            edit(&mut edits, &mut model, &after);
+            if roll_back {
+                edits.rollback();
+                model = at_savepoint.1.clone();
+                prop_assert_eq!(edits.writes(), at_savepoint.0);
+            } else {
+                edits.release();
+            }
+            // Either way, the edits go on from there as a map would.
+            edit(&mut edits, &mut model, &after);
+            apply(&tree, &edits);
+            prop_assert_eq!(check(&tree, "t").unwrap(), Vec::<String>::new());
+            let want: Vec<Entry> = model.into_iter().collect();
+            prop_assert_eq!(all(&tree, Unbounded, Unbounded, false), want);
         }
 
         /// A write committed in the middle of a scan (splitting and re-keying
