@@ -505,7 +505,7 @@ impl Writer<'_> {
     /// chronological order.
     fn participations(&mut self, sel: &[Field], relation: Relation, node: &Entity) -> Run {
         let targets = self.direct.link(&backward(relation, node))?;
-        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let ids: Vec<&Id> = targets.iter().map(|(id, _)| id).collect();
         let events = self.direct.entities(&ids)?;
         let mut found: Vec<(Vec<u8>, Entity, model::Role)> = Vec::new();
         for event in events.into_iter().flatten() {
@@ -525,7 +525,7 @@ impl Writer<'_> {
 
     /// Writes a page of a listing of `ty`, given its keys and ids.
     fn page(&mut self, field: &Field, ty: Ty, keyed: page::Page<&Keyed>, totals: Totals) -> Run {
-        let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
+        let ids: Vec<&Id> = keyed.items.iter().map(|(_, id)| id).collect();
         let nodes = self.direct.entities(&ids)?;
         let loaded: Vec<(&[u8], Entity)> = keyed
             .items
