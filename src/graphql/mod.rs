@@ -40,7 +40,8 @@ pub use introspection::SCHEMA_DESCRIPTION;
 pub use key::operation_key;
 pub use loaders::Loaders;
 pub use mutation::{MutationRoot, WriteAccess};
-pub use operation::{is_mutation, is_subscription, run, Answered, Operation, Outcome};
+pub use operation::{count_compiled, is_mutation, is_subscription, run, Answered, Operation, Outcome, RawRequest};
+pub use plan::{Prepared, RawKind, MAX_RAW_REQUEST};
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 pub use table::in_field_table;
@@ -175,8 +176,27 @@ pub fn answer_compiled(
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Option<Planned> {
-    let store = schema.data::<Store>()?;
     let plans = schema.data::<Arc<plan::Plans>>()?;
+    planned(schema, |reads| plans.answer(query, operation, variables, reads))
+}
+
+/// The request a compiled plan answered before under these raw bytes (a
+/// POST body, a GET query string; see [`Operation::raw`]), if any: answer
+/// it with [`answer_prepared`], without parsing the bytes.
+pub fn prepared(schema: &AppSchema, kind: RawKind, raw: &[u8]) -> Option<Arc<Prepared>> {
+    schema.data::<Arc<plan::Plans>>()?.prepared(kind, raw)
+}
+
+/// The answer to a request found by [`prepared`], or `None` when its plan
+/// leaves it to [`execute`] (then run it as any other).
+pub fn answer_prepared(schema: &AppSchema, prepared: &Prepared) -> Option<Planned> {
+    let plans = schema.data::<Arc<plan::Plans>>()?;
+    planned(schema, |reads| plans.answer_prepared(prepared, reads))
+}
+
+/// What `answer` made of a read, given what a plan reads from.
+fn planned(schema: &AppSchema, answer: impl FnOnce(plan::Reads<'_>) -> plan::Run<Vec<u8>>) -> Option<Planned> {
+    let store = schema.data::<Store>()?;
     let guard = schema.data::<Arc<guard::Guard>>()?;
     let reads = plan::Reads {
         store,
@@ -185,7 +205,7 @@ pub fn answer_compiled(
         deadline: std::time::Instant::now() + guard.limits.timeout,
         stats: known(schema).map(|k| k.stats),
     };
-    match plans.answer(query, operation, variables, reads) {
+    match answer(reads) {
         Ok(body) => Some(Planned::Answer(body)),
         Err(plan::GiveUp::Unsure) => None,
         Err(plan::GiveUp::TimedOut) => {

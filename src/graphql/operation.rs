@@ -32,6 +32,18 @@ pub struct Operation {
     /// `label` between requests: registered here when a plan first answers
     /// under it, then only incremented (`None`: looked up by `label` each time).
     pub compiled_answers: Option<Arc<OnceLock<metrics::Counter>>>,
+    /// The request's raw bytes, when the transport would look them up
+    /// with [`super::prepared`] next time: a read a plan answers is then
+    /// remembered under them. Only for a request whose bytes say all there
+    /// is to it (no persisted query, no extensions).
+    pub raw: Option<RawRequest>,
+}
+
+/// The raw bytes of a request, as [`Operation::raw`] carries them.
+#[derive(Debug)]
+pub struct RawRequest {
+    pub kind: super::RawKind,
+    pub bytes: Box<[u8]>,
 }
 
 /// How an operation ended.
@@ -200,6 +212,7 @@ async fn execute_operation(
         request_id,
         label,
         compiled_answers: _,
+        raw: _,
     } = operation;
     let mut request = Request::new(query.clone());
     if let Some(name) = &operation_name {
@@ -266,11 +279,16 @@ fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
     )?;
     Some(match planned {
         Planned::Answer(body) => {
-            let counter =
-                || metrics::counter!("diplograph_compiled_answers_total", "operation" => operation.label.clone());
-            match &operation.compiled_answers {
-                Some(kept) => kept.get_or_init(counter).increment(1),
-                None => counter().increment(1),
+            count_compiled(&operation.label, operation.compiled_answers.as_deref());
+            let plans = schema.data::<Arc<super::plan::Plans>>();
+            if let (Some(raw), Some(plans), None) = (&operation.raw, plans, &operation.extensions) {
+                plans.remember_raw(
+                    raw.kind,
+                    &raw.bytes,
+                    &operation.query,
+                    operation.operation_name.as_deref(),
+                    operation.variables.as_ref(),
+                );
             }
             Answered {
                 body,
@@ -284,6 +302,17 @@ fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
             cacheable: false,
         },
     })
+}
+
+/// Counts an answer a compiled plan wrote for the operation labelled
+/// `label` (`diplograph_compiled_answers_total`), registering the counter
+/// in `kept` the first time when the transport keeps it there.
+pub fn count_compiled(label: &str, kept: Option<&OnceLock<metrics::Counter>>) {
+    let counter = || metrics::counter!("diplograph_compiled_answers_total", "operation" => label.to_owned());
+    match kept {
+        Some(kept) => kept.get_or_init(counter).increment(1),
+        None => counter().increment(1),
+    }
 }
 
 /// A response whose errors all came before execution (parse or validation)

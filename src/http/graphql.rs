@@ -19,6 +19,7 @@ use super::auth::Denied;
 use super::cache::{Answer, RawKey, Served};
 use super::observe::OperationMetrics;
 use super::{compress, playground, AppState};
+use crate::graphql::{Planned, RawKind};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -274,6 +275,16 @@ async fn run_one(
         metrics::counter!("diplograph_refused_queries_total", "reason" => "VARIABLES_TOO_LARGE").increment(1);
         return Err(refuse(StatusCode::BAD_REQUEST, media, "VARIABLES_TOO_LARGE", message));
     }
+    // A read a compiled plan answers is remembered by its bytes, when they
+    // say all there is to the request (no extensions, no persisted query)
+    // and the response cache is off (on, it answers those bytes).
+    let plan_raw = match raw.filter(|_| params.extensions.is_none() && state.cache.is_none()) {
+        Some(RawKey::Post(body)) if body.len() <= crate::graphql::MAX_RAW_REQUEST => Some((RawKind::Post, body)),
+        Some(RawKey::Get(query)) if query.len() <= crate::graphql::MAX_RAW_REQUEST => {
+            Some((RawKind::Get, query.as_bytes()))
+        }
+        _ => None,
+    };
     // A request that registers a persisted query is not kept by its bytes:
     // each must reach the registry, which may have let the query go.
     let raw = raw.filter(|_| params.query.is_none() || params.extensions.is_none());
@@ -369,6 +380,12 @@ async fn run_one(
             request_id,
             label: metrics.label.clone(),
             compiled_answers: Some(metrics.compiled_answers.clone()),
+            raw: plan_raw
+                .filter(|_| !is_mutation)
+                .map(|(kind, bytes)| crate::graphql::RawRequest {
+                    kind,
+                    bytes: bytes.into(),
+                }),
         },
     )
     .await;
@@ -438,6 +455,39 @@ fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey
     headers.insert(X_CACHE, HIT);
     raw.served.duration.record(started.elapsed().as_secs_f64());
     Some(response)
+}
+
+/// A repeated read answered by a compiled plan found by the request's raw
+/// bytes (a POST body, a GET query string) before they are parsed: a plan
+/// answered the same bytes before, which were then remembered with their
+/// decoded variables ([`crate::graphql::prepared`]). Only with the response
+/// cache off: on, it answers repeated bytes itself, and an answer it missed
+/// must go through it to be kept. `None` when the bytes are not known or
+/// the plan leaves them to async-graphql: they are then run as any other.
+fn from_raw_plan(state: &AppState, req: &HttpRequest, media: Media, kind: RawKind, raw: &[u8]) -> Option<HttpResponse> {
+    if state.cache.is_some() {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let prepared = crate::graphql::prepared(&state.schema, kind, raw)?;
+    let planned = crate::graphql::answer_prepared(&state.schema, &prepared)?;
+    let metrics = state.labels.metrics(prepared.operation_name());
+    let (body, outcome) = match planned {
+        Planned::Answer(body) => {
+            crate::graphql::count_compiled(&metrics.label, Some(&metrics.compiled_answers));
+            (body, crate::graphql::Outcome::Ok)
+        }
+        Planned::TimedOut(body) => (body, crate::graphql::Outcome::Error),
+    };
+    metrics.record(outcome.label(), started);
+    let outcome = Outcome {
+        body: Bytes::from(body),
+        kept: None,
+        request_error: false,
+        has_errors: outcome != crate::graphql::Outcome::Ok,
+        cache: CacheUse::Bypass,
+    };
+    Some(respond(state, req, media, outcome))
 }
 
 /// Keeps an answer without errors in the response cache, when it is on and
@@ -672,6 +722,9 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body)) {
         return response;
     }
+    if let Some(response) = from_raw_plan(&state, &req, media, RawKind::Post, &body) {
+        return response;
+    }
     // Boxed: parsing and running an operation is a future of many kilobytes
     // (async-graphql's execution inside), which would otherwise be part of
     // this one and be moved whole on every request, a cache hit's too.
@@ -759,6 +812,9 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         );
     };
     if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Get(req.query_string())) {
+        return response;
+    }
+    if let Some(response) = from_raw_plan(&state, &req, media, RawKind::Get, req.query_string().as_bytes()) {
         return response;
     }
     let params = match params_from_query_string(&req) {

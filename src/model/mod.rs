@@ -56,14 +56,17 @@ macro_rules! vocabulary {
         const NAME: &str = stringify!($variant);
         const BYTES: [u8; 64] = $crate::model::screaming_bytes(NAME);
         const LEN: usize = $crate::model::snake_len(NAME);
-        match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME }
+        // Settled at compile time, not checked as UTF-8 on every call.
+        const SCREAMING: &str = match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME };
+        SCREAMING
     }};
     (@snake $variant:ident) => {{
         const NAME: &str = stringify!($variant);
         const BYTES: [u8; 64] = $crate::model::snake_bytes(NAME);
         const LEN: usize = $crate::model::snake_len(NAME);
         // SAFETY-free: the bytes are ASCII produced from an identifier.
-        match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME }
+        const SNAKE: &str = match std::str::from_utf8(BYTES.split_at(LEN).0) { Ok(s) => s, Err(_) => NAME };
+        SNAKE
     }};
 }
 

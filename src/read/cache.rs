@@ -178,16 +178,17 @@ impl<'a> Direct<'a> {
     }
 
     /// Entities by id, in the order asked; `None` for each that is missing.
-    pub fn entities(&self, ids: &[Id]) -> Result<Vec<Option<Entity>>, StoreError> {
+    /// The ids may be borrowed (`&[&Id]`): only those the cache misses are copied.
+    pub fn entities<I: std::borrow::Borrow<Id>>(&self, ids: &[I]) -> Result<Vec<Option<Entity>>, StoreError> {
         let mut out: Vec<Option<Entity>> = ids
             .iter()
-            .map(|id| self.cache.entities.get(self.generation, id))
+            .map(|id| self.cache.entities.get(self.generation, id.borrow()))
             .collect();
         let missing: Vec<Id> = ids
             .iter()
             .zip(&out)
             .filter(|(_, node)| node.is_none())
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.borrow().clone())
             .collect();
         if missing.is_empty() {
             return Ok(out);
@@ -200,7 +201,7 @@ impl<'a> Direct<'a> {
             .collect();
         for (slot, id) in out.iter_mut().zip(ids) {
             if slot.is_none() {
-                *slot = loaded.get(id).cloned();
+                *slot = loaded.get(id.borrow()).cloned();
             }
         }
         self.cache.entities.put_all(self.generation, loaded);
@@ -234,7 +235,8 @@ impl<'a> Direct<'a> {
         if let Some(hit) = self.cache.lists.get(self.generation, link) {
             return Ok(hit);
         }
-        let ids: Vec<Id> = self.link(link)?.iter().map(|(id, _)| id.clone()).collect();
+        let targets = self.link(link)?;
+        let ids: Vec<&Id> = targets.iter().map(|(id, _)| id).collect();
         let nodes = Arc::new(self.entities(&ids)?.into_iter().flatten().collect::<Vec<_>>());
         self.cache
             .lists

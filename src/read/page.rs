@@ -37,6 +37,7 @@ pub struct PageArgs {
 }
 
 /// Checked paging arguments: cursors decoded to listing keys.
+#[derive(Clone)]
 pub struct Window {
     after: Option<Vec<u8>>,
     before: Option<Vec<u8>>,

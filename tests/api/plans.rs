@@ -665,3 +665,127 @@ fn cursors_are_positions() {
     assert!(at(russia.clone()).starts_with('C'));
     assert_eq!(cursor::decode(&at(russia.clone())), Ok(russia.key()));
 }
+
+/// POSTs `body` as the very bytes given; returns the answer's text.
+async fn post_bytes(app: &crate::helpers::TestApp, body: &'static str) -> String {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_same_bytes_again_are_answered_by_their_plan_unparsed_and_counted_as_any_request() {
+    use crate::helpers::TEST_WRITE_TOKEN;
+    let app = spawn_app_with(|s| {
+        s.response_cache = false;
+        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
+    })
+    .await;
+    // A name of its own, so that the counters under it are this test's alone.
+    const RUSSIA: &str = r#"{"operationName":"RawBytesActor","query":"query RawBytesActor($id: ID!) { actor(id: $id) { name events(first: 3) { nodes { title } } } }","variables":{"id":"russia"}}"#;
+    const GEORGIA: &str = r#"{"operationName":"RawBytesActor","query":"query RawBytesActor($id: ID!) { actor(id: $id) { name events(first: 3) { nodes { title } } } }","variables":{"id":"georgia"}}"#;
+    const ENVOY: &str = r#"{"operationName":"RawBytesActor","query":"query RawBytesActor($id: ID!) { actor(id: $id) { name events(first: 3) { nodes { title } } } }","variables":{"id":"actor/raw-bytes-envoy"}}"#;
+    let reference = |id: &str| {
+        let schema = schema(&app.store);
+        let query = "query RawBytesActor($id: ID!) { actor(id: $id) { name events(first: 3) { nodes { title } } } }";
+        let variables = json!({ "id": id });
+        async move { executed(&schema, query, &variables).await.0 }
+    };
+    let russia = reference("russia").await;
+    let georgia = reference("georgia").await;
+    assert_ne!(russia, georgia);
+    // Run by async-graphql, then by the plan (which remembers the bytes),
+    // then from the bytes: the same answer every time.
+    for _ in 0..4 {
+        assert_eq!(post_bytes(&app, RUSSIA).await, russia);
+    }
+    // Other bytes of the same document are another request.
+    for _ in 0..3 {
+        assert_eq!(post_bytes(&app, GEORGIA).await, georgia);
+    }
+    let scrape = crate::metrics::scrape(&app).await;
+    let label = [("operation", "RawBytesActor")];
+    assert_eq!(
+        scrape.value(
+            "diplograph_graphql_requests_total",
+            &[("operation", "RawBytesActor"), ("outcome", "ok")]
+        ),
+        7.0
+    );
+    // All but the first run of the document.
+    assert_eq!(scrape.value("diplograph_compiled_answers_total", &label), 6.0);
+    // A plan answered from the bytes reads the store as it is after a write.
+    assert_eq!(
+        post_bytes(&app, ENVOY).await,
+        r#"{"data":{"actor":null}}"#,
+        "no such actor yet"
+    );
+    assert_eq!(post_bytes(&app, ENVOY).await, r#"{"data":{"actor":null}}"#);
+    let created = app
+        .query_as(
+            TEST_WRITE_TOKEN,
+            r#"mutation { createActor(input: { id: "actor/raw-bytes-envoy", name: "Raw Bytes Envoy", kind: PERSON }) { actor { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        created["data"]["createActor"]["actor"]["id"], "actor/raw-bytes-envoy",
+        "{created}"
+    );
+    assert_eq!(
+        post_bytes(&app, ENVOY).await,
+        r#"{"data":{"actor":{"name":"Raw Bytes Envoy","events":{"nodes":[]}}}}"#
+    );
+    assert_eq!(post_bytes(&app, RUSSIA).await, reference("russia").await);
+}
+
+#[tokio::test]
+async fn a_request_is_remembered_by_its_bytes_only_once_a_plan_answers_it_and_over_the_method_it_came_by() {
+    use diplograph::graphql::{prepared, run, Operation, RawKind, RawRequest};
+    let store = seeded();
+    let schema = schema(&store);
+    let query = "query($id: ID!, $first: Int!) { actor(id: $id) { name events(first: $first) { nodes { title } } } }";
+    let variables = json!({ "id": "russia", "first": 2 });
+    let bytes = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
+    let operation = |raw: bool, extensions: Option<serde_json::Map<String, Value>>| Operation {
+        query: query.into(),
+        variables: variables.as_object().cloned(),
+        extensions,
+        raw: raw.then(|| RawRequest {
+            kind: RawKind::Post,
+            bytes: bytes.clone().into(),
+        }),
+        ..Operation::default()
+    };
+    // The first run is async-graphql's: nothing is remembered.
+    let first = run(&schema, operation(true, None)).await;
+    assert!(prepared(&schema, RawKind::Post, &bytes).is_none());
+    // A plan's answer to a request with extensions is not remembered either
+    // (a persisted query's hash must reach the registry every time).
+    let extensions = json!({ "tracing": true }).as_object().cloned();
+    assert_eq!(run(&schema, operation(true, extensions)).await.body, first.body);
+    assert!(prepared(&schema, RawKind::Post, &bytes).is_none());
+    assert_eq!(run(&schema, operation(true, None)).await.body, first.body);
+    let remembered = prepared(&schema, RawKind::Post, &bytes).expect("remembered once a plan answered");
+    assert!(
+        prepared(&schema, RawKind::Get, &bytes).is_none(),
+        "GET bytes are another request"
+    );
+    match graphql::answer_prepared(&schema, &remembered) {
+        Some(Planned::Answer(body)) => assert_eq!(body, first.body),
+        _ => panic!("the plan answers the remembered request"),
+    }
+    let (expected, _) = executed(&schema, query, &variables).await;
+    assert_same(
+        &String::from_utf8(first.body).unwrap(),
+        &expected,
+        "async-graphql's answer",
+    );
+}

@@ -3,6 +3,7 @@
 //! plan is for.
 
 use std::sync::atomic::AtomicUsize;
+use std::sync::OnceLock;
 
 use async_graphql::parser::types::{BaseType, ExecutableDocument, Field as FieldNode, Selection, SelectionSet, Type};
 use async_graphql::{Name, Positioned};
@@ -11,6 +12,8 @@ use rustc_hash::FxHashMap;
 
 use super::{operation_of, Plan};
 use crate::graphql::table::{shape, Shape, Ty};
+use crate::model::Id;
+use crate::read::page::Window;
 
 /// One field of a selection: its response key, already JSON, and what it writes.
 pub(super) struct Field {
@@ -18,6 +21,10 @@ pub(super) struct Field {
     /// field of an object, `,` for the others, then `"key":`. A field whose
     /// value is the same in every answer (`__typename`) has it here too.
     pub(super) key: Box<[u8]>,
+    /// `key` followed by zeros to [`PADDED_KEY`] bytes, when it fits: a
+    /// copy of a fixed size is a few moves where a copy of any size is a
+    /// call, and the answer is cut back to `key`'s length after it.
+    pub(super) padded: Option<[u8; PADDED_KEY]>,
     /// Whether `key` holds the value as well.
     pub(super) whole: bool,
     pub(super) shape: Shape,
@@ -27,6 +34,15 @@ pub(super) struct Field {
     pub(super) sel: Sel,
     /// The selection per entity type, for a field of the `Node` interface.
     pub(super) variants: Box<[(Ty, Sel)]>,
+    /// Whether the arguments are written in the document, no variable
+    /// among them: then what they read as is the same in every answer.
+    pub(super) literal: bool,
+    /// The id a lookup (`actor(id:)`, `node(id:)`) asks for, when it is
+    /// written in the document and well-formed.
+    pub(super) id: Option<Id>,
+    /// The checked paging arguments of a connection field whose arguments
+    /// are literal, once read (page limits are the server's, fixed).
+    pub(super) window: OnceLock<Window>,
 }
 
 impl Field {
@@ -36,6 +52,9 @@ impl Field {
 }
 
 pub(super) type Sel = Box<[Field]>;
+
+/// How long a field's key may be to be copied as a fixed-size block.
+pub(super) const PADDED_KEY: usize = 32;
 
 /// The types that implement `Node`.
 pub(super) const ENTITY_TYPES: [Ty; 6] = [Ty::ACTOR, Ty::EVENT, Ty::TREATY, Ty::FUNDING, Ty::PLACE, Ty::SOURCE];
@@ -194,13 +213,29 @@ impl<'d> Compiler<'d> {
             }
             _ => false,
         };
+        let args = arguments(shape, &first.arguments)?;
+        let literal = args.iter().all(|(_, value)| value.clone().into_const().is_some());
+        let id = match (shape, args.first()) {
+            (Shape::Lookup(kind, _), Some((_, Value::String(id)))) => Id::parse_as(kind, id).ok(),
+            (Shape::NodeLookup, Some((_, Value::String(id)))) => Id::parse(id).ok(),
+            _ => None,
+        };
+        let padded = (key.len() <= PADDED_KEY).then(|| {
+            let mut padded = [0; PADDED_KEY];
+            padded[..key.len()].copy_from_slice(&key);
+            padded
+        });
         Some(Field {
+            padded,
             key: key.into(),
             whole,
             shape,
-            args: arguments(shape, &first.arguments)?,
+            args,
             sel,
             variants,
+            literal,
+            id,
+            window: OnceLock::new(),
         })
     }
 }

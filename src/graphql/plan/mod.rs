@@ -53,13 +53,76 @@ const MAX_PROVEN: usize = 8;
 /// of it, or `None` when plans cannot answer it (so it is not looked at again).
 type Learned = Vec<(Option<String>, Option<Arc<Document>>)>;
 
-/// The plans learned so far, by document text.
+/// The plans learned so far, by document text, and the requests they
+/// answered by their raw bytes.
 #[derive(Default)]
-pub struct Plans(Mutex<FxHashMap<String, Learned>>);
+pub struct Plans {
+    known: Mutex<FxHashMap<String, Learned>>,
+    raw: Mutex<RawMemo>,
+}
+
+/// Bytes of requests (and of what they decode to) the raw memo keeps at
+/// most; past that it starts over.
+const RAW_MEMO_BYTES: usize = 4 * 1024 * 1024;
+
+/// Requests longer than this are not remembered by their raw bytes.
+pub const MAX_RAW_REQUEST: usize = 16 * 1024;
+
+/// The raw bytes of a request, by how they came: the same bytes over GET
+/// and POST are different requests.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RawKind {
+    /// A POST body.
+    Post,
+    /// A GET query string.
+    Get,
+}
+
+/// Requests a plan answered, by their raw bytes, with what answering them
+/// again needs already decoded.
+#[derive(Default)]
+struct RawMemo {
+    post: FxHashMap<Box<[u8]>, Arc<Prepared>>,
+    get: FxHashMap<Box<[u8]>, Arc<Prepared>>,
+    /// Sum of [`Prepared::cost`] over the entries.
+    bytes: usize,
+}
+
+impl RawMemo {
+    fn map(&self, kind: RawKind) -> &FxHashMap<Box<[u8]>, Arc<Prepared>> {
+        match kind {
+            RawKind::Post => &self.post,
+            RawKind::Get => &self.get,
+        }
+    }
+}
+
+/// A request a plan answered, remembered by its raw bytes: its document,
+/// its variables as decoded, the plan for their `@include`/`@skip` values
+/// and its page sizes, so the same bytes are answered again without
+/// parsing them, looking the document up or checking the variables (all of
+/// which give the same result for the same bytes). Whether the page sizes
+/// are still within what async-graphql accepted is checked every time,
+/// since that depends on the store's statistics.
+pub struct Prepared {
+    document: Arc<Document>,
+    variables: Option<Map<String, Json>>,
+    sizes: Vec<Option<i64>>,
+    plan: Arc<Plan>,
+    /// What the entry counts against [`RAW_MEMO_BYTES`].
+    cost: usize,
+}
+
+impl Prepared {
+    /// The operation name the request gave.
+    pub fn operation_name(&self) -> Option<&str> {
+        self.document.operation.as_deref()
+    }
+}
 
 impl Plans {
     fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Document>>> {
-        let known = self.0.lock().ok()?;
+        let known = self.known.lock().ok()?;
         known
             .get(query)?
             .iter()
@@ -90,9 +153,13 @@ impl Plans {
             None => {
                 let Some(doc) = doc else { return };
                 let learned = Document::new(doc, operation).map(Arc::new);
-                let Ok(mut known) = self.0.lock() else { return };
+                let Ok(mut known) = self.known.lock() else { return };
                 if known.len() >= MAX_PLANS {
                     known.clear();
+                    // What the raw memo keeps goes with the plans.
+                    if let Ok(mut raw) = self.raw.lock() {
+                        *raw = RawMemo::default();
+                    }
                 }
                 known
                     .entry(query.to_owned())
@@ -117,6 +184,72 @@ impl Plans {
     ) -> Run<Vec<u8>> {
         let document = self.get(query, operation).flatten().ok_or(GiveUp::Unsure)?;
         document.answer(variables, reads)
+    }
+
+    /// Remembers a request that a plan just answered by its raw bytes
+    /// (see [`Prepared`]); the same bytes are then answered by
+    /// [`Plans::answer_raw`].
+    pub fn remember_raw(
+        &self,
+        kind: RawKind,
+        raw: &[u8],
+        query: &str,
+        operation: Option<&str>,
+        variables: Option<&Map<String, Json>>,
+    ) {
+        if raw.len() > MAX_RAW_REQUEST {
+            return;
+        }
+        let Some(document) = self.get(query, operation).flatten() else {
+            return;
+        };
+        if !document.coerces(variables) {
+            return;
+        }
+        let Ok(plan) = document.variant(variables) else {
+            return;
+        };
+        let variables = variables.cloned();
+        // The bytes decode to the variables: about as large again, with
+        // room for the map's overhead.
+        let cost = 2 * raw.len() + variables.as_ref().map_or(0, |v| 64 * v.len()) + 128;
+        let prepared = Arc::new(Prepared {
+            sizes: document.sizes(variables.as_ref()),
+            document,
+            variables,
+            plan,
+            cost,
+        });
+        let Ok(mut memo) = self.raw.lock() else { return };
+        if memo.bytes + cost > RAW_MEMO_BYTES {
+            *memo = RawMemo::default();
+        }
+        let map = match kind {
+            RawKind::Post => &mut memo.post,
+            RawKind::Get => &mut memo.get,
+        };
+        if let Some(old) = map.insert(raw.into(), prepared) {
+            memo.bytes -= old.cost;
+        }
+        memo.bytes += cost;
+    }
+
+    /// The request remembered under these raw bytes, if a plan answered
+    /// them before.
+    pub fn prepared(&self, kind: RawKind, raw: &[u8]) -> Option<Arc<Prepared>> {
+        self.raw.lock().ok()?.map(kind).get(raw).cloned()
+    }
+
+    /// The answer to a request remembered by its raw bytes ([`Plans::prepared`]),
+    /// when its plan sees it through; `None` leaves it to async-graphql.
+    pub fn answer_prepared(&self, prepared: &Prepared, reads: Reads<'_>) -> Run<Vec<u8>> {
+        let document = &prepared.document;
+        if !document.proven(&prepared.sizes, reads.stats.as_ref()) {
+            return Err(GiveUp::Unsure);
+        }
+        prepared
+            .plan
+            .run(prepared.variables.as_ref(), &document.variables, reads)
     }
 }
 
@@ -243,24 +376,31 @@ impl Document {
     }
 
     fn answer(&self, variables: Option<&Map<String, Json>>, reads: Reads<'_>) -> Run<Vec<u8>> {
-        for variable in &self.variables {
-            let given = variables.and_then(|v| v.get(variable.name.as_str()));
-            let defaulted = given.is_none() && variable.default.is_some();
-            if !defaulted && !coercible(&variable.ty, given) {
-                return Err(GiveUp::Unsure);
-            }
-        }
-        // Complexity grows with every page size and every statistic, so
-        // sizes no larger than ones async-graphql accepted, under statistics
-        // no higher, are within the limit too.
-        let sizes = self.sizes(variables);
-        let mut proven = self.proven.lock().map_err(|_| GiveUp::Unsure)?;
-        if !proven.hold_under(reads.stats.as_ref()) || !proven.sizes.iter().any(|p| covered(&sizes, p)) {
+        if !self.coerces(variables) || !self.proven(&self.sizes(variables), reads.stats.as_ref()) {
             return Err(GiveUp::Unsure);
         }
-        drop(proven);
         let plan = self.variant(variables)?;
         plan.run(variables, &self.variables, reads)
+    }
+
+    /// Whether async-graphql takes these variables without complaint.
+    fn coerces(&self, variables: Option<&Map<String, Json>>) -> bool {
+        self.variables.iter().all(|variable| {
+            let given = variables.and_then(|v| v.get(variable.name.as_str()));
+            let defaulted = given.is_none() && variable.default.is_some();
+            defaulted || coercible(&variable.ty, given)
+        })
+    }
+
+    /// Whether page sizes are within the complexity limit under the store's
+    /// statistics `now`: complexity grows with every page size and every
+    /// statistic, so sizes no larger than ones async-graphql accepted,
+    /// under statistics no higher, are within it too.
+    fn proven(&self, sizes: &[Option<i64>], now: Option<&Arc<Stats>>) -> bool {
+        let Ok(mut proven) = self.proven.lock() else {
+            return false;
+        };
+        proven.hold_under(now) && proven.sizes.iter().any(|p| covered(sizes, p))
     }
 
     /// The plan for the switch values `variables` give.

@@ -1,6 +1,7 @@
 //! Running a plan: the JSON answer written straight from the store's
 //! entities, through the shared read cache.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -74,6 +75,7 @@ impl Plan {
             written: Vec::new(),
             deadline: reads.deadline,
             objects: 0,
+            within: 0,
         };
         writer.out.extend_from_slice(b"{\"data\":");
         writer.object(&self.root, Obj::Query)?;
@@ -84,7 +86,31 @@ impl Plan {
 }
 
 /// Where each entity's subtree lies in the answer, by id.
-type Spans = FxHashMap<Id, (usize, usize)>;
+type Spans = FxHashMap<ById, (usize, usize)>;
+
+/// An entity as a key of [`Spans`]: by its id, held without copying it
+/// (the entity is shared, its id would be a new string).
+struct ById(Entity);
+
+impl std::hash::Hash for ById {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id().hash(state)
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &ById) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for ById {}
+
+impl std::borrow::Borrow<Id> for ById {
+    fn borrow(&self) -> &Id {
+        self.0.id()
+    }
+}
 
 struct Writer<'a> {
     direct: Direct<'a>,
@@ -103,6 +129,8 @@ struct Writer<'a> {
     deadline: Instant,
     /// Objects written so far; the clock is read every so many.
     objects: u32,
+    /// How many entities the one being written lies under.
+    within: u32,
 }
 
 impl Writer<'_> {
@@ -117,7 +145,14 @@ impl Writer<'_> {
             return self.null();
         }
         for field in sel {
-            self.out.extend_from_slice(&field.key);
+            match &field.padded {
+                Some(padded) => {
+                    let end = self.out.len() + field.key.len();
+                    self.out.extend_from_slice(padded);
+                    self.out.truncate(end);
+                }
+                None => self.out.extend_from_slice(&field.key),
+            }
             if !field.whole {
                 self.field(field, obj)?;
             }
@@ -189,14 +224,20 @@ impl Writer<'_> {
                 };
                 self.object(sel, Obj::Page(&page))
             }
+            (Shape::Lookup(_, ty), Obj::Query) if field.id.is_some() => self.one(field.id.as_ref(), ty, sel),
             (Shape::Lookup(kind, ty), Obj::Query) => {
                 let id: ID = self.arg(field, "id")?;
                 let id = Id::parse_as(kind, id.as_str()).map_err(|_| GiveUp::Unsure)?;
                 self.one(Some(&id), ty, sel)
             }
             (Shape::NodeLookup, Obj::Query) => {
-                let id: ID = self.arg(field, "id")?;
-                let id = Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure)?;
+                let id = match &field.id {
+                    Some(id) => Cow::Borrowed(id),
+                    None => {
+                        let id: ID = self.arg(field, "id")?;
+                        Cow::Owned(Id::parse(id.as_str()).map_err(|_| GiveUp::Unsure)?)
+                    }
+                };
                 match self.direct.entity(&id)? {
                     Some(node) => self.any_entity(field, &node),
                     None => self.null(),
@@ -464,7 +505,7 @@ impl Writer<'_> {
     /// chronological order.
     fn participations(&mut self, sel: &[Field], relation: Relation, node: &Entity) -> Run {
         let targets = self.direct.link(&backward(relation, node))?;
-        let ids: Vec<Id> = targets.iter().map(|(id, _)| id.clone()).collect();
+        let ids: Vec<&Id> = targets.iter().map(|(id, _)| id).collect();
         let events = self.direct.entities(&ids)?;
         let mut found: Vec<(Vec<u8>, Entity, model::Role)> = Vec::new();
         for event in events.into_iter().flatten() {
@@ -484,7 +525,7 @@ impl Writer<'_> {
 
     /// Writes a page of a listing of `ty`, given its keys and ids.
     fn page(&mut self, field: &Field, ty: Ty, keyed: page::Page<&Keyed>, totals: Totals) -> Run {
-        let ids: Vec<Id> = keyed.items.iter().map(|(_, id)| id.clone()).collect();
+        let ids: Vec<&Id> = keyed.items.iter().map(|(_, id)| id).collect();
         let nodes = self.direct.entities(&ids)?;
         let loaded: Vec<(&[u8], Entity)> = keyed
             .items
@@ -533,18 +574,28 @@ impl Writer<'_> {
         }
     }
 
-    fn window(&self, field: &Field) -> Run<Window> {
-        if field.args.is_empty() {
-            return PageArgs::default().window(self.limits).map_err(|_| GiveUp::Unsure);
+    /// A connection field's checked paging arguments: read once for
+    /// arguments written in the document, every time for variables.
+    fn window<'f>(&self, field: &'f Field) -> Run<Cow<'f, Window>> {
+        if let Some(window) = field.window.get() {
+            return Ok(Cow::Borrowed(window));
         }
-        PageArgs {
-            first: self.arg(field, "first")?,
-            last: self.arg(field, "last")?,
-            after: self.arg(field, "after")?,
-            before: self.arg(field, "before")?,
+        let window = if field.args.is_empty() {
+            PageArgs::default().window(self.limits)
+        } else {
+            PageArgs {
+                first: self.arg(field, "first")?,
+                last: self.arg(field, "last")?,
+                after: self.arg(field, "after")?,
+                before: self.arg(field, "before")?,
+            }
+            .window(self.limits)
         }
-        .window(self.limits)
-        .map_err(|_| GiveUp::Unsure)
+        .map_err(|_| GiveUp::Unsure)?;
+        if field.literal {
+            return Ok(Cow::Borrowed(field.window.get_or_init(|| window)));
+        }
+        Ok(Cow::Owned(window))
     }
 
     fn filter(&self, field: &Field) -> Run<Option<listing::EventFilter>> {
@@ -568,7 +619,7 @@ impl Writer<'_> {
     fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
         let Some(id) = id else { return self.null() };
         // Written before, so it exists and is of the type: copy it unread.
-        if self.copy(sel, id) {
+        if self.within > 0 && self.copy(sel, id) {
             return Ok(());
         }
         match self.direct.entity(id)?.filter(|n| ty.holds(n)) {
@@ -590,16 +641,24 @@ impl Writer<'_> {
     }
 
     fn entity(&mut self, sel: &[Field], node: &Entity) -> Run {
-        // Scalars alone are as cheap to write again as to look up.
-        if sel.iter().all(Field::is_leaf) {
-            return self.object(sel, Obj::Entity(node));
+        // Scalars alone are as cheap to write again as to look up; and an
+        // entity under no other (the items of a root field) is seldom met
+        // twice: only those under another entity are kept for a copy.
+        if self.within == 0 || sel.iter().all(Field::is_leaf) {
+            self.within += 1;
+            let written = self.object(sel, Obj::Entity(node));
+            self.within -= 1;
+            return written;
         }
         let id = node.id();
         if self.copy(sel, id) {
             return Ok(());
         }
         let start = self.out.len();
-        self.object(sel, Obj::Entity(node))?;
+        self.within += 1;
+        let written = self.object(sel, Obj::Entity(node));
+        self.within -= 1;
+        written?;
         let end = self.out.len();
         let at = match self.written.iter().position(|(at, _)| *at == sel.as_ptr()) {
             Some(at) => at,
@@ -609,7 +668,7 @@ impl Writer<'_> {
                 self.written.len() - 1
             }
         };
-        self.written[at].1.insert(id.clone(), (start, end));
+        self.written[at].1.insert(ById(node.clone()), (start, end));
         Ok(())
     }
 
