@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::{answer_compiled, execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, WriteAccess};
-use crate::store::{Store, WriteComing};
+use crate::store::Store;
 
 /// One operation, as a transport hands it over.
 #[derive(Debug, Default)]
@@ -180,9 +180,8 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
     let write = is_mutation(&operation.query, operation.operation_name.as_deref());
     // An authorised write is noted as on its way until it is answered, so
     // that a group of writes about to be sealed may wait for it to join.
-    // The mutation that stages it marks it arrived (see `WriteComing`).
-    let coming = match (write && operation.write_access, schema.data::<Store>()) {
-        (true, Some(store)) => Some(Arc::new(store.write_coming())),
+    let _coming = match (write && operation.write_access, schema.data::<Store>()) {
+        (true, Some(store)) => Some(store.write_coming()),
         _ => None,
     };
     if !write {
@@ -193,16 +192,11 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
     // Boxed: async-graphql's execution is a future of many kilobytes, which
     // would otherwise make this one (and its callers') as large, to be moved
     // whole when a transport boxes it even though a plan answers.
-    Box::pin(execute_operation(schema, operation, write, coming)).await
+    Box::pin(execute_operation(schema, operation, write)).await
 }
 
 /// [`run`] through async-graphql behind the guard.
-async fn execute_operation(
-    schema: &AppSchema,
-    operation: Operation,
-    write: bool,
-    coming: Option<Arc<WriteComing>>,
-) -> Answered {
+async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool) -> Answered {
     let Operation {
         query,
         operation_name,
@@ -228,9 +222,6 @@ async fn execute_operation(
     }
     if write_access {
         request = request.data(WriteAccess);
-    }
-    if let Some(coming) = coming {
-        request = request.data(coming);
     }
     let request = request.data(loaders_for(schema));
     // The statistics the complexity is estimated under: a plan learned from

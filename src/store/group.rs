@@ -33,7 +33,7 @@
 //! writes sled directly) wait until nothing is open or landing, and no new
 //! group opens while one of them waits.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -116,9 +116,6 @@ struct Group {
     /// Why the group cannot land, decided before it is sealed (the group it
     /// was staged over failed): its members get this.
     doomed: Option<Refused>,
-    /// Members that staged without an announced write arriving (see
-    /// [`Pipeline::gather_until`]).
-    unheralded: usize,
 }
 
 struct Member {
@@ -227,22 +224,16 @@ impl Pipeline {
 impl Pipeline {
     /// Whether the open group (nothing landing) is to wait for more members
     /// rather than be sealed now, and until when: while writes are on their
-    /// way that have not staged anywhere yet (`coming`: announced writes
-    /// that have not arrived, see [`WriteComing::arriving`]), for at most
-    /// [`GATHER`] from the moment it could first be sealed. Members that
-    /// staged without saying they arrived are taken to be among `coming`
-    /// (a writer that announced itself but staged outside
-    /// [`WriteComing::arriving`]), so a group of such members alone does not
-    /// wait for itself. Never while it is full or doomed, or someone waits
-    /// for the pipeline to themselves. A lone writer, or writers that all
-    /// joined, seal at once: the wait is only ever for writers known to be
-    /// coming, whose requests the CPU is working through meanwhile, so one
-    /// log sync (and one transaction) serves more of them. Writers of a
-    /// group that landed are not waited for, though their requests are
-    /// still being answered.
+    /// way that have not joined it (`coming` counts them with its members),
+    /// for at most [`GATHER`] from the moment it could first be sealed.
+    /// Never while it is full or doomed, or someone waits for the pipeline
+    /// to themselves. A lone writer, or writers that all joined, seal at
+    /// once: the wait is only ever for writers known to be coming, whose
+    /// requests the CPU is working through meanwhile, so one log sync (and
+    /// one transaction) serves more of them.
     fn gather_until(&mut self, coming: usize) -> Option<Instant> {
         let group = self.open.as_mut()?;
-        if self.exclusive > 0 || group.doomed.is_some() || group.bytes >= GROUP_BYTES || coming <= group.unheralded {
+        if self.exclusive > 0 || group.doomed.is_some() || group.bytes >= GROUP_BYTES || coming <= group.members.len() {
             return None;
         }
         let now = Instant::now();
@@ -252,65 +243,14 @@ impl Pipeline {
 }
 
 /// A write on its way to the store, from before its request is parsed
-/// until it arrives (stages into a group, see [`WriteComing::arriving`]) or
-/// its request ends without writing (see [`Store::write_coming`]).
+/// until it is answered (see [`Store::write_coming`]).
 pub struct WriteComing {
     store: Store,
-    /// Whether it is no longer counted as on its way.
-    arrived: Arc<AtomicBool>,
-}
-
-impl WriteComing {
-    /// Runs `write`, the store write this guard announced, on this thread:
-    /// the first write it stages marks the guard arrived (under the
-    /// pipeline lock, as it joins its group), so a group forming after
-    /// that one lands does not wait for this request, which is only being
-    /// answered by then.
-    pub fn arriving<T>(&self, write: impl FnOnce() -> T) -> T {
-        struct Reset;
-        impl Drop for Reset {
-            fn drop(&mut self) {
-                ARRIVING.with(|a| a.borrow_mut().take());
-            }
-        }
-        ARRIVING.with(|a| *a.borrow_mut() = Some((self.store.clone(), self.arrived.clone())));
-        let _reset = Reset;
-        write()
-    }
-
-    /// Stops counting it as on its way (once).
-    fn arrive(store: &Store, arrived: &AtomicBool) {
-        if !arrived.swap(true, Ordering::AcqRel) {
-            store.inner.coming.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-thread_local! {
-    /// The announced write this thread is running, if any (see
-    /// [`WriteComing::arriving`]): its store and its arrival mark.
-    static ARRIVING: std::cell::RefCell<Option<(Store, Arc<AtomicBool>)>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Marks the announced write running on this thread (if any, and if it
-/// writes to `store`) arrived; whether there was one.
-fn arrived_here(store: &Store) -> bool {
-    ARRIVING.with(|a| {
-        let mut a = a.borrow_mut();
-        match a.as_ref() {
-            Some((s, _)) if Arc::ptr_eq(&s.inner, &store.inner) => {
-                let (s, arrived) = a.take().expect("checked above");
-                WriteComing::arrive(&s, &arrived);
-                true
-            }
-            _ => false,
-        }
-    })
 }
 
 impl Drop for WriteComing {
     fn drop(&mut self) {
-        WriteComing::arrive(&self.store, &self.arrived);
+        self.store.inner.coming.fetch_sub(1, Ordering::AcqRel);
         // A group gathering for it goes on without it.
         if self.store.inner.gathering.load(Ordering::Acquire) {
             self.store.inner.turn.notify_all();
@@ -319,17 +259,13 @@ impl Drop for WriteComing {
 }
 
 impl Store {
-    /// Notes a write on its way, until it arrives (it stages inside
-    /// [`WriteComing::arriving`]) or the guard is dropped: a group that
+    /// Notes a write on its way, until the guard is dropped: a group that
     /// could be sealed waits a little for the writes on their way (at most
-    /// [`GATHER`]), so that they share its log sync. The GraphQL layer
-    /// takes one for each authorised mutation before it is parsed.
+    /// [`GATHER`]), so that they share its log sync. The HTTP layer takes
+    /// one for each authorised mutation before it is executed.
     pub fn write_coming(&self) -> WriteComing {
         self.inner.coming.fetch_add(1, Ordering::AcqRel);
-        WriteComing {
-            store: self.clone(),
-            arrived: Arc::new(AtomicBool::new(false)),
-        }
+        WriteComing { store: self.clone() }
     }
 
     fn lock_pipeline(&self) -> MutexGuard<'_, Pipeline> {
@@ -449,9 +385,6 @@ impl Store {
         announce: bool,
         stage: impl FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E>,
     ) -> Result<Result<(Arc<Committed>, T), E>, Panic> {
-        // The write this thread announced is here, whatever becomes of it:
-        // no group waits for it any more.
-        let heralded = arrived_here(self);
         // First, so a database left closed by a fault is reopened before
         // the batch reads it.
         if let Err(e) = self.ensure_writable() {
@@ -473,7 +406,6 @@ impl Store {
                 landed: Arc::default(),
                 gather_until: None,
                 doomed: None,
-                unheralded: 0,
             });
         }
         let Some(group) = pipeline.open.as_mut() else {
@@ -517,9 +449,6 @@ impl Store {
                     committed: committed.clone(),
                     announce,
                 });
-                if !heralded {
-                    group.unheralded += 1;
-                }
                 Ok((committed, value))
             }
             Err(failed) => {
@@ -1007,89 +936,6 @@ mod tests {
         drop(never);
         assert!(has(&store, 5) && has(&store, 6));
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
-    }
-
-    #[test]
-    fn writers_still_being_answered_after_their_group_landed_hold_no_later_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = gathering_store(dir.path());
-        let started = std::time::Instant::now();
-        let syncs_before = store.log_syncs();
-        // A write as the GraphQL layer runs one: announced before its
-        // request is parsed, staged inside `arriving`, and its guard kept
-        // until the answer is written (here: until the end of the test).
-        let write = |n: usize| {
-            let store = store.clone();
-            let coming = store.write_coming();
-            std::thread::spawn(move || {
-                let generation = coming
-                    .arriving(|| store.commit(&[create(actor(n))]))
-                    .unwrap()
-                    .generation;
-                (generation, coming)
-            })
-        };
-
-        // One landed, its request still being answered: the next writer
-        // is alone on its way and seals at once.
-        let (first, _answering) = write(1).join().unwrap();
-        let (second, _answering_too) = write(2).join().unwrap();
-        assert_eq!(second, first + 1);
-        assert_eq!(store.log_syncs() - syncs_before, 2);
-
-        // One lands (held) while the next stages; once the landing ends,
-        // the landed writer is still being answered, and the next group
-        // seals without waiting for it.
-        let faults = injected::inject(&store);
-        faults.hold.store(true, SeqCst);
-        let landing = write(3);
-        wait_until("the landing", || store.lock_pipeline().landing);
-        let next = write(4);
-        wait_until("the next group", || {
-            store
-                .lock_pipeline()
-                .open
-                .as_ref()
-                .is_some_and(|g| g.members.len() == 1)
-        });
-        faults.hold.store(false, SeqCst);
-        let (third, _answering_three) = landing.join().unwrap();
-        let (fourth, _answering_four) = next.join().unwrap();
-        assert_eq!(fourth, third + 1);
-        assert_eq!(store.log_syncs() - syncs_before, 4);
-
-        // A write still on its way is waited for, and shares the sync.
-        faults.hold.store(true, SeqCst);
-        let landing = write(5);
-        wait_until("the landing", || store.lock_pipeline().landing);
-        let staged = write(6);
-        wait_until("the next group", || store.lock_pipeline().open.is_some());
-        let on_its_way = store.write_coming();
-        faults.hold.store(false, SeqCst);
-        let (_, _answering_five) = landing.join().unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(
-            store.log_syncs() - syncs_before,
-            5,
-            "the group waits for the write on its way"
-        );
-        let late = std::thread::spawn({
-            let store = store.clone();
-            move || {
-                on_its_way
-                    .arriving(|| store.commit(&[create(actor(7))]))
-                    .unwrap()
-                    .generation
-            }
-        });
-        let (sixth, _answering_six) = staged.join().unwrap();
-        assert_eq!(late.join().unwrap(), sixth + 1);
-        assert_eq!(store.log_syncs() - syncs_before, 6, "the two shared one sync");
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "a group waited for writers already answered"
-        );
-        assert!((0..=7).all(|n| has(&store, n)));
     }
 
     #[test]

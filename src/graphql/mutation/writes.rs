@@ -9,9 +9,7 @@ use serde_json::{Map, Value};
 use crate::graphql::errors::{bad_input, internal};
 use crate::graphql::types::Node;
 use crate::model::{text, Entity, EntityKind, Id, Origin};
-use std::sync::Arc;
-
-use crate::store::{Change, Committed, Store, StoreError, WriteComing};
+use crate::store::{Change, Committed, Store, StoreError};
 
 use super::{DeletePayload, WriteAccess, CONFLICT, STORAGE_UNAVAILABLE};
 
@@ -146,31 +144,20 @@ pub(super) fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store> {
     ctx.data::<Store>()
 }
 
-/// Runs a store write on the blocking pool (it waits for a disk flush), as
-/// the write the request announced when it came in (see
-/// [`Store::write_coming`]): once it stages, no group of writes waits for
-/// this request any more, while its answer is written.
-async fn blocking<T: Send + 'static>(ctx: &Context<'_>, write: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    let coming = ctx.data_opt::<Arc<WriteComing>>().cloned();
-    tokio::task::spawn_blocking(move || match coming {
-        Some(coming) => coming.arriving(write),
-        None => write(),
-    })
-    .await
-    .map_err(internal)
-}
-
-/// Runs a write on the blocking pool (see [`blocking`]).
+/// Runs a write on the blocking pool: it waits for a disk flush.
 pub(super) async fn run_write<T: Send + 'static>(
-    ctx: &Context<'_>,
+    store: &Store,
     write: impl FnOnce(Store) -> std::result::Result<T, StoreError> + Send + 'static,
 ) -> Result<T> {
-    let store = store(ctx)?.clone();
-    blocking(ctx, move || write(store)).await?.map_err(store_error)
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || write(store))
+        .await
+        .map_err(internal)?
+        .map_err(store_error)
 }
 
-pub(super) async fn commit(ctx: &Context<'_>, changes: Vec<Change>) -> Result<Arc<Committed>> {
-    run_write(ctx, move |s| s.commit(&changes)).await
+pub(super) async fn commit(ctx: &Context<'_>, changes: Vec<Change>) -> Result<std::sync::Arc<Committed>> {
+    run_write(store(ctx)?, move |s| s.commit(&changes)).await
 }
 
 /// The ids a new entity may take when none is given: a slug of its name,
@@ -240,7 +227,9 @@ pub(super) async fn create(
         return Ok(Node::from(entity));
     }
     let store = store(ctx)?.clone();
-    let outcome = blocking(ctx, move || store.create_fresh(candidates, build)).await?;
+    let outcome = tokio::task::spawn_blocking(move || store.create_fresh(candidates, build))
+        .await
+        .map_err(internal)?;
     match outcome {
         Ok((_, entity)) => Ok(Node::from(entity)),
         Err(e) => Err(e.into_error()),
@@ -296,12 +285,13 @@ pub(super) async fn modify(
     require_write(ctx)?;
     let id = Id::parse_as(kind, id.as_str()).map_err(|e| bad_input("id", e))?;
     let store = store(ctx)?.clone();
-    let outcome = blocking(ctx, move || {
+    let outcome = tokio::task::spawn_blocking(move || {
         store.modify(&id, |current| {
             edit(current).and_then(revalidate).map_err(EditError::Input)
         })
     })
-    .await?;
+    .await
+    .map_err(internal)?;
     match outcome {
         Ok((_, entity)) => Ok(Node::from(entity)),
         Err(EditError::Store(e)) => Err(store_error(e)),
@@ -334,7 +324,7 @@ pub(super) async fn delete(ctx: &Context<'_>, kind: EntityKind, id: &ID, cascade
     require_write(ctx)?;
     let id = Id::parse_as(kind, id.as_str()).map_err(|e| bad_input("id", e))?;
     let target = id.clone();
-    let committed = run_write(ctx, move |s| s.delete(&target, cascade)).await?;
+    let committed = run_write(store(ctx)?, move |s| s.delete(&target, cascade)).await?;
     Ok(DeletePayload {
         deleted_id: ID(id.to_string()),
         cascaded: committed
