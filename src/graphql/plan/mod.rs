@@ -210,9 +210,9 @@ impl Plans {
             return;
         };
         let variables = variables.cloned();
-        // The bytes decode to the variables: about as large again, with
-        // room for the map's overhead.
-        let cost = 2 * raw.len() + variables.as_ref().map_or(0, |v| 64 * v.len()) + 128;
+        // The key, the decoded variables (which may hold several times
+        // their bytes: a list of digits is a `Json` per digit) and the entry.
+        let cost = raw.len() + variables.as_ref().map_or(0, held_bytes) + 128;
         let prepared = Arc::new(Prepared {
             sizes: document.sizes(variables.as_ref()),
             document,
@@ -251,6 +251,23 @@ impl Plans {
             .plan
             .run(prepared.variables.as_ref(), &document.variables, reads)
     }
+}
+
+/// The heap bytes a decoded variables map holds, counted node by node
+/// (each `Json` inline, strings and keys by capacity, a map entry's own
+/// overhead), for the raw memo's byte bound.
+fn held_bytes(variables: &Map<String, Json>) -> usize {
+    fn value(v: &Json) -> usize {
+        std::mem::size_of::<Json>()
+            + match v {
+                Json::String(s) => s.capacity(),
+                Json::Array(items) => items.iter().map(value).sum(),
+                Json::Object(map) => held_bytes(map),
+                _ => 0,
+            }
+    }
+    const ENTRY: usize = 32;
+    variables.iter().map(|(k, v)| ENTRY + k.capacity() + value(v)).sum()
 }
 
 /// What plans keep of a document they can answer.
@@ -580,5 +597,30 @@ pub(crate) type Run<T = ()> = Result<T, GiveUp>;
 impl<E: std::error::Error> From<E> for GiveUp {
     fn from(_: E) -> GiveUp {
         GiveUp::Unsure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_is_counted_by_what_it_holds_decoded_not_by_its_bytes() {
+        // 8,000 one-digit items: about 16 KB of request bytes, a `Json`
+        // each once decoded.
+        let raw = format!("{{\"ids\":[{}]}}", vec!["1"; 8000].join(","));
+        let variables: Map<String, Json> = serde_json::from_str(&raw).unwrap();
+        let held = held_bytes(&variables);
+        assert!(
+            held >= 8000 * std::mem::size_of::<Json>(),
+            "{held} bytes counted for 8,000 decoded values"
+        );
+        assert!(
+            held > 4 * raw.len(),
+            "{held} bytes counted for {} request bytes",
+            raw.len()
+        );
+        let text: Map<String, Json> = serde_json::from_str(r#"{"id":"actor/eduard-kokoity"}"#).unwrap();
+        assert!(held_bytes(&text) >= "actor/eduard-kokoity".len() + std::mem::size_of::<Json>());
     }
 }
