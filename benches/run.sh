@@ -202,6 +202,19 @@ measure() {
   [ -z "$sched" ] || echo "| $setup | $query | $conns | $sched |" >>"$work/sched.md"
 }
 
+# warm_up QUERY...: one unrecorded second of each (health first) at 32
+# connections, so a server's rows measure it warm: its code paged in, its
+# caches and plans filled, its allocator grown. Every server and the
+# transport get the same before their first row.
+warm_up() {
+  local DURATION=1s q encoding
+  run_wrk benches/health.lua "http://$address/health" 32
+  for q in "$@"; do
+    encoding=""; [ "${q%+gzip}" = "$q" ] || encoding=gzip
+    run_wrk benches/post.lua "http://$address/graphql" 32 ACCEPT_ENCODING="$encoding" BODY="benches/queries/${q%+gzip}.json"
+  done
+}
+
 # Sanity: every query answers without errors before it is measured.
 check_queries() {
   for q in "${1:-benches/queries}"/*.json; do
@@ -220,9 +233,11 @@ rss_article=""; peak_article=""; fanout_row=""; kill9_line=""; groups=""
 if part cache-off || part transport; then
   echo "== article seed, response cache off" >&2
   start_server cache-off DIPLOGRAPH_RESPONSE_CACHE=false
+  await_ready
   check_queries
   record_answers
   if part cache-off; then
+    warm_up $queries
     for c in 32 64; do
       measure cache-off health $c
       for q in $queries; do measure cache-off "$q" $c; done
@@ -236,6 +251,8 @@ fi
 if part plans-off; then
   echo "== article seed, response cache off, compiled plans off" >&2
   start_server plans-off DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_COMPILED_PLANS=false
+  await_ready
+  warm_up $(only lookup nested apollo deep5)
   for c in 32 64; do
     measure plans-off health $c
     for q in $(only lookup nested apollo deep5); do measure plans-off "$q" $c; done
@@ -247,6 +264,7 @@ fi
 if part transport; then
   echo "== transport baseline: recorded answers, no GraphQL work" >&2
   start_transport
+  warm_up $queries
   for c in 32 64; do
     measure transport health $c
     for q in $queries; do measure transport "$q" $c; done
@@ -257,6 +275,8 @@ fi
 if part cache-on; then
   echo "== article seed, response cache on" >&2
   start_server cache-on DIPLOGRAPH_RESPONSE_CACHE=true
+  await_ready
+  warm_up $(only lookup nested nested+gzip)
   for c in 32 64; do
     measure cache-on health $c
     for q in $(only lookup nested nested+gzip); do measure cache-on "$q" $c; done
@@ -406,7 +426,8 @@ print("# Benchmark results\n")
 print(f"- date: {day}\n- commit: {commit}\n- machine: {cpu}, {cores} cores; server pinned to one core (taskset), wrk on another")
 print(f"- each run: wrk -t1, {duration}; `% /health` is the ratio to the same server's `GET /health` at the same connection count;")
 print("  `× transport` the ratio to the transport limit: `benches/transport.rs`, a minimal actix-web server with the same worker")
-print("  settings answering the same request bodies with the answer bytes recorded from diplograph in this run (no GraphQL work)")
+print("  settings answering the same request bodies with the answer bytes recorded from diplograph in this run (no GraphQL work);")
+print("  before its first row, each article-seed server (and the transport) is warmed up: 1s of `/health` and of each of its queries, unrecorded")
 print("- `steal %`: CPU time the hypervisor gave to other guests during the row; `others %`: CPU time spent by anything but")
 print("  the server and wrk (other processes on this host). Both are shares of all cores' time, from `/proc/stat`; a row")
 print("  with either above a few per cent ran on a noisy host, and its tail latencies say more about the neighbours than the server.\n")
