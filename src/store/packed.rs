@@ -602,6 +602,14 @@ enum Undo {
     Live(Vec<u8>, Option<Vec<Entry>>),
     /// Whether `gone` held the key.
     Gone(Vec<u8>, bool),
+    /// The edited block at `block` held this value at `key` (`None`: no
+    /// entry), and the change left the block where it was: same key, no
+    /// split (see [`Edits::edit_in_place`]).
+    Entry {
+        block: Vec<u8>,
+        key: Vec<u8>,
+        before: Option<Vec<u8>>,
+    },
 }
 
 /// A block taken out for editing: its key, its entries, and whether it
@@ -627,7 +635,8 @@ impl<'t> Edits<'t> {
 
     /// Starts noting what the edits change, so that [`Edits::rollback`]
     /// can put them back as they are now (a savepoint already open is
-    /// dropped). Costs a copy of each block taken out, not of the edits.
+    /// dropped). Costs a copy of each block taken out (an edit in place
+    /// notes only the entry it changes), not of the edits.
     pub fn savepoint(&mut self) {
         self.journal = Some(Vec::new());
     }
@@ -656,6 +665,23 @@ impl<'t> Edits<'t> {
                 }
                 Undo::Gone(key, false) => {
                     self.gone.remove(&key);
+                }
+                Undo::Entry { block, key, before } => {
+                    // Undone in reverse order, so the block is again as
+                    // the change left it: at `block`, holding `key` iff
+                    // the change put a value there.
+                    let Some(entries) = self.live.get_mut(&block) else {
+                        debug_assert!(false, "an entry's block is gone before its undo");
+                        continue;
+                    };
+                    match (entries.binary_search_by(|(k, _)| k.as_slice().cmp(&key)), before) {
+                        (Ok(i), Some(value)) => entries[i].1 = value,
+                        (Ok(i), None) => {
+                            entries.remove(i);
+                        }
+                        (Err(i), Some(value)) => entries.insert(i, (key, value)),
+                        (Err(_), None) => {}
+                    }
                 }
             }
         }
@@ -708,8 +734,85 @@ impl<'t> Edits<'t> {
         }
     }
 
+    /// The edited block whose span holds `key` (its first key at or below
+    /// it, its own key at or above): its key, and its entries.
+    fn live_holding(&mut self, key: &[u8]) -> Option<(&Vec<u8>, &mut Vec<Entry>)> {
+        self.live
+            .range_mut::<[u8], _>((Included(key), Unbounded))
+            .next()
+            .filter(|(_, block)| block.first().is_some_and(|(first, _)| first.as_slice() <= key))
+    }
+
+    /// Makes the change `put` (a value, or `None` to remove the entry)
+    /// at `key` in place, when an edited block holds `key` and the change
+    /// leaves it where it is: not its last entry (whose key is the
+    /// block's), and no split. Most edits of a busy group are such (an
+    /// entry into a block an earlier member edited), and in place they
+    /// cost neither taking the block out of `live` and back nor, under a
+    /// savepoint, a copy of the block for a rollback: the journal notes
+    /// the entry's old value instead. `false` when the change must take
+    /// the block out ([`Edits::take`]); nothing has changed then.
+    fn edit_in_place(&mut self, key: &[u8], put: &mut Option<Vec<u8>>) -> bool {
+        let limits = self.limits;
+        let Some((block_key, entries)) = self.live_holding(key) else {
+            return false;
+        };
+        let found = entries.binary_search_by(|(k, _)| k.as_slice().cmp(key));
+        let last = entries.len() - 1;
+        let fits = match (&found, put.as_ref()) {
+            (Ok(i), Some(value)) if entries[*i].1 == *value => return true,
+            (Ok(i), Some(value)) => {
+                let bytes = encoded_len_hint(entries) + value.len() - entries[*i].1.len();
+                entries.len() == 1 || bytes <= limits.max_bytes
+            }
+            (Err(_), Some(value)) => {
+                let bytes = encoded_len_hint(entries) + key.len() + value.len() + 3;
+                entries.len() < limits.max_entries && bytes <= limits.max_bytes
+            }
+            (Ok(i), None) => *i != last,
+            (Err(_), None) => return true,
+        };
+        // An entry after the last one would re-key the block; the last
+        // one removed too.
+        let keeps_key = match found {
+            Ok(_) => true,
+            Err(i) => i <= last,
+        };
+        if !fits || !keeps_key || found == Ok(last) && put.is_none() {
+            return false;
+        }
+        let block_key = block_key.clone();
+        let before = match (found, put.take()) {
+            (Ok(i), Some(value)) => Some(std::mem::replace(&mut entries[i].1, value)),
+            (Ok(i), None) => Some(entries.remove(i).1),
+            (Err(i), Some(value)) => {
+                entries.insert(i, (key.to_vec(), value));
+                None
+            }
+            (Err(_), None) => unreachable!("returned above"),
+        };
+        if let Some(journal) = self.journal.as_mut() {
+            // A block noted whole is put back whole: its entries need no note.
+            if !Self::noted_live(journal, &block_key) {
+                journal.push(Undo::Entry {
+                    block: block_key,
+                    key: key.to_vec(),
+                    before,
+                });
+            }
+        }
+        true
+    }
+
     /// Inserts or replaces the entry at `key`.
     pub fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StoreError> {
+        let mut put = Some(value);
+        if self.edit_in_place(&key, &mut put) {
+            return Ok(());
+        }
+        let Some(value) = put else {
+            return Ok(());
+        };
         let mut block = self.take(&key)?.unwrap_or(Taken {
             key: key.clone(),
             entries: Vec::new(),
@@ -732,6 +835,9 @@ impl<'t> Edits<'t> {
 
     /// Removes the entry at `key`, if there is one.
     pub fn remove(&mut self, key: &[u8]) -> Result<(), StoreError> {
+        if self.edit_in_place(key, &mut None) {
+            return Ok(());
+        }
         let Some(mut block) = self.take(key)? else {
             return Ok(());
         };
@@ -960,6 +1066,34 @@ mod tests {
         Range::new(tree, "t", lower, upper, reverse)
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    /// An entry put into (or replaced, or removed from) the middle of a
+    /// block edited before the savepoint is edited in place: the journal
+    /// notes the entry's old value, not a copy of the block; an entry
+    /// past the block's last key (which re-keys it) takes the block out
+    /// and notes it whole. A rollback puts back exactly what was there.
+    #[test]
+    fn edits_inside_an_edited_block_note_entries_not_blocks() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let tree = db.open_tree("t").unwrap();
+        let mut edits = Edits::new(&tree, "t", Limits::DEFAULT);
+        for key in [b"a", b"c", b"e", b"g"] {
+            edits.insert(key.to_vec(), b"1".to_vec()).unwrap();
+        }
+        let before = edits.writes();
+        edits.savepoint();
+        edits.insert(b"b".to_vec(), b"2".to_vec()).unwrap();
+        edits.insert(b"c".to_vec(), b"2".to_vec()).unwrap();
+        edits.remove(b"e").unwrap();
+        let journal = edits.journal.as_ref().unwrap();
+        assert_eq!(journal.len(), 3);
+        assert!(journal.iter().all(|undo| matches!(undo, Undo::Entry { .. })));
+        edits.insert(b"h".to_vec(), b"2".to_vec()).unwrap();
+        let journal = edits.journal.as_ref().unwrap();
+        assert!(matches!(journal.get(3), Some(Undo::Live(key, Some(_))) if key == b"g"));
+        edits.rollback();
+        assert_eq!(edits.writes(), before);
     }
 
     #[test]
