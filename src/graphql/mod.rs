@@ -339,9 +339,14 @@ pub struct StoreCounters {
     pub write_groups: u64,
     /// Syncs of the write-ahead log.
     pub log_syncs: u64,
+    /// Bytes the read cache's entries hold.
+    pub read_cache_bytes: usize,
+    /// Bytes the search vocabulary (typo search) holds.
+    pub vocabulary_bytes: usize,
 }
 
 pub fn store_counters(schema: &AppSchema) -> StoreCounters {
+    let read_cache_bytes = schema.data::<Arc<ReadCache>>().map_or(0, |cache| cache.bytes());
     schema.data::<Store>().map_or(
         StoreCounters {
             reads: 0,
@@ -349,6 +354,8 @@ pub fn store_counters(schema: &AppSchema) -> StoreCounters {
             storage_errors: 0,
             write_groups: 0,
             log_syncs: 0,
+            read_cache_bytes,
+            vocabulary_bytes: 0,
         },
         |store| StoreCounters {
             reads: store.reads(),
@@ -356,6 +363,8 @@ pub fn store_counters(schema: &AppSchema) -> StoreCounters {
             storage_errors: store.storage_errors(),
             write_groups: store.sealed_groups().groups,
             log_syncs: store.log_syncs(),
+            read_cache_bytes,
+            vocabulary_bytes: store.vocabulary_bytes(),
         },
     )
 }

@@ -202,6 +202,8 @@ async fn metrics_page(state: web::Data<AppState>) -> HttpResponse {
     metrics::counter!("diplograph_storage_errors_total").absolute(counters.storage_errors);
     metrics::counter!("diplograph_store_write_groups_total").absolute(counters.write_groups);
     metrics::counter!("diplograph_store_log_syncs_total").absolute(counters.log_syncs);
+    metrics::gauge!("diplograph_read_cache_bytes").set(counters.read_cache_bytes as f64);
+    metrics::gauge!("diplograph_search_vocabulary_bytes").set(counters.vocabulary_bytes as f64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(prometheus().render())

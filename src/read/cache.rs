@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
 
+use super::weight::Weight;
 use crate::model::{self, EntityKind, Id, Relation};
 use crate::store::{Direction, Keyed, PeriodScan, Store, StoreError};
 
@@ -57,6 +58,19 @@ impl Entity {
     }
 }
 
+impl Weight for Entity {
+    fn heap(&self) -> usize {
+        match self {
+            Entity::Actor(x) => x.heap(),
+            Entity::Event(x) => x.heap(),
+            Entity::Treaty(x) => x.heap(),
+            Entity::FundingAllocation(x) => x.heap(),
+            Entity::Place(x) => x.heap(),
+            Entity::Source(x) => x.heap(),
+        }
+    }
+}
+
 /// A relation followed from one entity in one direction.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Link {
@@ -65,48 +79,102 @@ pub struct Link {
     pub from: Id,
 }
 
+impl Weight for Link {
+    fn heap(&self) -> usize {
+        self.from.heap()
+    }
+}
+
 /// The ids a relation leads to, with each edge's payload (a role, a date).
 pub type Targets = Arc<Vec<(Id, Vec<u8>)>>;
 
-/// A map valid for one store generation, bounded in size.
+/// A map valid for one store generation, bounded in bytes: each entry
+/// counts its key's and value's [`Weight`] and its slot in the table.
 struct Generational<K, V> {
-    inner: RwLock<(u64, FxHashMap<K, V>)>,
-    max: usize,
+    inner: RwLock<Held<K, V>>,
+    max_bytes: usize,
 }
 
-impl<K: Eq + Hash + Clone, V: Clone> Generational<K, V> {
-    fn new(max: usize) -> Self {
+/// What a [`Generational`] holds: its generation, its entries and their bytes.
+struct Held<K, V> {
+    generation: u64,
+    map: FxHashMap<K, V>,
+    bytes: usize,
+}
+
+impl<K, V> Held<K, V> {
+    fn new(generation: u64) -> Self {
+        Held {
+            generation,
+            map: FxHashMap::default(),
+            bytes: 0,
+        }
+    }
+}
+
+/// What an entry costs in memory: what its key and value own, and its slot
+/// (a hash table keeps at least one slot in eight free, and a control byte
+/// per slot).
+fn entry_bytes<K: Weight, V: Weight>(key: &K, value: &V) -> usize {
+    slot_bytes::<K, V>() + key.heap() + value.heap()
+}
+
+/// An entry's slot in the table.
+fn slot_bytes<K, V>() -> usize {
+    (std::mem::size_of::<(K, V)>() + 1) * 8 / 7
+}
+
+impl<K: Eq + Hash + Clone + Weight, V: Clone + Weight> Generational<K, V> {
+    fn new(max_bytes: usize) -> Self {
         Generational {
-            inner: RwLock::new((0, FxHashMap::default())),
-            max,
+            inner: RwLock::new(Held::new(0)),
+            max_bytes,
         }
     }
 
     fn get(&self, generation: u64, key: &K) -> Option<V> {
         let inner = self.inner.read().ok()?;
-        if inner.0 != generation {
+        if inner.generation != generation {
             return None;
         }
-        inner.1.get(key).cloned()
+        inner.map.get(key).cloned()
     }
 
     fn put_all(&self, generation: u64, items: impl IntoIterator<Item = (K, V)>) {
         let Ok(mut inner) = self.inner.write() else { return };
         // Only move forward: a slow reader of an older generation must not
         // wipe what newer readers cached.
-        if inner.0 > generation {
+        if inner.generation > generation {
             return;
         }
-        if inner.0 != generation {
-            *inner = (generation, FxHashMap::default());
+        if inner.generation != generation {
+            *inner = Held::new(generation);
         }
         for (k, v) in items {
-            if inner.1.len() >= self.max {
-                // Simple and bounded: start over rather than track recency.
-                inner.1.clear();
+            let bytes = entry_bytes(&k, &v);
+            if bytes > self.max_bytes {
+                // Larger than the whole cache: kept by its reader only.
+                continue;
             }
-            inner.1.insert(k, v);
+            if inner.bytes + bytes > self.max_bytes {
+                // Simple and bounded: start over rather than track recency.
+                // The table's own block is let go too, so a cache that once
+                // grew does not keep its slots.
+                *inner = Held::new(generation);
+            }
+            // Equal keys own as much: the one kept counts as the one given.
+            let key_bytes = k.heap();
+            if let Some(old) = inner.map.insert(k, v) {
+                // The key was there: its old value goes.
+                inner.bytes -= slot_bytes::<K, V>() + key_bytes + old.heap();
+            }
+            inner.bytes += bytes;
         }
+    }
+
+    /// The bytes its entries hold, as counted against its bound.
+    fn bytes(&self) -> usize {
+        self.inner.read().map_or(0, |inner| inner.bytes)
     }
 }
 
@@ -131,18 +199,40 @@ pub struct ReadCache {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct EventPage(Option<Vec<u8>>, Option<Vec<u8>>, usize, bool);
 
-/// Entries each half of the cache holds at most.
-pub const READ_CACHE_ENTRIES: usize = 50_000;
+impl Weight for EventPage {
+    fn heap(&self) -> usize {
+        self.0.heap() + self.1.heap()
+    }
+}
+
+/// The bytes the read cache holds at most, all its maps together.
+pub const READ_CACHE_BYTES: usize = 40 * 1024 * 1024;
 
 impl Default for ReadCache {
     fn default() -> Self {
+        ReadCache::with_bytes(READ_CACHE_BYTES)
+    }
+}
+
+impl ReadCache {
+    /// A cache of at most `bytes`: three fifths of it for entities (at 40
+    /// MiB, a year's 32,000 funding allocations at 10 million generated
+    /// entities, about 17 MB, which `fundingStats` reads on every run), a
+    /// fifth for the relations followed, the rest for loaded lists and
+    /// pages.
+    pub fn with_bytes(bytes: usize) -> ReadCache {
         ReadCache {
-            entities: Generational::new(READ_CACHE_ENTRIES),
-            links: Generational::new(READ_CACHE_ENTRIES),
-            lists: Generational::new(READ_CACHE_ENTRIES / 4),
-            sorted: Generational::new(READ_CACHE_ENTRIES / 4),
-            event_pages: Generational::new(READ_CACHE_ENTRIES / 4),
+            entities: Generational::new(bytes / 5 * 3),
+            links: Generational::new(bytes / 5),
+            lists: Generational::new(bytes / 20),
+            sorted: Generational::new(bytes / 10),
+            event_pages: Generational::new(bytes / 20),
         }
+    }
+
+    /// The bytes its entries hold, all its maps together.
+    pub fn bytes(&self) -> usize {
+        self.entities.bytes() + self.links.bytes() + self.lists.bytes() + self.sorted.bytes() + self.event_pages.bytes()
     }
 }
 
@@ -278,5 +368,87 @@ impl<'a> Direct<'a> {
             .sorted
             .put_all(self.generation, [(link.clone(), events.clone())]);
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ActorKind;
+
+    fn actor(n: usize, name_bytes: usize) -> (Id, Entity) {
+        let id = Id::parse(&format!("actor/a{n}")).unwrap();
+        let actor = model::Actor {
+            id: id.clone(),
+            name: "n".repeat(name_bytes),
+            kind: ActorKind::State,
+            aliases: vec![],
+            summary: None,
+            part_of: None,
+            positions: vec![],
+            sources: vec![],
+            note: None,
+        };
+        (id, Entity::Actor(Arc::new(actor)))
+    }
+
+    #[test]
+    fn an_entity_weighs_its_record_and_what_the_record_owns() {
+        let (id, small) = actor(1, 10);
+        let (_, large) = actor(1, 10_000);
+        assert!(small.weight() > std::mem::size_of::<model::Actor>());
+        // The name's block is counted, rounded up to 16 bytes.
+        assert_eq!(large.weight() - small.weight(), 10_000 - 16);
+        assert!(entry_bytes(&id, &large) > 10_000);
+    }
+
+    #[test]
+    fn the_cache_holds_no_more_bytes_than_its_bound_and_starts_over_past_it() {
+        let bound = 64 * 1024;
+        let cache: Generational<Id, Entity> = Generational::new(bound);
+        let (first, _) = actor(0, 0);
+        let mut largest = 0;
+        for n in 0..1_000 {
+            let (id, entity) = actor(n, 100);
+            cache.put_all(1, [(id, entity)]);
+            assert!(cache.bytes() <= bound, "{} bytes held, bound {bound}", cache.bytes());
+            largest = largest.max(cache.bytes());
+        }
+        // It filled up to near its bound, then started over: the first
+        // entries are gone, the last one is there.
+        assert!(largest > bound / 2, "never held more than {largest} bytes");
+        assert!(cache.get(1, &first).is_none());
+        assert!(cache.get(1, &actor(999, 0).0).is_some());
+        // What it counts is what its entries weigh.
+        let held = cache.inner.read().unwrap();
+        let counted: usize = held.map.iter().map(|(k, v)| entry_bytes(k, v)).sum();
+        assert_eq!(held.bytes, counted);
+    }
+
+    #[test]
+    fn an_entry_larger_than_the_bound_is_not_kept_and_does_not_clear_the_others() {
+        let cache: Generational<Id, Entity> = Generational::new(8 * 1024);
+        let (kept, entity) = actor(1, 10);
+        cache.put_all(1, [(kept.clone(), entity)]);
+        let (huge, entity) = actor(2, 100_000);
+        cache.put_all(1, [(huge.clone(), entity)]);
+        assert!(cache.get(1, &huge).is_none());
+        assert!(cache.get(1, &kept).is_some());
+    }
+
+    #[test]
+    fn an_entry_put_again_is_counted_once() {
+        let cache: Generational<Id, Entity> = Generational::new(1024 * 1024);
+        let (id, small) = actor(1, 10);
+        let (_, large) = actor(1, 1_000);
+        cache.put_all(1, [(id.clone(), small.clone())]);
+        let once = cache.bytes();
+        cache.put_all(1, [(id.clone(), small.clone())]);
+        assert_eq!(cache.bytes(), once);
+        cache.put_all(1, [(id.clone(), large.clone())]);
+        assert_eq!(cache.bytes(), entry_bytes(&id, &large));
+        // A new generation starts empty.
+        cache.put_all(2, [(id.clone(), small.clone())]);
+        assert_eq!(cache.bytes(), once);
     }
 }

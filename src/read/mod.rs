@@ -22,6 +22,7 @@ pub mod responses;
 pub mod search;
 pub mod stats;
 pub mod table;
+pub mod weight;
 // Issue 17: paths between entities, and as-of views.
 pub mod asof;
 pub mod paths;

@@ -127,6 +127,13 @@ impl Store {
         self.words_near("", 0).map(drop)
     }
 
+    /// The bytes the search vocabulary holds, as counted against its bound
+    /// (0 until it is built).
+    pub fn vocabulary_bytes(&self) -> usize {
+        let slot = self.inner.vocabulary.read().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().map_or(0, |v| v.bytes)
+    }
+
     /// Reads every distinct word of the search tree.
     fn build_vocabulary(&self, generation: u64) -> Result<Vocabulary, StoreError> {
         let mut vocabulary = Vocabulary {

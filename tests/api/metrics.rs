@@ -181,6 +181,8 @@ async fn the_metrics_page_names_its_series_in_the_prometheus_text_format() {
         ("diplograph_store_writes_total", "counter"),
         ("diplograph_store_write_groups_total", "counter"),
         ("diplograph_store_log_syncs_total", "counter"),
+        ("diplograph_read_cache_bytes", "gauge"),
+        ("diplograph_search_vocabulary_bytes", "gauge"),
     ] {
         assert!(
             text.lines().any(|l| l == format!("# TYPE {series} {kind}")),

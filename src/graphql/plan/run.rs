@@ -701,7 +701,7 @@ impl Writer<'_> {
             Leaf::Str(s) | Leaf::OptStr(Some(s)) | Leaf::Enum(s) => self.string(s),
             Leaf::OptStr(None) | Leaf::Date(None) => self.null(),
             Leaf::Strs(items) => self.array(items, |w, s| w.string(s)),
-            Leaf::Date(Some(date)) => self.string(&date.to_string()),
+            Leaf::Date(Some(date)) => self.date(&date),
             Leaf::Text(text) => self.string(&text),
             Leaf::Int(None) => self.null(),
             Leaf::Int(Some(n)) => {
@@ -712,7 +712,7 @@ impl Writer<'_> {
                 self.out.extend_from_slice(if b { b"true" } else { b"false" });
                 Ok(())
             }
-            Leaf::Dates(dates) => self.array(dates, |w, d| w.string(&d.to_string())),
+            Leaf::Dates(dates) => self.array(dates, |w, d| w.date(d)),
         }
     }
 
@@ -730,6 +730,15 @@ impl Writer<'_> {
 
     fn string(&mut self, s: &str) -> Run {
         json_string(&mut self.out, s)
+    }
+
+    /// A date as a JSON string: its text is digits, `-` and `/`, which JSON
+    /// never escapes.
+    fn date(&mut self, date: &PartialDate) -> Run {
+        self.out.push(b'"');
+        date.write_text(&mut self.out);
+        self.out.push(b'"');
+        Ok(())
     }
 
     fn null(&mut self) -> Run {
