@@ -188,6 +188,30 @@ async fn nested_queries_with_fragments_aliases_and_paging_read_the_same() {
     same_answers(&store, backwards, &[json!({})]).await;
 }
 
+/// Entities met again under the same field are copied from where they were
+/// first written, found by id (a participant's actor, a place) or by their
+/// record (the items of a list), scalars-only selections included; the same
+/// entity under another field (aliases, other arguments, another place in
+/// the query) is written for that field.
+#[tokio::test]
+async fn entities_met_again_under_any_field_read_the_same() {
+    let store = seeded();
+    let again = r#"{ events(first: 40) { nodes {
+        id place { name } at: place { name kind }
+        participants { role actor {
+          name
+          first: events(first: 2) { nodes { title place { name } } }
+          last: events(last: 3) { nodes { title } }
+          all: events { nodes { id } }
+        } also: actor { name } }
+    } } }"#;
+    same_answers(&store, again, &[json!({})]).await;
+    let nodes = r#"query($ids: [ID!]!) { nodes(ids: $ids) { ... on Event { participants { actor { name } } }
+        ... on Actor { events { nodes { title participants { actor { id } } } } } } }"#;
+    let ids = json!({ "ids": ["actor/russia", "actor/south-ossetia", "event/war-2008", "actor/russia"] });
+    same_answers(&store, nodes, &[ids]).await;
+}
+
 #[tokio::test]
 async fn fields_follow_the_query() {
     let store = seeded();
