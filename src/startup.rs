@@ -172,8 +172,10 @@ impl Application {
         if matches!(plan, SeedPlan::Serve) {
             loading.finish();
         }
+        let schema = graphql::build_schema(store.clone(), settings.schema_options());
         let state = AppState {
-            schema: graphql::build_schema(store.clone(), settings.schema_options()),
+            planner: graphql::Planner::of(&schema),
+            schema,
             assets: Assets::from_setting(&settings.playground_assets)?,
             options: HttpOptions {
                 body_limit: settings.body_limit,

@@ -176,42 +176,77 @@ pub fn answer_compiled(
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Option<Planned> {
-    let plans = schema.data::<Arc<plan::Plans>>()?;
-    planned(schema, |reads| plans.answer(query, operation, variables, reads))
+    let planner = Planner::of(schema)?;
+    planner.planned(std::time::Instant::now(), |reads| {
+        planner.plans.answer(query, operation, variables, reads)
+    })
 }
 
-/// The request a compiled plan answered before under these raw bytes (a
-/// POST body, a GET query string; see [`Operation::raw`]), if any: answer
-/// it with [`answer_prepared`], without parsing the bytes.
-pub fn prepared(schema: &AppSchema, kind: RawKind, raw: &[u8]) -> Option<Arc<Prepared>> {
-    schema.data::<Arc<plan::Plans>>()?.prepared(kind, raw)
+/// What answering a read from its compiled plan needs of the schema, looked
+/// up in its data once, at start-up, rather than per request (each lookup
+/// hashes a type id: the handful a planned read needs cost about as much
+/// as writing a short answer's keys).
+#[derive(Clone)]
+pub struct Planner {
+    plans: Arc<plan::Plans>,
+    store: Store,
+    cache: Arc<ReadCache>,
+    limits: Limits,
+    guard: Arc<guard::Guard>,
 }
 
-/// The answer to a request found by [`prepared`], or `None` when its plan
-/// leaves it to [`execute`] (then run it as any other).
-pub fn answer_prepared(schema: &AppSchema, prepared: &Prepared) -> Option<Planned> {
-    let plans = schema.data::<Arc<plan::Plans>>()?;
-    planned(schema, |reads| plans.answer_prepared(prepared, reads))
-}
+impl Planner {
+    /// The schema's, or `None` when compiled plans are off.
+    pub fn of(schema: &AppSchema) -> Option<Planner> {
+        Some(Planner {
+            plans: schema.data::<Arc<plan::Plans>>()?.clone(),
+            store: schema.data::<Store>()?.clone(),
+            cache: schema.data::<Arc<ReadCache>>()?.clone(),
+            limits: schema.data::<Limits>().copied().unwrap_or_default(),
+            guard: schema.data::<Arc<guard::Guard>>()?.clone(),
+        })
+    }
 
-/// What `answer` made of a read, given what a plan reads from.
-fn planned(schema: &AppSchema, answer: impl FnOnce(plan::Reads<'_>) -> plan::Run<Vec<u8>>) -> Option<Planned> {
-    let store = schema.data::<Store>()?;
-    let guard = schema.data::<Arc<guard::Guard>>()?;
-    let reads = plan::Reads {
-        store,
-        cache: schema.data::<Arc<ReadCache>>()?,
-        limits: schema.data::<Limits>().copied().unwrap_or_default(),
-        deadline: std::time::Instant::now() + guard.limits.timeout,
-        stats: known(schema).map(|k| k.stats),
-    };
-    match answer(reads) {
-        Ok(body) => Some(Planned::Answer(body)),
-        Err(plan::GiveUp::Unsure) => None,
-        Err(plan::GiveUp::TimedOut) => {
-            let mut response = Response::from_errors(vec![guard.timed_out()]);
-            guard.finish(&mut response, None);
-            serde_json::to_vec(&response).ok().map(Planned::TimedOut)
+    /// The request a compiled plan answered before under these raw bytes (a
+    /// POST body, a GET query string; see [`Operation::raw`]), if any: answer
+    /// it with [`Planner::answer_prepared`], without parsing the bytes.
+    pub fn prepared(&self, kind: RawKind, raw: &[u8]) -> Option<Arc<Prepared>> {
+        self.plans.prepared(kind, raw)
+    }
+
+    /// The answer to a request found by [`Planner::prepared`], or `None`
+    /// when its plan leaves it to [`execute`] (then run it as any other).
+    /// `started`: when the request came, from which its time limit runs.
+    pub fn answer_prepared(&self, prepared: &Prepared, started: std::time::Instant) -> Option<Planned> {
+        self.planned(started, |reads| self.plans.answer_prepared(prepared, reads))
+    }
+
+    /// What `answer` made of a read, given what a plan reads from.
+    fn planned(
+        &self,
+        started: std::time::Instant,
+        answer: impl FnOnce(plan::Reads<'_>) -> plan::Run<Vec<u8>>,
+    ) -> Option<Planned> {
+        let stats = self
+            .store
+            .stats_snapshot()
+            .map_err(|e| tracing::error!(error = %e, "could not read the store statistics"))
+            .ok();
+        let reads = plan::Reads {
+            store: &self.store,
+            cache: &self.cache,
+            limits: self.limits,
+            deadline: started + self.guard.limits.timeout,
+            stats,
+        };
+        match answer(reads) {
+            Ok(body) => Some(Planned::Answer(body)),
+            Err(plan::GiveUp::Unsure) => None,
+            Err(plan::GiveUp::TimedOut) => {
+                let mut response = Response::from_errors(vec![self.guard.timed_out()]);
+                self.guard.finish(&mut response, None);
+                serde_json::to_vec(&response).ok().map(Planned::TimedOut)
+            }
         }
     }
 }

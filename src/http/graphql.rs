@@ -450,9 +450,9 @@ fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey
     raw.served.requests.increment(1);
     let mut response = send(state, req, StatusCode::OK, raw.answer.body.clone(), Some(&raw.answer));
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, media.header());
-    headers.insert(header::CACHE_CONTROL, raw.served.cache_control.clone());
-    headers.insert(X_CACHE, HIT);
+    headers.append(header::CONTENT_TYPE, media.header());
+    headers.append(header::CACHE_CONTROL, raw.served.cache_control.clone());
+    headers.append(X_CACHE, HIT);
     raw.served.duration.record(started.elapsed().as_secs_f64());
     Some(response)
 }
@@ -468,9 +468,10 @@ fn from_raw_plan(state: &AppState, req: &HttpRequest, media: Media, kind: RawKin
     if state.cache.is_some() {
         return None;
     }
+    let planner = state.planner.as_ref()?;
     let started = std::time::Instant::now();
-    let prepared = crate::graphql::prepared(&state.schema, kind, raw)?;
-    let planned = crate::graphql::answer_prepared(&state.schema, &prepared)?;
+    let prepared = planner.prepared(kind, raw)?;
+    let planned = planner.answer_prepared(&prepared, started)?;
     let metrics = state.labels.metrics(prepared.operation_name());
     let (body, outcome) = match planned {
         Planned::Answer(body) => {
@@ -553,20 +554,20 @@ fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) 
     };
     let mut response = send(state, req, status, outcome.body, outcome.kept.as_deref());
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, media.header());
+    headers.append(header::CONTENT_TYPE, media.header());
     // Answers stay valid until the next write; say how long a client or a
     // proxy may reuse one without asking. Errors and writes: never.
     if outcome.has_errors || outcome.cache == CacheUse::Bypass && state.cache.is_some() {
-        headers.insert(header::CACHE_CONTROL, NO_STORE);
+        headers.append(header::CACHE_CONTROL, NO_STORE);
     } else {
-        headers.insert(header::CACHE_CONTROL, state.options.cache_control.clone());
+        headers.append(header::CACHE_CONTROL, state.options.cache_control.clone());
     }
     let cache = match outcome.cache {
         CacheUse::Hit => HIT,
         CacheUse::Miss => MISS,
         CacheUse::Bypass => BYPASS,
     };
-    headers.insert(X_CACHE, cache);
+    headers.append(X_CACHE, cache);
     response
 }
 
@@ -574,9 +575,12 @@ fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) 
 /// and the answer is long enough: from the response cache's entry when
 /// there is one (compressed once), else compressed now. `Vary` and
 /// `Content-Encoding` are set; the caller adds its other headers. Built
-/// as a response at once and its headers inserted into its map, rather
+/// as a response at once and its headers added to its map, rather
 /// than through actix's response builder, which checks for an error it
-/// carries and converts each header anew.
+/// carries and converts each header anew. The map starts empty and each
+/// header is set once, so they are appended: an insert also takes out
+/// and hands back what it replaces, moving the list of values it keeps
+/// per name (a few hundred bytes) each way, and costs twice an append.
 fn send(state: &AppState, req: &HttpRequest, status: StatusCode, body: Bytes, kept: Option<&Answer>) -> HttpResponse {
     let plain = |body: Bytes| HttpResponse::with_body(status, BoxBody::new(body));
     if !state.options.compression {
@@ -596,12 +600,12 @@ fn send(state: &AppState, req: &HttpRequest, status: StatusCode, body: Bytes, ke
         Some(gzipped) => {
             gzipped_answers().increment(1);
             let mut response = plain(gzipped);
-            response.headers_mut().insert(header::CONTENT_ENCODING, GZIP);
+            response.headers_mut().append(header::CONTENT_ENCODING, GZIP);
             response
         }
         None => plain(body),
     };
-    response.headers_mut().insert(header::VARY, vary);
+    response.headers_mut().append(header::VARY, vary);
     response
 }
 
@@ -793,8 +797,8 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
     body.push(b']');
     let mut response = send(state, req, StatusCode::OK, Bytes::from(body), None);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, media.header());
-    headers.insert(header::CACHE_CONTROL, NO_STORE);
+    headers.append(header::CONTENT_TYPE, media.header());
+    headers.append(header::CACHE_CONTROL, NO_STORE);
     response
 }
 

@@ -67,6 +67,8 @@ pub struct AppState {
     pub connections: Arc<Connections>,
     /// Shared answers for repeated reads; `None` when turned off.
     pub cache: Option<Arc<ResponseCache>>,
+    /// What compiled plans read from (the schema's); `None` when they are off.
+    pub planner: Option<crate::graphql::Planner>,
     /// The start-up seed load: until it finishes, `/ready` says 503 with its
     /// progress and `/graphql` refuses with 503 (the store is not whole yet).
     pub loading: Arc<LoadProgress>,

@@ -188,6 +188,30 @@ async fn nested_queries_with_fragments_aliases_and_paging_read_the_same() {
     same_answers(&store, backwards, &[json!({})]).await;
 }
 
+/// Entities met again under the same field are copied from where they were
+/// first written, found by id (a participant's actor, a place) or by their
+/// record (the items of a list), scalars-only selections included; the same
+/// entity under another field (aliases, other arguments, another place in
+/// the query) is written for that field.
+#[tokio::test]
+async fn entities_met_again_under_any_field_read_the_same() {
+    let store = seeded();
+    let again = r#"{ events(first: 40) { nodes {
+        id place { name } at: place { name kind }
+        participants { role actor {
+          name
+          first: events(first: 2) { nodes { title place { name } } }
+          last: events(last: 3) { nodes { title } }
+          all: events { nodes { id } }
+        } also: actor { name } }
+    } } }"#;
+    same_answers(&store, again, &[json!({})]).await;
+    let nodes = r#"query($ids: [ID!]!) { nodes(ids: $ids) { ... on Event { participants { actor { name } } }
+        ... on Actor { events { nodes { title participants { actor { id } } } } } } }"#;
+    let ids = json!({ "ids": ["actor/russia", "actor/south-ossetia", "event/war-2008", "actor/russia"] });
+    same_answers(&store, nodes, &[ids]).await;
+}
+
 #[tokio::test]
 async fn fields_follow_the_query() {
     let store = seeded();
@@ -748,9 +772,10 @@ async fn the_same_bytes_again_are_answered_by_their_plan_unparsed_and_counted_as
 
 #[tokio::test]
 async fn a_request_is_remembered_by_its_bytes_only_once_a_plan_answers_it_and_over_the_method_it_came_by() {
-    use diplograph::graphql::{prepared, run, Operation, RawKind, RawRequest};
+    use diplograph::graphql::{run, Operation, Planner, RawKind, RawRequest};
     let store = seeded();
     let schema = schema(&store);
+    let planner = Planner::of(&schema).expect("plans are on");
     let query = "query($id: ID!, $first: Int!) { actor(id: $id) { name events(first: $first) { nodes { title } } } }";
     let variables = json!({ "id": "russia", "first": 2 });
     let bytes = serde_json::to_vec(&json!({ "query": query, "variables": variables })).unwrap();
@@ -766,19 +791,21 @@ async fn a_request_is_remembered_by_its_bytes_only_once_a_plan_answers_it_and_ov
     };
     // The first run is async-graphql's: nothing is remembered.
     let first = run(&schema, operation(true, None)).await;
-    assert!(prepared(&schema, RawKind::Post, &bytes).is_none());
+    assert!(planner.prepared(RawKind::Post, &bytes).is_none());
     // A plan's answer to a request with extensions is not remembered either
     // (a persisted query's hash must reach the registry every time).
     let extensions = json!({ "tracing": true }).as_object().cloned();
     assert_eq!(run(&schema, operation(true, extensions)).await.body, first.body);
-    assert!(prepared(&schema, RawKind::Post, &bytes).is_none());
+    assert!(planner.prepared(RawKind::Post, &bytes).is_none());
     assert_eq!(run(&schema, operation(true, None)).await.body, first.body);
-    let remembered = prepared(&schema, RawKind::Post, &bytes).expect("remembered once a plan answered");
+    let remembered = planner
+        .prepared(RawKind::Post, &bytes)
+        .expect("remembered once a plan answered");
     assert!(
-        prepared(&schema, RawKind::Get, &bytes).is_none(),
+        planner.prepared(RawKind::Get, &bytes).is_none(),
         "GET bytes are another request"
     );
-    match graphql::answer_prepared(&schema, &remembered) {
+    match planner.answer_prepared(&remembered, std::time::Instant::now()) {
         Some(Planned::Answer(body)) => assert_eq!(body, first.body),
         _ => panic!("the plan answers the remembered request"),
     }

@@ -45,12 +45,6 @@ pub(super) struct Field {
     pub(super) window: OnceLock<Window>,
 }
 
-impl Field {
-    pub(super) fn is_leaf(&self) -> bool {
-        self.sel.is_empty() && self.variants.is_empty()
-    }
-}
-
 pub(super) type Sel = Box<[Field]>;
 
 /// How long a field's key may be to be copied as a fixed-size block.

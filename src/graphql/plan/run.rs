@@ -85,11 +85,11 @@ impl Plan {
     }
 }
 
-/// Where each entity's subtree lies in the answer, by id.
-type Spans = FxHashMap<ById, (usize, usize)>;
+/// Where an entity's subtree lies in the answer: from, to.
+type Span = (usize, usize);
 
-/// An entity as a key of [`Spans`]: by its id, held without copying it
-/// (the entity is shared, its id would be a new string).
+/// An entity as a key of [`Written::by_id`]: by its id, held without
+/// copying it (the entity is shared, its id would be a new string).
 struct ById(Entity);
 
 impl std::hash::Hash for ById {
@@ -112,6 +112,46 @@ impl std::borrow::Borrow<Id> for ById {
     }
 }
 
+/// The entity subtrees written under one selection, found again either way
+/// they are met: by id where a field gives only the id (a participant's
+/// actor, which is then not read at all), and by the address of the record
+/// where the entity is in hand (the items of a list), which hashes one word
+/// where an id hashes and compares a string. One entity read from the read
+/// cache twice is the same record (it hands out the one it holds), and each
+/// entry holds the record, so its address names no other entity while the
+/// answer is written; a record read again after the cache started over is
+/// only written again, the same bytes.
+#[derive(Default)]
+struct Written {
+    by_id: FxHashMap<ById, Span>,
+    by_address: FxHashMap<usize, (Entity, Span)>,
+}
+
+/// Room a [`Written`] map is given when first used: growing it from
+/// nothing rehashes it at 3, 7, 14, 28 entries and so on, which cost more
+/// than the copies saved on the nested benchmark query (60 entities).
+const WRITTEN_ROOM: usize = 64;
+
+/// Keeps where an entity was written in `map`, making room first if it has none.
+fn note<K: std::hash::Hash + Eq, V>(map: &mut FxHashMap<K, V>, key: K, value: V) {
+    if map.capacity() == 0 {
+        map.reserve(WRITTEN_ROOM);
+    }
+    map.insert(key, value);
+}
+
+/// The address of an entity's record, which [`Written::by_address`] keys on.
+fn address(node: &Entity) -> usize {
+    match node {
+        Entity::Actor(x) => std::sync::Arc::as_ptr(x) as usize,
+        Entity::Event(x) => std::sync::Arc::as_ptr(x) as usize,
+        Entity::Treaty(x) => std::sync::Arc::as_ptr(x) as usize,
+        Entity::FundingAllocation(x) => std::sync::Arc::as_ptr(x) as usize,
+        Entity::Place(x) => std::sync::Arc::as_ptr(x) as usize,
+        Entity::Source(x) => std::sync::Arc::as_ptr(x) as usize,
+    }
+}
+
 struct Writer<'a> {
     direct: Direct<'a>,
     store: &'a Store,
@@ -120,11 +160,11 @@ struct Writer<'a> {
     /// The operation's variables, for their default values.
     defaults: &'a [Variable],
     out: Vec<u8>,
-    /// Entity subtrees already written, by selection and entity id: where
+    /// Entity subtrees already written, by selection and entity: where
     /// they lie in `out`. The same entity under the same field of the query
     /// always reads the same, so a repeat is a copy.
     /// A query has few such selections: they are looked for in order.
-    written: Vec<(*const Field, Spans)>,
+    written: Vec<(*const Field, Written)>,
     /// When the operation's time is up.
     deadline: Instant,
     /// Objects written so far; the clock is read every so many.
@@ -154,7 +194,12 @@ impl Writer<'_> {
                 None => self.out.extend_from_slice(&field.key),
             }
             if !field.whole {
-                self.field(field, obj)?;
+                match field.shape {
+                    // The most common field, written without the call to
+                    // `field` and its dispatch on the shape and the object.
+                    Shape::Leaf(read) => self.leaf(read(obj).ok_or(GiveUp::Unsure)?)?,
+                    _ => self.field(field, obj)?,
+                }
             }
         }
         self.out.push(b'}');
@@ -618,57 +663,67 @@ impl Writer<'_> {
 
     fn one(&mut self, id: Option<&Id>, ty: Ty, sel: &[Field]) -> Run {
         let Some(id) = id else { return self.null() };
+        if self.within == 0 {
+            return match self.direct.entity(id)?.filter(|n| ty.holds(n)) {
+                Some(node) => self.entity(sel, &node),
+                None => self.null(),
+            };
+        }
         // Written before, so it exists and is of the type: copy it unread.
-        if self.within > 0 && self.copy(sel, id) {
+        let at = self.memo(sel);
+        if let Some(&span) = self.written[at].1.by_id.get(id) {
+            self.out.extend_from_within(span.0..span.1);
             return Ok(());
         }
         match self.direct.entity(id)?.filter(|n| ty.holds(n)) {
-            Some(node) => self.entity(sel, &node),
+            Some(node) => {
+                let span = self.write_entity(sel, &node)?;
+                note(&mut self.written[at].1.by_id, ById(node), span);
+                Ok(())
+            }
             None => self.null(),
         }
     }
 
-    /// Copies the subtree `sel` of entity `id` if it was written before.
-    fn copy(&mut self, sel: &[Field], id: &Id) -> bool {
-        let written = self.written.iter().find(|(at, _)| *at == sel.as_ptr());
-        match written.and_then(|(_, w)| w.get(id)) {
-            Some(&(start, end)) => {
-                self.out.extend_from_within(start..end);
-                true
+    /// Where the subtrees written under `sel` are kept (see [`Written`]).
+    fn memo(&mut self, sel: &[Field]) -> usize {
+        match self.written.iter().position(|(at, _)| *at == sel.as_ptr()) {
+            Some(at) => at,
+            None => {
+                self.written.push((sel.as_ptr(), Written::default()));
+                self.written.len() - 1
             }
-            None => false,
         }
     }
 
-    fn entity(&mut self, sel: &[Field], node: &Entity) -> Run {
-        // Scalars alone are as cheap to write again as to look up; and an
-        // entity under no other (the items of a root field) is seldom met
-        // twice: only those under another entity are kept for a copy.
-        if self.within == 0 || sel.iter().all(Field::is_leaf) {
-            self.within += 1;
-            let written = self.object(sel, Obj::Entity(node));
-            self.within -= 1;
-            return written;
-        }
-        let id = node.id();
-        if self.copy(sel, id) {
-            return Ok(());
-        }
+    /// Writes an entity's subtree; returns where it lies.
+    fn write_entity(&mut self, sel: &[Field], node: &Entity) -> Run<Span> {
         let start = self.out.len();
         self.within += 1;
         let written = self.object(sel, Obj::Entity(node));
         self.within -= 1;
         written?;
-        let end = self.out.len();
-        let at = match self.written.iter().position(|(at, _)| *at == sel.as_ptr()) {
-            Some(at) => at,
-            None => {
-                let map = FxHashMap::with_capacity_and_hasher(64, Default::default());
-                self.written.push((sel.as_ptr(), map));
-                self.written.len() - 1
-            }
-        };
-        self.written[at].1.insert(ById(node.clone()), (start, end));
+        Ok((start, self.out.len()))
+    }
+
+    /// An entity in hand. An entity under no other (the items of a root
+    /// field) is seldom met twice: only those under another entity are kept
+    /// for a copy. Those are, even with only scalars selected: copying a
+    /// title object again costs about a third of writing it (`{`, the key,
+    /// the field's dispatch, the string's escape check, `}`).
+    fn entity(&mut self, sel: &[Field], node: &Entity) -> Run {
+        if self.within == 0 {
+            return self.write_entity(sel, node).map(drop);
+        }
+        let at = self.memo(sel);
+        let key = address(node);
+        if let Some((_, span)) = self.written[at].1.by_address.get(&key) {
+            let span = *span;
+            self.out.extend_from_within(span.0..span.1);
+            return Ok(());
+        }
+        let span = self.write_entity(sel, node)?;
+        note(&mut self.written[at].1.by_address, key, (node.clone(), span));
         Ok(())
     }
 
