@@ -12,7 +12,10 @@ on one keep-alive connection: WARMUP requests, then zeroes the counters, sends
 N more, dumps them and prints the total divided by N. Counts are stable from
 run to run (a few instructions), unlike wall-clock figures on a shared host.
 Queries default to lookup and nested; N=200, WARMUP=50. OUT=dir keeps the
-dumps (for callgrind_annotate).
+dumps (for callgrind_annotate). The query `create` is a write: `createActor`
+as benches/create.lua sends it (a new actor per request, with a write token),
+one at a time, so each waits for its own log sync (CONNS=16: from 16
+connections at once, N split between them, so writes share syncs).
 """
 
 import glob
@@ -23,21 +26,16 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
 N = int(os.environ.get("N", "200"))
+# Connections sending at once (N is split between them): for `create`, so
+# that writes share log syncs as benches/run.sh's 16-connection row has them.
+CONNS = int(os.environ.get("CONNS", "1"))
 WARMUP = int(os.environ.get("WARMUP", "50"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def request_bytes(host, body):
-    """A POST as wrk sends it with benches/post.lua."""
-    head = (
-        f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 def read_response(sock, buffered):
@@ -57,13 +55,36 @@ def read_response(sock, buffered):
     return head.split(b"\r\n", 1)[0], rest[:length], rest[length:]
 
 
+TOKEN = "callgrind-write-token-0123456789abcdef"
+WRITES = iter(range(1 << 62))
+
+
+def create_body():
+    """A createActor request as benches/create.lua sends it, for a new actor."""
+    n = next(WRITES)
+    return (
+        '{"query":"mutation($input: CreateActorInput!) { createActor(input: $input) { actor { id } } }",'
+        f'"variables":{{"input":{{"id":"actor/bench-c-{n}","name":"Bench c {n}","kind":"GROUP"}}}}}}'
+    ).encode()
+
+
+def request_bytes(host, body):
+    """A POST as wrk sends it with benches/post.lua (or benches/create.lua)."""
+    token = f"Authorization: Bearer {TOKEN}\r\n" if b"mutation" in body else ""
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Accept: application/json\r\n{token}Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def send(address, body, count):
     host, port = address.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    request = request_bytes(address, body)
     buffered, answer = b"", None
     for _ in range(count):
+        request = request_bytes(address, body() if callable(body) else body)
         sock.sendall(request)
         status, answer, buffered = read_response(sock, buffered)
         if b" 200 " not in status:
@@ -110,11 +131,22 @@ def measure(argv, env, address_pattern, queries, work, name, ready=None):
         if ready:
             ready(address)
         for query in queries:
-            body = open(os.path.join(ROOT, "benches", "queries", f"{query}.json"), "rb").read()
+            if query == "create":
+                body = create_body
+            else:
+                body = open(os.path.join(ROOT, "benches", "queries", f"{query}.json"), "rb").read()
             answer = send(address, body, WARMUP)
             before = set(glob.glob(out + "*"))
             control(proc.pid, "-z")
-            send(address, body, N)
+            if CONNS > 1:
+                # Writers at once, so that writes share log syncs in groups.
+                threads = [threading.Thread(target=send, args=(address, body, N // CONNS)) for _ in range(CONNS)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            else:
+                send(address, body, N)
             control(proc.pid, "-d")
             for _ in range(100):
                 dumps = sorted(set(glob.glob(out + "*")) - before, key=os.path.getmtime)
@@ -122,7 +154,7 @@ def measure(argv, env, address_pattern, queries, work, name, ready=None):
                     break
                 time.sleep(0.1)
             time.sleep(0.5)
-            figures[query] = (total_of(dumps[-1]) / N, answer)
+            figures[query] = (total_of(dumps[-1]) / ((N // CONNS) * CONNS), answer)
     finally:
         proc.terminate()
         proc.wait()
@@ -145,6 +177,7 @@ def main():
         DIPLOGRAPH_SEED_DIR=os.path.join(ROOT, "seed"),
         DIPLOGRAPH_BIND="127.0.0.1:0",
         DIPLOGRAPH_RESPONSE_CACHE="true" if cache == "on" else "false",
+        DIPLOGRAPH_WRITE_TOKENS=TOKEN,
         RUST_LOG="warn,diplograph::startup=info",
     )
     shutil.rmtree(os.path.join(work, "data"), ignore_errors=True)
@@ -162,14 +195,16 @@ def main():
     for query, (per_request, _) in ours.items():
         print(f"diplograph cache-{cache} {query}: {per_request:,.0f} instructions per request", flush=True)
     transport = os.environ.get("TRANSPORT")
-    if transport:
+    reads = [q for q in queries if q != "create"]
+    if transport and reads:
         answers = os.path.join(work, "answers")
         os.makedirs(answers, exist_ok=True)
-        for query, (_, answer) in ours.items():
+        for query in reads:
+            answer = ours[query][1]
             shutil.copy(os.path.join(ROOT, "benches", "queries", f"{query}.json"), answers)
             open(os.path.join(answers, f"{query}.answer"), "wb").write(answer)
         theirs = measure(
-            [os.path.abspath(transport), answers, "127.0.0.1:0"], os.environ, r"listening on ([0-9.:]+)", queries, work,
+            [os.path.abspath(transport), answers, "127.0.0.1:0"], os.environ, r"listening on ([0-9.:]+)", reads, work,
             "transport",
         )
         for query, (per_request, _) in theirs.items():
