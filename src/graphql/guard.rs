@@ -74,6 +74,39 @@ pub fn refusal(code: &'static str, message: impl Into<String>) -> ServerError {
     err
 }
 
+/// The request error for a variable the operation requires (of a non-null
+/// type, without a default) that the request does not give, as the spec's
+/// CoerceVariableValues raises it. async-graphql would run the operation and
+/// fail the field that reads the variable with an error that says nothing
+/// of the cause. `None` when every required variable is given, or when the
+/// request names no operation of the document (async-graphql says so).
+pub fn missing_variable(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+    variables: &async_graphql::Variables,
+) -> Option<ServerError> {
+    use async_graphql::parser::types::DocumentOperations;
+    let op = match (&doc.operations, operation) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name)?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        _ => return None,
+    };
+    let def = op.node.variable_definitions.iter().find(|def| {
+        let def = &def.node;
+        !def.var_type.node.nullable && def.default_value.is_none() && !variables.contains_key(&def.name.node)
+    })?;
+    let mut err = refusal(
+        crate::graphql::errors::BAD_USER_INPUT,
+        format!(
+            "the variable `${}` of type `{}` was not given",
+            def.node.name.node, def.node.var_type.node
+        ),
+    );
+    err.locations = vec![def.pos];
+    Some(err)
+}
+
 /// What kind of lexical token a [`Token`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
@@ -419,6 +452,12 @@ fn finish_errors(response: &mut Response, request_id: Option<&str>) {
         if !has_code {
             let code = if err.path.is_empty() {
                 "GRAPHQL_VALIDATION_FAILED"
+            } else if err.message.starts_with("Failed to parse \"") || err.message.starts_with("Expected input type \"")
+            {
+                // An argument async-graphql could not parse as its input
+                // type (a variable of the wrong shape that validation let
+                // through, such as a string for an input object).
+                crate::graphql::errors::BAD_USER_INPUT
             } else {
                 "INTERNAL_SERVER_ERROR"
             };

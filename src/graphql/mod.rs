@@ -123,6 +123,10 @@ async fn execute_with(
     let mut introspects = None;
     match guard.check(&request.query) {
         Ok(doc) => {
+            if let Some(missing) = guard::missing_variable(&doc, request.operation_name.as_deref(), &request.variables)
+            {
+                return guard.refused(missing, request_id);
+            }
             if request.query.contains("__schema") {
                 introspects = Some((doc.clone(), request.operation_name.clone()));
             }
@@ -242,12 +246,15 @@ impl Planner {
         match answer(reads) {
             Ok(body) => Some(Planned::Answer(body)),
             Err(plan::GiveUp::Unsure) => None,
-            Err(plan::GiveUp::TimedOut) => {
-                let mut response = Response::from_errors(vec![self.guard.timed_out()]);
-                self.guard.finish(&mut response, None);
-                serde_json::to_vec(&response).ok().map(Planned::TimedOut)
-            }
+            Err(plan::GiveUp::TimedOut) => self.timed_out_body().map(Planned::TimedOut),
         }
+    }
+
+    /// The body of the answer to an operation that ran out of time.
+    fn timed_out_body(&self) -> Option<Vec<u8>> {
+        let mut response = Response::from_errors(vec![self.guard.timed_out()]);
+        self.guard.finish(&mut response, None);
+        serde_json::to_vec(&response).ok()
     }
 }
 
@@ -282,6 +289,15 @@ fn learn_plan_under(
     if let Ok(doc) = guard.check(query) {
         plans.learn(query, operation, Some(&doc), variables, stats);
     }
+}
+
+/// Learns from a write that async-graphql just ran without error: its
+/// document's write plan (`plan/write.rs`), the first time it is met.
+fn learn_write_plan(schema: &AppSchema, query: &str, operation: Option<&str>) {
+    let (Some(plans), Some(guard)) = (schema.data::<Arc<plan::Plans>>(), schema.data::<Arc<guard::Guard>>()) else {
+        return;
+    };
+    plans.learn_write(query, operation, || guard.check(query).ok());
 }
 
 /// The schema behind the guard, for transports that drive async-graphql

@@ -12,7 +12,10 @@ use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::{answer_compiled, execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, WriteAccess};
+use super::{
+    answer_compiled, execute_with, known, learn_plan_under, learn_write_plan, loaders_for, AppSchema, Planned, Planner,
+    WriteAccess,
+};
 use crate::store::Store;
 
 /// One operation, as a transport hands it over.
@@ -188,6 +191,10 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         if let Some(answered) = run_planned(schema, &operation) {
             return answered;
         }
+    } else if operation.write_access {
+        if let Some(answered) = run_write_planned(schema, &operation).await {
+            return answered;
+        }
     }
     // Boxed: async-graphql's execution is a future of many kilobytes, which
     // would otherwise make this one (and its callers') as large, to be moved
@@ -247,6 +254,8 @@ async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool
     };
     if outcome == Outcome::Ok && !write {
         learn_plan_under(schema, &query, operation_name.as_deref(), variables.as_ref(), stats);
+    } else if outcome == Outcome::Ok && write_access {
+        learn_write_plan(schema, &query, operation_name.as_deref());
     }
     Answered {
         body,
@@ -294,6 +303,53 @@ fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
         },
     })
 }
+
+/// The answer to a create from its document's write plan (`plan/write.rs`),
+/// if it has one and the variables are ones it takes; `None` when the
+/// request is left to async-graphql, which then runs it from the start
+/// (nothing was written: a failed create keeps nothing).
+async fn run_write_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
+    let planner = Planner::of(schema)?;
+    let plan = planner
+        .plans
+        .write_plan(&operation.query, operation.operation_name.as_deref())?;
+    let input = plan.input(operation.variables.as_ref())?;
+    let started = std::time::Instant::now();
+    let create = super::mutation::create_planned(&planner.store, plan.kind, input);
+    let entity = match tokio::time::timeout(planner.guard.limits.timeout, create).await {
+        Ok(Ok(entity)) => crate::read::cache::Entity::from(entity),
+        Ok(Err(_)) => return None,
+        Err(_) => {
+            return Some(Answered {
+                body: planner.timed_out_body()?,
+                outcome: Outcome::Error,
+                cacheable: false,
+            })
+        }
+    };
+    // The write is kept: from here on, the request is answered here.
+    let body = match planner.planned(started, |reads| plan.answer(&entity, reads)) {
+        Some(Planned::Answer(body)) => body,
+        // A plan writes only scalars of the entity in hand, which cannot fail.
+        _ => {
+            tracing::error!(operation = %operation.label, "a write was kept but its answer could not be written");
+            return Some(Answered {
+                body: WRITTEN_UNANSWERED.as_bytes().to_vec(),
+                outcome: Outcome::Error,
+                cacheable: false,
+            });
+        }
+    };
+    count_compiled(&operation.label, operation.compiled_answers.as_deref());
+    Some(Answered {
+        body,
+        outcome: Outcome::Ok,
+        cacheable: false,
+    })
+}
+
+/// The answer when a write was kept but its answer could not be written.
+const WRITTEN_UNANSWERED: &str = r#"{"data":null,"errors":[{"message":"the write was kept, but its answer could not be written","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
 
 /// Counts an answer a compiled plan wrote for the operation labelled
 /// `label` (`diplograph_compiled_answers_total`), registering the counter

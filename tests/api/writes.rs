@@ -12,7 +12,8 @@ use diplograph::store::{SeedState, Store};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_code, id, ids, seed_dir, spawn_app, spawn_app_with_writes, strings_at, TestApp, TEST_WRITE_TOKEN,
+    error_code, id, ids, seed_dir, spawn_app, spawn_app_with, spawn_app_with_writes, strings_at, TestApp,
+    TEST_WRITE_TOKEN,
 };
 
 // ---- helpers ------------------------------------------------------------------
@@ -1870,4 +1871,212 @@ async fn text_with_newlines_and_tabs_within_its_limits_is_accepted() {
     )
     .await;
     assert_eq!(created["createActor"]["actor"]["summary"], json!(summary));
+}
+
+// ---- compiled writes ---------------------------------------------------------------
+
+/// POSTs an operation with the write token and returns the answer's bytes.
+async fn raw_write(app: &TestApp, query: &str, variables: &Value) -> String {
+    app.client
+        .post(format!("{}/graphql", app.address))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {TEST_WRITE_TOKEN}"))
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent")
+        .text()
+        .await
+        .expect("a body")
+}
+
+/// A server with compiled plans (the default) and one without, both taking
+/// the write token, to hold the first one's answers to the second's.
+async fn write_servers() -> (TestApp, TestApp) {
+    let app = spawn_app_with(|s| s.write_tokens = vec![TEST_WRITE_TOKEN.into()]).await;
+    let reference = spawn_app_with(|s| {
+        s.write_tokens = vec![TEST_WRITE_TOKEN.into()];
+        s.compiled_plans = false;
+    })
+    .await;
+    (app, reference)
+}
+
+/// `answer` with each error's request id taken out (each server makes its own).
+fn without_request_ids(answer: &str) -> Value {
+    let mut value: Value = serde_json::from_str(answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    if let Some(errors) = value.get_mut("errors").and_then(Value::as_array_mut) {
+        for error in errors {
+            if let Some(extensions) = error.get_mut("extensions").and_then(Value::as_object_mut) {
+                extensions.remove("requestId");
+            }
+        }
+    }
+    value
+}
+
+/// Creates as clients send them: the benchmark's, Apollo Client's (an
+/// operation name, `__typename` at every level, a fragment), aliases,
+/// and every kind a create covers, with text that JSON must escape.
+fn compiled_creates() -> Vec<(&'static str, Vec<Value>)> {
+    let actor = |n: usize| {
+        json!({ "input": {
+            "id": format!("actor/compiled-{n}"),
+            "name": format!("Compiled \"quoted\" actor {n}"),
+            "kind": "GROUP",
+            "aliases": [format!("CA{n}"), "a\tb"],
+            "summary": "Line one\nline two \\ backslash, \u{e9}t\u{e9}",
+            "partOf": "actor/russia"
+        }})
+    };
+    let event = |n: usize| {
+        json!({ "input": {
+            "title": format!("A compiled event {n}"),
+            "kind": "MEETING",
+            "date": "2010-05-07",
+            "participants": [{ "actor": "actor/russia", "role": "ACTOR" }]
+        }})
+    };
+    vec![
+        (
+            "mutation($input: CreateActorInput!) { createActor(input: $input) { actor { id } } }",
+            (0..3).map(actor).collect(),
+        ),
+        (
+            "mutation CreateActor($input: CreateActorInput!) { createActor(input: $input) { __typename actor { __typename id name kind aliases summary ...More } } } fragment More on Actor { note name }",
+            (3..6).map(actor).collect(),
+        ),
+        (
+            "mutation($a: CreateActorInput!) { made: createActor(input: $a) { who: actor { key: id n: name } t: __typename } }",
+            (6..9)
+                .map(|n| json!({ "a": actor(n)["input"].clone() }))
+                .collect(),
+        ),
+        (
+            "mutation($input: CreateEventInput!) { createEvent(input: $input) { event { __typename id title kind date } } }",
+            (0..3).map(event).collect(),
+        ),
+        (
+            "mutation($input: CreateTreatyInput!) { createTreaty(input: $input) { treaty { id name } __typename } }",
+            (0..3)
+                .map(|n| json!({ "input": { "name": format!("A compiled treaty {n}"), "kind": "TREATY" } }))
+                .collect(),
+        ),
+        (
+            "mutation($input: CreatePlaceInput!) { createPlace(input: $input) { place { id name kind } } }",
+            (0..3)
+                .map(|n| json!({ "input": { "name": format!("A compiled place {n}"), "kind": "CITY" } }))
+                .collect(),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn compiled_creates_answer_as_async_graphql_does_and_keep_what_it_keeps() {
+    let (app, reference) = write_servers().await;
+    let before = crate::metrics::scrape(&app)
+        .await
+        .sum("diplograph_compiled_answers_total");
+    let mut compiled = 0;
+    for (query, each) in compiled_creates() {
+        for (i, variables) in each.iter().enumerate() {
+            let got = raw_write(&app, query, variables).await;
+            let expected = raw_write(&reference, query, variables).await;
+            assert_eq!(got, expected, "{query} with {variables}");
+            assert!(!got.contains("\"errors\""), "the create should succeed: {got}");
+            compiled += usize::from(i > 0);
+        }
+    }
+    let after = crate::metrics::scrape(&app)
+        .await
+        .sum("diplograph_compiled_answers_total");
+    assert_eq!(
+        after - before,
+        compiled as f64,
+        "every create after the first of its document is answered by its plan"
+    );
+    // What the two servers kept is the same, entity by entity.
+    for kind in EntityKind::ALL {
+        assert_eq!(
+            app.store.count(kind).unwrap(),
+            reference.store.count(kind).unwrap(),
+            "{kind:?} count"
+        );
+    }
+    for n in 0..9 {
+        let id = diplograph::model::Id::parse(&format!("actor/compiled-{n}")).unwrap();
+        assert_eq!(app.store.get(&id).unwrap(), reference.store.get(&id).unwrap(), "{id}");
+    }
+    assert_consistent(&app.store, "the compiled creates");
+}
+
+#[tokio::test]
+async fn once_a_create_is_compiled_bad_variables_and_bad_input_get_async_graphqls_errors_and_write_nothing() {
+    let (app, reference) = write_servers().await;
+    let query = "mutation($input: CreateActorInput!) { createActor(input: $input) { actor { id name } } }";
+    for server in [&app, &reference] {
+        let first = raw_write(server, query, &json!({ "input": { "name": "First", "kind": "GROUP" } })).await;
+        assert!(!first.contains("\"errors\""), "{first}");
+    }
+    let taken = json!({ "input": { "id": "actor/russia", "name": "Again", "kind": "GROUP" } });
+    let cases = [
+        (
+            "an unknown input field",
+            json!({ "input": { "name": "X", "kind": "GROUP", "colour": "red" } }),
+        ),
+        (
+            "an unknown enum value",
+            json!({ "input": { "name": "X", "kind": "TRIBE" } }),
+        ),
+        (
+            "a number for a name",
+            json!({ "input": { "name": 7, "kind": "GROUP" } }),
+        ),
+        ("no name", json!({ "input": { "kind": "GROUP" } })),
+        ("a null input", json!({ "input": null })),
+        ("no input", json!({})),
+        ("a string for the input", json!({ "input": "actor" })),
+        ("an empty name", json!({ "input": { "name": "", "kind": "GROUP" } })),
+        (
+            "a name over its limit",
+            json!({ "input": { "name": "n".repeat(301), "kind": "GROUP" } }),
+        ),
+        (
+            "a control character",
+            json!({ "input": { "name": "a\u{7}b", "kind": "GROUP" } }),
+        ),
+        (
+            "a parent that does not exist",
+            json!({ "input": { "name": "X", "kind": "GROUP", "partOf": "actor/nobody" } }),
+        ),
+        (
+            "a malformed id",
+            json!({ "input": { "id": "event/x", "name": "X", "kind": "GROUP" } }),
+        ),
+        ("an id already taken", taken),
+    ];
+    for (description, variables) in cases {
+        let before = snapshot(&app.store);
+        let got = raw_write(&app, query, &variables).await;
+        let expected = raw_write(&reference, query, &variables).await;
+        assert_eq!(
+            without_request_ids(&got),
+            without_request_ids(&expected),
+            "{description}: the same answer as without plans"
+        );
+        assert_eq!(
+            error_code(&serde_json::from_str(&got).unwrap()),
+            "BAD_USER_INPUT",
+            "{description}: refused as bad input: {got}"
+        );
+        assert_eq!(snapshot(&app.store), before, "{description}: nothing is written");
+    }
+    assert_consistent(&app.store, "the refused creates");
+    // A variable the document does not declare is ignored, as the spec has
+    // it: that create is not for the plan, and is answered the same.
+    let extra = json!({ "input": { "id": "actor/extra", "name": "Extra", "kind": "GROUP" }, "other": 1 });
+    assert_eq!(
+        raw_write(&app, query, &extra).await,
+        raw_write(&reference, query, &extra).await
+    );
 }

@@ -34,6 +34,43 @@ pub const STORAGE_UNAVAILABLE: &str = "STORAGE_UNAVAILABLE";
 /// Error code for a delete refused because other entities refer to the target.
 pub const CONFLICT: &str = "CONFLICT";
 
+/// The create a write plan answers (`graphql/plan/write.rs`): `input`, a
+/// value of `kind`'s create input type, parsed and written by the same
+/// functions as the mutation's resolver; the caller has checked the write
+/// token. An error means nothing was written.
+pub(crate) async fn create_planned(
+    store: &crate::store::Store,
+    kind: EntityKind,
+    input: async_graphql::Value,
+) -> Result<Entity> {
+    fn parsed<T: async_graphql::InputType>(input: async_graphql::Value) -> Result<T> {
+        T::parse(Some(input)).map_err(|e| async_graphql::Error::new(e.into_server_error(Default::default()).message))
+    }
+    match kind {
+        EntityKind::Actor => {
+            let input: CreateActorInput = parsed(input)?;
+            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
+        }
+        EntityKind::Event => {
+            let input: CreateEventInput = parsed(input)?;
+            create_in(store, kind, input.id.as_ref(), &input.title, to_map(&input)?).await
+        }
+        EntityKind::Treaty => {
+            let input: CreateTreatyInput = parsed(input)?;
+            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
+        }
+        EntityKind::Funding => {
+            let input: CreateFundingAllocationInput = parsed(input)?;
+            create_in(store, kind, input.id.as_ref(), &input.title, to_map(&input)?).await
+        }
+        EntityKind::Place => {
+            let input: CreatePlaceInput = parsed(input)?;
+            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
+        }
+        EntityKind::Source => Err(internal("sources are not created by mutations")),
+    }
+}
+
 /// Writes. Every mutation needs `Authorization: Bearer <token>`; each is
 /// one transaction, synced to the write-ahead log before the answer.
 pub struct MutationRoot;

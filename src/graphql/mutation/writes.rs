@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::graphql::errors::{bad_input, internal};
 use crate::graphql::types::Node;
 use crate::model::{text, Entity, EntityKind, Id, Origin};
-use crate::store::{Change, Committed, Store, StoreError};
+use crate::store::{Change, Store, StoreError};
 
 use super::{DeletePayload, WriteAccess, CONFLICT, STORAGE_UNAVAILABLE};
 
@@ -156,10 +156,6 @@ pub(super) async fn run_write<T: Send + 'static>(
         .map_err(store_error)
 }
 
-pub(super) async fn commit(ctx: &Context<'_>, changes: Vec<Change>) -> Result<std::sync::Arc<Committed>> {
-    run_write(store(ctx)?, move |s| s.commit(&changes)).await
-}
-
 /// The ids a new entity may take when none is given: a slug of its name,
 /// then the slug with `-2`, `-3`, … (the store takes the first free one).
 pub(super) fn candidate_ids(kind: EntityKind, name: &str) -> Result<Vec<Id>> {
@@ -203,6 +199,17 @@ pub(super) async fn create(
     fields: Map<String, Value>,
 ) -> Result<Node> {
     require_write(ctx)?;
+    create_in(store(ctx)?, kind, given, name, fields).await.map(Node::from)
+}
+
+/// [`create`] in `store`, once the write token has been checked.
+pub(super) async fn create_in(
+    store: &Store,
+    kind: EntityKind,
+    given: Option<&ID>,
+    name: &str,
+    fields: Map<String, Value>,
+) -> Result<Entity> {
     let build = move |id: Id| {
         let mut value = fields;
         value.remove("id");
@@ -216,22 +223,19 @@ pub(super) async fn create(
     if given.is_some() {
         // A given id is taken as it is: `AlreadyExists` if it is not free.
         let entity = build(candidates[0].clone()).map_err(EditError::into_error)?;
-        commit(
-            ctx,
-            vec![Change::Create {
-                entity: entity.clone(),
-                origin: Origin::Api,
-            }],
-        )
-        .await?;
-        return Ok(Node::from(entity));
+        let changes = vec![Change::Create {
+            entity: entity.clone(),
+            origin: Origin::Api,
+        }];
+        run_write(store, move |s| s.commit(&changes)).await?;
+        return Ok(entity);
     }
-    let store = store(ctx)?.clone();
+    let store = store.clone();
     let outcome = tokio::task::spawn_blocking(move || store.create_fresh(candidates, build))
         .await
         .map_err(internal)?;
     match outcome {
-        Ok((_, entity)) => Ok(Node::from(entity)),
+        Ok((_, entity)) => Ok(entity),
         Err(e) => Err(e.into_error()),
     }
 }

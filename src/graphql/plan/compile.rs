@@ -70,6 +70,24 @@ pub(super) fn compile(
     })
 }
 
+/// The selection of an entity of type `ty` that a write answers with (see
+/// `write.rs`): compiled as a read's would be, with no `@include`/`@skip`
+/// variables; `None` unless every field it asks for is `__typename` or a
+/// scalar of the entity in hand, which can be written without reading the
+/// store and without a reason to give up once the write is kept.
+pub(super) fn entity_selection(doc: &ExecutableDocument, ty: Ty, set: &SelectionSet) -> Option<Sel> {
+    let switches = FxHashMap::default();
+    let compiler = Compiler {
+        doc,
+        switches: &switches,
+    };
+    let sel = compiler.selection(ty, &[set])?;
+    let scalars = sel
+        .iter()
+        .all(|field| matches!(field.shape, Shape::Typename(_) | Shape::Leaf(_)) && field.args.is_empty());
+    (scalars && !sel.is_empty()).then_some(sel)
+}
+
 /// A variable of the operation: its name, type and default value.
 pub(super) struct Variable {
     pub(super) name: Name,

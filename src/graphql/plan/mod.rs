@@ -35,9 +35,11 @@ use crate::store::{Stats, Store};
 
 mod compile;
 mod run;
+mod write;
 
 use compile::Sel;
 use compile::{compile, Variable, MAX_FRAGMENT_NESTING};
+pub use write::WritePlan;
 
 /// Plans the server keeps at most; past that it starts over.
 const MAX_PLANS: usize = 1000;
@@ -53,12 +55,19 @@ const MAX_PROVEN: usize = 8;
 /// of it, or `None` when plans cannot answer it (so it is not looked at again).
 type Learned = Vec<(Option<String>, Option<Arc<Document>>)>;
 
+/// What was learned of one document as a write, per operation name: its
+/// write plan, or `None` when it cannot be planned.
+type LearnedWrites = Vec<(Option<String>, Option<Arc<WritePlan>>)>;
+
 /// The plans learned so far, by document text, and the requests they
 /// answered by their raw bytes.
 #[derive(Default)]
 pub struct Plans {
     known: Mutex<FxHashMap<String, Learned>>,
     raw: Mutex<RawMemo>,
+    /// Write plans, by document text and operation name (`None`: the
+    /// document was looked at and cannot be planned).
+    writes: Mutex<FxHashMap<String, LearnedWrites>>,
 }
 
 /// Bytes of requests (and of what they decode to) the raw memo keeps at
@@ -128,6 +137,38 @@ impl Plans {
             .iter()
             .find(|(op, _)| op.as_deref() == operation)
             .map(|(_, doc)| doc.clone())
+    }
+
+    /// The write plan for a document's operation, if one was learned.
+    pub fn write_plan(&self, query: &str, operation: Option<&str>) -> Option<Arc<WritePlan>> {
+        let writes = self.writes.lock().ok()?;
+        writes
+            .get(query)?
+            .iter()
+            .find(|(op, _)| op.as_deref() == operation)
+            .and_then(|(_, plan)| plan.clone())
+    }
+
+    /// Learns from a write that async-graphql just ran without error: the
+    /// document's write plan, the first time it is met.
+    /// `doc` gives the parsed document, asked for only then.
+    pub fn learn_write(&self, query: &str, operation: Option<&str>, doc: impl FnOnce() -> Option<ExecutableDocument>) {
+        let Ok(mut writes) = self.writes.lock() else { return };
+        if writes
+            .get(query)
+            .is_some_and(|learned| learned.iter().any(|(op, _)| op.as_deref() == operation))
+        {
+            return;
+        }
+        let Some(doc) = doc() else { return };
+        if writes.len() >= MAX_PLANS {
+            writes.clear();
+        }
+        let plan = WritePlan::compile(&doc, operation).map(Arc::new);
+        writes
+            .entry(query.to_owned())
+            .or_default()
+            .push((operation.map(str::to_owned), plan));
     }
 
     /// Whether the document was looked at before (whether or not plans can answer it).
@@ -534,6 +575,8 @@ fn input_registry() -> &'static InputRegistry {
     REGISTRY.get_or_init(|| {
         let mut registry = async_graphql::registry::Registry::default();
         <super::QueryRoot as async_graphql::OutputType>::create_type_info(&mut registry);
+        // The inputs of the creates write plans answer.
+        <super::MutationRoot as async_graphql::OutputType>::create_type_info(&mut registry);
         InputRegistry(registry)
     })
 }
@@ -566,6 +609,7 @@ impl InputRegistry {
 }
 
 /// What a plan reads from, and until when.
+#[derive(Clone)]
 pub struct Reads<'a> {
     pub store: &'a Store,
     pub cache: &'a ReadCache,

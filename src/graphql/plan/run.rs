@@ -85,6 +85,25 @@ impl Plan {
     }
 }
 
+/// Writes `node`'s object under `sel` at the end of `out`: the entity a
+/// write answers with (`write.rs`), whose selection holds scalars only.
+pub(super) fn entity_object(out: Vec<u8>, sel: &[Field], node: &Entity, reads: Reads<'_>) -> Run<Vec<u8>> {
+    let mut writer = Writer {
+        direct: Direct::new(reads.store, reads.cache),
+        store: reads.store,
+        limits: reads.limits,
+        variables: None,
+        defaults: &[],
+        out,
+        written: Vec::new(),
+        deadline: reads.deadline,
+        objects: 0,
+        within: 0,
+    };
+    writer.object(sel, Obj::Entity(node))?;
+    Ok(writer.out)
+}
+
 /// Where an entity's subtree lies in the answer: from, to.
 type Span = (usize, usize);
 
