@@ -79,6 +79,27 @@ transport_bin=$(bench_bin transport)
 fanout_bin=$(bench_bin fanout)
 [ -x "$transport_bin" ] && [ -x "$fanout_bin" ] || { echo "could not build benches/transport.rs and benches/fanout.rs" >&2; exit 1; }
 clk_tck=$(getconf CLK_TCK)
+
+# Waits (up to SETTLE_MAX seconds, 90 by default) until the host is quiet:
+# two 2-second windows in a row in which all cores together were busy or
+# stolen by the hypervisor under 3 % of the time. Otherwise the tail of the
+# build above, a page-cache drop or a neighbour's burst lands in the first rows.
+settle() {
+  local waited=0 quiet=0 a b share=100
+  while [ "$waited" -lt "${SETTLE_MAX:-90}" ]; do
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+    sleep 2
+    waited=$((waited + 2))
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat)
+    share=$(echo "$a $b" | awk '{ t = $4 - $2; if (t <= 0) t = 1; printf "%.1f", 100 * ($3 - $1) / t }')
+    if awk -v s="$share" 'BEGIN { exit !(s < 3) }'; then quiet=$((quiet + 1)); else quiet=0; fi
+    [ "$quiet" -ge 2 ] && break
+  done
+  settled="after ${waited} s the host was quiet (the last 2 s: ${share} % of all cores busy or stolen)"
+  [ "$quiet" -ge 2 ] || settled="the host did not settle in ${waited} s (the last 2 s: ${share} % of all cores busy or stolen)"
+  echo "settle: $settled" >&2
+}
+settle
 duration_s=${DURATION%s}
 work=$(mktemp -d)
 results="$work/results.tsv"
@@ -405,9 +426,9 @@ fi
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 report=${RESULTS:-$work/RESULTS.md}
-python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" "$groups" "$kill9_line" <<'PY' >"$report"
+python3 - "$results" "$commit" "$cpu" "$(nproc)" "$(date -u +%Y-%m-%d)" "$DURATION" "$rss_article" "$peak_article" "$scale_rows" "$fanout_row" "$groups" "$kill9_line" "$settled" <<'PY' >"$report"
 import sys
-path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row, groups, kill9 = sys.argv[1:13]
+path, commit, cpu, cores, day, duration, rss_article, peak_article, scale_rows, fanout_row, groups, kill9, settled = sys.argv[1:14]
 rows = []
 for line in open(path):
     setup, query, conns, result, rss, load, acknowledged = line.rstrip("\n").split("\t")
@@ -428,6 +449,7 @@ print(f"- each run: wrk -t1, {duration}; `% /health` is the ratio to the same se
 print("  `× transport` the ratio to the transport limit: `benches/transport.rs`, a minimal actix-web server with the same worker")
 print("  settings answering the same request bodies with the answer bytes recorded from diplograph in this run (no GraphQL work);")
 print("  before its first row, each article-seed server (and the transport) is warmed up: 1s of `/health` and of each of its queries, unrecorded")
+print(f"- before the first row, the run waited for a quiet host (two 2 s windows under 3 % busy or stolen): {settled}")
 print("- `steal %`: CPU time the hypervisor gave to other guests during the row; `others %`: CPU time spent by anything but")
 print("  the server and wrk (other processes on this host). Both are shares of all cores' time, from `/proc/stat`; a row")
 print("  with either above a few per cent ran on a noisy host, and its tail latencies say more about the neighbours than the server.\n")
