@@ -6,13 +6,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Variables};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use super::{answer_compiled, execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, WriteAccess};
+use super::{execute_with, known, learn_plan_under, loaders_for, AppSchema, Planned, Planner, WriteAccess};
 use crate::store::Store;
 
 /// One operation, as a transport hands it over.
@@ -33,10 +34,13 @@ pub struct Operation {
     /// under it, then only incremented (`None`: looked up by `label` each time).
     pub compiled_answers: Option<Arc<OnceLock<metrics::Counter>>>,
     /// The request's raw bytes, when the transport would look them up
-    /// with [`super::prepared`] next time: a read a plan answers is then
+    /// with [`Planner::prepared`] next time: a read a plan answers is then
     /// remembered under them. Only for a request whose bytes say all there
     /// is to it (no persisted query, no extensions).
     pub raw: Option<RawRequest>,
+    /// When the request came: the operation's time limit runs from then,
+    /// whichever path answers it (`None`: from when [`run`] is called).
+    pub started: Option<Instant>,
 }
 
 /// The raw bytes of a request, as [`Operation::raw`] carries them.
@@ -175,8 +179,11 @@ fn parse_operation_type(query: &str, operation_name: Option<&str>) -> Option<Ope
 
 /// Runs one operation: from its compiled plan when the document has one
 /// that covers this request, otherwise through async-graphql behind the
-/// guard (learning a plan when a read runs without error).
-pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
+/// guard (learning a plan when a read runs without error). `planner`: the
+/// schema's ([`Planner::of`]), built once by the transport; `None` when
+/// compiled plans are off.
+pub async fn run(schema: &AppSchema, planner: Option<&Planner>, mut operation: Operation) -> Answered {
+    let started = *operation.started.get_or_insert_with(Instant::now);
     let write = is_mutation(&operation.query, operation.operation_name.as_deref());
     // An authorised write is noted as on its way until it is answered, so
     // that a group of writes about to be sealed may wait for it to join.
@@ -184,8 +191,8 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         (true, Some(store)) => Some(store.write_coming()),
         _ => None,
     };
-    if !write {
-        if let Some(answered) = run_planned(schema, &operation) {
+    if let (false, Some(planner)) = (write, planner) {
+        if let Some(answered) = run_planned(planner, &operation, started) {
             return answered;
         }
     }
@@ -207,6 +214,7 @@ async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool
         label,
         compiled_answers: _,
         raw: _,
+        started,
     } = operation;
     let mut request = Request::new(query.clone());
     if let Some(name) = &operation_name {
@@ -228,7 +236,8 @@ async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool
     // this run holds only while the store's are no higher.
     let known = known(schema);
     let stats = known.as_ref().map(|k| k.stats.clone());
-    let response = execute_with(schema, request, request_id.as_deref(), known)
+    let started = started.unwrap_or_else(Instant::now);
+    let response = execute_with(schema, request, request_id.as_deref(), known, started)
         .instrument(tracing::info_span!("operation", operation = %label))
         .await;
     let outcome = if is_request_error(&response) {
@@ -260,22 +269,20 @@ const UNSERIALISABLE: &str =
     r#"{"errors":[{"message":"could not serialise the response","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
 
 /// The answer from the document's compiled plan, if it has one for this
-/// request.
-fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
-    let planned = answer_compiled(
-        schema,
+/// request, which came at `started`.
+fn run_planned(planner: &Planner, operation: &Operation, started: Instant) -> Option<Answered> {
+    let planned = planner.answer(
         &operation.query,
         operation.operation_name.as_deref(),
         operation.variables.as_ref(),
+        started,
     )?;
     Some(match planned {
         Planned::Answer(body) => {
             count_compiled(&operation.label, operation.compiled_answers.as_deref());
-            let plans = schema.data::<Arc<super::plan::Plans>>();
-            if let (Some(raw), Some(plans), None) = (&operation.raw, plans, &operation.extensions) {
-                plans.remember_raw(
-                    raw.kind,
-                    &raw.bytes,
+            if let (Some(raw), None) = (&operation.raw, &operation.extensions) {
+                planner.remember_raw(
+                    raw,
                     &operation.query,
                     operation.operation_name.as_deref(),
                     operation.variables.as_ref(),
