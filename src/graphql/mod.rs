@@ -89,7 +89,7 @@ pub fn build_schema(store: Store, options: SchemaOptions) -> AppSchema {
 /// a limit, stopped at the time limit, every error given a code. Attach the
 /// request's loaders ([`loaders_for`]) first.
 pub async fn execute(schema: &AppSchema, request: Request, request_id: Option<&str>) -> Response {
-    execute_with(schema, request, request_id, known(schema)).await
+    execute_with(schema, request, request_id, known(schema), std::time::Instant::now()).await
 }
 
 /// What the cost estimate knows of the store now: its statistics (as of
@@ -106,12 +106,14 @@ fn known(schema: &AppSchema) -> Option<cost::Known> {
     })
 }
 
-/// [`execute`], estimating the query's complexity with `known`.
+/// [`execute`], estimating the query's complexity with `known`, with the
+/// time limit running from `started` (when the request came).
 async fn execute_with(
     schema: &AppSchema,
     request: Request,
     request_id: Option<&str>,
     known: Option<cost::Known>,
+    started: std::time::Instant,
 ) -> Response {
     let mut request = request
         .data(memo::SubtreeMemo::default())
@@ -137,10 +139,10 @@ async fn execute_with(
     // Reads never wait, so an operation may run to its end in one poll,
     // past any timer: every read checks the deadline, and fails once it
     // has passed, so the rest of the operation ends at once.
-    let deadline = Deadline(std::time::Instant::now() + guard.limits.timeout);
+    let deadline = Deadline(started + guard.limits.timeout);
     let request = request.data(deadline);
     // Validation, which adds up the complexity, runs inside `schema.execute`.
-    let run = tokio::time::timeout(guard.limits.timeout, schema.execute(request));
+    let run = tokio::time::timeout_at(deadline.0.into(), schema.execute(request));
     let mut response = match cost::with_known(known, run).await {
         Ok(_) if deadline.passed() => Response::from_errors(vec![guard.timed_out()]),
         Ok(response) => response,
@@ -171,19 +173,16 @@ pub enum Planned {
     TimedOut(Vec<u8>),
 }
 
-/// The answer to a read from its document's compiled plan, or `None` when
-/// the document has no plan (yet) or the plan leaves this request to
-/// [`execute`]. A plan keeps the operation's time limit.
+/// [`Planner::answer`] for a request that comes now, with the schema's
+/// planner looked up for the occasion: for callers that hold no [`Planner`]
+/// (tests). A transport builds its planner once and hands it to [`run`].
 pub fn answer_compiled(
     schema: &AppSchema,
     query: &str,
     operation: Option<&str>,
     variables: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Option<Planned> {
-    let planner = Planner::of(schema)?;
-    planner.planned(std::time::Instant::now(), |reads| {
-        planner.plans.answer(query, operation, variables, reads)
-    })
+    Planner::of(schema)?.answer(query, operation, variables, std::time::Instant::now())
 }
 
 /// What answering a read from its compiled plan needs of the schema, looked
@@ -209,6 +208,33 @@ impl Planner {
             limits: schema.data::<Limits>().copied().unwrap_or_default(),
             guard: schema.data::<Arc<guard::Guard>>()?.clone(),
         })
+    }
+
+    /// The answer to a read from its document's compiled plan, or `None`
+    /// when the document has no plan (yet) or the plan leaves this request
+    /// to [`execute`]. `started`: when the request came, from which its time
+    /// limit runs.
+    pub fn answer(
+        &self,
+        query: &str,
+        operation: Option<&str>,
+        variables: Option<&serde_json::Map<String, serde_json::Value>>,
+        started: std::time::Instant,
+    ) -> Option<Planned> {
+        self.planned(started, |reads| self.plans.answer(query, operation, variables, reads))
+    }
+
+    /// Remembers a read a plan just answered under the raw bytes it came
+    /// as, for [`Planner::prepared`] to find next time.
+    pub(crate) fn remember_raw(
+        &self,
+        raw: &RawRequest,
+        query: &str,
+        operation: Option<&str>,
+        variables: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) {
+        self.plans
+            .remember_raw(raw.kind, &raw.bytes, query, operation, variables);
     }
 
     /// The request a compiled plan answered before under these raw bytes (a

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError, Variables};
@@ -13,8 +14,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use super::{
-    answer_compiled, execute_with, known, learn_plan_under, learn_write_plan, loaders_for, AppSchema, Planned, Planner,
-    WriteAccess,
+    execute_with, known, learn_plan_under, learn_write_plan, loaders_for, AppSchema, Planned, Planner, WriteAccess,
 };
 use crate::store::Store;
 
@@ -36,10 +36,13 @@ pub struct Operation {
     /// under it, then only incremented (`None`: looked up by `label` each time).
     pub compiled_answers: Option<Arc<OnceLock<metrics::Counter>>>,
     /// The request's raw bytes, when the transport would look them up
-    /// with [`super::prepared`] next time: a read a plan answers is then
+    /// with [`Planner::prepared`] next time: a read a plan answers is then
     /// remembered under them. Only for a request whose bytes say all there
     /// is to it (no persisted query, no extensions).
     pub raw: Option<RawRequest>,
+    /// When the request came: the operation's time limit runs from then,
+    /// whichever path answers it (`None`: from when [`run`] is called).
+    pub started: Option<Instant>,
 }
 
 /// The raw bytes of a request, as [`Operation::raw`] carries them.
@@ -178,8 +181,11 @@ fn parse_operation_type(query: &str, operation_name: Option<&str>) -> Option<Ope
 
 /// Runs one operation: from its compiled plan when the document has one
 /// that covers this request, otherwise through async-graphql behind the
-/// guard (learning a plan when a read runs without error).
-pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
+/// guard (learning a plan when a read runs without error). `planner`: the
+/// schema's ([`Planner::of`]), built once by the transport; `None` when
+/// compiled plans are off.
+pub async fn run(schema: &AppSchema, planner: Option<&Planner>, mut operation: Operation) -> Answered {
+    let started = *operation.started.get_or_insert_with(Instant::now);
     let write = is_mutation(&operation.query, operation.operation_name.as_deref());
     // An authorised write is noted as on its way until it is answered, so
     // that a group of writes about to be sealed may wait for it to join.
@@ -187,14 +193,18 @@ pub async fn run(schema: &AppSchema, operation: Operation) -> Answered {
         (true, Some(store)) => Some(store.write_coming()),
         _ => None,
     };
-    if !write {
-        if let Some(answered) = run_planned(schema, &operation) {
-            return answered;
+    match planner {
+        Some(planner) if !write => {
+            if let Some(answered) = run_planned(planner, &operation, started) {
+                return answered;
+            }
         }
-    } else if operation.write_access {
-        if let Some(answered) = run_write_planned(schema, &operation).await {
-            return answered;
+        Some(planner) if operation.write_access => {
+            if let Some(answered) = run_write_planned(planner, &operation, started).await {
+                return answered;
+            }
         }
+        _ => {}
     }
     // Boxed: async-graphql's execution is a future of many kilobytes, which
     // would otherwise make this one (and its callers') as large, to be moved
@@ -214,6 +224,7 @@ async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool
         label,
         compiled_answers: _,
         raw: _,
+        started,
     } = operation;
     let mut request = Request::new(query.clone());
     if let Some(name) = &operation_name {
@@ -235,7 +246,8 @@ async fn execute_operation(schema: &AppSchema, operation: Operation, write: bool
     // this run holds only while the store's are no higher.
     let known = known(schema);
     let stats = known.as_ref().map(|k| k.stats.clone());
-    let response = execute_with(schema, request, request_id.as_deref(), known)
+    let started = started.unwrap_or_else(Instant::now);
+    let response = execute_with(schema, request, request_id.as_deref(), known, started)
         .instrument(tracing::info_span!("operation", operation = %label))
         .await;
     let outcome = if is_request_error(&response) {
@@ -269,22 +281,20 @@ const UNSERIALISABLE: &str =
     r#"{"errors":[{"message":"could not serialise the response","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
 
 /// The answer from the document's compiled plan, if it has one for this
-/// request.
-fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
-    let planned = answer_compiled(
-        schema,
+/// request, which came at `started`.
+fn run_planned(planner: &Planner, operation: &Operation, started: Instant) -> Option<Answered> {
+    let planned = planner.answer(
         &operation.query,
         operation.operation_name.as_deref(),
         operation.variables.as_ref(),
+        started,
     )?;
     Some(match planned {
         Planned::Answer(body) => {
             count_compiled(&operation.label, operation.compiled_answers.as_deref());
-            let plans = schema.data::<Arc<super::plan::Plans>>();
-            if let (Some(raw), Some(plans), None) = (&operation.raw, plans, &operation.extensions) {
-                plans.remember_raw(
-                    raw.kind,
-                    &raw.bytes,
+            if let (Some(raw), None) = (&operation.raw, &operation.extensions) {
+                planner.remember_raw(
+                    raw,
                     &operation.query,
                     operation.operation_name.as_deref(),
                     operation.variables.as_ref(),
@@ -308,15 +318,14 @@ fn run_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
 /// if it has one and the variables are ones it takes; `None` when the
 /// request is left to async-graphql, which then runs it from the start
 /// (nothing was written: a failed create keeps nothing).
-async fn run_write_planned(schema: &AppSchema, operation: &Operation) -> Option<Answered> {
-    let planner = Planner::of(schema)?;
+async fn run_write_planned(planner: &Planner, operation: &Operation, started: Instant) -> Option<Answered> {
     let plan = planner
         .plans
         .write_plan(&operation.query, operation.operation_name.as_deref())?;
     let input = plan.input(operation.variables.as_ref())?;
-    let started = std::time::Instant::now();
     let create = super::mutation::create_planned(&planner.store, plan.kind, input);
-    let entity = match tokio::time::timeout(planner.guard.limits.timeout, create).await {
+    let left = (started + planner.guard.limits.timeout).saturating_duration_since(Instant::now());
+    let entity = match tokio::time::timeout(left, create).await {
         Ok(Ok(entity)) => crate::read::cache::Entity::from(entity),
         Ok(Err(_)) => return None,
         Err(_) => {

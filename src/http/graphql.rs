@@ -262,7 +262,9 @@ struct Outcome {
 /// otherwise hands the operation to [`crate::graphql::run`]; records its metrics.
 /// `raw`: the request's raw bytes, under which an answer from or for the
 /// response cache is kept too, so that the same bytes are next answered
-/// before they are parsed ([`from_raw_cache`]).
+/// before they are parsed ([`from_raw_cache`]). `started`: when the request
+/// came (its body read), from which the operation's time limit and its
+/// duration in metrics run, as for an answer by raw bytes.
 async fn run_one(
     state: &AppState,
     req: &HttpRequest,
@@ -270,6 +272,7 @@ async fn run_one(
     params: Params,
     over_get: bool,
     raw: Option<RawKey<'_>>,
+    started: std::time::Instant,
 ) -> Result<Outcome, HttpResponse> {
     if let Err(message) = super::cache::check_variables(params.variables.as_ref()) {
         metrics::counter!("diplograph_refused_queries_total", "reason" => "VARIABLES_TOO_LARGE").increment(1);
@@ -342,7 +345,6 @@ async fn run_one(
     // generation read before execution: a write that lands meanwhile makes
     // the new entry stale at once.
     let generation = crate::graphql::generation(&state.schema);
-    let lookup_started = std::time::Instant::now();
     let cache_key = match (&state.cache, is_mutation) {
         (Some(_), false) => Some(super::cache::key(
             &query,
@@ -356,7 +358,7 @@ async fn run_one(
             if let Some(raw) = raw {
                 cache.put_raw(raw, generation, answer.clone(), served(state, &metrics));
             }
-            metrics.record("ok", lookup_started);
+            metrics.record("ok", started);
             cache_hits().increment(1);
             return Ok(Outcome {
                 body: answer.body.clone(),
@@ -368,9 +370,9 @@ async fn run_one(
         }
     }
     let request_id = super::request_id();
-    let started = std::time::Instant::now();
     let answered = crate::graphql::run(
         &state.schema,
+        state.planner.as_ref(),
         crate::graphql::Operation {
             query,
             operation_name: params.operation_name,
@@ -386,6 +388,7 @@ async fn run_one(
                     kind,
                     bytes: bytes.into(),
                 }),
+            started: Some(started),
         },
     )
     .await;
@@ -439,8 +442,13 @@ fn gzipped_answers() -> &'static metrics::Counter {
 /// kept, gzipped when the client accepts it. Only answers without errors to
 /// reads are kept by raw bytes, so these bytes were a read that needed no
 /// token, and variables it does not declare were part of the bytes.
-fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey<'_>) -> Option<HttpResponse> {
-    let started = std::time::Instant::now();
+fn from_raw_cache(
+    state: &AppState,
+    req: &HttpRequest,
+    media: Media,
+    key: RawKey<'_>,
+    started: std::time::Instant,
+) -> Option<HttpResponse> {
     let raw = state
         .cache
         .as_ref()?
@@ -460,16 +468,22 @@ fn from_raw_cache(state: &AppState, req: &HttpRequest, media: Media, key: RawKey
 /// A repeated read answered by a compiled plan found by the request's raw
 /// bytes (a POST body, a GET query string) before they are parsed: a plan
 /// answered the same bytes before, which were then remembered with their
-/// decoded variables ([`crate::graphql::prepared`]). Only with the response
+/// decoded variables ([`crate::graphql::Planner::prepared`]). Only with the response
 /// cache off: on, it answers repeated bytes itself, and an answer it missed
 /// must go through it to be kept. `None` when the bytes are not known or
 /// the plan leaves them to async-graphql: they are then run as any other.
-fn from_raw_plan(state: &AppState, req: &HttpRequest, media: Media, kind: RawKind, raw: &[u8]) -> Option<HttpResponse> {
+fn from_raw_plan(
+    state: &AppState,
+    req: &HttpRequest,
+    media: Media,
+    kind: RawKind,
+    raw: &[u8],
+    started: std::time::Instant,
+) -> Option<HttpResponse> {
     if state.cache.is_some() {
         return None;
     }
     let planner = state.planner.as_ref()?;
-    let started = std::time::Instant::now();
     let prepared = planner.prepared(kind, raw)?;
     let planned = planner.answer_prepared(&prepared, started)?;
     let metrics = state.labels.metrics(prepared.operation_name());
@@ -723,20 +737,28 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         Some(Ok(body)) => body,
         Some(Err(resp)) => return resp,
     };
-    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body)) {
+    // The request has come: its operation's time limit runs from here.
+    let started = std::time::Instant::now();
+    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Post(&body), started) {
         return response;
     }
-    if let Some(response) = from_raw_plan(&state, &req, media, RawKind::Post, &body) {
+    if let Some(response) = from_raw_plan(&state, &req, media, RawKind::Post, &body, started) {
         return response;
     }
     // Boxed: parsing and running an operation is a future of many kilobytes
     // (async-graphql's execution inside), which would otherwise be part of
     // this one and be moved whole on every request, a cache hit's too.
-    Box::pin(post_parsed(state, req, media, body)).await
+    Box::pin(post_parsed(state, req, media, body, started)).await
 }
 
 /// A POST body the raw cache did not answer: parsed, then run.
-async fn post_parsed(state: web::Data<AppState>, req: HttpRequest, media: Media, body: Bytes) -> HttpResponse {
+async fn post_parsed(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    media: Media,
+    body: Bytes,
+    started: std::time::Instant,
+) -> HttpResponse {
     let parsed = match fields_from_slice(&body) {
         Some(fields) => params_from_fields(fields),
         None => match serde_json::from_slice(&body) {
@@ -746,7 +768,7 @@ async fn post_parsed(state: web::Data<AppState>, req: HttpRequest, media: Media,
         },
     };
     match parsed {
-        Ok(params) => match run_one(&state, &req, media, params, false, Some(RawKey::Post(&body))).await {
+        Ok(params) => match run_one(&state, &req, media, params, false, Some(RawKey::Post(&body)), started).await {
             Ok(outcome) => respond(&state, &req, media, outcome),
             Err(resp) => resp,
         },
@@ -780,7 +802,8 @@ async fn run_batch(state: &AppState, req: &HttpRequest, media: Media, items: Vec
             Ok(p) => p,
             Err(message) => return bad_request(media, message),
         };
-        match run_one(state, req, media, params, false, None).await {
+        // Each operation of a batch has a time limit of its own.
+        match run_one(state, req, media, params, false, None, std::time::Instant::now()).await {
             Ok(outcome) => answers.push(outcome.body),
             Err(resp) => return resp,
         }
@@ -815,10 +838,18 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             "accept application/graphql-response+json or application/json",
         );
     };
-    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Get(req.query_string())) {
+    let started = std::time::Instant::now();
+    if let Some(response) = from_raw_cache(&state, &req, media, RawKey::Get(req.query_string()), started) {
         return response;
     }
-    if let Some(response) = from_raw_plan(&state, &req, media, RawKind::Get, req.query_string().as_bytes()) {
+    if let Some(response) = from_raw_plan(
+        &state,
+        &req,
+        media,
+        RawKind::Get,
+        req.query_string().as_bytes(),
+        started,
+    ) {
         return response;
     }
     let params = match params_from_query_string(&req) {
@@ -833,6 +864,7 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
         params,
         true,
         Some(RawKey::Get(req.query_string())),
+        started,
     ));
     match running.await {
         Ok(outcome) => respond(&state, &req, media, outcome),

@@ -659,6 +659,54 @@ async fn a_plan_stops_at_the_operation_time_limit() {
     );
 }
 
+#[tokio::test]
+async fn an_operation_whose_time_limit_was_spent_before_it_ran_times_out_on_either_path() {
+    use diplograph::graphql::{run, Operation, Outcome, Planner, RawKind, RawRequest};
+    let store = seeded();
+    let schema = schema(&store);
+    let planner = Planner::of(&schema).expect("plans are on");
+    // Over 256 objects, so that a plan reads the clock while it writes.
+    let heavy =
+        "{ events(first: 100) { nodes { participants { actor { name events(first: 5) { nodes { title } } } } } } }";
+    let bytes = serde_json::to_vec(&json!({ "query": heavy })).unwrap();
+    // A request that came a whole time limit ago: waiting for a worker,
+    // or its body parsed, took it all.
+    let limit = graphql::QueryLimits::default().timeout;
+    let spent = std::time::Instant::now()
+        .checked_sub(limit + std::time::Duration::from_millis(1))
+        .expect("the clock has run longer than the time limit");
+    let operation = |started| Operation {
+        query: heavy.into(),
+        raw: Some(RawRequest {
+            kind: RawKind::Post,
+            bytes: bytes.clone().into(),
+        }),
+        started,
+        ..Operation::default()
+    };
+    let timed_out = |answer: &graphql::Answered, path: &str| {
+        let body = String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)]);
+        assert_eq!(answer.outcome, Outcome::Error, "{path}: {body}");
+        assert!(body.contains("\"code\":\"TIMEOUT\""), "{path}: {body}");
+    };
+    // No plan yet: async-graphql runs it, with what is left of the limit.
+    timed_out(
+        &run(&schema, Some(&planner), operation(Some(spent))).await,
+        "async-graphql",
+    );
+    // Run in time, it is answered, and a plan learned from the run.
+    let first = run(&schema, Some(&planner), operation(None)).await;
+    assert_eq!(first.outcome, Outcome::Ok, "{}", String::from_utf8_lossy(&first.body));
+    let planned = run(&schema, Some(&planner), operation(Some(std::time::Instant::now()))).await;
+    assert_eq!(planned.body, first.body);
+    assert!(
+        planner.prepared(RawKind::Post, &bytes).is_some(),
+        "the plan answered the second run"
+    );
+    // The plan keeps the limit from when the request came, not from when it starts.
+    timed_out(&run(&schema, Some(&planner), operation(Some(spent))).await, "the plan");
+}
+
 #[test]
 fn cursors_are_positions() {
     use diplograph::read::cursor;
@@ -790,14 +838,20 @@ async fn a_request_is_remembered_by_its_bytes_only_once_a_plan_answers_it_and_ov
         ..Operation::default()
     };
     // The first run is async-graphql's: nothing is remembered.
-    let first = run(&schema, operation(true, None)).await;
+    let first = run(&schema, Some(&planner), operation(true, None)).await;
     assert!(planner.prepared(RawKind::Post, &bytes).is_none());
     // A plan's answer to a request with extensions is not remembered either
     // (a persisted query's hash must reach the registry every time).
     let extensions = json!({ "tracing": true }).as_object().cloned();
-    assert_eq!(run(&schema, operation(true, extensions)).await.body, first.body);
+    assert_eq!(
+        run(&schema, Some(&planner), operation(true, extensions)).await.body,
+        first.body
+    );
     assert!(planner.prepared(RawKind::Post, &bytes).is_none());
-    assert_eq!(run(&schema, operation(true, None)).await.body, first.body);
+    assert_eq!(
+        run(&schema, Some(&planner), operation(true, None)).await.body,
+        first.body
+    );
     let remembered = planner
         .prepared(RawKind::Post, &bytes)
         .expect("remembered once a plan answered");
