@@ -702,7 +702,9 @@ async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F
     .await;
     match early {
         Some(output) => Some(output),
-        None => tokio::time::timeout(timeout, reading).await.ok(),
+        // Boxed: the timer (about a hundred bytes) would otherwise be part
+        // of every request's future, copied whole when actix boxes it.
+        None => Box::pin(tokio::time::timeout(timeout, reading)).await.ok(),
     }
 }
 
