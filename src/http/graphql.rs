@@ -4,6 +4,7 @@
 //! mutations over GET and always answers `application/graphql-response+json`.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -687,8 +688,9 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
 /// request queued behind another is polled once by actix and then left
 /// until more bytes come, and its deadline must not wait for those bytes.
 /// The second poll arms the timer if the body is still incomplete.
-async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F::Output> {
-    let mut reading = std::pin::pin!(reading);
+/// `reading` is pinned by the caller: taken by value, it would be kept
+/// twice in this future (the argument, and the pinned copy polled).
+async fn within<F: Future>(timeout: std::time::Duration, mut reading: Pin<&mut F>) -> Option<F::Output> {
     let mut first = true;
     let early = std::future::poll_fn(|cx| match reading.as_mut().poll(cx) {
         Poll::Ready(output) => Poll::Ready(Some(output)),
@@ -702,7 +704,9 @@ async fn within<F: Future>(timeout: std::time::Duration, reading: F) -> Option<F
     .await;
     match early {
         Some(output) => Some(output),
-        None => tokio::time::timeout(timeout, reading).await.ok(),
+        // Boxed: the timer (about a hundred bytes) would otherwise be part
+        // of every request's future, copied whole when actix boxes it.
+        None => Box::pin(tokio::time::timeout(timeout, reading)).await.ok(),
     }
 }
 
@@ -724,18 +728,20 @@ pub async fn post(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
         );
     }
     // The body must arrive within the client timeout too (actix's own covers headers).
-    let reading = read_body(&req, payload, state.options.body_limit);
-    let body = match within(state.options.client_timeout, reading).await {
-        None => {
-            return refuse(
-                StatusCode::REQUEST_TIMEOUT,
-                media,
-                "REQUEST_TIMEOUT",
-                "the request body did not arrive in time",
-            )
+    let body = {
+        let reading = std::pin::pin!(read_body(&req, payload, state.options.body_limit));
+        match within(state.options.client_timeout, reading).await {
+            None => {
+                return refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    media,
+                    "REQUEST_TIMEOUT",
+                    "the request body did not arrive in time",
+                )
+            }
+            Some(Ok(body)) => body,
+            Some(Err(resp)) => return resp,
         }
-        Some(Ok(body)) => body,
-        Some(Err(resp)) => return resp,
     };
     // The request has come: its operation's time limit runs from here.
     let started = std::time::Instant::now();

@@ -20,7 +20,7 @@ mod ws;
 use std::sync::Arc;
 
 use actix_cors::Cors;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, HttpResponse};
 
 pub use auth::Auth;
@@ -121,18 +121,26 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         // Routes are tried in order: `/graphql` first, as nearly every
         // request is for it (the asset pattern further down is a regex).
         cfg.app_data(web::Data::new(state))
-            .service(
-                web::resource("/graphql")
-                    .route(web::post().to(graphql::post))
-                    .route(web::get().to(get_or_upgrade))
-                    .default_service(web::to(graphql::other_method)),
-            )
+            .route("/graphql", web::to(graphql_endpoint))
             .route("/health", web::get().to(health))
             .route("/ready", web::get().to(ready))
             .route("/metrics", web::get().to(metrics_page))
             .route("/", web::get().to(playground::page))
             .route("/graphql/schema.graphql", web::get().to(schema_sdl))
             .route("/playground-assets/{file:.*}", web::get().to(playground::asset));
+    }
+}
+
+/// `/graphql`, by method: one route that reads the method itself. A route
+/// per method costs every request a walk through actix's method guards,
+/// each of which notes the method it tried in the request's extensions (a
+/// map and a list allocated per request, for the `Allow` header of a 405
+/// that [`graphql::other_method`] writes itself anyway).
+async fn graphql_endpoint(req: actix_web::HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+    match *req.method() {
+        Method::POST => graphql::post(req, body, state).await,
+        Method::GET => get_or_upgrade(req, body, state).await,
+        _ => graphql::other_method().await,
     }
 }
 

@@ -855,6 +855,10 @@ fn needs_escape(bytes: &[u8]) -> bool {
     if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         return any(first) | any(last);
     }
+    // Short enum values and names ("PERSON", "Kokoity") come this way often.
+    if let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        return any(first) | any(last);
+    }
     bytes.iter().any(|&b| special(b))
 }
 
