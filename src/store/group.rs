@@ -116,6 +116,9 @@ struct Group {
     /// Why the group cannot land, decided before it is sealed (the group it
     /// was staged over failed): its members get this.
     doomed: Option<Refused>,
+    /// Whether one of its members waits on the pipeline's turn to seal it
+    /// (see [`Pipeline::claim_seal`]); the others wait for its landing.
+    sealer: bool,
 }
 
 struct Member {
@@ -240,6 +243,28 @@ impl Pipeline {
         let until = *group.gather_until.get_or_insert(now + self.gather);
         (now < until).then_some(until)
     }
+
+    /// Whether the member asking is the one of the open group that waits on
+    /// the pipeline's turn to seal it (`claimed`: whether it already is):
+    /// the first member to wait is, and the others wait for the group's
+    /// landing instead. Each turn (a landing's end, a write that stopped
+    /// coming) then wakes one thread per group rather than every member,
+    /// each of which took the lock to find another had sealed. The member
+    /// that claims it stays until the group is sealed, by it or by whoever
+    /// holds the lock while nothing lands.
+    fn claim_seal(&mut self, claimed: &mut bool) -> bool {
+        if *claimed {
+            return true;
+        }
+        match self.open.as_mut() {
+            Some(group) if !group.sealer => {
+                group.sealer = true;
+                *claimed = true;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A write on its way to the store, from before its request is parsed
@@ -332,22 +357,26 @@ impl Store {
         };
         // Whoever holds the lock while nothing lands seals the open group,
         // unless it gathers writes on their way (then its members wait).
-        // Until its group is sealed, a member waits for the landing before
-        // it to end or for the gathering, and then seals it (the first
-        // member awake does).
+        // Until its group is sealed, one member (the first to wait) waits
+        // for the landing before it to end or for the gathering, and then
+        // seals it; the others wait for the group's landing.
+        // One member waits to seal the group (`claim_seal`); the others go
+        // straight to waiting for its landing.
+        let mut sealer = false;
         while let Some(open) = pipeline.open.as_ref() {
             let member = mine.as_ref().is_some_and(|m| Arc::ptr_eq(&open.landed, m));
             if mine.is_some() && !member {
                 break; // Sealed by another member.
             }
             if pipeline.landing {
-                if !member {
+                if !member || !pipeline.claim_seal(&mut sealer) {
                     break;
                 }
                 pipeline = self.wait_turn(pipeline);
                 continue;
             }
             match pipeline.gather_until(self.inner.coming.load(Ordering::Acquire)) {
+                Some(_) if member && !pipeline.claim_seal(&mut sealer) => break,
                 Some(until) if member => {
                     self.inner.gathering.store(true, Ordering::Release);
                     let wait = until.saturating_duration_since(Instant::now());
@@ -406,6 +435,7 @@ impl Store {
                 landed: Arc::default(),
                 gather_until: None,
                 doomed: None,
+                sealer: false,
             });
         }
         let Some(group) = pipeline.open.as_mut() else {
