@@ -320,15 +320,23 @@ if part writes; then
   start_server writes DIPLOGRAPH_RESPONSE_CACHE=false DIPLOGRAPH_WRITE_TOKENS="$token"
   # The seed loads in the background: wait until the server is ready.
   await_ready
+  # The store's writes and log syncs so far: "writes syncs".
+  store_counts() {
+    curl -s "http://$address/metrics" | awk '/^diplograph_store_log_syncs_total / { s = $2 } /^diplograph_store_writes_total / { w = $2 } END { print w + 0, s + 0 }'
+  }
   for c in 1 16; do
     before=$(actor_count)
+    read -r writes_before syncs_before <<<"$(store_counts)"
     run_wrk benches/create.lua "http://$address/graphql" "$c" TOKEN="$token" PREFIX="c$c"
     created=$(( $(actor_count) - before ))
+    read -r writes_after syncs_after <<<"$(store_counts)"
     echo "writes	createActor	$c	$line	$(rss_mb)	$load	$created" >>"$results"
     echo "writes createActor c=$c: $line acknowledged=$created rss=$(rss_mb)MB steal/others=$load" >&2
+    # Writes per log sync in this row (writes share syncs in groups).
+    row=$(awk -v w=$((writes_after - writes_before)) -v s=$((syncs_after - syncs_before)) -v c="$c" \
+      'BEGIN { if (s > 0) printf "%d connection(s): %d writes in %d log syncs, %.1f per sync", c, w, s, w / s }')
+    groups="${groups:+$groups; }$row"
   done
-  # Writes per log sync over both runs (writes share syncs in groups).
-  groups=$(curl -s "http://$address/metrics" | awk '/^diplograph_store_log_syncs_total / { s = $2 } /^diplograph_store_writes_total / { w = $2 } END { if (s > 0) printf "%d writes in %d log syncs: %.1f per sync", w, s, w / s }')
   echo "writes: $groups" >&2
   stop_server
 fi
@@ -498,7 +506,7 @@ if writes:
         print(f"| {conns} | {r['rps']:,.0f} | {r['rps'] / one:.1f}× | {r['p50']:.2f} | {r['p99']:.2f} | {r['p999']:.2f} | {r['errors']} | {r['rss']} | {noise(r)} |")
     print()
     if groups:
-        print(f"Group commit over both runs: {groups}.\n")
+        print(f"Group commit, row by row: {groups}.\n")
 if kill9:
     print(f"Durability (`benches/kill9.sh`): {kill9}.\n")
 if fanout_row.strip():
