@@ -55,6 +55,34 @@ pub struct CreateActorInput {
     pub note: Option<String>,
 }
 
+/// The input of a create: what it creates, the id it gives (if any) and
+/// the text an id is made from when it gives none.
+pub trait CreateInput: async_graphql::InputType + Serialize + Send + 'static {
+    const KIND: crate::model::EntityKind;
+    fn given_id(&self) -> Option<&ID>;
+    fn label(&self) -> &str;
+}
+
+macro_rules! create_input {
+    ($input:ty, $kind:ident, $label:ident) => {
+        impl CreateInput for $input {
+            const KIND: crate::model::EntityKind = crate::model::EntityKind::$kind;
+            fn given_id(&self) -> Option<&ID> {
+                self.id.as_ref()
+            }
+            fn label(&self) -> &str {
+                &self.$label
+            }
+        }
+    };
+}
+
+create_input!(CreateActorInput, Actor, name);
+create_input!(CreateEventInput, Event, title);
+create_input!(CreateTreatyInput, Treaty, name);
+create_input!(CreateFundingAllocationInput, Funding, title);
+create_input!(CreatePlaceInput, Place, name);
+
 /// Changes to an actor; fields left out keep their value, lists are replaced whole.
 #[derive(InputObject, Serialize)]
 pub struct UpdateActorInput {

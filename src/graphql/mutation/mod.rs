@@ -47,26 +47,11 @@ pub(crate) async fn create_planned(
         T::parse(Some(input)).map_err(|e| async_graphql::Error::new(e.into_server_error(Default::default()).message))
     }
     match kind {
-        EntityKind::Actor => {
-            let input: CreateActorInput = parsed(input)?;
-            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
-        }
-        EntityKind::Event => {
-            let input: CreateEventInput = parsed(input)?;
-            create_in(store, kind, input.id.as_ref(), &input.title, to_map(&input)?).await
-        }
-        EntityKind::Treaty => {
-            let input: CreateTreatyInput = parsed(input)?;
-            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
-        }
-        EntityKind::Funding => {
-            let input: CreateFundingAllocationInput = parsed(input)?;
-            create_in(store, kind, input.id.as_ref(), &input.title, to_map(&input)?).await
-        }
-        EntityKind::Place => {
-            let input: CreatePlaceInput = parsed(input)?;
-            create_in(store, kind, input.id.as_ref(), &input.name, to_map(&input)?).await
-        }
+        EntityKind::Actor => create_in(store, parsed::<CreateActorInput>(input)?).await,
+        EntityKind::Event => create_in(store, parsed::<CreateEventInput>(input)?).await,
+        EntityKind::Treaty => create_in(store, parsed::<CreateTreatyInput>(input)?).await,
+        EntityKind::Funding => create_in(store, parsed::<CreateFundingAllocationInput>(input)?).await,
+        EntityKind::Place => create_in(store, parsed::<CreatePlaceInput>(input)?).await,
         EntityKind::Source => Err(internal("sources are not created by mutations")),
     }
 }
@@ -86,8 +71,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The new actor.")] input: CreateActorInput,
     ) -> Result<ActorPayload> {
-        let fields = to_map(&input)?;
-        ActorPayload::from_node(create(ctx, EntityKind::Actor, input.id.as_ref(), &input.name, fields).await?)
+        ActorPayload::from_node(create(ctx, input).await?)
     }
 
     /// Changes an actor: fields given replace the current ones.
@@ -117,8 +101,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The new event.")] input: CreateEventInput,
     ) -> Result<EventPayload> {
-        let fields = to_map(&input)?;
-        EventPayload::from_node(create(ctx, EntityKind::Event, input.id.as_ref(), &input.title, fields).await?)
+        EventPayload::from_node(create(ctx, input).await?)
     }
 
     /// Changes an event: fields given replace the current ones.
@@ -147,8 +130,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The new treaty.")] input: CreateTreatyInput,
     ) -> Result<TreatyPayload> {
-        let fields = to_map(&input)?;
-        TreatyPayload::from_node(create(ctx, EntityKind::Treaty, input.id.as_ref(), &input.name, fields).await?)
+        TreatyPayload::from_node(create(ctx, input).await?)
     }
 
     /// Changes a treaty: fields given replace the current ones.
@@ -177,10 +159,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The new allocation.")] input: CreateFundingAllocationInput,
     ) -> Result<FundingAllocationPayload> {
-        let fields = to_map(&input)?;
-        FundingAllocationPayload::from_node(
-            create(ctx, EntityKind::Funding, input.id.as_ref(), &input.title, fields).await?,
-        )
+        FundingAllocationPayload::from_node(create(ctx, input).await?)
     }
 
     /// Changes a funding allocation: fields given replace the current ones.
@@ -209,8 +188,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         #[graphql(desc = "The new place.")] input: CreatePlaceInput,
     ) -> Result<PlacePayload> {
-        let fields = to_map(&input)?;
-        PlacePayload::from_node(create(ctx, EntityKind::Place, input.id.as_ref(), &input.name, fields).await?)
+        PlacePayload::from_node(create(ctx, input).await?)
     }
 
     /// Changes a place: fields given replace the current ones.

@@ -11,7 +11,7 @@ use crate::graphql::types::Node;
 use crate::model::{text, Entity, EntityKind, Id, Origin};
 use crate::store::{Change, Store, StoreError};
 
-use super::{DeletePayload, WriteAccess, CONFLICT, STORAGE_UNAVAILABLE};
+use super::{CreateInput, DeletePayload, WriteAccess, CONFLICT, STORAGE_UNAVAILABLE};
 
 pub(super) fn require_write(ctx: &Context<'_>) -> Result<()> {
     use async_graphql::ErrorExtensions;
@@ -191,25 +191,17 @@ pub(super) fn to_map<T: Serialize>(input: &T) -> Result<Map<String, Value>> {
 /// Creates an entity of `kind` from its input, checked like seed data.
 /// Without a given id, the id is chosen under the store's pipeline lock, so
 /// concurrent creates of the same name all succeed.
-pub(super) async fn create(
-    ctx: &Context<'_>,
-    kind: EntityKind,
-    given: Option<&ID>,
-    name: &str,
-    fields: Map<String, Value>,
-) -> Result<Node> {
+pub(super) async fn create<T: CreateInput>(ctx: &Context<'_>, input: T) -> Result<Node> {
     require_write(ctx)?;
-    create_in(store(ctx)?, kind, given, name, fields).await.map(Node::from)
+    create_in(store(ctx)?, input).await.map(Node::from)
 }
 
 /// [`create`] in `store`, once the write token has been checked.
-pub(super) async fn create_in(
-    store: &Store,
-    kind: EntityKind,
-    given: Option<&ID>,
-    name: &str,
-    fields: Map<String, Value>,
-) -> Result<Entity> {
+pub(super) async fn create_in<T: CreateInput>(store: &Store, input: T) -> Result<Entity> {
+    let kind = T::KIND;
+    let fields = to_map(&input)?;
+    let given = input.given_id();
+    let name = input.label();
     let build = move |id: Id| {
         let mut value = fields;
         value.remove("id");
