@@ -52,12 +52,11 @@ const MAX_VARIANTS: usize = 16;
 const MAX_PROVEN: usize = 8;
 
 /// What was learned of one document, per operation name: what plans need
-/// of it, or `None` when plans cannot answer it (so it is not looked at again).
-type Learned = Vec<(Option<String>, Option<Arc<Document>>)>;
-
-/// What was learned of one document as a write, per operation name: its
-/// write plan, or `None` when it cannot be planned.
-type LearnedWrites = Vec<(Option<String>, Option<Arc<WritePlan>>)>;
+/// of it (a read's [`Document`], a [`WritePlan`]), or `None` when plans
+/// cannot answer it (so it is not looked at again).
+type ByOperation<T> = Vec<(Option<String>, Option<Arc<T>>)>;
+type Learned = ByOperation<Document>;
+type LearnedWrites = ByOperation<WritePlan>;
 
 /// The plans learned so far, by document text, and the requests they
 /// answered by their raw bytes.
@@ -129,24 +128,27 @@ impl Prepared {
     }
 }
 
+/// What was learned of `query`'s operation `operation` (reads or writes):
+/// `None` if it was never looked at, `Some(None)` if it cannot be planned.
+fn learned<'m, T>(
+    map: &'m FxHashMap<String, ByOperation<T>>,
+    query: &str,
+    operation: Option<&str>,
+) -> Option<&'m Option<Arc<T>>> {
+    map.get(query)?
+        .iter()
+        .find(|(op, _)| op.as_deref() == operation)
+        .map(|(_, learned)| learned)
+}
+
 impl Plans {
     fn get(&self, query: &str, operation: Option<&str>) -> Option<Option<Arc<Document>>> {
-        let known = self.known.lock().ok()?;
-        known
-            .get(query)?
-            .iter()
-            .find(|(op, _)| op.as_deref() == operation)
-            .map(|(_, doc)| doc.clone())
+        learned(&*self.known.lock().ok()?, query, operation).cloned()
     }
 
     /// The write plan for a document's operation, if one was learned.
     pub fn write_plan(&self, query: &str, operation: Option<&str>) -> Option<Arc<WritePlan>> {
-        let writes = self.writes.lock().ok()?;
-        writes
-            .get(query)?
-            .iter()
-            .find(|(op, _)| op.as_deref() == operation)
-            .and_then(|(_, plan)| plan.clone())
+        learned(&*self.writes.lock().ok()?, query, operation)?.clone()
     }
 
     /// Learns from a write that async-graphql just ran without error: the
@@ -154,10 +156,7 @@ impl Plans {
     /// `doc` gives the parsed document, asked for only then.
     pub fn learn_write(&self, query: &str, operation: Option<&str>, doc: impl FnOnce() -> Option<ExecutableDocument>) {
         let Ok(mut writes) = self.writes.lock() else { return };
-        if writes
-            .get(query)
-            .is_some_and(|learned| learned.iter().any(|(op, _)| op.as_deref() == operation))
-        {
+        if learned(&writes, query, operation).is_some() {
             return;
         }
         let Some(doc) = doc() else { return };
