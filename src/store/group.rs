@@ -5,12 +5,20 @@
 //! the *open group*: one [`Batch`] that each member extends, so a member
 //! sees what the members before it wrote (a batch tracks its own changes),
 //! and each member gets the next generation. A group is sealed as soon as
-//! no other is landing, by whichever member holds the lock then, and
+//! no other is landing, by the thread that leads the pipeline then, and
 //! landed: logged as one record and the log synced once ([`super::log`]),
 //! applied to sled in one transaction, the generation moved, every
 //! member's commit announced in order, and the members woken. Until a
 //! group has landed, nothing of it is in sled, so no reader can see it; a
 //! group the disk refuses leaves sled untouched.
+//!
+//! One thread at a time leads ([`Store::lead`]): the first writer to stage
+//! while none does. A thread writing leads until its own group has landed
+//! and hands what is left to a thread of its own; a task writing
+//! ([`Store::write_in_group_async`], what the API's mutations use) stages
+//! on its own thread and hands the lead to the blocking pool at once,
+//! then awaits its landing. So a write costs no thread of its own: the
+//! tasks of a group are woken together when it lands.
 //!
 //! Landings are pipelined: writers that arrive while a group lands stage
 //! into the next group at once, over a batch that goes on from the landing
@@ -35,6 +43,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -61,6 +70,10 @@ pub(super) struct Pipeline {
     open: Option<Group>,
     /// Whether a sealed group is being logged and applied.
     landing: bool,
+    /// Whether a thread leads the pipeline: seals the open group, lands it,
+    /// and goes on with the next while there is one (see [`Store::lead`]).
+    /// Whenever a group is open or landing, one does.
+    lander: bool,
     /// The landing group's batch and last generation, while it lands: a
     /// group opened meanwhile goes on from them.
     landing_view: Option<(Arc<Batch>, u64)>,
@@ -82,6 +95,7 @@ impl Default for Pipeline {
         Pipeline {
             open: None,
             landing: false,
+            lander: false,
             landing_view: None,
             reopening: false,
             exclusive: 0,
@@ -116,9 +130,6 @@ struct Group {
     /// Why the group cannot land, decided before it is sealed (the group it
     /// was staged over failed): its members get this.
     doomed: Option<Refused>,
-    /// Whether one of its members waits on the pipeline's turn to seal it
-    /// (see [`Pipeline::claim_seal`]); the others wait for its landing.
-    sealer: bool,
 }
 
 struct Member {
@@ -157,27 +168,64 @@ impl Refused {
     }
 }
 
-/// How a group's landing ended, for its members to wait on.
+/// How a group's landing ended, for its members to wait on: a thread
+/// blocks on it ([`Landed::wait`]), a task awaits it ([`Landing`]).
 #[derive(Default)]
-struct Landed {
-    outcome: Mutex<Option<Result<(), Refused>>>,
+pub(super) struct Landed {
+    state: Mutex<LandedState>,
     done: Condvar,
+}
+
+#[derive(Default)]
+struct LandedState {
+    outcome: Option<Result<(), Refused>>,
+    /// Tasks awaiting the outcome.
+    wakers: Vec<Waker>,
 }
 
 impl Landed {
     fn set(&self, outcome: Result<(), Refused>) {
-        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        let wakers = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.outcome = Some(outcome);
+            std::mem::take(&mut state.wakers)
+        };
         self.done.notify_all();
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).outcome.is_some()
     }
 
     fn wait(&self) -> Result<(), Refused> {
-        let mut outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(outcome) = outcome.as_ref() {
+            if let Some(outcome) = state.outcome.as_ref() {
                 return outcome.clone();
             }
-            outcome = self.done.wait(outcome).unwrap_or_else(|p| p.into_inner());
+            state = self.done.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+/// A task's wait for its group's landing.
+struct Landing(Arc<Landed>);
+
+impl std::future::Future for Landing {
+    type Output = Result<(), Refused>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(outcome) = state.outcome.as_ref() {
+            return std::task::Poll::Ready(outcome.clone());
+        }
+        if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            state.wakers.push(cx.waker().clone());
+        }
+        std::task::Poll::Pending
     }
 }
 
@@ -242,28 +290,6 @@ impl Pipeline {
         let now = Instant::now();
         let until = *group.gather_until.get_or_insert(now + self.gather);
         (now < until).then_some(until)
-    }
-
-    /// Whether the member asking is the one of the open group that waits on
-    /// the pipeline's turn to seal it (`claimed`: whether it already is):
-    /// the first member to wait is, and the others wait for the group's
-    /// landing instead. Each turn (a landing's end, a write that stopped
-    /// coming) then wakes one thread per group rather than every member,
-    /// each of which took the lock to find another had sealed. The member
-    /// that claims it stays until the group is sealed, by it or by whoever
-    /// holds the lock while nothing lands.
-    fn claim_seal(&mut self, claimed: &mut bool) -> bool {
-        if *claimed {
-            return true;
-        }
-        match self.open.as_mut() {
-            Some(group) if !group.sealer => {
-                group.sealer = true;
-                *claimed = true;
-                true
-            }
-            _ => false,
-        }
     }
 }
 
@@ -331,6 +357,7 @@ impl Store {
     /// Stages a write with `stage` (which extends the group's batch and
     /// says what changed), waits until its group is durable and applied,
     /// and returns its commit. Announced to subscribers if `announce`.
+    /// The calling thread blocks: a task uses [`Store::write_in_group_async`].
     pub(super) fn write_in_group<T, E: From<StoreError>>(
         &self,
         join: Join,
@@ -348,36 +375,165 @@ impl Store {
             }
         };
         // A stage that panics has been undone (see `stage_in`); the panic
-        // goes on once the pipeline is in order (the group sealed if this
-        // writer was to seal it), so no member is left waiting.
+        // goes on once the pipeline is in order, so no member is left waiting.
         let staged = self.stage_in(&mut pipeline, announce, stage);
         let mine = match &staged {
             Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
             _ => None,
         };
-        // Whoever holds the lock while nothing lands seals the open group,
-        // unless it gathers writes on their way (then its members wait).
-        // Until its group is sealed, one member (the first to wait) waits
-        // for the landing before it to end or for the gathering, and then
-        // seals it; the others wait for the group's landing.
-        // One member waits to seal the group (`claim_seal`); the others go
-        // straight to waiting for its landing.
-        let mut sealer = false;
-        while let Some(open) = pipeline.open.as_ref() {
-            let member = mine.as_ref().is_some_and(|m| Arc::ptr_eq(&open.landed, m));
-            if mine.is_some() && !member {
-                break; // Sealed by another member.
+        self.joined(&pipeline);
+        match (&mine, pipeline.open.is_some() && !pipeline.lander) {
+            // The first to stage while no thread leads leads, here, until its
+            // own group has landed.
+            (Some(mine), true) => {
+                pipeline.lander = true;
+                self.lead(pipeline, Some(mine));
             }
-            if pipeline.landing {
-                if !member || !pipeline.claim_seal(&mut sealer) {
-                    break;
+            _ => drop(pipeline),
+        }
+        let (committed, value) = staged.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        if let Some(mine) = mine {
+            mine.wait().map_err(|refusal| E::from(refusal.into_error()))?;
+        }
+        Ok((committed, value))
+    }
+
+    /// [`Store::write_in_group`] for a task, in a group shared with whoever
+    /// writes at the same time: the write is staged on the calling thread
+    /// when the pipeline is free to take it at once (the usual case: staging
+    /// is short), and the task then awaits its group's landing, which a
+    /// thread of the blocking pool leads, one for every group landed while
+    /// writes keep coming. So concurrent writes cost no thread each: they
+    /// wake when their group has landed, together. When the pipeline is
+    /// busy (locked, its open group full, the disk at fault) the write
+    /// goes to the blocking pool as it is.
+    pub(super) async fn write_in_group_async<T, E, F>(&self, announce: bool, stage: F) -> Result<(Arc<Committed>, T), E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E> + Send + 'static,
+    {
+        let stage = match self.stage_now(announce, stage) {
+            Ok(Ok((committed, value, landed))) => {
+                Landing(landed).await.map_err(|refusal| E::from(refusal.into_error()))?;
+                return Ok((committed, value));
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(stage) => stage,
+        };
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.write_in_group(Join::Shared, announce, stage)).await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(E::from(StoreError::Task(format!("a write failed: {e}")))),
+        }
+    }
+
+    /// Stages a write into the open group if the pipeline takes it at once,
+    /// making sure a thread leads the group to its landing; hands `stage`
+    /// back when it cannot without waiting.
+    #[allow(clippy::type_complexity)]
+    fn stage_now<T, E, F>(&self, announce: bool, stage: F) -> Result<Result<(Arc<Committed>, T, Arc<Landed>), E>, F>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E>,
+    {
+        // A fault may mean reopening the database before staging: not here.
+        if self.fault().is_some() {
+            return Err(stage);
+        }
+        let Ok(mut pipeline) = self.inner.pipeline.try_lock() else {
+            return Err(stage);
+        };
+        if !pipeline.may_join(false) {
+            return Err(stage);
+        }
+        let staged = self.stage_in(&mut pipeline, announce, stage);
+        let mine = match &staged {
+            Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
+            _ => None,
+        };
+        self.joined(&pipeline);
+        let lead = pipeline.open.is_some() && !pipeline.lander;
+        if lead {
+            pipeline.lander = true;
+        }
+        drop(pipeline);
+        if lead {
+            self.spawn_lander();
+        }
+        Ok(match staged {
+            Ok(Ok((committed, value))) => match mine {
+                Some(mine) => Ok((committed, value, mine)),
+                None => unreachable!("a staged write is in the open group"),
+            },
+            Ok(Err(e)) => Err(e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = %what, "a write panicked while staging; nothing of it was kept");
+                Err(E::from(StoreError::Task(format!(
+                    "a write panicked while staging: {what}"
+                ))))
+            }
+        })
+    }
+
+    /// After a member joined the open group: a group gathering writes on
+    /// their way may now have them all.
+    fn joined(&self, _pipeline: &Pipeline) {
+        if self.inner.gathering.load(Ordering::Acquire) {
+            self.inner.turn.notify_all();
+        }
+    }
+
+    /// Leads from a new thread of the blocking pool (or a thread of its own
+    /// outside a runtime); `lander` is already set for it.
+    fn spawn_lander(&self) {
+        let store = self.clone();
+        let lead = move || {
+            let pipeline = store.lock_pipeline();
+            store.lead(pipeline, None);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(lead)),
+            Err(_) => {
+                if let Err(e) = std::thread::Builder::new().name("diplograph-lander".into()).spawn(lead) {
+                    // Without a thread to lead, this one does.
+                    tracing::warn!(error = %e, "could not start a thread to land writes; landing them here");
+                    let pipeline = self.lock_pipeline();
+                    self.lead(pipeline, None);
                 }
-                pipeline = self.wait_turn(pipeline);
-                continue;
+            }
+        }
+    }
+
+    /// Leads the pipeline (under the lock, `lander` set for this thread):
+    /// seals the open group as soon as nothing lands and no write it waits
+    /// for is still on its way, lands it, and goes on with the next group
+    /// while there is one. A thread that has a write of its own in it
+    /// (`mine`) leads until that write's group has landed, and hands the
+    /// rest to a new thread, so that its own caller is answered.
+    fn lead<'a>(&'a self, mut pipeline: MutexGuard<'a, Pipeline>, mine: Option<&Arc<Landed>>) {
+        let mut checkpoints = Vec::new();
+        loop {
+            let done = mine.is_some_and(|m| m.is_set());
+            if pipeline.open.is_none() || done {
+                if pipeline.open.is_some() {
+                    drop(pipeline);
+                    self.spawn_lander();
+                } else {
+                    pipeline.lander = false;
+                    drop(pipeline);
+                    // Whoever waits for the pipeline to themselves.
+                    self.inner.turn.notify_all();
+                }
+                break;
             }
             match pipeline.gather_until(self.inner.coming.load(Ordering::Acquire)) {
-                Some(_) if member && !pipeline.claim_seal(&mut sealer) => break,
-                Some(until) if member => {
+                Some(until) => {
                     self.inner.gathering.store(true, Ordering::Release);
                     let wait = until.saturating_duration_since(Instant::now());
                     pipeline = self
@@ -387,20 +543,42 @@ impl Store {
                         .unwrap_or_else(|p| p.into_inner())
                         .0;
                 }
-                Some(_) => break,
                 None => {
                     self.inner.gathering.store(false, Ordering::Release);
-                    pipeline = self.seal(pipeline);
-                    break;
+                    let checkpoint;
+                    (pipeline, checkpoint) = self.seal(pipeline);
+                    checkpoints.extend(checkpoint);
+                    // A checkpoint (a sled flush) must not hold up the
+                    // groups waiting to land: another thread takes it.
+                    if pipeline.open.is_some() {
+                        for (sequence, last) in checkpoints.drain(..) {
+                            self.spawn_checkpoint(sequence, last);
+                        }
+                    }
                 }
             }
         }
-        drop(pipeline);
-        let (committed, value) = staged.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        if let Some(mine) = mine {
-            mine.wait().map_err(|refusal| E::from(refusal.into_error()))?;
+        for (sequence, last) in checkpoints {
+            self.checkpoint(sequence, last);
         }
-        Ok((committed, value))
+    }
+
+    fn spawn_checkpoint(&self, sequence: u64, generation: u64) {
+        let store = self.clone();
+        let run = move || store.checkpoint(sequence, generation);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(run)),
+            Err(_) => {
+                let store = self.clone();
+                if std::thread::Builder::new()
+                    .name("diplograph-checkpoint".into())
+                    .spawn(run)
+                    .is_err()
+                {
+                    store.checkpoint(sequence, generation);
+                }
+            }
+        }
     }
 
     /// Stages one member into the open group (opening one if needed: over
@@ -435,7 +613,6 @@ impl Store {
                 landed: Arc::default(),
                 gather_until: None,
                 doomed: None,
-                sealer: false,
             });
         }
         let Some(group) = pipeline.open.as_mut() else {
@@ -493,10 +670,12 @@ impl Store {
     }
 
     /// Seals the open group (under the lock, with nothing landing) and lands
-    /// it; returns the lock taken again. A doomed group is refused at once.
-    fn seal<'a>(&'a self, mut pipeline: MutexGuard<'a, Pipeline>) -> MutexGuard<'a, Pipeline> {
+    /// it; returns the lock taken again, and the checkpoint due after it (a
+    /// log file's sequence and the generation it covers), if one is. A
+    /// doomed group is refused at once.
+    fn seal<'a>(&'a self, mut pipeline: MutexGuard<'a, Pipeline>) -> (MutexGuard<'a, Pipeline>, Option<(u64, u64)>) {
         let Some(group) = pipeline.open.take() else {
-            return pipeline;
+            return (pipeline, None);
         };
         let members = group.members.len() as u64;
         let sealed = &mut pipeline.sealed;
@@ -507,7 +686,7 @@ impl Store {
             drop(pipeline);
             self.inner.turn.notify_all();
             group.landed.set(Err(refusal));
-            return self.lock_pipeline();
+            return (self.lock_pipeline(), None);
         }
         let batch = Arc::new(group.batch);
         let last = group.base + members;
@@ -517,14 +696,15 @@ impl Store {
         // Writers that found this group full wait for it to seal: now they
         // may stage over its landing.
         self.inner.turn.notify_all();
-        self.land(batch, group.base, group.members, group.landed);
-        self.lock_pipeline()
+        let checkpoint = self.land(batch, group.base, group.members, group.landed);
+        (self.lock_pipeline(), checkpoint)
     }
 
     /// Logs a sealed group, applies it, announces its commits and wakes its
     /// members; then lets the next group be sealed (dropping from it what
-    /// this one wrote, or dooming it if this one failed).
-    fn land(&self, batch: Arc<Batch>, base: u64, members: Vec<Member>, landed: Arc<Landed>) {
+    /// this one wrote, or dooming it if this one failed). Returns the
+    /// checkpoint due, if one is, for the caller to run.
+    fn land(&self, batch: Arc<Batch>, base: u64, members: Vec<Member>, landed: Arc<Landed>) -> Option<(u64, u64)> {
         let last = base + members.len() as u64;
         let outcome = self.log_and_apply(batch, base + 1, last);
         let mut checkpoint = None;
@@ -562,9 +742,7 @@ impl Store {
         }
         self.inner.turn.notify_all();
         landed.set(outcome.map(drop));
-        if let Some(sequence) = checkpoint {
-            self.checkpoint(sequence, last);
-        }
+        checkpoint.map(|sequence| (sequence, last))
     }
 
     /// A group staged over the landing one must not hold the database's
@@ -790,6 +968,39 @@ mod tests {
         store.commit(&[create(actor(6))]).unwrap();
         assert!(has(&store, 3) && has(&store, 4) && has(&store, 6));
         assert!(!has(&store, 5), "a panicking stage left its change in the group");
+        assert_eq!(store.verify().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_task_whose_stage_panics_gets_an_error_and_leaves_nothing_in_the_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data"), DEFAULT_CACHE_BYTES).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // A member staged before it, still landing, is not stranded.
+            let member = tokio::spawn({
+                let store = store.clone();
+                async move { store.commit_async(vec![create(actor(1))]).await }
+            });
+            tokio::task::yield_now().await;
+            let panicked = store
+                .write_in_group_async::<(), StoreError, _>(true, |batch| {
+                    batch.apply(&create(actor(2)))?;
+                    panic!("a bug while staging actor 2")
+                })
+                .await;
+            assert!(
+                matches!(&panicked, Err(StoreError::Task(why)) if why.contains("a bug while staging actor 2")),
+                "{panicked:?}"
+            );
+            member.await.unwrap().unwrap();
+            store.commit_async(vec![create(actor(3))]).await.unwrap();
+        });
+        assert!(has(&store, 1) && has(&store, 3));
+        assert!(!has(&store, 2), "a panicking stage left its change in the group");
         assert_eq!(store.verify().unwrap(), Vec::<String>::new());
     }
 

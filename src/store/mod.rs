@@ -215,6 +215,9 @@ struct Inner {
     /// Faults tests switch on in the write path beyond the log file's.
     #[cfg(test)]
     hooks: faults::injected::Hooks,
+    /// This store's note among the directories the process has open
+    /// (none for a temporary one). Last, so that it goes after the database.
+    _open_here: Option<open::OpenHere>,
 }
 
 /// The embedded database. Cheap to clone; clones share the same trees.

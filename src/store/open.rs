@@ -83,10 +83,72 @@ impl Handles {
     }
 }
 
+/// Data directories this process has open, one entry per store, and when
+/// each was closed (dropped), with a signal when one is: a store's last
+/// handle may be a thread of its own finishing work after the last write
+/// was answered (landing the next group, a checkpoint), and sled lets go of
+/// its lock on the directory from its own thread a moment after the last
+/// handle goes. So opening the directory again in this process waits for a
+/// store of its own to close and sled to let go, where another process
+/// holding it is refused at once.
+static OPEN_HERE: Mutex<Vec<(PathBuf, Option<std::time::Instant>)>> = Mutex::new(Vec::new());
+static CLOSED_HERE: Condvar = Condvar::new();
+
+/// How long [`Store::open`] waits for this process's own store of the same
+/// directory to close, and after it closed, for sled to let go of the lock.
+const CLOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A store's entry in [`OPEN_HERE`], marked closed when the store is
+/// dropped (the last field of [`Inner`], so after its database).
+pub(super) struct OpenHere(PathBuf);
+
+impl OpenHere {
+    fn note(path: &Path) -> OpenHere {
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let mut open = OPEN_HERE.lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|(_, closed)| closed.is_none_or(|at| at.elapsed() < RELEASE_WAIT));
+        open.push((path.clone(), None));
+        OpenHere(path)
+    }
+}
+
+impl Drop for OpenHere {
+    fn drop(&mut self) {
+        let mut open = OPEN_HERE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = open.iter_mut().find(|(p, closed)| *p == self.0 && closed.is_none()) {
+            entry.1 = Some(std::time::Instant::now());
+        }
+        CLOSED_HERE.notify_all();
+    }
+}
+
+/// [`open_db`], waiting (up to [`CLOSING_WAIT`]) while the directory is
+/// held by a store of this process, or was until a moment ago.
+fn open_db_here(path: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + CLOSING_WAIT;
+    loop {
+        let locked = match open_db(path, cache_bytes) {
+            Err(StoreError::Locked { path }) => path,
+            other => return other,
+        };
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        let open = OPEN_HERE.lock().unwrap_or_else(|p| p.into_inner());
+        let ours = open
+            .iter()
+            .any(|(p, closed)| *p == canonical && closed.is_none_or(|at| at.elapsed() < RELEASE_WAIT));
+        let now = std::time::Instant::now();
+        if now >= deadline || !ours {
+            return Err(StoreError::Locked { path: locked });
+        }
+        let _ = CLOSED_HERE.wait_timeout(open, (deadline - now).min(std::time::Duration::from_millis(20)));
+    }
+}
+
 impl Store {
     /// Opens (or creates) the database in `path` with a page cache of `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let db = open_db(path, cache_bytes)?;
+        let db = open_db_here(path, cache_bytes)?;
         if !make_reserve(path) {
             tracing::warn!(path = %path.display(), "no room for the disk reserve: a full disk may need a restart to recover");
         }
@@ -126,6 +188,7 @@ impl Store {
             }
             None => (None, Vec::new()),
         };
+        let path_for_note = path.clone();
         let store = Store {
             inner: Arc::new(Inner {
                 handles: std::sync::RwLock::new(Some(Arc::new(handles))),
@@ -153,6 +216,7 @@ impl Store {
                 stats: Default::default(),
                 #[cfg(test)]
                 hooks: Default::default(),
+                _open_here: cache_bytes.is_some().then(|| OpenHere::note(&path_for_note)),
             }),
         };
         store.check_format()?;

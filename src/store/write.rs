@@ -71,6 +71,17 @@ impl Store {
         Ok(committed)
     }
 
+    /// [`Store::commit`] for a task: it awaits the commit's landing rather
+    /// than blocking a thread on it (see [`Store::write_in_group_async`]).
+    pub async fn commit_async(&self, changes: Vec<Change>) -> Result<Arc<Committed>, StoreError> {
+        let (committed, ()) = self
+            .write_in_group_async(true, move |batch| {
+                Ok::<_, StoreError>((stage_changes(batch, &changes, true)?, ()))
+            })
+            .await?;
+        Ok(committed)
+    }
+
     /// Commits announced from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Committed>> {
         self.inner.announce.subscribe()
@@ -94,25 +105,27 @@ impl Store {
         id: &Id,
         edit: impl FnOnce(Entity) -> Result<Entity, E>,
     ) -> Result<(Arc<Committed>, Entity), E> {
-        self.write_in_group(Join::Shared, true, |batch| {
-            let current = batch
-                .current(id)?
-                .ok_or_else(|| StoreError::NotFound { id: id.to_string() })?;
-            let entity = edit(current.entity)?;
-            if entity.id() != id {
-                return Err(StoreError::Corrupt {
-                    tree: "api",
-                    key: id.to_string(),
-                    reason: "an edit changed the id".into(),
-                }
-                .into());
-            }
-            let put = Change::Put {
-                entity: entity.clone(),
-                origin: Origin::Api,
-            };
-            Ok((stage_changes(batch, &[put], true)?, entity))
-        })
+        self.write_in_group(Join::Shared, true, |batch| stage_edit(batch, id, edit))
+    }
+
+    /// [`Store::modify`] for a task (see [`Store::commit_async`]).
+    pub async fn modify_async<E, F>(&self, id: Id, edit: F) -> Result<(Arc<Committed>, Entity), E>
+    where
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(Entity) -> Result<Entity, E> + Send + 'static,
+    {
+        self.write_in_group_async(true, move |batch| stage_edit(batch, &id, edit))
+            .await
+    }
+
+    /// [`Store::create_fresh`] for a task (see [`Store::commit_async`]).
+    pub async fn create_fresh_async<E, F>(&self, candidates: Vec<Id>, build: F) -> Result<(Arc<Committed>, Entity), E>
+    where
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(Id) -> Result<Entity, E> + Send + 'static,
+    {
+        self.write_in_group_async(true, move |batch| stage_fresh(batch, candidates, build))
+            .await
     }
 
     /// Creates an entity under the first id of `candidates` that is free,
@@ -124,24 +137,7 @@ impl Store {
         candidates: impl IntoIterator<Item = Id>,
         build: impl FnOnce(Id) -> Result<Entity, E>,
     ) -> Result<(Arc<Committed>, Entity), E> {
-        self.write_in_group(Join::Shared, true, |batch| {
-            let mut free = None;
-            for id in candidates {
-                if batch.current(&id)?.is_none() {
-                    free = Some(id);
-                    break;
-                }
-            }
-            let id = free.ok_or_else(|| StoreError::AlreadyExists {
-                id: "every candidate id".into(),
-            })?;
-            let entity = build(id)?;
-            let create = Change::Create {
-                entity: entity.clone(),
-                origin: Origin::Api,
-            };
-            Ok((stage_changes(batch, &[create], true)?, entity))
-        })
+        self.write_in_group(Join::Shared, true, |batch| stage_fresh(batch, candidates, build))
     }
 
     /// Deletes `id`. If other entities refer to it, the delete is refused
@@ -217,4 +213,54 @@ fn stage_changes(batch: &mut Batch, changes: &[Change], check_references: bool) 
         }
     }
     Ok(done)
+}
+
+/// What [`Store::modify`] stages: `edit` applied to the current state of `id`.
+fn stage_edit<E: From<StoreError>>(
+    batch: &mut Batch,
+    id: &Id,
+    edit: impl FnOnce(Entity) -> Result<Entity, E>,
+) -> Result<(Vec<Changed>, Entity), E> {
+    let current = batch
+        .current(id)?
+        .ok_or_else(|| StoreError::NotFound { id: id.to_string() })?;
+    let entity = edit(current.entity)?;
+    if entity.id() != id {
+        return Err(StoreError::Corrupt {
+            tree: "api",
+            key: id.to_string(),
+            reason: "an edit changed the id".into(),
+        }
+        .into());
+    }
+    let put = Change::Put {
+        entity: entity.clone(),
+        origin: Origin::Api,
+    };
+    Ok((stage_changes(batch, &[put], true)?, entity))
+}
+
+/// What [`Store::create_fresh`] stages: the entity `build` makes for the
+/// first free id of `candidates`.
+fn stage_fresh<E: From<StoreError>>(
+    batch: &mut Batch,
+    candidates: impl IntoIterator<Item = Id>,
+    build: impl FnOnce(Id) -> Result<Entity, E>,
+) -> Result<(Vec<Changed>, Entity), E> {
+    let mut free = None;
+    for id in candidates {
+        if batch.current(&id)?.is_none() {
+            free = Some(id);
+            break;
+        }
+    }
+    let id = free.ok_or_else(|| StoreError::AlreadyExists {
+        id: "every candidate id".into(),
+    })?;
+    let entity = build(id)?;
+    let create = Change::Create {
+        entity: entity.clone(),
+        origin: Origin::Api,
+    };
+    Ok((stage_changes(batch, &[create], true)?, entity))
 }

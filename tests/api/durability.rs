@@ -534,12 +534,14 @@ async fn a_flipped_byte_in_the_database_file_is_found_at_start_up_and_by_verify_
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path(), &seed_dir());
     let client = reqwest::Client::new();
+    let mut noted_before_the_last = None;
     for n in 0..300 {
         if n == 299 {
             // Past the checkpoint interval, the last write ends with a
             // checkpoint: sled's files then hold every write, and the
             // write-ahead log none, so the damage below is sled's alone.
             tokio::time::sleep(CHECKPOINT_WAIT).await;
+            noted_before_the_last = std::fs::read(data.path().join("acknowledged")).ok();
         }
         let answer: Value = client
             .post(&server.url)
@@ -556,12 +558,24 @@ async fn a_flipped_byte_in_the_database_file_is_found_at_start_up_and_by_verify_
             .unwrap();
         assert!(answer.get("errors").is_none(), "{answer}");
     }
+    // The checkpoint runs once the last write is acknowledged, beside the
+    // next writes rather than before the answer: wait for it to end (it
+    // notes the generation it made durable in sled's files last of all).
+    let acknowledged = data.path().join("acknowledged");
+    let started = Instant::now();
+    while std::fs::read(&acknowledged).ok() == noted_before_the_last {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no checkpoint after the last write"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.crash();
+    let db = data.path().join("db");
+    let marker = b"MARKER-0299-QZX";
 
     // The last write's record, as sled logged it: one byte flipped.
-    let db = data.path().join("db");
     let mut bytes = std::fs::read(&db).unwrap();
-    let marker = b"MARKER-0299-QZX";
     let at = bytes
         .windows(marker.len())
         .rposition(|w| w == marker)

@@ -219,14 +219,10 @@ pub(super) async fn create_in<T: CreateInput>(store: &Store, input: T) -> Result
             entity: entity.clone(),
             origin: Origin::Api,
         }];
-        run_write(store, move |s| s.commit(&changes)).await?;
+        store.commit_async(changes).await.map_err(store_error)?;
         return Ok(entity);
     }
-    let store = store.clone();
-    let outcome = tokio::task::spawn_blocking(move || store.create_fresh(candidates, build))
-        .await
-        .map_err(internal)?;
-    match outcome {
+    match store.create_fresh_async(candidates, build).await {
         Ok((_, entity)) => Ok(entity),
         Err(e) => Err(e.into_error()),
     }
@@ -280,14 +276,11 @@ pub(super) async fn modify(
 ) -> Result<Node> {
     require_write(ctx)?;
     let id = Id::parse_as(kind, id.as_str()).map_err(|e| bad_input("id", e))?;
-    let store = store(ctx)?.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        store.modify(&id, |current| {
+    let outcome = store(ctx)?
+        .modify_async(id, |current| {
             edit(current).and_then(revalidate).map_err(EditError::Input)
         })
-    })
-    .await
-    .map_err(internal)?;
+        .await;
     match outcome {
         Ok((_, entity)) => Ok(Node::from(entity)),
         Err(EditError::Store(e)) => Err(store_error(e)),
