@@ -334,6 +334,11 @@ pub(super) mod injected {
         pub(in crate::store) refuse_apply: std::sync::atomic::AtomicBool,
         /// A reopen waits, with the old database closed, while this is set.
         pub(in crate::store) hold_reopen: std::sync::atomic::AtomicBool,
+        /// When not 0, the next group applied write by write stops after
+        /// this many of its writes: as a crash leaves sled, or, with
+        /// `cut_refuses`, failing as on a disk fault.
+        pub(in crate::store) cut_apply_after: std::sync::atomic::AtomicUsize,
+        pub(in crate::store) cut_refuses: std::sync::atomic::AtomicBool,
     }
 
     /// Disk faults a test switches on and off, obeyed by a [`FaultyFile`].

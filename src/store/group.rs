@@ -7,10 +7,12 @@
 //! and each member gets the next generation. A group is sealed as soon as
 //! no other is landing, by the thread that leads the pipeline then, and
 //! landed: logged as one record and the log synced once ([`super::log`]),
-//! applied to sled in one transaction, the generation moved, every
-//! member's commit announced in order, and the members woken. Until a
-//! group has landed, nothing of it is in sled, so no reader can see it; a
-//! group the disk refuses leaves sled untouched.
+//! applied to sled (write by write, its generation last, or in one
+//! transaction when it deletes: see [`Store::apply_in_order`]), the
+//! generation moved, every member's commit announced in order, and the
+//! members woken. Until a group is durable in the log, nothing of it is in
+//! sled, so no reader can see it; a group the disk refuses leaves sled
+//! untouched.
 //!
 //! One thread at a time leads ([`Store::lead`]): the first writer to stage
 //! while none does. A thread writing leads until its own group has landed
@@ -706,7 +708,12 @@ impl Store {
     /// checkpoint due, if one is, for the caller to run.
     fn land(&self, batch: Arc<Batch>, base: u64, members: Vec<Member>, landed: Arc<Landed>) -> Option<(u64, u64)> {
         let last = base + members.len() as u64;
-        let outcome = self.log_and_apply(batch, base + 1, last);
+        // A group that deletes nothing is applied write by write, not in a
+        // sled transaction (see `apply_in_order`).
+        let deletes = members
+            .iter()
+            .any(|m| m.committed.changes.iter().any(|c| c.entity.is_none()));
+        let outcome = self.log_and_apply(batch, base + 1, last, deletes);
         let mut checkpoint = None;
         if let Ok(writes) = &outcome {
             // Caches key on this: it moves only now that the group is
@@ -761,11 +768,14 @@ impl Store {
         }
     }
 
-    /// Appends the group to the log and syncs it, then applies it to sled in
-    /// one transaction. A failure leaves sled as it was (cutting the record
-    /// back out of the log when sled refused it).
+    /// Appends the group to the log and syncs it, then applies it to sled:
+    /// in one transaction if it deletes an entity (`deletes`) or the store
+    /// has no log, else write by write ([`Store::apply_in_order`]). A
+    /// failure leaves sled as it was, or as the log has it (cutting the
+    /// record back out of the log when sled refused it and could not be
+    /// reopened).
     /// Returns the record writes.
-    fn log_and_apply(&self, batch: Arc<Batch>, first: u64, last: u64) -> Result<Vec<Write>, Refused> {
+    fn log_and_apply(&self, batch: Arc<Batch>, first: u64, last: u64, deletes: bool) -> Result<Vec<Write>, Refused> {
         let writes = batch.writes(last);
         drop(batch);
         // Before logging: a group logged and then not applied would come
@@ -805,6 +815,10 @@ impl Store {
             let refusal = std::io::Error::other("sled refused the transaction (injected)");
             return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
         }
+        // A temporary store has no log to apply a group again from.
+        if !deletes && log.is_some() {
+            return self.apply_in_order(log, start, live, trees, &slot, writes, last);
+        }
         let result = trees.as_slice().transaction(|tx| {
             for (position, key, value) in &writes {
                 let tree = &tx[slot[*position]];
@@ -822,6 +836,84 @@ impl Store {
             Err(TransactionError::Storage(e)) => e,
         };
         self.after_sled_refused(log, start, live, error, last, writes)
+    }
+
+    /// Applies a logged group that deletes nothing to sled write by write,
+    /// rather than in a transaction: sled (0.34) seals and writes out its
+    /// own log buffer twice for every transaction, on threads of its own,
+    /// each with a `sync_file_range`, which cost writes more than anything
+    /// else but their own log sync; a write outside a transaction goes into
+    /// sled's buffer, written out when full or at a checkpoint.
+    ///
+    /// What a transaction gave is kept another way:
+    /// - **Crashes.** The group is already durable in the write-ahead log,
+    ///   and its generation is written last: sled recovers a prefix of its
+    ///   log (it stops at the first tear), so a group sled lost part of
+    ///   has sled's generation before it, and opening the store applies it
+    ///   again from the log, whole (its writes are whole blocks, so applying
+    ///   one twice changes nothing).
+    /// - **A refusal part-way** reopens the database and applies the group
+    ///   from the log, as a refused transaction did.
+    /// - **Readers** see each key whole (sled's writes are atomic per key)
+    ///   and, during the apply, part of a group that is durable already,
+    ///   never anything undurable. The order keeps what they can meet
+    ///   sound: entity records before the indexes that lead to them, new
+    ///   blocks before the blocks they were split from, every put before
+    ///   any removal, the counts and the generation last (caches key on the
+    ///   generation, which moves only once the group is whole). A group
+    ///   that deletes an entity goes in a transaction, so that no index
+    ///   leads to an entity that is gone.
+    #[allow(clippy::too_many_arguments)]
+    fn apply_in_order(
+        &self,
+        log: Option<MutexGuard<'_, log::Log>>,
+        start: Option<u64>,
+        live: Arc<super::Handles>,
+        trees: Vec<sled::Tree>,
+        slot: &[usize],
+        writes: Vec<Write>,
+        last: u64,
+    ) -> Result<Vec<Write>, Refused> {
+        // `writes` come tree by tree (entity trees first, then the indexes,
+        // then the meta tree's counts and generation), keys ascending
+        // within a tree; puts go first, then removals, the generation last
+        // of all.
+        let meta = self.position(super::trees::TreeRef::Meta);
+        let rank = |(position, key, value): &&Write| match (*position == meta, value.is_some()) {
+            (false, true) => 0,
+            (false, false) => 1,
+            (true, _) if key.as_slice() == META_GENERATION => 3,
+            (true, _) => 2,
+        };
+        // Stable: within a rank, the order `writes` came in.
+        let mut in_order: Vec<&Write> = writes.iter().collect();
+        in_order.sort_by_key(rank);
+        #[cfg(test)]
+        let cut = self.inner.hooks.cut_apply_after.swap(0, Ordering::SeqCst);
+        for (n, (position, key, value)) in in_order.into_iter().enumerate() {
+            #[cfg(test)]
+            if cut > 0 && n == cut {
+                if !self.inner.hooks.cut_refuses.load(Ordering::SeqCst) {
+                    return Ok(writes);
+                }
+                drop(trees);
+                let refusal = std::io::Error::other("sled refused a write (injected)");
+                return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
+            }
+            #[cfg(not(test))]
+            let _ = n;
+            let tree = &trees[slot[*position]];
+            let applied = match value {
+                Some(value) => tree.insert(key.as_slice(), value.as_slice()).map(drop),
+                None => tree.remove(key.as_slice()).map(drop),
+            };
+            if let Err(error) = applied {
+                // The reopen waits for every handle of the database to go.
+                drop(trees);
+                return self.after_sled_refused(log, start, live, error, last, writes);
+            }
+        }
+        Ok(writes)
     }
 
     /// What [`Store::log_and_apply`] does once sled refused a logged group.
