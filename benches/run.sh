@@ -9,7 +9,7 @@
 #   PARTS="cache-off transport cache-on" QUERIES="lookup nested" bash benches/run.sh
 #                                  # only those sections and article queries (health always),
 #                                  # printed; RESULTS.md is left as it is unless RESULTS= names it
-#                                  # (sections: cache-off plans-off transport cache-on writes fanout scale)
+#                                  # (sections: cache-off plans-off transport cache-on pairs writes fanout scale)
 #   KILL9=1 bash benches/run.sh    # also 100 kill -9 cycles under 16 writers
 #                                  # (benches/kill9.sh; CYCLES=, WRITERS=)
 #   SCALE_SEEDS=/some/dir ...      # keep the generated seeds in /some/dir/gen-N and reuse them
@@ -27,6 +27,8 @@
 # measured in the same run. Each row also says how loaded the host was
 # meanwhile (from /proc/stat): the CPU time stolen by the hypervisor, and
 # the CPU time spent by anything but the server and wrk (neighbours).
+# Then the ratios of lookup and nested to the transport measured side by
+# side (ROUNDS rounds, 3 by default, of the three servers one after another).
 # Then: createActor throughput at 1 and 16 connections, and the
 # subscription fan-out (benches/fanout.rs: 1,000 subscribers of one
 # subscription, 50 writes/s, delivery latency and losses).
@@ -40,7 +42,7 @@ SCALE=${SCALE:-1}
 SCALE_ENTITIES=${SCALE_ENTITIES:-1000000}
 ARTICLE=${ARTICLE:-1}
 # Sections: every one by default; ARTICLE=0 is the scale run alone, SCALE=0 leaves it out.
-ALL_PARTS="cache-off plans-off transport cache-on writes fanout scale"
+ALL_PARTS="cache-off plans-off transport cache-on pairs writes fanout scale"
 PARTS_SET=${PARTS:+1}
 PARTS=${PARTS:-$ALL_PARTS}
 [ "$ARTICLE" = 1 ] || PARTS=scale
@@ -105,7 +107,7 @@ work=$(mktemp -d)
 results="$work/results.tsv"
 : >"$results"
 server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { for pid in "$server_pid" "${off_pid:-}" "${on_pid:-}" "${transport_pid:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 # start_server NAME [ENV=VALUE...]: starts a server on core $SERVER_CPU and sets $address.
@@ -306,6 +308,44 @@ if part cache-on; then
 fi
 
 
+# Ratios to the transport measured side by side: the response-cache-off
+# server, the response-cache-on server and the transport all run at once
+# (on the same core; the two waiting cost nothing), and each row is taken
+# from the three one after another, ROUNDS times over. A host whose speed
+# drifts between sections (a neighbour, the hypervisor) moves the sections'
+# figures by more than the targets' margins (the transport's own rows have
+# differed by 1.5x between two runs of one query minutes apart); three
+# rows seconds apart drift together, so their ratio holds.
+ROUNDS=${ROUNDS:-3}
+if part pairs; then
+  echo "== ratios to the transport, side by side ($ROUNDS rounds)" >&2
+  pair_queries=$(only lookup nested)
+  start_server pair-off DIPLOGRAPH_RESPONSE_CACHE=false
+  await_ready
+  [ -d "$work/answers" ] || record_answers
+  off_address=$address off_pid=$server_pid
+  start_server pair-on DIPLOGRAPH_RESPONSE_CACHE=true
+  await_ready
+  on_address=$address on_pid=$server_pid
+  start_transport
+  transport_address=$address transport_pid=$server_pid
+  for who in off on transport; do
+    eval "address=\$${who}_address server_pid=\$${who}_pid"
+    warm_up $pair_queries
+  done
+  for round in $(seq 1 "$ROUNDS"); do
+    for c in 32 64; do
+      for q in $pair_queries; do
+        for who in off on transport; do
+          eval "address=\$${who}_address server_pid=\$${who}_pid"
+          measure "pair-$who-$round" "$q" "$c"
+        done
+      done
+    done
+  done
+  for pid in $off_pid $on_pid $transport_pid; do server_pid=$pid; stop_server; done
+fi
+
 # Writes: createActor with a write token, at 1 and 16 connections. An
 # acknowledged write is durable (its group's log record is synced), so the
 # figure is acknowledged creates per second: the actor count's growth over
@@ -496,6 +536,35 @@ for setup, title in (
     print()
     if setup == "cache-off":
         print(f"Server RSS after the cache-off run: {rss_article} MB (peak {peak_article} MB).\n")
+pairs = [r for r in rows if r["setup"].startswith("pair-")]
+if pairs:
+    def pair(who, rnd, query, conns):
+        return find(f"pair-{who}-{rnd}", query, conns)
+    rounds = sorted({int(r["setup"].rsplit("-", 1)[1]) for r in pairs})
+    print("## Ratios to the transport, measured side by side\n")
+    print(f"The response-cache-off server, the response-cache-on server and the transport run at once; each round takes the three one")
+    print(f"after another, {duration} each, {len(rounds)} rounds. `× transport`: the median of the rounds' ratios (each round's own")
+    print("transport row), with the lowest and highest; req/s: the median of the rounds.\n")
+    print("| query | conns | transport req/s | cache off req/s | cache off × transport | cache on req/s | cache on × transport | steal % (most) | others % (most) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    import statistics
+    keys = []
+    for r in pairs:
+        if (r["query"], r["conns"]) not in keys:
+            keys.append((r["query"], r["conns"]))
+    for query, conns in keys:
+        got = [(pair("off", n, query, conns), pair("on", n, query, conns), pair("transport", n, query, conns)) for n in rounds]
+        got = [g for g in got if all(g)]
+        if not got:
+            continue
+        med = lambda xs: statistics.median(xs)
+        def spread(i):
+            ratios = [g[i]["rps"] / g[2]["rps"] for g in got]
+            return f"{med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+        steal = max(x["steal"] for g in got for x in g)
+        others = max(x["others"] for g in got for x in g)
+        print(f"| {query} | {conns} | {med([g[2]['rps'] for g in got]):,.0f} | {med([g[0]['rps'] for g in got]):,.0f} | {spread(0)} | {med([g[1]['rps'] for g in got]):,.0f} | {spread(1)} | {steal:.1f} | {others:.1f} |")
+    print()
 writes = {r["conns"]: r for r in rows if r["setup"] == "writes"}
 if writes:
     print("## Writes: `createActor` with a write token (acknowledged = durable), response cache off\n")
