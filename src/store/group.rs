@@ -383,7 +383,7 @@ impl Store {
             Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
             _ => None,
         };
-        self.joined(&pipeline);
+        self.joined();
         match (&mine, pipeline.open.is_some() && !pipeline.lander) {
             // The first to stage while no thread leads leads, here, until its
             // own group has landed.
@@ -454,7 +454,7 @@ impl Store {
             Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
             _ => None,
         };
-        self.joined(&pipeline);
+        self.joined();
         let lead = pipeline.open.is_some() && !pipeline.lander;
         if lead {
             pipeline.lander = true;
@@ -485,7 +485,7 @@ impl Store {
 
     /// After a member joined the open group: a group gathering writes on
     /// their way may now have them all.
-    fn joined(&self, _pipeline: &Pipeline) {
+    fn joined(&self) {
         if self.inner.gathering.load(Ordering::Acquire) {
             self.inner.turn.notify_all();
         }
