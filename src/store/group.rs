@@ -378,20 +378,13 @@ impl Store {
         };
         // A stage that panics has been undone (see `stage_in`); the panic
         // goes on once the pipeline is in order, so no member is left waiting.
-        let staged = self.stage_in(&mut pipeline, announce, stage);
-        let mine = match &staged {
-            Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
-            _ => None,
-        };
-        self.joined();
-        match (&mine, pipeline.open.is_some() && !pipeline.lander) {
-            // The first to stage while no thread leads leads, here, until its
-            // own group has landed.
-            (Some(mine), true) => {
-                pipeline.lander = true;
-                self.lead(pipeline, Some(mine));
-            }
-            _ => drop(pipeline),
+        let (staged, mine, leads) = self.join_group(&mut pipeline, announce, stage);
+        if leads {
+            // The first to stage while no thread leads leads, here, until
+            // its own group has landed.
+            self.lead(pipeline, mine.as_ref());
+        } else {
+            drop(pipeline);
         }
         let (committed, value) = staged.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         if let Some(mine) = mine {
@@ -449,18 +442,9 @@ impl Store {
         if !pipeline.may_join(false) {
             return Err(stage);
         }
-        let staged = self.stage_in(&mut pipeline, announce, stage);
-        let mine = match &staged {
-            Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
-            _ => None,
-        };
-        self.joined();
-        let lead = pipeline.open.is_some() && !pipeline.lander;
-        if lead {
-            pipeline.lander = true;
-        }
+        let (staged, mine, leads) = self.join_group(&mut pipeline, announce, stage);
         drop(pipeline);
-        if lead {
+        if leads {
             self.spawn_lander();
         }
         Ok(match staged {
@@ -483,32 +467,60 @@ impl Store {
         })
     }
 
-    /// After a member joined the open group: a group gathering writes on
-    /// their way may now have them all.
-    fn joined(&self) {
+    /// Stages a member (see [`Store::stage_in`]) and returns what staging
+    /// gave, the landing its group will have (`None` unless it staged), and
+    /// whether the caller is to lead: no thread did, and a group is open
+    /// (`lander` is set for the caller then). A group gathering writes on
+    /// its way is woken: it may have them all now.
+    #[allow(clippy::type_complexity)]
+    fn join_group<T, E: From<StoreError>>(
+        &self,
+        pipeline: &mut Pipeline,
+        announce: bool,
+        stage: impl FnOnce(&mut Batch) -> Result<(Vec<Changed>, T), E>,
+    ) -> (Result<Result<(Arc<Committed>, T), E>, Panic>, Option<Arc<Landed>>, bool) {
+        let staged = self.stage_in(pipeline, announce, stage);
+        let mine = match &staged {
+            Ok(Ok(_)) => pipeline.open.as_ref().map(|g| g.landed.clone()),
+            _ => None,
+        };
         if self.inner.gathering.load(Ordering::Acquire) {
             self.inner.turn.notify_all();
         }
+        let leads = pipeline.open.is_some() && !pipeline.lander;
+        if leads {
+            pipeline.lander = true;
+        }
+        (staged, mine, leads)
     }
 
-    /// Leads from a new thread of the blocking pool (or a thread of its own
-    /// outside a runtime); `lander` is already set for it.
+    /// Leads from a thread of its own (`lander` is already set for it).
     fn spawn_lander(&self) {
-        let store = self.clone();
-        let lead = move || {
+        self.in_background("lander", |store| {
             let pipeline = store.lock_pipeline();
             store.lead(pipeline, None);
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(lead)),
-            Err(_) => {
-                if let Err(e) = std::thread::Builder::new().name("diplograph-lander".into()).spawn(lead) {
-                    // Without a thread to lead, this one does.
-                    tracing::warn!(error = %e, "could not start a thread to land writes; landing them here");
-                    let pipeline = self.lock_pipeline();
-                    self.lead(pipeline, None);
-                }
+        });
+    }
+
+    /// Runs `work` on a thread of the blocking pool, or outside a runtime on
+    /// a thread of its own (`diplograph-NAME`); here, should no thread start.
+    fn in_background(&self, name: &str, work: impl Fn(&Store) + Send + Sync + 'static) {
+        let work = Arc::new(work);
+        let (store, there) = (self.clone(), work.clone());
+        let run = move || there(&store);
+        let started = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                drop(runtime.spawn_blocking(run));
+                Ok(())
             }
+            Err(_) => std::thread::Builder::new()
+                .name(format!("diplograph-{name}"))
+                .spawn(run)
+                .map(drop),
+        };
+        if let Err(e) = started {
+            tracing::warn!(error = %e, work = name, "could not start a thread; running it here");
+            work(self);
         }
     }
 
@@ -554,7 +566,7 @@ impl Store {
                     // groups waiting to land: another thread takes it.
                     if pipeline.open.is_some() {
                         for (sequence, last) in checkpoints.drain(..) {
-                            self.spawn_checkpoint(sequence, last);
+                            self.in_background("checkpoint", move |store| store.checkpoint(sequence, last));
                         }
                     }
                 }
@@ -562,24 +574,6 @@ impl Store {
         }
         for (sequence, last) in checkpoints {
             self.checkpoint(sequence, last);
-        }
-    }
-
-    fn spawn_checkpoint(&self, sequence: u64, generation: u64) {
-        let store = self.clone();
-        let run = move || store.checkpoint(sequence, generation);
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn_blocking(run)),
-            Err(_) => {
-                let store = self.clone();
-                if std::thread::Builder::new()
-                    .name("diplograph-checkpoint".into())
-                    .spawn(run)
-                    .is_err()
-                {
-                    store.checkpoint(sequence, generation);
-                }
-            }
         }
     }
 
@@ -888,20 +882,16 @@ impl Store {
         // Stable: within a rank, the order `writes` came in.
         let mut in_order: Vec<&Write> = writes.iter().collect();
         in_order.sort_by_key(rank);
+        // A test may stop the apply part-way, as a crash or a refusal would.
         #[cfg(test)]
-        let cut = self.inner.hooks.cut_apply_after.swap(0, Ordering::SeqCst);
-        for (n, (position, key, value)) in in_order.into_iter().enumerate() {
-            #[cfg(test)]
-            if cut > 0 && n == cut {
-                if !self.inner.hooks.cut_refuses.load(Ordering::SeqCst) {
-                    return Ok(writes);
-                }
-                drop(trees);
-                let refusal = std::io::Error::other("sled refused a write (injected)");
-                return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
+        let cut = match self.inner.hooks.cut_apply_after.swap(0, Ordering::SeqCst) {
+            0 => None,
+            n => {
+                in_order.truncate(n);
+                Some(self.inner.hooks.cut_refuses.load(Ordering::SeqCst))
             }
-            #[cfg(not(test))]
-            let _ = n;
+        };
+        for (position, key, value) in in_order {
             let tree = &trees[slot[*position]];
             let applied = match value {
                 Some(value) => tree.insert(key.as_slice(), value.as_slice()).map(drop),
@@ -912,6 +902,12 @@ impl Store {
                 drop(trees);
                 return self.after_sled_refused(log, start, live, error, last, writes);
             }
+        }
+        #[cfg(test)]
+        if cut == Some(true) {
+            drop(trees);
+            let refusal = std::io::Error::other("sled refused a write (injected)");
+            return self.after_sled_refused(log, start, live, sled::Error::Io(refusal), last, writes);
         }
         Ok(writes)
     }
