@@ -215,11 +215,12 @@ impl Default for ReadCache {
 }
 
 impl ReadCache {
-    /// A cache of at most `bytes`: three fifths of it for entities (at 40
-    /// MiB, a year's 32,000 funding allocations at 10 million generated
-    /// entities, about 17 MB, which `fundingStats` reads on every run), a
+    /// A cache of at most `bytes`: three fifths of it for entities, a
     /// fifth for the relations followed, the rest for loaded lists and
-    /// pages.
+    /// pages. The aggregations read their members past it
+    /// ([`Direct::entities_passing`]): a year's 32,000 funding allocations
+    /// at 10 million generated entities (about 17 MB) would fill the
+    /// entities' share on every run.
     pub fn with_bytes(bytes: usize) -> ReadCache {
         ReadCache {
             entities: Generational::new(bytes / 5 * 3),
@@ -270,6 +271,22 @@ impl<'a> Direct<'a> {
     /// Entities by id, in the order asked; `None` for each that is missing.
     /// The ids may be borrowed (`&[&Id]`): only those the cache misses are copied.
     pub fn entities<I: std::borrow::Borrow<Id>>(&self, ids: &[I]) -> Result<Vec<Option<Entity>>, StoreError> {
+        self.read_entities(ids, true)
+    }
+
+    /// As [`Direct::entities`], but what the cache misses is not kept: for
+    /// an aggregation that reads tens of thousands of entities once, which
+    /// would otherwise fill the cache's share (and so empty it of the
+    /// entities answers keep asking for) and hold their memory after.
+    pub fn entities_passing<I: std::borrow::Borrow<Id>>(&self, ids: &[I]) -> Result<Vec<Option<Entity>>, StoreError> {
+        self.read_entities(ids, false)
+    }
+
+    fn read_entities<I: std::borrow::Borrow<Id>>(
+        &self,
+        ids: &[I],
+        keep: bool,
+    ) -> Result<Vec<Option<Entity>>, StoreError> {
         let mut out: Vec<Option<Entity>> = ids
             .iter()
             .map(|id| self.cache.entities.get(self.generation, id.borrow()))
@@ -294,7 +311,9 @@ impl<'a> Direct<'a> {
                 *slot = loaded.get(id.borrow()).cloned();
             }
         }
-        self.cache.entities.put_all(self.generation, loaded);
+        if keep {
+            self.cache.entities.put_all(self.generation, loaded);
+        }
         Ok(out)
     }
 
@@ -390,6 +409,38 @@ mod tests {
             note: None,
         };
         (id, Entity::Actor(Arc::new(actor)))
+    }
+
+    #[test]
+    fn a_passing_read_is_served_by_the_cache_and_keeps_nothing_in_it() {
+        let store = Store::temporary().unwrap();
+        let written: Vec<crate::store::Change> = (0..50)
+            .map(|n| crate::store::Change::Put {
+                entity: match actor(n, 10).1 {
+                    Entity::Actor(a) => model::Entity::Actor((*a).clone()),
+                    _ => unreachable!(),
+                },
+                origin: model::Origin::Api,
+            })
+            .collect();
+        store.apply(&written, true).unwrap();
+        let ids: Vec<Id> = (0..50).map(|n| actor(n, 0).0).collect();
+        let cache = ReadCache::default();
+        let direct = Direct::new(&store, &cache);
+        let passed = direct.entities_passing(&ids).unwrap();
+        assert!(passed.iter().all(Option::is_some));
+        assert_eq!(cache.bytes(), 0, "a passing read kept what it read");
+        // A kept read of a few, then a passing read of all: the few come
+        // from the cache (the store's read count does not move for them),
+        // and the cache holds the few only.
+        direct.entities(&ids[..5]).unwrap();
+        let few = cache.bytes();
+        assert!(few > 0);
+        let reads = store.reads();
+        assert!(direct.entities_passing(&ids[..5]).unwrap().iter().all(Option::is_some));
+        assert_eq!(store.reads(), reads, "the cached ones were read again");
+        direct.entities_passing(&ids).unwrap();
+        assert_eq!(cache.bytes(), few);
     }
 
     #[test]

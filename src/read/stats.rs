@@ -396,10 +396,12 @@ fn too_many() -> ReadError {
     )
 }
 
-/// Loads the members a listing named, keeping its order.
+/// Loads the members a listing named, keeping its order. The read cache
+/// serves those it holds but keeps none of the others: a grouping may read
+/// up to [`MAX_MEMBERS`] entities at once.
 fn load(direct: &Direct<'_>, keyed: Vec<(Vec<u8>, Id)>) -> Result<Vec<(Vec<u8>, Entity)>, ReadError> {
-    let ids: Vec<Id> = keyed.iter().map(|(_, id)| id.clone()).collect();
-    let found = direct.entities(&ids)?;
+    let ids: Vec<&Id> = keyed.iter().map(|(_, id)| id).collect();
+    let found = direct.entities_passing(&ids)?;
     Ok(keyed
         .into_iter()
         .zip(found)

@@ -96,6 +96,22 @@ impl Vocabulary {
     }
 }
 
+/// A key past every entry of `word` and before the next word's. An entry is
+/// `word ‖ 0xff ‖ 255 − weight ‖ name length ‖ id` ([`keys::search`]): the
+/// two bytes after the separator may be 0xff too, an id's first byte never
+/// is, and a word never holds the separator, so four 0xff bytes pass them
+/// all. A variant entry (its mark, then more) is passed with every other
+/// variant: they sort before every word.
+fn past_word(word: &[u8]) -> Vec<u8> {
+    if word.first() == Some(&VARIANT_MARK) {
+        return vec![VARIANT_MARK + 1];
+    }
+    let mut key = Vec::with_capacity(word.len() + 2);
+    key.extend_from_slice(word);
+    key.extend_from_slice(&[keys::SEP; 4]);
+    key
+}
+
 /// The shared slot the store keeps its vocabulary in (`None`: not built).
 pub(super) type Slot = RwLock<Option<Vocabulary>>;
 
@@ -134,20 +150,24 @@ impl Store {
         slot.as_ref().map_or(0, |v| v.bytes)
     }
 
-    /// Reads every distinct word of the search tree.
+    /// Reads every distinct word of the search tree: the first entry of
+    /// each word, then a seek past the word's other entries (a common word
+    /// holds thousands), so the build reads about one block per word
+    /// rather than the whole tree, whose blocks would pass through sled's
+    /// cache and the building thread's memory.
     fn build_vocabulary(&self, generation: u64) -> Result<Vocabulary, StoreError> {
         let mut vocabulary = Vocabulary {
             generation,
             ..Vocabulary::default()
         };
-        let mut last: Vec<u8> = Vec::new();
-        for item in self.index_prefix(TreeRef::SearchTokens, &[])? {
+        let mut entries = self.index_prefix(TreeRef::SearchTokens, &[])?;
+        while let Some(item) = entries.next() {
             let (key, _) = item?;
             let word = keys::first(&key);
-            if word.first() == Some(&VARIANT_MARK) || word == last.as_slice() {
+            entries.skip_to(past_word(word));
+            if word.first() == Some(&VARIANT_MARK) {
                 continue;
             }
-            last = word.to_vec();
             if let Ok(word) = std::str::from_utf8(word) {
                 vocabulary.add(word);
             }
@@ -175,5 +195,50 @@ impl Store {
             }
         }
         vocabulary.generation = after;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Entity;
+    use crate::store::tests::{actor, create};
+
+    /// A word of three letters or more, different for each `n`.
+    fn word(n: usize) -> String {
+        let letter = |k: usize| char::from(b'a' + (k % 26) as u8);
+        format!("q{}{}{}", letter(n / 676), letter(n / 26), letter(n))
+    }
+
+    #[test]
+    fn the_vocabulary_skips_over_each_words_entries_and_still_finds_every_word() {
+        let store = Store::temporary().unwrap();
+        // Every actor shares two words (their entries fill many blocks)
+        // and has a word of its own in between, in key order.
+        let actors: Vec<_> = (0..400)
+            .map(|n| {
+                let mut entity = actor(n);
+                if let Entity::Actor(a) = &mut entity {
+                    a.name = format!("Mamisoni {} Zemo", word(n));
+                }
+                create(entity)
+            })
+            .collect();
+        store.apply(&actors, true).unwrap();
+        let mut read_whole: HashSet<String> = HashSet::new();
+        for item in store.index_prefix(TreeRef::SearchTokens, &[]).unwrap() {
+            let (key, _) = item.unwrap();
+            let word = keys::first(&key);
+            if word.first() != Some(&VARIANT_MARK) {
+                let word = std::str::from_utf8(word).unwrap();
+                if word.chars().count() >= MIN_WORD_CHARS && word.chars().all(char::is_alphabetic) {
+                    read_whole.insert(word.to_owned());
+                }
+            }
+        }
+        assert!(read_whole.contains("mamisoni") && read_whole.contains("zemo") && read_whole.contains(&word(399)));
+        let built = store.build_vocabulary(store.current_generation()).unwrap();
+        let built: HashSet<String> = built.words.iter().map(|w| w.to_string()).collect();
+        assert_eq!(built, read_whole);
     }
 }
