@@ -9,9 +9,13 @@
 //! every request, and the request id went into the request's extensions
 //! (a map allocated per request). A request without an `Origin` header
 //! (not a browser's cross-origin call) skips the CORS middleware and gets
-//! the same two headers that middleware gives such a request, precomputed:
-//! `Access-Control-Expose-Headers` and `Vary`. Requests with an `Origin`,
-//! and every `OPTIONS` (a preflight), go through [`actix_cors`] as before.
+//! only what matters to it of the headers that middleware would give it:
+//! `Vary: Origin`, since a cross-origin request for the same URL is
+//! answered with more headers. Not `Access-Control-Expose-Headers`, which a
+//! browser reads only on a cross-origin answer, nor the preflight's request
+//! headers in `Vary` (only an `OPTIONS` carries them, and it is never
+//! answered from a stored `GET` or `POST`). Requests with an `Origin`, and
+//! every `OPTIONS` (a preflight), go through [`actix_cors`] as before.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -39,18 +43,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 /// and whether the response cache answered (`x-cache`, set by graphql.rs).
 pub const EXPOSED_HEADERS: [&str; 2] = [REQUEST_ID_HEADER, "x-cache"];
 
-/// What the CORS middleware puts in `Vary` (appended to a `Vary` the
-/// answer has), and the same after the `Vary: Accept-Encoding` of an
-/// answer that may be gzipped, the usual case, so that it is not joined
-/// per request.
-const VARY_CORS: &str = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
+/// What an answer to a request without `Origin` gets in `Vary` (appended
+/// to a `Vary` the answer has), and the same after the `Vary:
+/// Accept-Encoding` of an answer that may be gzipped, the usual case, so
+/// that it is not joined per request.
+const VARY_CORS: &str = "Origin";
 const VARY_ENCODING: &str = "Accept-Encoding";
-const VARY_ENCODING_AND_CORS: &str =
-    "Accept-Encoding, Origin, Access-Control-Request-Method, Access-Control-Request-Headers";
-
-/// [`EXPOSED_HEADERS`] as the CORS middleware sends them (a test checks
-/// that they agree), built at compile time: cloning it copies a pointer.
-const EXPOSED: HeaderValue = HeaderValue::from_static("x-request-id, x-cache");
+const VARY_ENCODING_AND_CORS: &str = "Accept-Encoding, Origin";
 
 thread_local! {
     /// The id of the request whose handler this thread is polling: a
@@ -292,14 +291,10 @@ impl<G: Future<Output = Answer> + Unpin> Future for FrontFuture<G> {
     }
 }
 
-/// The headers the CORS middleware gives an answer to a request without
-/// `Origin`: which headers a page may read, and `Vary` (appended to,
-/// unless the handler gave it as it ends up, from [`vary_encoding`]).
+/// What an answer to a request without `Origin` gets of the CORS headers:
+/// `Vary: Origin` (appended to, unless the handler gave it as it ends up,
+/// from [`vary_encoding`]).
 fn cors_headers(headers: &mut HeaderMap) {
-    // The routes leave this header to the middlewares: appended, as the
-    // request id is.
-    debug_assert!(!headers.contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS));
-    headers.append(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSED);
     let vary = match headers.get(header::VARY) {
         None => {
             headers.append(header::VARY, HeaderValue::from_static(VARY_CORS));
@@ -442,16 +437,14 @@ mod tests {
     }
 
     #[test]
-    fn vary_is_appended_to_as_the_cors_middleware_does() {
-        let exposed = HeaderValue::from_str(&EXPOSED_HEADERS.join(", ")).unwrap();
-        assert_eq!(EXPOSED, exposed, "the constant says what EXPOSED_HEADERS lists");
+    fn an_answer_without_origin_varies_on_origin_and_exposes_nothing() {
         let vary_after = |before: Option<&'static str>| {
             let mut headers = HeaderMap::new();
             if let Some(v) = before {
                 headers.insert(header::VARY, HeaderValue::from_static(v));
             }
             cors_headers(&mut headers);
-            assert_eq!(headers.get(header::ACCESS_CONTROL_EXPOSE_HEADERS), Some(&exposed));
+            assert_eq!(headers.get(header::ACCESS_CONTROL_EXPOSE_HEADERS), None);
             headers.get(header::VARY).unwrap().to_str().unwrap().to_owned()
         };
         assert_eq!(vary_after(None), VARY_CORS);

@@ -577,12 +577,16 @@ fn respond(state: &AppState, req: &HttpRequest, media: Media, outcome: Outcome) 
     } else {
         headers.append(header::CACHE_CONTROL, state.options.cache_control.clone());
     }
-    let cache = match outcome.cache {
-        CacheUse::Hit => HIT,
-        CacheUse::Miss => MISS,
-        CacheUse::Bypass => BYPASS,
-    };
-    headers.append(X_CACHE, cache);
+    // Said only by a server with a response cache: without one, every
+    // answer would say `bypass`.
+    if state.cache.is_some() {
+        let cache = match outcome.cache {
+            CacheUse::Hit => HIT,
+            CacheUse::Miss => MISS,
+            CacheUse::Bypass => BYPASS,
+        };
+        headers.append(X_CACHE, cache);
+    }
     response
 }
 

@@ -450,3 +450,47 @@ async fn the_websocket_upgrade_checks_the_origin_against_the_same_list() {
         "--dev lets any origin in"
     );
 }
+
+#[tokio::test]
+async fn an_answer_without_origin_varies_on_origin_and_carries_no_cross_origin_headers() {
+    for cached in [true, false] {
+        let app = spawn_app_with(|s| {
+            s.cors_origins = vec!["https://app.example".into()];
+            s.response_cache = cached;
+        })
+        .await;
+        let response = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("request sent");
+        let headers = response.headers();
+        // A cross-origin request for the same URL gets more headers: a
+        // shared cache must tell the two apart.
+        let vary: Vec<&str> = headers.get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
+        assert!(
+            vary.iter().any(|v| v.split(',').any(|name| name.trim() == "Origin")),
+            "vary: {vary:?}"
+        );
+        assert!(
+            vary.iter().all(|v| !v.contains("Access-Control-Request")),
+            "only a preflight carries those: {vary:?}"
+        );
+        assert!(headers.get("access-control-expose-headers").is_none());
+        assert!(headers.get("x-request-id").is_some());
+        // Whether the response cache answered, said only by a server that has one.
+        let cache = headers.get("x-cache").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(cache.as_deref(), cached.then_some("miss"), "response cache {cached}");
+        // Cross-origin, the page may still read both.
+        let exposed = cross_origin_post(&app, "https://app.example").await["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            exposed.contains("x-request-id") && exposed.contains("x-cache"),
+            "{exposed}"
+        );
+    }
+}
