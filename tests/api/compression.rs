@@ -99,7 +99,10 @@ async fn answers_outside_the_cache_are_compressed_as_they_go_and_short_ones_not_
     let app = spawn_app_with(|s| s.response_cache = false).await;
     let plain = post(&app, NESTED, None).await;
     let gzipped = post(&app, NESTED, Some("gzip")).await;
-    assert_eq!(gzipped.cache, "", "a server without a response cache says nothing of it");
+    assert_eq!(
+        gzipped.cache, "",
+        "a server without a response cache says nothing of it"
+    );
     assert_eq!(gzipped.encoding.as_deref(), Some("gzip"));
     assert_eq!(gzipped.json(), plain.json());
     let short = post(&app, r#"{ actor(id: "actor/russia") { name } }"#, Some("gzip")).await;
