@@ -187,6 +187,28 @@ host_load() {
     printf "%.1f %.1f", 100 * steal / total, 100 * others / total }'
 }
 
+# await_idle: waits (at most 10 s) until the servers running (the one measured,
+# and in the pairs section the other two on the same core) have used at most one
+# clock tick of CPU over 200 ms. When wrk ends a row it closes its connections,
+# but a server still answers the requests they had sent (at 64 connections of a
+# query taking 4 ms, a quarter of a second of work): the next row would start
+# behind them, and its first answers' latency would be the previous row's.
+server_ticks() {
+  local pid total=0 t
+  for pid in ${server_pid:-} ${off_pid:-} ${on_pid:-} ${transport_pid:-}; do
+    t=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + t))
+  done
+  echo "$total"
+}
+await_idle() {
+  local a b
+  for _ in $(seq 1 50); do
+    a=$(server_ticks); sleep 0.2; b=$(server_ticks)
+    [ $((b - a)) -le 1 ] && return 0
+  done
+}
+
 # run_wrk SCRIPT URL CONNS [ENV=VALUE...]: wrk from core $CLIENT_CPU; sets
 # $line (its RESULT line) and $load (the host load over the run); with
 # SCHED=1, also $sched (who held the cores meanwhile, benches/sched.py).
@@ -195,6 +217,7 @@ run_wrk() {
   local before after out trace=()
   sched=""
   [ "$SCHED" = 1 ] && trace=(perf sched record -a -q -o "$work/sched.data" --)
+  await_idle
   before=$(cpu_sample)
   out=$(env "$@" ${trace[@]+"${trace[@]}"} /usr/bin/time -f '%U %S' -o "$work/wrk.time" taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$script" "$url")
   after=$(cpu_sample)
