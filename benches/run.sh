@@ -367,6 +367,8 @@ if part pairs; then
     done
   done
   for pid in $off_pid $on_pid $transport_pid; do server_pid=$pid; stop_server; done
+  # Stopped: their ids may name other processes from now on (see await_idle).
+  off_pid="" on_pid="" transport_pid=""
 fi
 
 # Writes: createActor with a write token, at 1 and 16 connections. An
